@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * The fast path: AES-SIV for a whole batch in a few long ipsec-mb calls.
+ *
+ * Once S2V's associated data is folded into the key context, what is left
+ * per name is a CMAC (CBC-MAC) over its T blocks and CTR over its blocks.
+ * Both are independent across names, so the batch runs as passes:
+ *   S2V pass j: for every name with more than j blocks, X = AES_K1(X ^ T_j)
+ *   CTR:        every counter block of every name, AES_K2(Q + j)
+ * and each pass is one AES-ECB job over one contiguous buffer: ipsec-mb
+ * spreads it over all AES lanes (VAES on AVX-512) instead of one small job
+ * per name.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <intel-ipsec-mb.h>
+#include <openssl/crypto.h>
+
+#include "crypto_pvt.h"
+
+/* Largest job the engine builds: a chunk plus one maximal item. */
+#define MAX_BLOCKS (VEIL_CHUNK_BLOCKS + VEIL_PAD_MAX / VEIL_BLK + 2)
+
+struct imb_state {
+	IMB_MGR *mgr;
+	uint8_t *tail;  /* last two T blocks per item, 2 x VEIL_CHUNK_ITEMS */
+	uint8_t *x;     /* recomputed V per item (decrypt), VEIL_CHUNK_ITEMS */
+	uint8_t *pass;  /* CBC-MAC states of one pass, VEIL_CHUNK_ITEMS blocks */
+	uint8_t *ks;    /* CTR counter blocks, then key stream, MAX_BLOCKS */
+	size_t alloc_size;
+};
+
+static inline void xor16(uint8_t *d, const uint8_t *a, const uint8_t *b)
+{
+	uint64_t a0, a1, b0, b1;
+
+	memcpy(&a0, a, 8);
+	memcpy(&a1, a + 8, 8);
+	memcpy(&b0, b, 8);
+	memcpy(&b1, b + 8, 8);
+	a0 ^= b0;
+	a1 ^= b1;
+	memcpy(d, &a0, 8);
+	memcpy(d + 8, &a1, 8);
+}
+
+/* ipsec-mb refuses ECB jobs of 64 KiB or more. */
+#define ECB_MAX_BLOCKS 4095
+
+static int ecb_job(IMB_MGR *m, const uint8_t *sched, uint8_t *buf,
+		   size_t nblocks)
+{
+	IMB_JOB *job = IMB_GET_NEXT_JOB(m);
+	job->cipher_mode = IMB_CIPHER_ECB;
+	job->cipher_direction = IMB_DIR_ENCRYPT;
+	job->chain_order = IMB_ORDER_CIPHER_HASH;
+	job->hash_alg = IMB_AUTH_NULL;
+	job->key_len_in_bytes = IMB_KEY_128_BYTES;
+	job->enc_keys = sched;
+	job->dec_keys = sched;
+	job->src = buf;
+	job->dst = buf;
+	job->cipher_start_src_offset_in_bytes = 0;
+	job->msg_len_to_cipher_in_bytes = nblocks * VEIL_BLK;
+	job->iv = NULL;
+	job->iv_len_in_bytes = 0;
+	job->user_data = NULL;
+	job = IMB_SUBMIT_JOB(m);
+	if (job == NULL) /* ECB completes at once; defensive */
+		job = IMB_FLUSH_JOB(m);
+	return (job != NULL && job->status == IMB_STATUS_COMPLETED) ? 0 : -1;
+}
+
+/* AES-128 encryption of nblocks independent blocks, in place. */
+static int ecb(IMB_MGR *m, const uint8_t *sched, uint8_t *buf, size_t nblocks)
+{
+	while (nblocks > 0) {
+		size_t nb = nblocks < ECB_MAX_BLOCKS ? nblocks : ECB_MAX_BLOCKS;
+		if (ecb_job(m, sched, buf, nb) != 0)
+			return -1;
+		buf += nb * VEIL_BLK;
+		nblocks -= nb;
+	}
+	return 0;
+}
+
+static size_t nblocks_of(size_t len)
+{
+	return len < VEIL_BLK ? 1 : (len + VEIL_BLK - 1) / VEIL_BLK;
+}
+
+/*
+ * The last two blocks of T (RFC 5297 2.4), with the CMAC subkey already
+ * folded into the last one; every earlier block of T is the plaintext's.
+ *   |P| >= 16: T = P xorend D, CMAC pads a partial last block (K2 subkey)
+ *   |P| < 16:  T = dbl(D) ^ pad(P), one full block (K1 subkey)
+ */
+static void t_tail(const struct veil_siv_ctx *c, const uint8_t *p, size_t l,
+		   uint8_t tail[2 * VEIL_BLK])
+{
+	if (l < VEIL_BLK) {
+		memset(tail + VEIL_BLK, 0, VEIL_BLK);
+		memcpy(tail + VEIL_BLK, p, l);
+		tail[VEIL_BLK + l] = 0x80;
+		xor16(tail + VEIL_BLK, tail + VEIL_BLK, c->dd_k1);
+	} else if (l % VEIL_BLK == 0) {
+		if (l >= 2 * VEIL_BLK)
+			memcpy(tail, p + l - 2 * VEIL_BLK, VEIL_BLK);
+		xor16(tail + VEIL_BLK, p + l - VEIL_BLK, c->d_k1);
+	} else {
+		/* l > 16: the window starts at block nb-2, D straddles both. */
+		size_t start = (l / VEIL_BLK - 1) * VEIL_BLK, n = l - start;
+		memset(tail, 0, 2 * VEIL_BLK);
+		memcpy(tail, p + start, n);
+		for (int b = 0; b < VEIL_BLK; b++)
+			tail[n - VEIL_BLK + (size_t)b] ^= c->d[b];
+		tail[n] = 0x80;
+		xor16(tail + VEIL_BLK, tail + VEIL_BLK, c->k2sub);
+	}
+}
+
+/*
+ * S2V's last step for n items: v[i] = CMAC_K1(T_i). The CBC-MAC chains run
+ * side by side, one ECB job per block position. Items are ordered by block
+ * count, longest first, so the chains still running in pass j are always a
+ * prefix of the pass buffer and each chain's state stays in its slot.
+ */
+static int s2v_batch(struct imb_state *s, const struct veil_siv_ctx *c,
+		     unsigned n, const uint8_t *const *pt, const uint16_t *len,
+		     uint8_t *const *v)
+{
+	uint16_t nb[VEIL_CHUNK_ITEMS], order[VEIL_CHUNK_ITEMS];
+	unsigned count[VEIL_PAD_MAX / VEIL_BLK + 2] = { 0 };
+	const unsigned max_b = VEIL_PAD_MAX / VEIL_BLK + 1;
+
+	uint16_t lo = UINT16_MAX, hi = 0;
+	for (unsigned i = 0; i < n; i++) {
+		nb[i] = (uint16_t)nblocks_of(len[i]);
+		lo = nb[i] < lo ? nb[i] : lo;
+		hi = nb[i] > hi ? nb[i] : hi;
+		t_tail(c, pt[i], len[i], s->tail + (size_t)i * 2 * VEIL_BLK);
+	}
+	if (lo == hi) { /* the common case: every name in one size bucket */
+		for (unsigned i = 0; i < n; i++)
+			order[i] = (uint16_t)i;
+	} else { /* stable counting sort, descending block count */
+		for (unsigned i = 0; i < n; i++)
+			count[max_b - nb[i]]++;
+		for (unsigned k = 0, sum = 0; k <= max_b; k++) {
+			unsigned cnt = count[k];
+			count[k] = sum;
+			sum += cnt;
+		}
+		for (unsigned i = 0; i < n; i++)
+			order[count[max_b - nb[i]]++] = (uint16_t)i;
+	}
+
+	unsigned active = n;
+	size_t passes = n ? nb[order[0]] : 0;
+	for (size_t j = 0; j < passes; j++) {
+		while (active > 0 && nb[order[active - 1]] <= j)
+			active--;
+		for (unsigned p = 0; p < active; p++) {
+			unsigned i = order[p];
+			long from_tail = (long)j - ((long)nb[i] - 2);
+			const uint8_t *src =
+				from_tail >= 0
+					? s->tail + (size_t)i * 2 * VEIL_BLK +
+						  (size_t)from_tail * VEIL_BLK
+					: pt[i] + j * VEIL_BLK;
+			uint8_t *x = s->pass + (size_t)p * VEIL_BLK;
+			if (j == 0)
+				memcpy(x, src, VEIL_BLK);
+			else
+				xor16(x, x, src);
+		}
+		if (ecb(s->mgr, c->k1_sched, s->pass, active) != 0)
+			return -1;
+		for (unsigned p = active; p > 0 && nb[order[p - 1]] == j + 1; p--)
+			memcpy(v[order[p - 1]], s->pass + (size_t)(p - 1) * VEIL_BLK,
+			       VEIL_BLK);
+	}
+	return 0;
+}
+
+/* CTR of RFC 5297 2.5/2.6: dst_i = src_i ^ AES_K2(Q_i + j), Q = V masked. */
+static int ctr_batch(struct imb_state *s, const struct veil_siv_ctx *c,
+		     unsigned n, const uint8_t *const *v,
+		     const uint8_t *const *src, const uint16_t *len,
+		     uint8_t *const *dst)
+{
+	uint8_t *b = s->ks;
+
+	for (unsigned i = 0; i < n; i++) {
+		size_t nb = ((size_t)len[i] + VEIL_BLK - 1) / VEIL_BLK;
+		uint64_t lo, hi;
+		/* Q = V with bits 63 and 31 of its low 64 bits cleared, i.e.
+		 * the top bits of bytes 8 and 12 (loaded little-endian). */
+		memcpy(&lo, v[i], 8);
+		memcpy(&hi, v[i] + 8, 8);
+		hi &= ~(UINT64_C(0x80) | UINT64_C(0x80) << 32);
+		uint32_t ctr = __builtin_bswap32((uint32_t)(hi >> 32));
+		hi &= UINT64_C(0xffffffff);
+		/* Bit 31 of the counter word is clear: no carry out of it
+		 * for fewer than 2^31 blocks. */
+		for (size_t j = 0; j < nb; j++, b += VEIL_BLK) {
+			uint64_t h = hi | (uint64_t)__builtin_bswap32(
+						  ctr + (uint32_t)j) << 32;
+			memcpy(b, &lo, 8);
+			memcpy(b + 8, &h, 8);
+		}
+	}
+	if (ecb(s->mgr, c->k2_sched, s->ks, (size_t)(b - s->ks) / VEIL_BLK) != 0)
+		return -1;
+	b = s->ks;
+	for (unsigned i = 0; i < n; i++) {
+		size_t l = len[i], full = l / VEIL_BLK * VEIL_BLK;
+		for (size_t k = 0; k < full; k += VEIL_BLK)
+			xor16(dst[i] + k, src[i] + k, b + k);
+		for (size_t k = full; k < l; k++)
+			dst[i][k] = src[i][k] ^ b[k];
+		b += (l + VEIL_BLK - 1) / VEIL_BLK * VEIL_BLK;
+	}
+	return 0;
+}
+
+static int imb_encrypt(struct veil_engine *e, const struct veil_siv_ctx *c,
+		       const struct veil_siv_job *job)
+{
+	struct imb_state *s = e->backend_state;
+	const uint8_t *v[VEIL_CHUNK_ITEMS];
+	uint8_t *ct[VEIL_CHUNK_ITEMS];
+
+	if (job->n > VEIL_CHUNK_ITEMS || !c->has_sched)
+		return -1;
+	if (s2v_batch(s, c, job->n, job->in, job->len, job->out) != 0)
+		return -1;
+	for (unsigned i = 0; i < job->n; i++) {
+		v[i] = job->out[i];
+		ct[i] = job->out[i] + VEIL_BLK;
+	}
+	return ctr_batch(s, c, job->n, v, job->in, job->len, ct);
+}
+
+static int imb_decrypt(struct veil_engine *e, const struct veil_siv_ctx *c,
+		       const struct veil_siv_job *job)
+{
+	struct imb_state *s = e->backend_state;
+	const uint8_t *ct[VEIL_CHUNK_ITEMS];
+	const uint8_t *pt[VEIL_CHUNK_ITEMS];
+	uint8_t *v2[VEIL_CHUNK_ITEMS];
+
+	if (job->n > VEIL_CHUNK_ITEMS || !c->has_sched)
+		return -1;
+	for (unsigned i = 0; i < job->n; i++) {
+		ct[i] = job->in[i] + VEIL_BLK;
+		pt[i] = job->out[i];
+		v2[i] = s->x + (size_t)i * VEIL_BLK;
+	}
+	if (ctr_batch(s, c, job->n, job->in, ct, job->len, job->out) != 0)
+		return -1;
+	if (s2v_batch(s, c, job->n, pt, job->len, v2) != 0)
+		return -1;
+	for (unsigned i = 0; i < job->n; i++)
+		job->ok[i] = CRYPTO_memcmp(v2[i], job->in[i], VEIL_BLK) == 0;
+	return 0;
+}
+
+static void imb_fini(struct veil_engine *e)
+{
+	struct imb_state *s = e->backend_state;
+
+	if (s == NULL)
+		return;
+	if (s->mgr != NULL)
+		free_mb_mgr(s->mgr);
+	veil_secmem_free(s->tail); /* one allocation: tail, x, pass, ks */
+	free(s);
+	e->backend_state = NULL;
+}
+
+static const struct veil_backend_ops imb_ops = {
+	.name = "ipsec-mb",
+	.encrypt = imb_encrypt,
+	.decrypt = imb_decrypt,
+	.fini = imb_fini,
+};
+
+static const uint64_t arch_cpuflags[VEIL_ARCH_COUNT] = {
+	/* The software AES path exists only in builds with AESNI_EMU. */
+	[VEIL_ARCH_NOAESNI] = IMB_CPUFLAGS_NO_AESNI | IMB_FEATURE_AESNI_EMU,
+	[VEIL_ARCH_SSE] = IMB_CPUFLAGS_SSE,
+	[VEIL_ARCH_AVX] = IMB_CPUFLAGS_AVX,
+	[VEIL_ARCH_AVX2] = IMB_CPUFLAGS_AVX2,
+	[VEIL_ARCH_AVX512] = IMB_CPUFLAGS_AVX512,
+};
+
+bool veil_arch_supported(enum veil_arch arch)
+{
+	if (arch == VEIL_ARCH_AUTO)
+		return true;
+	if (arch <= VEIL_ARCH_AUTO || arch >= VEIL_ARCH_COUNT)
+		return false;
+	uint64_t have = imb_get_feature_flags();
+	return (have & arch_cpuflags[arch]) == arch_cpuflags[arch];
+}
+
+static IMB_MGR *mgr_new(enum veil_arch arch, enum veil_arch *chosen)
+{
+	IMB_MGR *m = alloc_mb_mgr(arch == VEIL_ARCH_NOAESNI ? IMB_FLAG_AESNI_OFF
+							   : 0);
+	IMB_ARCH a = IMB_ARCH_NONE;
+
+	if (m == NULL)
+		return NULL;
+	switch (arch) {
+	case VEIL_ARCH_NOAESNI:
+	case VEIL_ARCH_SSE: init_mb_mgr_sse(m); break;
+	case VEIL_ARCH_AVX: init_mb_mgr_avx(m); break;
+	case VEIL_ARCH_AVX2: init_mb_mgr_avx2(m); break;
+	case VEIL_ARCH_AVX512: init_mb_mgr_avx512(m); break;
+	default:
+		init_mb_mgr_auto(m, &a);
+		switch (a) {
+		case IMB_ARCH_NOAESNI: arch = VEIL_ARCH_NOAESNI; break;
+		case IMB_ARCH_SSE: arch = VEIL_ARCH_SSE; break;
+		case IMB_ARCH_AVX: arch = VEIL_ARCH_AVX; break;
+		case IMB_ARCH_AVX2: arch = VEIL_ARCH_AVX2; break;
+		case IMB_ARCH_AVX512: arch = VEIL_ARCH_AVX512; break;
+		default: arch = VEIL_ARCH_AUTO; break;
+		}
+	}
+	if (imb_get_errno(m) != 0 || arch == VEIL_ARCH_AUTO) {
+		free_mb_mgr(m);
+		errno = ENOTSUP;
+		return NULL;
+	}
+	*chosen = arch;
+	return m;
+}
+
+int veil_ipsecmb_init(struct veil_engine *e, enum veil_arch arch)
+{
+	if (!veil_arch_supported(arch)) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	struct imb_state *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -1;
+	size_t ks_size = (size_t)MAX_BLOCKS * VEIL_BLK;
+	size_t item_size = (size_t)VEIL_CHUNK_ITEMS * VEIL_BLK;
+	s->alloc_size = ks_size + 4 * item_size;
+	s->tail = veil_secmem_alloc(s->alloc_size);
+	if (s->tail == NULL) {
+		free(s);
+		return -1;
+	}
+	s->x = s->tail + 2 * item_size;
+	s->pass = s->x + item_size;
+	s->ks = s->pass + item_size;
+	e->backend_state = s;
+	e->ops = &imb_ops;
+	s->mgr = mgr_new(arch, &e->arch);
+	if (s->mgr == NULL) {
+		int err = errno;
+		imb_fini(e);
+		errno = err;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/* Internals of the token engine, shared by its .c files and white-box tests. */
+#ifndef VEIL_CRYPTO_PVT_H
+#define VEIL_CRYPTO_PVT_H
+
+#include <stdalign.h>
+
+#include "veil_crypto.h"
+
+#define VEIL_AD_MAX     8   /* associated-data strings in one S2V */
+#define VEIL_BLK        16
+#define VEIL_PAD_MAX    1040 /* padded length of a 1024-byte name */
+#define VEIL_TAG_LEN    2   /* tenant tag in the token header */
+#define VEIL_HDR_LEN    4   /* tenant tag (2) || ciphertext length (2) */
+#define VEIL_TOKEN_PREFIX "veil_"
+
+/* AES-SIV state of one (key, associated data) pair: everything S2V and CTR
+ * need that does not depend on the plaintext. Lives in locked memory. */
+struct veil_siv_ctx {
+	alignas(64) uint8_t k1_sched[11 * VEIL_BLK]; /* AES-128 round keys, K1 */
+	alignas(16) uint8_t k2_sched[11 * VEIL_BLK]; /* AES-128 round keys, K2 */
+	alignas(16) uint8_t k1sub[VEIL_BLK];  /* CMAC subkey for full blocks */
+	alignas(16) uint8_t k2sub[VEIL_BLK];  /* CMAC subkey for padded blocks */
+	alignas(16) uint8_t d[VEIL_BLK];      /* S2V state after the AD */
+	alignas(16) uint8_t d_k1[VEIL_BLK];   /* d ^ k1sub: block-aligned pt */
+	alignas(16) uint8_t dd_k1[VEIL_BLK];  /* dbl(d) ^ k1sub: pt < 16 bytes */
+	uint8_t raw[VEIL_KEY_LEN];            /* for the OpenSSL backend */
+	bool has_sched;                       /* ipsec-mb could expand the key */
+	unsigned n_ad;
+	uint16_t ad_len[VEIL_AD_MAX];
+	const uint8_t *ad[VEIL_AD_MAX];       /* point into the owner's memory */
+};
+
+struct veil_key {
+	struct veil_siv_ctx ctx[2]; /* by enum veil_kind (USER, DEVICE) */
+	uint32_t version;
+	uint8_t version_be[4];
+	uint8_t tenant_tag[VEIL_TAG_LEN];
+	char tenant[VEIL_TENANT_MAX + 1];
+};
+
+#define VEIL_RING_MAX 64
+struct veil_keyring {
+	char tenant[VEIL_TENANT_MAX + 1];
+	uint8_t tenant_tag[VEIL_TAG_LEN];
+	unsigned n;
+	struct veil_key *keys[VEIL_RING_MAX];
+};
+
+/* One pass of a batch: n padded plaintexts (or ciphertexts) and their
+ * outputs. For encryption: in[i] = padded plaintext, out[i] = V || C.
+ * For decryption: in[i] = V || C, out[i] = plaintext, ok[i] set to 1 when
+ * the SIV verifies. len[i] is the plaintext length. */
+struct veil_siv_job {
+	unsigned n;
+	const uint8_t *const *in;
+	uint8_t *const *out;
+	const uint16_t *len;
+	uint8_t *ok;
+};
+
+struct veil_backend_ops {
+	const char *name;
+	/* Return 0, or -1 on an internal error (every item then fails). */
+	int (*encrypt)(struct veil_engine *e, const struct veil_siv_ctx *c,
+		       const struct veil_siv_job *job);
+	int (*decrypt)(struct veil_engine *e, const struct veil_siv_ctx *c,
+		       const struct veil_siv_job *job);
+	void (*fini)(struct veil_engine *e);
+};
+
+/* Scratch sizes of one engine: a chunk of a batch holds at most this many
+ * items and this many AES blocks of padded plaintext. */
+#define VEIL_CHUNK_ITEMS  256
+#define VEIL_CHUNK_BLOCKS 8192
+
+struct veil_engine {
+	const struct veil_backend_ops *ops;
+	enum veil_backend backend;
+	enum veil_arch arch;
+	bool bucketing;
+	char name[32];
+	void *backend_state;     /* IMB_MGR * or EVP state */
+	/* scratch, all in locked memory */
+	uint8_t *pt;             /* padded plaintexts, VEIL_CHUNK_BLOCKS blocks */
+	uint8_t *siv;            /* V || C outputs */
+	uint8_t *work;           /* backend work area: 3 x VEIL_CHUNK_BLOCKS */
+	size_t work_size;
+};
+
+/* backends */
+int veil_ipsecmb_init(struct veil_engine *e, enum veil_arch arch);
+int veil_openssl_init(struct veil_engine *e);
+
+/* S2V helpers */
+void veil_dbl(uint8_t out[VEIL_BLK], const uint8_t in[VEIL_BLK]);
+int veil_siv_ctx_init(struct veil_siv_ctx *c, const uint8_t raw[VEIL_KEY_LEN],
+		      const uint8_t *const ad[], const size_t ad_len[],
+		      unsigned n_ad);
+/* AES-128 key schedule in the byte layout ipsec-mb uses for every arch. */
+int veil_aes128_schedule(const uint8_t key[16], uint8_t sched[11 * VEIL_BLK]);
+
+/* veil_padded_len() for the hot paths, inlined */
+static inline size_t veil_padded_len_fast(size_t name_len, bool bucketing)
+{
+	if (!bucketing)
+		return name_len + 1;
+	if (name_len < VEIL_BLK)
+		return VEIL_BLK;
+	if (name_len + 1 > 1024)
+		return (name_len + 1 + VEIL_BLK - 1) / VEIL_BLK * VEIL_BLK;
+	/* the smallest power of two above name_len */
+	return (size_t)1 << (64 - __builtin_clzll((unsigned long long)name_len));
+}
+
+/* padding: name || 0x80 || 0x00..., returns the padded length */
+size_t veil_pad(uint8_t *dst, const uint8_t *name, size_t len, bool bucketing);
+/* returns the name length, or -1 if the padding is malformed */
+long veil_unpad(const uint8_t *pt, size_t len);
+
+/* codec */
+size_t veil_b32_encoded_len(size_t n);
+void veil_b32_encode(char *dst, const uint8_t *src, size_t n);
+/* returns decoded length, or -1 (bad char, bad length, non-canonical) */
+long veil_b32_decode(uint8_t *dst, size_t cap, const char *src, size_t n);
+void veil_tenant_tag(const char *tenant, uint8_t tag[VEIL_TAG_LEN]);
+
+/* Parse token text: prefix, kind, version; then base32 into blob.
+ * Returns VEIL_OK or a status; on OK, *blob_len is the decoded length. */
+int veil_token_parse(const uint8_t *tok, size_t len, enum veil_kind *kind,
+		     uint32_t *version, uint8_t *blob, size_t blob_cap,
+		     size_t *blob_len);
+/* Format a token. Returns the text length, or 0 if cap is too small. */
+size_t veil_token_format(char *dst, size_t cap, enum veil_kind kind,
+			 uint32_t version, const uint8_t tag[VEIL_TAG_LEN],
+			 const uint8_t *siv, size_t siv_len);
+
+/* secmem internals, for white-box tests */
+size_t veil_secmem_pool_pages(void);
+
+#endif /* VEIL_CRYPTO_PVT_H */

@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * Engines (backend choice, per-thread scratch) and the batch calls: names
+ * are padded into locked scratch, the backend runs AES-SIV over a chunk of
+ * them at once, and the results are written as token text or binary.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto_pvt.h"
+
+#define STATUS_STR_(name, str) str,
+#define STATUS_NAME_(name, str) #name,
+static const char *const status_str[] = { VEIL_STATUS_LIST(STATUS_STR_) };
+static const char *const status_name[] = { VEIL_STATUS_LIST(STATUS_NAME_) };
+
+const char *veil_status_str(int status)
+{
+	if (status < 0 || status >= VEIL_STATUS_COUNT)
+		return "unknown status";
+	return status_str[status];
+}
+
+const char *veil_status_name(int status)
+{
+	if (status < 0 || status >= VEIL_STATUS_COUNT)
+		return "E_UNKNOWN";
+	return status_name[status];
+}
+
+/* ---- options ---- */
+
+static const char *const arch_names[VEIL_ARCH_COUNT] = {
+	"auto", "noaesni", "sse", "avx", "avx2", "avx512",
+};
+
+const char *veil_arch_name(enum veil_arch arch)
+{
+	if ((unsigned)arch >= VEIL_ARCH_COUNT)
+		return "unknown";
+	return arch_names[arch];
+}
+
+int veil_arch_parse(const char *s, enum veil_arch *out)
+{
+	for (int a = 0; a < VEIL_ARCH_COUNT; a++) {
+		if (s != NULL && strcmp(s, arch_names[a]) == 0) {
+			*out = (enum veil_arch)a;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int veil_backend_parse(const char *s, enum veil_backend *out)
+{
+	if (s == NULL)
+		return -1;
+	if (strcmp(s, "auto") == 0)
+		*out = VEIL_BACKEND_AUTO;
+	else if (strcmp(s, "ipsec-mb") == 0)
+		*out = VEIL_BACKEND_IPSECMB;
+	else if (strcmp(s, "openssl") == 0)
+		*out = VEIL_BACKEND_OPENSSL;
+	else
+		return -1;
+	return 0;
+}
+
+int veil_engine_opts_from_env(struct veil_engine_opts *opts, char *err,
+			      size_t errlen)
+{
+	const char *b = getenv("VEIL_CRYPTO");
+	const char *a = getenv("VEIL_CRYPTO_ARCH");
+
+	memset(opts, 0, sizeof(*opts));
+	if (b != NULL && *b != '\0' && veil_backend_parse(b, &opts->backend)) {
+		snprintf(err, errlen,
+			 "VEIL_CRYPTO=\"%.32s\": unknown backend (use auto, "
+			 "ipsec-mb or openssl)", b);
+		return -1;
+	}
+	if (a != NULL && *a != '\0' && veil_arch_parse(a, &opts->arch)) {
+		snprintf(err, errlen,
+			 "VEIL_CRYPTO_ARCH=\"%.32s\": unknown architecture (use "
+			 "auto, noaesni, sse, avx, avx2 or avx512)", a);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- engines ---- */
+
+/* A chunk plus one maximal item, in blocks; V || C adds a block per item. */
+#define SCRATCH_BLOCKS (VEIL_CHUNK_BLOCKS + VEIL_PAD_MAX / VEIL_BLK + 2)
+#define PT_SIZE  ((size_t)SCRATCH_BLOCKS * VEIL_BLK)
+#define SIV_SIZE (PT_SIZE + (size_t)(VEIL_CHUNK_ITEMS + 1) * \
+		  (VEIL_BLK + VEIL_HDR_LEN + VEIL_BLK))
+
+struct veil_engine *veil_engine_new(const struct veil_engine_opts *opts)
+{
+	struct veil_engine_opts def = { 0 };
+	int rc;
+
+	if (opts == NULL)
+		opts = &def;
+	if ((unsigned)opts->backend > VEIL_BACKEND_OPENSSL ||
+	    (unsigned)opts->arch >= VEIL_ARCH_COUNT) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct veil_engine *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return NULL;
+	e->bucketing = !opts->no_bucketing;
+	e->pt = veil_secmem_alloc(PT_SIZE);
+	e->siv = e->pt ? veil_secmem_alloc(SIV_SIZE) : NULL;
+	if (e->siv == NULL)
+		goto fail;
+
+	switch (opts->backend) {
+	case VEIL_BACKEND_IPSECMB:
+		rc = veil_ipsecmb_init(e, opts->arch);
+		break;
+	case VEIL_BACKEND_OPENSSL:
+		rc = veil_openssl_init(e);
+		break;
+	default:
+		rc = veil_ipsecmb_init(e, opts->arch);
+		if (rc != 0 && opts->arch == VEIL_ARCH_AUTO)
+			rc = veil_openssl_init(e);
+	}
+	if (rc != 0)
+		goto fail;
+	if (e->ops->encrypt == NULL)
+		goto fail;
+	if (strcmp(e->ops->name, "ipsec-mb") == 0) {
+		e->backend = VEIL_BACKEND_IPSECMB;
+		snprintf(e->name, sizeof(e->name), "ipsec-mb/%s",
+			 veil_arch_name(e->arch));
+	} else {
+		e->backend = VEIL_BACKEND_OPENSSL;
+		snprintf(e->name, sizeof(e->name), "openssl");
+	}
+	return e;
+fail:;
+	int err = errno ? errno : ENOMEM;
+	veil_engine_free(e);
+	errno = err;
+	return NULL;
+}
+
+void veil_engine_free(struct veil_engine *e)
+{
+	if (e == NULL)
+		return;
+	if (e->ops != NULL && e->ops->fini != NULL)
+		e->ops->fini(e);
+	veil_secmem_free(e->pt);
+	veil_secmem_free(e->siv);
+	free(e);
+}
+
+const char *veil_engine_name(const struct veil_engine *e)
+{
+	return e->name;
+}
+
+/* ---- batches ---- */
+
+static size_t prefix_len(uint32_t version)
+{
+	size_t n = sizeof(VEIL_TOKEN_PREFIX) - 1 + 2; /* kind, '_' */
+	do {
+		n++;
+		version /= 10;
+	} while (version != 0);
+	return n;
+}
+
+static void fail_item(struct veil_item *it, int status)
+{
+	it->status = status;
+	it->out_len = 0;
+}
+
+/* Encrypt items into binary V || C (text == false) or token text. */
+static unsigned encrypt_batch(struct veil_engine *e, const struct veil_key *key,
+			      enum veil_kind kind, struct veil_item *items,
+			      unsigned n, bool text)
+{
+	const uint8_t *in[VEIL_CHUNK_ITEMS];
+	uint8_t *out[VEIL_CHUNK_ITEMS];
+	uint16_t len[VEIL_CHUNK_ITEMS];
+	struct veil_item *owner[VEIL_CHUNK_ITEMS];
+	unsigned done = 0, i = 0;
+	size_t pfx = prefix_len(key->version);
+
+	if (kind != VEIL_KIND_USER && kind != VEIL_KIND_DEVICE) {
+		for (unsigned j = 0; j < n; j++)
+			fail_item(&items[j], VEIL_E_INTERNAL);
+		return 0;
+	}
+	const struct veil_siv_ctx *c = &key->ctx[kind];
+	while (i < n) {
+		unsigned m = 0;
+		size_t blocks = 0, sivpos = 0;
+		for (; i < n && m < VEIL_CHUNK_ITEMS &&
+		       blocks < VEIL_CHUNK_BLOCKS; i++) {
+			struct veil_item *it = &items[i];
+			fail_item(it, VEIL_OK);
+			if (it->in_len > VEIL_NAME_MAX) {
+				fail_item(it, VEIL_E_TOOLONG);
+				continue;
+			}
+			size_t plen = veil_padded_len_fast(it->in_len, e->bucketing);
+			size_t need = text ? pfx + veil_b32_encoded_len(
+						     VEIL_HDR_LEN + VEIL_BLK + plen)
+					   : VEIL_BLK + plen;
+			if (it->out == NULL || it->out_cap < need) {
+				fail_item(it, VEIL_E_NOSPACE);
+				continue;
+			}
+			in[m] = e->pt + blocks * VEIL_BLK;
+			veil_pad(e->pt + blocks * VEIL_BLK, it->in, it->in_len,
+				 e->bucketing);
+			len[m] = (uint16_t)plen;
+			out[m] = text ? e->siv + sivpos : it->out;
+			owner[m++] = it;
+			blocks += plen / VEIL_BLK + 1;
+			sivpos += VEIL_BLK + (plen / VEIL_BLK + 1) * VEIL_BLK;
+		}
+		if (m == 0)
+			continue;
+		struct veil_siv_job job = { .n = m, .in = in, .out = out,
+					    .len = len };
+		if (e->ops->encrypt(e, c, &job) != 0) {
+			for (unsigned j = 0; j < m; j++)
+				fail_item(owner[j], VEIL_E_INTERNAL);
+			continue;
+		}
+		for (unsigned j = 0; j < m; j++) {
+			struct veil_item *it = owner[j];
+			size_t siv_len = VEIL_BLK + len[j];
+			if (text)
+				it->out_len = veil_token_format(
+					(char *)it->out, it->out_cap, kind,
+					key->version, key->tenant_tag, out[j],
+					siv_len);
+			else
+				it->out_len = siv_len;
+			done++;
+		}
+	}
+	return done;
+}
+
+unsigned veil_token_encrypt_batch(struct veil_engine *e,
+				  const struct veil_key *key,
+				  enum veil_kind kind, struct veil_item *items,
+				  unsigned n)
+{
+	return encrypt_batch(e, key, kind, items, n, true);
+}
+
+unsigned veil_siv_encrypt_batch(struct veil_engine *e,
+				const struct veil_key *key, enum veil_kind kind,
+				struct veil_item *items, unsigned n)
+{
+	return encrypt_batch(e, key, kind, items, n, false);
+}
+
+/* An item whose V || C is ready, waiting for its key and kind. */
+struct pending {
+	struct veil_item *it;
+	const struct veil_siv_ctx *ctx;
+	const uint8_t *siv;
+	uint16_t ct_len;
+};
+
+/* Decrypt every pending item, one backend call per (key, kind) group. */
+static unsigned decrypt_pending(struct veil_engine *e, struct pending *p,
+				unsigned m)
+{
+	const uint8_t *in[VEIL_CHUNK_ITEMS];
+	uint8_t *out[VEIL_CHUNK_ITEMS];
+	uint16_t len[VEIL_CHUNK_ITEMS];
+	uint8_t ok[VEIL_CHUNK_ITEMS];
+	struct pending *grp[VEIL_CHUNK_ITEMS];
+	unsigned done = 0;
+
+	for (unsigned first = 0; first < m; first++) {
+		const struct veil_siv_ctx *c = p[first].ctx;
+		if (c == NULL)
+			continue;
+		unsigned g = 0;
+		size_t pos = 0;
+		for (unsigned j = first; j < m; j++) {
+			if (p[j].ctx != c)
+				continue;
+			grp[g] = &p[j];
+			in[g] = p[j].siv;
+			len[g] = p[j].ct_len;
+			out[g] = e->pt + pos;
+			pos += (p[j].ct_len + VEIL_BLK - 1) / VEIL_BLK * VEIL_BLK;
+			g++;
+			p[j].ctx = NULL;
+		}
+		struct veil_siv_job job = { .n = g, .in = in, .out = out,
+					    .len = len, .ok = ok };
+		memset(ok, 0, g);
+		int rc = e->ops->decrypt(e, c, &job);
+		for (unsigned j = 0; j < g; j++) {
+			struct veil_item *it = grp[j]->it;
+			if (rc != 0) {
+				fail_item(it, VEIL_E_INTERNAL);
+				continue;
+			}
+			if (!ok[j]) {
+				fail_item(it, VEIL_E_AUTH);
+				continue;
+			}
+			long nl = veil_unpad(out[j], len[j]);
+			if (nl < 0) {
+				fail_item(it, VEIL_E_PADDING);
+				continue;
+			}
+			if (it->out == NULL || it->out_cap < (size_t)nl) {
+				fail_item(it, VEIL_E_NOSPACE);
+				continue;
+			}
+			memcpy(it->out, out[j], (size_t)nl);
+			it->out_len = (size_t)nl;
+			it->status = VEIL_OK;
+			done++;
+		}
+		explicit_bzero(e->pt, pos);
+	}
+	return done;
+}
+
+/* Room for one more item in a chunk of the decrypt scratch. */
+static bool chunk_full(unsigned m, size_t sivpos, size_t blocks)
+{
+	return m >= VEIL_CHUNK_ITEMS ||
+	       sivpos + VEIL_HDR_LEN + VEIL_SIV_MAX > SIV_SIZE ||
+	       blocks >= VEIL_CHUNK_BLOCKS;
+}
+
+unsigned veil_token_decrypt_batch(struct veil_engine *e,
+				  const struct veil_keyring *ring,
+				  enum veil_kind expect,
+				  struct veil_item *items, unsigned n)
+{
+	struct pending p[VEIL_CHUNK_ITEMS];
+	unsigned done = 0, i = 0;
+
+	while (i < n) {
+		unsigned m = 0;
+		size_t sivpos = 0, blocks = 0;
+		for (; i < n && !chunk_full(m, sivpos, blocks); i++) {
+			struct veil_item *it = &items[i];
+			enum veil_kind kind = VEIL_KIND_USER;
+			uint32_t version = 0;
+			size_t blob_len = 0;
+			uint8_t *blob = e->siv + sivpos;
+
+			fail_item(it, VEIL_OK);
+			it->version = 0;
+			it->kind = 0;
+			int st = veil_token_parse(it->in, it->in_len, &kind,
+						  &version, blob,
+						  VEIL_HDR_LEN + VEIL_SIV_MAX,
+						  &blob_len);
+			if (st == VEIL_OK) {
+				it->version = version;
+				it->kind = (uint8_t)kind;
+				if (memcmp(blob, ring->tenant_tag, VEIL_TAG_LEN))
+					st = VEIL_E_TENANT;
+				else if (expect != VEIL_KIND_ANY && expect != kind)
+					st = VEIL_E_KIND;
+			}
+			const struct veil_key *key = NULL;
+			if (st == VEIL_OK) {
+				key = veil_keyring_get(ring, version);
+				if (key == NULL)
+					st = VEIL_E_VERSION;
+			}
+			if (st != VEIL_OK) {
+				fail_item(it, st);
+				continue;
+			}
+			uint16_t ct_len = (uint16_t)(blob_len - VEIL_HDR_LEN -
+						     VEIL_BLK);
+			p[m++] = (struct pending){ it, &key->ctx[kind],
+						   blob + VEIL_HDR_LEN, ct_len };
+			sivpos += (blob_len + VEIL_BLK - 1) / VEIL_BLK * VEIL_BLK;
+			blocks += (ct_len + VEIL_BLK - 1) / VEIL_BLK;
+		}
+		done += decrypt_pending(e, p, m);
+	}
+	return done;
+}
+
+unsigned veil_siv_decrypt_batch(struct veil_engine *e,
+				const struct veil_key *key, enum veil_kind kind,
+				struct veil_item *items, unsigned n)
+{
+	struct pending p[VEIL_CHUNK_ITEMS];
+	unsigned done = 0, i = 0;
+
+	if (kind != VEIL_KIND_USER && kind != VEIL_KIND_DEVICE) {
+		for (unsigned j = 0; j < n; j++)
+			fail_item(&items[j], VEIL_E_INTERNAL);
+		return 0;
+	}
+	while (i < n) {
+		unsigned m = 0;
+		size_t blocks = 0;
+		for (; i < n && m < VEIL_CHUNK_ITEMS &&
+		       blocks < VEIL_CHUNK_BLOCKS; i++) {
+			struct veil_item *it = &items[i];
+			fail_item(it, VEIL_OK);
+			it->version = key->version;
+			it->kind = (uint8_t)kind;
+			if (it->in_len <= VEIL_BLK || it->in_len > VEIL_SIV_MAX) {
+				fail_item(it, VEIL_E_LENGTH);
+				continue;
+			}
+			uint16_t ct_len = (uint16_t)(it->in_len - VEIL_BLK);
+			p[m++] = (struct pending){ it, &key->ctx[kind], it->in,
+						   ct_len };
+			blocks += (ct_len + VEIL_BLK - 1) / VEIL_BLK;
+		}
+		done += decrypt_pending(e, p, m);
+	}
+	return done;
+}
+
+/* ---- plain RFC 5297 ---- */
+
+static int raw_siv(struct veil_engine *e, const uint8_t key[VEIL_KEY_LEN],
+		   const uint8_t *const ad[], const size_t ad_len[],
+		   unsigned n_ad, const uint8_t *in, size_t pt_len,
+		   uint8_t *out, bool enc)
+{
+	if (n_ad > VEIL_AD_MAX || pt_len > VEIL_PAD_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct veil_siv_ctx *c = veil_secmem_alloc(sizeof(*c));
+	if (c == NULL)
+		return -1;
+	int rc = veil_siv_ctx_init(c, key, ad, ad_len, n_ad);
+	if (rc == 0) {
+		const uint8_t *ins[1] = { in };
+		uint8_t *outs[1] = { out };
+		uint16_t len[1] = { (uint16_t)pt_len };
+		uint8_t ok[1] = { 0 };
+		struct veil_siv_job job = { 1, ins, outs, len, ok };
+		rc = enc ? e->ops->encrypt(e, c, &job) : e->ops->decrypt(e, c, &job);
+		if (rc != 0)
+			errno = EIO;
+		else if (!enc && !ok[0]) {
+			explicit_bzero(out, pt_len);
+			errno = EBADMSG;
+			rc = -1;
+		}
+	}
+	veil_secmem_free(c);
+	return rc;
+}
+
+int veil_aes_siv_encrypt(struct veil_engine *e, const uint8_t key[VEIL_KEY_LEN],
+			 const uint8_t *const ad[], const size_t ad_len[],
+			 unsigned n_ad, const uint8_t *pt, size_t pt_len,
+			 uint8_t *out)
+{
+	return raw_siv(e, key, ad, ad_len, n_ad, pt, pt_len, out, true);
+}
+
+int veil_aes_siv_decrypt(struct veil_engine *e, const uint8_t key[VEIL_KEY_LEN],
+			 const uint8_t *const ad[], const size_t ad_len[],
+			 unsigned n_ad, const uint8_t *in, size_t in_len,
+			 uint8_t *pt_out)
+{
+	if (in_len < VEIL_BLK) {
+		errno = EINVAL;
+		return -1;
+	}
+	return raw_siv(e, key, ad, ad_len, n_ad, in, in_len - VEIL_BLK,
+		       pt_out, false);
+}
