@@ -13,6 +13,8 @@ PACKAGES=(
 	dpdk-dev libdpdk-dev                         # DPDK 22.11
 	libipsec-mb-dev                              # intel-ipsec-mb 1.3
 	libssl-dev                                   # OpenSSL 3
+	libsqlite3-dev libjansson-dev libinih-dev    # controld: state, API, config
+	sqlite3                                      # tests edit the database
 	libcmocka-dev                                # unit tests
 	python3 python3-cryptography                 # interop test (independent AES-SIV)
 	clang libclang-rt-14-dev                     # libFuzzer, ASan/UBSan build

@@ -1,0 +1,697 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * The admin API: one JSON request in, one JSON answer out. Every field is
+ * checked before use; every refusal and every action that touches a name or
+ * a key is in the governance log, and an answer that carries names goes out
+ * only after its record is durable.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctld_pvt.h"
+
+#define MIN_JUSTIFICATION 8
+
+static json_t *error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *error(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static json_t *ok(void)
+{
+	return json_pack("{s:b}", "ok", 1);
+}
+
+enum veil_role ctl_role_of(struct ctld *d, unsigned uid, unsigned gid)
+{
+	sqlite3_stmt *st;
+	enum veil_role role = VEIL_ROLE_NONE;
+	/* the database (role grant) wins over the config file */
+	if (sqlite3_prepare_v2(d->store.db, "SELECT role, is_gid FROM roles WHERE "
+			       "(is_gid=0 AND id=?) OR (is_gid=1 AND id=?) "
+			       "ORDER BY is_gid", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, uid);
+		sqlite3_bind_int64(st, 2, gid);
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    veil_role_parse((const char *)sqlite3_column_text(st, 0), &role) != 0)
+			role = VEIL_ROLE_NONE;
+		sqlite3_finalize(st);
+		if (role != VEIL_ROLE_NONE)
+			return role;
+	}
+	for (unsigned i = 0; i < d->cfg.n_roles; i++)
+		if (!d->cfg.roles[i].is_gid && d->cfg.roles[i].id == uid)
+			return d->cfg.roles[i].role;
+	for (unsigned i = 0; i < d->cfg.n_roles; i++)
+		if (d->cfg.roles[i].is_gid && d->cfg.roles[i].id == gid)
+			return d->cfg.roles[i].role;
+	return VEIL_ROLE_NONE;
+}
+
+/* ---- governance log helpers ---- */
+
+static int audit(struct ctld *d, const struct ctl_caller *who, const char *action,
+		 const char *tenant, const char *tokens, const char *just,
+		 const char *outcome)
+{
+	struct ctl_audit_rec r = {
+		.uid = who->uid, .role = veil_role_name(who->role), .action = action,
+		.tenant = tenant, .tokens = tokens, .justification = just,
+		.outcome = outcome,
+	};
+	return ctl_audit_append(&d->store, &r);
+}
+
+static json_t *refuse(struct ctld *d, const struct ctl_caller *who,
+		      const char *cmd, const char *tenant, const char *why)
+{
+	char outcome[160];
+	snprintf(outcome, sizeof(outcome), "refused: %s", why);
+	audit(d, who, cmd, tenant, NULL, NULL, outcome);
+	return error("%s", why);
+}
+
+/* ---- field checks ---- */
+
+static const char *get_str(json_t *req, const char *key, size_t max)
+{
+	json_t *v = json_object_get(req, key);
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) > max)
+		return NULL;
+	/* no NUL inside: it would cut the string short */
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return NULL;
+	return json_string_value(v);
+}
+
+static bool justification_ok(const char *j)
+{
+	size_t n = 0;
+	for (; j != NULL && *j; j++)
+		n += *j != ' ' && *j != '\t';
+	return n >= MIN_JUSTIFICATION;
+}
+
+static bool rate_ok(struct ctld *d, unsigned uid, unsigned cost)
+{
+	int64_t minute = ctl_now() / 60000;
+	struct ctl_rate *r = NULL;
+	for (unsigned i = 0; i < d->n_rates; i++)
+		if (d->rates[i].uid == uid)
+			r = &d->rates[i];
+	if (r == NULL) {
+		if (d->n_rates == CTLD_MAX_CLIENTS)
+			d->n_rates = 0; /* forget the oldest windows */
+		r = &d->rates[d->n_rates++];
+		*r = (struct ctl_rate){ uid, minute, 0 };
+	}
+	if (r->window != minute) {
+		r->window = minute;
+		r->used = 0;
+	}
+	if (r->used + 1 > d->cfg.rate_limit_per_min)
+		return false;
+	r->used += cost ? 1 : 0;
+	return true;
+}
+
+/* ---- commands ---- */
+
+static json_t *cmd_status(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	(void)req;
+	json_t *a = ok();
+	json_object_set_new(a, "version", json_string("0.1.0"));
+	json_object_set_new(a, "uptime_s", json_integer((ctl_now() - d->started) / 1000));
+	json_object_set_new(a, "tenants", json_integer(d->n_tenants));
+	json_object_set_new(a, "requests", json_integer((json_int_t)d->requests));
+	json_object_set_new(a, "role", json_string(veil_role_name(who->role)));
+	json_object_set_new(a, "crypto", json_string(veil_engine_name(d->engine)));
+	json_object_set_new(a, "audit_records", json_integer(d->store.last_seq));
+	json_object_set_new(a, "dataplane_synced",
+			    json_boolean(d->link && veil_link_server_synced(d->link)));
+	return a;
+}
+
+static json_t *cmd_tenant_create(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	const char *id = get_str(req, "tenant", VEIL_TENANT_MAX);
+	char err[160];
+	if (id == NULL)
+		return error("\"tenant\" must be a tenant id");
+	if (ctl_tenant_create(d, id, err, sizeof(err)) != 0) {
+		audit(d, who, "tenant.create", id, NULL, NULL, "failed");
+		return error("%s", err);
+	}
+	audit(d, who, "tenant.create", id, NULL, NULL, "ok: key version 1");
+	json_t *a = ok();
+	json_object_set_new(a, "tenant", json_string(id));
+	json_object_set_new(a, "version", json_integer(1));
+	return a;
+}
+
+static json_t *tenant_json(struct ctld *d, struct ctl_tenant *t)
+{
+	sqlite3_stmt *st;
+	json_t *versions = json_array();
+	if (sqlite3_prepare_v2(d->store.db, "SELECT version, created, destroyed FROM keys "
+			       "WHERE tenant=? ORDER BY version", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			uint32_t v = (uint32_t)sqlite3_column_int64(st, 0);
+			json_t *o = json_pack("{s:i, s:I, s:b, s:b}", "version", (int)v,
+					      "created_ms", (json_int_t)sqlite3_column_int64(st, 1),
+					      "current", v == t->current,
+					      "live", sqlite3_column_type(st, 2) == SQLITE_NULL);
+			if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+				json_object_set_new(o, "destroyed_ms",
+						    json_integer(sqlite3_column_int64(st, 2)));
+			json_array_append_new(versions, o);
+		}
+		sqlite3_finalize(st);
+	}
+	return json_pack("{s:s, s:s, s:i, s:o}", "tenant", t->id,
+			 "state", t->locked ? "locked" : "active",
+			 "current_version", (int)t->current, "versions", versions);
+}
+
+static json_t *cmd_tenant_list(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	(void)who;
+	(void)req;
+	json_t *list = json_array();
+	for (unsigned i = 0; i < d->n_tenants; i++)
+		json_array_append_new(list, tenant_json(d, &d->tenants[i]));
+	json_t *a = ok();
+	json_object_set_new(a, "tenants", list);
+	return a;
+}
+
+static struct ctl_tenant *tenant_arg(struct ctld *d, json_t *req, json_t **err)
+{
+	const char *id = get_str(req, "tenant", VEIL_TENANT_MAX);
+	struct ctl_tenant *t = id ? ctl_tenant_find(d, id) : NULL;
+	if (id == NULL)
+		*err = error("\"tenant\" must be a tenant id");
+	else if (t == NULL)
+		*err = error("no tenant \"%s\"", id);
+	return t;
+}
+
+static json_t *cmd_tenant_show(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	(void)who;
+	json_t *err = NULL;
+	struct ctl_tenant *t = tenant_arg(d, req, &err);
+	if (t == NULL)
+		return err;
+	json_t *a = ok();
+	json_object_set_new(a, "tenant", tenant_json(d, t));
+	return a;
+}
+
+static json_t *cmd_key_roll(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	json_t *err = NULL;
+	struct ctl_tenant *t = tenant_arg(d, req, &err);
+	uint32_t v;
+	char outcome[64];
+	if (t == NULL)
+		return err;
+	if (ctl_key_new_version(d, t, &v) != 0) {
+		audit(d, who, "key.roll", t->id, NULL, NULL, "failed");
+		return error("cannot make a new key version");
+	}
+	snprintf(outcome, sizeof(outcome), "ok: version %u is current", v);
+	audit(d, who, "key.roll", t->id, NULL, NULL, outcome);
+	json_t *a = ok();
+	json_object_set_new(a, "version", json_integer(v));
+	return a;
+}
+
+static json_t *cmd_key_destroy(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	json_t *err = NULL;
+	struct ctl_tenant *t = tenant_arg(d, req, &err);
+	json_t *v = json_object_get(req, "version");
+	char outcome[96];
+	if (t == NULL)
+		return err;
+	if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+	    json_integer_value(v) > UINT32_MAX)
+		return error("\"version\" must be a key version");
+	uint32_t ver = (uint32_t)json_integer_value(v);
+	if (ver == t->current)
+		return error("version %u is current: roll first", ver);
+	if (ctl_key_destroy(d, t, ver) != 0)
+		return error("version %u is not a live version of %s", ver, t->id);
+	snprintf(outcome, sizeof(outcome), "ok: version %u destroyed by an admin", ver);
+	audit(d, who, "key.destroy", t->id, NULL, NULL, outcome);
+	return ok();
+}
+
+/* A name as JSON: a string when it is UTF-8, else hex. */
+static void put_name(json_t *o, const uint8_t *name, size_t len)
+{
+	json_t *s = json_stringn((const char *)name, len);
+	if (s != NULL && memchr(name, 0, len) == NULL) {
+		json_object_set_new(o, "name", s);
+		return;
+	}
+	json_decref(s);
+	char *hex = malloc(2 * len + 1);
+	for (size_t i = 0; hex != NULL && i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", name[i]);
+	if (hex != NULL) {
+		hex[2 * len] = '\0';
+		json_object_set_new(o, "name_hex", json_string(hex));
+		explicit_bzero(hex, 2 * len);
+		free(hex);
+	}
+}
+
+/* Collect the tokens of a resolve: "token", "tokens" or "text". */
+static int collect_tokens(json_t *req, json_t *tokens, const char **why)
+{
+	json_t *one = json_object_get(req, "token"), *many = json_object_get(req, "tokens");
+	json_t *text = json_object_get(req, "text");
+	int given = (one != NULL) + (many != NULL) + (text != NULL);
+	size_t idx;
+	json_t *v;
+
+	*why = "give one of \"token\", \"tokens\" or \"text\"";
+	if (given != 1)
+		return -1;
+	if (one != NULL) {
+		if (!json_is_string(one))
+			return -1;
+		json_array_append(tokens, one);
+	} else if (many != NULL) {
+		*why = "\"tokens\" must be an array of strings";
+		if (!json_is_array(many) || json_array_size(many) == 0)
+			return -1;
+		json_array_foreach(many, idx, v)
+			if (!json_is_string(v) || json_array_append(tokens, v) != 0)
+				return -1;
+	} else {
+		*why = "\"text\" must be a string";
+		if (!json_is_string(text))
+			return -1;
+		const char *p = json_string_value(text);
+		size_t len = json_string_length(text), off, tl;
+		while (len > 0 && veil_token_find(p, len, &off, &tl)) {
+			json_array_append_new(tokens, json_stringn(p + off, tl));
+			p += off + tl;
+			len -= off + tl;
+		}
+	}
+	*why = "too many tokens in one request";
+	return json_array_size(tokens) <= CTLD_MAX_TOKENS ? 0 : -1;
+}
+
+static json_t *cmd_resolve(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	json_t *err = NULL;
+	struct ctl_tenant *t = tenant_arg(d, req, &err);
+	const char *just = get_str(req, "justification", 4096), *why;
+	if (t == NULL)
+		return err;
+	if (!justification_ok(just))
+		return refuse(d, who, "resolve", t->id,
+			      "a justification (a sentence) is required");
+	if (t->locked)
+		return refuse(d, who, "resolve", t->id, "tenant is locked");
+	json_t *tokens = json_array();
+	if (collect_tokens(req, tokens, &why) != 0) {
+		json_decref(tokens);
+		return error("%s", why);
+	}
+	size_t n = json_array_size(tokens);
+	if (!rate_ok(d, who->uid, 1)) {
+		json_decref(tokens);
+		return refuse(d, who, "resolve", t->id, "rate limit reached");
+	}
+
+	struct veil_item *it = calloc(n ? n : 1, sizeof(*it));
+	uint8_t *names = veil_secmem_alloc(n ? n * VEIL_NAME_MAX : 1);
+	json_t *results = json_array();
+	unsigned ok_count = 0;
+	if (it == NULL || names == NULL) {
+		free(it);
+		veil_secmem_free(names);
+		json_decref(tokens);
+		json_decref(results);
+		return error("out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *s = json_array_get(tokens, i);
+		it[i] = (struct veil_item){ .in = (const uint8_t *)json_string_value(s),
+					    .in_len = json_string_length(s),
+					    .out = names + i * VEIL_NAME_MAX,
+					    .out_cap = VEIL_NAME_MAX };
+	}
+	for (size_t i = 0; i < n; i += VEIL_BATCH_MAX) {
+		unsigned m = (unsigned)(n - i < VEIL_BATCH_MAX ? n - i : VEIL_BATCH_MAX);
+		ok_count += veil_token_decrypt_batch(d->engine, t->ring, VEIL_KIND_ANY,
+						     it + i, m);
+	}
+	/* the record first, durable; names only after */
+	char outcome[96];
+	snprintf(outcome, sizeof(outcome), "ok: %u resolved, %zu failed", ok_count,
+		 n - ok_count);
+	char *toks = json_dumps(tokens, JSON_COMPACT);
+	int arc = audit(d, who, n > 1 ? "resolve.bulk" : "resolve", t->id, toks, just,
+			outcome);
+	free(toks);
+	if (arc != 0) {
+		veil_secmem_free(names);
+		free(it);
+		json_decref(tokens);
+		json_decref(results);
+		return error("the governance log cannot be written: nothing resolved");
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_pack("{s:O}", "token", json_array_get(tokens, i));
+		if (it[i].status == VEIL_OK) {
+			put_name(o, it[i].out, it[i].out_len);
+			json_object_set_new(o, "kind", json_string(
+				it[i].kind == VEIL_KIND_USER ? "user" : "device"));
+			json_object_set_new(o, "version", json_integer(it[i].version));
+		} else {
+			json_object_set_new(o, "error", json_string(veil_status_name(it[i].status)));
+			json_object_set_new(o, "message", json_string(veil_status_str(it[i].status)));
+		}
+		json_array_append_new(results, o);
+	}
+	veil_secmem_free(names);
+	free(it);
+	json_decref(tokens);
+	json_t *a = ok();
+	json_object_set_new(a, "resolved", json_integer(ok_count));
+	json_object_set_new(a, "failed", json_integer((json_int_t)(n - ok_count)));
+	json_object_set_new(a, "results", results);
+	return a;
+}
+
+static json_t *cmd_lookup(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	json_t *err = NULL;
+	struct ctl_tenant *t = tenant_arg(d, req, &err);
+	const char *just = get_str(req, "justification", 4096);
+	const char *kind_s = get_str(req, "kind", 16);
+	json_t *name = json_object_get(req, "name");
+	enum veil_kind kind;
+	if (t == NULL)
+		return err;
+	if (kind_s == NULL || (strcmp(kind_s, "user") && strcmp(kind_s, "device")))
+		return error("\"kind\" must be \"user\" or \"device\"");
+	kind = kind_s[0] == 'u' ? VEIL_KIND_USER : VEIL_KIND_DEVICE;
+	if (!json_is_string(name) || json_string_length(name) > VEIL_NAME_MAX)
+		return error("\"name\" must be a string of at most %d bytes", VEIL_NAME_MAX);
+	if (!justification_ok(just))
+		return refuse(d, who, "lookup", t->id, "a justification (a sentence) is required");
+	if (t->locked)
+		return refuse(d, who, "lookup", t->id, "tenant is locked");
+	if (!rate_ok(d, who->uid, 1))
+		return refuse(d, who, "lookup", t->id, "rate limit reached");
+
+	json_t *list = json_array();
+	json_t *toks = json_array();
+	uint8_t out[VEIL_TOKEN_MAX];
+	for (uint32_t v = 1; v <= t->current; v++) {
+		const struct veil_key *k = veil_keyring_get(t->ring, v);
+		if (k == NULL)
+			continue;
+		struct veil_item it = { .in = (const uint8_t *)json_string_value(name),
+					.in_len = json_string_length(name),
+					.out = out, .out_cap = sizeof(out) };
+		if (veil_token_encrypt_batch(d->engine, k, kind, &it, 1) != 1)
+			continue;
+		json_t *tok = json_stringn((const char *)out, it.out_len);
+		json_array_append(toks, tok);
+		json_array_append_new(list, json_pack("{s:i, s:o}", "version", (int)v,
+						      "token", tok));
+	}
+	/* the record names the tokens handed out, never the name */
+	char *tj = json_dumps(toks, JSON_COMPACT);
+	int arc = audit(d, who, "lookup", t->id, tj, just, "ok");
+	free(tj);
+	json_decref(toks);
+	if (arc != 0) {
+		json_decref(list);
+		return error("the governance log cannot be written: nothing looked up");
+	}
+	json_t *a = ok();
+	json_object_set_new(a, "kind", json_string(kind_s));
+	json_object_set_new(a, "tokens", list);
+	return a;
+}
+
+static json_t *record_json(sqlite3_stmt *st)
+{
+	json_t *o = json_pack("{s:I, s:I, s:I, s:s, s:s, s:s}",
+			      "seq", (json_int_t)sqlite3_column_int64(st, 0),
+			      "time_ms", (json_int_t)sqlite3_column_int64(st, 1),
+			      "uid", (json_int_t)sqlite3_column_int64(st, 2),
+			      "role", (const char *)sqlite3_column_text(st, 3),
+			      "action", (const char *)sqlite3_column_text(st, 4),
+			      "outcome", (const char *)sqlite3_column_text(st, 8));
+	static const char *const opt[] = { NULL, NULL, NULL, NULL, NULL,
+					   "tenant", "tokens", "justification" };
+	for (int c = 5; c <= 7; c++)
+		if (sqlite3_column_type(st, c) != SQLITE_NULL)
+			json_object_set_new(o, opt[c], json_string(
+				(const char *)sqlite3_column_text(st, c)));
+	return o;
+}
+
+static json_t *cmd_audit_show(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	(void)who;
+	sqlite3_stmt *st;
+	json_t *since = json_object_get(req, "since_ms"), *until = json_object_get(req, "until_ms");
+	json_t *actor = json_object_get(req, "uid"), *limit = json_object_get(req, "limit");
+	json_t *tenant = json_object_get(req, "tenant"), *action = json_object_get(req, "action");
+	if ((since && !json_is_integer(since)) || (until && !json_is_integer(until)) ||
+	    (actor && !json_is_integer(actor)) || (limit && !json_is_integer(limit)) ||
+	    (tenant && !json_is_string(tenant)) || (action && !json_is_string(action)))
+		return error("filters: since_ms, until_ms, uid, limit are integers; "
+			     "tenant, action are strings");
+	if (sqlite3_prepare_v2(d->store.db,
+			       "SELECT seq,time,uid,role,action,tenant,tokens,justification,outcome "
+			       "FROM audit WHERE time >= ?1 AND time <= ?2 "
+			       "AND (?3 IS NULL OR uid = ?3) AND (?4 IS NULL OR tenant = ?4) "
+			       "AND (?5 IS NULL OR action = ?5 OR action LIKE ?5 || '.%') "
+			       "ORDER BY seq DESC LIMIT ?6", -1, &st, NULL))
+		return error("database: %s", sqlite3_errmsg(d->store.db));
+	sqlite3_bind_int64(st, 1, since ? json_integer_value(since) : 0);
+	sqlite3_bind_int64(st, 2, until ? json_integer_value(until) : INT64_MAX);
+	if (actor)
+		sqlite3_bind_int64(st, 3, json_integer_value(actor));
+	if (tenant)
+		sqlite3_bind_text(st, 4, json_string_value(tenant), -1, SQLITE_TRANSIENT);
+	if (action)
+		sqlite3_bind_text(st, 5, json_string_value(action), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 6, limit ? json_integer_value(limit) : 1000);
+	json_t *recs = json_array();
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_insert_new(recs, 0, record_json(st));
+	sqlite3_finalize(st);
+	json_t *a = ok();
+	json_object_set_new(a, "records", recs);
+	return a;
+}
+
+static json_t *cmd_audit_verify(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	(void)who;
+	(void)req;
+	int64_t count;
+	char why[200] = "";
+	int64_t bad = ctl_audit_verify(&d->store, &count, why, sizeof(why));
+	json_t *a = ok();
+	json_object_set_new(a, "intact", json_boolean(bad == 0));
+	json_object_set_new(a, "records", json_integer(count));
+	if (bad != 0) {
+		json_object_set_new(a, "first_bad_seq", json_integer(bad));
+		json_object_set_new(a, "problem", json_string(why));
+	}
+	return a;
+}
+
+static json_t *cmd_role_list(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	(void)who;
+	(void)req;
+	json_t *list = json_array();
+	for (unsigned i = 0; i < d->cfg.n_roles; i++)
+		json_array_append_new(list, json_pack("{s:s, s:i, s:s, s:s}",
+			"type", d->cfg.roles[i].is_gid ? "gid" : "uid",
+			"id", (int)d->cfg.roles[i].id,
+			"role", veil_role_name(d->cfg.roles[i].role), "source", "config"));
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(d->store.db, "SELECT is_gid, id, role FROM roles ORDER BY is_gid, id",
+			       -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s}",
+				"type", sqlite3_column_int(st, 0) ? "gid" : "uid",
+				"id", (json_int_t)sqlite3_column_int64(st, 1),
+				"role", (const char *)sqlite3_column_text(st, 2),
+				"source", "database"));
+		sqlite3_finalize(st);
+	}
+	json_t *a = ok();
+	json_object_set_new(a, "roles", list);
+	return a;
+}
+
+static json_t *cmd_role_change(struct ctld *d, const struct ctl_caller *who, json_t *req,
+			       bool grant)
+{
+	json_t *uid = json_object_get(req, "uid"), *gid = json_object_get(req, "gid");
+	const char *role_s = grant ? get_str(req, "role", 32) : NULL;
+	enum veil_role role = VEIL_ROLE_NONE;
+	char what[96];
+	if ((uid == NULL) == (gid == NULL))
+		return error("give one of \"uid\" or \"gid\"");
+	json_t *id = uid ? uid : gid;
+	if (!json_is_integer(id) || json_integer_value(id) < 0 ||
+	    json_integer_value(id) > 0xfffffffe)
+		return error("\"%s\" must be a number", uid ? "uid" : "gid");
+	if (grant && veil_role_parse(role_s, &role) != 0)
+		return error("\"role\" must be reader, investigator or admin");
+	sqlite3_stmt *st;
+	const char *sql = grant ? "INSERT OR REPLACE INTO roles(is_gid, id, role) VALUES(?,?,?)"
+				: "DELETE FROM roles WHERE is_gid=? AND id=?";
+	if (sqlite3_prepare_v2(d->store.db, sql, -1, &st, NULL))
+		return error("database: %s", sqlite3_errmsg(d->store.db));
+	sqlite3_bind_int(st, 1, gid != NULL);
+	sqlite3_bind_int64(st, 2, json_integer_value(id));
+	if (grant)
+		sqlite3_bind_text(st, 3, veil_role_name(role), -1, SQLITE_STATIC);
+	int okk = sqlite3_step(st) == SQLITE_DONE;
+	int changed = sqlite3_changes(d->store.db);
+	sqlite3_finalize(st);
+	if (!okk)
+		return error("database: %s", sqlite3_errmsg(d->store.db));
+	snprintf(what, sizeof(what), "%s %s:%lld%s%s", grant ? "granted" : "revoked",
+		 uid ? "uid" : "gid", (long long)json_integer_value(id),
+		 grant ? " " : "", grant ? veil_role_name(role) : "");
+	if (!grant && changed == 0)
+		return error("no database role binding for %s:%lld (config file "
+			     "bindings change in the file)", uid ? "uid" : "gid",
+			     (long long)json_integer_value(id));
+	audit(d, who, grant ? "role.grant" : "role.revoke", NULL, NULL, NULL, what);
+	return ok();
+}
+
+static json_t *cmd_role_grant(struct ctld *d, const struct ctl_caller *w, json_t *r)
+{
+	return cmd_role_change(d, w, r, true);
+}
+
+static json_t *cmd_role_revoke(struct ctld *d, const struct ctl_caller *w, json_t *r)
+{
+	return cmd_role_change(d, w, r, false);
+}
+
+static const struct command {
+	const char *name;
+	enum veil_role need;
+	json_t *(*fn)(struct ctld *, const struct ctl_caller *, json_t *);
+} commands[] = {
+	{ "status", VEIL_ROLE_READER, cmd_status },
+	{ "tenant.create", VEIL_ROLE_ADMIN, cmd_tenant_create },
+	{ "tenant.list", VEIL_ROLE_READER, cmd_tenant_list },
+	{ "tenant.show", VEIL_ROLE_READER, cmd_tenant_show },
+	{ "key.list", VEIL_ROLE_READER, cmd_tenant_show },
+	{ "key.roll", VEIL_ROLE_ADMIN, cmd_key_roll },
+	{ "key.destroy", VEIL_ROLE_ADMIN, cmd_key_destroy },
+	{ "resolve", VEIL_ROLE_INVESTIGATOR, cmd_resolve },
+	{ "lookup", VEIL_ROLE_INVESTIGATOR, cmd_lookup },
+	{ "audit.show", VEIL_ROLE_READER, cmd_audit_show },
+	{ "audit.verify", VEIL_ROLE_READER, cmd_audit_verify },
+	{ "role.list", VEIL_ROLE_READER, cmd_role_list },
+	{ "role.grant", VEIL_ROLE_ADMIN, cmd_role_grant },
+	{ "role.revoke", VEIL_ROLE_ADMIN, cmd_role_revoke },
+};
+
+json_t *ctl_handle(struct ctld *d, const struct ctl_caller *who, const char *msg,
+		   size_t len)
+{
+	json_error_t jerr;
+	d->requests++;
+	json_t *req = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (req == NULL)
+		return error("not JSON: %s at byte %d", jerr.text, jerr.position);
+	if (!json_is_object(req)) {
+		json_decref(req);
+		return error("a request is a JSON object");
+	}
+	const char *cmd = get_str(req, "cmd", 32);
+	json_t *ans = NULL;
+	if (cmd == NULL) {
+		ans = error("\"cmd\" must be a command name");
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(cmd, commands[i].name) != 0)
+			continue;
+		if (who->role < commands[i].need) {
+			char why[96];
+			snprintf(why, sizeof(why), "permission denied: %s needs role %s",
+				 cmd, veil_role_name(commands[i].need));
+			const char *t = get_str(req, "tenant", VEIL_TENANT_MAX);
+			ans = refuse(d, who, cmd, t, why);
+		} else
+			ans = commands[i].fn(d, who, req);
+		goto out;
+	}
+	ans = error("unknown command \"%.32s\"", cmd);
+out:
+	json_decref(req);
+	if (!json_is_true(json_object_get(ans, "ok")))
+		d->errors++;
+	return ans;
+}
+
+void ctl_housekeeping(struct ctld *d)
+{
+	int64_t cutoff = ctl_now() - (int64_t)d->cfg.key_retention_days * 86400000;
+	sqlite3_stmt *st;
+	/* a version ages out once it has not been current for the retention:
+	 * its successor's creation time is when it stopped being current */
+	if (sqlite3_prepare_v2(d->store.db,
+			       "SELECT k.tenant, k.version FROM keys k JOIN keys n "
+			       "ON n.tenant = k.tenant AND n.version = k.version + 1 "
+			       "WHERE k.destroyed IS NULL AND n.created < ?", -1, &st, NULL))
+		return;
+	sqlite3_bind_int64(st, 1, cutoff);
+	struct { char t[VEIL_TENANT_MAX + 1]; uint32_t v; } old[64];
+	unsigned n = 0;
+	while (n < 64 && sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(old[n].t, sizeof(old[n].t), "%s", sqlite3_column_text(st, 0));
+		old[n++].v = (uint32_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	struct ctl_caller sys = { .uid = 0, .role = VEIL_ROLE_ADMIN };
+	for (unsigned i = 0; i < n; i++) {
+		struct ctl_tenant *t = ctl_tenant_find(d, old[i].t);
+		char outcome[96];
+		if (t == NULL || ctl_key_destroy(d, t, old[i].v) != 0)
+			continue;
+		snprintf(outcome, sizeof(outcome), "ok: version %u destroyed after %u days "
+			 "of retention", old[i].v, d->cfg.key_retention_days);
+		audit(d, &sys, "key.destroy", t->id, NULL, NULL, outcome);
+	}
+	ctl_audit_prune(&d->store, ctl_now() - (int64_t)d->cfg.audit_retention_days * 86400000);
+}

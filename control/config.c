@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/* veil.conf: INI, parsed by inih. Every key is checked; the first error is
+ * reported as "file:line: message". */
+#include <errno.h>
+#include <grp.h>
+#include <ini.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_pvt.h"
+
+struct parse {
+	struct ctl_config *c;
+	char msg[200];
+};
+
+static int copy_str(char *dst, size_t cap, const char *v, struct parse *p,
+		    const char *name)
+{
+	if (strlen(v) == 0 || strlen(v) >= cap) {
+		snprintf(p->msg, sizeof(p->msg), "%s: empty or longer than %zu",
+			 name, cap - 1);
+		return 0;
+	}
+	strcpy(dst, v);
+	return 1;
+}
+
+static int parse_uint(unsigned *dst, const char *v, unsigned lo, unsigned hi,
+		      struct parse *p, const char *name)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (errno || end == v || *end != '\0' || *v == '-' || n < lo || n > hi) {
+		snprintf(p->msg, sizeof(p->msg),
+			 "%s: \"%.40s\" is not a number from %u to %u", name, v,
+			 lo, hi);
+		return 0;
+	}
+	*dst = (unsigned)n;
+	return 1;
+}
+
+/* One identity "uid:N", "gid:N", "user:NAME" or "group:NAME". */
+static int parse_identity(struct parse *p, const char *key,
+			  enum veil_role role)
+{
+	struct ctl_config *c = p->c;
+	struct ctl_role_binding b = { .role = role };
+	const char *colon = strchr(key, ':');
+
+	if (colon == NULL)
+		goto bad;
+	size_t kl = (size_t)(colon - key);
+	const char *id = colon + 1;
+	if ((kl == 3 && !strncmp(key, "uid", 3)) ||
+	    (kl == 3 && !strncmp(key, "gid", 3))) {
+		b.is_gid = key[0] == 'g';
+		if (!parse_uint(&b.id, id, 0, 0xfffffffeu, p, key))
+			return 0;
+	} else if (kl == 4 && !strncmp(key, "user", 4)) {
+		struct passwd *pw = getpwnam(id);
+		if (pw == NULL) {
+			snprintf(p->msg, sizeof(p->msg), "no such user \"%.40s\"", id);
+			return 0;
+		}
+		b.id = pw->pw_uid;
+	} else if (kl == 5 && !strncmp(key, "group", 5)) {
+		struct group *gr = getgrnam(id);
+		if (gr == NULL) {
+			snprintf(p->msg, sizeof(p->msg), "no such group \"%.40s\"", id);
+			return 0;
+		}
+		b.is_gid = true;
+		b.id = gr->gr_gid;
+	} else
+		goto bad;
+	for (unsigned i = 0; i < c->n_roles; i++)
+		if (c->roles[i].is_gid == b.is_gid && c->roles[i].id == b.id) {
+			c->roles[i].role = role; /* the file overrides defaults */
+			return 1;
+		}
+	if (c->n_roles == CTL_MAX_ROLES) {
+		snprintf(p->msg, sizeof(p->msg), "more than %d role bindings",
+			 CTL_MAX_ROLES);
+		return 0;
+	}
+	c->roles[c->n_roles++] = b;
+	return 1;
+bad:
+	snprintf(p->msg, sizeof(p->msg), "bad identity \"%.40s\" (uid:N, gid:N, "
+		 "user:NAME or group:NAME)", key);
+	return 0;
+}
+
+/* [roles] ROLE = identity identity ... (spaces or commas between) */
+static int parse_role(struct parse *p, const char *name, const char *value)
+{
+	enum veil_role role;
+	char list[256], *save = NULL;
+
+	if (veil_role_parse(name, &role) != 0) {
+		snprintf(p->msg, sizeof(p->msg), "unknown role \"%.40s\" (reader, "
+			 "investigator or admin)", name);
+		return 0;
+	}
+	if (strlen(value) >= sizeof(list)) {
+		snprintf(p->msg, sizeof(p->msg), "role list too long");
+		return 0;
+	}
+	strcpy(list, value);
+	for (char *t = strtok_r(list, " ,\t", &save); t != NULL;
+	     t = strtok_r(NULL, " ,\t", &save))
+		if (!parse_identity(p, t, role))
+			return 0;
+	return 1;
+}
+
+static int handler(void *user, const char *section, const char *name,
+		   const char *value)
+{
+	struct parse *p = user;
+	struct ctl_config *c = p->c;
+
+	if (!strcmp(section, "roles"))
+		return parse_role(p, name, value);
+	if (strcmp(section, "controld") != 0) {
+		snprintf(p->msg, sizeof(p->msg), "unknown section [%.40s]", section);
+		return 0;
+	}
+	if (!strcmp(name, "state_dir"))
+		return copy_str(c->state_dir, sizeof(c->state_dir), value, p, name);
+	if (!strcmp(name, "socket"))
+		return copy_str(c->socket_path, sizeof(c->socket_path), value, p, name);
+	if (!strcmp(name, "socket_group"))
+		return copy_str(c->socket_group, sizeof(c->socket_group), value, p, name);
+	if (!strcmp(name, "master_key"))
+		return copy_str(c->master_key, sizeof(c->master_key), value, p, name);
+	if (!strcmp(name, "link_name"))
+		return copy_str(c->link_name, sizeof(c->link_name), value, p, name);
+	if (!strcmp(name, "key_retention_days"))
+		return parse_uint(&c->key_retention_days, value, 1, 36500, p, name);
+	if (!strcmp(name, "audit_retention_days"))
+		return parse_uint(&c->audit_retention_days, value, 1, 36500, p, name);
+	if (!strcmp(name, "rate_limit"))
+		return parse_uint(&c->rate_limit_per_min, value, 1, 1000000, p, name);
+	snprintf(p->msg, sizeof(p->msg), "unknown key \"%.40s\" in [controld]", name);
+	return 0;
+}
+
+int ctl_config_load(struct ctl_config *c, const char *path, char *err,
+		    size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/veil");
+	snprintf(c->socket_path, sizeof(c->socket_path), "%s", VEIL_DEFAULT_SOCKET);
+	snprintf(c->link_name, sizeof(c->link_name), "veil-link");
+	c->key_retention_days = 90;
+	c->audit_retention_days = 120;
+	c->rate_limit_per_min = 600;
+	/* root is admin unless the file says otherwise */
+	c->roles[c->n_roles++] = (struct ctl_role_binding){ false, 0, VEIL_ROLE_ADMIN };
+	if (path == NULL)
+		goto done;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+
+	struct parse p = { .c = c };
+	int rc = ini_parse(path, handler, &p);
+	if (rc == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : ENOENT));
+		return -1;
+	}
+	if (rc == -2) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	if (rc > 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, rc,
+			 p.msg[0] ? p.msg : "syntax error");
+		return -1;
+	}
+done:
+	if (c->master_key[0] == '\0')
+		snprintf(c->master_key, sizeof(c->master_key), "%s/master.key",
+			 c->state_dir);
+	return 0;
+}

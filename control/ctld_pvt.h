@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/* veil-controld's own state, shared by its .c files. */
+#ifndef VEIL_CTLD_PVT_H
+#define VEIL_CTLD_PVT_H
+
+#include <jansson.h>
+
+#include "ctl_pvt.h"
+#include "veil_link.h"
+
+#define CTLD_MAX_TENANTS 1024
+#define CTLD_MAX_CLIENTS 256
+#define CTLD_MAX_TOKENS  200000 /* per resolve request */
+
+struct ctl_tenant {
+	char id[VEIL_TENANT_MAX + 1];
+	bool locked;
+	uint32_t current;
+	struct veil_keyring *ring;
+};
+
+struct ctl_rate {
+	unsigned uid;
+	int64_t window; /* minute number */
+	unsigned used;
+};
+
+struct ctld {
+	struct ctl_config cfg;
+	struct ctl_store store;
+	struct veil_engine *engine;
+	struct veil_link_server *link;
+	unsigned n_tenants;
+	struct ctl_tenant tenants[CTLD_MAX_TENANTS];
+	unsigned n_rates;
+	struct ctl_rate rates[CTLD_MAX_CLIENTS];
+	int64_t started;
+	uint64_t requests, errors;
+};
+
+/* The caller of one request. */
+struct ctl_caller {
+	unsigned uid, gid;
+	int pid;
+	enum veil_role role;
+};
+
+/* tenants.c */
+struct ctl_tenant *ctl_tenant_find(struct ctld *d, const char *id);
+int ctl_tenants_load(struct ctld *d, char *err, size_t errlen);
+int ctl_tenant_create(struct ctld *d, const char *id, char *err, size_t errlen);
+int ctl_key_new_version(struct ctld *d, struct ctl_tenant *t, uint32_t *version);
+int ctl_key_destroy(struct ctld *d, struct ctl_tenant *t, uint32_t version);
+int ctl_link_keys(void *ctx, veil_link_emit_fn emit, void *arg);
+
+/* api.c: one request in, one answer out (a new JSON object). */
+enum veil_role ctl_role_of(struct ctld *d, unsigned uid, unsigned gid);
+json_t *ctl_handle(struct ctld *d, const struct ctl_caller *who,
+		   const char *msg, size_t len);
+/* Destroy versions past the key retention. */
+void ctl_housekeeping(struct ctld *d);
+
+#endif

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * The state store (one SQLite file, WAL, synchronous=FULL) and the
+ * governance log's hash chain.
+ *
+ * Chain: mac_n = HMAC-SHA256(audit key, mac_{n-1} || fields_n), with the
+ * fields length-prefixed. meta holds the anchor (seq and mac just before the
+ * oldest record kept, moved by pruning) and the head (the newest record's
+ * seq and mac, written in the same transaction as the record), so an edit,
+ * an insertion, a removal in the middle and a removal at the end all show.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "ctl_pvt.h"
+
+static const char schema[] =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=FULL;"
+	"PRAGMA foreign_keys=ON;"
+	"CREATE TABLE IF NOT EXISTS tenants(id TEXT PRIMARY KEY, created INTEGER NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'active', roll_days INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS keys(tenant TEXT NOT NULL REFERENCES tenants(id),"
+	"  version INTEGER NOT NULL, wrapped BLOB, created INTEGER NOT NULL,"
+	"  destroyed INTEGER, PRIMARY KEY(tenant, version));"
+	"CREATE TABLE IF NOT EXISTS roles(is_gid INTEGER NOT NULL, id INTEGER NOT NULL,"
+	"  role TEXT NOT NULL, PRIMARY KEY(is_gid, id));"
+	"CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+	"  uid INTEGER NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, tenant TEXT,"
+	"  tokens TEXT, justification TEXT, outcome TEXT NOT NULL, mac BLOB NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v BLOB);";
+
+int64_t ctl_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int meta_get(sqlite3 *db, const char *k, void *v, int *len, int cap)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+	if (sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k=?", -1, &st, NULL))
+		return -1;
+	sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		int n = sqlite3_column_bytes(st, 0);
+		if (n <= cap) {
+			memcpy(v, sqlite3_column_blob(st, 0), (size_t)n);
+			*len = n;
+			rc = 0;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int meta_put(sqlite3 *db, const char *k, const void *v, int len)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(k,v) VALUES(?,?)",
+			       -1, &st, NULL))
+		return -1;
+	sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, v, len, SQLITE_STATIC);
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int64_t count_of(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t n = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* head/anchor: 8-byte seq (big-endian) || 32-byte mac */
+static void pack_pos(uint8_t out[40], int64_t seq, const uint8_t mac[32])
+{
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)((uint64_t)seq >> (56 - 8 * i));
+	memcpy(out + 8, mac, 32);
+}
+
+static void unpack_pos(const uint8_t in[40], int64_t *seq, uint8_t mac[32])
+{
+	uint64_t s = 0;
+	for (int i = 0; i < 8; i++)
+		s = s << 8 | in[i];
+	*seq = (int64_t)s;
+	memcpy(mac, in + 8, 32);
+}
+
+int ctl_store_open(struct ctl_store *s, const struct ctl_config *c, char *err,
+		   size_t errlen)
+{
+	char path[300];
+	memset(s, 0, sizeof(*s));
+	if (mkdir(c->state_dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "state directory %s: %s", c->state_dir,
+			 strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/veil.db", c->state_dir);
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "database %s: %s", path,
+			 s->db ? sqlite3_errmsg(s->db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+
+	/* A new master key only for a database that holds nothing wrapped:
+	 * never silently over existing wrapped keys. */
+	int64_t wrapped = count_of(s->db, "SELECT (SELECT count(*) FROM keys) + "
+				   "(SELECT count(*) FROM meta WHERE k='audit_key')");
+	s->wrap = ctl_wrap_open(c->master_key, wrapped == 0, err, errlen);
+	if (s->wrap == NULL) {
+		if (wrapped > 0) {
+			size_t n = strlen(err);
+			snprintf(err + n, errlen - n, " (the database holds %lld "
+				 "wrapped keys that need it; refusing to start)",
+				 (long long)wrapped);
+		}
+		goto fail;
+	}
+	s->audit_key = veil_secmem_alloc(32);
+	if (s->audit_key == NULL) {
+		snprintf(err, errlen, "no locked memory: %s", strerror(errno));
+		goto fail;
+	}
+	uint8_t wk[64], pos[40];
+	int wl;
+	if (meta_get(s->db, "audit_key", wk, &wl, sizeof(wk)) == 0) {
+		if (ctl_unwrap_key(s->wrap, wk, (size_t)wl, s->audit_key) != 0) {
+			snprintf(err, errlen, "the audit key does not unwrap with %s: "
+				 "wrong master key or tampered database", c->master_key);
+			goto fail;
+		}
+	} else {
+		static const uint8_t zero[32];
+		if (RAND_priv_bytes(s->audit_key, 32) != 1 ||
+		    (wl = ctl_wrap_key(s->wrap, s->audit_key, wk)) < 0 ||
+		    meta_put(s->db, "audit_key", wk, wl) != 0) {
+			snprintf(err, errlen, "cannot make the audit key");
+			goto fail;
+		}
+		pack_pos(pos, 0, zero);
+		if (meta_put(s->db, "audit_anchor", pos, 40) != 0 ||
+		    meta_put(s->db, "audit_head", pos, 40) != 0) {
+			snprintf(err, errlen, "cannot start the governance log");
+			goto fail;
+		}
+	}
+	if (meta_get(s->db, "audit_head", pos, &wl, sizeof(pos)) != 0 || wl != 40) {
+		snprintf(err, errlen, "the governance log has no head record");
+		goto fail;
+	}
+	unpack_pos(pos, &s->last_seq, s->last_mac);
+	return 0;
+fail:
+	ctl_store_close(s);
+	return -1;
+}
+
+void ctl_store_close(struct ctl_store *s)
+{
+	if (s->db != NULL)
+		sqlite3_close(s->db);
+	ctl_wrap_close(s->wrap);
+	veil_secmem_free(s->audit_key);
+	memset(s, 0, sizeof(*s));
+}
+
+static void put_field(EVP_MAC_CTX *m, const char *v)
+{
+	uint8_t len[4];
+	size_t n = v ? strlen(v) : 0;
+	len[0] = v ? (uint8_t)(n >> 24) : 0xff; /* NULL differs from "" */
+	len[1] = (uint8_t)(n >> 16);
+	len[2] = (uint8_t)(n >> 8);
+	len[3] = (uint8_t)n;
+	EVP_MAC_update(m, len, 4);
+	if (n)
+		EVP_MAC_update(m, (const uint8_t *)v, n);
+}
+
+static int record_mac(const uint8_t *key, const uint8_t prev[32],
+		      const struct ctl_audit_rec *r, uint8_t out[32])
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *m = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	char nums[64];
+	size_t outl = 0;
+	int ok = m != NULL && EVP_MAC_init(m, key, 32, params) == 1;
+	if (ok) {
+		EVP_MAC_update(m, prev, 32);
+		snprintf(nums, sizeof(nums), "%lld/%lld/%u", (long long)r->seq,
+			 (long long)r->time, r->uid);
+		put_field(m, nums);
+		put_field(m, r->role);
+		put_field(m, r->action);
+		put_field(m, r->tenant);
+		put_field(m, r->tokens);
+		put_field(m, r->justification);
+		put_field(m, r->outcome);
+		ok = EVP_MAC_final(m, out, &outl, 32) == 1 && outl == 32;
+	}
+	EVP_MAC_CTX_free(m);
+	EVP_MAC_free(mac);
+	return ok ? 0 : -1;
+}
+
+int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)
+{
+	struct ctl_audit_rec r = *in;
+	uint8_t mac[32], pos[40];
+	sqlite3_stmt *st = NULL;
+
+	r.seq = s->last_seq + 1;
+	if (r.time == 0)
+		r.time = ctl_now();
+	if (record_mac(s->audit_key, s->last_mac, &r, mac) != 0)
+		return -1;
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO audit(seq,time,uid,role,action,"
+			       "tenant,tokens,justification,outcome,mac) "
+			       "VALUES(?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL))
+		goto fail;
+	sqlite3_bind_int64(st, 1, r.seq);
+	sqlite3_bind_int64(st, 2, r.time);
+	sqlite3_bind_int64(st, 3, r.uid);
+	sqlite3_bind_text(st, 4, r.role, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, r.action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, r.tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, r.tokens, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, r.justification, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, r.outcome, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 10, mac, 32, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	pack_pos(pos, r.seq, mac);
+	/* synchronous=FULL: the commit returns once the WAL is fsync'd */
+	if (meta_put(s->db, "audit_head", pos, 40) != 0 ||
+	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_finalize(st);
+	s->last_seq = r.seq;
+	memcpy(s->last_mac, mac, 32);
+	return 0;
+fail:
+	sqlite3_finalize(st);
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int64_t ctl_audit_verify(struct ctl_store *s, int64_t *count, char *why,
+			 size_t whylen)
+{
+	uint8_t pos[40], prev[32], mac[32];
+	int64_t seq, head_seq;
+	uint8_t head_mac[32];
+	int n;
+	sqlite3_stmt *st;
+
+	*count = 0;
+	if (meta_get(s->db, "audit_anchor", pos, &n, 40) != 0 || n != 40 ||
+	    (unpack_pos(pos, &seq, prev), 0) ||
+	    meta_get(s->db, "audit_head", pos, &n, 40) != 0 || n != 40) {
+		snprintf(why, whylen, "the chain's anchor or head is missing");
+		return 1;
+	}
+	unpack_pos(pos, &head_seq, head_mac);
+	if (sqlite3_prepare_v2(s->db, "SELECT seq,time,uid,role,action,tenant,tokens,"
+			       "justification,outcome,mac FROM audit ORDER BY seq",
+			       -1, &st, NULL))
+		return 1;
+	int64_t bad = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct ctl_audit_rec r = {
+			.seq = sqlite3_column_int64(st, 0),
+			.time = sqlite3_column_int64(st, 1),
+			.uid = (unsigned)sqlite3_column_int64(st, 2),
+			.role = (const char *)sqlite3_column_text(st, 3),
+			.action = (const char *)sqlite3_column_text(st, 4),
+			.tenant = (const char *)sqlite3_column_text(st, 5),
+			.tokens = (const char *)sqlite3_column_text(st, 6),
+			.justification = (const char *)sqlite3_column_text(st, 7),
+			.outcome = (const char *)sqlite3_column_text(st, 8),
+		};
+		if (r.seq != seq + 1) {
+			bad = seq + 1;
+			snprintf(why, whylen, "record %lld is missing (next is %lld)",
+				 (long long)(seq + 1), (long long)r.seq);
+			break;
+		}
+		if (record_mac(s->audit_key, prev, &r, mac) != 0 ||
+		    sqlite3_column_bytes(st, 9) != 32 ||
+		    CRYPTO_memcmp(mac, sqlite3_column_blob(st, 9), 32) != 0) {
+			bad = r.seq;
+			snprintf(why, whylen, "record %lld was altered or inserted",
+				 (long long)r.seq);
+			break;
+		}
+		memcpy(prev, mac, 32);
+		seq = r.seq;
+		(*count)++;
+	}
+	sqlite3_finalize(st);
+	if (bad == 0 && (seq != head_seq || CRYPTO_memcmp(prev, head_mac, 32) != 0)) {
+		bad = seq + 1;
+		snprintf(why, whylen, "the log ends at record %lld but its head is "
+			 "record %lld: records were removed from the end",
+			 (long long)seq, (long long)head_seq);
+	}
+	return bad;
+}
+
+int ctl_audit_prune(struct ctl_store *s, int64_t before)
+{
+	sqlite3_stmt *st;
+	uint8_t pos[40];
+	int rc = -1;
+	/* the newest record to drop becomes the anchor */
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, mac FROM audit WHERE time < ? "
+			       "ORDER BY seq DESC LIMIT 1", -1, &st, NULL))
+		goto out;
+	sqlite3_bind_int64(st, 1, before);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		rc = 0;
+		sqlite3_finalize(st);
+		goto out;
+	}
+	int64_t seq = sqlite3_column_int64(st, 0);
+	if (sqlite3_column_bytes(st, 1) != 32) {
+		sqlite3_finalize(st);
+		goto out;
+	}
+	pack_pos(pos, seq, sqlite3_column_blob(st, 1));
+	sqlite3_finalize(st);
+	char sql[96];
+	snprintf(sql, sizeof(sql), "DELETE FROM audit WHERE seq <= %lld", (long long)seq);
+	if (meta_put(s->db, "audit_anchor", pos, 40) == 0 &&
+	    sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		rc = 0;
+out:
+	sqlite3_exec(s->db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * Tenants and their key versions: the database keeps them wrapped, memory
+ * keeps the live versions unwrapped in keyrings (locked memory) for resolve
+ * and lookup, and every change goes down the link to the dataplane.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctld_pvt.h"
+
+struct ctl_tenant *ctl_tenant_find(struct ctld *d, const char *id)
+{
+	for (unsigned i = 0; i < d->n_tenants; i++)
+		if (strcmp(d->tenants[i].id, id) == 0)
+			return &d->tenants[i];
+	return NULL;
+}
+
+/* Unwrap one stored key and put it in the tenant's ring. */
+static int load_version(struct ctld *d, struct ctl_tenant *t, uint32_t version,
+			const void *wrapped, int wlen)
+{
+	uint8_t raw[32];
+	if (ctl_unwrap_key(d->store.wrap, wrapped, (size_t)wlen, raw) != 0)
+		return -1;
+	struct veil_key *k = veil_key_new(raw, t->id, version);
+	explicit_bzero(raw, sizeof(raw));
+	if (k == NULL || veil_keyring_add(t->ring, k) != 0) {
+		veil_key_free(k);
+		return -1;
+	}
+	if (version > t->current)
+		t->current = version;
+	return 0;
+}
+
+int ctl_tenants_load(struct ctld *d, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(d->store.db, "SELECT t.id, t.state, k.version, k.wrapped "
+			       "FROM tenants t LEFT JOIN keys k ON k.tenant = t.id "
+			       "AND k.destroyed IS NULL ORDER BY t.id, k.version",
+			       -1, &st, NULL)) {
+		snprintf(err, errlen, "database: %s", sqlite3_errmsg(d->store.db));
+		return -1;
+	}
+	int rc = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+		struct ctl_tenant *t = ctl_tenant_find(d, id);
+		if (t == NULL) {
+			if (d->n_tenants == CTLD_MAX_TENANTS || !veil_tenant_valid(id)) {
+				snprintf(err, errlen, "tenant \"%.64s\": too many or bad id", id);
+				rc = -1;
+				break;
+			}
+			t = &d->tenants[d->n_tenants++];
+			memset(t, 0, sizeof(*t));
+			snprintf(t->id, sizeof(t->id), "%s", id);
+			t->ring = veil_keyring_new(id);
+			t->locked = !strcmp((const char *)sqlite3_column_text(st, 1), "locked");
+		}
+		if (sqlite3_column_type(st, 2) == SQLITE_NULL)
+			continue;
+		uint32_t v = (uint32_t)sqlite3_column_int64(st, 2);
+		if (load_version(d, t, v, sqlite3_column_blob(st, 3),
+				 sqlite3_column_bytes(st, 3)) != 0) {
+			snprintf(err, errlen, "tenant %s key version %u does not unwrap: "
+				 "wrong master key or tampered database", id, v);
+			rc = -1;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Make, wrap and store a new version; on success it is live and current. */
+int ctl_key_new_version(struct ctld *d, struct ctl_tenant *t, uint32_t *version)
+{
+	uint8_t raw[32], wrapped[64];
+	sqlite3_stmt *st;
+	int wl, rc = -1;
+	uint32_t v = t->current + 1;
+	/* versions are never reused, even after destruction */
+	sqlite3_stmt *mx;
+	if (sqlite3_prepare_v2(d->store.db, "SELECT max(version) FROM keys WHERE tenant=?",
+			       -1, &mx, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(mx, 1, t->id, -1, SQLITE_STATIC);
+		if (sqlite3_step(mx) == SQLITE_ROW && sqlite3_column_int64(mx, 0) >= v)
+			v = (uint32_t)sqlite3_column_int64(mx, 0) + 1;
+		sqlite3_finalize(mx);
+	}
+	if (veil_key_generate(raw) != 0 ||
+	    (wl = ctl_wrap_key(d->store.wrap, raw, wrapped)) < 0)
+		goto out;
+	if (sqlite3_prepare_v2(d->store.db, "INSERT INTO keys(tenant,version,wrapped,created)"
+			       " VALUES(?,?,?,?)", -1, &st, NULL))
+		goto out;
+	sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, v);
+	sqlite3_bind_blob(st, 3, wrapped, wl, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, ctl_now());
+	int ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	if (!ok)
+		goto out;
+	struct veil_key *k = veil_key_new(raw, t->id, v);
+	if (k == NULL || veil_keyring_add(t->ring, k) != 0) {
+		veil_key_free(k);
+		goto out;
+	}
+	t->current = v;
+	if (d->link != NULL)
+		veil_link_server_key_added(d->link, t->id, v, true, raw);
+	*version = v;
+	rc = 0;
+out:
+	explicit_bzero(raw, sizeof(raw));
+	return rc;
+}
+
+int ctl_tenant_create(struct ctld *d, const char *id, char *err, size_t errlen)
+{
+	if (!veil_tenant_valid(id)) {
+		snprintf(err, errlen, "bad tenant id (1 to 64 of a-z 0-9 . _ -)");
+		return -1;
+	}
+	if (ctl_tenant_find(d, id) != NULL) {
+		snprintf(err, errlen, "tenant %s exists", id);
+		return -1;
+	}
+	if (d->n_tenants == CTLD_MAX_TENANTS) {
+		snprintf(err, errlen, "too many tenants (%d)", CTLD_MAX_TENANTS);
+		return -1;
+	}
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(d->store.db, "INSERT INTO tenants(id, created) VALUES(?,?)",
+			       -1, &st, NULL)) {
+		snprintf(err, errlen, "database: %s", sqlite3_errmsg(d->store.db));
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, ctl_now());
+	int ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	if (!ok) {
+		snprintf(err, errlen, "database: %s", sqlite3_errmsg(d->store.db));
+		return -1;
+	}
+	struct ctl_tenant *t = &d->tenants[d->n_tenants++];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	t->ring = veil_keyring_new(id);
+	uint32_t v;
+	if (t->ring == NULL || ctl_key_new_version(d, t, &v) != 0) {
+		snprintf(err, errlen, "cannot make the first key version");
+		return -1;
+	}
+	return 0;
+}
+
+/* Crypto-shredding: the wrapped key is erased from the database and the
+ * unwrapped one zeroized, here and in the dataplane. */
+int ctl_key_destroy(struct ctld *d, struct ctl_tenant *t, uint32_t version)
+{
+	sqlite3_stmt *st;
+	if (version == t->current || veil_keyring_get(t->ring, version) == NULL)
+		return -1;
+	if (sqlite3_prepare_v2(d->store.db, "UPDATE keys SET wrapped=NULL, destroyed=? "
+			       "WHERE tenant=? AND version=? AND destroyed IS NULL",
+			       -1, &st, NULL))
+		return -1;
+	sqlite3_bind_int64(st, 1, ctl_now());
+	sqlite3_bind_text(st, 2, t->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, version);
+	int ok = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(d->store.db) == 1;
+	sqlite3_finalize(st);
+	if (!ok)
+		return -1;
+	veil_keyring_destroy(t->ring, version);
+	if (d->link != NULL)
+		veil_link_server_key_destroyed(d->link, t->id, version);
+	return 0;
+}
+
+/* The link's resync: every live key, unwrapped only for the copy. */
+int ctl_link_keys(void *ctx, veil_link_emit_fn emit, void *arg)
+{
+	struct ctld *d = ctx;
+	sqlite3_stmt *st;
+	int rc = 0;
+	if (sqlite3_prepare_v2(d->store.db, "SELECT tenant, version, wrapped FROM keys "
+			       "WHERE destroyed IS NULL ORDER BY tenant, version",
+			       -1, &st, NULL))
+		return -1;
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+		uint32_t v = (uint32_t)sqlite3_column_int64(st, 1);
+		struct ctl_tenant *t = ctl_tenant_find(d, id);
+		uint8_t raw[32];
+		if (t == NULL || ctl_unwrap_key(d->store.wrap, sqlite3_column_blob(st, 2),
+						(size_t)sqlite3_column_bytes(st, 2), raw) != 0) {
+			rc = -1;
+			break;
+		}
+		rc = emit(arg, id, v, v == t->current, raw);
+		explicit_bzero(raw, sizeof(raw));
+	}
+	sqlite3_finalize(st);
+	return rc;
+}

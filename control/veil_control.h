@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/**
+ * @file veil_control.h
+ * What veil-controld and its clients (veilctl, tests) share: roles and the
+ * admin API's message framing. A message is a 4-byte big-endian length
+ * followed by that many bytes of one JSON object; docs/controld.md lists
+ * the requests and answers.
+ */
+#ifndef VEIL_CONTROL_H
+#define VEIL_CONTROL_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VEIL_API_MSG_MAX (32u << 20) /**< largest message, either way */
+#define VEIL_DEFAULT_CONFIG "/etc/veil/veil.conf"
+#define VEIL_DEFAULT_SOCKET "/run/veil/controld.sock"
+
+/** Roles, weakest first: a role can do everything the ones before can. */
+enum veil_role {
+	VEIL_ROLE_NONE = 0,     /**< unknown caller: nothing */
+	VEIL_ROLE_READER,       /**< tenants, key metadata, stats, audit */
+	VEIL_ROLE_INVESTIGATOR, /**< + resolve and lookup, with justification */
+	VEIL_ROLE_ADMIN,        /**< everything */
+};
+
+/** @return "none", "reader", "investigator" or "admin". */
+const char *veil_role_name(enum veil_role role);
+/** @return 0, or -1 for an unknown name ("none" is not accepted). */
+int veil_role_parse(const char *s, enum veil_role *out);
+
+/**
+ * Write one framed message. @return 0, or -1 with errno (EMSGSIZE over
+ * VEIL_API_MSG_MAX, or the write's).
+ */
+int veil_api_write(int fd, const char *json, size_t len);
+/**
+ * Read one framed message into a new NUL-terminated buffer (free()).
+ * @return 0, or -1 with errno: ECONNRESET (closed before or inside a
+ *   message), EMSGSIZE (announced length over VEIL_API_MSG_MAX), or the
+ *   read's.
+ */
+int veil_api_read(int fd, char **out, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

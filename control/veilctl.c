@@ -1,0 +1,603 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * veilctl: the admin CLI of veil-controld. Human tables by default, --json
+ * for scripts (the daemon's answer as it is). Exit status: 0 done, 1 the
+ * daemon refused or something failed (a token that did not resolve, a
+ * broken audit chain), 2 usage, 3 the daemon cannot be reached.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "veil_control.h"
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
+
+static const char usage[] =
+	"usage: veilctl [--socket PATH] [--json] COMMAND [ARGS]\n"
+	"\n"
+	"commands:\n"
+	"  status                                 daemon, tenants, dataplane link\n"
+	"  tenant create TENANT                   new tenant with key version 1\n"
+	"  tenant list | tenant show TENANT\n"
+	"  key list TENANT | key roll TENANT      versions; make a new current one\n"
+	"  key destroy TENANT VERSION             crypto-shred an old version\n"
+	"  resolve -t TENANT -j TEXT [--text] [--file F] [TOKEN...]\n"
+	"                                         tokens to names (from arguments,\n"
+	"                                         a file or stdin; --text finds the\n"
+	"                                         tokens in free text)\n"
+	"  lookup -t TENANT -j TEXT [-K user|device] NAME\n"
+	"                                         the tokens of a name, every live\n"
+	"                                         key version\n"
+	"  audit show [--since T] [--until T] [--tenant T] [--uid N] [--action A]\n"
+	"             [--limit N]                 governance log (T: ms since 1970\n"
+	"                                         or YYYY-MM-DD)\n"
+	"  audit export --csv [filters]           the same as RFC 4180 CSV\n"
+	"  audit verify                           check the hash chain\n"
+	"  role list | role grant (--uid N | --gid N) ROLE | role revoke (--uid N | --gid N)\n"
+	"\n"
+	"options:\n"
+	"  --socket PATH   controld's socket (default " VEIL_DEFAULT_SOCKET ", or $VEIL_SOCKET)\n"
+	"  --json          print the daemon's JSON answer\n"
+	"  -h, --help      this text\n"
+	"\n"
+	"exit status: 0 done, 1 refused or failed, 2 usage, 3 daemon unreachable\n";
+
+static const char *socket_path;
+static bool json_out;
+
+static int connect_daemon(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(socket_path) >= sizeof(sa.sun_path))
+		return -1;
+	strcpy(sa.sun_path, socket_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Send req (consumed), return the answer or exit with a message. */
+static json_t *call(json_t *req)
+{
+	int fd = connect_daemon();
+	if (fd < 0) {
+		fprintf(stderr, "veilctl: cannot reach veil-controld at %s: %s\n",
+			socket_path, strerror(errno));
+		exit(EXIT_UNREACHABLE);
+	}
+	char *s = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	char *ans;
+	size_t len;
+	if (s == NULL || veil_api_write(fd, s, strlen(s)) != 0 ||
+	    veil_api_read(fd, &ans, &len) != 0) {
+		fprintf(stderr, "veilctl: talking to veil-controld: %s\n", strerror(errno));
+		exit(EXIT_UNREACHABLE);
+	}
+	free(s);
+	close(fd);
+	json_error_t e;
+	json_t *a = json_loadb(ans, len, 0, &e);
+	free(ans);
+	if (a == NULL) {
+		fprintf(stderr, "veilctl: the daemon's answer is not JSON\n");
+		exit(EXIT_FAILED);
+	}
+	return a;
+}
+
+/* Print --json, or the error; return whether the answer is ok. */
+static bool common(json_t *a)
+{
+	if (json_out) {
+		json_dumpf(a, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+	}
+	if (!json_is_true(json_object_get(a, "ok"))) {
+		fprintf(stderr, "veilctl: %s\n",
+			json_string_value(json_object_get(a, "error")));
+		return false;
+	}
+	return true;
+}
+
+static int fail(json_t *a)
+{
+	json_decref(a);
+	return EXIT_FAILED;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static long long num(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+static void fmt_time(long long ms, char *out, size_t cap)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int parse_time(const char *s, long long *ms)
+{
+	struct tm tm = { 0 };
+	char *end;
+	if (strptime(s, "%Y-%m-%d", &tm) != NULL && strlen(s) == 10) {
+		*ms = (long long)timegm(&tm) * 1000;
+		return 0;
+	}
+	errno = 0;
+	*ms = strtoll(s, &end, 10);
+	return errno || *end || end == s ? -1 : 0;
+}
+
+static int print_tenant(json_t *t)
+{
+	size_t i;
+	json_t *v;
+	printf("tenant %s (%s), current key version %lld\n", str(t, "tenant"),
+	       str(t, "state"), num(t, "current_version"));
+	printf("  %-8s %-21s %s\n", "VERSION", "CREATED", "STATE");
+	json_array_foreach(json_object_get(t, "versions"), i, v) {
+		char when[32];
+		fmt_time(num(v, "created_ms"), when, sizeof(when));
+		printf("  %-8lld %-21s %s\n", num(v, "version"), when,
+		       json_is_true(json_object_get(v, "current")) ? "current"
+		       : json_is_true(json_object_get(v, "live")) ? "live (resolves)"
+								   : "destroyed");
+	}
+	return EXIT_OK;
+}
+
+static int cmd_tenant(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "list") && argc == 2) {
+		json_t *a = call(json_pack("{s:s}", "cmd", "tenant.list"));
+		if (!common(a))
+			return fail(a);
+		if (!json_out) {
+			size_t i;
+			json_t *t;
+			printf("%-24s %-8s %s\n", "TENANT", "STATE", "CURRENT VERSION");
+			json_array_foreach(json_object_get(a, "tenants"), i, t)
+				printf("%-24s %-8s %lld\n", str(t, "tenant"), str(t, "state"),
+				       num(t, "current_version"));
+		}
+		json_decref(a);
+		return EXIT_OK;
+	}
+	if (argc == 3 && (!strcmp(argv[1], "create") || !strcmp(argv[1], "show"))) {
+		bool create = argv[1][0] == 'c';
+		json_t *a = call(json_pack("{s:s, s:s}", "cmd",
+					   create ? "tenant.create" : "tenant.show",
+					   "tenant", argv[2]));
+		if (!common(a))
+			return fail(a);
+		if (!json_out && create)
+			printf("tenant %s created, key version 1\n", argv[2]);
+		else if (!json_out)
+			print_tenant(json_object_get(a, "tenant"));
+		json_decref(a);
+		return EXIT_OK;
+	}
+	fputs("usage: veilctl tenant create TENANT | tenant list | tenant show TENANT\n", stderr);
+	return EXIT_USAGE;
+}
+
+static int cmd_key(int argc, char **argv)
+{
+	json_t *a;
+	if (argc == 3 && !strcmp(argv[1], "list")) {
+		a = call(json_pack("{s:s, s:s}", "cmd", "key.list", "tenant", argv[2]));
+		if (!common(a))
+			return fail(a);
+		if (!json_out)
+			print_tenant(json_object_get(a, "tenant"));
+	} else if (argc == 3 && !strcmp(argv[1], "roll")) {
+		a = call(json_pack("{s:s, s:s}", "cmd", "key.roll", "tenant", argv[2]));
+		if (!common(a))
+			return fail(a);
+		if (!json_out)
+			printf("tenant %s: key version %lld is current\n", argv[2],
+			       num(a, "version"));
+	} else if (argc == 4 && !strcmp(argv[1], "destroy")) {
+		char *end;
+		long long v = strtoll(argv[3], &end, 10);
+		if (*end || v <= 0) {
+			fprintf(stderr, "veilctl: bad version \"%s\"\n", argv[3]);
+			return EXIT_USAGE;
+		}
+		a = call(json_pack("{s:s, s:s, s:I}", "cmd", "key.destroy", "tenant",
+				   argv[2], "version", (json_int_t)v));
+		if (!common(a))
+			return fail(a);
+		if (!json_out)
+			printf("tenant %s: key version %lld destroyed; its tokens no "
+			       "longer resolve\n", argv[2], v);
+	} else {
+		fputs("usage: veilctl key list|roll TENANT | key destroy TENANT VERSION\n", stderr);
+		return EXIT_USAGE;
+	}
+	json_decref(a);
+	return EXIT_OK;
+}
+
+/* Whole input of a file or stdin. */
+static char *slurp(FILE *f, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap);
+	size_t r;
+	while (buf != NULL && (r = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += r;
+		if (n == cap) {
+			char *nb = realloc(buf, cap *= 2);
+			if (nb == NULL) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+		}
+	}
+	*len = n;
+	return buf;
+}
+
+static int cmd_resolve(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "tenant", required_argument, NULL, 't' },
+		{ "justification", required_argument, NULL, 'j' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "text", no_argument, NULL, 'x' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *tenant = NULL, *just = NULL, *file = NULL;
+	bool text = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "t:j:f:", lo, NULL)) != -1) {
+		switch (c) {
+		case 't': tenant = optarg; break;
+		case 'j': just = optarg; break;
+		case 'f': file = optarg; break;
+		case 'x': text = true; break;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (tenant == NULL || just == NULL) {
+		fputs("usage: veilctl resolve -t TENANT -j JUSTIFICATION [--text] "
+		      "[--file F] [TOKEN...]\n", stderr);
+		return EXIT_USAGE;
+	}
+	json_t *req = json_pack("{s:s, s:s, s:s}", "cmd", "resolve", "tenant", tenant,
+				"justification", just);
+	if (optind < argc) {
+		json_t *toks = json_array();
+		for (int i = optind; i < argc; i++)
+			json_array_append_new(toks, json_string(argv[i]));
+		json_object_set_new(req, text ? "text" : "tokens", text
+				    ? json_string(argv[optind]) : toks);
+		if (text)
+			json_decref(toks);
+	} else {
+		FILE *f = file ? fopen(file, "r") : stdin;
+		size_t len;
+		char *buf = f ? slurp(f, &len) : NULL;
+		if (buf == NULL) {
+			fprintf(stderr, "veilctl: %s: %s\n", file ? file : "stdin", strerror(errno));
+			return EXIT_FAILED;
+		}
+		if (file)
+			fclose(f);
+		if (text)
+			json_object_set_new(req, "text", json_stringn_nocheck(buf, len));
+		else {
+			json_t *toks = json_array();
+			char *save = NULL;
+			buf[len < 1 ? 0 : len] = '\0';
+			for (char *t = strtok_r(buf, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save))
+				json_array_append_new(toks, json_string(t));
+			json_object_set_new(req, "tokens", toks);
+		}
+		free(buf);
+	}
+	json_t *a = call(req);
+	if (!common(a))
+		return fail(a);
+	size_t i;
+	json_t *r;
+	if (!json_out)
+		json_array_foreach(json_object_get(a, "results"), i, r) {
+			if (json_object_get(r, "error"))
+				printf("%s\t!%s: %s\n", str(r, "token"), str(r, "error"),
+				       str(r, "message"));
+			else if (json_object_get(r, "name_hex"))
+				printf("%s\thex:%s\n", str(r, "token"), str(r, "name_hex"));
+			else
+				printf("%s\t%s\n", str(r, "token"), str(r, "name"));
+		}
+	int rc = num(a, "failed") == 0 ? EXIT_OK : EXIT_FAILED;
+	json_decref(a);
+	return rc;
+}
+
+static int cmd_lookup(int argc, char **argv)
+{
+	const char *tenant = NULL, *just = NULL, *kind = "user";
+	int c;
+	optind = 1;
+	while ((c = getopt(argc, argv, "t:j:K:")) != -1) {
+		switch (c) {
+		case 't': tenant = optarg; break;
+		case 'j': just = optarg; break;
+		case 'K': kind = optarg; break;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (tenant == NULL || just == NULL || optind != argc - 1) {
+		fputs("usage: veilctl lookup -t TENANT -j JUSTIFICATION [-K user|device] NAME\n", stderr);
+		return EXIT_USAGE;
+	}
+	json_t *a = call(json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "lookup", "tenant",
+				   tenant, "justification", just, "kind", kind, "name",
+				   argv[optind]));
+	if (!common(a))
+		return fail(a);
+	size_t i;
+	json_t *t;
+	if (!json_out)
+		json_array_foreach(json_object_get(a, "tokens"), i, t)
+			printf("v%lld\t%s\n", num(t, "version"), str(t, "token"));
+	json_decref(a);
+	return EXIT_OK;
+}
+
+/* RFC 4180: quote a field when it holds a comma, quote or line break. */
+static void csv_field(const char *s, bool last)
+{
+	if (strpbrk(s, ",\"\r\n") != NULL) {
+		putchar('"');
+		for (; *s; s++) {
+			if (*s == '"')
+				putchar('"');
+			putchar(*s);
+		}
+		putchar('"');
+	} else
+		fputs(s, stdout);
+	fputs(last ? "\r\n" : ",", stdout);
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "since", required_argument, NULL, 's' },
+		{ "until", required_argument, NULL, 'u' },
+		{ "tenant", required_argument, NULL, 't' },
+		{ "uid", required_argument, NULL, 'i' },
+		{ "action", required_argument, NULL, 'a' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "csv", no_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	if (argc < 2) {
+		fputs("usage: veilctl audit show|export|verify [filters]\n", stderr);
+		return EXIT_USAGE;
+	}
+	const char *sub = argv[1];
+	if (!strcmp(sub, "verify") && argc == 2) {
+		json_t *a = call(json_pack("{s:s}", "cmd", "audit.verify"));
+		if (!common(a))
+			return fail(a);
+		bool intact = json_is_true(json_object_get(a, "intact"));
+		if (!json_out && intact)
+			printf("governance log intact: %lld records verified\n", num(a, "records"));
+		else if (!json_out)
+			printf("governance log BROKEN at record %lld: %s\n",
+			       num(a, "first_bad_seq"), str(a, "problem"));
+		json_decref(a);
+		return intact ? EXIT_OK : EXIT_FAILED;
+	}
+	if (strcmp(sub, "show") && strcmp(sub, "export")) {
+		fprintf(stderr, "veilctl: unknown audit command \"%s\"\n", sub);
+		return EXIT_USAGE;
+	}
+	json_t *req = json_pack("{s:s, s:i}", "cmd", "audit.show", "limit", 1000000);
+	bool csv = false;
+	int c;
+	long long v;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's':
+		case 'u':
+			if (parse_time(optarg, &v) != 0) {
+				fprintf(stderr, "veilctl: bad time \"%s\"\n", optarg);
+				return EXIT_USAGE;
+			}
+			json_object_set_new(req, c == 's' ? "since_ms" : "until_ms", json_integer(v));
+			break;
+		case 't': json_object_set_new(req, "tenant", json_string(optarg)); break;
+		case 'a': json_object_set_new(req, "action", json_string(optarg)); break;
+		case 'i':
+		case 'l':
+			v = strtoll(optarg, NULL, 10);
+			json_object_set_new(req, c == 'i' ? "uid" : "limit", json_integer(v));
+			break;
+		case 'c': csv = true; break;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (!strcmp(sub, "export") && !csv) {
+		fputs("usage: veilctl audit export --csv [filters]\n", stderr);
+		return EXIT_USAGE;
+	}
+	bool saved = json_out;
+	json_out = json_out && !csv;
+	json_t *a = call(req);
+	if (!common(a))
+		return fail(a);
+	json_out = saved;
+	size_t i;
+	json_t *r;
+	if (csv) {
+		fputs("seq,time,uid,role,action,tenant,tokens,justification,outcome\r\n", stdout);
+		json_array_foreach(json_object_get(a, "records"), i, r) {
+			char n1[32], n2[32], when[32];
+			snprintf(n1, sizeof(n1), "%lld", num(r, "seq"));
+			snprintf(n2, sizeof(n2), "%lld", num(r, "uid"));
+			fmt_time(num(r, "time_ms"), when, sizeof(when));
+			csv_field(n1, false);
+			csv_field(when, false);
+			csv_field(n2, false);
+			csv_field(str(r, "role"), false);
+			csv_field(str(r, "action"), false);
+			csv_field(str(r, "tenant"), false);
+			csv_field(str(r, "tokens"), false);
+			csv_field(str(r, "justification"), false);
+			csv_field(str(r, "outcome"), true);
+		}
+	} else if (!json_out) {
+		json_array_foreach(json_object_get(a, "records"), i, r) {
+			char when[32];
+			fmt_time(num(r, "time_ms"), when, sizeof(when));
+			printf("#%lld %s uid %lld (%s) %s", num(r, "seq"), when, num(r, "uid"),
+			       str(r, "role"), str(r, "action"));
+			if (json_object_get(r, "tenant"))
+				printf(" tenant %s", str(r, "tenant"));
+			printf(": %s\n", str(r, "outcome"));
+			if (json_object_get(r, "justification"))
+				printf("    justification: %s\n", str(r, "justification"));
+			if (json_object_get(r, "tokens"))
+				printf("    tokens: %.200s\n", str(r, "tokens"));
+		}
+	}
+	json_decref(a);
+	return EXIT_OK;
+}
+
+static int cmd_role(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "list")) {
+		json_t *a = call(json_pack("{s:s}", "cmd", "role.list"));
+		if (!common(a))
+			return fail(a);
+		size_t i;
+		json_t *r;
+		if (!json_out) {
+			printf("%-5s %-10s %-13s %s\n", "TYPE", "ID", "ROLE", "SOURCE");
+			json_array_foreach(json_object_get(a, "roles"), i, r)
+				printf("%-5s %-10lld %-13s %s\n", str(r, "type"), num(r, "id"),
+				       str(r, "role"), str(r, "source"));
+		}
+		json_decref(a);
+		return EXIT_OK;
+	}
+	bool grant = argc >= 2 && !strcmp(argv[1], "grant");
+	if (argc >= 4 && (grant || !strcmp(argv[1], "revoke")) &&
+	    (!strcmp(argv[2], "--uid") || !strcmp(argv[2], "--gid")) &&
+	    argc == (grant ? 5 : 4)) {
+		char *end;
+		long long id = strtoll(argv[3], &end, 10);
+		if (*end || id < 0) {
+			fprintf(stderr, "veilctl: bad id \"%s\"\n", argv[3]);
+			return EXIT_USAGE;
+		}
+		json_t *req = json_pack("{s:s, s:I}", "cmd", grant ? "role.grant" : "role.revoke",
+					argv[2] + 2, (json_int_t)id);
+		if (grant)
+			json_object_set_new(req, "role", json_string(argv[4]));
+		json_t *a = call(req);
+		if (!common(a))
+			return fail(a);
+		if (!json_out)
+			printf("%s %s\n", grant ? "granted" : "revoked", argv[3]);
+		json_decref(a);
+		return EXIT_OK;
+	}
+	fputs("usage: veilctl role list | role grant (--uid N | --gid N) ROLE | "
+	      "role revoke (--uid N | --gid N)\n", stderr);
+	return EXIT_USAGE;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return EXIT_USAGE;
+	json_t *a = call(json_pack("{s:s}", "cmd", "status"));
+	if (!common(a))
+		return fail(a);
+	if (!json_out)
+		printf("veil-controld %s, up %llds, %lld tenants, crypto %s, %lld audit "
+		       "records, dataplane %s; you are %s\n", str(a, "version"),
+		       num(a, "uptime_s"), num(a, "tenants"), str(a, "crypto"),
+		       num(a, "audit_records"),
+		       json_is_true(json_object_get(a, "dataplane_synced")) ? "synced"
+									     : "not connected",
+		       str(a, "role"));
+	json_decref(a);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
+		{ "status", cmd_status }, { "tenant", cmd_tenant }, { "key", cmd_key },
+		{ "resolve", cmd_resolve }, { "lookup", cmd_lookup },
+		{ "audit", cmd_audit }, { "role", cmd_role },
+	};
+	socket_path = getenv("VEIL_SOCKET") ? getenv("VEIL_SOCKET") : VEIL_DEFAULT_SOCKET;
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json_out = true;
+		else if (!strcmp(argv[i], "--socket") && i + 1 < argc)
+			socket_path = argv[++i];
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage, stdout);
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "veilctl: unknown option \"%s\"\n%s", argv[i], usage);
+			return EXIT_USAGE;
+		}
+	}
+	if (i == argc) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
+		if (!strcmp(argv[i], cmds[k].name)) {
+			if (argc - i >= 2 && (!strcmp(argv[i + 1], "--help") ||
+					      !strcmp(argv[i + 1], "-h"))) {
+				fputs(usage, stdout);
+				return EXIT_OK;
+			}
+			return cmds[k].fn(argc - i, argv + i);
+		}
+	fprintf(stderr, "veilctl: unknown command \"%s\"\n%s", argv[i], usage);
+	return EXIT_USAGE;
+}

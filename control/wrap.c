@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * Key wrapping: data keys and the audit key are stored only wrapped by the
+ * master key-encryption key, AES-256 key wrap with padding (RFC 5649)
+ * through OpenSSL. The master key is a root-only file outside the database,
+ * made on first start; a database copy alone reveals nothing. (Bring your
+ * own key through an HSM will be a second implementation of this file's
+ * four functions.)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "ctl_pvt.h"
+
+struct ctl_wrap {
+	uint8_t *kek; /* 32 bytes, locked memory */
+};
+
+static int read_kek(const char *path, uint8_t kek[32], char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	if (fd < 0) {
+		snprintf(err, errlen, "master key %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != 32) {
+		snprintf(err, errlen, "master key %s: not a 32-byte file", path);
+		close(fd);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0 || st.st_uid != geteuid()) {
+		snprintf(err, errlen, "master key %s: must be owned by uid %u and "
+			 "mode 0600 (is %03o)", path, (unsigned)geteuid(),
+			 (unsigned)(st.st_mode & 0777));
+		close(fd);
+		return -1;
+	}
+	ssize_t n = read(fd, kek, 32);
+	close(fd);
+	if (n != 32) {
+		snprintf(err, errlen, "master key %s: short read", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int create_kek(const char *path, uint8_t kek[32], char *err, size_t errlen)
+{
+	if (RAND_priv_bytes(kek, 32) != 1) {
+		snprintf(err, errlen, "no random bytes for the master key");
+		return -1;
+	}
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || write(fd, kek, 32) != 32 || fsync(fd) != 0) {
+		snprintf(err, errlen, "master key %s: cannot create: %s", path,
+			 strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+struct ctl_wrap *ctl_wrap_open(const char *path, bool allow_create, char *err,
+			       size_t errlen)
+{
+	struct ctl_wrap *w = calloc(1, sizeof(*w));
+	if (w == NULL || (w->kek = veil_secmem_alloc(32)) == NULL) {
+		snprintf(err, errlen, "no locked memory for the master key: %s",
+			 strerror(errno));
+		free(w);
+		return NULL;
+	}
+	int rc;
+	if (access(path, F_OK) != 0 && errno == ENOENT && allow_create)
+		rc = create_kek(path, w->kek, err, errlen);
+	else
+		rc = read_kek(path, w->kek, err, errlen);
+	if (rc != 0) {
+		ctl_wrap_close(w);
+		return NULL;
+	}
+	return w;
+}
+
+void ctl_wrap_close(struct ctl_wrap *w)
+{
+	if (w == NULL)
+		return;
+	veil_secmem_free(w->kek);
+	free(w);
+}
+
+static int wrap_op(struct ctl_wrap *w, int enc, const uint8_t *in, size_t len,
+		   uint8_t *out, int *outl)
+{
+	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+	int l1 = 0, l2 = 0, ok = 0;
+	if (x != NULL) {
+		EVP_CIPHER_CTX_set_flags(x, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+		ok = EVP_CipherInit_ex(x, EVP_aes_256_wrap_pad(), NULL, w->kek, NULL, enc) == 1 &&
+		     EVP_CipherUpdate(x, out, &l1, in, (int)len) == 1 &&
+		     EVP_CipherFinal_ex(x, out + l1, &l2) == 1;
+	}
+	EVP_CIPHER_CTX_free(x);
+	*outl = l1 + l2;
+	return ok ? 0 : -1;
+}
+
+int ctl_wrap_key(struct ctl_wrap *w, const uint8_t key[32], uint8_t out[64])
+{
+	int n;
+	return wrap_op(w, 1, key, 32, out, &n) == 0 ? n : -1;
+}
+
+int ctl_unwrap_key(struct ctl_wrap *w, const uint8_t *in, size_t len,
+		   uint8_t key[32])
+{
+	uint8_t buf[64];
+	int n;
+	if (len < 16 || len > 48 || wrap_op(w, 0, in, len, buf, &n) != 0 || n != 32) {
+		explicit_bzero(buf, sizeof(buf));
+		return -1;
+	}
+	memcpy(key, buf, 32);
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}

@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LicenseRef-veil-proprietary
+"""veil-controld end to end, with the real daemon, a real SQLite file, real
+sockets, veilctl, and veil-link-peer playing the dataplane.
+
+usage: controld.py BUILD_DIR
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = sys.argv[1]
+CTLD = os.path.join(BUILD, "control", "veil-controld")
+VEILCTL = os.path.join(BUILD, "control", "veilctl")
+PEER = os.path.join(BUILD, "control", "veil-link-peer")
+JUST = "ticket 4711: suspected account takeover"
+INVESTIGATOR, READER, STRANGER = 61001, 61002, 61003
+
+results = {"passed": 0, "failed": 0}
+
+
+def check(cond, what):
+    if cond:
+        results["passed"] += 1
+    else:
+        results["failed"] += 1
+        print("FAIL: %s" % what, flush=True)
+    return cond
+
+
+class Daemon:
+    def __init__(self, root, link):
+        self.root = root
+        self.conf = os.path.join(root, "veil.conf")
+        self.sock = os.path.join(root, "controld.sock")
+        self.link = link
+        with open(self.conf, "w") as f:
+            f.write("[controld]\nstate_dir = %s/state\nsocket = %s\nlink_name = %s\n"
+                    "rate_limit = 1000\n\n[roles]\nadmin = uid:0\n"
+                    "investigator = uid:%d\nreader = uid:%d\n"
+                    % (root, self.sock, link, INVESTIGATOR, READER))
+        self.proc = None
+
+    def start(self, expect_ok=True):
+        self.log = open(os.path.join(self.root, "ctld.log"), "a")
+        self.proc = subprocess.Popen([CTLD, "-f", "-c", self.conf], stderr=self.log)
+        up = False
+        for _ in range(200):
+            if self.proc.poll() is not None:
+                break
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(self.sock)
+                s.close()
+                up = True
+                break
+            except OSError:
+                time.sleep(0.05)
+        if expect_ok:
+            assert up, "controld did not start: %s" % self.errors()
+            os.chmod(self.sock, 0o666)  # test uids are in no group
+        return self.proc
+
+    def errors(self):
+        with open(os.path.join(self.root, "ctld.log")) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=10)
+        self.log.close()
+
+    def ctl(self, *args, uid=None, stdin=None):
+        def drop():
+            if uid is not None:
+                os.setgid(uid)
+                os.setuid(uid)
+        p = subprocess.run([VEILCTL, "--socket", self.sock] + list(args),
+                           input=stdin, capture_output=True, text=True,
+                           preexec_fn=drop, timeout=60)
+        return p.returncode, p.stdout, p.stderr
+
+    def jctl(self, *args, uid=None, stdin=None):
+        rc, out, err = self.ctl("--json", *args, uid=uid, stdin=stdin)
+        try:
+            return rc, json.loads(out)
+        except ValueError:
+            return rc, {"ok": False, "error": err}
+
+    def raw(self, payload, announce=None):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.sock)
+        n = len(payload) if announce is None else announce
+        s.sendall(struct.pack(">I", n) + payload)
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        if len(data) < 4:
+            return None
+        return json.loads(data[4:4 + struct.unpack(">I", data[:4])[0]])
+
+
+def end_to_end(d):
+    rc, a = d.jctl("tenant", "create", "acme")
+    check(rc == 0 and a["ok"], "tenant create")
+    rc, a = d.jctl("tenant", "create", "acme")
+    check(rc == 1 and "exists" in a["error"], "tenant create twice refused")
+    rc, a = d.jctl("tenant", "create", "Bad Name")
+    check(rc == 1, "bad tenant id refused")
+
+    # the dataplane's side gets key version 1, then the roll within a second
+    peer = subprocess.Popen([PEER, "--name", d.link, "--probe", "alice@example.com",
+                             "--timeout", "20"], stdout=subprocess.PIPE, text=True)
+    events = []
+
+    def wait_event(pred, timeout):
+        end = time.time() + timeout
+        while time.time() < end:
+            line = peer.stdout.readline()
+            if not line:
+                break
+            ev = json.loads(line)
+            events.append(ev)
+            if pred(ev):
+                return ev
+        return None
+
+    ev = wait_event(lambda e: e["event"] == "sync_done", 5)
+    check(ev is not None and ev["keys"] == 1, "peer gets every live key at hello")
+    probe_v1 = [e for e in events if e["event"] == "key_add"][0]["probe_token"]
+
+    rc, a = d.jctl("lookup", "-t", "acme", "-j", JUST, "alice@example.com")
+    tok_v1 = a["tokens"][0]["token"]
+    check(rc == 0 and tok_v1 == probe_v1, "the key the peer got makes the same token")
+
+    t0 = time.time()
+    rc, a = d.jctl("key", "roll", "acme")
+    check(rc == 0 and a["version"] == 2, "key roll")
+    ev = wait_event(lambda e: e["event"] == "key_add" and e["version"] == 2, 5)
+    check(ev is not None and time.time() - t0 < 1.0 and ev["current"],
+          "a roll reaches the peer within a second")
+    probe_v2 = ev["probe_token"] if ev else ""
+
+    # resolve old and new tokens, as an investigator
+    rc, out, _ = d.ctl("resolve", "-t", "acme", "-j", JUST, tok_v1, probe_v2, uid=INVESTIGATOR)
+    lines = out.splitlines()
+    check(rc == 0 and lines == ["%s\talice@example.com" % tok_v1,
+                                "%s\talice@example.com" % probe_v2],
+          "old and new tokens resolve: %r" % lines)
+    rc, a = d.jctl("lookup", "-t", "acme", "-j", JUST, "alice@example.com", uid=INVESTIGATOR)
+    check(rc == 0 and [t["version"] for t in a["tokens"]] == [1, 2], "lookup for every live version")
+    check(a["tokens"][1]["token"] == probe_v2, "lookup v2 token equals the peer's")
+
+    # every token in a text, per-token errors
+    text = "Nov 24 fw1 CEF:0|x|y|1|1|n|1|suser=%s shost=veil_d2_aaaa msg=%s" % (tok_v1, tok_v1[:-4])
+    rc, a = d.jctl("resolve", "-t", "acme", "-j", JUST, "--text", stdin=text)
+    errs = [r.get("error") for r in a.get("results", [])]
+    check(rc == 1 and a["resolved"] == 1 and sorted(errs[1:]) == ["E_TRUNCATED", "E_TRUNCATED"],
+          "tokens in free text, per-token errors: %r" % errs)
+
+    # crypto-shredding
+    rc, a = d.jctl("key", "roll", "acme")
+    rc, a = d.jctl("key", "destroy", "acme", "1")
+    check(rc == 0, "destroy an old version")
+    ev = wait_event(lambda e: e["event"] == "key_destroy" and e["version"] == 1, 5)
+    check(ev is not None and ev["had"], "destruction reaches the peer")
+    rc, a = d.jctl("resolve", "-t", "acme", "-j", JUST, tok_v1)
+    check(rc == 1 and a["results"][0]["error"] == "E_VERSION", "destroyed version never resolves")
+    rc, a = d.jctl("key", "destroy", "acme", "3")
+    check(rc == 1 and "current" in a["error"], "the current version cannot be destroyed")
+
+    # another tenant's token
+    d.jctl("tenant", "create", "globex")
+    rc, a = d.jctl("lookup", "-t", "globex", "-j", JUST, "alice@example.com")
+    gtok = a["tokens"][0]["token"]
+    rc, a = d.jctl("resolve", "-t", "acme", "-j", JUST, gtok)
+    check(a["results"][0]["error"] == "E_TENANT", "other tenant's token")
+    peer.send_signal(signal.SIGTERM)
+    peer.wait(timeout=5)
+
+    # the governance log has it all, never a name
+    rc, a = d.jctl("audit", "show", "--tenant", "acme")
+    actions = [r["action"] for r in a["records"]]
+    check("resolve.bulk" in actions and "lookup" in actions and "key.roll" in actions
+          and "key.destroy" in actions and "tenant.create" in actions, "audit actions: %r" % actions)
+    dump = json.dumps(a)
+    check("alice@example.com" not in dump, "no name in the governance log")
+    check(all(r.get("justification") == JUST for r in a["records"]
+              if r["action"].startswith("resolve") and r["outcome"].startswith("ok")),
+          "justifications recorded")
+    rc, out, _ = d.ctl("audit", "verify")
+    check(rc == 0 and "intact" in out, "chain verifies")
+    raw = subprocess.run([VEILCTL, "--socket", d.sock, "audit", "export", "--csv"],
+                         capture_output=True).stdout
+    check(raw.startswith(b"seq,time,uid,role,action,tenant,tokens,justification,outcome\r\n")
+          and b'"[""veil_' in raw, "CSV export, RFC 4180 line ends and quoting")
+    return tok_v1, probe_v2
+
+
+def roles(d, tok):
+    # investigator: resolve yes, roll no
+    rc, a = d.jctl("key", "roll", "acme", uid=INVESTIGATOR)
+    check(rc == 1 and "permission denied" in a["error"], "investigator cannot roll")
+    # reader: stats and audit yes, names never
+    rc, a = d.jctl("tenant", "list", uid=READER)
+    check(rc == 0, "reader lists tenants")
+    rc, a = d.jctl("audit", "show", uid=READER)
+    check(rc == 0, "reader reads the audit log")
+    rc, a = d.jctl("resolve", "-t", "acme", "-j", JUST, tok, uid=READER)
+    check(rc == 1 and "permission denied" in a["error"], "reader cannot resolve")
+    rc, a = d.jctl("lookup", "-t", "acme", "-j", JUST, "bob", uid=READER)
+    check(rc == 1, "reader cannot look up")
+    # a stranger gets nothing
+    for args in (["status"], ["tenant", "list"], ["audit", "show"]):
+        rc, a = d.jctl(*args, uid=STRANGER)
+        check(rc == 1 and "permission denied" in a["error"], "stranger refused: %s" % args)
+    # refusals are audited
+    rc, a = d.jctl("audit", "show", "--uid", str(STRANGER))
+    check(len(a["records"]) == 3 and all(r["outcome"].startswith("refused") for r in a["records"]),
+          "refusals audited")
+    # a grant in the database takes effect at the next connection
+    rc, a = d.jctl("role", "grant", "--uid", str(STRANGER), "reader")
+    rc, a = d.jctl("tenant", "list", uid=STRANGER)
+    check(rc == 0, "granted role works")
+    rc, a = d.jctl("role", "revoke", "--uid", str(STRANGER))
+    rc, a = d.jctl("tenant", "list", uid=STRANGER)
+    check(rc == 1, "revoked role gone")
+
+
+def bad_input(d):
+    a = d.raw(b"not json")
+    check(a and not a["ok"] and "not JSON" in a["error"], "non-JSON request")
+    a = d.raw(b"[1,2]")
+    check(a and not a["ok"], "non-object request")
+    a = d.raw(b'{"cmd": 5}')
+    check(a and not a["ok"] and "cmd" in a["error"], "wrong-type cmd")
+    a = d.raw(b'{"cmd": "format.disk"}')
+    check(a and "unknown command" in a["error"], "unknown command")
+    a = d.raw(b'{"cmd": "resolve", "tenant": "acme", "justification": "because I said so", "tokens": "x"}')
+    check(a and "array" in a["error"], "wrong-type tokens")
+    a = d.raw(b"", announce=64 << 20)
+    check(a and "too large" in a["error"], "oversized request")
+    a = d.raw(b'{"cmd": "stat', announce=100)  # truncated: the peer closes early
+    check(a is None, "truncated request gets the connection closed")
+    rc, a = d.jctl("status")
+    check(rc == 0 and a["ok"], "the daemon still serves after bad input")
+
+
+def restart_and_tamper(d, tok):
+    d.stop()
+    d.start()
+    rc, a = d.jctl("resolve", "-t", "acme", "-j", JUST, tok)
+    check(rc == 0 and a["results"][0]["name"] == "alice@example.com", "keys survive a restart")
+    rc, a = d.jctl("tenant", "list")
+    check([t["tenant"] for t in a["tenants"]] == ["acme", "globex"], "tenants survive")
+    rc, out, _ = d.ctl("audit", "verify")
+    check(rc == 0, "chain verifies after restart")
+
+    # kill -9 during a stream of resolves: every answered resolve has its record
+    answered = 0
+    procs = []
+    for i in range(30):
+        procs.append(subprocess.Popen([VEILCTL, "--socket", d.sock, "resolve", "-t", "acme",
+                                       "-j", "%s #%d" % (JUST, i), tok],
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+        if i == 20:
+            d.proc.send_signal(signal.SIGKILL)
+    for p in procs:
+        out, _ = p.communicate(timeout=30)
+        answered += p.returncode == 0
+    d.proc.wait()
+    d.log.close()
+    d.start()
+    rc, a = d.jctl("audit", "show", "--action", "resolve", "--limit", "1000")
+    recorded = sum(1 for r in a["records"] if JUST + " #" in r.get("justification", ""))
+    check(recorded >= answered and answered > 0,
+          "every answered resolve was recorded (%d answered, %d recorded)" % (answered, recorded))
+    rc, out, _ = d.ctl("audit", "verify")
+    check(rc == 0, "chain verifies after kill -9")
+
+    # tamper with the database directly
+    db = os.path.join(d.root, "state", "veil.db")
+    d.stop()
+    con = sqlite3.connect(db)
+    original = con.execute("SELECT justification FROM audit WHERE seq=3").fetchone()[0]
+    con.execute("UPDATE audit SET justification='nothing to see' WHERE seq=3")
+    con.commit()
+    con.close()
+    d.start()
+    rc, out, _ = d.ctl("audit", "verify")
+    check(rc == 1 and "record 3" in out, "edited record named: %s" % out.strip())
+    d.stop()
+    shutil.copy(db, db + ".edited")
+    con = sqlite3.connect(db)
+    con.execute("UPDATE audit SET justification=? WHERE seq=3", (original,))  # undo
+    con.execute("DELETE FROM audit WHERE seq=5")
+    con.commit()
+    con.close()
+    d.start()
+    rc, out, _ = d.ctl("audit", "verify")
+    check(rc == 1 and "record 5" in out, "deleted record named: %s" % out.strip())
+    d.stop()
+    con = sqlite3.connect(db)
+    row = con.execute("SELECT * FROM audit WHERE seq=6").fetchone()
+    con.execute("INSERT INTO audit VALUES(5,?,?,?,?,?,?,?,?,?)", row[1:])
+    con.commit()
+    con.close()
+    d.start()
+    rc, out, _ = d.ctl("audit", "verify")
+    check(rc == 1 and "record 5" in out, "inserted record named: %s" % out.strip())
+    d.stop()
+
+    # the master key file missing: a clear error, never a new key
+    mk = os.path.join(d.root, "state", "master.key")
+    os.rename(mk, mk + ".away")
+    p = d.start(expect_ok=False)
+    p.wait(timeout=10)
+    d.log.close()
+    check(p.returncode != 0 and "refusing to start" in d.errors() and not os.path.exists(mk),
+          "missing master key: clear error, no new key")
+    os.rename(mk + ".away", mk)
+
+
+def config_check(root):
+    bad = os.path.join(root, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("[controld]\nstate_dir = /tmp/x\n\n[roles]\nsuperuser = uid:5\n")
+    p = subprocess.run([CTLD, "-n", "-c", bad], capture_output=True, text=True)
+    check(p.returncode == 1 and "bad.conf:5: unknown role" in p.stderr, "config error with file and line: %s" % p.stderr.strip())
+
+
+def main():
+    if os.geteuid() != 0:
+        print("controld: needs root (switches to other uids): 0 passed, 0 failed, 1 skipped")
+        return 77
+    root = tempfile.mkdtemp(prefix="veil-ctld-")
+    os.chmod(root, 0o755)  # other uids reach the socket
+    d = Daemon(root, "veil-test-%d" % os.getpid())
+    try:
+        config_check(root)
+        p = subprocess.run([CTLD, "-n", "-c", d.conf], capture_output=True, text=True)
+        check(p.stdout.strip() == "configuration OK", "-n says configuration OK")
+        d.start()
+        tok, tok2 = end_to_end(d)
+        roles(d, tok2)
+        bad_input(d)
+        restart_and_tamper(d, tok2)
+    finally:
+        d.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    print("controld: %d passed, %d failed" % (results["passed"], results["failed"]))
+    return 0 if results["failed"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
