@@ -37,16 +37,16 @@ def check(cond, what):
 
 
 class Daemon:
-    def __init__(self, root, link):
+    def __init__(self, root, link, rate_limit=1000):
         self.root = root
         self.conf = os.path.join(root, "veil.conf")
         self.sock = os.path.join(root, "controld.sock")
         self.link = link
         with open(self.conf, "w") as f:
             f.write("[controld]\nstate_dir = %s/state\nsocket = %s\nlink_name = %s\n"
-                    "rate_limit = 1000\n\n[roles]\nadmin = uid:0\n"
+                    "rate_limit = %d\n\n[roles]\nadmin = uid:0\n"
                     "investigator = uid:%d\nreader = uid:%d\n"
-                    % (root, self.sock, link, INVESTIGATOR, READER))
+                    % (root, self.sock, link, rate_limit, INVESTIGATOR, READER))
         self.proc = None
 
     def start(self, expect_ok=True):
@@ -269,6 +269,13 @@ def restart_and_tamper(d, tok):
     check([t["tenant"] for t in a["tenants"]] == ["acme", "globex"], "tenants survive")
     rc, out, _ = d.ctl("audit", "verify")
     check(rc == 0, "chain verifies after restart")
+    rc, a = d.jctl("role", "grant", "--uid", str(STRANGER), "reader")
+    d.stop()
+    d.start()
+    rc, a = d.jctl("role", "list")
+    check(any(r["id"] == STRANGER and r["source"] == "database" for r in a["roles"]),
+          "roles survive a restart")
+    d.jctl("role", "revoke", "--uid", str(STRANGER))
 
     # kill -9 during a stream of resolves: every answered resolve has its record
     answered = 0
@@ -335,6 +342,25 @@ def restart_and_tamper(d, tok):
     os.rename(mk + ".away", mk)
 
 
+def rate_limit(root):
+    """A per-identity limit on resolves and lookups; refusals are audited."""
+    r = os.path.join(root, "rate")
+    os.mkdir(r)
+    d = Daemon(r, "veil-test-rate-%d" % os.getpid(), rate_limit=3)
+    d.start()
+    try:
+        d.jctl("tenant", "create", "acme")
+        rcs = [d.jctl("lookup", "-t", "acme", "-j", JUST, "bob")[0] for _ in range(5)]
+        check(rcs == [0, 0, 0, 1, 1], "rate limit after 3 requests: %r" % rcs)
+        rc, a = d.jctl("lookup", "-t", "acme", "-j", JUST, "bob", uid=INVESTIGATOR)
+        check(rc == 0, "the limit is per identity")
+        rc, a = d.jctl("audit", "show", "--action", "lookup")
+        refused = [x for x in a["records"] if "rate limit" in x["outcome"]]
+        check(len(refused) == 2, "rate-limit refusals audited")
+    finally:
+        d.stop()
+
+
 def config_check(root):
     bad = os.path.join(root, "bad.conf")
     with open(bad, "w") as f:
@@ -359,6 +385,7 @@ def main():
         roles(d, tok2)
         bad_input(d)
         restart_and_tamper(d, tok2)
+        rate_limit(root)
     finally:
         d.stop()
         shutil.rmtree(root, ignore_errors=True)
