@@ -137,6 +137,8 @@ static json_t *cmd_status(struct ctld *d, const struct ctl_caller *who, json_t *
 	json_object_set_new(a, "role", json_string(veil_role_name(who->role)));
 	json_object_set_new(a, "crypto", json_string(veil_engine_name(d->engine)));
 	json_object_set_new(a, "audit_records", json_integer(d->store.last_seq));
+	json_object_set_new(a, "audit_commits", json_integer((json_int_t)d->store.commits));
+	json_object_set_new(a, "errors", json_integer((json_int_t)d->errors));
 	json_object_set_new(a, "dataplane_synced",
 			    json_boolean(d->link && veil_link_server_synced(d->link)));
 	return a;
@@ -179,9 +181,10 @@ static json_t *tenant_json(struct ctld *d, struct ctl_tenant *t)
 		}
 		sqlite3_finalize(st);
 	}
-	return json_pack("{s:s, s:s, s:i, s:o}", "tenant", t->id,
+	return json_pack("{s:s, s:s, s:i, s:i, s:o}", "tenant", t->id,
 			 "state", t->locked ? "locked" : "active",
-			 "current_version", (int)t->current, "versions", versions);
+			 "current_version", (int)t->current,
+			 "roll_days", (int)t->roll_days, "versions", versions);
 }
 
 static json_t *cmd_tenant_list(struct ctld *d, const struct ctl_caller *who, json_t *req)
@@ -214,6 +217,49 @@ static json_t *cmd_tenant_show(struct ctld *d, const struct ctl_caller *who, jso
 	struct ctl_tenant *t = tenant_arg(d, req, &err);
 	if (t == NULL)
 		return err;
+	json_t *a = ok();
+	json_object_set_new(a, "tenant", tenant_json(d, t));
+	return a;
+}
+
+/* Lock/unlock a tenant (a locked tenant's tokens are not resolved or
+ * looked up, and its dataplane traffic follows the tenant's lock policy),
+ * and set its automatic roll interval. */
+static json_t *cmd_tenant_set(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	json_t *err = NULL;
+	struct ctl_tenant *t = tenant_arg(d, req, &err);
+	if (t == NULL)
+		return err;
+	json_t *state = json_object_get(req, "state"), *roll = json_object_get(req, "roll_days");
+	if (state == NULL && roll == NULL)
+		return error("give \"state\" (active or locked) or \"roll_days\"");
+	bool locked = t->locked;
+	unsigned roll_days = t->roll_days;
+	if (state != NULL) {
+		const char *st = json_string_value(state);
+		if (st == NULL || (strcmp(st, "active") && strcmp(st, "locked")))
+			return error("\"state\" must be \"active\" or \"locked\"");
+		locked = !strcmp(st, "locked");
+	}
+	if (roll != NULL) {
+		if (!json_is_integer(roll) || json_integer_value(roll) < 0 ||
+		    json_integer_value(roll) > 3650)
+			return error("\"roll_days\" must be a number of days from 0 "
+				     "(never) to 3650");
+		roll_days = (unsigned)json_integer_value(roll);
+	}
+	char outcome[128];
+	snprintf(outcome, sizeof(outcome), "state %s -> %s, roll_days %u -> %u",
+		 t->locked ? "locked" : "active", locked ? "locked" : "active",
+		 t->roll_days, roll_days);
+	if (ctl_tenant_set(d, t, locked, roll_days) != 0) {
+		audit(d, who, "tenant.change", t->id, NULL, NULL, "failed");
+		return error("database: %s", sqlite3_errmsg(d->store.db));
+	}
+	char full[160];
+	snprintf(full, sizeof(full), "ok: %s", outcome);
+	audit(d, who, "tenant.change", t->id, NULL, NULL, full);
 	json_t *a = ok();
 	json_object_set_new(a, "tenant", tenant_json(d, t));
 	return a;
@@ -259,24 +305,56 @@ static json_t *cmd_key_destroy(struct ctld *d, const struct ctl_caller *who, jso
 	return ok();
 }
 
-/* A name as JSON: a string when it is UTF-8, else hex. */
-static void put_name(json_t *o, const uint8_t *name, size_t len)
+/* A name as JSON: a string when it is UTF-8 without NUL, else {"hex": ...}. */
+static json_t *name_json(const uint8_t *name, size_t len)
 {
-	json_t *s = json_stringn((const char *)name, len);
-	if (s != NULL && memchr(name, 0, len) == NULL) {
-		json_object_set_new(o, "name", s);
-		return;
-	}
-	json_decref(s);
+	json_t *s = memchr(name, 0, len) ? NULL : json_stringn((const char *)name, len);
+	if (s != NULL)
+		return s;
 	char *hex = malloc(2 * len + 1);
-	for (size_t i = 0; hex != NULL && i < len; i++)
+	if (hex == NULL)
+		return json_null();
+	for (size_t i = 0; i < len; i++)
 		snprintf(hex + 2 * i, 3, "%02x", name[i]);
-	if (hex != NULL) {
-		hex[2 * len] = '\0';
-		json_object_set_new(o, "name_hex", json_string(hex));
-		explicit_bzero(hex, 2 * len);
-		free(hex);
+	json_t *o = json_pack("{s:s%}", "hex", hex, 2 * len);
+	explicit_bzero(hex, 2 * len);
+	free(hex);
+	return o;
+}
+
+/* The tokens of a request as the JSON array text of its audit record.
+ * Well-formed tokens need no escaping ([A-Za-z0-9_-]), so the text of a
+ * large bulk request is joined directly; anything else goes through
+ * jansson. */
+static char *tokens_text(json_t *tokens)
+{
+	size_t n = json_array_size(tokens), len = 3;
+	for (size_t i = 0; i < n; i++) {
+		json_t *t = json_array_get(tokens, i);
+		const char *v = json_string_value(t);
+		size_t l = json_string_length(t);
+		if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			   "0123456789_-") != l)
+			return json_dumps(tokens, JSON_COMPACT);
+		len += l + 3;
 	}
+	char *out = malloc(len), *p = out;
+	if (out == NULL)
+		return NULL;
+	*p++ = '[';
+	for (size_t i = 0; i < n; i++) {
+		json_t *t = json_array_get(tokens, i);
+		size_t l = json_string_length(t);
+		if (i)
+			*p++ = ',';
+		*p++ = '"';
+		memcpy(p, json_string_value(t), l);
+		p += l;
+		*p++ = '"';
+	}
+	*p++ = ']';
+	*p = '\0';
+	return out;
 }
 
 /* Collect the tokens of a resolve: "token", "tokens" or "text". */
@@ -318,6 +396,12 @@ static int collect_tokens(json_t *req, json_t *tokens, const char **why)
 	return json_array_size(tokens) <= CTLD_MAX_TOKENS ? 0 : -1;
 }
 
+static size_t name_cap(size_t token_len)
+{
+	size_t cap = token_len * 5 / 8 + 1; /* base32: 5 bits a character */
+	return cap < VEIL_NAME_MAX ? cap : VEIL_NAME_MAX;
+}
+
 static json_t *cmd_resolve(struct ctld *d, const struct ctl_caller *who, json_t *req)
 {
 	json_t *err = NULL;
@@ -341,23 +425,27 @@ static json_t *cmd_resolve(struct ctld *d, const struct ctl_caller *who, json_t 
 		return refuse(d, who, "resolve", t->id, "rate limit reached");
 	}
 
+	/* a name is never longer than its token's ciphertext: size the
+	 * (locked) name buffer by the tokens, not n times the longest name */
+	size_t cap_total = 0;
+	for (size_t i = 0; i < n; i++)
+		cap_total += name_cap(json_string_length(json_array_get(tokens, i)));
 	struct veil_item *it = calloc(n ? n : 1, sizeof(*it));
-	uint8_t *names = veil_secmem_alloc(n ? n * VEIL_NAME_MAX : 1);
-	json_t *results = json_array();
+	uint8_t *names = veil_secmem_alloc(cap_total ? cap_total : 1);
 	unsigned ok_count = 0;
 	if (it == NULL || names == NULL) {
 		free(it);
 		veil_secmem_free(names);
 		json_decref(tokens);
-		json_decref(results);
 		return error("out of memory");
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0, off = 0; i < n; i++) {
 		json_t *s = json_array_get(tokens, i);
+		size_t cap = name_cap(json_string_length(s));
 		it[i] = (struct veil_item){ .in = (const uint8_t *)json_string_value(s),
 					    .in_len = json_string_length(s),
-					    .out = names + i * VEIL_NAME_MAX,
-					    .out_cap = VEIL_NAME_MAX };
+					    .out = names + off, .out_cap = cap };
+		off += cap;
 	}
 	for (size_t i = 0; i < n; i += VEIL_BATCH_MAX) {
 		unsigned m = (unsigned)(n - i < VEIL_BATCH_MAX ? n - i : VEIL_BATCH_MAX);
@@ -368,7 +456,7 @@ static json_t *cmd_resolve(struct ctld *d, const struct ctl_caller *who, json_t 
 	char outcome[96];
 	snprintf(outcome, sizeof(outcome), "ok: %u resolved, %zu failed", ok_count,
 		 n - ok_count);
-	char *toks = json_dumps(tokens, JSON_COMPACT);
+	char *toks = tokens_text(tokens);
 	int arc = audit(d, who, n > 1 ? "resolve.bulk" : "resolve", t->id, toks, just,
 			outcome);
 	free(toks);
@@ -376,29 +464,44 @@ static json_t *cmd_resolve(struct ctld *d, const struct ctl_caller *who, json_t 
 		veil_secmem_free(names);
 		free(it);
 		json_decref(tokens);
-		json_decref(results);
 		return error("the governance log cannot be written: nothing resolved");
 	}
+	/* the answer is by column, one entry per token in the order given:
+	 * cheap to build and parse for a bulk of 100,000 */
+	json_t *names_a = json_array(), *kinds = json_array(), *vers = json_array();
+	json_t *errs = json_array(), *msgs = json_object();
+	json_t *kind_name[2] = { json_string("user"), json_string("device") };
 	for (size_t i = 0; i < n; i++) {
-		json_t *o = json_pack("{s:O}", "token", json_array_get(tokens, i));
 		if (it[i].status == VEIL_OK) {
-			put_name(o, it[i].out, it[i].out_len);
-			json_object_set_new(o, "kind", json_string(
-				it[i].kind == VEIL_KIND_USER ? "user" : "device"));
-			json_object_set_new(o, "version", json_integer(it[i].version));
+			json_array_append_new(names_a, name_json(it[i].out, it[i].out_len));
+			json_array_append(kinds, kind_name[it[i].kind != VEIL_KIND_USER]);
+			json_array_append_new(vers, json_integer(it[i].version));
+			json_array_append_new(errs, json_null());
 		} else {
-			json_object_set_new(o, "error", json_string(veil_status_name(it[i].status)));
-			json_object_set_new(o, "message", json_string(veil_status_str(it[i].status)));
+			const char *code = veil_status_name(it[i].status);
+			json_array_append_new(names_a, json_null());
+			json_array_append_new(kinds, json_null());
+			json_array_append_new(vers, json_null());
+			json_array_append_new(errs, json_string(code));
+			json_object_set_new(msgs, code, json_string(veil_status_str(it[i].status)));
 		}
-		json_array_append_new(results, o);
 	}
+	json_decref(kind_name[0]);
+	json_decref(kind_name[1]);
+	explicit_bzero(names, cap_total);
 	veil_secmem_free(names);
 	free(it);
-	json_decref(tokens);
 	json_t *a = ok();
 	json_object_set_new(a, "resolved", json_integer(ok_count));
 	json_object_set_new(a, "failed", json_integer((json_int_t)(n - ok_count)));
-	json_object_set_new(a, "results", results);
+	if (json_object_get(req, "text") != NULL)
+		json_object_set(a, "tokens", tokens); /* the ones found */
+	json_decref(tokens);
+	json_object_set_new(a, "names", names_a);
+	json_object_set_new(a, "kinds", kinds);
+	json_object_set_new(a, "versions", vers);
+	json_object_set_new(a, "errors", errs);
+	json_object_set_new(a, "messages", msgs);
 	return a;
 }
 
@@ -594,6 +697,34 @@ static json_t *cmd_role_change(struct ctld *d, const struct ctl_caller *who, jso
 	return ok();
 }
 
+static json_t *cmd_config_show(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	(void)who;
+	(void)req;
+	json_t *a = ok();
+	json_object_set_new(a, "settings", ctl_settings_json(d));
+	json_object_set_new(a, "config_file", json_string(d->cfg.path[0] ? d->cfg.path
+							   : "(built-in defaults)"));
+	return a;
+}
+
+static json_t *cmd_config_set(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	const char *name = get_str(req, "name", 64);
+	json_t *value = json_object_get(req, "value");
+	char what[160], outcome[176];
+	if (name == NULL || value == NULL)
+		return error("give \"name\" and \"value\" (a number, or null to "
+			     "reset to veil.conf's value)");
+	if (ctl_setting_set(d, name, value, what, sizeof(what)) != 0)
+		return error("%s", what);
+	snprintf(outcome, sizeof(outcome), "ok: %s", what);
+	audit(d, who, "config.change", NULL, NULL, NULL, outcome);
+	json_t *a = ok();
+	json_object_set_new(a, "settings", ctl_settings_json(d));
+	return a;
+}
+
 static json_t *cmd_role_grant(struct ctld *d, const struct ctl_caller *w, json_t *r)
 {
 	return cmd_role_change(d, w, r, true);
@@ -608,21 +739,27 @@ static const struct command {
 	const char *name;
 	enum veil_role need;
 	json_t *(*fn)(struct ctld *, const struct ctl_caller *, json_t *);
+	/* changes keys, tenants or roles: runs on its own durable footing,
+	 * outside the group commit of resolves and lookups */
+	bool changes_state;
 } commands[] = {
-	{ "status", VEIL_ROLE_READER, cmd_status },
-	{ "tenant.create", VEIL_ROLE_ADMIN, cmd_tenant_create },
-	{ "tenant.list", VEIL_ROLE_READER, cmd_tenant_list },
-	{ "tenant.show", VEIL_ROLE_READER, cmd_tenant_show },
-	{ "key.list", VEIL_ROLE_READER, cmd_tenant_show },
-	{ "key.roll", VEIL_ROLE_ADMIN, cmd_key_roll },
-	{ "key.destroy", VEIL_ROLE_ADMIN, cmd_key_destroy },
-	{ "resolve", VEIL_ROLE_INVESTIGATOR, cmd_resolve },
-	{ "lookup", VEIL_ROLE_INVESTIGATOR, cmd_lookup },
-	{ "audit.show", VEIL_ROLE_READER, cmd_audit_show },
-	{ "audit.verify", VEIL_ROLE_READER, cmd_audit_verify },
-	{ "role.list", VEIL_ROLE_READER, cmd_role_list },
-	{ "role.grant", VEIL_ROLE_ADMIN, cmd_role_grant },
-	{ "role.revoke", VEIL_ROLE_ADMIN, cmd_role_revoke },
+	{ "status", VEIL_ROLE_READER, cmd_status, false },
+	{ "tenant.create", VEIL_ROLE_ADMIN, cmd_tenant_create, true },
+	{ "tenant.list", VEIL_ROLE_READER, cmd_tenant_list, false },
+	{ "tenant.show", VEIL_ROLE_READER, cmd_tenant_show, false },
+	{ "tenant.set", VEIL_ROLE_ADMIN, cmd_tenant_set, true },
+	{ "key.list", VEIL_ROLE_READER, cmd_tenant_show, false },
+	{ "key.roll", VEIL_ROLE_ADMIN, cmd_key_roll, true },
+	{ "key.destroy", VEIL_ROLE_ADMIN, cmd_key_destroy, true },
+	{ "resolve", VEIL_ROLE_INVESTIGATOR, cmd_resolve, false },
+	{ "lookup", VEIL_ROLE_INVESTIGATOR, cmd_lookup, false },
+	{ "audit.show", VEIL_ROLE_READER, cmd_audit_show, false },
+	{ "audit.verify", VEIL_ROLE_READER, cmd_audit_verify, false },
+	{ "role.list", VEIL_ROLE_READER, cmd_role_list, false },
+	{ "role.grant", VEIL_ROLE_ADMIN, cmd_role_grant, true },
+	{ "role.revoke", VEIL_ROLE_ADMIN, cmd_role_revoke, true },
+	{ "config.show", VEIL_ROLE_READER, cmd_config_show, false },
+	{ "config.set", VEIL_ROLE_ADMIN, cmd_config_set, true },
 };
 
 json_t *ctl_handle(struct ctld *d, const struct ctl_caller *who, const char *msg,
@@ -652,6 +789,18 @@ json_t *ctl_handle(struct ctld *d, const struct ctl_caller *who, const char *msg
 				 cmd, veil_role_name(commands[i].need));
 			const char *t = get_str(req, "tenant", VEIL_TENANT_MAX);
 			ans = refuse(d, who, cmd, t, why);
+		} else if (commands[i].changes_state) {
+			/* what was batched is committed first, and this command's
+			 * own writes and record are durable before it returns */
+			if (ctl_store_sync(&d->store) != 0)
+				ans = error("the governance log cannot be written");
+			else {
+				ans = commands[i].fn(d, who, req);
+				if (ctl_store_sync(&d->store) != 0) {
+					json_decref(ans);
+					ans = error("the governance log cannot be written");
+				}
+			}
 		} else
 			ans = commands[i].fn(d, who, req);
 		goto out;
@@ -692,6 +841,30 @@ void ctl_housekeeping(struct ctld *d)
 		snprintf(outcome, sizeof(outcome), "ok: version %u destroyed after %u days "
 			 "of retention", old[i].v, d->cfg.key_retention_days);
 		audit(d, &sys, "key.destroy", t->id, NULL, NULL, outcome);
+	}
+	/* automatic rolls: the current version is older than the interval */
+	for (unsigned i = 0; i < d->n_tenants; i++) {
+		struct ctl_tenant *t = &d->tenants[i];
+		uint32_t v;
+		char outcome[96];
+		if (t->roll_days == 0 || sqlite3_prepare_v2(d->store.db,
+				"SELECT created FROM keys WHERE tenant=? AND version=?",
+				-1, &st, NULL))
+			continue;
+		sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, t->current);
+		bool due = sqlite3_step(st) == SQLITE_ROW &&
+			   sqlite3_column_int64(st, 0) + (int64_t)t->roll_days * 86400000 <= ctl_now();
+		sqlite3_finalize(st);
+		if (!due)
+			continue;
+		if (ctl_key_new_version(d, t, &v) != 0) {
+			audit(d, &sys, "key.roll", t->id, NULL, NULL, "failed: automatic roll");
+			continue;
+		}
+		snprintf(outcome, sizeof(outcome), "ok: version %u is current (automatic "
+			 "roll, every %u days)", v, t->roll_days);
+		audit(d, &sys, "key.roll", t->id, NULL, NULL, outcome);
 	}
 	ctl_audit_prune(&d->store, ctl_now() - (int64_t)d->cfg.audit_retention_days * 86400000);
 }

@@ -46,6 +46,7 @@ struct client {
 	size_t hdr_got;
 	char *body;
 	size_t need, got;
+	json_t *pending; /* the answer, held until its records are durable */
 };
 
 static struct ctld d;
@@ -102,6 +103,7 @@ static void client_close(struct client *c)
 {
 	close(c->fd);
 	free(c->body);
+	json_decref(c->pending);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 }
@@ -123,11 +125,12 @@ static void answer(struct client *c, json_t *a)
 	}
 }
 
-static void accept_client(int lfd)
+/* Accept one waiting connection; returns false when none is left. */
+static bool accept_client(int lfd)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
-		return;
+		return false;
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
 	struct client *c = NULL;
@@ -136,7 +139,7 @@ static void accept_client(int lfd)
 			c = &clients[i];
 	if (c == NULL || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
 		close(fd);
-		return;
+		return c != NULL;
 	}
 	struct timeval tv = { 5, 0 };
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -144,6 +147,7 @@ static void accept_client(int lfd)
 	c->fd = fd;
 	c->who = (struct ctl_caller){ .uid = cr.uid, .gid = cr.gid, .pid = cr.pid,
 				      .role = ctl_role_of(&d, cr.uid, cr.gid) };
+	return true;
 }
 
 /* Read what is there; handle a request once it is whole. */
@@ -187,11 +191,34 @@ static void client_read(struct client *c)
 			return;
 	}
 	c->body[c->need] = '\0';
-	json_t *a = ctl_handle(&d, &c->who, c->body, c->need);
+	c->pending = ctl_handle(&d, &c->who, c->body, c->need);
 	free(c->body);
 	c->body = NULL;
 	c->hdr_got = 0;
-	answer(c, a);
+}
+
+/* Group commit: one commit for the records of every request handled in
+ * this pass, then the answers. If the commit fails, nothing that depended
+ * on it goes out: each waiting caller gets an error instead. */
+static void answer_pending(void)
+{
+	bool lost = ctl_store_sync(&d.store) != 0;
+	if (lost)
+		logmsg("governance log commit failed: %s; withholding answers",
+		       sqlite3_errmsg(d.store.db));
+	for (int i = 0; i < CTLD_MAX_CLIENTS; i++) {
+		struct client *c = &clients[i];
+		if (c->fd < 0 || c->pending == NULL)
+			continue;
+		json_t *a = c->pending;
+		c->pending = NULL;
+		if (lost) {
+			json_decref(a);
+			a = json_pack("{s:b, s:s}", "ok", 0, "error", "the governance "
+				      "log cannot be written; nothing was answered");
+		}
+		answer(c, a);
+	}
 }
 
 static int run(int lfd)
@@ -219,7 +246,9 @@ static int run(int lfd)
 		if (rc <= 0)
 			continue;
 		if (pfd[0].revents & POLLIN)
-			accept_client(lfd);
+			while (accept_client(lfd))
+				;
+		ctl_store_batch(&d.store, true);
 		for (int i = 1; i < n; i++) {
 			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
@@ -229,6 +258,8 @@ static int run(int lfd)
 					break;
 				}
 		}
+		answer_pending();
+		ctl_store_batch(&d.store, false);
 	}
 	return 0;
 }
@@ -277,7 +308,8 @@ int main(int argc, char **argv)
 		logmsg("crypto engine: %s", eerr[0] ? eerr : strerror(errno));
 		return 1;
 	}
-	if (ctl_tenants_load(&d, err, sizeof(err)) != 0) {
+	if (ctl_settings_load(&d, err, sizeof(err)) != 0 ||
+	    ctl_tenants_load(&d, err, sizeof(err)) != 0) {
 		logmsg("%s", err);
 		return 1;
 	}

@@ -64,6 +64,11 @@ struct ctl_store {
 	uint8_t *audit_key;   /* 32 bytes, locked memory */
 	uint8_t last_mac[32]; /* of the newest audit record */
 	int64_t last_seq;
+	/* group commit (ctl_store_batch) */
+	bool batch, txn, batch_failed;
+	int64_t durable_seq;     /* the chain's head when the batch began */
+	uint8_t durable_mac[32];
+	uint64_t commits;        /* audit commits (fsyncs) since start */
 };
 
 int ctl_store_open(struct ctl_store *s, const struct ctl_config *c, char *err,
@@ -83,8 +88,15 @@ struct ctl_audit_rec {
 	const char *outcome;
 };
 
-/* Append one record, chained; durable (fsync'd) when it returns 0. */
+/* Append one record, chained. Outside a batch it is durable (fsync'd) when
+ * this returns 0; inside one, when ctl_store_sync returns 0. */
 int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *r);
+/* Group commit: turn batching on (records share one transaction) or off
+ * (committing what is open). */
+void ctl_store_batch(struct ctl_store *s, bool on);
+/* Commit the open batch. -1 if this batch (or an earlier commit of it) was
+ * lost: no answer that depended on its records may go out. */
+int ctl_store_sync(struct ctl_store *s);
 /* Walk the chain: 0 if intact, else the seq of the first bad record (and
  * what is wrong in why). */
 int64_t ctl_audit_verify(struct ctl_store *s, int64_t *count, char *why,

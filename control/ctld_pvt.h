@@ -15,6 +15,7 @@
 struct ctl_tenant {
 	char id[VEIL_TENANT_MAX + 1];
 	bool locked;
+	unsigned roll_days; /* automatic roll interval, 0: never */
 	uint32_t current;
 	struct veil_keyring *ring;
 };
@@ -26,7 +27,8 @@ struct ctl_rate {
 };
 
 struct ctld {
-	struct ctl_config cfg;
+	struct ctl_config cfg;      /* in effect: the file and runtime settings */
+	struct ctl_config file_cfg; /* as veil.conf says */
 	struct ctl_store store;
 	struct veil_engine *engine;
 	struct veil_link_server *link;
@@ -51,7 +53,18 @@ int ctl_tenants_load(struct ctld *d, char *err, size_t errlen);
 int ctl_tenant_create(struct ctld *d, const char *id, char *err, size_t errlen);
 int ctl_key_new_version(struct ctld *d, struct ctl_tenant *t, uint32_t *version);
 int ctl_key_destroy(struct ctld *d, struct ctl_tenant *t, uint32_t version);
+/* Lock or unlock, and set the automatic roll interval (days, 0: never). */
+int ctl_tenant_set(struct ctld *d, struct ctl_tenant *t, bool locked,
+		   unsigned roll_days);
 int ctl_link_keys(void *ctx, veil_link_emit_fn emit, void *arg);
+
+/* settings.c: runtime settings (veilctl config set) */
+int ctl_settings_load(struct ctld *d, char *err, size_t errlen);
+json_t *ctl_settings_json(struct ctld *d);
+/* Set (or with a JSON null, reset to the file's value) one setting; what
+ * says what changed, or why not. */
+int ctl_setting_set(struct ctld *d, const char *name, const json_t *value,
+		    char *what, size_t whatlen);
 
 /* api.c: one request in, one answer out (a new JSON object). */
 enum veil_role ctl_role_of(struct ctld *d, unsigned uid, unsigned gid);

@@ -36,7 +36,8 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
 	"  uid INTEGER NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, tenant TEXT,"
 	"  tokens TEXT, justification TEXT, outcome TEXT NOT NULL, mac BLOB NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v BLOB);";
+	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v BLOB);"
+	"CREATE TABLE IF NOT EXISTS settings(k TEXT PRIMARY KEY, v INTEGER NOT NULL);";
 
 int64_t ctl_now(void)
 {
@@ -230,6 +231,37 @@ static int record_mac(const uint8_t *key, const uint8_t prev[32],
 	return ok ? 0 : -1;
 }
 
+/* Group commit. With batching on, appended records share one transaction,
+ * opened by the first of them and committed by ctl_store_sync: one fsync
+ * for every request handled in one pass of the daemon's loop. The daemon
+ * sends no answer before that commit returns. */
+void ctl_store_batch(struct ctl_store *s, bool on)
+{
+	if (!on)
+		ctl_store_sync(s);
+	s->batch = on;
+	s->batch_failed = false;
+}
+
+int ctl_store_sync(struct ctl_store *s)
+{
+	if (!s->txn)
+		return s->batch_failed ? -1 : 0;
+	s->txn = false;
+	/* synchronous=FULL: the commit returns once the WAL is fsync'd */
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+		s->commits++;
+		return s->batch_failed ? -1 : 0;
+	}
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	/* the records of this batch are gone: so is every answer that
+	 * depended on them, and the chain goes on from the last durable one */
+	s->last_seq = s->durable_seq;
+	memcpy(s->last_mac, s->durable_mac, 32);
+	s->batch_failed = true;
+	return -1;
+}
+
 int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)
 {
 	struct ctl_audit_rec r = *in;
@@ -241,7 +273,16 @@ int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)
 		r.time = ctl_now();
 	if (record_mac(s->audit_key, s->last_mac, &r, mac) != 0)
 		return -1;
-	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+	if (s->batch && !s->txn) {
+		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+			return -1;
+		s->txn = true;
+		s->durable_seq = s->last_seq;
+		memcpy(s->durable_mac, s->last_mac, 32);
+	}
+	/* inside a batch, a savepoint undoes this record alone on failure */
+	if (sqlite3_exec(s->db, s->txn ? "SAVEPOINT rec" : "BEGIN IMMEDIATE",
+			 NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_prepare_v2(s->db, "INSERT INTO audit(seq,time,uid,role,action,"
 			       "tenant,tokens,justification,outcome,mac) "
@@ -260,17 +301,22 @@ int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto fail;
 	pack_pos(pos, r.seq, mac);
-	/* synchronous=FULL: the commit returns once the WAL is fsync'd */
 	if (meta_put(s->db, "audit_head", pos, 40) != 0 ||
-	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+	    sqlite3_exec(s->db, s->txn ? "RELEASE rec" : "COMMIT",
+			 NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_finalize(st);
+	if (!s->txn)
+		s->commits++;
 	s->last_seq = r.seq;
 	memcpy(s->last_mac, mac, 32);
 	return 0;
 fail:
 	sqlite3_finalize(st);
-	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	if (s->txn)
+		sqlite3_exec(s->db, "ROLLBACK TO rec; RELEASE rec", NULL, NULL, NULL);
+	else
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
 }
 

@@ -40,7 +40,8 @@ static int load_version(struct ctld *d, struct ctl_tenant *t, uint32_t version,
 int ctl_tenants_load(struct ctld *d, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(d->store.db, "SELECT t.id, t.state, k.version, k.wrapped "
+	if (sqlite3_prepare_v2(d->store.db, "SELECT t.id, t.state, k.version, k.wrapped, "
+			       "t.roll_days "
 			       "FROM tenants t LEFT JOIN keys k ON k.tenant = t.id "
 			       "AND k.destroyed IS NULL ORDER BY t.id, k.version",
 			       -1, &st, NULL)) {
@@ -62,6 +63,7 @@ int ctl_tenants_load(struct ctld *d, char *err, size_t errlen)
 			snprintf(t->id, sizeof(t->id), "%s", id);
 			t->ring = veil_keyring_new(id);
 			t->locked = !strcmp((const char *)sqlite3_column_text(st, 1), "locked");
+			t->roll_days = (unsigned)sqlite3_column_int64(st, 4);
 		}
 		if (sqlite3_column_type(st, 2) == SQLITE_NULL)
 			continue;
@@ -187,7 +189,31 @@ int ctl_key_destroy(struct ctld *d, struct ctl_tenant *t, uint32_t version)
 	return 0;
 }
 
-/* The link's resync: every live key, unwrapped only for the copy. */
+int ctl_tenant_set(struct ctld *d, struct ctl_tenant *t, bool locked,
+		   unsigned roll_days)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(d->store.db, "UPDATE tenants SET state=?, roll_days=? "
+			       "WHERE id=?", -1, &st, NULL))
+		return -1;
+	sqlite3_bind_text(st, 1, locked ? "locked" : "active", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, roll_days);
+	sqlite3_bind_text(st, 3, t->id, -1, SQLITE_STATIC);
+	int ok = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(d->store.db) == 1;
+	sqlite3_finalize(st);
+	if (!ok)
+		return -1;
+	if (locked != t->locked && d->link != NULL)
+		veil_link_server_tenant_state(d->link, t->id, locked ?
+					      VEIL_LINK_TENANT_LOCKED :
+					      VEIL_LINK_TENANT_ACTIVE);
+	t->locked = locked;
+	t->roll_days = roll_days;
+	return 0;
+}
+
+/* The link's resync: every live key, unwrapped only for the copy, then the
+ * state of every locked tenant (active is what a dataplane assumes). */
 int ctl_link_keys(void *ctx, veil_link_emit_fn emit, void *arg)
 {
 	struct ctld *d = ctx;
@@ -211,5 +237,9 @@ int ctl_link_keys(void *ctx, veil_link_emit_fn emit, void *arg)
 		explicit_bzero(raw, sizeof(raw));
 	}
 	sqlite3_finalize(st);
+	for (unsigned i = 0; rc == 0 && i < d->n_tenants; i++)
+		if (d->tenants[i].locked && d->link != NULL)
+			veil_link_server_tenant_state(d->link, d->tenants[i].id,
+						      VEIL_LINK_TENANT_LOCKED);
 	return rc;
 }

@@ -29,6 +29,10 @@ static const char usage[] =
 	"  status                                 daemon, tenants, dataplane link\n"
 	"  tenant create TENANT                   new tenant with key version 1\n"
 	"  tenant list | tenant show TENANT\n"
+	"  tenant lock TENANT | tenant unlock TENANT\n"
+	"                                         a locked tenant's tokens are\n"
+	"                                         never resolved or looked up\n"
+	"  tenant roll-every TENANT DAYS          automatic key roll (0: never)\n"
 	"  key list TENANT | key roll TENANT      versions; make a new current one\n"
 	"  key destroy TENANT VERSION             crypto-shred an old version\n"
 	"  resolve -t TENANT -j TEXT [--text] [--file F] [TOKEN...]\n"
@@ -44,6 +48,11 @@ static const char usage[] =
 	"  audit export --csv [filters]           the same as RFC 4180 CSV\n"
 	"  audit verify                           check the hash chain\n"
 	"  role list | role grant (--uid N | --gid N) ROLE | role revoke (--uid N | --gid N)\n"
+	"  config show                            settings in effect and their source\n"
+	"  config set NAME VALUE | config reset NAME\n"
+	"                                         change a setting at run time\n"
+	"                                         (key_retention_days,\n"
+	"                                         audit_retention_days, rate_limit)\n"
 	"\n"
 	"options:\n"
 	"  --socket PATH   controld's socket (default " VEIL_DEFAULT_SOCKET ", or $VEIL_SOCKET)\n"
@@ -157,8 +166,11 @@ static int print_tenant(json_t *t)
 {
 	size_t i;
 	json_t *v;
-	printf("tenant %s (%s), current key version %lld\n", str(t, "tenant"),
+	printf("tenant %s (%s), current key version %lld", str(t, "tenant"),
 	       str(t, "state"), num(t, "current_version"));
+	if (num(t, "roll_days") > 0)
+		printf(", rolled every %lld days", num(t, "roll_days"));
+	putchar('\n');
 	printf("  %-8s %-21s %s\n", "VERSION", "CREATED", "STATE");
 	json_array_foreach(json_object_get(t, "versions"), i, v) {
 		char when[32];
@@ -168,6 +180,21 @@ static int print_tenant(json_t *t)
 		       : json_is_true(json_object_get(v, "live")) ? "live (resolves)"
 								   : "destroyed");
 	}
+	return EXIT_OK;
+}
+
+/* tenant.set with the fields in @p change (consumed). */
+static int tenant_set(const char *tenant, json_t *change)
+{
+	json_t *req = json_pack("{s:s, s:s}", "cmd", "tenant.set", "tenant", tenant);
+	json_object_update(req, change);
+	json_decref(change);
+	json_t *a = call(req);
+	if (!common(a))
+		return fail(a);
+	if (!json_out)
+		print_tenant(json_object_get(a, "tenant"));
+	json_decref(a);
 	return EXIT_OK;
 }
 
@@ -202,7 +229,21 @@ static int cmd_tenant(int argc, char **argv)
 		json_decref(a);
 		return EXIT_OK;
 	}
-	fputs("usage: veilctl tenant create TENANT | tenant list | tenant show TENANT\n", stderr);
+	if (argc == 3 && (!strcmp(argv[1], "lock") || !strcmp(argv[1], "unlock")))
+		return tenant_set(argv[2], json_pack("{s:s}", "state",
+					!strcmp(argv[1], "lock") ? "locked" : "active"));
+	if (argc == 4 && !strcmp(argv[1], "roll-every")) {
+		char *end;
+		long days = strtol(argv[3], &end, 10);
+		if (*end != '\0' || end == argv[3] || days < 0) {
+			fprintf(stderr, "veilctl: \"%s\" is not a number of days\n", argv[3]);
+			return EXIT_USAGE;
+		}
+		return tenant_set(argv[2], json_pack("{s:I}", "roll_days", (json_int_t)days));
+	}
+	fputs("usage: veilctl tenant create TENANT | tenant list | tenant show TENANT |\n"
+	      "       tenant lock TENANT | tenant unlock TENANT | "
+	      "tenant roll-every TENANT DAYS\n", stderr);
 	return EXIT_USAGE;
 }
 
@@ -294,14 +335,25 @@ static int cmd_resolve(int argc, char **argv)
 	}
 	json_t *req = json_pack("{s:s, s:s, s:s}", "cmd", "resolve", "tenant", tenant,
 				"justification", just);
-	if (optind < argc) {
+	if (optind < argc && text) {
+		/* the arguments are one text, as the shell split it */
+		size_t len = 0;
+		for (int i = optind; i < argc; i++)
+			len += strlen(argv[i]) + 1;
+		char *buf = calloc(1, len + 1);
+		if (buf == NULL)
+			return EXIT_FAILED;
+		for (int i = optind; i < argc; i++) {
+			strcat(buf, argv[i]);
+			strcat(buf, " ");
+		}
+		json_object_set_new(req, "text", json_string(buf));
+		free(buf);
+	} else if (optind < argc) {
 		json_t *toks = json_array();
 		for (int i = optind; i < argc; i++)
 			json_array_append_new(toks, json_string(argv[i]));
-		json_object_set_new(req, text ? "text" : "tokens", text
-				    ? json_string(argv[optind]) : toks);
-		if (text)
-			json_decref(toks);
+		json_object_set_new(req, "tokens", toks);
 	} else {
 		FILE *f = file ? fopen(file, "r") : stdin;
 		size_t len;
@@ -324,22 +376,31 @@ static int cmd_resolve(int argc, char **argv)
 		}
 		free(buf);
 	}
+	/* the answer is by column, in the order of the tokens sent (or, for
+	 * a text, of the "tokens" it found) */
+	json_t *sent = json_incref(json_object_get(req, "tokens"));
 	json_t *a = call(req);
-	if (!common(a))
+	if (!common(a)) {
+		json_decref(sent);
 		return fail(a);
-	size_t i;
-	json_t *r;
-	if (!json_out)
-		json_array_foreach(json_object_get(a, "results"), i, r) {
-			if (json_object_get(r, "error"))
-				printf("%s\t!%s: %s\n", str(r, "token"), str(r, "error"),
-				       str(r, "message"));
-			else if (json_object_get(r, "name_hex"))
-				printf("%s\thex:%s\n", str(r, "token"), str(r, "name_hex"));
-			else
-				printf("%s\t%s\n", str(r, "token"), str(r, "name"));
-		}
+	}
+	json_t *toks = json_object_get(a, "tokens") ? json_object_get(a, "tokens") : sent;
+	json_t *names = json_object_get(a, "names"), *errs = json_object_get(a, "errors");
+	json_t *msgs = json_object_get(a, "messages");
+	for (size_t i = 0; !json_out && i < json_array_size(toks); i++) {
+		const char *tok = json_string_value(json_array_get(toks, i));
+		json_t *nm = json_array_get(names, i);
+		const char *err = json_string_value(json_array_get(errs, i));
+		if (err != NULL)
+			printf("%s\t!%s: %s\n", tok, err,
+			       json_string_value(json_object_get(msgs, err)));
+		else if (json_is_object(nm))
+			printf("%s\thex:%s\n", tok, str(nm, "hex"));
+		else
+			printf("%s\t%s\n", tok, json_string_value(nm));
+	}
 	int rc = num(a, "failed") == 0 ? EXIT_OK : EXIT_FAILED;
+	json_decref(sent);
 	json_decref(a);
 	return rc;
 }
@@ -543,6 +604,43 @@ static int cmd_role(int argc, char **argv)
 	return EXIT_USAGE;
 }
 
+static int cmd_config(int argc, char **argv)
+{
+	json_t *req = NULL;
+	if (argc == 2 && !strcmp(argv[1], "show"))
+		req = json_pack("{s:s}", "cmd", "config.show");
+	else if (argc == 4 && !strcmp(argv[1], "set")) {
+		char *end;
+		long long v = strtoll(argv[3], &end, 10);
+		if (*end != '\0' || end == argv[3]) {
+			fprintf(stderr, "veilctl: \"%s\" is not a number\n", argv[3]);
+			return EXIT_USAGE;
+		}
+		req = json_pack("{s:s, s:s, s:I}", "cmd", "config.set", "name", argv[2],
+				"value", (json_int_t)v);
+	} else if (argc == 3 && !strcmp(argv[1], "reset"))
+		req = json_pack("{s:s, s:s, s:n}", "cmd", "config.set", "name", argv[2],
+				"value");
+	if (req == NULL) {
+		fputs("usage: veilctl config show | config set NAME VALUE | "
+		      "config reset NAME\n", stderr);
+		return EXIT_USAGE;
+	}
+	json_t *a = call(req);
+	if (!common(a))
+		return fail(a);
+	size_t i;
+	json_t *v;
+	if (!json_out) {
+		printf("%-22s %-10s %-8s %s\n", "SETTING", "VALUE", "SOURCE", "IN THE FILE");
+		json_array_foreach(json_object_get(a, "settings"), i, v)
+			printf("%-22s %-10lld %-8s %lld\n", str(v, "name"), num(v, "value"),
+			       str(v, "source"), num(v, "file_value"));
+	}
+	json_decref(a);
+	return EXIT_OK;
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	(void)argv;
@@ -553,9 +651,9 @@ static int cmd_status(int argc, char **argv)
 		return fail(a);
 	if (!json_out)
 		printf("veil-controld %s, up %llds, %lld tenants, crypto %s, %lld audit "
-		       "records, dataplane %s; you are %s\n", str(a, "version"),
-		       num(a, "uptime_s"), num(a, "tenants"), str(a, "crypto"),
-		       num(a, "audit_records"),
+		       "records (%lld commits since start), dataplane %s; you are %s\n",
+		       str(a, "version"), num(a, "uptime_s"), num(a, "tenants"),
+		       str(a, "crypto"), num(a, "audit_records"), num(a, "audit_commits"),
 		       json_is_true(json_object_get(a, "dataplane_synced")) ? "synced"
 									     : "not connected",
 		       str(a, "role"));
@@ -568,7 +666,7 @@ int main(int argc, char **argv)
 	static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
 		{ "status", cmd_status }, { "tenant", cmd_tenant }, { "key", cmd_key },
 		{ "resolve", cmd_resolve }, { "lookup", cmd_lookup },
-		{ "audit", cmd_audit }, { "role", cmd_role },
+		{ "audit", cmd_audit }, { "role", cmd_role }, { "config", cmd_config },
 	};
 	socket_path = getenv("VEIL_SOCKET") ? getenv("VEIL_SOCKET") : VEIL_DEFAULT_SOCKET;
 	int i = 1;
