@@ -11,6 +11,11 @@
  * rte_rings hold only 32-bit slot indices and the ring memory follows its
  * header, so the region works at a different address in each process. Only
  * the sender writes a free slot; only the receiver reads a filled one.
+ *
+ * Each side trusts nothing the other can write: the slot count and offsets
+ * are kept privately (checked once at attach), and each ring's geometry is
+ * compared with the private copy before every use, so a corrupted header
+ * makes the link fail (EPROTO) instead of reaching outside the region.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -70,6 +75,10 @@ struct veil_link {
 	struct link_hdr *hdr;
 	struct rte_ring *ring[4];
 	struct link_slot *slots[2];
+	uint32_t nslots;      /* private copies of the geometry */
+	uint32_t ring_mask;
+	uint32_t ring_capacity;
+	size_t slot_off[2];
 	uint64_t seq;
 	struct veil_link_stats st;
 };
@@ -126,12 +135,35 @@ static size_t layout(struct link_hdr *h, uint32_t nslots)
 	return off;
 }
 
-static void bind_ptrs(struct veil_link *l)
+/* Point into the region using a layout computed here, never the one the
+ * region says. */
+static void bind_ptrs(struct veil_link *l, uint32_t nslots)
 {
+	struct link_hdr want;
+	memset(&want, 0, sizeof(want));
+	layout(&want, nslots);
+	l->nslots = nslots;
+	l->ring_mask = nslots - 1;
+	l->ring_capacity = nslots - 1;
 	for (int r = 0; r < 4; r++)
-		l->ring[r] = (struct rte_ring *)(l->base + l->hdr->ring_off[r]);
-	for (int d = 0; d < 2; d++)
-		l->slots[d] = (struct link_slot *)(l->base + l->hdr->slot_off[d]);
+		l->ring[r] = (struct rte_ring *)(l->base + want.ring_off[r]);
+	for (int d = 0; d < 2; d++) {
+		l->slot_off[d] = want.slot_off[d];
+		l->slots[d] = (struct link_slot *)(l->base + want.slot_off[d]);
+	}
+}
+
+/* The shared ring header still has the geometry it was made with. */
+static bool ring_ok(struct veil_link *l, int r)
+{
+	const struct rte_ring *rg = l->ring[r];
+	if (rg->mask == l->ring_mask && rg->size == l->nslots &&
+	    rg->capacity == l->ring_capacity &&
+	    rg->flags == (RING_F_SP_ENQ | RING_F_SC_DEQ))
+		return true;
+	l->st.bad_msgs++;
+	errno = EPROTO;
+	return false;
 }
 
 static int map_region(struct veil_link *l, int fd, size_t size)
@@ -196,7 +228,7 @@ struct veil_link *veil_link_create(const char *name, uint32_t slots)
 	h->region_size = size;
 	if (RAND_bytes((unsigned char *)&h->epoch, sizeof(h->epoch)) != 1)
 		h->epoch = now_ns();
-	bind_ptrs(l);
+	bind_ptrs(l, slots);
 	for (int r = 0; r < 4; r++)
 		rte_ring_init(l->ring[r], r < 2 ? "down" : "up", slots,
 			      RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -264,7 +296,7 @@ struct veil_link *veil_link_attach(const char *name)
 		errno = EPROTO;
 		return NULL;
 	}
-	bind_ptrs(l);
+	bind_ptrs(l, l->hdr->nslots); /* checked just above */
 	veil_link_heartbeat(l);
 	return l;
 }
@@ -277,8 +309,8 @@ void veil_link_close(struct veil_link *l)
 		atomic_store(&l->hdr->closed, 1);
 		shm_unlink(l->name);
 		/* wipe every slot: some may still hold keys not yet received */
-		explicit_bzero(l->base + l->hdr->slot_off[0],
-			       (size_t)2 * l->hdr->nslots * SLOT_SIZE);
+		explicit_bzero(l->base + l->slot_off[0],
+			       (size_t)2 * l->nslots * SLOT_SIZE);
 	}
 	munlock(l->base, l->size);
 	munmap(l->base, l->size);
@@ -296,9 +328,16 @@ int veil_link_send(struct veil_link *l, enum veil_link_msg type,
 		errno = EINVAL;
 		return -1;
 	}
+	if (!ring_ok(l, dir * 2 + 1) || !ring_ok(l, dir * 2))
+		return -1;
 	if (rte_ring_dequeue_elem(l->ring[dir * 2 + 1], &idx, sizeof(idx)) != 0) {
 		l->st.send_full++;
 		errno = EAGAIN;
+		return -1;
+	}
+	if (idx == 0 || idx >= l->nslots) {
+		l->st.bad_msgs++; /* the peer returned a bad free index */
+		errno = EPROTO;
 		return -1;
 	}
 	struct link_slot *s = &l->slots[dir][idx];
@@ -308,7 +347,14 @@ int veil_link_send(struct veil_link *l, enum veil_link_msg type,
 	s->seq = ++l->seq;
 	memcpy(s->payload, payload, len);
 	/* the ring's enqueue is a release: the slot is written before */
-	rte_ring_enqueue_elem(l->ring[dir * 2], &idx, sizeof(idx));
+	if (rte_ring_enqueue_elem(l->ring[dir * 2], &idx, sizeof(idx)) != 0) {
+		/* only a peer that returned an index twice fills this ring:
+		 * the message is not sent, and its slot (maybe a key) is wiped */
+		explicit_bzero(s, sizeof(*s));
+		l->st.bad_msgs++;
+		errno = EPROTO;
+		return -1;
+	}
 	l->st.sent++;
 	return 0;
 }
@@ -319,9 +365,11 @@ int veil_link_recv(struct veil_link *l, enum veil_link_msg *type, void *buf,
 	int dir = l->side == SIDE_CONTROLD ? DIR_UP : DIR_DOWN;
 	uint32_t idx;
 
+	if (!ring_ok(l, dir * 2) || !ring_ok(l, dir * 2 + 1))
+		return -1;
 	if (rte_ring_dequeue_elem(l->ring[dir * 2], &idx, sizeof(idx)) != 0)
 		return 0;
-	if (idx == 0 || idx >= l->hdr->nslots) {
+	if (idx == 0 || idx >= l->nslots) {
 		/* a broken index cannot be returned to the free ring */
 		l->st.bad_msgs++;
 		errno = EPROTO;
@@ -343,7 +391,8 @@ int veil_link_recv(struct veil_link *l, enum veil_link_msg *type, void *buf,
 		l->st.received++;
 	}
 	explicit_bzero(s, sizeof(*s));
-	rte_ring_enqueue_elem(l->ring[dir * 2 + 1], &idx, sizeof(idx));
+	if (rte_ring_enqueue_elem(l->ring[dir * 2 + 1], &idx, sizeof(idx)) != 0)
+		l->st.bad_msgs++; /* a duplicate index from the peer: dropped */
 	return rc;
 }
 

@@ -89,21 +89,55 @@ static int64_t count_of(sqlite3 *db, const char *sql)
 	return n;
 }
 
-/* head/anchor: 8-byte seq (big-endian) || 32-byte mac */
-static void pack_pos(uint8_t out[40], int64_t seq, const uint8_t mac[32])
+/* head/anchor: 8-byte seq (big-endian) || 32-byte record mac || a 32-byte
+ * HMAC of both under the audit key, labelled, so neither can be rewound to
+ * a record of the table (hiding removed records) without the key. */
+#define POS_LEN 72
+
+static int pos_tag(const uint8_t *key, const char *label, const uint8_t *pos40,
+		   uint8_t tag[32])
+{
+	uint8_t buf[64 + 40];
+	size_t ll = strlen(label), outl = 0;
+	memcpy(buf, label, ll);
+	memcpy(buf + ll, pos40, 40);
+	return EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, 32, buf, ll + 40,
+			 tag, 32, &outl) != NULL && outl == 32 ? 0 : -1;
+}
+
+static int pack_pos(const uint8_t *key, const char *label, uint8_t out[POS_LEN],
+		    int64_t seq, const uint8_t mac[32])
 {
 	for (int i = 0; i < 8; i++)
 		out[i] = (uint8_t)((uint64_t)seq >> (56 - 8 * i));
 	memcpy(out + 8, mac, 32);
+	return pos_tag(key, label, out, out + 40);
 }
 
-static void unpack_pos(const uint8_t in[40], int64_t *seq, uint8_t mac[32])
+/* Read a head or anchor from meta; -1 if missing or not authentic. */
+static int get_pos(struct ctl_store *s, const char *label, int64_t *seq,
+		   uint8_t mac[32])
 {
-	uint64_t s = 0;
+	uint8_t in[POS_LEN], tag[32];
+	int n;
+	if (meta_get(s->db, label, in, &n, POS_LEN) != 0 || n != POS_LEN ||
+	    pos_tag(s->audit_key, label, in, tag) != 0 ||
+	    CRYPTO_memcmp(tag, in + 40, 32) != 0)
+		return -1;
+	uint64_t v = 0;
 	for (int i = 0; i < 8; i++)
-		s = s << 8 | in[i];
-	*seq = (int64_t)s;
+		v = v << 8 | in[i];
+	*seq = (int64_t)v;
 	memcpy(mac, in + 8, 32);
+	return 0;
+}
+
+static int put_pos(struct ctl_store *s, const char *label, int64_t seq,
+		   const uint8_t mac[32])
+{
+	uint8_t out[POS_LEN];
+	return pack_pos(s->audit_key, label, out, seq, mac) == 0 &&
+	       meta_put(s->db, label, out, POS_LEN) == 0 ? 0 : -1;
 }
 
 int ctl_store_open(struct ctl_store *s, const struct ctl_config *c, char *err,
@@ -145,7 +179,7 @@ int ctl_store_open(struct ctl_store *s, const struct ctl_config *c, char *err,
 		snprintf(err, errlen, "no locked memory: %s", strerror(errno));
 		goto fail;
 	}
-	uint8_t wk[64], pos[40];
+	uint8_t wk[64];
 	int wl;
 	if (meta_get(s->db, "audit_key", wk, &wl, sizeof(wk)) == 0) {
 		if (ctl_unwrap_key(s->wrap, wk, (size_t)wl, s->audit_key) != 0) {
@@ -161,18 +195,17 @@ int ctl_store_open(struct ctl_store *s, const struct ctl_config *c, char *err,
 			snprintf(err, errlen, "cannot make the audit key");
 			goto fail;
 		}
-		pack_pos(pos, 0, zero);
-		if (meta_put(s->db, "audit_anchor", pos, 40) != 0 ||
-		    meta_put(s->db, "audit_head", pos, 40) != 0) {
+		if (put_pos(s, "audit_anchor", 0, zero) != 0 ||
+		    put_pos(s, "audit_head", 0, zero) != 0) {
 			snprintf(err, errlen, "cannot start the governance log");
 			goto fail;
 		}
 	}
-	if (meta_get(s->db, "audit_head", pos, &wl, sizeof(pos)) != 0 || wl != 40) {
-		snprintf(err, errlen, "the governance log has no head record");
+	if (get_pos(s, "audit_head", &s->last_seq, s->last_mac) != 0) {
+		snprintf(err, errlen, "the governance log's head is missing or not "
+			 "authentic (a tampered database?): refusing to start");
 		goto fail;
 	}
-	unpack_pos(pos, &s->last_seq, s->last_mac);
 	return 0;
 fail:
 	ctl_store_close(s);
@@ -265,7 +298,7 @@ int ctl_store_sync(struct ctl_store *s)
 int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)
 {
 	struct ctl_audit_rec r = *in;
-	uint8_t mac[32], pos[40];
+	uint8_t mac[32];
 	sqlite3_stmt *st = NULL;
 
 	r.seq = s->last_seq + 1;
@@ -300,8 +333,7 @@ int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)
 	sqlite3_bind_blob(st, 10, mac, 32, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto fail;
-	pack_pos(pos, r.seq, mac);
-	if (meta_put(s->db, "audit_head", pos, 40) != 0 ||
+	if (put_pos(s, "audit_head", r.seq, mac) != 0 ||
 	    sqlite3_exec(s->db, s->txn ? "RELEASE rec" : "COMMIT",
 			 NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
@@ -323,24 +355,24 @@ fail:
 int64_t ctl_audit_verify(struct ctl_store *s, int64_t *count, char *why,
 			 size_t whylen)
 {
-	uint8_t pos[40], prev[32], mac[32];
-	int64_t seq, head_seq;
+	uint8_t prev[32], mac[32];
+	int64_t seq = 0, head_seq = 0;
 	uint8_t head_mac[32];
-	int n;
 	sqlite3_stmt *st;
 
 	*count = 0;
-	if (meta_get(s->db, "audit_anchor", pos, &n, 40) != 0 || n != 40 ||
-	    (unpack_pos(pos, &seq, prev), 0) ||
-	    meta_get(s->db, "audit_head", pos, &n, 40) != 0 || n != 40) {
-		snprintf(why, whylen, "the chain's anchor or head is missing");
-		return 1;
+	if (get_pos(s, "audit_anchor", &seq, prev) != 0 ||
+	    get_pos(s, "audit_head", &head_seq, head_mac) != 0) {
+		snprintf(why, whylen, "the chain's anchor or head is missing or "
+			 "not authentic");
+		return seq > 0 ? seq + 1 : 1;
 	}
-	unpack_pos(pos, &head_seq, head_mac);
 	if (sqlite3_prepare_v2(s->db, "SELECT seq,time,uid,role,action,tenant,tokens,"
 			       "justification,outcome,mac FROM audit ORDER BY seq",
-			       -1, &st, NULL))
-		return 1;
+			       -1, &st, NULL)) {
+		snprintf(why, whylen, "cannot read the log: %s", sqlite3_errmsg(s->db));
+		return seq + 1;
+	}
 	int64_t bad = 0;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct ctl_audit_rec r = {
@@ -354,13 +386,22 @@ int64_t ctl_audit_verify(struct ctl_store *s, int64_t *count, char *why,
 			.justification = (const char *)sqlite3_column_text(st, 7),
 			.outcome = (const char *)sqlite3_column_text(st, 8),
 		};
+		/* what the MAC covers must be all there is: a uid that fits,
+		 * and text without a NUL hiding more after it */
+		bool clean = sqlite3_column_int64(st, 2) >= 0 &&
+			     sqlite3_column_int64(st, 2) <= UINT32_MAX;
+		for (int c = 3; c <= 8; c++)
+			if (sqlite3_column_type(st, c) != SQLITE_NULL &&
+			    strlen((const char *)sqlite3_column_text(st, c)) !=
+			    (size_t)sqlite3_column_bytes(st, c))
+				clean = false;
 		if (r.seq != seq + 1) {
 			bad = seq + 1;
 			snprintf(why, whylen, "record %lld is missing (next is %lld)",
 				 (long long)(seq + 1), (long long)r.seq);
 			break;
 		}
-		if (record_mac(s->audit_key, prev, &r, mac) != 0 ||
+		if (!clean || record_mac(s->audit_key, prev, &r, mac) != 0 ||
 		    sqlite3_column_bytes(st, 9) != 32 ||
 		    CRYPTO_memcmp(mac, sqlite3_column_blob(st, 9), 32) != 0) {
 			bad = r.seq;
@@ -385,32 +426,39 @@ int64_t ctl_audit_verify(struct ctl_store *s, int64_t *count, char *why,
 int ctl_audit_prune(struct ctl_store *s, int64_t before)
 {
 	sqlite3_stmt *st;
-	uint8_t pos[40];
 	int rc = -1;
-	/* the newest record to drop becomes the anchor */
+	/* Only the oldest run of records that are all older than the cut-off
+	 * goes: a record after a newer one stays even if its clock said
+	 * earlier. The newest record dropped becomes the anchor. */
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
-	if (sqlite3_prepare_v2(s->db, "SELECT seq, mac FROM audit WHERE time < ? "
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, mac FROM audit WHERE seq < "
+			       "coalesce((SELECT min(seq) FROM audit WHERE time >= ?1), "
+			       "(SELECT max(seq) + 1 FROM audit)) "
 			       "ORDER BY seq DESC LIMIT 1", -1, &st, NULL))
 		goto out;
 	sqlite3_bind_int64(st, 1, before);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		rc = 0;
+		rc = 0; /* nothing old enough */
 		sqlite3_finalize(st);
 		goto out;
 	}
 	int64_t seq = sqlite3_column_int64(st, 0);
+	uint8_t mac[32];
 	if (sqlite3_column_bytes(st, 1) != 32) {
 		sqlite3_finalize(st);
 		goto out;
 	}
-	pack_pos(pos, seq, sqlite3_column_blob(st, 1));
+	memcpy(mac, sqlite3_column_blob(st, 1), 32);
 	sqlite3_finalize(st);
-	char sql[96];
-	snprintf(sql, sizeof(sql), "DELETE FROM audit WHERE seq <= %lld", (long long)seq);
-	if (meta_put(s->db, "audit_anchor", pos, 40) == 0 &&
-	    sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK)
-		rc = 0;
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM audit WHERE seq <= ?", -1, &st,
+			       NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, seq);
+		if (put_pos(s, "audit_anchor", seq, mac) == 0 &&
+		    sqlite3_step(st) == SQLITE_DONE)
+			rc = 0;
+		sqlite3_finalize(st);
+	}
 out:
 	sqlite3_exec(s->db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
 	return rc;

@@ -53,6 +53,27 @@ static int read_kek(const char *path, uint8_t kek[32], char *err, size_t errlen)
 	return 0;
 }
 
+/* The new file's directory entry must be durable before any key is
+ * wrapped with it: fsync the directory too. */
+static int fsync_dir(const char *path)
+{
+	char dir[256];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
 static int create_kek(const char *path, uint8_t kek[32], char *err, size_t errlen)
 {
 	if (RAND_priv_bytes(kek, 32) != 1) {
@@ -60,9 +81,10 @@ static int create_kek(const char *path, uint8_t kek[32], char *err, size_t errle
 		return -1;
 	}
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || write(fd, kek, 32) != 32 || fsync(fd) != 0) {
+	ssize_t n = fd < 0 ? -1 : write(fd, kek, 32);
+	if (fd < 0 || n != 32 || fsync(fd) != 0 || fsync_dir(path) != 0) {
 		snprintf(err, errlen, "master key %s: cannot create: %s", path,
-			 strerror(errno));
+			 n >= 0 && n != 32 ? "short write" : strerror(errno));
 		if (fd >= 0) {
 			close(fd);
 			unlink(path);

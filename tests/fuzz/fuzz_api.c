@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include "ctld_pvt.h"
@@ -12,12 +13,29 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct ctld d;
+static char dir[] = "/tmp/veil-fuzz-api.XXXXXX";
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void cleanup(void)
+{
+	ctl_store_close(&d.store);
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
 
 static void init(void)
 {
-	char dir[] = "/tmp/veil-fuzz-api.XXXXXX", err[256];
+	char err[256];
 	if (mkdtemp(dir) == NULL || ctl_config_load(&d.cfg, NULL, err, sizeof(err)) != 0)
 		abort();
+	atexit(cleanup);
 	snprintf(d.cfg.state_dir, sizeof(d.cfg.state_dir), "%s", dir);
 	snprintf(d.cfg.master_key, sizeof(d.cfg.master_key), "%s/master.key", dir);
 	d.cfg.rate_limit_per_min = 1000000;

@@ -9,11 +9,19 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static char path[64];
+
+static void cleanup(void)
+{
+	unlink(path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char path[64];
-	if (path[0] == '\0')
+	if (path[0] == '\0') {
 		snprintf(path, sizeof(path), "/tmp/veil-fuzz-config.%d", (int)getpid());
+		atexit(cleanup);
+	}
 	FILE *f = fopen(path, "wb");
 	if (f == NULL || fwrite(data, 1, size, f) != size || fclose(f) != 0)
 		abort();

@@ -6,4 +6,4 @@ set -eu
 target=$1 seconds=$2 scratch=$3 seeds=$4
 mkdir -p "$scratch"
 exec "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-	-print_final_stats=1 "$scratch" "$seeds"
+	-print_final_stats=1 -error_exitcode=1 "$scratch" "$seeds"

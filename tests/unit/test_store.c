@@ -1,0 +1,834 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/* The control plane's state store and key wrapping, against real SQLite
+ * files and master key files in a temporary directory: the governance log's
+ * hash chain (appends, reopening, tampering with sqlite3 behind its back,
+ * pruning) and the master key's creation, checks and use. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ctl_pvt.h"
+
+struct fx {
+	char dir[64];     /* mkdtemp under /tmp, removed by teardown */
+	char key[300];    /* dir/state/master.key */
+	struct ctl_config cfg;
+	struct ctl_store s;
+	bool open;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/veil-test-store.XXXXXX");
+	if (mkdtemp(f->dir) == NULL ||
+	    ctl_config_load(&f->cfg, NULL, err, sizeof(err)) != 0) {
+		free(f);
+		return -1;
+	}
+	/* a state directory that does not exist yet: the store makes it */
+	snprintf(f->cfg.state_dir, sizeof(f->cfg.state_dir), "%s/state", f->dir);
+	snprintf(f->cfg.master_key, sizeof(f->cfg.master_key),
+		 "%s/state/master.key", f->dir);
+	snprintf(f->key, sizeof(f->key), "%s", f->cfg.master_key);
+	*state = f;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	if (f->open)
+		ctl_store_close(&f->s);
+	int rc = nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return rc;
+}
+
+/* ---- helpers ---- */
+
+static void store_open(struct fx *f)
+{
+	char err[512] = "";
+
+	if (ctl_store_open(&f->s, &f->cfg, err, sizeof(err)) != 0)
+		fail_msg("ctl_store_open: %s", err);
+	f->open = true;
+}
+
+static void store_close(struct fx *f)
+{
+	ctl_store_close(&f->s);
+	f->open = false;
+}
+
+/* Close the store and start again from an empty state directory (the
+ * master key goes too). */
+static void reset(struct fx *f)
+{
+	store_close(f);
+	assert_int_equal(nftw(f->cfg.state_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	store_open(f);
+}
+
+/* Append n records, the i-th (from 0) at time t0 + i * step (ms). */
+static void append_n(struct fx *f, int n, int64_t t0, int64_t step)
+{
+	static const char *const actions[] = { "tenant.create", "key.roll",
+					       "resolve", "key.destroy" };
+	for (int i = 0; i < n; i++) {
+		struct ctl_audit_rec r = {
+			.time = t0 + i * step,
+			.uid = 1000 + (unsigned)i,
+			.role = "investigator",
+			.action = actions[i % 4],
+			/* NULL and "" both occur: they must not be confused */
+			.tenant = i % 3 == 0 ? NULL : i % 3 == 1 ? "acme" : "",
+			.tokens = "[\"veil_u1_aaaabbbbccccdddd\"]",
+			.justification = "INC-4242: phishing triage",
+			.outcome = "ok",
+		};
+		int64_t before = f->s.last_seq;
+		assert_int_equal(ctl_audit_append(&f->s, &r), 0);
+		assert_int_equal(f->s.last_seq, before + 1);
+	}
+}
+
+/* Expect verify to say `want` (0: intact) and, if intact, `count`. */
+static void expect_verify(struct fx *f, int64_t want, int64_t count)
+{
+	char why[256] = "";
+	int64_t n = -1;
+	int64_t bad = ctl_audit_verify(&f->s, &n, why, sizeof(why));
+
+	if (bad != want)
+		fail_msg("verify: %lld, want %lld (%s)", (long long)bad,
+			 (long long)want, why);
+	if (want == 0)
+		assert_int_equal(n, count);
+	else
+		assert_true(why[0] != '\0');
+}
+
+/* Run SQL behind the store's back, on a connection of our own; returns the
+ * number of rows it changed. */
+static int sql(struct fx *f, const char *q)
+{
+	char path[300];
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	snprintf(path, sizeof(path), "%s/veil.db", f->cfg.state_dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
+			 SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK) {
+		char copy[256];
+		snprintf(copy, sizeof(copy), "%s", msg ? msg : "?");
+		sqlite3_free(msg);
+		sqlite3_close(db);
+		fail_msg("%s: %s", q, copy);
+	}
+	int n = sqlite3_changes(db);
+	sqlite3_close(db);
+	return n;
+}
+
+static int64_t sql_int(struct fx *f, const char *q)
+{
+	char path[300];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	snprintf(path, sizeof(path), "%s/veil.db", f->cfg.state_dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void read_file(const char *path, uint8_t *buf, size_t cap, size_t *len)
+{
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	ssize_t n = read(fd, buf, cap);
+	close(fd);
+	assert_true(n >= 0);
+	*len = (size_t)n;
+}
+
+static void write_key_file(const char *path, const uint8_t key[32], mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, key, 32), 32);
+	close(fd);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static bool file_has(const char *path, const uint8_t *needle, size_t n)
+{
+	static uint8_t buf[4 << 20];
+	size_t len = 0;
+
+	if (access(path, F_OK) != 0)
+		return false;
+	read_file(path, buf, sizeof(buf), &len);
+	return memmem(buf, len, needle, n) != NULL;
+}
+
+/* ---- key wrapping ---- */
+
+static void test_wrap_create_only_when_allowed(void **state)
+{
+	struct fx *f = *state;
+	char err[512] = "";
+	struct stat st;
+
+	assert_int_equal(mkdir(f->cfg.state_dir, 0700), 0);
+	/* missing and not allowed to make it: an error naming the file */
+	assert_null(ctl_wrap_open(f->key, false, err, sizeof(err)));
+	assert_non_null(strstr(err, f->key));
+	assert_int_equal(access(f->key, F_OK), -1);
+	assert_int_equal(errno, ENOENT);
+
+	struct ctl_wrap *w = ctl_wrap_open(f->key, true, err, sizeof(err));
+	if (w == NULL)
+		fail_msg("ctl_wrap_open: %s", err);
+	assert_int_equal(lstat(f->key, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_size, 32);
+	assert_int_equal(st.st_uid, geteuid());
+	uint8_t k1[64], k2[64];
+	size_t n1, n2;
+	read_file(f->key, k1, sizeof(k1), &n1);
+	assert_int_equal(n1, 32);
+
+	uint8_t key[32], wrapped[64], back[32];
+	for (int i = 0; i < 32; i++)
+		key[i] = (uint8_t)(7 * i + 1);
+	int wl = ctl_wrap_key(w, key, wrapped);
+	assert_int_equal(wl, 40);
+	ctl_wrap_close(w);
+
+	/* an existing file is used as it is, whether or not creating is
+	 * allowed: never replaced */
+	for (int allow = 0; allow < 2; allow++) {
+		w = ctl_wrap_open(f->key, allow, err, sizeof(err));
+		if (w == NULL)
+			fail_msg("ctl_wrap_open (allow %d): %s", allow, err);
+		memset(back, 0, sizeof(back));
+		assert_int_equal(ctl_unwrap_key(w, wrapped, (size_t)wl, back), 0);
+		assert_memory_equal(back, key, 32);
+		ctl_wrap_close(w);
+		read_file(f->key, k2, sizeof(k2), &n2);
+		assert_int_equal(n2, 32);
+		assert_memory_equal(k1, k2, 32);
+	}
+	ctl_wrap_close(NULL);
+
+	/* a missing directory cannot hold a new key: an error, not a crash */
+	char deep[400];
+	snprintf(deep, sizeof(deep), "%s/no/such/dir/master.key", f->dir);
+	err[0] = '\0';
+	assert_null(ctl_wrap_open(deep, true, err, sizeof(err)));
+	assert_non_null(strstr(err, deep));
+}
+
+static void test_wrap_roundtrip_and_tamper(void **state)
+{
+	struct fx *f = *state;
+	char err[512] = "";
+	uint8_t key[32], wrapped[64], back[32];
+
+	assert_int_equal(mkdir(f->cfg.state_dir, 0700), 0);
+	struct ctl_wrap *w = ctl_wrap_open(f->key, true, err, sizeof(err));
+	if (w == NULL)
+		fail_msg("ctl_wrap_open: %s", err);
+	for (int i = 0; i < 32; i++)
+		key[i] = (uint8_t)(0xc0 ^ i);
+	int wl = ctl_wrap_key(w, key, wrapped);
+	assert_int_equal(wl, 40);
+	/* the wrapped form does not hold the key in the clear */
+	assert_null(memmem(wrapped, (size_t)wl, key, 16));
+	assert_null(memmem(wrapped, (size_t)wl, key + 16, 16));
+
+	memset(back, 0, sizeof(back));
+	assert_int_equal(ctl_unwrap_key(w, wrapped, (size_t)wl, back), 0);
+	assert_memory_equal(back, key, 32);
+
+	/* any flipped bit, anywhere, fails to unwrap */
+	for (int i = 0; i < wl; i++)
+		for (int bit = 0; bit < 8; bit += 7) {
+			uint8_t t[64];
+			memcpy(t, wrapped, (size_t)wl);
+			t[i] ^= (uint8_t)(1u << bit);
+			memset(back, 0x5a, sizeof(back));
+			if (ctl_unwrap_key(w, t, (size_t)wl, back) != -1)
+				fail_msg("byte %d bit %d flipped: unwrapped", i, bit);
+		}
+	/* wrong lengths: truncated, extended, absurd */
+	assert_int_equal(ctl_unwrap_key(w, wrapped, (size_t)wl - 1, back), -1);
+	assert_int_equal(ctl_unwrap_key(w, wrapped, (size_t)wl - 8, back), -1);
+	assert_int_equal(ctl_unwrap_key(w, wrapped, 0, back), -1);
+	uint8_t longer[64];
+	memcpy(longer, wrapped, (size_t)wl);
+	memset(longer + wl, 0, sizeof(longer) - (size_t)wl);
+	assert_int_equal(ctl_unwrap_key(w, longer, (size_t)wl + 8, back), -1);
+	assert_int_equal(ctl_unwrap_key(w, longer, sizeof(longer), back), -1);
+
+	/* still fine after all that */
+	assert_int_equal(ctl_unwrap_key(w, wrapped, (size_t)wl, back), 0);
+	assert_memory_equal(back, key, 32);
+	ctl_wrap_close(w);
+}
+
+static void test_wrap_other_master_key(void **state)
+{
+	struct fx *f = *state;
+	char err[512] = "", other[320];
+	uint8_t key[32], wrapped[64], back[32];
+
+	assert_int_equal(mkdir(f->cfg.state_dir, 0700), 0);
+	snprintf(other, sizeof(other), "%s/other.key", f->dir);
+	struct ctl_wrap *w1 = ctl_wrap_open(f->key, true, err, sizeof(err));
+	struct ctl_wrap *w2 = ctl_wrap_open(other, true, err, sizeof(err));
+	assert_non_null(w1);
+	assert_non_null(w2);
+	memset(key, 0x42, sizeof(key));
+	int wl = ctl_wrap_key(w1, key, wrapped);
+	assert_int_equal(wl, 40);
+	assert_int_equal(ctl_unwrap_key(w2, wrapped, (size_t)wl, back), -1);
+	assert_int_equal(ctl_unwrap_key(w1, wrapped, (size_t)wl, back), 0);
+	assert_memory_equal(back, key, 32);
+	ctl_wrap_close(w2);
+
+	/* the same 32 bytes in another file are the same key */
+	uint8_t raw[64];
+	size_t n;
+	char copy[320];
+	read_file(f->key, raw, sizeof(raw), &n);
+	snprintf(copy, sizeof(copy), "%s/copy.key", f->dir);
+	write_key_file(copy, raw, 0600);
+	w2 = ctl_wrap_open(copy, false, err, sizeof(err));
+	if (w2 == NULL)
+		fail_msg("ctl_wrap_open: %s", err);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(ctl_unwrap_key(w2, wrapped, (size_t)wl, back), 0);
+	assert_memory_equal(back, key, 32);
+	ctl_wrap_close(w2);
+	ctl_wrap_close(w1);
+}
+
+/* wrap.c refuses a master key file that is not a regular 32-byte file owned
+ * by the effective uid with no group or other permission bits (a stat
+ * check, so it holds for root too). */
+static void test_wrap_refuses_bad_key_files(void **state)
+{
+	struct fx *f = *state;
+	char err[512], lnk[320];
+	uint8_t raw[32];
+	static const mode_t bad_modes[] = { 0644, 0640, 0604, 0660, 0610, 0601 };
+
+	assert_int_equal(mkdir(f->cfg.state_dir, 0700), 0);
+	memset(raw, 0x17, sizeof(raw));
+	write_key_file(f->key, raw, 0600);
+	struct ctl_wrap *w = ctl_wrap_open(f->key, false, err, sizeof(err));
+	if (w == NULL)
+		fail_msg("ctl_wrap_open 0600: %s", err);
+	ctl_wrap_close(w);
+
+	for (size_t i = 0; i < sizeof(bad_modes) / sizeof(bad_modes[0]); i++) {
+		char mode[8];
+		assert_int_equal(chmod(f->key, bad_modes[i]), 0);
+		err[0] = '\0';
+		for (int allow = 0; allow < 2; allow++) {
+			w = ctl_wrap_open(f->key, allow, err, sizeof(err));
+			if (w != NULL)
+				fail_msg("mode %03o accepted", (unsigned)bad_modes[i]);
+			assert_non_null(strstr(err, f->key));
+			snprintf(mode, sizeof(mode), "%03o", (unsigned)bad_modes[i]);
+			assert_non_null(strstr(err, mode));
+		}
+	}
+	/* owner read-only is fine */
+	assert_int_equal(chmod(f->key, 0400), 0);
+	w = ctl_wrap_open(f->key, false, err, sizeof(err));
+	if (w == NULL)
+		fail_msg("ctl_wrap_open 0400: %s", err);
+	ctl_wrap_close(w);
+
+	/* owned by another uid (only root can make one) */
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(f->key, 0600), 0);
+		assert_int_equal(chown(f->key, 4242, (gid_t)-1), 0);
+		assert_null(ctl_wrap_open(f->key, true, err, sizeof(err)));
+		assert_non_null(strstr(err, f->key));
+		assert_int_equal(chown(f->key, 0, (gid_t)-1), 0);
+	}
+
+	/* not 32 bytes */
+	assert_int_equal(chmod(f->key, 0600), 0);
+	assert_int_equal(truncate(f->key, 31), 0);
+	assert_null(ctl_wrap_open(f->key, true, err, sizeof(err)));
+	assert_non_null(strstr(err, f->key));
+	assert_int_equal(truncate(f->key, 33), 0);
+	assert_null(ctl_wrap_open(f->key, true, err, sizeof(err)));
+
+	/* a symlink to a good key file is not followed */
+	write_key_file(f->key, raw, 0600);
+	snprintf(lnk, sizeof(lnk), "%s/link.key", f->dir);
+	assert_int_equal(symlink(f->key, lnk), 0);
+	assert_null(ctl_wrap_open(lnk, true, err, sizeof(err)));
+	assert_non_null(strstr(err, lnk));
+
+	/* a directory is not a key file */
+	assert_null(ctl_wrap_open(f->dir, false, err, sizeof(err)));
+}
+
+/* ---- the store and the governance log ---- */
+
+static void test_store_append_verify_reopen(void **state)
+{
+	struct fx *f = *state;
+	struct stat st;
+	char path[320];
+
+	store_open(f);
+	/* a new state directory (0700) and master key (0600) */
+	assert_int_equal(stat(f->cfg.state_dir, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(f->key, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_size, 32);
+	snprintf(path, sizeof(path), "%s/veil.db", f->cfg.state_dir);
+	assert_int_equal(access(path, F_OK), 0);
+
+	/* an empty log is intact */
+	assert_int_equal(f->s.last_seq, 0);
+	expect_verify(f, 0, 0);
+
+	append_n(f, 5, 1000, 1000);
+	expect_verify(f, 0, 5);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 5);
+	assert_int_equal(sql_int(f, "SELECT min(seq) FROM audit"), 1);
+	assert_int_equal(sql_int(f, "SELECT max(seq) FROM audit"), 5);
+	/* the explicit times are kept */
+	assert_int_equal(sql_int(f, "SELECT time FROM audit WHERE seq=3"), 3000);
+	/* a time of 0 means now */
+	struct ctl_audit_rec now = { .role = "admin", .action = "status",
+				     .outcome = "ok" };
+	int64_t t0 = ctl_now();
+	assert_int_equal(ctl_audit_append(&f->s, &now), 0);
+	assert_true(sql_int(f, "SELECT time FROM audit WHERE seq=6") >= t0);
+	expect_verify(f, 0, 6);
+
+	/* the audit key is stored wrapped only: the database (and its WAL)
+	 * do not hold it */
+	assert_int_equal(sql_int(f, "SELECT length(v) FROM meta WHERE k='audit_key'"),
+			 40);
+	uint8_t ak[32];
+	memcpy(ak, f->s.audit_key, sizeof(ak));
+	store_close(f);
+	assert_false(file_has(path, ak, sizeof(ak)));
+	snprintf(path, sizeof(path), "%s/veil.db-wal", f->cfg.state_dir);
+	assert_false(file_has(path, ak, sizeof(ak)));
+
+	/* reopened: the same chain, and appending goes on from its head */
+	store_open(f);
+	assert_int_equal(f->s.last_seq, 6);
+	assert_memory_equal(f->s.audit_key, ak, sizeof(ak));
+	expect_verify(f, 0, 6);
+	append_n(f, 3, 20000, 10);
+	expect_verify(f, 0, 9);
+	assert_int_equal(sql_int(f, "SELECT max(seq) FROM audit"), 9);
+	store_close(f);
+	store_open(f);
+	assert_int_equal(f->s.last_seq, 9);
+	expect_verify(f, 0, 9);
+}
+
+static void test_store_edit_detected(void **state)
+{
+	struct fx *f = *state;
+	/* each edit shows at the record edited; undone, the chain is intact */
+	static const struct {
+		const char *edit, *undo;
+		int64_t bad;
+	} cases[] = {
+		{ "UPDATE audit SET justification='nothing to see' WHERE seq=3",
+		  "UPDATE audit SET justification='INC-4242: phishing triage' WHERE seq=3", 3 },
+		{ "UPDATE audit SET outcome='denied' WHERE seq=1",
+		  "UPDATE audit SET outcome='ok' WHERE seq=1", 1 },
+		{ "UPDATE audit SET uid=0 WHERE seq=5",
+		  "UPDATE audit SET uid=1004 WHERE seq=5", 5 },
+		{ "UPDATE audit SET time=time+1 WHERE seq=2",
+		  "UPDATE audit SET time=time-1 WHERE seq=2", 2 },
+		{ "UPDATE audit SET tokens='[]' WHERE seq=4",
+		  "UPDATE audit SET tokens='[\"veil_u1_aaaabbbbccccdddd\"]' WHERE seq=4", 4 },
+		{ "UPDATE audit SET role='admin' WHERE seq=2",
+		  "UPDATE audit SET role='investigator' WHERE seq=2", 2 },
+		{ "UPDATE audit SET action='status' WHERE seq=3",
+		  "UPDATE audit SET action='resolve' WHERE seq=3", 3 },
+		/* seq 1 has no tenant (NULL), seq 3 an empty one: not the same */
+		{ "UPDATE audit SET tenant='' WHERE seq=1",
+		  "UPDATE audit SET tenant=NULL WHERE seq=1", 1 },
+		{ "UPDATE audit SET tenant=NULL WHERE seq=3",
+		  "UPDATE audit SET tenant='' WHERE seq=3", 3 },
+		{ "UPDATE audit SET mac=zeroblob(32) WHERE seq=5",
+		  NULL, 5 },
+	};
+
+	store_open(f);
+	append_n(f, 5, 1000, 1000);
+	expect_verify(f, 0, 5);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(sql(f, cases[i].edit), 1);
+		char why[256] = "";
+		int64_t n = -1;
+		int64_t bad = ctl_audit_verify(&f->s, &n, why, sizeof(why));
+		if (bad != cases[i].bad)
+			fail_msg("%s: verify %lld (%s)", cases[i].edit,
+				 (long long)bad, why);
+		assert_true(why[0] != '\0');
+		if (cases[i].undo == NULL)
+			continue;
+		assert_int_equal(sql(f, cases[i].undo), 1);
+		expect_verify(f, 0, 5);
+	}
+}
+
+static void test_store_removal_detected(void **state)
+{
+	struct fx *f = *state;
+	char why[256] = "";
+	int64_t n = -1;
+
+	store_open(f);
+	append_n(f, 5, 1000, 1000);
+
+	/* a record from the middle: verify names it */
+	assert_int_equal(sql(f, "DELETE FROM audit WHERE seq=3"), 1);
+	assert_int_equal(ctl_audit_verify(&f->s, &n, why, sizeof(why)), 3);
+	assert_non_null(strstr(why, "3"));
+	/* still after a restart */
+	store_close(f);
+	store_open(f);
+	assert_int_equal(ctl_audit_verify(&f->s, &n, why, sizeof(why)), 3);
+
+	/* the first record, in a fresh log */
+	reset(f);
+	append_n(f, 5, 1000, 1000);
+	assert_int_equal(sql(f, "DELETE FROM audit WHERE seq=1"), 1);
+	expect_verify(f, 1, 0);
+}
+
+static void test_store_last_removal_detected(void **state)
+{
+	struct fx *f = *state;
+	char why[256] = "";
+	int64_t n = -1;
+
+	store_open(f);
+	append_n(f, 5, 1000, 1000);
+	assert_int_equal(sql(f, "DELETE FROM audit WHERE seq=5"), 1);
+	int64_t bad = ctl_audit_verify(&f->s, &n, why, sizeof(why));
+	assert_int_equal(bad, 5);
+	assert_true(why[0] != '\0');
+
+	/* the last two */
+	assert_int_equal(sql(f, "DELETE FROM audit WHERE seq=4"), 1);
+	assert_int_equal(ctl_audit_verify(&f->s, &n, why, sizeof(why)), 4);
+
+	/* all of them */
+	assert_int_equal(sql(f, "DELETE FROM audit"), 3);
+	assert_int_equal(ctl_audit_verify(&f->s, &n, why, sizeof(why)), 1);
+
+	/* still after a restart, which reads the head from the database */
+	store_close(f);
+	store_open(f);
+	assert_int_equal(ctl_audit_verify(&f->s, &n, why, sizeof(why)), 1);
+}
+
+static void test_store_insertion_detected(void **state)
+{
+	struct fx *f = *state;
+
+	store_open(f);
+	append_n(f, 5, 1000, 1000);
+
+	/* a forged record after the head, even one with a real record's mac */
+	assert_int_equal(sql(f, "INSERT INTO audit(seq,time,uid,role,action,tenant,"
+			     "tokens,justification,outcome,mac) SELECT 6,time+1,uid,"
+			     "role,action,tenant,tokens,justification,outcome,mac "
+			     "FROM audit WHERE seq=5"), 1);
+	expect_verify(f, 6, 0);
+	assert_int_equal(sql(f, "UPDATE audit SET mac=randomblob(32) WHERE seq=6"), 1);
+	expect_verify(f, 6, 0);
+	assert_int_equal(sql(f, "DELETE FROM audit WHERE seq=6"), 1);
+	expect_verify(f, 0, 5);
+
+	/* a forged record in place of a real one: moved down, renumbered */
+	assert_int_equal(sql(f, "UPDATE audit SET seq=seq+10 WHERE seq>=3"), 3);
+	assert_int_equal(sql(f, "INSERT INTO audit(seq,time,uid,role,action,tenant,"
+			     "tokens,justification,outcome,mac) VALUES(3,3000,0,"
+			     "'admin','key.destroy','acme',NULL,'forged','ok',"
+			     "randomblob(32))"), 1);
+	expect_verify(f, 3, 0);
+	assert_int_equal(sql(f, "DELETE FROM audit WHERE seq=3"), 1);
+	assert_int_equal(sql(f, "UPDATE audit SET seq=seq-10 WHERE seq>=13"), 3);
+	expect_verify(f, 0, 5);
+
+	/* two records swapped */
+	assert_int_equal(sql(f, "UPDATE audit SET seq=-2 WHERE seq=2;"
+			     "UPDATE audit SET seq=2 WHERE seq=4;"
+			     "UPDATE audit SET seq=4 WHERE seq=-2"), 1);
+	expect_verify(f, 2, 0);
+
+	/* the anchor or head gone */
+	store_close(f);
+	store_open(f);
+	assert_int_equal(sql(f, "DELETE FROM meta WHERE k='audit_anchor'"), 1);
+	char why[256] = "";
+	int64_t n;
+	assert_true(ctl_audit_verify(&f->s, &n, why, sizeof(why)) != 0);
+	assert_true(why[0] != '\0');
+}
+
+static void test_store_prune(void **state)
+{
+	struct fx *f = *state;
+
+	store_open(f);
+	/* seq 1-3 at 1000, 2000, 3000; seq 4 exactly at the cut (kept);
+	 * seq 5-8 after it */
+	append_n(f, 4, 1000, 1000);
+	append_n(f, 4, 10000, 1000);
+	expect_verify(f, 0, 8);
+
+	assert_int_equal(ctl_audit_prune(&f->s, 4000), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 5);
+	assert_int_equal(sql_int(f, "SELECT min(seq) FROM audit"), 4);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit WHERE time < 4000"), 0);
+	expect_verify(f, 0, 5);
+
+	/* appending goes on, across a restart too */
+	append_n(f, 2, 20000, 1000);
+	expect_verify(f, 0, 7);
+	store_close(f);
+	store_open(f);
+	expect_verify(f, 0, 7);
+	assert_int_equal(f->s.last_seq, 10);
+
+	/* removals are still seen: the oldest kept record ... */
+	assert_int_equal(sql(f, "DELETE FROM audit WHERE seq=4"), 1);
+	expect_verify(f, 4, 0);
+
+	/* ... and, in a fresh log, pruning all of it keeps it verifiable */
+	reset(f);
+	append_n(f, 3, 1000, 1000);
+	assert_int_equal(ctl_audit_prune(&f->s, 1000000), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 0);
+	expect_verify(f, 0, 0);
+	append_n(f, 2, 2000000, 1000);
+	assert_int_equal(sql_int(f, "SELECT min(seq) FROM audit"), 4);
+	expect_verify(f, 0, 2);
+	store_close(f);
+	store_open(f);
+	expect_verify(f, 0, 2);
+	append_n(f, 1, 3000000, 0);
+	expect_verify(f, 0, 3);
+}
+
+static void test_store_prune_nothing_old(void **state)
+{
+	struct fx *f = *state;
+
+	store_open(f);
+	/* on an empty log */
+	assert_int_equal(ctl_audit_prune(&f->s, ctl_now()), 0);
+	expect_verify(f, 0, 0);
+
+	append_n(f, 5, 50000, 1000);
+	assert_int_equal(ctl_audit_prune(&f->s, 50000), 0);
+	assert_int_equal(ctl_audit_prune(&f->s, 0), 0);
+	assert_int_equal(ctl_audit_prune(&f->s, -1), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 5);
+	expect_verify(f, 0, 5);
+	/* the anchor did not move: still the start of the log */
+	assert_int_equal(sql_int(f, "SELECT substr(v, 1, 40) = zeroblob(40) FROM meta "
+				 "WHERE k='audit_anchor'"), 1);
+
+	/* a second prune with the same cut is a no-op too */
+	assert_int_equal(ctl_audit_prune(&f->s, 52000), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 3);
+	assert_int_equal(ctl_audit_prune(&f->s, 52000), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 3);
+	expect_verify(f, 0, 3);
+}
+
+/* The head and the anchor carry a MAC under the audit key: rewinding the
+ * head over removed records, or moving the anchor over removed old ones,
+ * with values copied from the table, is caught. */
+static void test_store_rewound_head_and_anchor(void **state)
+{
+	struct fx *f = *state;
+	char err[512] = "";
+	struct ctl_store s2;
+
+	store_open(f);
+	append_n(f, 6, 1000, 1000);
+	expect_verify(f, 0, 6);
+	/* remove record 6 and point the head at record 5, as it was */
+	sql(f, "DELETE FROM audit WHERE seq=6");
+	sql(f, "UPDATE meta SET v = (SELECT x'0000000000000005' || mac FROM audit "
+	       "WHERE seq=5) || substr(v, 41) WHERE k='audit_head'");
+	assert_int_equal(ctl_audit_verify(&f->s, &(int64_t){0}, err, sizeof(err)) != 0, 1);
+	store_close(f);
+	/* and the daemon refuses to go on from a forged head */
+	assert_int_equal(ctl_store_open(&s2, &f->cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not authentic"));
+
+	reset(f);
+	append_n(f, 6, 1000, 1000);
+	/* remove records 1-2 and move the anchor to record 2 */
+	sql(f, "UPDATE meta SET v = (SELECT x'0000000000000002' || mac FROM audit "
+	       "WHERE seq=2) || substr(v, 41) WHERE k='audit_anchor'");
+	sql(f, "DELETE FROM audit WHERE seq <= 2");
+	int64_t n = -1;
+	assert_int_not_equal(ctl_audit_verify(&f->s, &n, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "not authentic"));
+}
+
+/* Records are pruned as the oldest run only: one whose clock went back
+ * after a newer record is not taken with the old ones. */
+static void test_store_prune_clock_steps(void **state)
+{
+	struct fx *f = *state;
+	static const int64_t times[] = { 1000, 900000, 1500, 900001 };
+
+	store_open(f);
+	for (int i = 0; i < 4; i++) {
+		struct ctl_audit_rec r = { .time = times[i], .role = "admin",
+					   .action = "status", .outcome = "ok" };
+		assert_int_equal(ctl_audit_append(&f->s, &r), 0);
+	}
+	assert_int_equal(ctl_audit_prune(&f->s, 2000), 0);
+	assert_int_equal(sql_int(f, "SELECT min(seq) FROM audit"), 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 3);
+	expect_verify(f, 0, 3);
+}
+
+/* What the MAC does not cover is refused: a uid beyond 32 bits, text
+ * hidden after a NUL. */
+static void test_store_uncovered_edits(void **state)
+{
+	struct fx *f = *state;
+
+	store_open(f);
+	append_n(f, 3, 1000, 1000);
+	sql(f, "UPDATE audit SET uid = uid + 4294967296 WHERE seq=2");
+	expect_verify(f, 2, 0);
+	sql(f, "UPDATE audit SET uid = uid - 4294967296 WHERE seq=2");
+	expect_verify(f, 0, 3);
+	sql(f, "UPDATE audit SET outcome = CAST(outcome || x'00' || 'hidden' AS TEXT) "
+	       "WHERE seq=3");
+	expect_verify(f, 3, 0);
+}
+
+static void test_store_master_key_missing(void **state)
+{
+	struct fx *f = *state;
+	char err[512] = "";
+	uint8_t raw[64];
+	size_t n;
+	struct ctl_store s2;
+
+	store_open(f);
+	append_n(f, 3, 1000, 1000);
+	store_close(f);
+	read_file(f->key, raw, sizeof(raw), &n);
+	assert_int_equal(n, 32);
+	assert_int_equal(unlink(f->key), 0);
+
+	/* the database holds the wrapped audit key: no new master key */
+	assert_int_equal(ctl_store_open(&s2, &f->cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, f->key));
+	assert_non_null(strstr(err, "wrapped"));
+	assert_int_equal(access(f->key, F_OK), -1);
+	assert_int_equal(errno, ENOENT);
+	/* twice: the failed open did not change anything either */
+	assert_int_equal(ctl_store_open(&s2, &f->cfg, err, sizeof(err)), -1);
+	assert_int_equal(access(f->key, F_OK), -1);
+
+	/* another master key in its place does not unwrap the audit key */
+	uint8_t other[32];
+	memset(other, 0x99, sizeof(other));
+	write_key_file(f->key, other, 0600);
+	err[0] = '\0';
+	assert_int_equal(ctl_store_open(&s2, &f->cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, f->key));
+	uint8_t now[64];
+	read_file(f->key, now, sizeof(now), &n);
+	assert_int_equal(n, 32);
+	assert_memory_equal(now, other, 32);
+
+	/* the right one back: all is well */
+	write_key_file(f->key, raw, 0600);
+	store_open(f);
+	expect_verify(f, 0, 3);
+	append_n(f, 1, 5000, 0);
+	expect_verify(f, 0, 4);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_wrap_create_only_when_allowed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrap_roundtrip_and_tamper, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrap_other_master_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrap_refuses_bad_key_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_append_verify_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_edit_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_removal_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_last_removal_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_insertion_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_prune_nothing_old, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_master_key_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_rewound_head_and_anchor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_prune_clock_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_uncovered_edits, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
