@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * What a log format parser sees and what it produces (private to
+ * dataplane/). A parser finds the identity fields of one message: for each,
+ * the span of raw bytes that the token will replace, the field kind, and how
+ * the raw bytes are escaped (the name encrypted is the unescaped value). It
+ * never copies, allocates per message, or changes the message.
+ *
+ * Rules every parser keeps:
+ *  - fields are reported in increasing offset order and never overlap;
+ *  - a span is the value only (no quotes, no key, no delimiter); an empty
+ *    value is reported too (len 0): the core decides what "no user" is;
+ *  - an identity the parser sees but cannot bound safely (an unterminated
+ *    quote around a user field, more fields than VDP_MAX_FIELDS) makes the
+ *    message VDP_MALFORMED, never a partial answer: a name must not leave in
+ *    clear because the parser gave up half-way.
+ */
+#ifndef VEIL_DP_PVT_H
+#define VEIL_DP_PVT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "veil_crypto.h" /* enum veil_kind */
+
+#define VDP_MAX_FIELDS 32 /* identity fields in one message */
+#define VDP_MAX_KEYS   32 /* identity keys of one source and format */
+#define VDP_KEY_MAX    63 /* longest key name / JSON path / column name */
+
+/* How the raw bytes of a value are escaped. */
+enum vdp_esc {
+	VDP_ESC_NONE = 0,  /* the raw bytes are the value */
+	VDP_ESC_CEF_HDR,   /* CEF header field: \| -> |, \\ -> \ */
+	VDP_ESC_CEF_EXT,   /* CEF extension value: \= \\ \n \r (also \|) */
+	VDP_ESC_BACKSLASH, /* quoted values (RFC 5424 SD-PARAM rules, also
+			    * FortiOS, Check Point): \" \\ \] -> " \ ];
+			    * any other backslash is literal (DOMAIN\user) */
+	VDP_ESC_JSON,      /* JSON string content: RFC 8259 escapes, \uXXXX
+			    * with surrogate pairs, to UTF-8 */
+	VDP_ESC_CSV,       /* inside a double-quoted field (CSV, W3C): "" -> " */
+	VDP_ESC__COUNT
+};
+
+struct vdp_field {
+	uint32_t off;  /* first raw byte of the value, from the message start */
+	uint32_t len;  /* raw bytes; the token replaces exactly these */
+	uint8_t kind;  /* VEIL_KIND_USER or VEIL_KIND_DEVICE */
+	uint8_t esc;   /* enum vdp_esc */
+};
+
+struct vdp_fields {
+	unsigned n;
+	struct vdp_field f[VDP_MAX_FIELDS];
+};
+
+/* One identity key: a key name (key=value formats), a JSON path
+ * ("a.b.c"), a column name, or a message-specific name (ASA): each format
+ * says what its names mean. */
+struct vdp_key {
+	char name[VDP_KEY_MAX + 1];
+	uint8_t len;
+	uint8_t kind; /* enum veil_kind */
+};
+
+struct vdp_keys {
+	unsigned n;
+	struct vdp_key k[VDP_MAX_KEYS];
+};
+
+/* The kind of @p name in @p ks (exact, case-sensitive), or -1. */
+int vdp_keys_find(const struct vdp_keys *ks, const char *name, size_t len);
+/* Build a key set from a static list; for a format's defaults. */
+void vdp_keys_set(struct vdp_keys *ks, const char *const *users,
+		  const char *const *devices);
+
+/* Append a field. Returns false when the set is full (the parser then
+ * returns VDP_MALFORMED). */
+bool vdp_fields_add(struct vdp_fields *fs, size_t off, size_t len,
+		    enum veil_kind kind, enum vdp_esc esc);
+
+/* CEF and LEEF headers: the offset just after the @p want -th unescaped
+ * '|' from @p p (a pipe is escaped by an odd run of backslashes), or 0 if
+ * the header is cut short. */
+size_t vdp_hdr_pipes(const char *d, size_t p, size_t len, unsigned want);
+
+/* A character of a CEF/LEEF extension key. */
+static inline bool vdp_hdr_key_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-' ||
+	       c == '[' || c == ']';
+}
+
+/* One message as framed, with its syslog header located. */
+struct vdp_msg {
+	const char *data; /* the whole message, not NUL-terminated */
+	size_t len;
+	size_t body;      /* offset of the body (after the syslog header) */
+	size_t sd_off;    /* RFC 5424 STRUCTURED-DATA, if sd_len > 0 */
+	size_t sd_len;
+};
+
+enum vdp_parse_rc {
+	VDP_PARSED = 0, /* this format; the fields (maybe none) are in out */
+	VDP_NOT_MINE,   /* not this format: auto-detection tries another */
+	VDP_MALFORMED,  /* this format, but not safely parseable: dropped */
+};
+
+/* Per source and format: the identity keys in effect and the format's own
+ * state (W3C's #Fields columns), which the format allocates on first use
+ * and frees with free_state. */
+struct vdp_parse_ctx {
+	const struct vdp_keys *keys;
+	void *state;
+};
+
+struct vdp_format {
+	const char *name; /* as in the config: "cef", "leef", ... */
+	/* A cheap look at the body: could this be the format? Used by
+	 * auto-detection, in the order of vdp_formats[]. */
+	bool (*detect)(const struct vdp_msg *m);
+	enum vdp_parse_rc (*parse)(struct vdp_parse_ctx *ctx,
+				   const struct vdp_msg *m,
+				   struct vdp_fields *out);
+	/* The default identity keys (a format whose identities are fixed
+	 * by position may ignore ctx->keys). */
+	const char *const *default_users;
+	const char *const *default_devices;
+	void (*free_state)(void *state); /* NULL if stateless */
+};
+
+/* Every format, in auto-detection order; NULL-terminated. */
+extern const struct vdp_format *const vdp_formats[];
+const struct vdp_format *vdp_format_find(const char *name);
+
+extern const struct vdp_format vdp_fmt_cef, vdp_fmt_leef, vdp_fmt_w3c,
+	vdp_fmt_squid, vdp_fmt_squid_common, vdp_fmt_fortigate,
+	vdp_fmt_sophos, vdp_fmt_juniper, vdp_fmt_checkpoint, vdp_fmt_panos,
+	vdp_fmt_websense, vdp_fmt_json, vdp_fmt_asa;
+
+/* Unescape @p len raw bytes escaped as @p esc into @p out (at most cap).
+ * Returns the unescaped length, or -1 if the raw bytes are not a valid
+ * escaped value or do not fit. If raw_pos is not NULL, raw_pos[i] is the
+ * raw offset where output byte i came from (cap entries). */
+long vdp_unescape(enum vdp_esc esc, const char *raw, size_t len, char *out,
+		  size_t cap, uint32_t *raw_pos);
+
+/* ---- sources (source.c) ---- */
+
+#define VDP_MAX_FORMATS 16
+#define VDP_MAX_NOUSER  16
+
+struct vdp_source {
+	char name[64];
+	const struct vdp_format *fmt; /* NULL: auto-detect */
+	bool is_regex;
+	bool keys_overridden;         /* user_fields/device_fields given */
+	struct vdp_keys keys[VDP_MAX_FORMATS]; /* per format index */
+	bool keep_domain, replace_repeats, marker, forward_unknown;
+	unsigned n_no_user;
+	char no_user[VDP_MAX_NOUSER][32];
+	void *re;                     /* pcre2_code *, format regex */
+	unsigned n_groups;
+	struct { uint32_t number; uint8_t kind; } groups[VDP_MAX_FIELDS];
+	char user_fields[512], device_fields[512];
+};
+
+/* Index of @p f in vdp_formats[]. */
+unsigned vdp_format_index(const struct vdp_format *f);
+/* Format regex: the identities of one message (a per-worker match data). */
+enum vdp_parse_rc vdp_regex_parse(const struct vdp_source *s, void *match_data,
+				  const struct vdp_msg *m, struct vdp_fields *out);
+
+/* ---- syslog header (syslog.c) ---- */
+
+enum vdp_syslog_kind { VDP_SYSLOG_NONE, VDP_SYSLOG_3164, VDP_SYSLOG_5424 };
+
+/* Locate the header of @p m->data: sets body, sd_off, sd_len. A message
+ * without a recognizable header is all body (VDP_SYSLOG_NONE). Never
+ * fails. */
+enum vdp_syslog_kind vdp_syslog_parse(struct vdp_msg *m);
+
+#endif

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * The key=value family: FortiGate (FortiOS), Sophos (SFOS/XG and UTM) and
+ * Check Point Log Exporter (syslog format).
+ *
+ * FortiGate and Sophos share one scanner: space-separated `key=value`
+ * tokens, a value either bare (up to the next space, no escapes) or
+ * double-quoted (spaces allowed, a backslash escapes the next byte). A
+ * token without '=' (a syslog tag left in the body, free text) is skipped.
+ *
+ * Check Point: `[key:"value"; key2:"value2"; ...]`, with or without the
+ * brackets, values quoted with backslash escapes (\" \\ \]); a bare value
+ * (`key:value;`) is accepted too.
+ *
+ * Both scanners make one pass, left to right, and skip quoted values whole,
+ * so that a `user=` inside another field's value is never taken for a key.
+ * An unterminated quote makes the rest of the message unreadable: if the
+ * quoted key is an identity, or an identity key shows up in the rest, the
+ * message is VDP_MALFORMED; otherwise the fields found before it stand
+ * (devices truncate long lines). A closing quote glued to more text, or
+ * for Check Point a pair that does not parse, puts the last value in doubt
+ * (a sender that did not escape a backslash before a quote): an identity
+ * key inside it makes the message VDP_MALFORMED too.
+ */
+#include <string.h>
+
+#include "dp_pvt.h"
+
+#define DETECT_WINDOW 512 /* bytes of the body that detect() looks at */
+
+/* ---- shared helpers ---- */
+
+/* Bit n set when some identity key is n bytes long: most keys of a line
+ * are rejected without a string compare. */
+static uint64_t key_len_mask(const struct vdp_keys *ks)
+{
+	uint64_t mask = 0;
+	for (unsigned i = 0; i < ks->n; i++)
+		mask |= (uint64_t)1 << (ks->k[i].len & 63);
+	return mask;
+}
+
+/* vdp_keys_find() with a cheap reject: length, then first and last byte
+ * (most keys of a line share a length with some identity key). */
+static inline int key_kind(const struct vdp_keys *ks, uint64_t mask,
+			   const char *k, size_t n)
+{
+	if (n == 0 || n > VDP_KEY_MAX || !(mask >> n & 1))
+		return -1;
+	for (unsigned i = 0; i < ks->n; i++) {
+		const struct vdp_key *e = &ks->k[i];
+		if (e->len == n && e->name[0] == k[0] &&
+		    e->name[n - 1] == k[n - 1] && memcmp(e->name, k, n) == 0)
+			return e->kind;
+	}
+	return -1;
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* The closing quote of a value whose first byte is at @p from (just after
+ * the opening quote); a quote after an odd run of backslashes is escaped.
+ * Returns the offset of the closing quote, or SIZE_MAX. */
+static size_t quote_end(const char *d, size_t from, size_t end)
+{
+	size_t p = from;
+	while (p < end) {
+		const char *q = memchr(d + p, '"', end - p);
+		if (q == NULL)
+			return SIZE_MAX;
+		size_t at = (size_t)(q - d), bs = 0;
+		while (at - bs > from && d[at - bs - 1] == '\\')
+			bs++;
+		if ((bs & 1) == 0)
+			return at;
+		p = at + 1;
+	}
+	return SIZE_MAX;
+}
+
+/* Is there an identity key followed by @p sep anywhere in [from, end)?
+ * Used once the structure is lost (a quote that never closes, or a stray
+ * one): that text is read as plain text, and any identity key in it is a
+ * name that could not be bounded. */
+static bool probe_keys(const char *d, size_t from, size_t end, char sep,
+		       const struct vdp_keys *ks, uint64_t mask)
+{
+	size_t p = from;
+	while (p < end) {
+		const char *s = memchr(d + p, sep, end - p);
+		if (s == NULL)
+			return false;
+		size_t at = (size_t)(s - d), k = at;
+		while (k > from && (unsigned char)d[k - 1] > ' ' &&
+		       d[k - 1] != '"' && d[k - 1] != sep && d[k - 1] != ';' &&
+		       d[k - 1] != '[')
+			k--;
+		if (key_kind(ks, mask, d + k, at - k) >= 0)
+			return true;
+		p = at + 1;
+	}
+	return false;
+}
+
+/* Does @p key (with its separator, e.g. "logid=") start a token in the
+ * first @p n bytes of @p b? */
+static bool has_key(const char *b, size_t n, const char *key)
+{
+	size_t kl = strlen(key), p = 0;
+	while (p + kl <= n) {
+		const char *f = memmem(b + p, n - p, key, kl);
+		if (f == NULL)
+			return false;
+		size_t at = (size_t)(f - b);
+		if (at == 0 || is_space(b[at - 1]) || b[at - 1] == '[' ||
+		    b[at - 1] == ';')
+			return true;
+		p = at + 1;
+	}
+	return false;
+}
+
+/* The body, skipping leading spaces, at most DETECT_WINDOW bytes. */
+static const char *detect_window(const struct vdp_msg *m, size_t *n)
+{
+	size_t b = m->body < m->len ? m->body : m->len;
+	while (b < m->len && is_space(m->data[b]))
+		b++;
+	*n = m->len - b < DETECT_WINDOW ? m->len - b : DETECT_WINDOW;
+	return m->data + b;
+}
+
+/* ---- key=value (FortiGate, Sophos) ---- */
+
+static enum vdp_parse_rc kv_parse(struct vdp_parse_ctx *ctx,
+				  const struct vdp_msg *m,
+				  struct vdp_fields *out)
+{
+	const char *d = m->data;
+	const size_t end = m->len;
+	const struct vdp_keys *ks = ctx->keys;
+	const uint64_t mask = key_len_mask(ks);
+	size_t p = m->body < end ? m->body : end;
+
+	while (p < end) {
+		while (p < end && is_space(d[p]))
+			p++;
+		if (p == end)
+			break;
+		/* the key: up to '=' within this token */
+		size_t k = p;
+		while (p < end && d[p] != '=' && !is_space(d[p]))
+			p++;
+		if (p == end || d[p] != '=' || p == k) {
+			/* not a key=value token: skip it */
+			while (p < end && !is_space(d[p]))
+				p++;
+			continue;
+		}
+		int kind = key_kind(ks, mask, d + k, p - k);
+		p++; /* '=' */
+		size_t v, vlen;
+		enum vdp_esc esc;
+		if (p < end && d[p] == '"') {
+			size_t close = quote_end(d, p + 1, end);
+			if (close == SIZE_MAX) {
+				if (kind >= 0 ||
+				    probe_keys(d, p + 1, end, '=', ks, mask))
+					return VDP_MALFORMED;
+				return VDP_PARSED;
+			}
+			v = p + 1;
+			vlen = close - v;
+			esc = VDP_ESC_BACKSLASH;
+			p = close + 1;
+			/* a closing quote glued to more text: maybe a sender
+			 * that does not escape a backslash before a quote
+			 * ("C:\dir\" user=...) and the value ran over keys */
+			if (p < end && !is_space(d[p]) &&
+			    probe_keys(d, v, close, '=', ks, mask))
+				return VDP_MALFORMED;
+		} else {
+			v = p;
+			while (p < end && !is_space(d[p]))
+				p++;
+			vlen = p - v;
+			esc = VDP_ESC_NONE;
+		}
+		if (kind >= 0 &&
+		    !vdp_fields_add(out, v, vlen, (enum veil_kind)kind, esc))
+			return VDP_MALFORMED;
+	}
+	return VDP_PARSED;
+}
+
+/*
+ * FortiGate: every FortiOS log starts with date= (syslog and FortiAnalyzer
+ * forwarding alike); other orders (eventtime= first, reordered by a relay)
+ * are recognized by logid= together with devid= or devname=.
+ */
+static bool fortigate_detect(const struct vdp_msg *m)
+{
+	size_t n;
+	const char *b = detect_window(m, &n);
+	if (n >= 5 && memcmp(b, "date=", 5) == 0)
+		return true;
+	return has_key(b, n, "logid=") &&
+	       (has_key(b, n, "devid=") || has_key(b, n, "devname="));
+}
+
+/* Sophos: SFOS/XG (v17 `device="SFW" ... log_id=`, v18+ `device_name=`)
+ * or UTM (`id="0001" severity="info" sys="SecureWeb"`). */
+static bool sophos_detect(const struct vdp_msg *m)
+{
+	size_t n;
+	const char *b = detect_window(m, &n);
+	if (has_key(b, n, "device_name=\"") || has_key(b, n, "log_id=") ||
+	    has_key(b, n, "log_type=\""))
+		return true;
+	return has_key(b, n, "id=\"") && has_key(b, n, "severity=\"") &&
+	       has_key(b, n, "sys=\"");
+}
+
+/* ---- Check Point Log Exporter ---- */
+
+static bool cp_key_char(char c)
+{
+	return (unsigned char)c > ' ' && c != ':' && c != ';' && c != '"' &&
+	       c != '[' && c != ']' && c != '=';
+}
+
+/* Where the Check Point fields may start: the body, or the STRUCTURED-DATA
+ * if the syslog header parser took the bracketed block for it. */
+static size_t cp_region(const struct vdp_msg *m)
+{
+	size_t s = m->body < m->len ? m->body : m->len;
+	if (m->sd_len > 0 && m->sd_off < s)
+		s = m->sd_off;
+	return s;
+}
+
+/* The first key of the block: the first `key:"` whose key starts the
+ * region or follows '[', ' ' or ';'. SIZE_MAX if none. */
+static size_t cp_find(const char *d, size_t from, size_t end)
+{
+	size_t p = from;
+	while (p + 1 < end) {
+		const char *c = memmem(d + p, end - p, ":\"", 2);
+		if (c == NULL)
+			return SIZE_MAX;
+		size_t at = (size_t)(c - d), k = at;
+		while (k > from && cp_key_char(d[k - 1]))
+			k--;
+		if (k < at && (k == from || d[k - 1] == '[' ||
+			       is_space(d[k - 1]) || d[k - 1] == ';'))
+			return k;
+		p = at + 1;
+	}
+	return SIZE_MAX;
+}
+
+static enum vdp_parse_rc cp_parse(struct vdp_parse_ctx *ctx,
+				  const struct vdp_msg *m,
+				  struct vdp_fields *out)
+{
+	const char *d = m->data;
+	const size_t end = m->len;
+	const struct vdp_keys *ks = ctx->keys;
+	const uint64_t mask = key_len_mask(ks);
+	size_t p = cp_find(d, cp_region(m), end);
+	if (p == SIZE_MAX)
+		return VDP_NOT_MINE;
+	size_t last = p; /* the last value read: suspect if the next key breaks */
+
+	while (p < end) {
+		while (p < end && (is_space(d[p]) || d[p] == ';'))
+			p++;
+		if (p == end || d[p] == ']')
+			break;
+		size_t k = p;
+		while (p < end && cp_key_char(d[p]))
+			p++;
+		if (p == end || d[p] != ':' || p == k) {
+			/* lost the structure (maybe at a stray quote in the last
+			 * value): nothing from that value on may hide a name */
+			if (probe_keys(d, last, end, ':', ks, mask))
+				return VDP_MALFORMED;
+			return VDP_PARSED;
+		}
+		int kind = key_kind(ks, mask, d + k, p - k);
+		p++; /* ':' */
+		size_t v, vlen;
+		enum vdp_esc esc;
+		if (p < end && d[p] == '"') {
+			size_t close = quote_end(d, p + 1, end);
+			if (close == SIZE_MAX) {
+				if (kind >= 0 ||
+				    probe_keys(d, last, end, ':', ks, mask))
+					return VDP_MALFORMED;
+				return VDP_PARSED;
+			}
+			v = p + 1;
+			vlen = close - v;
+			esc = VDP_ESC_BACKSLASH;
+			p = close + 1;
+			last = v;
+		} else {
+			/* a bare value runs to ';' or ']' */
+			v = p;
+			while (p < end && d[p] != ';' && d[p] != ']')
+				p++;
+			vlen = p - v;
+			while (vlen > 0 && is_space(d[v + vlen - 1]))
+				vlen--;
+			esc = VDP_ESC_NONE;
+		}
+		if (kind >= 0 &&
+		    !vdp_fields_add(out, v, vlen, (enum veil_kind)kind, esc))
+			return VDP_MALFORMED;
+	}
+	return VDP_PARSED;
+}
+
+/* Check Point: a `key:"value"` block with "; " separators and one of the
+ * keys every Log Exporter record has. */
+static bool checkpoint_detect(const struct vdp_msg *m)
+{
+	const char *d = m->data;
+	size_t from = cp_region(m);
+	/* the block starts right after the header: a bounded look, as
+	 * detect() runs on every line of an auto source */
+	size_t lim = m->len - from < DETECT_WINDOW ? m->len : from + DETECT_WINDOW;
+	size_t k = cp_find(d, from, lim);
+	if (k == SIZE_MAX)
+		return false;
+	size_t n = m->len - k < 2 * DETECT_WINDOW ? m->len - k
+						  : 2 * DETECT_WINDOW;
+	const char *b = d + k;
+	if (memmem(b, n, "\";", 2) == NULL)
+		return false;
+	return has_key(b, n, "action:\"") || has_key(b, n, "product:\"") ||
+	       has_key(b, n, "origin:\"") || has_key(b, n, "loguid:\"");
+}
+
+/* ---- the formats ---- */
+
+/* FortiOS: `user` (authenticated user), `unauthuser` (FSSO/Kerberos
+ * passive identification), `xauthuser` (IPsec XAuth); `srcname` is the
+ * client's host name. `devname` is the FortiGate itself: not an identity. */
+static const char *const fortigate_users[] = { "user", "unauthuser",
+					       "xauthuser", NULL };
+static const char *const fortigate_devices[] = { "srcname", NULL };
+
+/* SFOS: `user_name`; UTM: `user`. No device key by default (SFOS has no
+ * client host name field; UTM's `device` is a flag, "0"/"1"). */
+static const char *const sophos_users[] = { "user_name", "user", NULL };
+
+/* Log Exporter: Identity Awareness names (`src_user_name`,
+ * `dst_user_name`), the `user` of VPN/URL Filtering logs, the
+ * `administrator` of audit logs; machine names of Identity Awareness. */
+static const char *const checkpoint_users[] = { "src_user_name",
+						"dst_user_name", "user",
+						"administrator", NULL };
+static const char *const checkpoint_devices[] = { "src_machine_name",
+						  "dst_machine_name", NULL };
+
+const struct vdp_format vdp_fmt_fortigate = {
+	.name = "fortigate",
+	.detect = fortigate_detect,
+	.parse = kv_parse,
+	.default_users = fortigate_users,
+	.default_devices = fortigate_devices,
+};
+
+const struct vdp_format vdp_fmt_sophos = {
+	.name = "sophos",
+	.detect = sophos_detect,
+	.parse = kv_parse,
+	.default_users = sophos_users,
+	.default_devices = NULL,
+};
+
+const struct vdp_format vdp_fmt_checkpoint = {
+	.name = "checkpoint",
+	.detect = checkpoint_detect,
+	.parse = cp_parse,
+	.default_users = checkpoint_users,
+	.default_devices = checkpoint_devices,
+};

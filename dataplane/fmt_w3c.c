@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * W3C extended log format (W3C WD-logfile; Microsoft IIS and TMG, Blue Coat
+ * ProxySG ELFF, and others):
+ *
+ *   #Version: 1.0
+ *   #Fields: date time c-ip cs-username cs-method cs-uri sc-status
+ *   2024-03-01 10:00:00 10.1.2.3 CORP\jdoe GET http://example.com/ 200
+ *
+ * Lines starting with '#' are directives: each is parsed, with no field.
+ * "#Fields:" (or "#fields" and a blank, as Zeek writes it) names the
+ * columns of the data lines that follow, until the next #Fields; that is
+ * this format's per-source state (ctx->state, allocated at the first
+ * #Fields). The identity keys are column names, matched without regard to
+ * case. Defaults: users cs-username (IIS, TMG, ProxySG) and cs-userdn
+ * (ProxySG's distinguished name); device c-dns (the draft's client DNS
+ * name). detect() knows the directives only: a data line has no signature
+ * of its own, so an auto source must send its #Fields first (the pipeline
+ * then gives W3C the lines no other format claims).
+ *
+ * Data fields are separated by spaces (or tabs, runs collapsing), or by
+ * single tabs when the #Fields line separates its names with tabs, in which
+ * case values may hold spaces. A field may be double-quoted (ProxySG quotes
+ * values with spaces), a quote inside being doubled as in the W3C draft's
+ * strings: the span is inside the quotes, escaped VDP_ESC_CSV. "-" is a
+ * value like any other (the core knows it means "no user").
+ *
+ * Fail closed: a data line before any #Fields, with more or fewer fields
+ * than its #Fields, or with a quote that is not closed or not followed by
+ * a separator, is VDP_MALFORMED: its columns cannot be trusted, so neither
+ * can the place of its identities.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dp_pvt.h"
+
+#define W3C_MAX_COLS  256  /* columns of one #Fields line */
+#define W3C_NAMES_MAX 8192 /* their names, stored to match new key sets */
+
+static const char *const w3c_users[] = { "cs-username", "cs-userdn", NULL };
+static const char *const w3c_devices[] = { "c-dns", NULL };
+
+struct w3c_state {
+	const struct vdp_keys *keys; /* the key set kind[] was found with */
+	unsigned ncols;              /* 0: no usable #Fields yet */
+	bool tabs;                   /* fields are tab-separated */
+	int8_t kind[W3C_MAX_COLS];   /* enum veil_kind, or -1 */
+	uint8_t name_len[W3C_MAX_COLS]; /* 0: too long to be a key */
+	uint16_t name_off[W3C_MAX_COLS];
+	char names[W3C_NAMES_MAX];
+};
+
+static inline char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool same_nocase(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (lower(a[i]) != lower(b[i]))
+			return false;
+	return true;
+}
+
+/* The kind of column @p name in @p ks, matched without regard to case. */
+static int w3c_find(const struct vdp_keys *ks, const char *name, size_t len)
+{
+	for (unsigned i = 0; i < ks->n; i++)
+		if (ks->k[i].len == len && same_nocase(ks->k[i].name, name, len))
+			return ks->k[i].kind;
+	return -1;
+}
+
+static void w3c_set_kinds(struct w3c_state *st, const struct vdp_keys *ks)
+{
+	for (unsigned c = 0; c < st->ncols; c++) {
+		int kind = -1;
+		if (st->name_len[c] > 0)
+			kind = w3c_find(ks, st->names + st->name_off[c],
+					st->name_len[c]);
+		st->kind[c] = (int8_t)kind;
+	}
+	st->keys = ks;
+}
+
+/* Skip a syslog TAG ("proxy[12]: ") that a header parser may have left. */
+static size_t skip_tag(const char *d, size_t p, size_t end)
+{
+	size_t i = p;
+	while (i < end && i - p < 48 &&
+	       ((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= 'A' && d[i] <= 'Z') ||
+		(d[i] >= '0' && d[i] <= '9') || d[i] == '_' || d[i] == '-' ||
+		d[i] == '.' || d[i] == '/'))
+		i++;
+	if (i == p)
+		return p;
+	if (i < end && d[i] == '[') {
+		size_t j = i + 1;
+		while (j < end && d[j] >= '0' && d[j] <= '9')
+			j++;
+		if (j == i + 1 || j >= end || d[j] != ']')
+			return p;
+		i = j + 1;
+	}
+	if (i + 1 < end && d[i] == ':' && d[i + 1] == ' ')
+		return i + 2;
+	return p;
+}
+
+static const struct {
+	const char *name;
+	size_t len;
+} w3c_directives[] = {
+	{ "#Fields:", 8 },  { "#Software:", 10 },  { "#Version:", 9 },
+	{ "#Date:", 6 },    { "#Remark:", 8 },     { "#Start-Date:", 12 },
+	{ "#End-Date:", 10 },
+};
+
+#define W3C_N_DIRECTIVES (sizeof(w3c_directives) / sizeof(w3c_directives[0]))
+
+static bool is_directive(const char *d, size_t p, size_t end)
+{
+	for (size_t i = 0; i < W3C_N_DIRECTIVES; i++)
+		if (end - p >= w3c_directives[i].len &&
+		    same_nocase(d + p, w3c_directives[i].name,
+				w3c_directives[i].len))
+			return true;
+	return false;
+}
+
+/* Where the body starts, past a tag; m->len if the body is empty. */
+static size_t w3c_start(const struct vdp_msg *m)
+{
+	if (m->body >= m->len)
+		return m->len;
+	return skip_tag(m->data, m->body, m->len);
+}
+
+static bool w3c_detect(const struct vdp_msg *m)
+{
+	size_t p = w3c_start(m);
+	return p < m->len && m->data[p] == '#' &&
+	       is_directive(m->data, p, m->len);
+}
+
+/* "#Fields: a b c": the columns from now on. */
+static enum vdp_parse_rc w3c_fields(struct vdp_parse_ctx *ctx, const char *d,
+				    size_t p, size_t end)
+{
+	struct w3c_state *st = ctx->state;
+	if (st == NULL) {
+		st = calloc(1, sizeof(*st));
+		if (st == NULL)
+			return VDP_MALFORMED;
+		ctx->state = st;
+	}
+	unsigned n = 0;
+	size_t used = 0;
+	bool tabs = false;
+	st->ncols = 0;
+	while (p < end && (d[p] == ' ' || d[p] == '\t'))
+		p++;
+	while (p < end) {
+		size_t s = p;
+		while (p < end && d[p] != ' ' && d[p] != '\t')
+			p++;
+		if (n == W3C_MAX_COLS)
+			return VDP_MALFORMED; /* data lines drop until the next */
+		size_t len = p - s;
+		if (len <= VDP_KEY_MAX) {
+			if (used + len > W3C_NAMES_MAX)
+				return VDP_MALFORMED;
+			memcpy(st->names + used, d + s, len);
+			st->name_off[n] = (uint16_t)used;
+			st->name_len[n] = (uint8_t)len;
+			used += len;
+		} else {
+			st->name_len[n] = 0;
+		}
+		n++;
+		size_t sep = p;
+		while (p < end && (d[p] == ' ' || d[p] == '\t'))
+			p++;
+		if (p < end && memchr(d + sep, '\t', p - sep) != NULL)
+			tabs = true;
+	}
+	st->ncols = n;
+	st->tabs = tabs;
+	w3c_set_kinds(st, ctx->keys);
+	return VDP_PARSED;
+}
+
+static inline bool w3c_sep(char c, bool tabs)
+{
+	return c == '\t' || (!tabs && c == ' ');
+}
+
+/* One data line against the current columns. */
+static enum vdp_parse_rc w3c_data(const struct w3c_state *st, const char *d,
+				  size_t p, size_t end, struct vdp_fields *out)
+{
+	bool tabs = st->tabs;
+	unsigned col = 0;
+	if (!tabs)
+		while (p < end && (d[p] == ' ' || d[p] == '\t'))
+			p++;
+	for (;;) {
+		size_t s, e;
+		enum vdp_esc esc = VDP_ESC_NONE;
+		if (p < end && d[p] == '"') {
+			s = ++p;
+			for (;;) {
+				const char *q = memchr(d + p, '"', end - p);
+				if (q == NULL)
+					return VDP_MALFORMED; /* not closed */
+				p = (size_t)(q - d) + 1;
+				if (p < end && d[p] == '"')
+					p++; /* "" is a quote */
+				else
+					break;
+			}
+			e = p - 1;
+			if (p < end && !w3c_sep(d[p], tabs))
+				return VDP_MALFORMED; /* "ab"cd */
+			esc = VDP_ESC_CSV;
+		} else {
+			s = p;
+			while (p < end && !w3c_sep(d[p], tabs))
+				p++;
+			e = p;
+		}
+		if (col == st->ncols)
+			return VDP_MALFORMED; /* more fields than columns */
+		int kind = st->kind[col++];
+		if (kind >= 0 &&
+		    !vdp_fields_add(out, s, e - s, (enum veil_kind)kind, esc))
+			return VDP_MALFORMED;
+		if (p == end)
+			break;
+		if (tabs)
+			p++; /* one tab each: "a\t\tb" has an empty field */
+		else
+			while (p < end && (d[p] == ' ' || d[p] == '\t'))
+				p++;
+	}
+	return col == st->ncols ? VDP_PARSED : VDP_MALFORMED;
+}
+
+static enum vdp_parse_rc w3c_parse(struct vdp_parse_ctx *ctx,
+				   const struct vdp_msg *m,
+				   struct vdp_fields *out)
+{
+	const char *d = m->data;
+	size_t p = w3c_start(m), end = m->len;
+	struct w3c_state *st = ctx->state;
+	while (end > p && (d[end - 1] == '\n' || d[end - 1] == '\r'))
+		end--;
+	if (p < end && d[p] == '#') {
+		/* "#Fields:", or "#fields" and a blank as Zeek writes it: a
+		 * column list that went unnoticed would misplace identities */
+		if (end - p >= 8 && same_nocase(d + p, "#Fields", 7) &&
+		    (d[p + 7] == ':' || d[p + 7] == ' ' || d[p + 7] == '\t')) {
+			if (ctx->keys == NULL)
+				return VDP_MALFORMED;
+			return w3c_fields(ctx, d, p + 8, end);
+		}
+		return VDP_PARSED; /* #Software, #Version, #Date, #Remark... */
+	}
+	if (st == NULL || st->ncols == 0) {
+		/* no columns known: only a blank line is safe */
+		while (p < end && (d[p] == ' ' || d[p] == '\t'))
+			p++;
+		return p == end ? VDP_PARSED : VDP_MALFORMED;
+	}
+	if (ctx->keys == NULL)
+		return VDP_MALFORMED;
+	if (ctx->keys != st->keys)
+		w3c_set_kinds(st, ctx->keys);
+	if (!st->tabs)
+		while (end > p && (d[end - 1] == ' ' || d[end - 1] == '\t'))
+			end--;
+	if (p == end)
+		return VDP_PARSED; /* a blank line */
+	return w3c_data(st, d, p, end, out);
+}
+
+static void w3c_free_state(void *state)
+{
+	free(state);
+}
+
+const struct vdp_format vdp_fmt_w3c = {
+	.name = "w3c",
+	.detect = w3c_detect,
+	.parse = w3c_parse,
+	.default_users = w3c_users,
+	.default_devices = w3c_devices,
+	.free_state = w3c_free_state,
+};

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/* Identity key sets, field lists and the format registry. */
+#include <string.h>
+
+#include "dp_pvt.h"
+
+int vdp_keys_find(const struct vdp_keys *ks, const char *name, size_t len)
+{
+	for (unsigned i = 0; i < ks->n; i++)
+		if (ks->k[i].len == len && memcmp(ks->k[i].name, name, len) == 0)
+			return ks->k[i].kind;
+	return -1;
+}
+
+static void add_list(struct vdp_keys *ks, const char *const *list,
+		     enum veil_kind kind)
+{
+	for (; list != NULL && *list != NULL && ks->n < VDP_MAX_KEYS; list++) {
+		size_t n = strlen(*list);
+		if (n > VDP_KEY_MAX)
+			continue;
+		struct vdp_key *k = &ks->k[ks->n++];
+		memcpy(k->name, *list, n + 1);
+		k->len = (uint8_t)n;
+		k->kind = (uint8_t)kind;
+	}
+}
+
+void vdp_keys_set(struct vdp_keys *ks, const char *const *users,
+		  const char *const *devices)
+{
+	ks->n = 0;
+	add_list(ks, users, VEIL_KIND_USER);
+	add_list(ks, devices, VEIL_KIND_DEVICE);
+}
+
+bool vdp_fields_add(struct vdp_fields *fs, size_t off, size_t len,
+		    enum veil_kind kind, enum vdp_esc esc)
+{
+	if (fs->n == VDP_MAX_FIELDS || off > UINT32_MAX || len > UINT32_MAX)
+		return false;
+	fs->f[fs->n++] = (struct vdp_field){ .off = (uint32_t)off,
+					     .len = (uint32_t)len,
+					     .kind = (uint8_t)kind,
+					     .esc = (uint8_t)esc };
+	return true;
+}
+
+size_t vdp_hdr_pipes(const char *d, size_t p, size_t len, unsigned want)
+{
+	unsigned pipes = 0;
+	while (pipes < want) {
+		const char *q = memchr(d + p, '|', len - p);
+		if (q == NULL)
+			return 0;
+		size_t i = (size_t)(q - d), bs = 0;
+		/* d[p - 1] is ':' or '|': the run of backslashes stops there */
+		while (i - bs > p && d[i - bs - 1] == '\\')
+			bs++;
+		if (bs % 2 == 0)
+			pipes++;
+		p = i + 1;
+	}
+	return p;
+}
+
+/* Auto-detection order: the most specific signatures first. */
+const struct vdp_format *const vdp_formats[] = {
+	&vdp_fmt_cef, &vdp_fmt_leef, &vdp_fmt_json, &vdp_fmt_w3c,
+	&vdp_fmt_checkpoint, &vdp_fmt_panos, &vdp_fmt_asa, &vdp_fmt_juniper,
+	&vdp_fmt_fortigate, &vdp_fmt_sophos, &vdp_fmt_websense,
+	&vdp_fmt_squid, &vdp_fmt_squid_common, NULL,
+};
+
+const struct vdp_format *vdp_format_find(const char *name)
+{
+	for (unsigned i = 0; vdp_formats[i] != NULL; i++)
+		if (strcmp(vdp_formats[i]->name, name) == 0)
+			return vdp_formats[i];
+	return NULL;
+}
