@@ -11,9 +11,16 @@
  *  - a span is the value only (no quotes, no key, no delimiter); an empty
  *    value is reported too (len 0): the core decides what "no user" is;
  *  - an identity the parser sees but cannot bound safely (an unterminated
- *    quote around a user field, more fields than VDP_MAX_FIELDS) makes the
- *    message VDP_MALFORMED, never a partial answer: a name must not leave in
- *    clear because the parser gave up half-way.
+ *    quote around a user field, more fields than VDP_MAX_FIELDS, text whose
+ *    structure is lost and that holds an identity key) makes the message
+ *    VDP_MALFORMED, never a partial answer: a name must not leave in clear
+ *    because the parser gave up half-way;
+ *  - VDP_NOT_MINE only for a line that is clearly not the format: with a
+ *    fixed format the pipeline drops it, or forwards it unchanged when the
+ *    source says on_unknown = forward;
+ *  - parse() may be called without detect(); both read only data[0..len)
+ *    (never a NUL after it), and body, sd_off + sd_len are <= len;
+ *  - ctx->keys is never NULL and does not change while a source lives.
  */
 #ifndef VEIL_DP_PVT_H
 #define VEIL_DP_PVT_H
@@ -137,7 +144,7 @@ const struct vdp_format *vdp_format_find(const char *name);
 extern const struct vdp_format vdp_fmt_cef, vdp_fmt_leef, vdp_fmt_w3c,
 	vdp_fmt_squid, vdp_fmt_squid_common, vdp_fmt_fortigate,
 	vdp_fmt_sophos, vdp_fmt_juniper, vdp_fmt_checkpoint, vdp_fmt_panos,
-	vdp_fmt_websense, vdp_fmt_json, vdp_fmt_asa;
+	vdp_fmt_websense, vdp_fmt_json, vdp_fmt_asa, vdp_fmt_kv, vdp_fmt_csv;
 
 /* Unescape @p len raw bytes escaped as @p esc into @p out (at most cap).
  * Returns the unescaped length, or -1 if the raw bytes are not a valid
@@ -148,7 +155,7 @@ long vdp_unescape(enum vdp_esc esc, const char *raw, size_t len, char *out,
 
 /* ---- sources (source.c) ---- */
 
-#define VDP_MAX_FORMATS 16
+#define VDP_MAX_FORMATS 24
 #define VDP_MAX_NOUSER  16
 
 struct vdp_source {
@@ -160,6 +167,7 @@ struct vdp_source {
 	bool keep_domain, replace_repeats, marker, forward_unknown;
 	unsigned n_no_user;
 	char no_user[VDP_MAX_NOUSER][32];
+	uint8_t no_user_len[VDP_MAX_NOUSER];
 	void *re;                     /* pcre2_code *, format regex */
 	unsigned n_groups;
 	struct { uint32_t number; uint8_t kind; } groups[VDP_MAX_FIELDS];

@@ -582,9 +582,11 @@ static bool ws_detect(const struct vdp_msg *m)
 	return ws_date(ds, d.len) && ws_time(ts, t.len);
 }
 
-static enum vdp_parse_rc ws_parse(struct vdp_parse_ctx *ctx,
-				  const struct vdp_msg *m,
-				  struct vdp_fields *out)
+/* A CSV line read with a layout (or none: only "col:N" keys). A layout
+ * whose first column has a title knows its header line by it. */
+static enum vdp_parse_rc cols_parse(struct vdp_parse_ctx *ctx,
+				    const struct vdp_msg *m, struct vdp_fields *out,
+				    const struct layout_col *lay, unsigned n_lay)
 {
 	struct csv_cur c;
 	struct csv_val first, v;
@@ -597,9 +599,10 @@ static enum vdp_parse_rc ws_parse(struct vdp_parse_ctx *ctx,
 		return VDP_MALFORMED;
 	/* Every line is read with the layout (detection looked at the date
 	 * and time already); the header line is known by its first title. */
-	bool header = eq_ci(m->data + first.off, first.len, "date");
+	bool header = n_lay > 0 && lay[0].title != NULL &&
+		      eq_ci(m->data + first.off, first.len, lay[0].title);
 
-	unsigned nw = want_build(ctx->keys, ws_cols, N_WS_COLS, "col", 3, w);
+	unsigned nw = want_build(ctx->keys, lay, n_lay, "col", 3, w);
 	unsigned at = 1;
 	for (unsigned i = 0; i < nw; i++) {
 		if (w[i].col == 1) {
@@ -624,6 +627,13 @@ static enum vdp_parse_rc ws_parse(struct vdp_parse_ctx *ctx,
 	return VDP_PARSED;
 }
 
+static enum vdp_parse_rc ws_parse(struct vdp_parse_ctx *ctx,
+				  const struct vdp_msg *m,
+				  struct vdp_fields *out)
+{
+	return cols_parse(ctx, m, out, ws_cols, N_WS_COLS);
+}
+
 static const char *const ws_users[] = { "user", NULL };
 static const char *const ws_devices[] = { "workstation", NULL };
 
@@ -633,4 +643,25 @@ const struct vdp_format vdp_fmt_websense = {
 	.parse = ws_parse,
 	.default_users = ws_users,
 	.default_devices = ws_devices,
+};
+
+/* ---- generic CSV: the columns a source names ("col:N"), any CSV ---- */
+
+static bool csv_never(const struct vdp_msg *m)
+{
+	(void)m; /* never auto-detected: a source says format = csv */
+	return false;
+}
+
+static enum vdp_parse_rc csv_generic_parse(struct vdp_parse_ctx *ctx,
+					   const struct vdp_msg *m,
+					   struct vdp_fields *out)
+{
+	return cols_parse(ctx, m, out, NULL, 0);
+}
+
+const struct vdp_format vdp_fmt_csv = {
+	.name = "csv",
+	.detect = csv_never,
+	.parse = csv_generic_parse,
 };

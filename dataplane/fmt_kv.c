@@ -390,3 +390,18 @@ const struct vdp_format vdp_fmt_checkpoint = {
 	.default_users = checkpoint_users,
 	.default_devices = checkpoint_devices,
 };
+
+/* ---- generic key=value: the keys a source names, FortiGate's syntax
+ * (space-separated, values optionally double-quoted with \" escapes) ---- */
+
+static bool kv_never(const struct vdp_msg *m)
+{
+	(void)m; /* never auto-detected: a source says format = kv */
+	return false;
+}
+
+const struct vdp_format vdp_fmt_kv = {
+	.name = "kv",
+	.detect = kv_never,
+	.parse = kv_parse,
+};

@@ -120,6 +120,7 @@ static int set_no_user(struct vdp_source *s, const char *v, char *err,
 				 VDP_MAX_NOUSER, sizeof(s->no_user[0]) - 1);
 			return -1;
 		}
+		s->no_user_len[s->n_no_user] = (uint8_t)l;
 		strcpy(s->no_user[s->n_no_user++], t);
 	}
 	return 0;

@@ -24,23 +24,29 @@
 /* ------------------------------------------------------------------ */
 
 enum vdp_framing {
-	VDP_FRAME_DATAGRAM,    /**< one message per datagram (use vdp_datagram_len) */
-	VDP_FRAME_OCTET_COUNT, /**< RFC 6587 3.4.1: "LEN SP MSG" */
-	VDP_FRAME_LF,          /**< RFC 6587 3.4.2: LF-terminated (CRLF trimmed) */
-	VDP_FRAME_TCP_AUTO,    /**< octet counting if a frame starts with a digit, else LF */
-	VDP_FRAME_FILE,        /**< LF or CRLF lines of a file */
+	VDP_FRAME_DATAGRAM,    /**< each feed is one datagram (trailing LF/CR/NUL trimmed) */
+	VDP_FRAME_OCTET_COUNT, /**< RFC 6587 3.4.1: "LEN SP MSG", LEN 1-9 digits without
+				    a leading zero; LF/CR/NUL between frames skipped */
+	VDP_FRAME_LF,          /**< RFC 6587 3.4.2: LF- or NUL-terminated, trailing CRs
+				    trimmed */
+	VDP_FRAME_TCP_AUTO,    /**< per frame: octet counting if it starts with a digit,
+				    else LF (headerless lines that start with a digit,
+				    such as bare PAN-OS CSV, need VDP_FRAME_LF) */
+	VDP_FRAME_FILE,        /**< LF or CRLF lines of a file (a NUL is data) */
 };
 
 struct vdp_framer_stats {
 	uint64_t messages;  /**< delivered */
 	uint64_t bytes;     /**< fed */
 	uint64_t oversize;  /**< messages longer than the maximum, dropped whole */
-	uint64_t bad_frame; /**< octet-counting frames with a bad length */
+	uint64_t bad_frame; /**< a bad octet count (the stream fails: at most 1) */
 	uint64_t truncated; /**< a partial frame at the end of the stream */
 };
 
 struct vdp_framer;
-/** @return a framer for one stream, or NULL (ENOMEM, EINVAL). */
+/** @return a framer for one stream, or NULL (ENOMEM, EINVAL: a mode out
+ *  of range or @p max_msg outside 1..999999999). The limit applies after
+ *  trimming; max_msg bytes are reserved for messages split across feeds. */
 struct vdp_framer *vdp_framer_new(enum vdp_framing mode, size_t max_msg);
 void vdp_framer_free(struct vdp_framer *f);
 /** A complete message; @p msg is valid during the call only. */
@@ -53,7 +59,8 @@ typedef void (*vdp_msg_fn)(void *arg, const char *msg, size_t len);
 int vdp_framer_feed(struct vdp_framer *f, const char *data, size_t len,
 		    vdp_msg_fn cb, void *arg);
 /** End of stream: a last unterminated line is delivered (LF, file); a
- *  partial octet-counted frame is counted as truncated. */
+ *  partial octet-counted frame is counted as truncated. The framer is then
+ *  ready for a new stream (a failed one stays failed). */
 void vdp_framer_finish(struct vdp_framer *f, vdp_msg_fn cb, void *arg);
 const struct vdp_framer_stats *vdp_framer_stats(const struct vdp_framer *f);
 /** The length of a datagram's message: trailing LF, CR and NUL trimmed. */
@@ -93,7 +100,7 @@ struct vdp_counters {
 	uint64_t marked;           /**< fields replaced by the marker */
 	uint64_t drops[VDP_REASON_COUNT];
 	uint64_t marks[VDP_REASON_COUNT];
-	uint64_t by_format[16];    /**< lines parsed, by vdp_format_names() index */
+	uint64_t by_format[24];    /**< lines parsed, by vdp_format_names() index */
 };
 
 struct vdp_source;
@@ -105,7 +112,8 @@ void vdp_source_free(struct vdp_source *s);
  * Set one option, as read from the source's config section:
  *   format          auto | cef | leef | w3c | squid | squid-common |
  *                   fortigate | sophos | juniper | checkpoint | panos |
- *                   websense | json | asa | regex
+ *                   websense | json | asa, or a generic extractor:
+ *                   kv | csv (keys "col:N") | regex
  *   user_fields     comma-separated keys (key names, JSON paths, column
  *                   names: see docs/formats.md) replacing the format's
  *                   default user keys; device_fields likewise

@@ -34,6 +34,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (fmt == NULL)
 			abort();
 		vdp_keys_set(&keys, fmt->default_users, fmt->default_devices);
+		if (keys.n == 0) {
+			/* a generic extractor (kv, csv): keys a source might name */
+			static const char *const u[] = { "user", "col:3", "a.b", NULL };
+			static const char *const d[] = { "host", "col:5", NULL };
+			vdp_keys_set(&keys, u, d);
+		}
 		ctx.keys = &keys;
 		atexit(fini);
 	}

@@ -364,6 +364,53 @@ static void test_name_memory_chunks(void **state)
 		assert_int_equal(f->out.line[i].n_segs, 64);
 }
 
+/* The generic extractors: key=value keys, CSV columns, JSON paths, as a
+ * source names them. */
+static void test_generic_extractors(void **state)
+{
+	struct fx *f = *state;
+	char name[64];
+	int kind;
+	set(f, "format", "kv");
+	set(f, "user_fields", "account, login");
+	set(f, "device_fields", "client");
+	start(f);
+	const char *o = run1(f, "ts=1 account=\"frank smith\" client=pc7 note=x");
+	assert_non_null(o);
+	assert_null(strstr(o, "frank smith"));
+	assert_null(strstr(o, "pc7"));
+	seg_name(f, 1, name, sizeof(name), &kind);
+	assert_string_equal(name, "frank smith");
+	assert_int_equal(kind, VEIL_KIND_USER);
+	/* kv and csv are never auto-detected: a source names them */
+	assert_false(vdp_format_find("kv")->detect(&(struct vdp_msg){ "a=b", 3, 0, 0, 0 }));
+
+	vdp_source_free(f->src);
+	f->src = vdp_source_new("csv");
+	set(f, "format", "csv");
+	set(f, "user_fields", "col:3");
+	set(f, "device_fields", "col:5");
+	start(f);
+	o = run1(f, "2026-11-24,allow,\"Doe, Jane\",10.0.0.1,LAPTOP-9,443");
+	assert_non_null(o);
+	assert_null(strstr(o, "Doe"));
+	assert_null(strstr(o, "LAPTOP-9"));
+	seg_name(f, 1, name, sizeof(name), &kind);
+	assert_string_equal(name, "Doe, Jane");
+	assert_true(strncmp(o, "2026-11-24,allow,\"veil_u3_", 26) == 0);
+
+	vdp_source_free(f->src);
+	f->src = vdp_source_new("json");
+	set(f, "format", "json");
+	set(f, "user_fields", "actor.name");
+	set(f, "device_fields", "");
+	start(f);
+	o = run1(f, "{\"actor\":{\"name\":\"gina\",\"id\":7},\"login\":\"kept\"}");
+	assert_non_null(o);
+	assert_null(strstr(o, "gina"));
+	assert_non_null(strstr(o, "\"login\":\"kept\""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -375,6 +422,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keep_domain_and_no_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fail_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_memory_chunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_generic_extractors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
