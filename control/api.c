@@ -144,6 +144,44 @@ static json_t *cmd_status(struct ctld *d, const struct ctl_caller *who, json_t *
 	return a;
 }
 
+/* The counters the dataplane's workers sent up the link (latest of each). */
+static json_t *cmd_stats(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	(void)who;
+	(void)req;
+	json_t *workers = json_array();
+	uint64_t sum[VEIL_LINK_NCOUNTERS] = { 0 };
+	for (unsigned w = 0; d->link != NULL && w < 64; w++) {
+		const struct veil_link_worker_counters *c =
+			veil_link_server_counters(d->link, w);
+		if (c == NULL)
+			continue;
+		json_t *cs = json_object(), *drops = json_object();
+		for (unsigned i = 0; i < c->n && i < VEIL_LINK_CTR_COUNT; i++) {
+			json_t *v = json_integer((json_int_t)c->value[i]);
+			json_object_set_new(i >= VEIL_LINK_CTR_DROP_UNKNOWN_FORMAT ? drops : cs,
+					    veil_link_counter_name(i), v);
+			sum[i] += c->value[i];
+		}
+		json_object_set_new(cs, "dropped", drops);
+		json_array_append_new(workers, json_pack("{s:i, s:I, s:o}", "worker", (int)w,
+							 "updated_ms", (json_int_t)c->updated_ms,
+							 "counters", cs));
+	}
+	json_t *tot = json_object(), *drops = json_object();
+	for (unsigned i = 0; i < VEIL_LINK_CTR_COUNT; i++)
+		json_object_set_new(i >= VEIL_LINK_CTR_DROP_UNKNOWN_FORMAT ? drops : tot,
+				    veil_link_counter_name(i), json_integer((json_int_t)sum[i]));
+	json_object_set_new(tot, "dropped", drops);
+	json_t *a = ok();
+	json_object_set_new(a, "dataplane_synced",
+			    json_boolean(d->link && veil_link_server_synced(d->link)));
+	json_object_set_new(a, "link", json_string(d->cfg.link_name));
+	json_object_set_new(a, "workers", workers);
+	json_object_set_new(a, "totals", tot);
+	return a;
+}
+
 static json_t *cmd_tenant_create(struct ctld *d, const struct ctl_caller *who, json_t *req)
 {
 	const char *id = get_str(req, "tenant", VEIL_TENANT_MAX);
@@ -744,6 +782,7 @@ static const struct command {
 	bool changes_state;
 } commands[] = {
 	{ "status", VEIL_ROLE_READER, cmd_status, false },
+	{ "stats", VEIL_ROLE_READER, cmd_stats, false },
 	{ "tenant.create", VEIL_ROLE_ADMIN, cmd_tenant_create, true },
 	{ "tenant.list", VEIL_ROLE_READER, cmd_tenant_list, false },
 	{ "tenant.show", VEIL_ROLE_READER, cmd_tenant_show, false },

@@ -93,6 +93,14 @@ static const char *const msg_name[VEIL_LINK_MSG_COUNT] = { VEIL_LINK_MSG_LIST(NA
 	_Static_assert(sizeof(type) <= VEIL_LINK_PAYLOAD_MAX, #name " fits");
 VEIL_LINK_MSG_LIST(CHECK_)
 
+#define CTR_NAME_(name, str) str,
+static const char *const counter_name[] = { VEIL_LINK_COUNTER_LIST(CTR_NAME_) };
+
+const char *veil_link_counter_name(unsigned index)
+{
+	return index < VEIL_LINK_CTR_COUNT ? counter_name[index] : NULL;
+}
+
 const char *veil_link_msg_name(int type)
 {
 	if (type <= VEIL_LINK_MSG_NONE || type >= VEIL_LINK_MSG_COUNT)

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "veil_link.h"
 
@@ -153,9 +154,12 @@ int veil_link_server_poll(struct veil_link_server *s)
 			   m.cnt.n <= VEIL_LINK_NCOUNTERS) {
 			struct veil_link_worker_counters *w =
 				&s->counters[m.cnt.worker];
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
 			w->valid = true;
 			w->n = m.cnt.n;
 			memcpy(w->value, m.cnt.value, sizeof(w->value));
+			w->updated_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		}
 	}
 	if (!s->peer_hello)

@@ -89,6 +89,43 @@ struct veil_link_counters {
 	uint64_t value[VEIL_LINK_NCOUNTERS];
 };
 
+/**
+ * What value[] of a worker's COUNTERS holds, by index: lines in, out,
+ * dropped and held (waiting for a key), identities replaced, bytes read
+ * and written (line ends included), then the lines dropped by
+ * reason: the dataplane library's reasons in the order of
+ * VDP_REASON_LIST (veil_dp.h), then oversize (longer than the maximum
+ * message size). Every value counts from the dataplane's start.
+ * X(NAME, "text").
+ */
+#define VEIL_LINK_COUNTER_LIST(X)                                              \
+	X(LINES_IN, "lines_in")                                                \
+	X(LINES_OUT, "lines_out")                                              \
+	X(LINES_DROPPED, "lines_dropped")                                      \
+	X(LINES_HELD, "lines_held")                                            \
+	X(IDENTITIES, "identities")                                            \
+	X(BYTES_IN, "bytes_in")                                                \
+	X(BYTES_OUT, "bytes_out")                                              \
+	X(DROP_UNKNOWN_FORMAT, "unknown-format")                               \
+	X(DROP_MALFORMED, "malformed")                                         \
+	X(DROP_TOO_MANY, "too-many-fields")                                    \
+	X(DROP_BAD_ESCAPE, "bad-escape")                                       \
+	X(DROP_TOO_LONG, "name-too-long")                                      \
+	X(DROP_NO_KEY, "no-key")                                               \
+	X(DROP_CRYPTO, "crypto-error")                                         \
+	X(DROP_BURST_FULL, "burst-full")                                       \
+	X(DROP_OVERSIZE, "oversize")
+
+#define VEIL_LINK_CTR_ENUM_(name, str) VEIL_LINK_CTR_##name,
+enum veil_link_counter { VEIL_LINK_COUNTER_LIST(VEIL_LINK_CTR_ENUM_)
+			 VEIL_LINK_CTR_COUNT };
+#undef VEIL_LINK_CTR_ENUM_
+#ifndef __cplusplus
+_Static_assert(VEIL_LINK_CTR_COUNT <= VEIL_LINK_NCOUNTERS, "counters fit");
+#endif
+/** @return the counter's name ("lines_in", "no-key", ...) or NULL. */
+const char *veil_link_counter_name(unsigned index);
+
 struct veil_link_event {
 	uint32_t code;
 	char text[120];
@@ -179,6 +216,7 @@ struct veil_link_worker_counters {
 	bool valid;
 	uint32_t n;
 	uint64_t value[VEIL_LINK_NCOUNTERS];
+	int64_t updated_ms; /**< when they came (ms since 1970) */
 };
 
 /**

@@ -27,6 +27,8 @@ static const char usage[] =
 	"\n"
 	"commands:\n"
 	"  status                                 daemon, tenants, dataplane link\n"
+	"  stats                                  the dataplane's counters (lines,\n"
+	"                                         identities, drops by reason)\n"
 	"  tenant create TENANT                   new tenant with key version 1\n"
 	"  tenant list | tenant show TENANT\n"
 	"  tenant lock TENANT | tenant unlock TENANT\n"
@@ -661,10 +663,57 @@ static int cmd_status(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int cmd_stats(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return EXIT_USAGE;
+	json_t *a = call(json_pack("{s:s}", "cmd", "stats"));
+	if (!common(a))
+		return fail(a);
+	json_t *workers = json_object_get(a, "workers");
+	if (!json_out) {
+		size_t i;
+		json_t *w;
+		printf("dataplane %s on link %s; %zu worker%s reporting\n",
+		       json_is_true(json_object_get(a, "dataplane_synced")) ? "synced"
+									     : "not connected",
+		       str(a, "link"), json_array_size(workers),
+		       json_array_size(workers) == 1 ? "" : "s");
+		if (json_array_size(workers) > 0)
+			printf("%-6s %12s %12s %10s %8s %12s %14s %14s  %s\n", "WORKER",
+			       "LINES IN", "WRITTEN", "DROPPED", "HELD", "IDENTITIES",
+			       "BYTES IN", "BYTES OUT", "UPDATED");
+		long long now = (long long)time(NULL) * 1000;
+		json_array_foreach(workers, i, w) {
+			json_t *c = json_object_get(w, "counters");
+			printf("%-6lld %12lld %12lld %10lld %8lld %12lld %14lld %14lld  %llds ago\n",
+			       num(w, "worker"), num(c, "lines_in"), num(c, "lines_out"),
+			       num(c, "lines_dropped"), num(c, "lines_held"),
+			       num(c, "identities"), num(c, "bytes_in"), num(c, "bytes_out"),
+			       (now - num(w, "updated_ms")) / 1000);
+		}
+		json_t *drops = json_object_get(json_object_get(a, "totals"), "dropped");
+		const char *k;
+		json_t *v;
+		const char *sep = "dropped by reason: ";
+		json_object_foreach(drops, k, v)
+			if (json_integer_value(v) > 0) {
+				printf("%s%s %lld", sep, k, json_integer_value(v));
+				sep = ", ";
+			}
+		if (strcmp(sep, ", ") == 0)
+			putchar('\n');
+	}
+	json_decref(a);
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
-		{ "status", cmd_status }, { "tenant", cmd_tenant }, { "key", cmd_key },
+		{ "status", cmd_status }, { "stats", cmd_stats },
+		{ "tenant", cmd_tenant }, { "key", cmd_key },
 		{ "resolve", cmd_resolve }, { "lookup", cmd_lookup },
 		{ "audit", cmd_audit }, { "role", cmd_role }, { "config", cmd_config },
 	};

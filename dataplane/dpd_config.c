@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * veil-dataplane's configuration: the same INI file as veil-controld, read
+ * with inih. Its sections:
+ *   [dataplane]    link_name, max_message, wait_keys, hold_lines, hold_bytes
+ *   [source NAME]  tenant = ..., and any key of vdp_source_set() (format,
+ *                  user_fields, keep_domain, ...)
+ *   [controld]     only link_name is read (when [dataplane] has none)
+ *   [roles]        controld's: skipped
+ * Any other section or key, or a bad value, is an error "file:line: ...".
+ */
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dpd_pvt.h"
+
+struct parse {
+	struct vdd_config *c;
+	char msg[240];
+};
+
+static int parse_num(double *dst, const char *v, double lo, double hi,
+		     struct parse *p, const char *name)
+{
+	char *end;
+	errno = 0;
+	double n = strtod(v, &end);
+	if (errno || end == v || *end != '\0' || !(n >= lo && n <= hi)) {
+		snprintf(p->msg, sizeof(p->msg), "%s: \"%.40s\" is not a number "
+			 "from %g to %g", name, v, lo, hi);
+		return 0;
+	}
+	*dst = n;
+	return 1;
+}
+
+static int dataplane_key(struct parse *p, const char *name, const char *value)
+{
+	struct vdd_config *c = p->c;
+	double n;
+
+	if (!strcmp(name, "link_name")) {
+		if (strlen(value) == 0 || strlen(value) >= sizeof(c->link_name) ||
+		    strchr(value, '/') != NULL) {
+			snprintf(p->msg, sizeof(p->msg), "link_name: 1 to %zu "
+				 "characters, no '/'", sizeof(c->link_name) - 1);
+			return 0;
+		}
+		strcpy(c->link_name, value);
+		c->link_from_dataplane = true;
+		return 1;
+	}
+	if (!strcmp(name, "max_message")) {
+		if (!parse_num(&n, value, 64, VDD_MAX_MESSAGE, p, name))
+			return 0;
+		c->max_message = (size_t)n;
+		return 1;
+	}
+	if (!strcmp(name, "wait_keys")) {
+		if (!parse_num(&n, value, 0, 86400, p, name))
+			return 0;
+		c->wait_keys = n;
+		return 1;
+	}
+	if (!strcmp(name, "hold_lines")) {
+		if (!parse_num(&n, value, VDP_BURST_MAX, 1 << 24, p, name))
+			return 0;
+		c->hold_lines = (unsigned)n;
+		return 1;
+	}
+	if (!strcmp(name, "hold_bytes")) {
+		if (!parse_num(&n, value, 1 << 20, (double)(1ull << 34), p, name))
+			return 0;
+		c->hold_bytes = (size_t)n;
+		return 1;
+	}
+	snprintf(p->msg, sizeof(p->msg), "unknown key \"%.40s\" in [dataplane]", name);
+	return 0;
+}
+
+static struct vdd_source_cfg *source_get(struct parse *p, const char *name)
+{
+	struct vdd_config *c = p->c;
+	int i = vdd_source_find(c, name);
+	if (i >= 0)
+		return &c->sources[i];
+	if (c->n_sources == VDD_MAX_SOURCES) {
+		snprintf(p->msg, sizeof(p->msg), "more than %d sources", VDD_MAX_SOURCES);
+		return NULL;
+	}
+	if (strlen(name) == 0 || strlen(name) >= sizeof(c->sources[0].name)) {
+		snprintf(p->msg, sizeof(p->msg), "[source NAME]: a name of 1 to %zu "
+			 "characters", sizeof(c->sources[0].name) - 1);
+		return NULL;
+	}
+	struct vdd_source_cfg *s = &c->sources[c->n_sources];
+	memset(s, 0, sizeof(*s));
+	s->src = vdp_source_new(name);
+	if (s->src == NULL) {
+		snprintf(p->msg, sizeof(p->msg), "source \"%.40s\": %s", name,
+			 strerror(errno));
+		return NULL;
+	}
+	strcpy(s->name, name);
+	strcpy(s->format, "auto");
+	s->from_config = true;
+	c->n_sources++;
+	return s;
+}
+
+static int source_key(struct parse *p, const char *sname, const char *name,
+		      const char *value)
+{
+	struct vdd_source_cfg *s = source_get(p, sname);
+	char err[160];
+	if (s == NULL)
+		return 0;
+	if (!strcmp(name, "tenant")) {
+		if (!veil_tenant_valid(value)) {
+			snprintf(p->msg, sizeof(p->msg), "tenant: \"%.64s\" is not a "
+				 "tenant id ([a-z0-9_.-], 1 to %d)", value,
+				 VEIL_TENANT_MAX);
+			return 0;
+		}
+		strcpy(s->tenant, value);
+		return 1;
+	}
+	if (vdp_source_set(s->src, name, value, err, sizeof(err)) != 0) {
+		snprintf(p->msg, sizeof(p->msg), "[source %.40s] %.160s", sname, err);
+		return 0;
+	}
+	if (!strcmp(name, "format"))
+		snprintf(s->format, sizeof(s->format), "%s", value);
+	if (!strcmp(name, "regex"))
+		s->has_regex = true;
+	return 1;
+}
+
+static int handler(void *user, const char *section, const char *name,
+		   const char *value)
+{
+	struct parse *p = user;
+
+	if (!strcmp(section, "dataplane"))
+		return dataplane_key(p, name, value);
+	if (!strncmp(section, "source ", 7)) {
+		const char *sname = section + 7;
+		while (*sname == ' ')
+			sname++;
+		return source_key(p, sname, name, value);
+	}
+	if (!strcmp(section, "controld")) {
+		/* controld checks its own keys; only the link is shared */
+		if (!strcmp(name, "link_name") && !p->c->link_from_dataplane) {
+			if (strlen(value) == 0 || strlen(value) >= sizeof(p->c->link_name)) {
+				snprintf(p->msg, sizeof(p->msg), "link_name: too long");
+				return 0;
+			}
+			strcpy(p->c->link_name, value);
+		}
+		return 1;
+	}
+	if (!strcmp(section, "roles"))
+		return 1;
+	snprintf(p->msg, sizeof(p->msg), "unknown section [%.40s] (dataplane, "
+		 "source NAME; controld and roles are veil-controld's)", section);
+	return 0;
+}
+
+int vdd_config_load(struct vdd_config *c, const char *path, char *err,
+		    size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->link_name, sizeof(c->link_name), "%s", VEIL_LINK_DEFAULT_NAME);
+	c->max_message = 65536;
+	c->wait_keys = 10;
+	c->hold_lines = 65536;
+	c->hold_bytes = 32u << 20;
+	c->sources = calloc(VDD_MAX_SOURCES, sizeof(*c->sources));
+	c->inputs = calloc(VDD_MAX_INPUTS, sizeof(*c->inputs));
+	if (c->sources == NULL || c->inputs == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (path == NULL)
+		return 0;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	struct parse p = { .c = c };
+	errno = 0;
+	int rc = ini_parse(path, handler, &p);
+	if (rc == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : ENOENT));
+		return -1;
+	}
+	if (rc == -2) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	if (rc > 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, rc,
+			 p.msg[0] ? p.msg : "syntax error");
+		return -1;
+	}
+	for (unsigned i = 0; i < c->n_sources; i++)
+		if (c->sources[i].tenant[0] == '\0') {
+			snprintf(err, errlen, "%s: [source %s] has no \"tenant =\"",
+				 path, c->sources[i].name);
+			return -1;
+		} else if (!strcmp(c->sources[i].format, "regex") &&
+			   !c->sources[i].has_regex) {
+			snprintf(err, errlen, "%s: [source %s] has format = regex "
+				 "but no \"regex =\"", path, c->sources[i].name);
+			return -1;
+		}
+	return 0;
+}
+
+int vdd_source_find(const struct vdd_config *c, const char *name)
+{
+	for (unsigned i = 0; i < c->n_sources; i++)
+		if (!strcmp(c->sources[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int vdd_source_add_cli(struct vdd_config *c, const char *input,
+		       const char *tenant, const char *format, char *err,
+		       size_t errlen)
+{
+	char name[64], base[48];
+	const char *slash = strrchr(input, '/');
+
+	if (tenant == NULL) {
+		snprintf(err, errlen, "input %s: no tenant (give --tenant T, or "
+			 "--source NAME of a [source NAME] with a tenant)", input);
+		return -1;
+	}
+	if (!veil_tenant_valid(tenant)) {
+		snprintf(err, errlen, "--tenant: \"%.64s\" is not a tenant id "
+			 "([a-z0-9_.-], 1 to %d)", tenant, VEIL_TENANT_MAX);
+		return -1;
+	}
+	if (c->n_sources == VDD_MAX_SOURCES) {
+		snprintf(err, errlen, "more than %d sources", VDD_MAX_SOURCES);
+		return -1;
+	}
+	snprintf(base, sizeof(base), "%s", !strcmp(input, "-") ? "stdin"
+			      : slash != NULL && slash[1] ? slash + 1 : input);
+	snprintf(name, sizeof(name), "%s", base);
+	for (unsigned k = 2; vdd_source_find(c, name) >= 0; k++)
+		snprintf(name, sizeof(name), "%s#%u", base, k);
+	struct vdd_source_cfg *s = &c->sources[c->n_sources];
+	memset(s, 0, sizeof(*s));
+	s->src = vdp_source_new(name);
+	if (s->src == NULL) {
+		snprintf(err, errlen, "source %s: %s", name, strerror(errno));
+		return -1;
+	}
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->tenant, sizeof(s->tenant), "%s", tenant);
+	snprintf(s->format, sizeof(s->format), "%s", format ? format : "auto");
+	if (format != NULL &&
+	    vdp_source_set(s->src, "format", format, err, errlen) != 0) {
+		char e2[200];
+		snprintf(e2, sizeof(e2), "--format: %s", err);
+		snprintf(err, errlen, "%s", e2);
+		vdp_source_free(s->src);
+		s->src = NULL;
+		return -1;
+	}
+	return (int)c->n_sources++;
+}
+
+void vdd_config_free(struct vdd_config *c)
+{
+	for (unsigned i = 0; c->sources != NULL && i < c->n_sources; i++)
+		vdp_source_free(c->sources[i].src);
+	free(c->sources);
+	free(c->inputs);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * The main lcore's side of the link to veil-controld (docs/link-protocol.md)
+ * and the key table of the tenants this dataplane serves.
+ *
+ * Keys: every live version of each served tenant is kept as a veil_key
+ * (locked, non-dumpable memory, zeroized when freed); keys of other tenants
+ * are wiped as they arrive. The key each source encrypts with is published
+ * to the worker as an immutable table behind an atomic pointer, which the
+ * worker takes at burst boundaries and acknowledges with the table's
+ * generation. A key version that goes away (destroyed, replaced by a
+ * resend, its tenant deleted) and every replaced table are retired with
+ * the generation of the first table without them, and freed only once the
+ * worker acknowledged that generation: the worker never encrypts with
+ * freed memory, and a version is zeroized at most one burst after its
+ * destruction.
+ *
+ * Sessions: attach (retrying every 50 ms while the region does not exist),
+ * HELLO, then KEY_ADD / KEY_DESTROY / TENANT_STATE / SYNC_DONE. A SYNC_DONE
+ * ends a full resync: versions it did not carry are destroyed, tenants it
+ * did not say were locked are unlocked. If controld goes away the keys
+ * stay and serve; when it comes back (a new region) the dataplane attaches
+ * again and says HELLO. COUNTERS go up every second and at the end.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dpd_pvt.h"
+
+struct ver {
+	uint32_t version;
+	uint32_t round; /* the resync round that last carried it */
+	struct veil_key *key;
+};
+
+struct tenant {
+	char id[VEIL_TENANT_MAX + 1];
+	unsigned nv;
+	struct ver v[VDD_MAX_VERSIONS];
+	uint32_t current; /* 0: none */
+	bool locked, deleted;
+	uint32_t locked_round;
+};
+
+struct retired {
+	void *p;
+	bool table;
+	uint64_t gen; /* free once the worker took this generation */
+};
+
+struct vdd_keys {
+	struct vdd_shared *sh;
+	struct vdd_config *cfg;
+	struct veil_link *link;
+	int attach_errno;
+	double start, next_attach, next_stale, next_counters;
+	uint32_t round;
+	bool ever_attached, ever_synced, synced;
+	unsigned attaches;
+	unsigned n_t;
+	struct tenant *t;
+	unsigned n_src;
+	uint64_t gen;
+	struct vdd_keytab *cur;
+	bool dirty;
+	struct retired *ret;
+	unsigned n_ret, cap_ret;
+	uint64_t keys_in, keys_ignored;
+};
+
+double vdd_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct tenant *tenant_find(struct vdd_keys *k, const char *id)
+{
+	for (unsigned i = 0; i < k->n_t; i++)
+		if (!strcmp(k->t[i].id, id))
+			return &k->t[i];
+	return NULL;
+}
+
+static void retire(struct vdd_keys *k, void *p, bool table, uint64_t gen)
+{
+	if (p == NULL)
+		return;
+	if (k->n_ret == k->cap_ret) {
+		unsigned cap = k->cap_ret ? 2 * k->cap_ret : 64;
+		struct retired *r = realloc(k->ret, cap * sizeof(*r));
+		if (r == NULL) {
+			/* cannot defer, and never free what the worker may
+			 * still use: the memory is left as it is (locked, not
+			 * dumpable) until the process ends */
+			fprintf(stderr, "veil-dataplane: out of memory retiring a "
+				"key version; its memory is released at exit\n");
+			return;
+		}
+		k->ret = r;
+		k->cap_ret = cap;
+	}
+	k->ret[k->n_ret++] = (struct retired){ p, table, gen };
+	k->dirty = true;
+}
+
+/* A key version goes: retired with the next table's generation. */
+static void drop_version(struct vdd_keys *k, struct tenant *t, unsigned i)
+{
+	retire(k, t->v[i].key, false, k->gen + 1);
+	if (t->current == t->v[i].version)
+		t->current = 0;
+	t->v[i] = t->v[--t->nv];
+}
+
+static void publish(struct vdd_keys *k)
+{
+	struct vdd_keytab *t = malloc(sizeof(*t) + k->n_src * sizeof(t->key[0]));
+	if (t == NULL)
+		return; /* stays dirty: tried again at the next poll */
+	t->gen = ++k->gen;
+	t->n = k->n_src;
+	for (unsigned s = 0; s < k->n_src; s++) {
+		const struct tenant *tt = &k->t[k->cfg->sources[s].tenant_idx];
+		t->key[s] = NULL;
+		for (unsigned i = 0; !tt->locked && tt->current && i < tt->nv; i++)
+			if (tt->v[i].version == tt->current)
+				t->key[s] = tt->v[i].key;
+	}
+	struct vdd_keytab *old = k->cur;
+	k->cur = t;
+	atomic_store_explicit(&k->sh->keytab, t, memory_order_release);
+	k->dirty = false;
+	retire(k, old, true, t->gen);
+	k->dirty = false;
+}
+
+void vdd_keys_reclaim(struct vdd_keys *k, bool worker_finished)
+{
+	uint64_t wgen = atomic_load_explicit(&k->sh->worker_gen,
+					     memory_order_acquire);
+	unsigned j = 0;
+	for (unsigned i = 0; i < k->n_ret; i++) {
+		struct retired *r = &k->ret[i];
+		if (worker_finished || r->gen <= wgen) {
+			if (r->table)
+				free(r->p);
+			else
+				veil_key_free(r->p);
+		} else
+			k->ret[j++] = *r;
+	}
+	k->n_ret = j;
+}
+
+struct vdd_keys *vdd_keys_new(struct vdd_shared *sh, struct vdd_config *c)
+{
+	struct vdd_keys *k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return NULL;
+	k->t = calloc(VDD_MAX_TENANTS, sizeof(*k->t));
+	if (k->t == NULL) {
+		free(k);
+		return NULL;
+	}
+	k->sh = sh;
+	k->cfg = c;
+	k->n_src = c->n_sources;
+	k->round = 1;
+	for (unsigned s = 0; s < c->n_sources; s++) {
+		struct tenant *t = tenant_find(k, c->sources[s].tenant);
+		if (t == NULL) {
+			if (k->n_t == VDD_MAX_TENANTS) {
+				errno = E2BIG;
+				vdd_keys_free(k);
+				return NULL;
+			}
+			t = &k->t[k->n_t++];
+			snprintf(t->id, sizeof(t->id), "%s", c->sources[s].tenant);
+		}
+		c->sources[s].tenant_idx = (unsigned)(t - k->t);
+	}
+	k->start = k->next_attach = vdd_now();
+	publish(k); /* every source without a key: hold */
+	if (k->cur == NULL) {
+		vdd_keys_free(k);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return k;
+}
+
+static void on_key_add(struct vdd_keys *k, struct veil_link_key *m)
+{
+	m->tenant[VEIL_LINK_TENANT_MAX] = '\0';
+	struct tenant *t = tenant_find(k, m->tenant);
+	if (t == NULL) {
+		explicit_bzero(m->key, sizeof(m->key)); /* not ours to keep */
+		k->keys_ignored++;
+		return;
+	}
+	struct veil_key *key = veil_key_new(m->key, m->tenant, m->version);
+	explicit_bzero(m->key, sizeof(m->key));
+	if (key == NULL) {
+		fprintf(stderr, "veil-dataplane: key version %u of tenant %s cannot "
+			"be kept in locked memory: %s\n", m->version, t->id,
+			strerror(errno));
+		return;
+	}
+	k->keys_in++;
+	t->deleted = false;
+	unsigned i = 0;
+	while (i < t->nv && t->v[i].version != m->version)
+		i++;
+	if (i < t->nv) {
+		/* a resend (a resync, a new controld): the new copy wins */
+		retire(k, t->v[i].key, false, k->gen + 1);
+	} else {
+		if (t->nv == VDD_MAX_VERSIONS) {
+			/* full: the oldest version that is not current goes */
+			unsigned o = t->v[0].version == t->current ? 1 : 0;
+			for (unsigned j = 0; j < t->nv; j++)
+				if (t->v[j].version != t->current &&
+				    t->v[j].version < t->v[o].version)
+					o = j;
+			drop_version(k, t, o);
+		}
+		i = t->nv++;
+	}
+	t->v[i] = (struct ver){ m->version, k->round, key };
+	if (m->current)
+		t->current = m->version;
+	k->dirty = true;
+}
+
+static void on_key_destroy(struct vdd_keys *k, struct veil_link_key_ref *m)
+{
+	m->tenant[VEIL_LINK_TENANT_MAX] = '\0';
+	struct tenant *t = tenant_find(k, m->tenant);
+	for (unsigned i = 0; t != NULL && i < t->nv; i++)
+		if (t->v[i].version == m->version) {
+			drop_version(k, t, i);
+			return;
+		}
+}
+
+static void on_tenant_state(struct vdd_keys *k, struct veil_link_tenant *m)
+{
+	m->tenant[VEIL_LINK_TENANT_MAX] = '\0';
+	struct tenant *t = tenant_find(k, m->tenant);
+	if (t == NULL)
+		return;
+	if (m->state == VEIL_LINK_TENANT_LOCKED) {
+		t->locked = true;
+		t->locked_round = k->round;
+	} else if (m->state == VEIL_LINK_TENANT_ACTIVE) {
+		t->locked = false;
+	} else if (m->state == VEIL_LINK_TENANT_DELETED) {
+		while (t->nv > 0)
+			drop_version(k, t, t->nv - 1);
+		t->deleted = true;
+	}
+	k->dirty = true;
+}
+
+/* End of a full resync: it is authoritative. */
+static void on_sync_done(struct vdd_keys *k)
+{
+	for (unsigned i = 0; i < k->n_t; i++) {
+		struct tenant *t = &k->t[i];
+		for (unsigned j = t->nv; j-- > 0;)
+			if (t->v[j].round != k->round)
+				drop_version(k, t, j);
+		if (t->locked && t->locked_round != k->round)
+			t->locked = false;
+	}
+	k->round++;
+	k->synced = k->ever_synced = true;
+	k->dirty = true;
+}
+
+static void send_counters(struct vdd_keys *k)
+{
+	struct veil_link_counters m;
+	memset(&m, 0, sizeof(m));
+	m.worker = 0;
+	m.n = VEIL_LINK_CTR_COUNT;
+	for (unsigned i = 0; i < VEIL_LINK_CTR_COUNT; i++)
+		m.value[i] = atomic_load_explicit(&k->sh->ctr[i], memory_order_relaxed);
+	veil_link_send(k->link, VEIL_LINK_MSG_COUNTERS, &m, sizeof(m));
+}
+
+static void attach(struct vdd_keys *k, double now)
+{
+	k->link = veil_link_attach(k->cfg->link_name);
+	if (k->link == NULL) {
+		k->attach_errno = errno;
+		k->next_attach = now + 0.05;
+		return;
+	}
+	struct veil_link_hello hello = { .pid = (uint32_t)getpid(), .workers = 1 };
+	if (veil_link_send(k->link, VEIL_LINK_MSG_HELLO, &hello, sizeof(hello)) != 0) {
+		k->attach_errno = errno;
+		veil_link_close(k->link);
+		k->link = NULL;
+		k->next_attach = now + 0.05;
+		return;
+	}
+	k->ever_attached = true;
+	k->synced = false;
+	k->attaches++;
+	k->next_stale = now + 0.1;
+	k->next_counters = now;
+}
+
+void vdd_keys_poll(struct vdd_keys *k, bool final)
+{
+	union {
+		uint8_t raw[VEIL_LINK_PAYLOAD_MAX];
+		struct veil_link_key key;
+		struct veil_link_key_ref ref;
+		struct veil_link_tenant ten;
+		struct veil_link_sync sync;
+	} m;
+	enum veil_link_msg type;
+	uint32_t len;
+	double now = vdd_now();
+
+	if (k->link == NULL && !final && now >= k->next_attach)
+		attach(k, now);
+	if (k->link != NULL) {
+		veil_link_heartbeat(k->link);
+		for (int n = 0; n < 4096; n++) {
+			int rc = veil_link_recv(k->link, &type, m.raw, &len);
+			if (rc == 0)
+				break;
+			if (rc < 0)
+				continue; /* counted by the link */
+			switch (type) {
+			case VEIL_LINK_MSG_KEY_ADD: on_key_add(k, &m.key); break;
+			case VEIL_LINK_MSG_KEY_DESTROY: on_key_destroy(k, &m.ref); break;
+			case VEIL_LINK_MSG_TENANT_STATE: on_tenant_state(k, &m.ten); break;
+			case VEIL_LINK_MSG_SYNC_DONE: on_sync_done(k); break;
+			default: break;
+			}
+			explicit_bzero(m.raw, sizeof(m.raw));
+		}
+		if (final || now >= k->next_counters) {
+			send_counters(k);
+			k->next_counters = now + 1.0;
+		}
+		if (!final && now >= k->next_stale) {
+			k->next_stale = now + 0.1;
+			if (veil_link_stale(k->link)) {
+				/* controld stopped or restarted: keep the keys,
+				 * attach to the new region when there is one */
+				veil_link_close(k->link);
+				k->link = NULL;
+				k->synced = false;
+				k->next_attach = now;
+			}
+		}
+	}
+	if (k->dirty)
+		publish(k);
+	vdd_keys_reclaim(k, false);
+}
+
+const char *vdd_keys_why(const struct vdd_keys *k, unsigned ti, char *buf,
+			 size_t cap)
+{
+	const struct tenant *t = &k->t[ti];
+	double w = k->cfg->wait_keys;
+	if (!k->ever_attached)
+		snprintf(buf, cap, "veil-controld was not reachable: its link "
+			 "/dev/shm/%s %s within %g s (is veil-controld running, "
+			 "with link_name = %s?)", k->cfg->link_name,
+			 k->attach_errno == ENOENT ? "did not exist"
+			 : strerror(k->attach_errno), w, k->cfg->link_name);
+	else if (!k->ever_synced)
+		snprintf(buf, cap, "attached to veil-controld's link, but its keys "
+			 "did not arrive within %g s", w);
+	else if (t->deleted)
+		snprintf(buf, cap, "tenant %s was deleted", t->id);
+	else if (t->locked)
+		snprintf(buf, cap, "tenant %s is locked (veilctl tenant unlock %s)",
+			 t->id, t->id);
+	else if (t->current == 0)
+		snprintf(buf, cap, "veil-controld has no key for tenant %s (no such "
+			 "tenant? veilctl tenant list)", t->id);
+	else
+		snprintf(buf, cap, "tenant %s had no key for longer than %g s "
+			 "(the keys came late, or the tenant was locked for a time)",
+			 t->id, w);
+	return buf;
+}
+
+void vdd_keys_describe(const struct vdd_keys *k, bool *attached, bool *synced,
+		       unsigned *versions, unsigned *attaches)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < k->n_t; i++)
+		n += k->t[i].nv;
+	*attached = k->ever_attached;
+	*synced = k->ever_synced;
+	*versions = n;
+	*attaches = k->attaches;
+}
+
+unsigned vdd_keys_tenants(const struct vdd_keys *k)
+{
+	return k->n_t;
+}
+
+const char *vdd_keys_tenant_id(const struct vdd_keys *k, unsigned t)
+{
+	return t < k->n_t ? k->t[t].id : "";
+}
+
+void vdd_keys_free(struct vdd_keys *k)
+{
+	if (k == NULL)
+		return;
+	if (k->link != NULL)
+		veil_link_close(k->link);
+	vdd_keys_reclaim(k, true);
+	free(k->ret);
+	for (unsigned i = 0; k->t != NULL && i < k->n_t; i++)
+		for (unsigned j = 0; j < k->t[i].nv; j++)
+			veil_key_free(k->t[i].v[j].key);
+	free(k->t);
+	free(k->cur);
+	free(k);
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * veil-dataplane, the process: its configuration (dpd_config.c), the key
+ * table the main lcore keeps from controld's link (dpd_keys.c) and the
+ * worker loop with its hold queue (dpd_worker.c). Symbols are prefixed
+ * vdd_. docs/dataplane-process.md describes the behaviour.
+ */
+#ifndef VEIL_DPD_PVT_H
+#define VEIL_DPD_PVT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "veil_crypto.h"
+#include "veil_dp.h"
+#include "veil_driver.h"
+#include "veil_link.h"
+
+#define VDD_MAX_SOURCES  4096
+#define VDD_MAX_INPUTS   4096
+#define VDD_MAX_TENANTS  256
+#define VDD_MAX_VERSIONS 64
+#define VDD_MAX_MESSAGE  (16u << 20)
+
+/* ---- configuration (dpd_config.c) ---- */
+
+struct vdd_source_cfg {
+	char name[64];
+	char tenant[VEIL_TENANT_MAX + 1];
+	char format[32];           /* for the summary */
+	struct vdp_source *src;
+	bool from_config;          /* a [source NAME] section */
+	bool has_regex;
+	unsigned tenant_idx;       /* into the key table's tenants */
+};
+
+struct vdd_input_cfg {
+	const char *path;          /* argv string, or "-" */
+	unsigned source;           /* index into sources */
+};
+
+struct vdd_config {
+	char path[256];            /* the config file, or "" */
+	char link_name[49];
+	bool link_from_dataplane;  /* [dataplane] link_name (over [controld]'s) */
+	size_t max_message;
+	double wait_keys;          /* seconds */
+	unsigned hold_lines;
+	size_t hold_bytes;
+	unsigned n_sources;
+	struct vdd_source_cfg *sources; /* VDD_MAX_SOURCES */
+	unsigned n_inputs;
+	struct vdd_input_cfg *inputs;   /* VDD_MAX_INPUTS */
+};
+
+/* Defaults, then the file (NULL: none). -1 with "file:line: message". */
+int vdd_config_load(struct vdd_config *c, const char *path, char *err,
+		    size_t errlen);
+/* The source named @p name, or -1. */
+int vdd_source_find(const struct vdd_config *c, const char *name);
+/* A source of an input given on the command line, with its own tenant
+ * and format. @return its index, or -1 with a message. */
+int vdd_source_add_cli(struct vdd_config *c, const char *input,
+		       const char *tenant, const char *format, char *err,
+		       size_t errlen);
+void vdd_config_free(struct vdd_config *c);
+
+/* ---- what the worker and the main lcore share ---- */
+
+/* The key each source encrypts with, as published by the main lcore. A
+ * table is never changed once published; a newer one replaces it. */
+struct vdd_keytab {
+	uint64_t gen;
+	unsigned n;
+	const struct veil_key *key[]; /* by source; NULL: none (hold, drop) */
+};
+
+struct vdd_shared {
+	_Atomic(struct vdd_keytab *) keytab; /* main -> worker */
+	_Atomic uint64_t worker_gen;  /* worker -> main: the table in use,
+				       * taken at a burst boundary */
+	atomic_bool stop;             /* main -> worker: stop reading now */
+	atomic_bool done;             /* worker -> main: finished */
+	/* the worker's totals, published every 50 ms and at the end */
+	_Atomic uint64_t ctr[VEIL_LINK_CTR_COUNT];
+	_Atomic uint64_t rx_bytes, rx_size, rx_inputs_done;
+};
+
+/* ---- keys from controld (dpd_keys.c; the main lcore) ---- */
+
+struct vdd_keys;
+
+struct vdd_keys *vdd_keys_new(struct vdd_shared *sh, struct vdd_config *c);
+/* Housekeeping, at least every 100 ms: attach, hello, keys, heartbeat,
+ * counters every second. @p final: send the last counters. */
+void vdd_keys_poll(struct vdd_keys *k, bool final);
+/* Free what the worker no longer uses (everything once it finished). */
+void vdd_keys_reclaim(struct vdd_keys *k, bool worker_finished);
+/* Why tenant @p t had no key at the end (a sentence), or NULL. */
+const char *vdd_keys_why(const struct vdd_keys *k, unsigned t, char *buf,
+			 size_t cap);
+/* For the summary: attached, synced, key versions held. */
+void vdd_keys_describe(const struct vdd_keys *k, bool *attached, bool *synced,
+		       unsigned *versions, unsigned *attaches);
+unsigned vdd_keys_tenants(const struct vdd_keys *k);
+const char *vdd_keys_tenant_id(const struct vdd_keys *k, unsigned t);
+void vdd_keys_free(struct vdd_keys *k);
+
+/* ---- the worker loop (dpd_worker.c) ---- */
+
+struct vdd_worker;
+
+struct vdd_worker *vdd_worker_new(struct vdd_shared *sh, struct vdp_worker *w,
+				  struct vdr_driver *drv, unsigned n_src,
+				  double wait_keys, unsigned hold_lines,
+				  size_t hold_bytes);
+/* Housekeeping to run at burst boundaries when the worker runs on the
+ * main lcore (there is no other lcore). */
+void vdd_worker_set_inline(struct vdd_worker *x, void (*fn)(void *), void *arg);
+/* The loop: until the inputs are exhausted and nothing is held, or stop.
+ * @return 0, or -1 on a fatal error (vdd_worker_error()). */
+int vdd_worker_run(struct vdd_worker *x);
+const char *vdd_worker_error(const struct vdd_worker *x);
+/* Lines still held when the loop ended (stopped early). */
+unsigned vdd_worker_held(const struct vdd_worker *x);
+void vdd_worker_free(struct vdd_worker *x);
+
+double vdd_now(void); /* monotonic seconds */
+
+#endif

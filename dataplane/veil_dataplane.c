@@ -1,0 +1,637 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * veil-dataplane: the anonymizer process. DPDK's EAL first, then its own
+ * options; one worker on a worker lcore (or on the main lcore when there
+ * is no other) runs rx -> vdp_process_burst -> tx over a driver; the main
+ * lcore keeps the link to veil-controld (keys down, counters up) and
+ * prints progress. This first cut drives the file driver: snapshot mode.
+ * docs/dataplane-process.md describes it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
+#include "dpd_pvt.h"
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+static const char usage_text[] =
+	"usage: veil-dataplane [EAL options] -- [options]\n"
+	"       veil-dataplane [options]      (EAL gets the snapshot defaults)\n"
+	"Anonymizes log lines: every user and device name becomes a token of its\n"
+	"tenant's key, which comes from veil-controld over the shared-memory link.\n"
+	"\n"
+	"Snapshot mode (files or stdin in, the anonymized lines out):\n"
+	"  --in FILE         an input file, or - for stdin (repeatable; default -)\n"
+	"  --out FILE        the output (default stdout)\n"
+	"  --tenant T        the tenant of the --in files that follow it (and of\n"
+	"                    earlier ones that have none)\n"
+	"  --format F        their format: auto (default), cef, leef, w3c, squid,\n"
+	"                    squid-common, fortigate, sophos, juniper, checkpoint,\n"
+	"                    panos, websense, json, asa, kv, csv\n"
+	"  --source NAME     the following --in files belong to [source NAME] of\n"
+	"                    the config file (its tenant, format and options)\n"
+	"options:\n"
+	"  -c FILE           config file (INI: [dataplane], [source NAME]; the same\n"
+	"                    file as veil-controld's may be used)\n"
+	"  --link NAME       controld's link (default: the config's, or veil-link)\n"
+	"  --wait-keys S     hold lines up to S seconds for a missing key, then drop\n"
+	"                    them (default 10)\n"
+	"  --max-message N   longest line in bytes (default 65536); longer ones are\n"
+	"                    dropped and counted\n"
+	"  -n                check the configuration and the options, and exit\n"
+	"  --json            the final summary as one JSON line (on stderr)\n"
+	"  -h, --help        this text\n"
+	"EAL: without EAL options (nothing before --, or no --) veil-dataplane uses\n"
+	"  --no-huge --no-pci --no-shconf --no-telemetry: no hugepages, no root,\n"
+	"  no files.\n"
+	"exit status: 0 done; 1 lines not delivered for want of a key, an input or\n"
+	"  output error, or stopped with lines held; 2 usage or configuration\n"
+	"See docs/dataplane-process.md.\n";
+
+static void print_usage(const char *prog)
+{
+	(void)prog;
+	fputs(usage_text, stderr);
+}
+
+static struct vdd_shared sh;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&sh.stop, true);
+}
+
+struct run {
+	struct vdd_config cfg;
+	struct vdd_keys *keys;
+	struct vdd_worker *worker;
+	struct vdp_worker *pipe;
+	struct veil_engine *engine;
+	struct vdr_driver *drv;
+	const char *out_path;
+	bool json, progress, from_stdin, help;
+	double t0, t1, next_progress;
+	bool progress_shown;
+};
+
+/* ---- progress on a terminal ---- */
+
+static void progress(struct run *r, bool end)
+{
+	double now = vdd_now();
+	if (!r->progress)
+		return;
+	if (end) {
+		if (r->progress_shown)
+			fputs("\r\033[K", stderr);
+		return;
+	}
+	if (now < r->next_progress)
+		return;
+	r->next_progress = now + 1.0;
+	if (now - r->t0 < 0.9)
+		return;
+	uint64_t lines = atomic_load(&sh.ctr[VEIL_LINK_CTR_LINES_IN]);
+	uint64_t held = atomic_load(&sh.ctr[VEIL_LINK_CTR_LINES_HELD]);
+	double bytes = (double)atomic_load(&sh.rx_bytes);
+	double size = (double)atomic_load(&sh.rx_size);
+	double rate = bytes / (now - r->t0);
+	fprintf(stderr, "\r\033[Kveil-dataplane: %llu lines, %.1f MB, %.1f MB/s",
+		(unsigned long long)lines, bytes / 1e6, rate / 1e6);
+	if (held > 0)
+		fprintf(stderr, ", %llu held for a key", (unsigned long long)held);
+	if (!r->from_stdin && size > bytes && rate > 0)
+		fprintf(stderr, ", ETA %.0f s", (size - bytes) / rate);
+	r->progress_shown = true;
+}
+
+static void housekeeping(void *arg)
+{
+	struct run *r = arg;
+	vdd_keys_poll(r->keys, false);
+	progress(r, false);
+}
+
+static int worker_main(void *arg)
+{
+	return vdd_worker_run(arg) == 0 ? 0 : -1;
+}
+
+/* ---- the summary ---- */
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+struct totals {
+	struct vdp_counters sum;
+	struct vdr_stats st;
+	uint64_t in, out, dropped, held, oversize;
+	uint64_t *tenant_nokey;
+};
+
+static void totals(struct run *r, struct totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	vdr_stats(r->drv, &t->st);
+	t->tenant_nokey = calloc(vdd_keys_tenants(r->keys) + 1, sizeof(uint64_t));
+	for (unsigned s = 0; s < r->cfg.n_sources; s++) {
+		const struct vdp_counters *c = vdp_worker_counters(r->pipe, s);
+		t->sum.lines_in += c->lines_in;
+		t->sum.lines_out += c->lines_out;
+		t->sum.lines_dropped += c->lines_dropped;
+		t->sum.identities += c->identities;
+		t->sum.repeats += c->repeats;
+		t->sum.no_user += c->no_user;
+		t->sum.marked += c->marked;
+		t->sum.lines_unparsed += c->lines_unparsed;
+		for (unsigned k = 0; k < VDP_REASON_COUNT; k++)
+			t->sum.drops[k] += c->drops[k];
+		if (t->tenant_nokey != NULL)
+			t->tenant_nokey[r->cfg.sources[s].tenant_idx] += c->drops[VDP_R_NO_KEY];
+	}
+	t->held = vdd_worker_held(r->worker);
+	t->oversize = t->st.rx_oversize;
+	t->in = t->sum.lines_in + t->oversize + t->held;
+	t->out = t->sum.lines_out;
+	t->dropped = t->sum.lines_dropped + t->oversize;
+}
+
+static void summary_text(struct run *r, const struct totals *t, double secs,
+			 const char *error)
+{
+	bool att, syn;
+	unsigned vers, attaches;
+	char why[400];
+
+	vdd_keys_describe(r->keys, &att, &syn, &vers, &attaches);
+	fprintf(stderr, "veil-dataplane: %llu lines in %.2f s: %llu written, "
+		"%llu dropped, %llu held", (unsigned long long)t->in, secs,
+		(unsigned long long)(t->out - t->st.tx_lost),
+		(unsigned long long)t->dropped, (unsigned long long)t->held);
+	if (t->st.tx_lost > 0)
+		fprintf(stderr, ", %llu rewritten but NOT WRITTEN (output error)",
+			(unsigned long long)t->st.tx_lost);
+	fputc('\n', stderr);
+	fprintf(stderr, "  identities replaced: %llu (and %llu repeats); \"no "
+		"user\" values left: %llu; fields marked: %llu\n",
+		(unsigned long long)t->sum.identities,
+		(unsigned long long)t->sum.repeats,
+		(unsigned long long)t->sum.no_user, (unsigned long long)t->sum.marked);
+	if (t->dropped > 0) {
+		fputs("  dropped:", stderr);
+		const char *sep = " ";
+		for (unsigned k = 0; k < VDP_REASON_COUNT; k++)
+			if (t->sum.drops[k] > 0) {
+				fprintf(stderr, "%s%s %llu", sep, vdp_reason_name(k),
+					(unsigned long long)t->sum.drops[k]);
+				sep = ", ";
+			}
+		if (t->oversize > 0)
+			fprintf(stderr, "%soversize (over %zu bytes) %llu", sep,
+				r->cfg.max_message, (unsigned long long)t->oversize);
+		fputc('\n', stderr);
+	}
+	fprintf(stderr, "  bytes: %llu read, %llu written, %.1f MB/s\n",
+		(unsigned long long)t->st.rx_bytes, (unsigned long long)t->st.tx_bytes,
+		secs > 0 ? (double)t->st.rx_bytes / secs / 1e6 : 0.0);
+	fprintf(stderr, "  inputs: %u (%llu read to the end", r->cfg.n_inputs,
+		(unsigned long long)t->st.rx_inputs_done);
+	if (t->st.rx_unterminated > 0)
+		fprintf(stderr, "; %llu ended without a line end, their last line "
+			"was taken", (unsigned long long)t->st.rx_unterminated);
+	if (t->st.rx_errors > 0)
+		fprintf(stderr, "; %llu READ ERRORS", (unsigned long long)t->st.rx_errors);
+	fputs(")\n", stderr);
+	fprintf(stderr, "  keys: link %s %s; %u key versions held for %u tenants; "
+		"crypto %s\n", r->cfg.link_name,
+		!att ? "never reached" : syn ? "attached, keys synced"
+					     : "attached, keys not synced",
+		vers, vdd_keys_tenants(r->keys), veil_engine_name(r->engine));
+	for (unsigned i = 0; t->tenant_nokey && i < vdd_keys_tenants(r->keys); i++)
+		if (t->tenant_nokey[i] > 0)
+			fprintf(stderr, "veil-dataplane: %llu lines of tenant %s were "
+				"dropped, never written: no key: %s\n",
+				(unsigned long long)t->tenant_nokey[i],
+				vdd_keys_tenant_id(r->keys, i),
+				vdd_keys_why(r->keys, i, why, sizeof(why)));
+	if (t->held > 0)
+		fprintf(stderr, "veil-dataplane: stopped with %llu lines held (waiting "
+			"for a key, or behind one); they were not written\n",
+			(unsigned long long)t->held);
+	if (error != NULL)
+		fprintf(stderr, "veil-dataplane: %s\n", error);
+}
+
+static void summary_json(struct run *r, const struct totals *t, double secs,
+			 const char *error, int status)
+{
+	bool att, syn;
+	unsigned vers, attaches;
+	char why[400];
+	FILE *f = stderr;
+
+	vdd_keys_describe(r->keys, &att, &syn, &vers, &attaches);
+	fprintf(f, "{\"lines_in\":%llu,\"lines_out\":%llu,\"lines_dropped\":%llu,"
+		"\"lines_held\":%llu,\"lines_not_written\":%llu,\"dropped\":{",
+		(unsigned long long)t->in, (unsigned long long)t->out,
+		(unsigned long long)t->dropped, (unsigned long long)t->held,
+		(unsigned long long)t->st.tx_lost);
+	for (unsigned k = 0; k < VDP_REASON_COUNT; k++)
+		fprintf(f, "\"%s\":%llu,", vdp_reason_name(k),
+			(unsigned long long)t->sum.drops[k]);
+	fprintf(f, "\"oversize\":%llu},\"identities\":%llu,\"repeats\":%llu,"
+		"\"no_user\":%llu,\"marked\":%llu,\"unparsed_forwarded\":%llu,"
+		"\"bytes_in\":%llu,\"bytes_out\":%llu,\"seconds\":%.3f,"
+		"\"mb_per_s\":%.1f,\"inputs\":%u,\"inputs_done\":%llu,"
+		"\"unterminated\":%llu,\"read_errors\":%llu,",
+		(unsigned long long)t->oversize, (unsigned long long)t->sum.identities,
+		(unsigned long long)t->sum.repeats, (unsigned long long)t->sum.no_user,
+		(unsigned long long)t->sum.marked,
+		(unsigned long long)t->sum.lines_unparsed,
+		(unsigned long long)t->st.rx_bytes, (unsigned long long)t->st.tx_bytes,
+		secs, secs > 0 ? (double)t->st.rx_bytes / secs / 1e6 : 0.0,
+		r->cfg.n_inputs, (unsigned long long)t->st.rx_inputs_done,
+		(unsigned long long)t->st.rx_unterminated,
+		(unsigned long long)t->st.rx_errors);
+	fputs("\"link\":{\"name\":", f);
+	json_str(f, r->cfg.link_name);
+	fprintf(f, ",\"attached\":%s,\"synced\":%s,\"attaches\":%u,"
+		"\"key_versions\":%u},\"crypto\":", att ? "true" : "false",
+		syn ? "true" : "false", attaches, vers);
+	json_str(f, veil_engine_name(r->engine));
+	fputs(",\"sources\":[", f);
+	for (unsigned s = 0; s < r->cfg.n_sources; s++) {
+		const struct vdp_counters *c = vdp_worker_counters(r->pipe, s);
+		fputs(s ? ",{\"name\":" : "{\"name\":", f);
+		json_str(f, r->cfg.sources[s].name);
+		fputs(",\"tenant\":", f);
+		json_str(f, r->cfg.sources[s].tenant);
+		fputs(",\"format\":", f);
+		json_str(f, r->cfg.sources[s].format);
+		fprintf(f, ",\"lines_in\":%llu,\"lines_out\":%llu,\"lines_dropped\":"
+			"%llu,\"identities\":%llu}", (unsigned long long)c->lines_in,
+			(unsigned long long)c->lines_out,
+			(unsigned long long)c->lines_dropped,
+			(unsigned long long)c->identities);
+	}
+	fputs("],\"no_key\":[", f);
+	bool first = true;
+	for (unsigned i = 0; t->tenant_nokey && i < vdd_keys_tenants(r->keys); i++) {
+		if (t->tenant_nokey[i] == 0)
+			continue;
+		fputs(first ? "{\"tenant\":" : ",{\"tenant\":", f);
+		first = false;
+		json_str(f, vdd_keys_tenant_id(r->keys, i));
+		fprintf(f, ",\"lines\":%llu,\"why\":", (unsigned long long)t->tenant_nokey[i]);
+		json_str(f, vdd_keys_why(r->keys, i, why, sizeof(why)));
+		fputc('}', f);
+	}
+	fputs("],\"error\":", f);
+	if (error != NULL)
+		json_str(f, error);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"exit\":%d}\n", status);
+}
+
+/* ---- options ---- */
+
+struct in_opt {
+	const char *path, *tenant, *format, *source;
+};
+
+static int parse_options(struct run *r, int argc, char **argv, bool *check,
+			 bool eal_hint, char *err, size_t errlen)
+{
+	static const struct option lo[] = {
+		{ "in", required_argument, NULL, 'i' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "tenant", required_argument, NULL, 't' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "source", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "link", required_argument, NULL, 'L' },
+		{ "wait-keys", required_argument, NULL, 'w' },
+		{ "max-message", required_argument, NULL, 'm' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct in_opt *ins = calloc(VDD_MAX_INPUTS, sizeof(*ins));
+	const char *tenant = NULL, *format = NULL, *source = NULL, *config = NULL;
+	const char *link = NULL, *wait = NULL, *maxmsg = NULL;
+	unsigned n_in = 0;
+	int c, rc = -1;
+
+	if (ins == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "c:nh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			if (n_in == VDD_MAX_INPUTS) {
+				snprintf(err, errlen, "more than %d inputs", VDD_MAX_INPUTS);
+				goto out;
+			}
+			ins[n_in++] = (struct in_opt){ optarg, tenant, format, source };
+			break;
+		case 'o': r->out_path = optarg; break;
+		case 't': tenant = optarg; break;
+		case 'F': format = optarg; break;
+		case 's': source = optarg; break;
+		case 'c': config = optarg; break;
+		case 'L': link = optarg; break;
+		case 'w': wait = optarg; break;
+		case 'm': maxmsg = optarg; break;
+		case 'n': *check = true; break;
+		case 'j': r->json = true; break;
+		case 'h': r->help = true; rc = 0; goto out;
+		default:
+			snprintf(err, errlen, "unknown option or missing value: %s%s",
+				 argv[optind - 1], eal_hint ? " (EAL options go "
+				 "before --: veil-dataplane [EAL options] -- [options])"
+				 : "");
+			goto out;
+		}
+	}
+	if (optind != argc) {
+		snprintf(err, errlen, "unexpected argument \"%s\" (inputs are given "
+			 "with --in)", argv[optind]);
+		goto out;
+	}
+	if (vdd_config_load(&r->cfg, config, err, errlen) != 0)
+		goto out;
+	if (link != NULL) {
+		if (strlen(link) == 0 || strlen(link) >= sizeof(r->cfg.link_name) ||
+		    strchr(link, '/') != NULL) {
+			snprintf(err, errlen, "--link: 1 to %zu characters, no '/'",
+				 sizeof(r->cfg.link_name) - 1);
+			goto out;
+		}
+		strcpy(r->cfg.link_name, link);
+	}
+	if (wait != NULL) {
+		char *end;
+		double w = strtod(wait, &end);
+		if (end == wait || *end != '\0' || !(w >= 0 && w <= 86400)) {
+			snprintf(err, errlen, "--wait-keys: \"%s\" is not a number of "
+				 "seconds from 0 to 86400", wait);
+			goto out;
+		}
+		r->cfg.wait_keys = w;
+	}
+	if (maxmsg != NULL) {
+		char *end;
+		unsigned long long m = strtoull(maxmsg, &end, 10);
+		if (end == maxmsg || *end != '\0' || m < 64 || m > VDD_MAX_MESSAGE) {
+			snprintf(err, errlen, "--max-message: \"%s\" is not a number of "
+				 "bytes from 64 to %u", maxmsg, VDD_MAX_MESSAGE);
+			goto out;
+		}
+		r->cfg.max_message = (size_t)m;
+	}
+	if (n_in == 0) /* a filter: stdin to stdout */
+		ins[n_in++] = (struct in_opt){ "-", tenant, format, source };
+	for (unsigned i = 0; i < n_in; i++) {
+		int s;
+		if (ins[i].source != NULL) {
+			s = vdd_source_find(&r->cfg, ins[i].source);
+			if (s < 0 || !r->cfg.sources[s].from_config) {
+				snprintf(err, errlen, "--source %s: no [source %s] in "
+					 "the config file%s", ins[i].source, ins[i].source,
+					 config ? "" : " (give it with -c)");
+				goto out;
+			}
+		} else {
+			s = vdd_source_add_cli(&r->cfg, ins[i].path,
+					       ins[i].tenant ? ins[i].tenant : tenant,
+					       ins[i].format ? ins[i].format : format,
+					       err, errlen);
+			if (s < 0)
+				goto out;
+		}
+		r->cfg.inputs[r->cfg.n_inputs++] =
+			(struct vdd_input_cfg){ ins[i].path, (unsigned)s };
+		if (!strcmp(ins[i].path, "-"))
+			r->from_stdin = true;
+	}
+	rc = 0;
+out:
+	free(ins);
+	return rc;
+}
+
+/* The veil options follow "--"; with no "--" every argument is ours. */
+static int split_args(int argc, char **argv, int *dd)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--")) {
+			*dd = i;
+			return 1;
+		}
+	*dd = 0;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct run r;
+	char err[512] = "";
+	int dd, status = EXIT_OK;
+	bool check = false;
+
+	memset(&r, 0, sizeof(r));
+	bool has_dd = split_args(argc, argv, &dd);
+	int vfirst = has_dd ? dd + 1 : 1;
+	int vargc = argc - vfirst + 1;
+	char **vargv = calloc((size_t)vargc + 1, sizeof(char *));
+	char **eargv = calloc((size_t)argc + 8, sizeof(char *));
+	if (vargv == NULL || eargv == NULL)
+		return EXIT_FAILED;
+	vargv[0] = argv[0];
+	for (int i = vfirst; i < argc; i++)
+		vargv[i - vfirst + 1] = argv[i];
+
+	/* our options first: -h and -n need no EAL */
+	if (parse_options(&r, vargc, vargv, &check, !has_dd, err, sizeof(err)) != 0) {
+		fprintf(stderr, "veil-dataplane: %s\n(veil-dataplane --help for the "
+			"options)\n", err);
+		vdd_config_free(&r.cfg);
+		free(vargv);
+		free(eargv);
+		return EXIT_USAGE;
+	}
+	if (r.help) {
+		fputs(usage_text, stdout);
+		vdd_config_free(&r.cfg);
+		free(vargv);
+		free(eargv);
+		return EXIT_OK;
+	}
+	if (r.cfg.hold_bytes < 2 * r.cfg.max_message)
+		r.cfg.hold_bytes = 2 * r.cfg.max_message; /* any line fits */
+	if (check) {
+		printf("configuration OK: %u sources, %u inputs, link %s\n",
+		       r.cfg.n_sources, r.cfg.n_inputs, r.cfg.link_name);
+		vdd_config_free(&r.cfg);
+		free(vargv);
+		free(eargv);
+		return EXIT_OK;
+	}
+
+	/* EAL: the user's options, or the snapshot defaults */
+	int eargc = 0;
+	eargv[eargc++] = argv[0];
+	eargv[eargc++] = "--log-level=lib.eal:warning"; /* the user's wins */
+	if (!has_dd || dd == 1) {
+		eargv[eargc++] = "--no-huge";
+		eargv[eargc++] = "--no-pci";
+		eargv[eargc++] = "--no-shconf";
+		eargv[eargc++] = "--no-telemetry";
+	} else
+		for (int i = 1; i < dd; i++)
+			eargv[eargc++] = argv[i];
+	rte_set_application_usage_hook(print_usage);
+	int used = rte_eal_init(eargc, eargv);
+	if (used < 0 || used != eargc - 1) {
+		if (used < 0)
+			fprintf(stderr, "veil-dataplane: EAL initialisation failed: "
+				"%s\n", rte_strerror(rte_errno));
+		else
+			fprintf(stderr, "veil-dataplane: unexpected EAL argument "
+				"\"%s\" (veil-dataplane's options come after --)\n",
+				eargv[used + 1]);
+		if (used >= 0)
+			rte_eal_cleanup();
+		vdd_config_free(&r.cfg);
+		free(vargv);
+		free(eargv);
+		return used < 0 ? EXIT_FAILED : EXIT_USAGE;
+	}
+	/* keys from here on: no core dumps, no ptrace by other users */
+	prctl(PR_SET_DUMPABLE, 0);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	char eerr[160] = "";
+	struct veil_engine_opts eo;
+	struct vdr_file_input *fin = calloc(r.cfg.n_inputs, sizeof(*fin));
+	struct vdp_source **srcs = calloc(r.cfg.n_sources, sizeof(*srcs));
+	if (fin == NULL || srcs == NULL) {
+		fprintf(stderr, "veil-dataplane: out of memory\n");
+		status = EXIT_FAILED;
+		goto done;
+	}
+	if (veil_engine_opts_from_env(&eo, eerr, sizeof(eerr)) != 0 ||
+	    (r.engine = veil_engine_new(&eo)) == NULL) {
+		fprintf(stderr, "veil-dataplane: crypto engine: %s\n",
+			eerr[0] ? eerr : strerror(errno));
+		status = EXIT_FAILED;
+		goto done;
+	}
+	for (unsigned s = 0; s < r.cfg.n_sources; s++)
+		srcs[s] = r.cfg.sources[s].src;
+	r.pipe = vdp_worker_new(r.engine, srcs, r.cfg.n_sources);
+	if (r.pipe == NULL) {
+		fprintf(stderr, "veil-dataplane: worker: %s\n", strerror(errno));
+		status = EXIT_FAILED;
+		goto done;
+	}
+	for (unsigned i = 0; i < r.cfg.n_inputs; i++)
+		fin[i] = (struct vdr_file_input){ r.cfg.inputs[i].path,
+						  (uint16_t)r.cfg.inputs[i].source };
+	r.drv = vdr_file_new(fin, r.cfg.n_inputs, r.out_path, r.cfg.max_message,
+			     err, sizeof(err));
+	if (r.drv == NULL) {
+		fprintf(stderr, "veil-dataplane: %s\n", err);
+		status = EXIT_FAILED;
+		goto done;
+	}
+	r.keys = vdd_keys_new(&sh, &r.cfg);
+	r.worker = r.keys ? vdd_worker_new(&sh, r.pipe, r.drv, r.cfg.n_sources,
+					   r.cfg.wait_keys, r.cfg.hold_lines,
+					   r.cfg.hold_bytes) : NULL;
+	if (r.worker == NULL) {
+		fprintf(stderr, "veil-dataplane: %s\n", strerror(errno));
+		status = EXIT_FAILED;
+		goto done;
+	}
+	r.progress = isatty(STDERR_FILENO) && !r.json;
+
+	/* one worker: on a worker lcore, or here when there is none */
+	r.t0 = vdd_now();
+	r.next_progress = r.t0 + 1.0;
+	int wrc;
+	unsigned lcore = rte_get_next_lcore(-1, 1, 0);
+	if (lcore < RTE_MAX_LCORE &&
+	    rte_eal_remote_launch(worker_main, r.worker, lcore) == 0) {
+		while (!atomic_load_explicit(&sh.done, memory_order_acquire)) {
+			housekeeping(&r);
+			usleep(2000);
+		}
+		wrc = rte_eal_wait_lcore(lcore);
+	} else {
+		vdd_worker_set_inline(r.worker, housekeeping, &r);
+		wrc = vdd_worker_run(r.worker);
+	}
+	r.t1 = vdd_now();
+	vdd_keys_poll(r.keys, true); /* the last counters go up */
+	progress(&r, true);
+
+	struct totals t;
+	totals(&r, &t);
+	const char *error = wrc != 0 ? vdd_worker_error(r.worker) : NULL;
+	uint64_t nokey = t.sum.drops[VDP_R_NO_KEY];
+	if (error != NULL || nokey > 0 || t.held > 0 || t.st.rx_errors > 0)
+		status = EXIT_FAILED;
+	if (t.st.rx_errors > 0 && error == NULL && vdr_error(r.drv)[0])
+		error = vdr_error(r.drv);
+	if (r.json)
+		summary_json(&r, &t, r.t1 - r.t0, error, status);
+	else
+		summary_text(&r, &t, r.t1 - r.t0, error);
+	free(t.tenant_nokey);
+done:
+	vdd_worker_free(r.worker);
+	vdr_free(r.drv);
+	vdp_worker_free(r.pipe);
+	veil_engine_free(r.engine);
+	vdd_keys_free(r.keys);
+	vdd_config_free(&r.cfg);
+	free(fin);
+	free(srcs);
+	free(vargv);
+	free(eargv);
+	rte_eal_cleanup();
+	return status;
+}

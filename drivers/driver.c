@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/* The driver interface (veil_driver.h): one table of operations per
+ * driver. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "drv_pvt.h"
+
+void vdr_set_error(struct vdr_driver *d, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(d->err, sizeof(d->err), fmt, ap);
+	va_end(ap);
+}
+
+int vdr_rx(struct vdr_driver *d, struct vdp_line *lines, unsigned max)
+{
+	return max == 0 ? 0 : d->ops->rx(d, lines, max);
+}
+
+void vdr_rx_return(struct vdr_driver *d, unsigned n)
+{
+	if (n > 0)
+		d->ops->rx_return(d, n);
+}
+
+int vdr_tx(struct vdr_driver *d, const struct vdp_burst *b)
+{
+	return d->ops->tx(d, b);
+}
+
+int vdr_flush(struct vdr_driver *d)
+{
+	return d->ops->flush(d);
+}
+
+void vdr_stats(const struct vdr_driver *d, struct vdr_stats *st)
+{
+	*st = (struct vdr_stats){ 0 };
+	d->ops->stats(d, st);
+}
+
+const char *vdr_name(const struct vdr_driver *d)
+{
+	return d->ops->name;
+}
+
+const char *vdr_error(const struct vdr_driver *d)
+{
+	return d->err;
+}
+
+void vdr_free(struct vdr_driver *d)
+{
+	if (d != NULL)
+		d->ops->free(d);
+}

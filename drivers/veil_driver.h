@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/**
+ * @file veil_driver.h
+ * The I/O drivers of veil-dataplane behind one small interface: a driver
+ * receives bursts of framed messages, each with the index of its source,
+ * and sends the forwarded lines of a rewritten burst (struct vdp_burst).
+ * The worker loop is the same for every driver:
+ *
+ *     n = vdr_rx(d, lines, VDP_BURST_MAX);
+ *     vdp_process_burst(w, lines, n, &burst);
+ *     vdr_tx(d, &burst);
+ *
+ * Built today: `file` (snapshot mode: files or stdin in, a file or stdout
+ * out) and `mem` (in-memory, for tests and benchmarks). Network drivers
+ * (dpdk, socket) will implement the same operations.
+ *
+ * Threading: a driver belongs to one thread (the worker that polls it).
+ * No driver prints a message it carries.
+ */
+#ifndef VEIL_DRIVER_H
+#define VEIL_DRIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "veil_dp.h"
+
+#define VDR_EOF (-1) /**< vdr_rx(): every input is exhausted */
+#define VDR_ERR (-2) /**< vdr_rx(), vdr_tx(): a fatal error, see vdr_error() */
+
+/** Counters of one driver (one thread: read them from that thread). */
+struct vdr_stats {
+	uint64_t rx_msgs;         /**< messages delivered by vdr_rx() */
+	uint64_t rx_bytes;        /**< bytes read, line ends included */
+	uint64_t rx_size;         /**< bytes of the inputs, when known (files) */
+	uint64_t rx_oversize;     /**< messages over the maximum, dropped whole */
+	uint64_t rx_unterminated; /**< inputs whose last line had no line end
+				       (the line is delivered) */
+	uint64_t rx_errors;       /**< inputs that could not be read to the end */
+	uint64_t rx_inputs_done;  /**< inputs read to their end */
+	uint64_t tx_msgs;         /**< lines written (buffered lines count
+				       once written; in memory, once taken) */
+	uint64_t tx_bytes;        /**< bytes written, line ends included */
+	uint64_t tx_errors;       /**< failed writes (the output is lost) */
+	uint64_t tx_lost;         /**< forwarded lines that a failed write kept
+				       from the output (given to a vdr_tx()
+				       that failed, or buffered when it did) */
+};
+
+struct vdr_driver;
+
+/**
+ * Receive up to @p max messages into @p lines (data, length, source
+ * index). The messages stay valid until the next vdr_rx() on this driver.
+ * @return the number of messages (> 0); 0 when nothing is there now (a
+ *   pipe with no data yet: call again); VDR_EOF when every input is
+ *   exhausted; VDR_ERR on a fatal error (vdr_error() says which).
+ */
+int vdr_rx(struct vdr_driver *d, struct vdp_line *lines, unsigned max);
+/**
+ * Give back the last @p n messages of the previous vdr_rx() (n at most
+ * what it returned): the next vdr_rx() returns them again, unchanged.
+ * This is how a caller that cannot take a whole burst applies
+ * backpressure without losing a line.
+ */
+void vdr_rx_return(struct vdr_driver *d, unsigned n);
+/**
+ * Send the forwarded lines of @p b (each followed by a line end), built
+ * from its segments; dropped lines are skipped. A driver may buffer them
+ * until its buffer is full or vdr_flush().
+ * @return the number of lines taken, or VDR_ERR (vdr_error() says why;
+ *   the forwarded lines that did not reach the output are in tx_lost).
+ */
+int vdr_tx(struct vdr_driver *d, const struct vdp_burst *b);
+/** Push out what is buffered. @return 0 or VDR_ERR. */
+int vdr_flush(struct vdr_driver *d);
+void vdr_stats(const struct vdr_driver *d, struct vdr_stats *st);
+/** @return "file", "mem". */
+const char *vdr_name(const struct vdr_driver *d);
+/** @return the last error as a sentence (a path and a reason, never a
+ *  message's content), or "" if none. */
+const char *vdr_error(const struct vdr_driver *d);
+/** Flush nothing, release everything. NULL is allowed. */
+void vdr_free(struct vdr_driver *d);
+
+/* ------------------------------------------------------------------ */
+/* file: snapshot mode                                                */
+/* ------------------------------------------------------------------ */
+
+/** One input of the file driver. */
+struct vdr_file_input {
+	const char *path; /**< a file, or "-" for stdin */
+	uint16_t src;     /**< the source index of its lines */
+};
+
+/**
+ * Read the inputs one after the other, in order, framed as lines
+ * (VDP_FRAME_FILE: LF or CRLF; a NUL is data; a line longer than
+ * @p max_msg is dropped whole and counted). Regular files are mapped
+ * (mmap), pipes and terminals read in large blocks. Write the forwarded
+ * lines to @p out ("-" or NULL: stdout), created or truncated.
+ * Every input is opened here, so a missing file fails now.
+ * @return the driver, or NULL with a sentence in @p err and errno.
+ */
+struct vdr_driver *vdr_file_new(const struct vdr_file_input *in, unsigned n,
+				const char *out, size_t max_msg, char *err,
+				size_t errlen);
+
+/* ------------------------------------------------------------------ */
+/* mem: in memory, for tests and benchmarks                           */
+/* ------------------------------------------------------------------ */
+
+/**
+ * A driver reading buffers added with vdr_mem_add(), framed like files.
+ * @p collect: keep the output (vdr_mem_output()); otherwise each line is
+ * copied into a scratch buffer and counted, as a sending driver would.
+ * @return the driver, or NULL with errno (EINVAL, ENOMEM).
+ */
+struct vdr_driver *vdr_mem_new(size_t max_msg, bool collect);
+/** Add a buffer of lines for source @p src; it must outlive the driver.
+ *  @return 0, or -1 with errno (ENOMEM, EBUSY once reading began). */
+int vdr_mem_add(struct vdr_driver *d, const char *buf, size_t len,
+		uint16_t src);
+/** Read every buffer @p loops times in all (benchmarks; default 1). */
+void vdr_mem_set_loops(struct vdr_driver *d, uint64_t loops);
+/** The output collected so far (collect mode), or NULL. */
+const char *vdr_mem_output(const struct vdr_driver *d, size_t *len);
+
+#endif

@@ -1,0 +1,545 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LicenseRef-veil-proprietary
+"""veil-dataplane end to end, in snapshot mode, with the real processes:
+veil-controld (its own state directory and link), veil-dataplane and
+veilctl.
+
+ - every format's test lines (tests/data/lines/*.txt, one input and source
+   per file, with its format): every expected identity is gone from the
+   output, the tokens resolve through veilctl to exactly the expected names
+   of their line, the rest of each line is unchanged, lines to drop are not
+   written, the summary adds up (in = out + dropped + held), veilctl stats
+   shows the same counters, and the governance log shows the resolve;
+ - fail closed: no controld (nothing written, exit 1, the reason said), a
+   tenant controld does not know, a locked tenant; a controld that comes
+   late (the lines are held, then all written);
+ - bad input files (binary garbage, a 10 MB line, NUL bytes, a truncated
+   last line): counters and a clean exit, never a crash;
+ - snapshot mode needs no root (when run as root: again as nobody).
+
+usage: dataplane.py BUILD_DIR LINES_DIR
+"""
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD, LINES = sys.argv[1], sys.argv[2]
+CTLD = os.path.join(BUILD, "control", "veil-controld")
+VEILCTL = os.path.join(BUILD, "control", "veilctl")
+DP = os.path.join(BUILD, "veil-dataplane")
+JUST = "ticket 5150: dataplane end-to-end test"
+TOKEN = re.compile(rb"veil_[ud][0-9]+_[a-z2-7]+")
+
+results = {"passed": 0, "failed": 0}
+
+
+def check(cond, what):
+    if cond:
+        results["passed"] += 1
+    else:
+        results["failed"] += 1
+        print("FAIL: %s" % what, flush=True)
+    return cond
+
+
+class Controld:
+    def __init__(self, root, link):
+        self.root, self.link = root, link
+        self.conf = os.path.join(root, "veil.conf")
+        self.sock = os.path.join(root, "controld.sock")
+        with open(self.conf, "w") as f:
+            f.write("[controld]\nstate_dir = %s/state\nsocket = %s\nlink_name = %s\n"
+                    "\n[roles]\nadmin = uid:%d\n" % (root, self.sock, link, os.getuid()))
+        self.proc = None
+
+    def start(self):
+        self.log = open(os.path.join(self.root, "ctld.log"), "a")
+        self.proc = subprocess.Popen([CTLD, "-f", "-c", self.conf], stderr=self.log)
+        for _ in range(200):
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(self.sock)
+                s.close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("controld did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=10)
+            self.log.close()
+
+    def ctl(self, *args, stdin=None):
+        p = subprocess.run([VEILCTL, "--socket", self.sock, "--json"] + list(args),
+                           input=stdin, capture_output=True, timeout=60)
+        try:
+            return p.returncode, json.loads(p.stdout)
+        except ValueError:
+            return p.returncode, {"ok": False, "error": p.stderr.decode()}
+
+
+def run_dp(args, timeout=120, user=None, js=True):
+    """veil-dataplane with the snapshot defaults; returns (rc, summary, stderr)."""
+    def drop():
+        if user is not None:
+            os.setgroups([])
+            os.setgid(user)
+            os.setuid(user)
+    p = subprocess.run([DP, "--"] + args + (["--json"] if js else []), capture_output=True,
+                       timeout=timeout, preexec_fn=drop)
+    err = p.stderr.decode("utf-8", "replace")
+    summary = None
+    for line in reversed(err.splitlines()):
+        if line.startswith("{"):
+            try:
+                summary = json.loads(line)
+            except ValueError:
+                pass
+            break
+    return p.returncode, summary, err
+
+
+def adds_up(s):
+    return (s is not None and
+            s["lines_in"] == s["lines_out"] + s["lines_dropped"] + s["lines_held"] and
+            s["lines_dropped"] == sum(s["dropped"].values()))
+
+
+def load_lines():
+    """Per format file: its input lines (no '@' line), each with its
+    expectation: None (a context line), "drop", or a list of (kind, name)."""
+    corpus = []
+    for fname in sorted(os.listdir(LINES)):
+        if not fname.endswith(".txt"):
+            continue
+        lines, pend = [], None
+        with open(os.path.join(LINES, fname), "rb") as f:
+            for raw in f.read().split(b"\n"):
+                if raw.startswith(b"@"):
+                    if raw.startswith(b"@@"):
+                        continue
+                    if raw.startswith(b"@drop"):
+                        pend = "drop"
+                    else:
+                        pend = []
+                        for item in raw[1:].split(b"\t"):
+                            item = item.decode()
+                            if item.startswith("user:"):
+                                pend.append(("user", item[5:]))
+                            elif item.startswith("device:"):
+                                pend.append(("device", item[7:]))
+                    continue
+                if raw == b"":
+                    continue
+                lines.append((raw, pend))
+                pend = None
+        corpus.append((fname[:-4], lines))
+    return corpus
+
+
+def snapshot_all_formats(root, d):
+    corpus = load_lines()
+    args = ["--link", d.link, "--tenant", "acme", "--out", os.path.join(root, "out.log")]
+    for fmt, lines in corpus:
+        path = os.path.join(root, "in-%s.log" % fmt)
+        with open(path, "wb") as f:
+            f.write(b"".join(raw + b"\n" for raw, _ in lines))
+        args += ["--format", fmt, "--in", path]
+    rc, s, err = run_dp(args)
+    check(rc == 0, "snapshot of every format exits 0: rc %d\n%s" % (rc, err[-2000:]))
+    if not check(s is not None, "a JSON summary"):
+        return
+    expected = [(raw, exp) for _, lines in corpus for raw, exp in lines]
+    kept = [(raw, exp) for raw, exp in expected if exp != "drop"]
+    with open(os.path.join(root, "out.log"), "rb") as f:
+        out = f.read()
+    out_lines = out.split(b"\n")[:-1]
+    check(out.endswith(b"\n") or out == b"", "the output ends with a line end")
+    check(s["lines_in"] == len(expected), "lines in %d == %d input lines"
+          % (s["lines_in"], len(expected)))
+    check(adds_up(s), "the summary adds up: %r" % {k: s[k] for k in
+          ("lines_in", "lines_out", "lines_dropped", "lines_held")})
+    check(s["lines_out"] == len(out_lines) == len(kept),
+          "lines out %d, written %d, expected %d" % (s["lines_out"], len(out_lines), len(kept)))
+    check(s["lines_dropped"] == len(expected) - len(kept) and s["lines_held"] == 0,
+          "exactly the @drop lines dropped: %r" % s["dropped"])
+    check(s["link"]["synced"] and s["no_key"] == [], "keys came from controld")
+    drops = [raw for raw, exp in expected if exp == "drop"]
+    check(not any(raw in out_lines for raw in drops), "no @drop line written")
+
+    # every token of the output, resolved in one request
+    rc, a = d.ctl("resolve", "-t", "acme", "-j", JUST, "--text", "--file",
+                  os.path.join(root, "out.log"))
+    check(rc == 0 and a.get("ok") and a["failed"] == 0,
+          "every token in the output resolves: %r" % a.get("error", a.get("failed")))
+    n_tokens = len(a.get("tokens", []))
+    names = {}
+    for tok, name, kind in zip(a.get("tokens", []), a.get("names", []), a.get("kinds", [])):
+        names[tok.encode()] = (kind, name if isinstance(name, str) else repr(name))
+    bad = 0
+    if len(out_lines) == len(kept):
+        for i, (raw, exp) in enumerate(kept):
+            o = out_lines[i]
+            toks = TOKEN.findall(o)
+            got = {names.get(t, ("?", "?")) for t in toks}
+            want = set(exp) if exp else set()
+            text = TOKEN.sub(b"\x00", o)
+            clear = [n for _, n in want if n.encode() in text]
+            # the rest of the line is unchanged: the tokens' places in the
+            # input hold the names (or their escaped forms)
+            parts = text.split(b"\x00")
+            pos, ordered = 0, True
+            for p in parts:
+                k = raw.find(p, pos)
+                if k < 0:
+                    ordered = False
+                    break
+                pos = k + len(p)
+            if got != want or clear or not ordered or (exp is None and o != raw):
+                bad += 1
+                if bad <= 5:
+                    print("  line %r\n   -> %r\n   tokens resolve to %r, expected %r%s"
+                          % (raw[:160], o[:160], sorted(got), sorted(want),
+                             ", left in clear: %r" % clear if clear else ""))
+    check(bad == 0 and len(out_lines) == len(kept),
+          "each line: its tokens resolve to exactly its names, none in clear, the "
+          "rest unchanged (%d bad)" % bad)
+    check(len(names) > 100, "many identities (%d distinct tokens)" % len(names))
+
+    # the governance log has the resolve, with its tokens, never a name
+    rc, a = d.ctl("audit", "show", "--action", "resolve")
+    recs = [r for r in a.get("records", []) if r.get("justification") == JUST]
+    check(len(recs) == 1 and recs[0]["action"] == "resolve.bulk"
+          and recs[0]["outcome"] == "ok: %d resolved, 0 failed" % n_tokens,
+          "the audit log shows the resolve: %r" % [r.get("outcome") for r in recs])
+    dump = json.dumps(a)
+    check("jane.doe" not in dump and "alice" not in dump, "no name in the audit log")
+
+    # the counters went up the link: veilctl stats
+    rc, a = d.ctl("stats")
+    t = a.get("totals", {})
+    check(rc == 0 and len(a.get("workers", [])) == 1 and t.get("lines_in") == s["lines_in"]
+          and t.get("lines_out") == s["lines_out"] and t.get("identities") == s["identities"]
+          and t.get("dropped", {}).get("malformed") == s["dropped"]["malformed"],
+          "veilctl stats shows the run's counters: %r" % t)
+    rc, txt = subprocess.run([VEILCTL, "--socket", d.sock, "stats"], capture_output=True,
+                             text=True).returncode, None
+    check(rc == 0, "veilctl stats (text)")
+
+
+def fail_closed(root, d):
+    src = os.path.join(root, "fc.log")
+    names = ["alice.fc", "bob.fc", "carol.fc"]
+    with open(src, "w") as f:
+        for i in range(300):
+            f.write("CEF:0|V|P|1|1|n|1|src=10.0.0.%d suser=%s shost=WS-FC-%d\n"
+                    % (i % 250, names[i % 3], i % 7))
+    out = os.path.join(root, "fc.out")
+
+    # no controld: nothing written, exit 1, the reason
+    t0 = time.time()
+    rc, s, err = run_dp(["--link", "veil-test-nothing-%d" % os.getpid(), "--wait-keys", "1",
+                         "--tenant", "acme", "--in", src, "--out", out])
+    took = time.time() - t0
+    check(rc == 1, "no controld: exit 1 (rc %d)" % rc)
+    check(os.path.getsize(out) == 0, "no controld: nothing written")
+    check(s is not None and s["dropped"]["no-key"] == 300 and s["lines_out"] == 0 and adds_up(s),
+          "no controld: 300 lines dropped, reason no-key")
+    check(s is not None and len(s["no_key"]) == 1 and "not reachable" in s["no_key"][0]["why"],
+          "no controld: the summary says why")
+    check(0.9 < took < 10, "no controld: held about --wait-keys (%.1f s)" % took)
+    check(not any(n in err for n in names), "no name on stderr")
+    rc, s, err = run_dp(["--link", "veil-test-nothing-%d" % os.getpid(), "--wait-keys", "0",
+                         "--tenant", "acme", "--in", src, "--out", out], js=False)
+    check(rc == 1 and os.path.getsize(out) == 0 and "300 lines of tenant acme were dropped, "
+          "never written: no key: veil-controld was not reachable" in err,
+          "no controld: said in the text summary: %s" % err[-600:])
+
+    # a tenant controld does not know
+    rc, s, err = run_dp(["--link", d.link, "--wait-keys", "0.5", "--tenant", "nosuch",
+                         "--in", src, "--out", out])
+    check(rc == 1 and os.path.getsize(out) == 0 and s and s["dropped"]["no-key"] == 300
+          and "no key for tenant nosuch" in s["no_key"][0]["why"],
+          "unknown tenant: nothing written, reason said (%s)" % (s and s["no_key"]))
+
+    # a locked tenant
+    d.ctl("tenant", "create", "locked1")
+    d.ctl("tenant", "lock", "locked1")
+    rc, s, err = run_dp(["--link", d.link, "--wait-keys", "0.5", "--tenant", "locked1",
+                         "--in", src, "--out", out])
+    check(rc == 1 and os.path.getsize(out) == 0 and s and s["dropped"]["no-key"] == 300
+          and "is locked" in s["no_key"][0]["why"],
+          "locked tenant: nothing written, reason said (%s)" % (s and s["no_key"]))
+
+    # controld comes late: the lines wait in the hold queue, then all go
+    os.mkdir(os.path.join(root, "late"))
+    late = Controld(os.path.join(root, "late"), "veil-test-late-%d" % os.getpid())
+    late.start()
+    late.ctl("tenant", "create", "acme")
+    late.stop()  # the keys are in its database; the link is gone
+    p = subprocess.Popen([DP, "--", "--link", late.link, "--wait-keys", "20", "--tenant",
+                          "acme", "--in", src, "--out", out, "--json"],
+                         stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    held_while_away = os.path.getsize(out)
+    late.start()
+    _, err = p.communicate(timeout=60)
+    late.stop()
+    s = json.loads(err.decode().strip().splitlines()[-1])
+    with open(out, "rb") as f:
+        data = f.read()
+    check(held_while_away == 0, "late controld: nothing written while it was away")
+    check(p.returncode == 0 and s["lines_out"] == 300 and s["lines_dropped"] == 0
+          and s["identities"] == 600 and adds_up(s),
+          "late controld: every held line written once the keys came: %r"
+          % {k: s[k] for k in ("lines_out", "lines_dropped", "lines_held")})
+    check(data.count(b"\n") == 300 and not any(n.encode() in data for n in names),
+          "late controld: 300 lines, no name in clear")
+
+
+def paced_run(root, d, name, middle, batches=24, per=100, pause=0.1):
+    """Lines fed on stdin over a few seconds; middle(d) runs half-way.
+    Returns (rc, summary, expected names by line, output lines)."""
+    out = os.path.join(root, "%s.out" % name)
+    p = subprocess.Popen([DP, "--", "--link", d.link, "--tenant", "acme", "--wait-keys", "20",
+                          "--out", out, "--json"], stdin=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    want = []
+    for b in range(batches):
+        chunk = []
+        for i in range(per):
+            n = len(want)
+            want.append("%s.user%d" % (name, n % 250))
+            chunk.append("CEF:0|V|P|1|1|n|1|src=10.0.0.1 suser=%s shost=%s-WS-%d\n"
+                         % (want[-1], name, n % 40))
+        p.stdin.write("".join(chunk).encode())
+        p.stdin.flush()
+        time.sleep(pause)
+        if b == batches // 2:
+            middle(d)
+    p.stdin.close()
+    err = p.stderr.read().decode()
+    p.wait(timeout=60)
+    s = json.loads(err.strip().splitlines()[-1])
+    with open(out, "rb") as f:
+        lines = f.read().split(b"\n")[:-1]
+    return p.returncode, s, want, lines, out
+
+
+def resolves_per_line(d, name, want, lines, out):
+    """Every line's user token resolves to its own name; none in clear."""
+    rc, a = d.ctl("resolve", "-t", "acme", "-j", JUST + " (" + name + ")", "--text",
+                  "--file", out)
+    check(rc == 0 and a.get("failed") == 0, "%s: every token resolves (%r)"
+          % (name, a.get("error", a.get("failed"))))
+    names = dict(zip(a.get("tokens", []), a.get("names", [])))
+    bad = 0
+    for i, o in enumerate(lines):
+        m = re.search(rb"suser=(veil_u[0-9]+_[a-z2-7]+)", o)
+        if m is None or names.get(m.group(1).decode()) != want[i] or \
+                want[i].encode() in o:
+            bad += 1
+    check(bad == 0 and len(lines) == len(want),
+          "%s: each line's token is its own name, none in clear (%d bad)" % (name, bad))
+
+
+def roll_and_restart(root, d):
+    # a key roll half-way: no line lost, old and new tokens both resolve,
+    # and once the new version shows up the old one is not used again
+    def roll(d):
+        rc, a = d.ctl("key", "roll", "acme")
+        check(rc == 0, "key roll during the run")
+    rc, s, want, lines, out = paced_run(root, d, "roll", roll)
+    check(rc == 0 and s["lines_in"] == len(want) == s["lines_out"] == len(lines),
+          "roll: every line written (%d of %d)" % (s["lines_out"], len(want)))
+    vers = [int(re.search(rb"suser=veil_u([0-9]+)_", o).group(1)) for o in lines]
+    first2 = vers.index(2) if 2 in vers else len(vers)
+    check(1 in vers and 2 in vers and all(v == 1 for v in vers[:first2])
+          and all(v == 2 for v in vers[first2:]),
+          "roll: version 1 until the roll, version 2 after (switch at line %d)" % first2)
+    resolves_per_line(d, "roll", want, lines, out)
+
+    # controld killed (-9) half-way, then restarted: the keys it had keep
+    # serving, the new region is attached again, nothing in clear
+    def kill_restart(d):
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+        d.log.close()
+        time.sleep(0.5)
+        d.start()
+    rc, s, want, lines, out = paced_run(root, d, "restart", kill_restart)
+    check(rc == 0 and s["lines_in"] == len(want) == s["lines_out"] == len(lines)
+          and s["lines_dropped"] == 0,
+          "restart: every line written (%d of %d)" % (s["lines_out"], len(want)))
+    check(s["link"]["attaches"] == 2, "restart: attached again to the new controld "
+          "(%d attaches)" % s["link"]["attaches"])
+    resolves_per_line(d, "restart", want, lines, out)
+    rc, a = d.ctl("stats")
+    check(a.get("totals", {}).get("lines_out") == len(want),
+          "restart: the new controld got the final counters: %r" % a.get("totals"))
+
+
+def bad_inputs(root, d):
+    rng = random.Random(4711)
+    good = b"CEF:0|V|P|1|1|n|1|suser=dave.bad shost=WS-BAD\n"
+    cases = {
+        "garbage": bytes(rng.randrange(256) for _ in range(1 << 20)),
+        "huge-line": good + b"x" * (10 << 20) + b"\n" + good,
+        "nul-bytes": (good + b"CEF:0|V|P|1|1|n|1|suser=nul\x00user shost=A\x00B\n"
+                      + b"\x00" * 5000 + b"\n" + good),
+        "truncated": good * 3 + good[:-len(b" shost=WS-BAD\n")],
+        "empty": b"",
+        "crlf-only": b"\r\n" * 1000,
+    }
+    for name, data in cases.items():
+        path = os.path.join(root, "bad-%s.log" % name)
+        with open(path, "wb") as f:
+            f.write(data)
+        out = os.path.join(root, "bad-%s.out" % name)
+        rc, s, err = run_dp(["--link", d.link, "--tenant", "acme", "--in", path,
+                             "--out", out, "--wait-keys", "5"])
+        check(rc == 0, "%s: clean exit (rc %d)%s" % (name, rc, "" if rc == 0 else "\n" + err[-1500:]))
+        check(s is not None and adds_up(s) and s["lines_held"] == 0,
+              "%s: counters add up: %r" % (name, s and {k: s[k] for k in
+                                                        ("lines_in", "lines_out", "lines_dropped")}))
+        if s is None:
+            continue
+        with open(out, "rb") as f:
+            written = f.read()
+        check(written.count(b"\n") == s["lines_out"], "%s: the output has lines_out lines" % name)
+        check(b"dave.bad" not in written, "%s: no name in clear" % name)
+        if name == "huge-line":
+            check(s["dropped"]["oversize"] == 1 and s["lines_out"] == 2,
+                  "huge-line: dropped whole (oversize), the others written")
+        if name == "truncated":
+            check(s["unterminated"] == 1 and s["lines_out"] == 4 and s["identities"] == 7
+                  and written.endswith(b"suser=" + TOKEN.findall(written)[-1] + b"\n"),
+                  "truncated: the last line is taken, tokenized and counted: %r"
+                  % {k: s[k] for k in ("unterminated", "lines_out", "identities")})
+        if name == "garbage":
+            check(s["lines_in"] > 1000 and s["bytes_in"] == len(data),
+                  "garbage: every byte read, %d lines counted" % s["lines_in"])
+        if name == "nul-bytes":
+            check(s["lines_in"] == 4 and b"nul\x00user" not in written,
+                  "nul-bytes: NUL is data, the name with a NUL never in clear")
+        if name in ("empty", "crlf-only"):
+            check(s["lines_in"] == 0 and written == b"", "%s: nothing in, nothing out" % name)
+
+
+def output_error(root, d):
+    src = os.path.join(root, "oe.log")
+    with open(src, "w") as f:
+        for i in range(20000):
+            f.write("CEF:0|V|P|1|1|n|1|suser=gina.oe%d shost=WS-OE\n" % (i % 50))
+    rc, s, err = run_dp(["--link", d.link, "--tenant", "acme", "--in", src,
+                         "--out", "/dev/full"])
+    check(rc == 1 and s is not None and "/dev/full: write: No space left" in (s["error"] or "")
+          and s["lines_not_written"] > 0 and s["bytes_out"] == 0 and adds_up(s),
+          "output error: exit 1, said, the lines not written counted: %r"
+          % (s and {k: s[k] for k in ("lines_in", "lines_out", "lines_not_written",
+                                      "lines_held", "error")}))
+
+
+def usage_and_config(root, d):
+    p = subprocess.run([DP, "--", "--in", "x", "--bogus"], capture_output=True, text=True)
+    check(p.returncode == 2 and "--bogus" in p.stderr, "unknown option: exit 2")
+    p = subprocess.run([DP, "--", "--in", "/nonexistent/input.log", "--tenant", "acme"],
+                       capture_output=True, text=True)
+    check(p.returncode == 1 and "/nonexistent/input.log: No such file" in p.stderr,
+          "missing input: exit 1, said")
+    p = subprocess.run([DP, "--", "--in", "x.log"], capture_output=True, text=True)
+    check(p.returncode == 2 and "no tenant" in p.stderr, "an input without a tenant: exit 2")
+    conf = os.path.join(root, "dp.conf")
+    with open(conf, "w") as f:
+        f.write("[controld]\nlink_name = %s\nstate_dir = /x\n\n[roles]\nadmin = uid:0\n\n"
+                "[dataplane]\nwait_keys = 3\n\n[source fw]\ntenant = acme\nformat = cef\n"
+                "keep_domain = yes\n" % d.link)
+    p = subprocess.run([DP, "--", "-c", conf, "--source", "fw", "--in", "a.log", "-n"],
+                       capture_output=True, text=True)
+    check(p.returncode == 0 and "configuration OK" in p.stdout and d.link in p.stdout,
+          "-n: configuration OK, the link from [controld]: %s%s" % (p.stdout, p.stderr))
+    p = subprocess.run([CTLD, "-n", "-c", conf], capture_output=True, text=True)
+    check(p.returncode == 0, "controld accepts the dataplane's sections: %s" % p.stderr)
+    with open(conf, "a") as f:
+        f.write("colour = blue\n")
+    p = subprocess.run([DP, "--", "-c", conf, "-n"], capture_output=True, text=True)
+    check(p.returncode == 2 and "dp.conf:15: [source fw] unknown source option" in p.stderr,
+          "unknown key: file:line error: %s" % p.stderr.strip())
+    with open(conf, "w") as f:
+        f.write("[dataplane]\nmax_mesage = 5\n")
+    p = subprocess.run([DP, "--", "-c", conf, "-n"], capture_output=True, text=True)
+    check(p.returncode == 2 and "dp.conf:2: unknown key \"max_mesage\"" in p.stderr,
+          "unknown [dataplane] key: file:line error: %s" % p.stderr.strip())
+
+    # a config source, end to end
+    with open(conf, "w") as f:
+        f.write("[dataplane]\nlink_name = %s\n\n[source fw]\ntenant = acme\nformat = cef\n"
+                "keep_domain = yes\n" % d.link)
+    src = os.path.join(root, "kd.log")
+    with open(src, "w") as f:
+        f.write("CEF:0|V|P|1|1|n|1|suser=CORP\\\\erin.kd\n")
+    rc, s, err = run_dp(["-c", conf, "--source", "fw", "--in", src,
+                         "--out", os.path.join(root, "kd.out")])
+    with open(os.path.join(root, "kd.out")) as f:
+        o = f.read()
+    check(rc == 0 and s["sources"][0]["name"] == "fw"
+          and re.search(r"suser=CORP\\\\veil_u[0-9]+_", o) and "erin.kd" not in o,
+          "a [source] with keep_domain: %r" % o)
+
+
+def as_nobody(root):
+    """Snapshot mode needs no root and no hugepages."""
+    if os.geteuid() != 0:
+        return
+    d = os.path.join(root, "nobody")
+    os.mkdir(d)
+    os.chmod(d, 0o777)
+    src = os.path.join(d, "in.log")
+    with open(src, "w") as f:
+        f.write("CEF:0|V|P|1|1|n|1|suser=frank.nobody\n")
+    os.chmod(src, 0o644)
+    rc, s, err = run_dp(["--link", "veil-test-none-%d" % os.getpid(), "--wait-keys", "0.2",
+                         "--tenant", "acme", "--in", src, "--out", os.path.join(d, "o")],
+                        user=65534)
+    check(rc == 1 and s is not None and s["dropped"]["no-key"] == 1 and "EAL" not in err,
+          "as nobody: EAL starts, the run ends with its summary: %s" % err[-500:])
+
+
+def main():
+    for exe in (CTLD, VEILCTL, DP):
+        if not os.access(exe, os.X_OK):
+            print("dataplane: %s not built" % exe)
+            return 1
+    root = tempfile.mkdtemp(prefix="veil-dp-")
+    os.chmod(root, 0o755)
+    d = Controld(root, "veil-test-dp-%d" % os.getpid())
+    try:
+        d.start()
+        rc, a = d.ctl("tenant", "create", "acme")
+        check(rc == 0, "tenant create")
+        snapshot_all_formats(root, d)
+        fail_closed(root, d)
+        roll_and_restart(root, d)
+        bad_inputs(root, d)
+        output_error(root, d)
+        usage_and_config(root, d)
+        as_nobody(root)
+    finally:
+        d.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    print("dataplane: %d passed, %d failed" % (results["passed"], results["failed"]))
+    return 0 if results["failed"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

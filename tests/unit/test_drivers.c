@@ -1,0 +1,483 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * The drivers (drivers/veil_driver.h): the file and mem drivers' framing,
+ * sources, order, in-place delivery, backpressure (vdr_rx_return), long
+ * and oversize lines, unterminated last lines, NUL bytes, pipes, input
+ * errors, and the writer (segments, long lines, write errors).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "veil_driver.h"
+
+static char tmpdir[64];
+
+static int setup_dir(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/veil-drv.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_dir(void **state)
+{
+	(void)state;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *path_of(const char *name)
+{
+	static char p[4][128];
+	static int k;
+	k = (k + 1) % 4;
+	snprintf(p[k], sizeof(p[k]), "%s/%s", tmpdir, name);
+	return p[k];
+}
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *b = malloc((size_t)n + 1);
+	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+	b[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
+/* Every line of a driver, until EOF, as "SRC:DATA\n" text. */
+static char *drain(struct vdr_driver *d, unsigned max, unsigned *count)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *out = malloc(cap);
+	struct vdp_line l[VDP_BURST_MAX];
+	int n;
+	*count = 0;
+	while ((n = vdr_rx(d, l, max)) != VDR_EOF) {
+		assert_true(n >= 0);
+		for (int i = 0; i < n; i++) {
+			size_t need = l[i].len + 16;
+			while (len + need > cap)
+				out = realloc(out, cap *= 2);
+			len += (size_t)sprintf(out + len, "%u:", l[i].src);
+			memcpy(out + len, l[i].data, l[i].len);
+			len += l[i].len;
+			out[len++] = '\n';
+		}
+		*count += (unsigned)n;
+	}
+	out = realloc(out, len + 1);
+	out[len] = '\0';
+	return out;
+}
+
+static void mem_framing(void **state)
+{
+	(void)state;
+	static const char buf[] = "alpha\nbravo\r\n\n\r\ncharlie";
+	struct vdr_driver *d = vdr_mem_new(1024, false);
+	assert_non_null(d);
+	assert_string_equal(vdr_name(d), "mem");
+	assert_int_equal(vdr_mem_add(d, buf, strlen(buf), 3), 0);
+	unsigned n;
+	char *got = drain(d, VDP_BURST_MAX, &n);
+	assert_string_equal(got, "3:alpha\n3:bravo\n3:charlie\n");
+	assert_int_equal(vdr_mem_add(d, buf, 1, 0), -1); /* reading began */
+	assert_int_equal(errno, EBUSY);
+	struct vdr_stats st;
+	vdr_stats(d, &st);
+	assert_int_equal(st.rx_msgs, 3);
+	assert_int_equal(st.rx_bytes, strlen(buf));
+	assert_int_equal(st.rx_unterminated, 1);
+	assert_int_equal(st.rx_inputs_done, 1);
+	assert_int_equal(st.rx_oversize, 0);
+	free(got);
+	vdr_free(d);
+}
+
+/* A burst given back comes again, unchanged and in order. */
+static void mem_return(void **state)
+{
+	(void)state;
+	char *buf = malloc(600 * 16);
+	size_t len = 0;
+	for (int i = 0; i < 600; i++)
+		len += (size_t)sprintf(buf + len, "line %d\n", i);
+	struct vdr_driver *d = vdr_mem_new(1024, false);
+	assert_int_equal(vdr_mem_add(d, buf, len, 7), 0);
+	struct vdp_line l[VDP_BURST_MAX];
+	int next = 0;
+	for (int round = 0; next < 600; round++) {
+		int n = vdr_rx(d, l, VDP_BURST_MAX);
+		assert_true(n > 0);
+		/* take a few, give back the rest (none back every third time) */
+		int take = round % 3 == 2 ? n : (n > 5 ? 5 : n);
+		for (int i = 0; i < take; i++) {
+			char want[32];
+			int wl = sprintf(want, "line %d", next++);
+			assert_int_equal(l[i].len, wl);
+			assert_memory_equal(l[i].data, want, (size_t)wl);
+			assert_int_equal(l[i].src, 7);
+		}
+		vdr_rx_return(d, (unsigned)(n - take));
+	}
+	assert_int_equal(vdr_rx(d, l, VDP_BURST_MAX), VDR_EOF);
+	struct vdr_stats st;
+	vdr_stats(d, &st);
+	assert_int_equal(st.rx_msgs, 600);
+	vdr_free(d);
+	free(buf);
+}
+
+/* Lines are delivered in place; a line longer than a block is assembled
+ * (and correct); one over the maximum is dropped whole and counted. */
+static void mem_long_lines(void **state)
+{
+	(void)state;
+	size_t big = 300 * 1024, huge = 3 * 1024 * 1024;
+	char *buf = malloc(big + huge + 64);
+	size_t len = (size_t)sprintf(buf, "first\n");
+	memset(buf + len, 'b', big);
+	len += big;
+	buf[len++] = '\n';
+	memset(buf + len, 'h', huge);
+	len += huge;
+	len += (size_t)sprintf(buf + len, "\nlast\n");
+
+	struct vdr_driver *d = vdr_mem_new(1 << 20, false);
+	assert_int_equal(vdr_mem_add(d, buf, len, 1), 0);
+	struct vdp_line l[VDP_BURST_MAX];
+	unsigned seen = 0;
+	int n;
+	while ((n = vdr_rx(d, l, VDP_BURST_MAX)) != VDR_EOF)
+		for (int i = 0; i < n; i++, seen++) {
+			if (seen == 0 || seen == 2) {
+				/* short lines point into the caller's buffer */
+				assert_true(l[i].data >= buf && l[i].data < buf + len);
+				assert_int_equal(l[i].len, seen ? 4 : 5);
+			} else {
+				assert_int_equal(l[i].len, big);
+				for (size_t k = 0; k < big; k++)
+					if (l[i].data[k] != 'b')
+						fail_msg("byte %zu of the long line", k);
+			}
+		}
+	assert_int_equal(seen, 3);
+	struct vdr_stats st;
+	vdr_stats(d, &st);
+	assert_int_equal(st.rx_oversize, 1);
+	vdr_free(d);
+	free(buf);
+}
+
+static void mem_loops_and_collect(void **state)
+{
+	(void)state;
+	static const char a[] = "x1\nx2\n", b[] = "y1\n";
+	struct vdr_driver *d = vdr_mem_new(256, true);
+	assert_int_equal(vdr_mem_add(d, a, strlen(a), 0), 0);
+	assert_int_equal(vdr_mem_add(d, b, strlen(b), 1), 0);
+	vdr_mem_set_loops(d, 3);
+	unsigned n;
+	char *got = drain(d, 2, &n);
+	assert_string_equal(got, "0:x1\n0:x2\n1:y1\n0:x1\n0:x2\n1:y1\n0:x1\n0:x2\n1:y1\n");
+	struct vdr_stats st;
+	vdr_stats(d, &st);
+	assert_int_equal(st.rx_size, 3 * (strlen(a) + strlen(b)));
+	free(got);
+
+	/* tx: forwarded lines built from segments, dropped ones skipped */
+	struct vdp_seg segs[] = {
+		{ .p = "user=", .len = 5 }, { .p = "veil_u1_tok", .len = 11, .token = true },
+		{ .p = "plain", .len = 5 },
+	};
+	struct vdp_burst bu = { .n = 3, .segs = segs };
+	bu.line[0] = (struct vdp_out){ VDP_FORWARD, 0, 2, 0, 16 };
+	bu.line[1] = (struct vdp_out){ VDP_DROP, 1, 0, 0, 0 };
+	bu.line[2] = (struct vdp_out){ VDP_FORWARD, 0, 1, 2, 5 };
+	assert_int_equal(vdr_tx(d, &bu), 2);
+	assert_int_equal(vdr_flush(d), 0);
+	size_t olen;
+	const char *out = vdr_mem_output(d, &olen);
+	assert_int_equal(olen, 23);
+	assert_memory_equal(out, "user=veil_u1_tok\nplain\n", 23);
+	vdr_stats(d, &st);
+	assert_int_equal(st.tx_msgs, 2);
+	assert_int_equal(st.tx_bytes, 23);
+	vdr_free(d);
+}
+
+/* Several files, each its source, in order; NUL bytes are data; the last
+ * line of a file without a line end is taken and counted. */
+static void file_inputs(void **state)
+{
+	(void)state;
+	static const char f1[] = "one\ntw\0o\nthree\n";
+	static const char f2[] = "four\r\nfive";
+	write_file(path_of("f1"), f1, sizeof(f1) - 1);
+	write_file(path_of("f2"), f2, sizeof(f2) - 1);
+	struct vdr_file_input in[] = { { path_of("f1"), 4 }, { path_of("f2"), 9 } };
+	char err[256];
+	struct vdr_driver *d = vdr_file_new(in, 2, path_of("out"), 1024, err, sizeof(err));
+	assert_non_null(d);
+	assert_string_equal(vdr_name(d), "file");
+	unsigned n;
+	char *got = drain(d, VDP_BURST_MAX, &n);
+	assert_int_equal(n, 5);
+	assert_memory_equal(got, "4:one\n4:tw\0o\n4:three\n9:four\n9:five\n", 35);
+	struct vdr_stats st;
+	vdr_stats(d, &st);
+	assert_int_equal(st.rx_bytes, sizeof(f1) - 1 + sizeof(f2) - 1);
+	assert_int_equal(st.rx_size, st.rx_bytes);
+	assert_int_equal(st.rx_inputs_done, 2);
+	assert_int_equal(st.rx_unterminated, 1);
+	assert_int_equal(st.rx_errors, 0);
+	free(got);
+	vdr_free(d);
+}
+
+/* Lines across the reader's block boundaries come out whole, in order. */
+static void file_blocks(void **state)
+{
+	(void)state;
+	size_t cap = 3u << 20, len = 0;
+	char *buf = malloc(cap), *want = malloc(cap * 2);
+	size_t wl = 0;
+	unsigned lines = 0;
+	srand(4711);
+	while (len < cap - 5000) {
+		int l = 1 + rand() % 3000;
+		for (int k = 0; k < l; k++)
+			buf[len + (size_t)k] = (char)('a' + (lines + (unsigned)k) % 26);
+		wl += (size_t)sprintf(want + wl, "2:");
+		memcpy(want + wl, buf + len, (size_t)l);
+		wl += (size_t)l;
+		want[wl++] = '\n';
+		len += (size_t)l;
+		buf[len++] = '\n';
+		lines++;
+	}
+	want[wl] = '\0';
+	write_file(path_of("blocks"), buf, len);
+	struct vdr_file_input in[] = { { path_of("blocks"), 2 } };
+	char err[256];
+	struct vdr_driver *d = vdr_file_new(in, 1, path_of("out"), 4096, err, sizeof(err));
+	assert_non_null(d);
+	unsigned n;
+	char *got = drain(d, 100, &n);
+	assert_int_equal(n, lines);
+	assert_int_equal(strlen(got), wl);
+	assert_memory_equal(got, want, wl);
+	free(got);
+	free(buf);
+	free(want);
+	vdr_free(d);
+}
+
+/* A 10 MB line is dropped whole and counted; the lines around it stay. */
+static void file_huge_line(void **state)
+{
+	(void)state;
+	size_t huge = 10u << 20;
+	char *buf = malloc(huge + 64);
+	size_t len = (size_t)sprintf(buf, "before\n");
+	memset(buf + len, 'z', huge);
+	len += huge;
+	len += (size_t)sprintf(buf + len, "\nafter\n");
+	write_file(path_of("huge"), buf, len);
+	struct vdr_file_input in[] = { { path_of("huge"), 0 } };
+	char err[256];
+	struct vdr_driver *d = vdr_file_new(in, 1, path_of("out"), 65536, err, sizeof(err));
+	assert_non_null(d);
+	unsigned n;
+	char *got = drain(d, VDP_BURST_MAX, &n);
+	assert_string_equal(got, "0:before\n0:after\n");
+	struct vdr_stats st;
+	vdr_stats(d, &st);
+	assert_int_equal(st.rx_oversize, 1);
+	assert_int_equal(st.rx_bytes, len);
+	free(got);
+	free(buf);
+	vdr_free(d);
+}
+
+static void file_errors(void **state)
+{
+	(void)state;
+	char err[256];
+	struct vdr_file_input miss[] = { { path_of("no-such-file"), 0 } };
+	assert_null(vdr_file_new(miss, 1, NULL, 1024, err, sizeof(err)));
+	assert_non_null(strstr(err, "no-such-file: No such file or directory"));
+
+	struct vdr_file_input dir[] = { { tmpdir, 0 } };
+	assert_null(vdr_file_new(dir, 1, NULL, 1024, err, sizeof(err)));
+	assert_non_null(strstr(err, "is a directory"));
+
+	write_file(path_of("same"), "a\n", 2);
+	struct vdr_file_input same[] = { { path_of("same"), 0 } };
+	assert_null(vdr_file_new(same, 1, path_of("same"), 1024, err, sizeof(err)));
+	assert_non_null(strstr(err, "the output is also an input"));
+	size_t l;
+	free(read_file(path_of("same"), &l));
+	assert_int_equal(l, 2); /* not truncated */
+
+	struct vdr_file_input twice[] = { { "-", 0 }, { "-", 1 } };
+	assert_null(vdr_file_new(twice, 2, NULL, 1024, err, sizeof(err)));
+	assert_non_null(strstr(err, "stdin"));
+
+	assert_null(vdr_file_new(same, 1, "/nonexistent-dir/out", 1024, err, sizeof(err)));
+	assert_non_null(strstr(err, "/nonexistent-dir/out"));
+}
+
+/* stdin from a pipe that delivers slowly: rx says "nothing now" (0) while
+ * it waits, then every line, then EOF. */
+static void file_pipe(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		for (int i = 0; i < 5; i++) {
+			char b[32];
+			int n = sprintf(b, "slow %d\n", i);
+			if (write(p[1], b, (size_t)n) != n)
+				_exit(1);
+			usleep(150000);
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	int saved = dup(STDIN_FILENO);
+	dup2(p[0], STDIN_FILENO);
+	close(p[0]);
+	struct vdr_file_input in[] = { { "-", 5 } };
+	char err[256];
+	struct vdr_driver *d = vdr_file_new(in, 1, path_of("out"), 1024, err, sizeof(err));
+	assert_non_null(d);
+	struct vdp_line l[VDP_BURST_MAX];
+	unsigned got = 0, empty = 0;
+	int n;
+	while ((n = vdr_rx(d, l, VDP_BURST_MAX)) != VDR_EOF) {
+		assert_true(n >= 0);
+		if (n == 0)
+			empty++;
+		for (int i = 0; i < n; i++, got++) {
+			char want[32];
+			int wl = sprintf(want, "slow %u", got);
+			assert_int_equal(l[i].len, wl);
+			assert_memory_equal(l[i].data, want, (size_t)wl);
+			assert_int_equal(l[i].src, 5);
+		}
+	}
+	assert_int_equal(got, 5);
+	assert_true(empty > 0);
+	vdr_free(d);
+	dup2(saved, STDIN_FILENO);
+	close(saved);
+	int st;
+	waitpid(pid, &st, 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* The writer: lines from segments, one longer than its buffer, and a
+ * write error that is reported and sticks. */
+static void file_writer(void **state)
+{
+	(void)state;
+	write_file(path_of("in"), "x\n", 2);
+	struct vdr_file_input in[] = { { path_of("in"), 0 } };
+	char err[256];
+	struct vdr_driver *d = vdr_file_new(in, 1, path_of("w.out"), 1024, err, sizeof(err));
+	assert_non_null(d);
+	size_t big = (3u << 20) / 2;
+	char *blob = malloc(big);
+	memset(blob, 'q', big);
+	struct vdp_seg segs[] = {
+		{ .p = "a=", .len = 2 }, { .p = "veil_u1_x", .len = 9, .token = true },
+		{ .p = blob, .len = (uint32_t)big },
+	};
+	struct vdp_burst b = { .n = 3, .segs = segs };
+	b.line[0] = (struct vdp_out){ VDP_FORWARD, 0, 2, 0, 11 };
+	b.line[1] = (struct vdp_out){ VDP_FORWARD, 0, 1, 2, (uint32_t)big };
+	b.line[2] = (struct vdp_out){ VDP_FORWARD, 0, 1, 0, 2 };
+	assert_int_equal(vdr_tx(d, &b), 3);
+	struct vdr_stats st;
+	vdr_stats(d, &st);
+	assert_int_equal(st.tx_msgs, 2); /* the first two; the third is buffered */
+	assert_int_equal(st.tx_bytes, 12 + big + 1);
+	assert_int_equal(vdr_flush(d), 0);
+	vdr_stats(d, &st);
+	assert_int_equal(st.tx_msgs, 3);
+	assert_int_equal(st.tx_lost, 0);
+	assert_int_equal(st.tx_bytes, 12 + big + 1 + 3);
+	vdr_free(d);
+	size_t len;
+	char *out = read_file(path_of("w.out"), &len);
+	assert_int_equal(len, 12 + big + 1 + 3);
+	assert_memory_equal(out, "a=veil_u1_x\n", 12);
+	assert_memory_equal(out + 12, blob, big);
+	assert_memory_equal(out + 12 + big, "\na=\n", 4);
+	free(out);
+
+	/* /dev/full: the error comes at the flush, names the output, sticks */
+	d = vdr_file_new(in, 1, "/dev/full", 1024, err, sizeof(err));
+	assert_non_null(d);
+	b.n = 1;
+	assert_int_equal(vdr_tx(d, &b), 1); /* buffered */
+	assert_int_equal(vdr_flush(d), VDR_ERR);
+	assert_non_null(strstr(vdr_error(d), "/dev/full: write: No space left"));
+	assert_int_equal(vdr_tx(d, &b), VDR_ERR);
+	vdr_stats(d, &st);
+	assert_int_equal(st.tx_errors, 1);
+	assert_int_equal(st.tx_msgs, 0);  /* nothing reached the output */
+	assert_int_equal(st.tx_lost, 2);  /* the buffered line, the refused one */
+	assert_int_equal(st.tx_bytes, 0);
+	vdr_free(d);
+	free(blob);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(mem_framing),
+		cmocka_unit_test(mem_return),
+		cmocka_unit_test(mem_long_lines),
+		cmocka_unit_test(mem_loops_and_collect),
+		cmocka_unit_test(file_inputs),
+		cmocka_unit_test(file_blocks),
+		cmocka_unit_test(file_huge_line),
+		cmocka_unit_test(file_errors),
+		cmocka_unit_test(file_pipe),
+		cmocka_unit_test(file_writer),
+	};
+	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
