@@ -72,13 +72,6 @@ struct vdd_keys {
 	uint64_t keys_in, keys_ignored;
 };
 
-double vdd_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static struct tenant *tenant_find(struct vdd_keys *k, const char *id)
 {
 	for (unsigned i = 0; i < k->n_t; i++)
@@ -287,12 +280,17 @@ static void on_sync_done(struct vdd_keys *k)
 static void send_counters(struct vdd_keys *k)
 {
 	struct veil_link_counters m;
-	memset(&m, 0, sizeof(m));
-	m.worker = 0;
-	m.n = VEIL_LINK_CTR_COUNT;
-	for (unsigned i = 0; i < VEIL_LINK_CTR_COUNT; i++)
-		m.value[i] = atomic_load_explicit(&k->sh->ctr[i], memory_order_relaxed);
-	veil_link_send(k->link, VEIL_LINK_MSG_COUNTERS, &m, sizeof(m));
+	unsigned n = k->sh->n_workers > 1 ? k->sh->n_workers : 1;
+	for (unsigned w = 0; w < n; w++) {
+		memset(&m, 0, sizeof(m));
+		m.worker = w;
+		m.n = VEIL_LINK_CTR_COUNT;
+		for (unsigned i = 0; i < VEIL_LINK_CTR_COUNT; i++)
+			m.value[i] = atomic_load_explicit(n > 1 ? &k->sh->wctr[w][i]
+							       : &k->sh->ctr[i],
+							  memory_order_relaxed);
+		veil_link_send(k->link, VEIL_LINK_MSG_COUNTERS, &m, sizeof(m));
+	}
 }
 
 static void attach(struct vdd_keys *k, double now)
@@ -303,7 +301,8 @@ static void attach(struct vdd_keys *k, double now)
 		k->next_attach = now + 0.05;
 		return;
 	}
-	struct veil_link_hello hello = { .pid = (uint32_t)getpid(), .workers = 1 };
+	struct veil_link_hello hello = { .pid = (uint32_t)getpid(),
+		.workers = k->sh->n_workers > 1 ? k->sh->n_workers : 1 };
 	if (veil_link_send(k->link, VEIL_LINK_MSG_HELLO, &hello, sizeof(hello)) != 0) {
 		k->attach_errno = errno;
 		veil_link_close(k->link);

@@ -23,6 +23,7 @@
 #define VDD_MAX_TENANTS  256
 #define VDD_MAX_VERSIONS 64
 #define VDD_MAX_MESSAGE  (16u << 20)
+#define VDD_MAX_WORKERS  16
 
 /* ---- configuration (dpd_config.c) ---- */
 
@@ -86,6 +87,10 @@ struct vdd_shared {
 	/* the worker's totals, published every 50 ms and at the end */
 	_Atomic uint64_t ctr[VEIL_LINK_CTR_COUNT];
 	_Atomic uint64_t rx_bytes, rx_size, rx_inputs_done;
+	/* per worker (n_workers of them, set before the run; 0 or 1: ctr
+	 * is worker 0's), as sent up the link */
+	unsigned n_workers;
+	_Atomic uint64_t wctr[VDD_MAX_WORKERS][VEIL_LINK_CTR_COUNT];
 };
 
 /* ---- keys from controld (dpd_keys.c; the main lcore) ---- */
@@ -126,6 +131,28 @@ const char *vdd_worker_error(const struct vdd_worker *x);
 /* Lines still held when the loop ended (stopped early). */
 unsigned vdd_worker_held(const struct vdd_worker *x);
 void vdd_worker_free(struct vdd_worker *x);
+
+/* Two or more workers: the vdd_worker loop above runs on the main lcore
+ * as the distributor (rx, the hold queue, housekeeping) and hands each
+ * burst, copied into a descriptor with a sequence number and the key
+ * table it was admitted under, to worker i = seq % n over a
+ * single-producer single-consumer ring; worker i rewrites it with its own
+ * pipeline (@p pipes[i], each with its own token engine) and returns it;
+ * the distributor takes the results back in sequence order (the reorder
+ * step) and sends them to the driver. A key table is acknowledged (freed
+ * by the main lcore) only once no burst in flight was admitted under it. */
+struct vdd_pool;
+struct vdd_pool *vdd_pool_new(struct vdd_worker *x, struct vdp_worker **pipes,
+			      unsigned n);
+/* The loop of worker @p i (on its lcore or thread): until the distributor
+ * finished. @return 0. */
+int vdd_pool_lane_run(struct vdd_pool *p, unsigned i);
+/* The workers end their loops once their rings are empty (done by
+ * vdd_worker_run() at its end). */
+void vdd_pool_stop(struct vdd_pool *p);
+/* Worker @p i's CPU seconds in its loop (once it returned). */
+double vdd_pool_lane_cpu(const struct vdd_pool *p, unsigned i);
+void vdd_pool_free(struct vdd_pool *p);
 
 double vdd_now(void); /* monotonic seconds */
 

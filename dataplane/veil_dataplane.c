@@ -2,8 +2,10 @@
 /*
  * veil-dataplane: the anonymizer process. DPDK's EAL first, then its own
  * options; one worker on a worker lcore (or on the main lcore when there
- * is no other) runs rx -> vdp_process_burst -> tx over a driver; the main
- * lcore keeps the link to veil-controld (keys down, counters up) and
+ * is no other) runs rx -> vdp_process_burst -> tx over a driver; with two
+ * or more worker lcores, one worker on each and the main lcore reads,
+ * distributes the bursts and writes them back in order (vdd_pool). The
+ * main lcore keeps the link to veil-controld (keys down, counters up) and
  * prints progress. This first cut drives the file driver: snapshot mode.
  * docs/dataplane-process.md describes it.
  */
@@ -79,6 +81,12 @@ struct run {
 	struct vdd_worker *worker;
 	struct vdp_worker *pipe;
 	struct veil_engine *engine;
+	/* two or more worker lcores: one pipeline and engine each */
+	unsigned n_lanes;
+	unsigned lane_lcore[VDD_MAX_WORKERS];
+	struct vdp_worker *lane_pipe[VDD_MAX_WORKERS];
+	struct veil_engine *lane_engine[VDD_MAX_WORKERS];
+	struct vdd_pool *pool;
 	struct vdr_driver *drv;
 	const char *out_path;
 	bool json, progress, from_stdin, help;
@@ -129,6 +137,38 @@ static int worker_main(void *arg)
 	return vdd_worker_run(arg) == 0 ? 0 : -1;
 }
 
+struct lane_arg {
+	struct vdd_pool *pool;
+	unsigned idx;
+};
+
+static int lane_main(void *arg)
+{
+	struct lane_arg *a = arg;
+	return vdd_pool_lane_run(a->pool, a->idx);
+}
+
+/* Source @p s's counters, over every pipeline. */
+static void src_counters(const struct run *r, unsigned s, struct vdp_counters *c)
+{
+	memset(c, 0, sizeof(*c));
+	unsigned n = r->n_lanes > 0 ? r->n_lanes : 1;
+	for (unsigned i = 0; i < n; i++) {
+		const struct vdp_counters *x =
+			vdp_worker_counters(r->n_lanes > 0 ? r->lane_pipe[i] : r->pipe, s);
+		c->lines_in += x->lines_in;
+		c->lines_out += x->lines_out;
+		c->lines_dropped += x->lines_dropped;
+		c->identities += x->identities;
+		c->repeats += x->repeats;
+		c->no_user += x->no_user;
+		c->marked += x->marked;
+		c->lines_unparsed += x->lines_unparsed;
+		for (unsigned k = 0; k < VDP_REASON_COUNT; k++)
+			c->drops[k] += x->drops[k];
+	}
+}
+
 /* ---- the summary ---- */
 
 static void json_str(FILE *f, const char *s)
@@ -159,7 +199,9 @@ static void totals(struct run *r, struct totals *t)
 	vdr_stats(r->drv, &t->st);
 	t->tenant_nokey = calloc(vdd_keys_tenants(r->keys) + 1, sizeof(uint64_t));
 	for (unsigned s = 0; s < r->cfg.n_sources; s++) {
-		const struct vdp_counters *c = vdp_worker_counters(r->pipe, s);
+		struct vdp_counters cc;
+		const struct vdp_counters *c = &cc;
+		src_counters(r, s, &cc);
 		t->sum.lines_in += c->lines_in;
 		t->sum.lines_out += c->lines_out;
 		t->sum.lines_dropped += c->lines_dropped;
@@ -285,7 +327,9 @@ static void summary_json(struct run *r, const struct totals *t, double secs,
 	json_str(f, veil_engine_name(r->engine));
 	fputs(",\"sources\":[", f);
 	for (unsigned s = 0; s < r->cfg.n_sources; s++) {
-		const struct vdp_counters *c = vdp_worker_counters(r->pipe, s);
+		struct vdp_counters cc;
+		const struct vdp_counters *c = &cc;
+		src_counters(r, s, &cc);
 		fputs(s ? ",{\"name\":" : "{\"name\":", f);
 		json_str(f, r->cfg.sources[s].name);
 		fputs(",\"tenant\":", f);
@@ -588,12 +632,58 @@ int main(int argc, char **argv)
 	}
 	r.progress = isatty(STDERR_FILENO) && !r.json;
 
-	/* one worker: on a worker lcore, or here when there is none */
+	/* two or more worker lcores: a worker on each, the main lcore reads,
+	 * distributes, writes in order and does the housekeeping */
+	unsigned lc;
+	RTE_LCORE_FOREACH_WORKER(lc) {
+		if (r.n_lanes < VDD_MAX_WORKERS)
+			r.lane_lcore[r.n_lanes++] = lc;
+	}
+	if (r.n_lanes < 2)
+		r.n_lanes = 0;
+	for (unsigned i = 0; i < r.n_lanes; i++) {
+		r.lane_engine[i] = veil_engine_new(&eo);
+		r.lane_pipe[i] = r.lane_engine[i] ?
+			vdp_worker_new(r.lane_engine[i], srcs, r.cfg.n_sources) : NULL;
+		if (r.lane_pipe[i] == NULL) {
+			fprintf(stderr, "veil-dataplane: worker %u: %s\n", i,
+				strerror(errno));
+			status = EXIT_FAILED;
+			goto done;
+		}
+	}
+	if (r.n_lanes > 0 &&
+	    (r.pool = vdd_pool_new(r.worker, r.lane_pipe, r.n_lanes)) == NULL) {
+		fprintf(stderr, "veil-dataplane: workers: %s\n", strerror(errno));
+		status = EXIT_FAILED;
+		goto done;
+	}
+
+	/* one worker: on a worker lcore, or here when there is none; two or
+	 * more: the workers on their lcores, the distributor here */
 	r.t0 = vdd_now();
 	r.next_progress = r.t0 + 1.0;
 	int wrc;
 	unsigned lcore = rte_get_next_lcore(-1, 1, 0);
-	if (lcore < RTE_MAX_LCORE &&
+	if (r.pool != NULL) {
+		struct lane_arg la[VDD_MAX_WORKERS];
+		for (unsigned i = 0; i < r.n_lanes; i++) {
+			la[i] = (struct lane_arg){ r.pool, i };
+			if (rte_eal_remote_launch(lane_main, &la[i], r.lane_lcore[i]) != 0) {
+				fprintf(stderr, "veil-dataplane: cannot launch worker "
+					"%u on lcore %u\n", i, r.lane_lcore[i]);
+				vdd_pool_stop(r.pool);
+				for (unsigned j = 0; j < i; j++)
+					rte_eal_wait_lcore(r.lane_lcore[j]);
+				status = EXIT_FAILED;
+				goto done;
+			}
+		}
+		vdd_worker_set_inline(r.worker, housekeeping, &r);
+		wrc = vdd_worker_run(r.worker);
+		for (unsigned i = 0; i < r.n_lanes; i++)
+			rte_eal_wait_lcore(r.lane_lcore[i]);
+	} else if (lcore < RTE_MAX_LCORE &&
 	    rte_eal_remote_launch(worker_main, r.worker, lcore) == 0) {
 		while (!atomic_load_explicit(&sh.done, memory_order_acquire)) {
 			housekeeping(&r);
@@ -622,9 +712,14 @@ int main(int argc, char **argv)
 		summary_text(&r, &t, r.t1 - r.t0, error);
 	free(t.tenant_nokey);
 done:
+	vdd_pool_free(r.pool);
 	vdd_worker_free(r.worker);
 	vdr_free(r.drv);
 	vdp_worker_free(r.pipe);
+	for (unsigned i = 0; i < r.n_lanes; i++) {
+		vdp_worker_free(r.lane_pipe[i]);
+		veil_engine_free(r.lane_engine[i]);
+	}
 	veil_engine_free(r.engine);
 	vdd_keys_free(r.keys);
 	vdd_config_free(&r.cfg);
