@@ -22,7 +22,16 @@ static json_t *error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	json_t *a = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	if (a == NULL) {
+		/* the message quoted bytes of the request that are not UTF-8
+		 * (or were cut inside a character): say it without them */
+		for (char *p = msg; *p; p++)
+			if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+				*p = '?';
+		a = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	}
+	return a;
 }
 
 static json_t *ok(void)

@@ -411,6 +411,21 @@ void vdd_keys_describe(const struct vdd_keys *k, bool *attached, bool *synced,
 	*attaches = k->attaches;
 }
 
+unsigned vdd_keys_versions(const struct vdd_keys *k, unsigned ti,
+			   uint32_t *v, unsigned cap, uint32_t *current,
+			   bool *locked)
+{
+	if (ti >= k->n_t)
+		return 0;
+	const struct tenant *t = &k->t[ti];
+	unsigned n = 0;
+	for (unsigned i = 0; i < t->nv && n < cap; i++)
+		v[n++] = t->v[i].version;
+	*current = t->current;
+	*locked = t->locked;
+	return n;
+}
+
 unsigned vdd_keys_tenants(const struct vdd_keys *k)
 {
 	return k->n_t;

@@ -110,6 +110,11 @@ const char *vdd_keys_why(const struct vdd_keys *k, unsigned t, char *buf,
 void vdd_keys_describe(const struct vdd_keys *k, bool *attached, bool *synced,
 		       unsigned *versions, unsigned *attaches);
 unsigned vdd_keys_tenants(const struct vdd_keys *k);
+/* Tenant @p t's key versions held (their numbers, up to @p cap into @p v),
+ * its current version (0: none) and whether it is locked; never key
+ * material. @return how many. */
+unsigned vdd_keys_versions(const struct vdd_keys *k, unsigned t, uint32_t *v,
+			   unsigned cap, uint32_t *current, bool *locked);
 const char *vdd_keys_tenant_id(const struct vdd_keys *k, unsigned t);
 void vdd_keys_free(struct vdd_keys *k);
 

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <rte_errno.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_telemetry.h>
 
 #include "dpd_pvt.h"
 
@@ -90,7 +92,7 @@ struct run {
 	struct vdr_driver *drv;
 	const char *out_path;
 	bool json, progress, from_stdin, help;
-	double t0, t1, next_progress;
+	double t0, t1, next_progress, next_tel;
 	bool progress_shown;
 };
 
@@ -125,11 +127,200 @@ static void progress(struct run *r, bool end)
 	r->progress_shown = true;
 }
 
+/* ---- DPDK telemetry: /veil/counters, /veil/workers, /veil/keys ----
+ *
+ * The callbacks run on DPDK's telemetry thread. The counters are the
+ * worker's published totals (sh.ctr, sh.wctr: relaxed atomic loads of
+ * 64-bit values); what only the main lcore may read (the key table, the
+ * number of workers) it copies into tel below, under tel.lock, every
+ * 50 ms and at the end. Everything the callbacks touch is static: they
+ * stay safe however late a request comes. Key versions are numbers only:
+ * no key material ever leaves the key table. */
+
+static struct {
+	pthread_mutex_t lock;
+	unsigned n_workers;
+	unsigned n_t;
+	struct {
+		char id[VEIL_TENANT_MAX + 1];
+		unsigned nv;
+		uint32_t v[VDD_MAX_VERSIONS];
+		uint32_t current;
+		bool locked;
+	} t[VDD_MAX_TENANTS];
+} tel = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void telemetry_publish(const struct run *r)
+{
+	pthread_mutex_lock(&tel.lock);
+	tel.n_workers = sh.n_workers > 1 ? sh.n_workers : 1;
+	unsigned n = r->keys ? vdd_keys_tenants(r->keys) : 0;
+	tel.n_t = n < VDD_MAX_TENANTS ? n : VDD_MAX_TENANTS;
+	for (unsigned i = 0; i < tel.n_t; i++) {
+		snprintf(tel.t[i].id, sizeof(tel.t[i].id), "%s",
+			 vdd_keys_tenant_id(r->keys, i));
+		tel.t[i].nv = vdd_keys_versions(r->keys, i, tel.t[i].v,
+						VDD_MAX_VERSIONS,
+						&tel.t[i].current,
+						&tel.t[i].locked);
+	}
+	pthread_mutex_unlock(&tel.lock);
+}
+
+/* A counter's name as a telemetry name ([A-Za-z0-9_/]): '-' becomes '_';
+ * the drop reasons get a "dropped_" prefix. */
+static void tel_ctr_name(unsigned c, char *buf, size_t cap)
+{
+	const char *n = veil_link_counter_name(c);
+	snprintf(buf, cap, "%s%s", c >= VEIL_LINK_CTR_DROP_UNKNOWN_FORMAT ?
+		 "dropped_" : "", n ? n : "unknown");
+	for (char *p = buf; *p; p++)
+		if (*p == '-')
+			*p = '_';
+}
+
+static int tel_counters(const char *cmd, const char *params,
+			struct rte_tel_data *d)
+{
+	char name[64];
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	for (unsigned c = 0; c < VEIL_LINK_CTR_COUNT; c++) {
+		tel_ctr_name(c, name, sizeof(name));
+		rte_tel_data_add_dict_u64(d, name, atomic_load_explicit(
+			&sh.ctr[c], memory_order_relaxed));
+	}
+	pthread_mutex_lock(&tel.lock);
+	unsigned nw = tel.n_workers;
+	pthread_mutex_unlock(&tel.lock);
+	rte_tel_data_add_dict_u64(d, "workers", nw);
+	rte_tel_data_add_dict_u64(d, "inputs_done", atomic_load_explicit(
+		&sh.rx_inputs_done, memory_order_relaxed));
+	return 0;
+}
+
+static int tel_workers(const char *cmd, const char *params,
+		       struct rte_tel_data *d)
+{
+	char name[64];
+	(void)cmd;
+	(void)params;
+	pthread_mutex_lock(&tel.lock);
+	unsigned nw = tel.n_workers;
+	pthread_mutex_unlock(&tel.lock);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "workers", nw);
+	for (unsigned c = 0; c < VEIL_LINK_CTR_COUNT; c++) {
+		struct rte_tel_data *a = rte_tel_data_alloc();
+		if (a == NULL)
+			return -ENOMEM;
+		rte_tel_data_start_array(a, RTE_TEL_U64_VAL);
+		for (unsigned i = 0; i < nw; i++)
+			rte_tel_data_add_array_u64(a, atomic_load_explicit(
+				nw > 1 ? &sh.wctr[i][c] : &sh.ctr[c],
+				memory_order_relaxed));
+		tel_ctr_name(c, name, sizeof(name));
+		if (rte_tel_data_add_dict_container(d, name, a, 0) != 0) {
+			rte_tel_data_free(a);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int tel_keys(const char *cmd, const char *params,
+		    struct rte_tel_data *d)
+{
+	(void)cmd;
+	int rc = 0;
+	pthread_mutex_lock(&tel.lock);
+	if (params != NULL && params[0] != '\0') {
+		/* one tenant: its versions */
+		unsigned i;
+		for (i = 0; i < tel.n_t; i++)
+			if (!strcmp(tel.t[i].id, params))
+				break;
+		if (i == tel.n_t) {
+			rc = -EINVAL; /* not a tenant this dataplane serves */
+			goto out;
+		}
+		struct rte_tel_data *a = rte_tel_data_alloc();
+		if (a == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		rte_tel_data_start_array(a, RTE_TEL_U64_VAL);
+		for (unsigned j = 0; j < tel.t[i].nv; j++)
+			rte_tel_data_add_array_u64(a, tel.t[i].v[j]);
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_string(d, "tenant", tel.t[i].id);
+		if (rte_tel_data_add_dict_container(d, "versions", a, 0) != 0) {
+			rte_tel_data_free(a);
+			rc = -ENOMEM;
+			goto out;
+		}
+		rte_tel_data_add_dict_u64(d, "current", tel.t[i].current);
+		rte_tel_data_add_dict_u64(d, "locked", tel.t[i].locked);
+		goto out;
+	}
+	/* every tenant: arrays in the order of "tenants" */
+	struct rte_tel_data *a[4];
+	static const char *const an[4] = { "tenants", "versions_held",
+					   "current", "locked" };
+	for (unsigned k = 0; k < 4; k++) {
+		a[k] = rte_tel_data_alloc();
+		if (a[k] == NULL) {
+			for (unsigned j = 0; j < k; j++)
+				rte_tel_data_free(a[j]);
+			rc = -ENOMEM;
+			goto out;
+		}
+		rte_tel_data_start_array(a[k], k == 0 ? RTE_TEL_STRING_VAL
+						      : RTE_TEL_U64_VAL);
+	}
+	for (unsigned i = 0; i < tel.n_t; i++) {
+		rte_tel_data_add_array_string(a[0], tel.t[i].id);
+		rte_tel_data_add_array_u64(a[1], tel.t[i].nv);
+		rte_tel_data_add_array_u64(a[2], tel.t[i].current);
+		rte_tel_data_add_array_u64(a[3], tel.t[i].locked);
+	}
+	rte_tel_data_start_dict(d);
+	for (unsigned k = 0; k < 4; k++)
+		if (rte_tel_data_add_dict_container(d, an[k], a[k], 0) != 0) {
+			for (unsigned j = k; j < 4; j++)
+				rte_tel_data_free(a[j]);
+			rc = -ENOMEM;
+			goto out;
+		}
+out:
+	pthread_mutex_unlock(&tel.lock);
+	return rc;
+}
+
+static void telemetry_register(void)
+{
+	rte_telemetry_register_cmd("/veil/counters", tel_counters,
+		"veil-dataplane's totals: lines in/out/dropped/held, identities, "
+		"bytes, drops by reason. No parameters");
+	rte_telemetry_register_cmd("/veil/workers", tel_workers,
+		"veil-dataplane's counters per worker: each an array by worker. "
+		"No parameters");
+	rte_telemetry_register_cmd("/veil/keys", tel_keys,
+		"Key versions held per tenant (numbers only). Parameters: none, "
+		"or a tenant id for its versions");
+}
+
 static void housekeeping(void *arg)
 {
 	struct run *r = arg;
 	vdd_keys_poll(r->keys, false);
 	progress(r, false);
+	double now = vdd_now();
+	if (now >= r->next_tel) {
+		telemetry_publish(r);
+		r->next_tel = now + 0.05;
+	}
 }
 
 static int worker_main(void *arg)
@@ -580,6 +771,7 @@ int main(int argc, char **argv)
 		free(eargv);
 		return used < 0 ? EXIT_FAILED : EXIT_USAGE;
 	}
+	telemetry_register(); /* served unless --no-telemetry */
 	/* keys from here on: no core dumps, no ptrace by other users */
 	prctl(PR_SET_DUMPABLE, 0);
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -663,6 +855,7 @@ int main(int argc, char **argv)
 	 * more: the workers on their lcores, the distributor here */
 	r.t0 = vdd_now();
 	r.next_progress = r.t0 + 1.0;
+	telemetry_publish(&r);
 	int wrc;
 	unsigned lcore = rte_get_next_lcore(-1, 1, 0);
 	if (r.pool != NULL) {
@@ -696,6 +889,7 @@ int main(int argc, char **argv)
 	}
 	r.t1 = vdd_now();
 	vdd_keys_poll(r.keys, true); /* the last counters go up */
+	telemetry_publish(&r);
 	progress(&r, true);
 
 	struct totals t;

@@ -15,7 +15,9 @@ veilctl.
    late (the lines are held, then all written);
  - bad input files (binary garbage, a 10 MB line, NUL bytes, a truncated
    last line): counters and a clean exit, never a crash;
- - snapshot mode needs no root (when run as root: again as nobody).
+ - snapshot mode needs no root (when run as root: again as nobody);
+ - DPDK telemetry (on without --no-telemetry): /veil/counters, /veil/workers
+   and /veil/keys over the telemetry socket of a running dataplane.
 
 usage: dataplane.py BUILD_DIR LINES_DIR
 """
@@ -589,6 +591,91 @@ def as_nobody(root):
           "as nobody: EAL starts, the run ends with its summary: %s" % err[-500:])
 
 
+def dpdk_runtime_dir(prefix):
+    """Where EAL keeps its runtime files (and the telemetry socket)."""
+    if os.getuid() == 0:
+        base = "/var/run/dpdk"
+    else:
+        base = os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/tmp"), "dpdk")
+    return os.path.join(base, prefix)
+
+
+def telemetry_query(path, cmd):
+    """One request over DPDK's telemetry socket: the greeting, then cmd."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s.settimeout(5)
+        s.connect(path)
+        hello = json.loads(s.recv(16384).decode())
+        s.send(cmd.encode())
+        reply = json.loads(s.recv(65536).decode())
+    finally:
+        s.close()
+    return hello, reply.get(cmd.split(",")[0])
+
+
+def telemetry(root, d):
+    """A dataplane with telemetry on (EAL without --no-telemetry), fed on a
+    pipe kept open: its counters over the telemetry socket."""
+    prefix = "veiltest%d" % os.getpid()
+    rundir = dpdk_runtime_dir(prefix)
+    sock = os.path.join(rundir, "dpdk_telemetry.v2")
+    out = os.path.join(root, "telemetry.out")
+    n = 37
+    p = subprocess.Popen([DP, "--no-huge", "--no-pci", "--file-prefix", prefix, "-l", "0-1",
+                          "--", "--link", d.link, "--tenant", "acme", "--wait-keys", "20",
+                          "--out", out, "--json"], stdin=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        p.stdin.write("".join("CEF:0|V|P|1|1|n|1|src=10.0.0.1 suser=tel.user%d\n" % i
+                              for i in range(n)).encode())
+        p.stdin.flush()
+        c = None
+        hello = None
+        for _ in range(200):  # the socket appears, then the counters catch up
+            if os.path.exists(sock):
+                try:
+                    hello, c = telemetry_query(sock, "/veil/counters")
+                except (OSError, ValueError):
+                    c = None
+                if c is not None and c.get("lines_out") == n:
+                    break
+            time.sleep(0.05)
+        check(hello is not None and "pid" in hello and hello["pid"] == p.pid,
+              "telemetry: the socket's greeting: %r" % (hello,))
+        check(c is not None and c["lines_in"] == n and c["lines_out"] == n and
+              c["lines_dropped"] == 0 and c["lines_held"] == 0 and
+              c["identities"] >= n and c["bytes_in"] > 0 and
+              "dropped_no_key" in c and "dropped_oversize" in c,
+              "telemetry: /veil/counters has the %d lines written: %r" % (n, c))
+        _, w = telemetry_query(sock, "/veil/workers")
+        check(w is not None and w["workers"] >= 1 and
+              sum(w["lines_in"]) == n and len(w["lines_in"]) == w["workers"],
+              "telemetry: /veil/workers adds up: %r" % (w,))
+        _, k = telemetry_query(sock, "/veil/keys")
+        check(k is not None and "acme" in k["tenants"] and
+              k["versions_held"][k["tenants"].index("acme")] >= 1 and
+              k["current"][k["tenants"].index("acme")] >= 1,
+              "telemetry: /veil/keys lists acme's versions: %r" % (k,))
+        _, k1 = telemetry_query(sock, "/veil/keys,acme")
+        check(k1 is not None and k1["tenant"] == "acme" and
+              k1["current"] in k1["versions"] and
+              all(isinstance(v, int) for v in k1["versions"]),
+              "telemetry: /veil/keys,acme gives version numbers: %r" % (k1,))
+        p.stdin.close()
+        err = p.stderr.read().decode()
+        rc = p.wait(timeout=60)
+        s = json.loads(err.strip().splitlines()[-1])
+        check(rc == 0 and s["lines_in"] == n and s["lines_out"] == n,
+              "telemetry: stdin closed, the run ends cleanly: rc %s %s" % (rc, err[-500:]))
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(rundir, ignore_errors=True)
+    check(not os.path.exists(rundir), "telemetry: runtime dir %s removed" % rundir)
+
+
 def main():
     for exe in (CTLD, VEILCTL, DP):
         if not os.access(exe, os.X_OK):
@@ -609,6 +696,7 @@ def main():
         output_error(root, d)
         usage_and_config(root, d)
         as_nobody(root)
+        telemetry(root, d)
     finally:
         d.stop()
         shutil.rmtree(root, ignore_errors=True)
