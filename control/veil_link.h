@@ -29,7 +29,7 @@ extern "C" {
 #define VEIL_LINK_DEFAULT_NAME "veil-link"
 #define VEIL_LINK_PAYLOAD_MAX  232
 #define VEIL_LINK_TENANT_MAX   64
-#define VEIL_LINK_NCOUNTERS    16
+#define VEIL_LINK_NCOUNTERS    24
 
 /** Message types: X(name, direction, payload struct). */
 #define VEIL_LINK_MSG_LIST(X)                                                  \
@@ -104,6 +104,8 @@ struct veil_link_counters {
 	X(LINES_DROPPED, "lines_dropped")                                      \
 	X(LINES_HELD, "lines_held")                                            \
 	X(IDENTITIES, "identities")                                            \
+	X(IDENTITIES_USER, "identities_user")                                  \
+	X(IDENTITIES_DEVICE, "identities_device")                              \
 	X(BYTES_IN, "bytes_in")                                                \
 	X(BYTES_OUT, "bytes_out")                                              \
 	X(DROP_UNKNOWN_FORMAT, "unknown-format")                               \

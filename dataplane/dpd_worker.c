@@ -144,6 +144,8 @@ static void publish(struct vdd_worker *x)
 		t[VEIL_LINK_CTR_LINES_OUT] += c->lines_out;
 		t[VEIL_LINK_CTR_LINES_DROPPED] += c->lines_dropped;
 		t[VEIL_LINK_CTR_IDENTITIES] += c->identities;
+		t[VEIL_LINK_CTR_IDENTITIES_USER] += c->identities_kind[VEIL_KIND_USER];
+		t[VEIL_LINK_CTR_IDENTITIES_DEVICE] += c->identities_kind[VEIL_KIND_DEVICE];
 		for (unsigned r = 0; r < VDP_REASON_COUNT; r++)
 			t[VEIL_LINK_CTR_DROP_UNKNOWN_FORMAT + r] += c->drops[r];
 	}
@@ -542,6 +544,8 @@ static void lane_publish(struct lane *l)
 		t[VEIL_LINK_CTR_LINES_OUT] += c->lines_out;
 		t[VEIL_LINK_CTR_LINES_DROPPED] += c->lines_dropped;
 		t[VEIL_LINK_CTR_IDENTITIES] += c->identities;
+		t[VEIL_LINK_CTR_IDENTITIES_USER] += c->identities_kind[VEIL_KIND_USER];
+		t[VEIL_LINK_CTR_IDENTITIES_DEVICE] += c->identities_kind[VEIL_KIND_DEVICE];
 		for (unsigned r = 0; r < VDP_REASON_COUNT; r++)
 			t[VEIL_LINK_CTR_DROP_UNKNOWN_FORMAT + r] += c->drops[r];
 	}

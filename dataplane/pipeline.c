@@ -607,8 +607,10 @@ static void build(struct vdp_worker *w, const struct vdp_line *ln,
 							     r[i].off, r[i].len, true });
 			if (r[i].repeat)
 				repeats++;
-			else
+			else {
 				c->identities++;
+				c->identities_kind[w->item_kind[r[i].item] & 1]++;
+			}
 		}
 		cur = r[i].off + r[i].len;
 	}

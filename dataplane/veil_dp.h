@@ -95,6 +95,7 @@ struct vdp_counters {
 	uint64_t lines_dropped;    /**< sum of drops[] */
 	uint64_t lines_unparsed;   /**< forwarded unchanged: on_unknown=forward */
 	uint64_t identities;       /**< fields replaced by a token */
+	uint64_t identities_kind[2]; /**< the same, by enum veil_kind */
 	uint64_t repeats;          /**< other verbatim occurrences replaced */
 	uint64_t no_user;          /**< values meaning "no user", left alone */
 	uint64_t marked;           /**< fields replaced by the marker */

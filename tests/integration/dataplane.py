@@ -239,6 +239,10 @@ def snapshot_all_formats(root, d):
           and t.get("lines_out") == s["lines_out"] and t.get("identities") == s["identities"]
           and t.get("dropped", {}).get("malformed") == s["dropped"]["malformed"],
           "veilctl stats shows the run's counters: %r" % t)
+    check(t.get("identities_user", 0) > 0 and t.get("identities_device", 0) > 0 and
+          t.get("identities_user", 0) + t.get("identities_device", 0) == t.get("identities"),
+          "identities by kind add up: %r" % {k: t.get(k) for k in
+                                             ("identities", "identities_user", "identities_device")})
     rc, txt = subprocess.run([VEILCTL, "--socket", d.sock, "stats"], capture_output=True,
                              text=True).returncode, None
     check(rc == 0, "veilctl stats (text)")

@@ -211,6 +211,8 @@ static void test_rewrite_and_roundtrip(void **state)
 	assert_int_equal(c->lines_in, 2);
 	assert_int_equal(c->lines_out, 2);
 	assert_int_equal(c->identities, 4);
+	assert_int_equal(c->identities_kind[VEIL_KIND_USER], 2);
+	assert_int_equal(c->identities_kind[VEIL_KIND_DEVICE], 2);
 }
 
 static void test_burst_dedupe_and_order(void **state)
