@@ -91,6 +91,19 @@ bool vdp_fields_add(struct vdp_fields *fs, size_t off, size_t len,
  * the header is cut short. */
 size_t vdp_hdr_pipes(const char *d, size_t p, size_t len, unsigned want);
 
+/* The closing '"' of a quoted value whose first byte is at @p from (just
+ * after the opening quote); a quote after an odd run of backslashes is
+ * escaped. Returns its offset, or SIZE_MAX if it never closes. */
+size_t vdp_quote_end(const char *d, size_t from, size_t end);
+
+/* Skip a syslog TAG ("squid[12]: ") a header parser may have left at @p p;
+ * returns where the message starts (p itself if there is no tag). */
+size_t vdp_skip_tag(const char *d, size_t p, size_t end);
+
+/* Where @p m's body starts past such a tag; m->len if it is empty. */
+struct vdp_msg;
+size_t vdp_body_start(const struct vdp_msg *m);
+
 /* A character of a CEF/LEEF extension key. */
 static inline bool vdp_hdr_key_char(unsigned char c)
 {

@@ -127,6 +127,22 @@ void vdd_worker_free(struct vdd_worker *x)
 	free(x);
 }
 
+/* Add the pipeline's counters of @p n sources to the link's totals @p t. */
+static void add_pipeline(uint64_t *t, const struct vdp_worker *w, unsigned n)
+{
+	for (unsigned s = 0; s < n; s++) {
+		const struct vdp_counters *c = vdp_worker_counters(w, s);
+		t[VEIL_LINK_CTR_LINES_IN] += c->lines_in;
+		t[VEIL_LINK_CTR_LINES_OUT] += c->lines_out;
+		t[VEIL_LINK_CTR_LINES_DROPPED] += c->lines_dropped;
+		t[VEIL_LINK_CTR_IDENTITIES] += c->identities;
+		t[VEIL_LINK_CTR_IDENTITIES_USER] += c->identities_kind[VEIL_KIND_USER];
+		t[VEIL_LINK_CTR_IDENTITIES_DEVICE] += c->identities_kind[VEIL_KIND_DEVICE];
+		for (unsigned r = 0; r < VDP_REASON_COUNT; r++)
+			t[VEIL_LINK_CTR_DROP_UNKNOWN_FORMAT + r] += c->drops[r];
+	}
+}
+
 /* The worker's totals, for the main lcore (COUNTERS, progress). */
 static void publish(struct vdd_worker *x)
 {
@@ -138,17 +154,7 @@ static void publish(struct vdd_worker *x)
 		pool_counters(x->pool, t, &st, x->q_n);
 		goto totals;
 	}
-	for (unsigned s = 0; s < x->n_src; s++) {
-		const struct vdp_counters *c = vdp_worker_counters(x->w, s);
-		t[VEIL_LINK_CTR_LINES_IN] += c->lines_in;
-		t[VEIL_LINK_CTR_LINES_OUT] += c->lines_out;
-		t[VEIL_LINK_CTR_LINES_DROPPED] += c->lines_dropped;
-		t[VEIL_LINK_CTR_IDENTITIES] += c->identities;
-		t[VEIL_LINK_CTR_IDENTITIES_USER] += c->identities_kind[VEIL_KIND_USER];
-		t[VEIL_LINK_CTR_IDENTITIES_DEVICE] += c->identities_kind[VEIL_KIND_DEVICE];
-		for (unsigned r = 0; r < VDP_REASON_COUNT; r++)
-			t[VEIL_LINK_CTR_DROP_UNKNOWN_FORMAT + r] += c->drops[r];
-	}
+	add_pipeline(t, x->w, x->n_src);
 	vdr_stats(x->drv, &st);
 	/* lines over the maximum never reach the pipeline: in and dropped */
 	t[VEIL_LINK_CTR_DROP_OVERSIZE] = st.rx_oversize;
@@ -538,17 +544,7 @@ double vdd_pool_lane_cpu(const struct vdd_pool *p, unsigned i)
 static void lane_publish(struct lane *l)
 {
 	uint64_t t[VEIL_LINK_CTR_COUNT] = { 0 };
-	for (unsigned s = 0; s < l->p->x->n_src; s++) {
-		const struct vdp_counters *c = vdp_worker_counters(l->w, s);
-		t[VEIL_LINK_CTR_LINES_IN] += c->lines_in;
-		t[VEIL_LINK_CTR_LINES_OUT] += c->lines_out;
-		t[VEIL_LINK_CTR_LINES_DROPPED] += c->lines_dropped;
-		t[VEIL_LINK_CTR_IDENTITIES] += c->identities;
-		t[VEIL_LINK_CTR_IDENTITIES_USER] += c->identities_kind[VEIL_KIND_USER];
-		t[VEIL_LINK_CTR_IDENTITIES_DEVICE] += c->identities_kind[VEIL_KIND_DEVICE];
-		for (unsigned r = 0; r < VDP_REASON_COUNT; r++)
-			t[VEIL_LINK_CTR_DROP_UNKNOWN_FORMAT + r] += c->drops[r];
-	}
+	add_pipeline(t, l->w, l->p->x->n_src);
 	t[VEIL_LINK_CTR_BYTES_IN] = l->bytes_in;
 	t[VEIL_LINK_CTR_BYTES_OUT] = l->bytes_out;
 	for (unsigned i = 0; i < VEIL_LINK_CTR_COUNT; i++)

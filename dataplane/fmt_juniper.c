@@ -68,24 +68,6 @@ static bool name_char(char c)
 	return name_tab[(unsigned char)c];
 }
 
-/* The closing quote of a value starting at @p from, or SIZE_MAX. */
-static size_t quote_end(const char *d, size_t from, size_t end)
-{
-	size_t p = from;
-	while (p < end) {
-		const char *q = memchr(d + p, '"', end - p);
-		if (q == NULL)
-			return SIZE_MAX;
-		size_t at = (size_t)(q - d), bs = 0;
-		while (at - bs > from && d[at - bs - 1] == '\\')
-			bs++;
-		if ((bs & 1) == 0)
-			return at;
-		p = at + 1;
-	}
-	return SIZE_MAX;
-}
-
 /* Is an identity parameter name followed by '=' in [from, end)? Used once
  * the element's structure is lost: the rest is read as plain text. */
 static bool probe_params(const struct jscan *s, size_t from, size_t end)
@@ -140,7 +122,7 @@ static enum elem_rc parse_element(const struct jscan *s, size_t *pos,
 		p++; /* '=' */
 		size_t v, vlen;
 		if (p < end && d[p] == '"') {
-			size_t close = quote_end(d, p + 1, end);
+			size_t close = vdp_quote_end(d, p + 1, end);
 			if (close == SIZE_MAX) {
 				if (kind >= 0)
 					return ELEM_MALFORMED;

@@ -61,26 +61,6 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* The closing quote of a value whose first byte is at @p from (just after
- * the opening quote); a quote after an odd run of backslashes is escaped.
- * Returns the offset of the closing quote, or SIZE_MAX. */
-static size_t quote_end(const char *d, size_t from, size_t end)
-{
-	size_t p = from;
-	while (p < end) {
-		const char *q = memchr(d + p, '"', end - p);
-		if (q == NULL)
-			return SIZE_MAX;
-		size_t at = (size_t)(q - d), bs = 0;
-		while (at - bs > from && d[at - bs - 1] == '\\')
-			bs++;
-		if ((bs & 1) == 0)
-			return at;
-		p = at + 1;
-	}
-	return SIZE_MAX;
-}
-
 /* Is there an identity key followed by @p sep anywhere in [from, end)?
  * Used once the structure is lost (a quote that never closes, or a stray
  * one): that text is read as plain text, and any identity key in it is a
@@ -165,7 +145,7 @@ static enum vdp_parse_rc kv_parse(struct vdp_parse_ctx *ctx,
 		size_t v, vlen;
 		enum vdp_esc esc;
 		if (p < end && d[p] == '"') {
-			size_t close = quote_end(d, p + 1, end);
+			size_t close = vdp_quote_end(d, p + 1, end);
 			if (close == SIZE_MAX) {
 				if (kind >= 0 ||
 				    probe_keys(d, p + 1, end, '=', ks, mask))
@@ -295,7 +275,7 @@ static enum vdp_parse_rc cp_parse(struct vdp_parse_ctx *ctx,
 		size_t v, vlen;
 		enum vdp_esc esc;
 		if (p < end && d[p] == '"') {
-			size_t close = quote_end(d, p + 1, end);
+			size_t close = vdp_quote_end(d, p + 1, end);
 			if (close == SIZE_MAX) {
 				if (kind >= 0 ||
 				    probe_keys(d, last, end, ':', ks, mask))

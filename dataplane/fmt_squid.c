@@ -87,37 +87,6 @@ static inline bool is_upper_(char c)
 	return (c >= 'A' && c <= 'Z') || c == '_';
 }
 
-/* Skip a syslog TAG ("squid[12]: ") that a header parser may have left. */
-static size_t skip_tag(const char *d, size_t p, size_t end)
-{
-	size_t i = p;
-	while (i < end && i - p < 48 &&
-	       ((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= 'A' && d[i] <= 'Z') ||
-		is_digit(d[i]) || d[i] == '_' || d[i] == '-' || d[i] == '.' ||
-		d[i] == '/'))
-		i++;
-	if (i == p)
-		return p;
-	if (i < end && d[i] == '[') {
-		size_t j = i + 1;
-		while (j < end && is_digit(d[j]))
-			j++;
-		if (j == i + 1 || j >= end || d[j] != ']')
-			return p;
-		i = j + 1;
-	}
-	if (i + 1 < end && d[i] == ':' && d[i + 1] == ' ')
-		return i + 2;
-	return p;
-}
-
-static size_t body_start(const struct vdp_msg *m)
-{
-	if (m->body >= m->len)
-		return m->len;
-	return skip_tag(m->data, m->body, m->len);
-}
-
 /* ---- native ---- */
 
 struct span {
@@ -176,7 +145,7 @@ static bool is_tag_slash(const char *s, size_t n, bool digits)
 static unsigned squid_split(const struct vdp_msg *m, struct span *col)
 {
 	const char *d = m->data;
-	unsigned n = split_spaces(d, body_start(m), m->len, col, SQUID_COLS);
+	unsigned n = split_spaces(d, vdp_body_start(m), m->len, col, SQUID_COLS);
 	if (n < 4 || !is_time(d + col[0].off, col[0].len) ||
 	    !is_tag_slash(d + col[3].off, col[3].len, true))
 		return 0;
@@ -248,7 +217,7 @@ enum clf_rc { CLF_NOT, CLF_OK, CLF_SHIFTED };
 static enum clf_rc common_split(const struct vdp_msg *m, struct span *col)
 {
 	const char *d = m->data;
-	size_t end = m->len, p = body_start(m);
+	size_t end = m->len, p = vdp_body_start(m);
 	for (unsigned c = 0; c < 3; c++) {
 		size_t s = p;
 		while (p < end && d[p] != ' ')
@@ -265,7 +234,7 @@ static enum clf_rc common_split(const struct vdp_msg *m, struct span *col)
 			return CLF_OK;
 	}
 shifted:
-	return find_clf_date(d, body_start(m), end) != 0 ? CLF_SHIFTED
+	return find_clf_date(d, vdp_body_start(m), end) != 0 ? CLF_SHIFTED
 							 : CLF_NOT;
 }
 

@@ -85,30 +85,6 @@ static void w3c_set_kinds(struct w3c_state *st, const struct vdp_keys *ks)
 	st->keys = ks;
 }
 
-/* Skip a syslog TAG ("proxy[12]: ") that a header parser may have left. */
-static size_t skip_tag(const char *d, size_t p, size_t end)
-{
-	size_t i = p;
-	while (i < end && i - p < 48 &&
-	       ((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= 'A' && d[i] <= 'Z') ||
-		(d[i] >= '0' && d[i] <= '9') || d[i] == '_' || d[i] == '-' ||
-		d[i] == '.' || d[i] == '/'))
-		i++;
-	if (i == p)
-		return p;
-	if (i < end && d[i] == '[') {
-		size_t j = i + 1;
-		while (j < end && d[j] >= '0' && d[j] <= '9')
-			j++;
-		if (j == i + 1 || j >= end || d[j] != ']')
-			return p;
-		i = j + 1;
-	}
-	if (i + 1 < end && d[i] == ':' && d[i + 1] == ' ')
-		return i + 2;
-	return p;
-}
-
 static const struct {
 	const char *name;
 	size_t len;
@@ -130,17 +106,9 @@ static bool is_directive(const char *d, size_t p, size_t end)
 	return false;
 }
 
-/* Where the body starts, past a tag; m->len if the body is empty. */
-static size_t w3c_start(const struct vdp_msg *m)
-{
-	if (m->body >= m->len)
-		return m->len;
-	return skip_tag(m->data, m->body, m->len);
-}
-
 static bool w3c_detect(const struct vdp_msg *m)
 {
-	size_t p = w3c_start(m);
+	size_t p = vdp_body_start(m);
 	return p < m->len && m->data[p] == '#' &&
 	       is_directive(m->data, p, m->len);
 }
@@ -253,7 +221,7 @@ static enum vdp_parse_rc w3c_parse(struct vdp_parse_ctx *ctx,
 				   struct vdp_fields *out)
 {
 	const char *d = m->data;
-	size_t p = w3c_start(m), end = m->len;
+	size_t p = vdp_body_start(m), end = m->len;
 	struct w3c_state *st = ctx->state;
 	while (end > p && (d[end - 1] == '\n' || d[end - 1] == '\r'))
 		end--;

@@ -64,6 +64,53 @@ size_t vdp_hdr_pipes(const char *d, size_t p, size_t len, unsigned want)
 	return p;
 }
 
+size_t vdp_quote_end(const char *d, size_t from, size_t end)
+{
+	size_t p = from;
+	while (p < end) {
+		const char *q = memchr(d + p, '"', end - p);
+		if (q == NULL)
+			return SIZE_MAX;
+		size_t at = (size_t)(q - d), bs = 0;
+		while (at - bs > from && d[at - bs - 1] == '\\')
+			bs++;
+		if ((bs & 1) == 0)
+			return at;
+		p = at + 1;
+	}
+	return SIZE_MAX;
+}
+
+size_t vdp_skip_tag(const char *d, size_t p, size_t end)
+{
+	size_t i = p;
+	while (i < end && i - p < 48 &&
+	       ((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= 'A' && d[i] <= 'Z') ||
+		(d[i] >= '0' && d[i] <= '9') || d[i] == '_' || d[i] == '-' ||
+		d[i] == '.' || d[i] == '/'))
+		i++;
+	if (i == p)
+		return p;
+	if (i < end && d[i] == '[') {
+		size_t j = i + 1;
+		while (j < end && d[j] >= '0' && d[j] <= '9')
+			j++;
+		if (j == i + 1 || j >= end || d[j] != ']')
+			return p;
+		i = j + 1;
+	}
+	if (i + 1 < end && d[i] == ':' && d[i + 1] == ' ')
+		return i + 2;
+	return p;
+}
+
+size_t vdp_body_start(const struct vdp_msg *m)
+{
+	if (m->body >= m->len)
+		return m->len;
+	return vdp_skip_tag(m->data, m->body, m->len);
+}
+
 /* Auto-detection order: the most specific signatures first. */
 const struct vdp_format *const vdp_formats[] = {
 	&vdp_fmt_cef, &vdp_fmt_leef, &vdp_fmt_json, &vdp_fmt_w3c,
