@@ -154,6 +154,22 @@ static int handler(void *user, const char *section, const char *name,
 	return 0;
 }
 
+int veil_ini_parse(const char *path,
+		   int (*h)(void *user, const char *section, const char *name,
+			    const char *value),
+		   void *user, const char *msg, char *err, size_t errlen)
+{
+	errno = 0;
+	int rc = ini_parse(path, h, user);
+	if (rc == -1)
+		snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : ENOENT));
+	else if (rc == -2)
+		snprintf(err, errlen, "%s: out of memory", path);
+	else if (rc > 0)
+		snprintf(err, errlen, "%s:%d: %s", path, rc, msg[0] ? msg : "syntax error");
+	return rc == 0 ? 0 : -1;
+}
+
 int ctl_config_load(struct ctl_config *c, const char *path, char *err,
 		    size_t errlen)
 {
@@ -171,20 +187,8 @@ int ctl_config_load(struct ctl_config *c, const char *path, char *err,
 	snprintf(c->path, sizeof(c->path), "%s", path);
 
 	struct parse p = { .c = c };
-	int rc = ini_parse(path, handler, &p);
-	if (rc == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : ENOENT));
+	if (veil_ini_parse(path, handler, &p, p.msg, err, errlen) != 0)
 		return -1;
-	}
-	if (rc == -2) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
-	}
-	if (rc > 0) {
-		snprintf(err, errlen, "%s:%d: %s", path, rc,
-			 p.msg[0] ? p.msg : "syntax error");
-		return -1;
-	}
 done:
 	if (c->master_key[0] == '\0')
 		snprintf(c->master_key, sizeof(c->master_key), "%s/master.key",

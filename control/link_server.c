@@ -130,11 +130,7 @@ static void resync(struct veil_link_server *s)
 
 int veil_link_server_poll(struct veil_link_server *s)
 {
-	union {
-		uint8_t raw[VEIL_LINK_PAYLOAD_MAX];
-		struct veil_link_hello hello;
-		struct veil_link_counters cnt;
-	} m;
+	union veil_link_payload m;
 	enum veil_link_msg type;
 	uint32_t len;
 	int handled = 0, rc;

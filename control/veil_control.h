@@ -45,6 +45,17 @@ int veil_api_write(int fd, const char *json, size_t len);
  */
 int veil_api_read(int fd, char **out, size_t *len);
 
+/**
+ * Parse an INI file with inih, calling @p handler for each key as inih
+ * does; the config files of veil-controld and veil-dataplane share it.
+ * @p msg is the handler's own message for the key it refused (may be "").
+ * @return 0, or -1 with "file: error" or "file:line: message" in @p err.
+ */
+int veil_ini_parse(const char *path,
+		   int (*handler)(void *user, const char *section,
+				  const char *name, const char *value),
+		   void *user, const char *msg, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -133,6 +133,18 @@ struct veil_link_event {
 	char text[120];
 };
 
+/** A buffer for veil_link_recv(): any message, read as its type says. */
+union veil_link_payload {
+	uint8_t raw[VEIL_LINK_PAYLOAD_MAX];
+	struct veil_link_hello hello;
+	struct veil_link_key key;
+	struct veil_link_key_ref ref;
+	struct veil_link_tenant ten;
+	struct veil_link_sync sync;
+	struct veil_link_counters cnt;
+	struct veil_link_event event;
+};
+
 struct veil_link;
 
 /** Link statistics of one side. */

@@ -178,13 +178,7 @@ static int on_key(struct veil_engine *e, struct veil_link_key *k,
 static int serve(struct veil_link *l, struct veil_engine *e, const char *probe,
 		 long exit_after, long *keys_seen, double deadline)
 {
-	union {
-		uint8_t raw[VEIL_LINK_PAYLOAD_MAX];
-		struct veil_link_key key;
-		struct veil_link_key_ref ref;
-		struct veil_link_tenant ten;
-		struct veil_link_sync sync;
-	} m;
+	union veil_link_payload m;
 	enum veil_link_msg type;
 	uint32_t len;
 	struct veil_link_hello hello = { .pid = (uint32_t)getpid(), .workers = 1 };

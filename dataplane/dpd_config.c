@@ -10,12 +10,12 @@
  * Any other section or key, or a bad value, is an error "file:line: ...".
  */
 #include <errno.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dpd_pvt.h"
+#include "veil_control.h"
 
 struct parse {
 	struct vdd_config *c;
@@ -189,21 +189,8 @@ int vdd_config_load(struct vdd_config *c, const char *path, char *err,
 		return 0;
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	struct parse p = { .c = c };
-	errno = 0;
-	int rc = ini_parse(path, handler, &p);
-	if (rc == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : ENOENT));
+	if (veil_ini_parse(path, handler, &p, p.msg, err, errlen) != 0)
 		return -1;
-	}
-	if (rc == -2) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
-	}
-	if (rc > 0) {
-		snprintf(err, errlen, "%s:%d: %s", path, rc,
-			 p.msg[0] ? p.msg : "syntax error");
-		return -1;
-	}
 	for (unsigned i = 0; i < c->n_sources; i++)
 		if (c->sources[i].tenant[0] == '\0') {
 			snprintf(err, errlen, "%s: [source %s] has no \"tenant =\"",

@@ -319,13 +319,7 @@ static void attach(struct vdd_keys *k, double now)
 
 void vdd_keys_poll(struct vdd_keys *k, bool final)
 {
-	union {
-		uint8_t raw[VEIL_LINK_PAYLOAD_MAX];
-		struct veil_link_key key;
-		struct veil_link_key_ref ref;
-		struct veil_link_tenant ten;
-		struct veil_link_sync sync;
-	} m;
+	union veil_link_payload m;
 	enum veil_link_msg type;
 	uint32_t len;
 	double now = vdd_now();

@@ -22,13 +22,10 @@
 #include <time.h>
 
 #include "veil_dp.h"
-
-#define MAX_SRC 32
+#include "bench_corpus.h"
 
 static char *corpus;
 static size_t corpus_len;
-static char src_names[MAX_SRC][32];
-static unsigned n_src;
 static double seconds = 2.0;
 static char only;
 static bool no_repeats;
@@ -42,46 +39,18 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The corpus: "FORMAT<TAB>MESSAGE\n" lines; kept as one buffer of
- * "SRC-INDEX-BYTE MESSAGE\n" so that a pass only splits. */
-static int load(const char *path)
+/* The corpus kept as one buffer of "SRC-INDEX-BYTE MESSAGE\n" so that a
+ * pass only splits. */
+static int keep(void *arg, unsigned fmt, const char *msg, size_t len)
 {
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		perror(path);
+	(void)arg;
+	/* one index byte replaces each name and its tab: the file's size
+	 * bounds the whole */
+	if (corpus == NULL && (corpus = malloc(bench_corpus_bytes + 1)) == NULL)
 		return -1;
-	}
-	fseek(f, 0, SEEK_END);
-	long sz = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *raw = malloc((size_t)sz + 1);
-	corpus = malloc((size_t)sz + 1);
-	if (raw == NULL || corpus == NULL || fread(raw, 1, (size_t)sz, f) != (size_t)sz) {
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	char *p = raw, *end = raw + sz, *o = corpus;
-	while (p < end) {
-		char *nl = memchr(p, '\n', (size_t)(end - p));
-		char *tab = memchr(p, '\t', (size_t)((nl ? nl : end) - p));
-		if (nl == NULL || tab == NULL)
-			break;
-		unsigned s = 0;
-		while (s < n_src && strncmp(src_names[s], p, (size_t)(tab - p)))
-			s++;
-		if (s == n_src) {
-			if (n_src == MAX_SRC || tab - p >= 32)
-				return -1;
-			snprintf(src_names[n_src++], 32, "%.*s", (int)(tab - p), p);
-		}
-		*o++ = (char)s;
-		memcpy(o, tab + 1, (size_t)(nl - tab));
-		o += nl - tab;
-		p = nl + 1;
-	}
-	corpus_len = (size_t)(o - corpus);
-	free(raw);
+	corpus[corpus_len++] = (char)fmt;
+	memcpy(corpus + corpus_len, msg, len);
+	corpus_len += len;
 	return 0;
 }
 
@@ -157,9 +126,9 @@ static struct vdp_worker *make(struct veil_engine *e, const struct veil_key *k,
 			       bool autodetect, struct vdp_source **srcs)
 {
 	char err[200];
-	for (unsigned i = 0; i < n_src; i++) {
-		srcs[i] = vdp_source_new(src_names[i]);
-		if (vdp_source_set(srcs[i], "format", autodetect ? "auto" : src_names[i],
+	for (unsigned i = 0; i < bench_n_formats; i++) {
+		srcs[i] = vdp_source_new(bench_formats[i]);
+		if (vdp_source_set(srcs[i], "format", autodetect ? "auto" : bench_formats[i],
 				   err, sizeof(err)) != 0 ||
 		    vdp_source_set(srcs[i], "replace_repeats", no_repeats ? "no" : "yes",
 				   err, sizeof(err)) != 0) {
@@ -167,8 +136,8 @@ static struct vdp_worker *make(struct veil_engine *e, const struct veil_key *k,
 			exit(1);
 		}
 	}
-	struct vdp_worker *w = vdp_worker_new(e, srcs, n_src);
-	for (unsigned i = 0; w != NULL && i < n_src; i++)
+	struct vdp_worker *w = vdp_worker_new(e, srcs, bench_n_formats);
+	for (unsigned i = 0; w != NULL && i < bench_n_formats; i++)
 		vdp_worker_set_key(w, i, k);
 	return w;
 }
@@ -186,7 +155,7 @@ int main(int argc, char **argv)
 			no_repeats = true;
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
 			only = argv[i + 1][0];
-	if (load(argv[1]) != 0) {
+	if (bench_corpus_read(argv[1], keep, NULL) < 0) {
 		fprintf(stderr, "bench: cannot load %s\n", argv[1]);
 		return 1;
 	}
@@ -194,7 +163,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < corpus_len; i++)
 		lines += corpus[i] == '\n';
 	printf("veil dataplane benchmark: %zu lines, %.0f bytes on average, %u formats, "
-	       "one core, bursts of %d\n", lines, (double)corpus_len / lines - 1, n_src,
+	       "one core, bursts of %d\n", lines, (double)corpus_len / lines - 1, bench_n_formats,
 	       VDP_BURST_MAX);
 
 	static const uint8_t raw[32] = { 7 };
@@ -207,7 +176,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: no token engine\n");
 		return 1;
 	}
-	struct vdp_source *s1[MAX_SRC], *s2[MAX_SRC], *s3[MAX_SRC];
+	struct vdp_source *s1[BENCH_MAX_FORMATS], *s2[BENCH_MAX_FORMATS], *s3[BENCH_MAX_FORMATS];
 	struct vdp_worker *w1 = make(e, k, false, s1), *w2 = make(e, k, true, s2);
 	struct vdp_worker *w3 = make(eo, k, false, s3);
 	struct result floor_r, r1, r2, r3;
@@ -220,15 +189,15 @@ int main(int argc, char **argv)
 	snprintf(label, sizeof(label), "(d) pipeline, %s", veil_engine_name(eo));
 	run(label, w3, &r3);
 	printf("  per format (b), lines parsed:");
-	for (unsigned i = 0; i < n_src; i++) {
+	for (unsigned i = 0; i < bench_n_formats; i++) {
 		const struct vdp_counters *c = vdp_worker_counters(w1, i);
-		printf(" %s %.0f%%", src_names[i], c->lines_in ?
+		printf(" %s %.0f%%", bench_formats[i], c->lines_in ?
 		       100.0 * (c->lines_out - c->lines_unparsed) / c->lines_in : 0.0);
 	}
 	if (only) /* one pass alone: no comparison */
 		return 0;
 	uint64_t ids = 0, in = 0;
-	for (unsigned i = 0; i < n_src; i++) {
+	for (unsigned i = 0; i < bench_n_formats; i++) {
 		ids += vdp_worker_counters(w1, i)->identities +
 		       vdp_worker_counters(w1, i)->repeats;
 		in += vdp_worker_counters(w1, i)->lines_in;
@@ -244,7 +213,7 @@ int main(int argc, char **argv)
 	vdp_worker_free(w1);
 	vdp_worker_free(w2);
 	vdp_worker_free(w3);
-	for (unsigned i = 0; i < n_src; i++) {
+	for (unsigned i = 0; i < bench_n_formats; i++) {
 		vdp_source_free(s1[i]);
 		vdp_source_free(s2[i]);
 		vdp_source_free(s3[i]);

@@ -31,13 +31,10 @@
 #include <unistd.h>
 
 #include "dpd_pvt.h"
+#include "bench_corpus.h"
 
-#define MAX_SRC 32
-
-static char src_names[MAX_SRC][32];
-static unsigned n_src;
-static char *buf[MAX_SRC];       /* per format: its messages, LF-ended */
-static size_t buf_len[MAX_SRC];
+static char *buf[BENCH_MAX_FORMATS];       /* per format: its messages, LF-ended */
+static size_t buf_len[BENCH_MAX_FORMATS];
 static char *all;                /* every message, in corpus order */
 static size_t all_len;
 static uint64_t corpus_lines;
@@ -50,52 +47,20 @@ static double cpu_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The corpus: "FORMAT<TAB>MESSAGE\n"; kept as one buffer per format and
- * one of every message in order. */
-static int load(const char *path)
+/* The corpus kept as one buffer per format and one of every message in
+ * order. */
+static int keep(void *arg, unsigned fmt, const char *msg, size_t len)
 {
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		perror(path);
+	(void)arg;
+	if (all == NULL && (all = malloc(bench_corpus_bytes + 1)) == NULL)
 		return -1;
-	}
-	fseek(f, 0, SEEK_END);
-	long sz = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *raw = malloc((size_t)sz + 1);
-	all = malloc((size_t)sz + 1);
-	if (raw == NULL || all == NULL || fread(raw, 1, (size_t)sz, f) != (size_t)sz) {
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	char *p = raw, *end = raw + sz;
-	while (p < end) {
-		char *nl = memchr(p, '\n', (size_t)(end - p));
-		char *tab = memchr(p, '\t', (size_t)((nl ? nl : end) - p));
-		if (nl == NULL || tab == NULL)
-			break;
-		unsigned s = 0;
-		while (s < n_src && (strlen(src_names[s]) != (size_t)(tab - p) ||
-				     strncmp(src_names[s], p, (size_t)(tab - p))))
-			s++;
-		if (s == n_src) {
-			if (n_src == MAX_SRC || tab - p >= 32)
-				return -1;
-			snprintf(src_names[n_src++], 32, "%.*s", (int)(tab - p), p);
-			buf[s] = malloc((size_t)sz + 1); /* touched as filled */
-			if (buf[s] == NULL)
-				return -1;
-		}
-		size_t l = (size_t)(nl - tab);
-		memcpy(buf[s] + buf_len[s], tab + 1, l);
-		buf_len[s] += l;
-		memcpy(all + all_len, tab + 1, l);
-		all_len += l;
-		corpus_lines++;
-		p = nl + 1;
-	}
-	free(raw);
+	if (buf[fmt] == NULL && (buf[fmt] = malloc(bench_corpus_bytes + 1)) == NULL)
+		return -1; /* touched as filled */
+	memcpy(buf[fmt] + buf_len[fmt], msg, len);
+	buf_len[fmt] += len;
+	memcpy(all + all_len, msg, len);
+	all_len += len;
+	corpus_lines++;
 	return 0;
 }
 
@@ -112,7 +77,7 @@ static struct vdr_driver *driver(bool per_format, uint64_t loops)
 	if (d == NULL)
 		return NULL;
 	if (per_format) {
-		for (unsigned s = 0; s < n_src; s++)
+		for (unsigned s = 0; s < bench_n_formats; s++)
 			vdr_mem_add(d, buf[s], buf_len[s], (uint16_t)s);
 	} else {
 		vdr_mem_add(d, all, all_len, 0);
@@ -178,15 +143,15 @@ static void *lane_thread(void *arg)
 static int worker_pass(const struct veil_engine_opts *eo, const struct veil_key *k,
 		       bool per_format, uint64_t loops, unsigned nw, struct result *r)
 {
-	unsigned ns = per_format ? n_src : 1;
-	struct vdp_source *srcs[MAX_SRC];
+	unsigned ns = per_format ? bench_n_formats : 1;
+	struct vdp_source *srcs[BENCH_MAX_FORMATS];
 	struct veil_engine *eng[VDD_MAX_WORKERS + 1] = { 0 };
 	struct vdp_worker *pw[VDD_MAX_WORKERS + 1] = { 0 };
 	char err[200];
 	for (unsigned s = 0; s < ns; s++) {
-		srcs[s] = vdp_source_new(per_format ? src_names[s] : "all");
+		srcs[s] = vdp_source_new(per_format ? bench_formats[s] : "all");
 		if (srcs[s] == NULL ||
-		    vdp_source_set(srcs[s], "format", per_format ? src_names[s] : "auto",
+		    vdp_source_set(srcs[s], "format", per_format ? bench_formats[s] : "auto",
 				   err, sizeof(err)) != 0) {
 			fprintf(stderr, "bench_worker: %s\n", err);
 			return -1;
@@ -269,7 +234,7 @@ int main(int argc, char **argv)
 	for (int i = 2; i < argc; i++)
 		if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
 			seconds = atof(argv[++i]);
-	if (load(argv[1]) != 0 || corpus_lines == 0) {
+	if (bench_corpus_read(argv[1], keep, NULL) < 0 || corpus_lines == 0) {
 		fprintf(stderr, "bench_worker: cannot load %s\n", argv[1]);
 		return 1;
 	}
@@ -286,7 +251,7 @@ int main(int argc, char **argv)
 	printf("veil worker benchmark: veil-dataplane's worker loop over the mem "
 	       "driver, %llu lines, %.0f bytes on average, %u formats, bursts of %d\n",
 	       (unsigned long long)corpus_lines,
-	       (double)all_len / (double)corpus_lines - 1, n_src, VDP_BURST_MAX);
+	       (double)all_len / (double)corpus_lines - 1, bench_n_formats, VDP_BURST_MAX);
 
 	/* calibrate: one read of the corpus through (b), also the warm-up */
 	struct veil_engine_opts oi = { 0 }, oo = { .backend = VEIL_BACKEND_OPENSSL };
@@ -333,7 +298,7 @@ int main(int argc, char **argv)
 	veil_key_free(k);
 	veil_engine_free(e);
 	veil_engine_free(eo);
-	for (unsigned s = 0; s < MAX_SRC; s++)
+	for (unsigned s = 0; s < BENCH_MAX_FORMATS; s++)
 		free(buf[s]);
 	free(all);
 	return 0;
