@@ -5,6 +5,10 @@
  *   [dataplane]    link_name, max_message, wait_keys, hold_lines, hold_bytes
  *   [source NAME]  tenant = ..., and any key of vdp_source_set() (format,
  *                  user_fields, keep_domain, ...)
+ *   [network], [listen NAME], [upstream NAME], [port NAME]
+ *                  the network drivers' (drivers/netcfg.c), except
+ *                  [network] default_source = NAME, read here
+ *   [source NAME]  networks = CIDR, ...: the senders of this source
  *   [controld]     only link_name is read (when [dataplane] has none)
  *   [roles]        controld's: skipped
  * Any other section or key, or a bad value, is an error "file:line: ...".
@@ -118,6 +122,24 @@ static int source_key(struct parse *p, const char *sname, const char *name,
 	char err[160];
 	if (s == NULL)
 		return 0;
+	if (!strcmp(name, "networks")) {
+		/* a comma-separated list of networks */
+		char buf[1024], *save = NULL;
+		if (strlen(value) >= sizeof(buf)) {
+			snprintf(p->msg, sizeof(p->msg), "networks: too long");
+			return 0;
+		}
+		strcpy(buf, value);
+		for (char *t = strtok_r(buf, ", \t", &save); t != NULL;
+		     t = strtok_r(NULL, ", \t", &save))
+			if (vdr_net_cfg_map(p->c->net, t, (uint16_t)(s - p->c->sources),
+					    err, sizeof(err)) != 0) {
+				snprintf(p->msg, sizeof(p->msg), "[source %.40s] "
+					 "networks: %.160s", sname, err);
+				return 0;
+			}
+		return 1;
+	}
 	if (!strcmp(name, "tenant")) {
 		if (!veil_tenant_valid(value)) {
 			snprintf(p->msg, sizeof(p->msg), "tenant: \"%.64s\" is not a "
@@ -165,8 +187,26 @@ static int handler(void *user, const char *section, const char *name,
 	}
 	if (!strcmp(section, "roles"))
 		return 1;
+	if (!strcmp(section, "network") && !strcmp(name, "default_source")) {
+		if (strlen(value) == 0 || strlen(value) >= sizeof(p->c->default_source)) {
+			snprintf(p->msg, sizeof(p->msg), "default_source: a source name");
+			return 0;
+		}
+		strcpy(p->c->default_source, value);
+		return 1;
+	}
+	if (vdr_net_cfg_section(section)) {
+		char err[200];
+		if (vdr_net_cfg_set(p->c->net, section, name, value, err,
+				    sizeof(err)) != 0) {
+			snprintf(p->msg, sizeof(p->msg), "%s", err);
+			return 0;
+		}
+		return 1;
+	}
 	snprintf(p->msg, sizeof(p->msg), "unknown section [%.40s] (dataplane, "
-		 "source NAME; controld and roles are veil-controld's)", section);
+		 "source NAME, network, listen NAME, upstream NAME, port NAME; "
+		 "controld and roles are veil-controld's)", section);
 	return 0;
 }
 
@@ -181,7 +221,8 @@ int vdd_config_load(struct vdd_config *c, const char *path, char *err,
 	c->hold_bytes = 32u << 20;
 	c->sources = calloc(VDD_MAX_SOURCES, sizeof(*c->sources));
 	c->inputs = calloc(VDD_MAX_INPUTS, sizeof(*c->inputs));
-	if (c->sources == NULL || c->inputs == NULL) {
+	c->net = vdr_net_cfg_new();
+	if (c->sources == NULL || c->inputs == NULL || c->net == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -202,6 +243,21 @@ int vdd_config_load(struct vdd_config *c, const char *path, char *err,
 				 "but no \"regex =\"", path, c->sources[i].name);
 			return -1;
 		}
+	if (c->default_source[0] != '\0') {
+		int d = vdd_source_find(c, c->default_source);
+		if (d < 0) {
+			snprintf(err, errlen, "%s: [network] default_source = %s: "
+				 "no [source %s]", path, c->default_source,
+				 c->default_source);
+			return -1;
+		}
+		vdr_net_cfg_default_source(c->net, d);
+	}
+	char nerr[300];
+	if (vdr_net_cfg_check(c->net, nerr, sizeof(nerr)) != 0) {
+		snprintf(err, errlen, "%s: %s", path, nerr);
+		return -1;
+	}
 	return 0;
 }
 
@@ -267,5 +323,6 @@ void vdd_config_free(struct vdd_config *c)
 		vdp_source_free(c->sources[i].src);
 	free(c->sources);
 	free(c->inputs);
+	vdr_net_cfg_free(c->net);
 	memset(c, 0, sizeof(*c));
 }

@@ -24,6 +24,7 @@
 #define VDD_MAX_VERSIONS 64
 #define VDD_MAX_MESSAGE  (16u << 20)
 #define VDD_MAX_WORKERS  16
+#define VDD_MAX_XSTATS   96
 
 /* ---- configuration (dpd_config.c) ---- */
 
@@ -54,6 +55,9 @@ struct vdd_config {
 	struct vdd_source_cfg *sources; /* VDD_MAX_SOURCES */
 	unsigned n_inputs;
 	struct vdd_input_cfg *inputs;   /* VDD_MAX_INPUTS */
+	/* [network], [listen], [upstream], [port]; [source] networks = */
+	struct vdr_net_cfg *net;
+	char default_source[64];        /* [network] default_source = NAME */
 };
 
 /* Defaults, then the file (NULL: none). -1 with "file:line: message". */
@@ -87,6 +91,11 @@ struct vdd_shared {
 	/* the worker's totals, published every 50 ms and at the end */
 	_Atomic uint64_t ctr[VEIL_LINK_CTR_COUNT];
 	_Atomic uint64_t rx_bytes, rx_size, rx_inputs_done;
+	/* the driver's own counters (vdr_xstats): names set before the
+	 * run, values published with the totals */
+	_Atomic unsigned n_x;
+	const char *xname[VDD_MAX_XSTATS];
+	_Atomic uint64_t xval[VDD_MAX_XSTATS];
 	/* per worker (n_workers of them, set before the run; 0 or 1: ctr
 	 * is worker 0's), as sent up the link */
 	unsigned n_workers;

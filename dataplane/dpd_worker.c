@@ -164,6 +164,14 @@ static void publish(struct vdd_worker *x)
 	t[VEIL_LINK_CTR_BYTES_IN] = st.rx_bytes;
 	t[VEIL_LINK_CTR_BYTES_OUT] = st.tx_bytes;
 totals:
+	if (x->sh->n_x > 0) {
+		const char *names[VDD_MAX_XSTATS];
+		uint64_t v[VDD_MAX_XSTATS];
+		unsigned nx = vdr_xstats(x->drv, names, v, VDD_MAX_XSTATS);
+		for (unsigned i = 0; i < nx && i < x->sh->n_x; i++)
+			atomic_store_explicit(&x->sh->xval[i], v[i],
+					      memory_order_relaxed);
+	}
 	for (unsigned i = 0; i < VEIL_LINK_CTR_COUNT; i++)
 		atomic_store_explicit(&x->sh->ctr[i], t[i], memory_order_relaxed);
 	atomic_store_explicit(&x->sh->rx_bytes, st.rx_bytes, memory_order_relaxed);

@@ -41,6 +41,12 @@ void vdr_stats(const struct vdr_driver *d, struct vdr_stats *st)
 	d->ops->stats(d, st);
 }
 
+unsigned vdr_xstats(const struct vdr_driver *d, const char **names,
+		    uint64_t *vals, unsigned cap)
+{
+	return d->ops->xstats != NULL ? d->ops->xstats(d, names, vals, cap) : 0;
+}
+
 const char *vdr_name(const struct vdr_driver *d)
 {
 	return d->ops->name;

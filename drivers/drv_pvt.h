@@ -15,6 +15,9 @@ struct vdr_ops {
 	int (*tx)(struct vdr_driver *d, const struct vdp_burst *b);
 	int (*flush)(struct vdr_driver *d);
 	void (*stats)(const struct vdr_driver *d, struct vdr_stats *st);
+	/* optional: the driver's own counters (vdr_xstats) */
+	unsigned (*xstats)(const struct vdr_driver *d, const char **names,
+			   uint64_t *vals, unsigned cap);
 	void (*free)(struct vdr_driver *d);
 };
 

@@ -10,9 +10,13 @@
  *     vdp_process_burst(w, lines, n, &burst);
  *     vdr_tx(d, &burst);
  *
- * Built today: `file` (snapshot mode: files or stdin in, a file or stdout
- * out) and `mem` (in-memory, for tests and benchmarks). Network drivers
- * (dpdk, socket) will implement the same operations.
+ * Drivers: `file` (snapshot mode: files or stdin in, a file or stdout
+ * out), `mem` (in-memory, for tests and benchmarks), `socket` (the kernel
+ * path: UDP, TCP and TLS syslog in, forwarding to upstream collectors) and
+ * `dpdk` (the fast path: syslog over UDP on ethdev ports, everything else
+ * to the kernel through an exception interface). The network drivers are
+ * configured from the config file's [network], [listen NAME],
+ * [upstream NAME] and [port NAME] sections (struct vdr_net_cfg).
  *
  * Threading: a driver belongs to one thread (the worker that polls it).
  * No driver prints a message it carries.
@@ -29,7 +33,9 @@
 #define VDR_EOF (-1) /**< vdr_rx(): every input is exhausted */
 #define VDR_ERR (-2) /**< vdr_rx(), vdr_tx(): a fatal error, see vdr_error() */
 
-/** Counters of one driver (one thread: read them from that thread). */
+/** Counters of one driver (one thread: read them from that thread).
+ *  Driver-specific counters (packets, connections, upstream queue) are
+ *  vdr_xstats(). */
 struct vdr_stats {
 	uint64_t rx_msgs;         /**< messages delivered by vdr_rx() */
 	uint64_t rx_bytes;        /**< bytes read, line ends included */
@@ -76,7 +82,18 @@ int vdr_tx(struct vdr_driver *d, const struct vdp_burst *b);
 /** Push out what is buffered. @return 0 or VDR_ERR. */
 int vdr_flush(struct vdr_driver *d);
 void vdr_stats(const struct vdr_driver *d, struct vdr_stats *st);
-/** @return "file", "mem". */
+/**
+ * The driver's own counters, by name (lower case, [a-z0-9_]: "rx_packets",
+ * "drop_bad_checksum", "tcp_accepted", "upstream_queue_dropped", ...):
+ * up to @p cap of them into @p names (static strings, the same order on
+ * every call) and @p vals. Every packet, connection and message a network
+ * driver drops or holds has a counter here.
+ * @return how many the driver has (may be more than @p cap; 0 for file
+ *   and mem).
+ */
+unsigned vdr_xstats(const struct vdr_driver *d, const char **names,
+		    uint64_t *vals, unsigned cap);
+/** @return "file", "mem", "socket", "dpdk". */
 const char *vdr_name(const struct vdr_driver *d);
 /** @return the last error as a sentence (a path and a reason, never a
  *  message's content), or "" if none. */
@@ -126,5 +143,91 @@ int vdr_mem_add(struct vdr_driver *d, const char *buf, size_t len,
 void vdr_mem_set_loops(struct vdr_driver *d, uint64_t loops);
 /** The output collected so far (collect mode), or NULL. */
 const char *vdr_mem_output(const struct vdr_driver *d, size_t *len);
+
+/* ------------------------------------------------------------------ */
+/* network drivers: their configuration                               */
+/* ------------------------------------------------------------------ */
+
+/** The network configuration (drivers/netcfg.c, fields in net_pvt.h). */
+struct vdr_net_cfg;
+
+struct vdr_net_cfg *vdr_net_cfg_new(void);
+void vdr_net_cfg_free(struct vdr_net_cfg *c);
+/** Is @p section ("network", "listen NAME", "upstream NAME",
+ *  "port NAME") one of the network sections? */
+bool vdr_net_cfg_section(const char *section);
+/**
+ * One key of a network section of the config file.
+ * @return 0, or -1 with a sentence in @p err (no file or line: the caller
+ *   adds them).
+ */
+int vdr_net_cfg_set(struct vdr_net_cfg *c, const char *section,
+		    const char *key, const char *value, char *err,
+		    size_t errlen);
+/**
+ * Senders in @p cidr ("10.1.0.0/16", "2001:db8::/48", an address alone is
+ * a host) belong to source @p src (a [source NAME]'s "networks =", a
+ * comma-separated list). The longest prefix wins.
+ * @return 0, or -1 with a sentence.
+ */
+int vdr_net_cfg_map(struct vdr_net_cfg *c, const char *cidr, uint16_t src,
+		    char *err, size_t errlen);
+/** Senders in no network belong to source @p src (-1, the default: their
+ *  messages are dropped and counted as drop_unknown_sender). */
+void vdr_net_cfg_default_source(struct vdr_net_cfg *c, int src);
+/**
+ * After the whole file: are the sections complete and consistent (a
+ * listener or a port to receive on, an upstream to send to, TLS files
+ * readable, ...)? @return 0, or -1 with a sentence.
+ */
+int vdr_net_cfg_check(const struct vdr_net_cfg *c, char *err, size_t errlen);
+/** @return "socket", "dpdk", or NULL when the file has no [network]
+ *  section (snapshot mode). */
+const char *vdr_net_cfg_driver(const struct vdr_net_cfg *c);
+/** One line per listener, port and upstream, for the start-up message
+ *  (addresses and protocols; never a key). */
+void vdr_net_cfg_describe(const struct vdr_net_cfg *c, char *buf, size_t cap);
+
+/* ------------------------------------------------------------------ */
+/* socket: the kernel path                                            */
+/* ------------------------------------------------------------------ */
+
+/** Parts of the configuration a socket driver leaves to another driver. */
+enum {
+	VDR_SOCK_NO_UDP_LISTEN = 1u << 0,   /**< skip [listen] protocol = udp */
+	VDR_SOCK_NO_UDP_UPSTREAM = 1u << 1, /**< skip [upstream] protocol = udp */
+};
+
+/**
+ * Listen on every [listen NAME] (UDP: recvmmsg, each datagram a message;
+ * TCP: RFC 6587 octet counting or LF framing; TLS: RFC 5425 over OpenSSL,
+ * TLS 1.2+), and send each forwarded line to every [upstream NAME] (UDP:
+ * sendmmsg, a datagram each; TCP or TLS: octet counted or LF framed, with
+ * reconnect and backoff, a bounded queue while an upstream is down, then
+ * drops counted). vdr_rx() returns 0 after waiting at most ~1 ms when
+ * nothing came; it also serves connections, timeouts and upstreams, so it
+ * must be called even when the caller cannot take lines (max 0 is not a
+ * call: give at least 1). vdr_flush() waits for the upstream queues to
+ * drain, at most the configured drain_timeout.
+ * @p flags: VDR_SOCK_* (0: everything in the configuration).
+ * @return the driver (sockets bound, listening), or NULL with a sentence.
+ */
+struct vdr_driver *vdr_socket_new(const struct vdr_net_cfg *c, size_t max_msg,
+				  unsigned flags, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ */
+/* dpdk: the fast path (call after rte_eal_init())                    */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Start the [port NAME] ethdev ports (and their exception interfaces):
+ * syslog over UDP to the port's addresses and listen ports goes to the
+ * pipeline, everything else to the kernel; forwarded lines leave as UDP
+ * syslog to the UDP upstreams, built here. TCP and TLS listeners and
+ * upstreams are served by a socket driver inside this one (through the
+ * exception interface). @return the driver, or NULL with a sentence.
+ */
+struct vdr_driver *vdr_dpdk_new(const struct vdr_net_cfg *c, size_t max_msg,
+				char *err, size_t errlen);
 
 #endif
