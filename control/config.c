@@ -128,7 +128,9 @@ static int handler(void *user, const char *section, const char *name,
 	if (!strcmp(section, "roles"))
 		return parse_role(p, name, value);
 	/* veil-dataplane's sections: it checks them (veil-dataplane -n) */
-	if (!strcmp(section, "dataplane") || !strncmp(section, "source ", 7))
+	if (!strcmp(section, "dataplane") || !strncmp(section, "source ", 7) ||
+	    !strcmp(section, "network") || !strncmp(section, "listen ", 7) ||
+	    !strncmp(section, "upstream ", 9) || !strncmp(section, "port ", 5))
 		return 1;
 	if (strcmp(section, "controld") != 0) {
 		snprintf(p->msg, sizeof(p->msg), "unknown section [%.40s]", section);

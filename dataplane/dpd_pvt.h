@@ -135,6 +135,10 @@ struct vdd_worker *vdd_worker_new(struct vdd_shared *sh, struct vdp_worker *w,
 				  struct vdr_driver *drv, unsigned n_src,
 				  double wait_keys, unsigned hold_lines,
 				  size_t hold_bytes);
+/* Keep the order per source only (network mode): a source waiting for
+ * its key holds only its own lines (see dpd_worker.c). Default: the input
+ * order of every line (snapshot mode). */
+void vdd_worker_set_order(struct vdd_worker *x, bool per_source);
 /* Housekeeping to run at burst boundaries when the worker runs on the
  * main lcore (there is no other lcore). */
 void vdd_worker_set_inline(struct vdd_worker *x, void (*fn)(void *), void *arg);

@@ -14,6 +14,15 @@
  * the start, or from the moment it lost its key): then the pipeline drops
  * it with reason no-key. A full queue stops reading (the driver gets its
  * burst back with vdr_rx_return()): nothing is lost, nothing is emitted.
+ *
+ * Per-source order (network mode, vdd_worker_set_order()): the order that
+ * matters is each sender's, not the interleaving of senders, so only the
+ * lines of a source that must wait are held (with its later lines, in
+ * order); the other sources' lines go on at once. A full queue then does
+ * not stop the reading: a line of a source without a key that finds no
+ * room goes to the pipeline, which drops it (no-key), as it would after
+ * wait_keys; a line of a source that has its key again but still has
+ * lines held waits for room (the reading stops, nothing is lost).
  */
 #include <errno.h>
 #include <sched.h>
@@ -36,6 +45,7 @@ struct held {
 	uint64_t off;
 	uint32_t len;
 	uint16_t src;
+	bool taken;  /* per-source order: gone from the middle of the queue */
 };
 
 struct vdd_worker {
@@ -52,7 +62,13 @@ struct vdd_worker {
 	void *hk_arg;
 	/* the hold queue: a ring of entries, their bytes in one arena */
 	struct held *q;
-	unsigned q_cap, q_head, q_n;
+	unsigned q_cap, q_head, q_n; /* q_n entries, taken ones included */
+	unsigned q_live;             /* lines held (not taken) */
+	bool per_source;             /* order kept per source only */
+	unsigned *held_n;            /* per source: its lines held */
+	bool rescan;                 /* per source: something may go now */
+	double next_deadline;        /* per source: the next wait_keys end */
+	struct vdp_line go[VDP_BURST_MAX];
 	char *arena;
 	size_t a_cap, a_head, a_tail, a_high;
 	struct vdp_line lines[VDP_BURST_MAX];
@@ -82,12 +98,13 @@ struct vdd_worker *vdd_worker_new(struct vdd_shared *sh, struct vdp_worker *w,
 	x->wait_keys = wait_keys;
 	x->key = calloc(n_src, sizeof(*x->key));
 	x->wait_since = calloc(n_src, sizeof(*x->wait_since));
+	x->held_n = calloc(n_src ? n_src : 1, sizeof(*x->held_n));
 	x->q_cap = hold_lines;
 	x->q = calloc(hold_lines, sizeof(*x->q));
 	x->a_cap = hold_bytes;
 	x->arena = malloc(hold_bytes); /* touched only when lines are held */
 	if (x->key == NULL || x->wait_since == NULL || x->q == NULL ||
-	    x->arena == NULL) {
+	    x->arena == NULL || x->held_n == NULL) {
 		vdd_worker_free(x);
 		errno = ENOMEM;
 		return NULL;
@@ -96,6 +113,11 @@ struct vdd_worker *vdd_worker_new(struct vdd_shared *sh, struct vdp_worker *w,
 	for (unsigned s = 0; s < n_src; s++)
 		x->wait_since[s] = t0;
 	return x;
+}
+
+void vdd_worker_set_order(struct vdd_worker *x, bool per_source)
+{
+	x->per_source = per_source;
 }
 
 void vdd_worker_set_inline(struct vdd_worker *x, void (*fn)(void *), void *arg)
@@ -111,7 +133,7 @@ const char *vdd_worker_error(const struct vdd_worker *x)
 
 unsigned vdd_worker_held(const struct vdd_worker *x)
 {
-	return x->q_n;
+	return x->q_live;
 }
 
 void vdd_worker_free(struct vdd_worker *x)
@@ -124,6 +146,7 @@ void vdd_worker_free(struct vdd_worker *x)
 	free(x->q);
 	free(x->key);
 	free(x->wait_since);
+	free(x->held_n);
 	free(x);
 }
 
@@ -151,16 +174,16 @@ static void publish(struct vdd_worker *x)
 
 	if (x->pool != NULL) {
 		vdr_stats(x->drv, &st);
-		pool_counters(x->pool, t, &st, x->q_n);
+		pool_counters(x->pool, t, &st, x->q_live);
 		goto totals;
 	}
 	add_pipeline(t, x->w, x->n_src);
 	vdr_stats(x->drv, &st);
 	/* lines over the maximum never reach the pipeline: in and dropped */
 	t[VEIL_LINK_CTR_DROP_OVERSIZE] = st.rx_oversize;
-	t[VEIL_LINK_CTR_LINES_IN] += st.rx_oversize + x->q_n;
+	t[VEIL_LINK_CTR_LINES_IN] += st.rx_oversize + x->q_live;
 	t[VEIL_LINK_CTR_LINES_DROPPED] += st.rx_oversize;
-	t[VEIL_LINK_CTR_LINES_HELD] = x->q_n;
+	t[VEIL_LINK_CTR_LINES_HELD] = x->q_live;
 	t[VEIL_LINK_CTR_BYTES_IN] = st.rx_bytes;
 	t[VEIL_LINK_CTR_BYTES_OUT] = st.tx_bytes;
 totals:
@@ -195,6 +218,7 @@ static void boundary(struct vdd_worker *x)
 			x->key[s] = t->key[s];
 			vdp_worker_set_key(x->w, s, t->key[s]);
 		}
+		x->rescan = true;
 		x->seen = t;
 		/* from here on the older tables and their keys are unused
 		 * (with workers: once no burst admitted under them is in
@@ -262,8 +286,11 @@ static bool enqueue(struct vdd_worker *x, const struct vdp_line *ln)
 		return false;
 	memcpy(x->arena + x->a_tail, ln->data, ln->len);
 	x->q[(x->q_head + x->q_n) % x->q_cap] =
-		(struct held){ x->a_tail, ln->len, ln->src };
+		(struct held){ x->a_tail, ln->len, ln->src, false };
 	x->q_n++;
+	x->q_live++;
+	if (ln->src < x->n_src)
+		x->held_n[ln->src]++;
 	x->a_tail += ln->len;
 	if (x->a_tail > x->a_high)
 		x->a_high = x->a_tail;
@@ -287,13 +314,102 @@ static int drain(struct vdd_worker *x)
 		return -1;
 	for (unsigned i = 0; i < k; i++) {
 		const struct held *h = &x->q[x->q_head];
+		if (h->src < x->n_src)
+			x->held_n[h->src]--;
+		x->a_head = h->off + h->len;
+		x->q_head = (x->q_head + 1) % x->q_cap;
+		x->q_n--;
+		x->q_live--;
+	}
+	if (x->q_n == 0)
+		x->q_head = x->a_head = x->a_tail = 0;
+	return (int)k;
+}
+
+/* When the next held source reaches its wait_keys (then it may go, as a
+ * drop). */
+static double next_deadline(const struct vdd_worker *x)
+{
+	double d = 1e300;
+	for (unsigned s = 0; s < x->n_src; s++)
+		if (x->held_n[s] > 0 && x->key[s] == NULL &&
+		    x->wait_since[s] + x->wait_keys < d)
+			d = x->wait_since[s] + x->wait_keys;
+	return d;
+}
+
+/* Per-source order: up to a burst of the held lines whose source may go
+ * now, from anywhere in the queue (each source's in order), then the
+ * queue's head moves over what was taken. @return lines processed, or -1
+ * on a fatal error. */
+static int drain_per_source(struct vdd_worker *x)
+{
+	if (!x->rescan && x->now < x->next_deadline)
+		return 0; /* nothing changed since the last look */
+	unsigned k = 0, idx[VDP_BURST_MAX];
+	for (unsigned i = 0; i < x->q_n && k < VDP_BURST_MAX; i++) {
+		unsigned j = (x->q_head + i) % x->q_cap;
+		const struct held *h = &x->q[j];
+		if (h->taken || !can_go(x, h->src))
+			continue;
+		idx[k] = j;
+		x->lines[k++] = (struct vdp_line){ x->arena + h->off, h->len, h->src };
+	}
+	if (k == 0) {
+		x->rescan = false;
+		x->next_deadline = next_deadline(x);
+		return 0;
+	}
+	if (process(x, x->lines, k) != 0)
+		return -1;
+	for (unsigned i = 0; i < k; i++) {
+		struct held *h = &x->q[idx[i]];
+		h->taken = true;
+		if (h->src < x->n_src)
+			x->held_n[h->src]--;
+		x->q_live--;
+	}
+	while (x->q_n > 0 && x->q[x->q_head].taken) {
+		const struct held *h = &x->q[x->q_head];
 		x->a_head = h->off + h->len;
 		x->q_head = (x->q_head + 1) % x->q_cap;
 		x->q_n--;
 	}
 	if (x->q_n == 0)
 		x->q_head = x->a_head = x->a_tail = 0;
+	if (k < VDP_BURST_MAX) /* all that could go went: look again later */
+		x->rescan = false, x->next_deadline = next_deadline(x);
 	return (int)k;
+}
+
+/* Per-source order: admit a received burst. Lines of a source with
+ * nothing held that may go, go (in one batch, in order); the others are
+ * held; a line that finds the queue full goes to the pipeline (which drops
+ * it, no-key) if its source has no key, else the rest of the burst is
+ * given back. @return 0, or -1 on a fatal error. */
+static int admit_per_source(struct vdd_worker *x, unsigned n)
+{
+	unsigned g = 0, i;
+	for (i = 0; i < n; i++) {
+		const struct vdp_line *ln = &x->lines[i];
+		unsigned s = ln->src;
+		bool held = s < x->n_src && x->held_n[s] > 0;
+		if (!held && can_go(x, s))
+			x->go[g++] = *ln;
+		else if (enqueue(x, ln)) {
+			if (!held) /* a new waiting source: its deadline */
+				x->rescan = true;
+		} else if (s < x->n_src && x->key[s] == NULL)
+			x->go[g++] = *ln; /* no room: dropped (no-key) now */
+		else
+			break;
+	}
+	if (g > 0 && process(x, x->go, g) != 0)
+		return -1;
+	vdr_rx_return(x->drv, n - i);
+	if (i == 0 && n > 0)
+		usleep(1000); /* the queue's room is for lines that wait */
+	return 0;
 }
 
 int vdd_worker_run(struct vdd_worker *x)
@@ -305,8 +421,8 @@ int vdd_worker_run(struct vdd_worker *x)
 		boundary(x);
 		if (atomic_load_explicit(&x->sh->stop, memory_order_relaxed))
 			break;
-		if (x->q_n > 0) {
-			int k = drain(x);
+		if (x->q_live > 0) {
+			int k = x->per_source ? drain_per_source(x) : drain(x);
 			if (k < 0) {
 				rc = -1;
 				break;
@@ -314,13 +430,13 @@ int vdd_worker_run(struct vdd_worker *x)
 			if (k > 0)
 				continue;
 		}
-		if (eof && x->q_n == 0)
+		if (eof && x->q_live == 0)
 			break;
-		if (eof || x->q_n == x->q_cap) {
+		if (eof || (x->q_n == x->q_cap && !x->per_source)) {
 			usleep(1000); /* waiting for a key, or its deadline */
 			continue;
 		}
-		unsigned room = x->q_cap - x->q_n;
+		unsigned room = x->per_source ? VDP_BURST_MAX : x->q_cap - x->q_n;
 		int n = vdr_rx(x->drv, x->lines, room < VDP_BURST_MAX ? room : VDP_BURST_MAX);
 		if (n == VDR_EOF) {
 			eof = true;
@@ -330,6 +446,13 @@ int vdd_worker_run(struct vdd_worker *x)
 			snprintf(x->err, sizeof(x->err), "%s", vdr_error(x->drv));
 			rc = -1;
 			break;
+		}
+		if (x->per_source) {
+			if (admit_per_source(x, (unsigned)n) != 0) {
+				rc = -1;
+				break;
+			}
+			continue;
 		}
 		unsigned go = 0;
 		if (x->q_n == 0)
@@ -344,8 +467,11 @@ int vdd_worker_run(struct vdd_worker *x)
 		while (j < (unsigned)n && enqueue(x, &x->lines[j]))
 			j++;
 		vdr_rx_return(x->drv, (unsigned)n - j);
-		if (j == 0)
-			usleep(1000); /* the queue's bytes are full: wait */
+		/* the queue's bytes are full: wait. Nothing received: call
+		 * again at once (a poll-mode driver must not sleep; the socket
+		 * and file drivers wait in their rx) */
+		if (j == 0 && n > 0)
+			usleep(1000);
 	}
 	if (x->pool != NULL) {
 		/* every burst in flight, written in order, then the workers

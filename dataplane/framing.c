@@ -105,6 +105,8 @@ void vdp_framer_free(struct vdp_framer *f)
 {
 	if (f == NULL)
 		return;
+	if (f->buf != NULL)
+		explicit_bzero(f->buf, f->max); /* message content */
 	free(f->buf);
 	free(f);
 }

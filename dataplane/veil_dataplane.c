@@ -6,8 +6,10 @@
  * or more worker lcores, one worker on each and the main lcore reads,
  * distributes the bursts and writes them back in order (vdd_pool). The
  * main lcore keeps the link to veil-controld (keys down, counters up) and
- * prints progress. This first cut drives the file driver: snapshot mode.
- * docs/dataplane-process.md describes it.
+ * prints progress. Snapshot mode drives the file driver; network mode (a
+ * [network] section in the config file, no --in) the socket or the dpdk
+ * driver until SIGTERM. docs/dataplane-process.md and docs/network.md
+ * describe it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -45,6 +47,10 @@ static const char usage_text[] =
 	"                    panos, websense, json, asa, kv, csv\n"
 	"  --source NAME     the following --in files belong to [source NAME] of\n"
 	"                    the config file (its tenant, format and options)\n"
+	"Network mode (the config file has [network] and no --in is given): syslog\n"
+	"  from the network ([listen NAME] sockets, or [port NAME] DPDK ports), the\n"
+	"  anonymized messages to every [upstream NAME], until SIGTERM or SIGINT.\n"
+	"  The dpdk driver needs EAL options (the ports: -a PCI or --vdev).\n"
 	"options:\n"
 	"  -c FILE           config file (INI: [dataplane], [source NAME]; the same\n"
 	"                    file as veil-controld's may be used)\n"
@@ -61,7 +67,7 @@ static const char usage_text[] =
 	"  no files.\n"
 	"exit status: 0 done; 1 lines not delivered for want of a key, an input or\n"
 	"  output error, or stopped with lines held; 2 usage or configuration\n"
-	"See docs/dataplane-process.md.\n";
+	"See docs/dataplane-process.md and docs/network.md.\n";
 
 static void print_usage(const char *prog)
 {
@@ -92,6 +98,7 @@ struct run {
 	struct vdr_driver *drv;
 	const char *out_path;
 	bool json, progress, from_stdin, help;
+	bool network; /* network mode: [network] and no --in */
 	double t0, t1, next_progress, next_tel;
 	bool progress_shown;
 };
@@ -298,8 +305,24 @@ out:
 	return rc;
 }
 
+static int tel_driver(const char *cmd, const char *params,
+		      struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	unsigned n = sh.n_x; /* set before telemetry is registered */
+	for (unsigned i = 0; i < n; i++)
+		rte_tel_data_add_dict_u64(d, sh.xname[i], atomic_load_explicit(
+			&sh.xval[i], memory_order_relaxed));
+	return 0;
+}
+
 static void telemetry_register(void)
 {
+	rte_telemetry_register_cmd("/veil/driver", tel_driver,
+		"veil-dataplane's driver counters: packets, connections, upstream "
+		"queue, drops by reason. No parameters");
 	rte_telemetry_register_cmd("/veil/counters", tel_counters,
 		"veil-dataplane's totals: lines in/out/dropped/held, identities, "
 		"bytes, drops by reason. No parameters");
@@ -451,14 +474,27 @@ static void summary_text(struct run *r, const struct totals *t, double secs,
 	fprintf(stderr, "  bytes: %llu read, %llu written, %.1f MB/s\n",
 		(unsigned long long)t->st.rx_bytes, (unsigned long long)t->st.tx_bytes,
 		secs > 0 ? (double)t->st.rx_bytes / secs / 1e6 : 0.0);
-	fprintf(stderr, "  inputs: %u (%llu read to the end", r->cfg.n_inputs,
-		(unsigned long long)t->st.rx_inputs_done);
-	if (t->st.rx_unterminated > 0)
-		fprintf(stderr, "; %llu ended without a line end, their last line "
-			"was taken", (unsigned long long)t->st.rx_unterminated);
-	if (t->st.rx_errors > 0)
-		fprintf(stderr, "; %llu READ ERRORS", (unsigned long long)t->st.rx_errors);
-	fputs(")\n", stderr);
+	if (r->network) {
+		fprintf(stderr, "  %s driver:", vdr_name(r->drv));
+		for (unsigned i = 0; i < sh.n_x; i++) {
+			uint64_t v = atomic_load(&sh.xval[i]);
+			if (v > 0)
+				fprintf(stderr, " %s %llu", sh.xname[i],
+					(unsigned long long)v);
+		}
+		fputc('\n', stderr);
+	} else {
+		fprintf(stderr, "  inputs: %u (%llu read to the end", r->cfg.n_inputs,
+			(unsigned long long)t->st.rx_inputs_done);
+		if (t->st.rx_unterminated > 0)
+			fprintf(stderr, "; %llu ended without a line end, their last "
+				"line was taken",
+				(unsigned long long)t->st.rx_unterminated);
+		if (t->st.rx_errors > 0)
+			fprintf(stderr, "; %llu READ ERRORS",
+				(unsigned long long)t->st.rx_errors);
+		fputs(")\n", stderr);
+	}
 	fprintf(stderr, "  keys: link %s %s; %u key versions held for %u tenants; "
 		"crypto %s\n", r->cfg.link_name,
 		!att ? "never reached" : syn ? "attached, keys synced"
@@ -510,7 +546,12 @@ static void summary_json(struct run *r, const struct totals *t, double secs,
 		r->cfg.n_inputs, (unsigned long long)t->st.rx_inputs_done,
 		(unsigned long long)t->st.rx_unterminated,
 		(unsigned long long)t->st.rx_errors);
-	fputs("\"link\":{\"name\":", f);
+	fputs("\"driver\":{\"name\":", f);
+	json_str(f, vdr_name(r->drv));
+	for (unsigned i = 0; i < sh.n_x; i++)
+		fprintf(f, ",\"%s\":%llu", sh.xname[i],
+			(unsigned long long)atomic_load(&sh.xval[i]));
+	fputs("},\"link\":{\"name\":", f);
 	json_str(f, r->cfg.link_name);
 	fprintf(f, ",\"attached\":%s,\"synced\":%s,\"attaches\":%u,"
 		"\"key_versions\":%u},\"crypto\":", att ? "true" : "false",
@@ -653,6 +694,25 @@ static int parse_options(struct run *r, int argc, char **argv, bool *check,
 		}
 		r->cfg.max_message = (size_t)m;
 	}
+	if (n_in == 0 && vdr_net_cfg_driver(r->cfg.net) != NULL) {
+		/* network mode: the sources come from the config file */
+		if (r->out_path != NULL || tenant != NULL || format != NULL ||
+		    source != NULL) {
+			snprintf(err, errlen, "--out, --tenant, --format and --source "
+				 "are for snapshot mode (--in); in network mode the "
+				 "config file's [source NAME] and [upstream NAME] "
+				 "sections say them");
+			goto out;
+		}
+		if (r->cfg.n_sources == 0) {
+			snprintf(err, errlen, "network mode needs a [source NAME] "
+				 "section (tenant, format, networks)");
+			goto out;
+		}
+		r->network = true;
+		rc = 0;
+		goto out;
+	}
 	if (n_in == 0) /* a filter: stdin to stdout */
 		ins[n_in++] = (struct in_opt){ "-", tenant, format, source };
 	for (unsigned i = 0; i < n_in; i++) {
@@ -734,8 +794,15 @@ int main(int argc, char **argv)
 	if (r.cfg.hold_bytes < 2 * r.cfg.max_message)
 		r.cfg.hold_bytes = 2 * r.cfg.max_message; /* any line fits */
 	if (check) {
-		printf("configuration OK: %u sources, %u inputs, link %s\n",
-		       r.cfg.n_sources, r.cfg.n_inputs, r.cfg.link_name);
+		if (r.network) {
+			char desc[2048];
+			vdr_net_cfg_describe(r.cfg.net, desc, sizeof(desc));
+			printf("configuration OK: network mode, %s driver, %u sources, "
+			       "link %s\n%s", vdr_net_cfg_driver(r.cfg.net),
+			       r.cfg.n_sources, r.cfg.link_name, desc);
+		} else
+			printf("configuration OK: %u sources, %u inputs, link %s\n",
+			       r.cfg.n_sources, r.cfg.n_inputs, r.cfg.link_name);
 		vdd_config_free(&r.cfg);
 		free(vargv);
 		free(eargv);
@@ -746,6 +813,17 @@ int main(int argc, char **argv)
 	int eargc = 0;
 	eargv[eargc++] = argv[0];
 	eargv[eargc++] = "--log-level=lib.eal:warning"; /* the user's wins */
+	bool dpdk = r.network && !strcmp(vdr_net_cfg_driver(r.cfg.net), "dpdk");
+	if (dpdk && (!has_dd || dd == 1)) {
+		fprintf(stderr, "veil-dataplane: [network] driver = dpdk needs EAL "
+			"options for its ports, before --: e.g. veil-dataplane -l 0-1 "
+			"-a 0000:3b:00.0 -- -c FILE, or in a lab --no-huge --no-pci "
+			"--vdev=net_pcap0,iface=eth1 -- -c FILE\n");
+		vdd_config_free(&r.cfg);
+		free(vargv);
+		free(eargv);
+		return EXIT_USAGE;
+	}
 	if (!has_dd || dd == 1) {
 		eargv[eargc++] = "--no-huge";
 		eargv[eargc++] = "--no-pci";
@@ -806,12 +884,30 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < r.cfg.n_inputs; i++)
 		fin[i] = (struct vdr_file_input){ r.cfg.inputs[i].path,
 						  (uint16_t)r.cfg.inputs[i].source };
-	r.drv = vdr_file_new(fin, r.cfg.n_inputs, r.out_path, r.cfg.max_message,
-			     err, sizeof(err));
+	if (!r.network)
+		r.drv = vdr_file_new(fin, r.cfg.n_inputs, r.out_path,
+				     r.cfg.max_message, err, sizeof(err));
+	else if (dpdk)
+		r.drv = vdr_dpdk_new(r.cfg.net, r.cfg.max_message, err, sizeof(err));
+	else
+		r.drv = vdr_socket_new(r.cfg.net, r.cfg.max_message, 0, err,
+				       sizeof(err));
 	if (r.drv == NULL) {
 		fprintf(stderr, "veil-dataplane: %s\n", err);
 		status = EXIT_FAILED;
 		goto done;
+	}
+	/* the driver's counter names, for the summary and telemetry */
+	{
+		uint64_t v[VDD_MAX_XSTATS];
+		unsigned nx = vdr_xstats(r.drv, sh.xname, v, VDD_MAX_XSTATS);
+		sh.n_x = nx < VDD_MAX_XSTATS ? nx : VDD_MAX_XSTATS;
+	}
+	if (r.network) {
+		char desc[2048];
+		vdr_net_cfg_describe(r.cfg.net, desc, sizeof(desc));
+		fprintf(stderr, "veil-dataplane: network mode, %s driver, %u "
+			"sources\n%s", vdr_name(r.drv), r.cfg.n_sources, desc);
 	}
 	r.keys = vdd_keys_new(&sh, &r.cfg);
 	r.worker = r.keys ? vdd_worker_new(&sh, r.pipe, r.drv, r.cfg.n_sources,
@@ -822,6 +918,9 @@ int main(int argc, char **argv)
 		status = EXIT_FAILED;
 		goto done;
 	}
+	/* network mode: each sender's order, not the interleaving of senders:
+	 * a tenant waiting for its key does not hold the others' lines */
+	vdd_worker_set_order(r.worker, r.network);
 	r.progress = isatty(STDERR_FILENO) && !r.json;
 
 	/* two or more worker lcores: a worker on each, the main lcore reads,

@@ -60,8 +60,10 @@ struct vdr_driver;
  * Receive up to @p max messages into @p lines (data, length, source
  * index). The messages stay valid until the next vdr_rx() on this driver.
  * @return the number of messages (> 0); 0 when nothing is there now (a
- *   pipe with no data yet: call again); VDR_EOF when every input is
- *   exhausted; VDR_ERR on a fatal error (vdr_error() says which).
+ *   pipe with no data yet, an idle network: call again at once; a driver
+ *   that may wait does so inside, the file driver up to 100 ms, the
+ *   socket driver ~1 ms, the dpdk driver never); VDR_EOF when every
+ *   input is exhausted; VDR_ERR on a fatal error (vdr_error() says which).
  */
 int vdr_rx(struct vdr_driver *d, struct vdp_line *lines, unsigned max);
 /**
@@ -196,6 +198,11 @@ void vdr_net_cfg_describe(const struct vdr_net_cfg *c, char *buf, size_t cap);
 enum {
 	VDR_SOCK_NO_UDP_LISTEN = 1u << 0,   /**< skip [listen] protocol = udp */
 	VDR_SOCK_NO_UDP_UPSTREAM = 1u << 1, /**< skip [upstream] protocol = udp */
+	VDR_SOCK_NO_WAIT = 1u << 2,         /**< vdr_rx() never waits (polled
+						 by a poll-mode loop) */
+	VDR_SOCK_FREEBIND = 1u << 3,        /**< listeners may bind addresses
+						 not (yet) on an interface (a
+						 TAP's tentative IPv6) */
 };
 
 /**
