@@ -20,7 +20,7 @@ PACKAGES=(
 	python3 python3-cryptography                 # interop test (independent AES-SIV)
 	clang libclang-rt-14-dev                     # libFuzzer, ASan/UBSan build
 	python3-scapy                                # network-dpdk test: frames and pcaps
-	iproute2 iputils-ping                        # network-dpdk test: netns, veth, ping
+	iproute2 iputils-ping procps                 # network-dpdk test: netns, veth, ping, sysctl
 	openssl bsdutils rsyslog rsyslog-openssl     # socket driver tests: certificates, logger, TLS peers
 )
 
