@@ -270,9 +270,35 @@ static int process(struct vdd_worker *x, const struct vdp_line *in, unsigned n)
 	return 0;
 }
 
+/* Per-source order: the entries taken from the middle of the queue and
+ * their bytes give their room back (the others keep their order), or a
+ * line held at the head would keep the room of every line taken after it. */
+static void compact(struct vdd_worker *x)
+{
+	unsigned k = 0;
+	size_t a = 0;
+	for (unsigned i = 0; i < x->q_n; i++) {
+		struct held h = x->q[(x->q_head + i) % x->q_cap];
+		if (h.taken)
+			continue;
+		memmove(x->arena + a, x->arena + h.off, h.len); /* a <= h.off */
+		h.off = a;
+		a += h.len;
+		x->q[(x->q_head + k++) % x->q_cap] = h; /* k <= i: read already */
+	}
+	x->q_n = k;
+	x->a_head = 0;
+	x->a_tail = a;
+	if (k == 0)
+		x->q_head = 0;
+}
+
 /* Copy a line to the tail of the queue. false: no room. */
 static bool enqueue(struct vdd_worker *x, const struct vdp_line *ln)
 {
+	if (x->q_n > x->q_live && (x->q_n == x->q_cap ||
+				   x->a_tail + ln->len > x->a_cap))
+		compact(x);
 	if (x->q_n == x->q_cap)
 		return false;
 	if (x->a_tail + ln->len > x->a_cap && x->a_head > 0) {

@@ -68,6 +68,9 @@
 #define INNER_POLL_S 0.005        /* the socket driver (its rx may wait ~1 ms) */
 #define REASM_MAX 65600           /* a reassembled frame, linear */
 #define LINE_OFF (65536 + 256)    /* scratch: a datagram, then the line */
+/* mbufs of a port's pool for fragments waiting in the reassembly table,
+ * and so the most fragments it holds */
+#define FRAG_POOL(c) RTE_MIN((c)->frag_entries * 2, 16384u)
 
 /* The driver's own counters: one list gives the fields, the names and the
  * order of vdr_xstats(). */
@@ -169,6 +172,7 @@ struct dpdk_drv {
 	struct rte_ip_frag_tbl *frag;
 	struct rte_ip_frag_death_row dr;
 	uint64_t next_expire;        /* tsc */
+	uint64_t frag_budget;        /* fragments it may hold (FRAG_POOL) */
 	uint16_t ip_id;
 	uint32_t frag_id;            /* IPv6 fragment identification */
 	/* senders -> sources (the [source] networks, longest prefix) */
@@ -435,7 +439,7 @@ static void process_reassembled(struct dpdk_drv *d, struct dp_port *p,
 		count_drop(d, pi.drop, w);
 		rte_pktmbuf_free(m);
 		break;
-	case PKT_FRAGMENT: /* cannot be: fragment fields are cleared */
+	case PKT_FRAGMENT: /* a fragment header inside: dropped */
 		d->x.drop_frag_bad += w;
 		rte_pktmbuf_free(m);
 		break;
@@ -460,6 +464,14 @@ static void reassemble(struct dpdk_drv *d, struct dp_port *p,
 		       const uint8_t *f)
 {
 	d->x.rx_fragments++;
+	/* the table holds up to 8 fragments a datagram: bounded by the
+	 * pools' share for it, or incomplete datagrams would empty them
+	 * and stop RX */
+	if (d->x.frag_pending >= d->frag_budget) {
+		d->x.drop_frag_table_full++;
+		rte_pktmbuf_free(m);
+		return;
+	}
 	d->x.frag_pending++;
 	/* the datagram's end: Ethernet padding must not join the payload */
 	uint32_t end = pi->l2_len + (pi->family == AF_INET
@@ -1061,6 +1073,13 @@ static void dpdk_free(struct vdr_driver *dv)
 		close(d->nl);
 	rte_rib_free(d->src4);
 	rte_rib6_free(d->src6);
+	/* message content: received lines and frames, lines sent */
+	if (d->arena != NULL)
+		explicit_bzero(d->arena, d->arena_cap);
+	if (d->reasm != NULL)
+		explicit_bzero(d->reasm, REASM_MAX + 64);
+	if (d->scratch != NULL)
+		explicit_bzero(d->scratch, LINE_OFF + 65536);
 	free(d->arena);
 	free(d->reasm);
 	free(d->scratch);
@@ -1241,7 +1260,7 @@ static int start_port(struct dpdk_drv *d, struct dp_port *p, char *err,
 	unsigned room = RTE_MAX(RTE_MBUF_DEFAULT_DATAROOM,
 				c->mtu + RTE_ETHER_HDR_LEN + 8 + RTE_ETHER_CRC_LEN);
 	unsigned n = (c->rx_desc + c->tx_desc) * p->nq + 2 * 512 + 4 * BURST +
-		     RTE_MIN(d->cfg->frag_entries * 2, 16384u) + 4096;
+		     FRAG_POOL(d->cfg) + 4096;
 	char name[RTE_MEMPOOL_NAMESIZE];
 	snprintf(name, sizeof(name), "veil_p%u", p->idx);
 	p->pool = rte_pktmbuf_pool_create(name, n, 256, 0,
@@ -1534,13 +1553,22 @@ static int build_sources(struct dpdk_drv *d, char *err, size_t errlen)
 	for (unsigned i = 0; i < c->n_map; i++) {
 		const struct vdr_prefix *p = &c->map[i].net;
 		int rc;
+		/* a network listed again (vdr_net_cfg_map() lets it through
+		 * for the same source only) is there already: rte_rib would
+		 * refuse it (EEXIST) */
 		if (p->family == AF_INET) {
 			uint32_t a;
 			memcpy(&a, p->ip, 4);
-			struct rte_rib_node *n = rte_rib_insert(
-				d->src4, rte_be_to_cpu_32(a), (uint8_t)p->plen);
+			a = rte_be_to_cpu_32(a);
+			if (rte_rib_lookup_exact(d->src4, a, (uint8_t)p->plen) != NULL)
+				continue;
+			struct rte_rib_node *n = rte_rib_insert(d->src4, a,
+								(uint8_t)p->plen);
 			rc = n != NULL ? rte_rib_set_nh(n, c->map[i].src) : -1;
 		} else {
+			if (rte_rib6_lookup_exact(d->src6, p->ip,
+						  (uint8_t)p->plen) != NULL)
+				continue;
 			struct rte_rib6_node *n = rte_rib6_insert(
 				d->src6, p->ip, (uint8_t)p->plen);
 			rc = n != NULL ? rte_rib6_set_nh(n, c->map[i].src) : -1;
@@ -1593,7 +1621,7 @@ struct vdr_driver *vdr_dpdk_new(const struct vdr_net_cfg *c, size_t max_msg,
 	d->ip_id = (uint16_t)rte_rand();
 	for (unsigned i = 0; i < VDR_MAX_UPSTREAM; i++)
 		d->up[i].kfd = -1;
-	d->arena_cap = RTE_MAX((size_t)4 << 20, 2 * BURST * max_msg);
+	d->arena_cap = RTE_MAX((size_t)4 << 20, 2 * BURST * d->max_msg);
 	d->arena = malloc(d->arena_cap);
 	d->reasm = malloc(REASM_MAX + 64);
 	d->scratch = malloc(LINE_OFF + 65536);
@@ -1610,6 +1638,7 @@ struct vdr_driver *vdr_dpdk_new(const struct vdr_net_cfg *c, size_t max_msg,
 	}
 	uint64_t hz = rte_get_tsc_hz();
 	unsigned entries = RTE_MAX(c->frag_entries, 16u);
+	d->frag_budget = FRAG_POOL(c);
 	d->frag = rte_ip_frag_table_create(
 		rte_align32pow2((entries + 15) / 16), 16, entries,
 		(uint64_t)(c->frag_timeout * (double)hz), (int)rte_socket_id());

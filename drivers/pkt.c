@@ -145,6 +145,14 @@ static enum pkt_class classify_ipv4(const uint8_t *f, size_t len, size_t l3,
 	return classify_udp(f, l3 + ihl, tot - ihl, loc, flags, o);
 }
 
+/* An IPv6 extension header that may come between a fragment header and
+ * the upper layer (hop-by-hop may not: it is first or nothing). */
+static bool may_precede_udp(uint8_t next)
+{
+	return next == IPPROTO_ROUTING || next == IPPROTO_DSTOPTS ||
+	       next == IPPROTO_AH || next == IPPROTO_FRAGMENT;
+}
+
 static enum pkt_class classify_ipv6(const uint8_t *f, size_t len, size_t l3,
 				    const struct pkt_local *loc, unsigned flags,
 				    struct pkt_info *o)
@@ -184,11 +192,15 @@ static enum pkt_class classify_ipv6(const uint8_t *f, size_t len, size_t l3,
 			uint16_t fo = rd16(e + 2);
 			if (fo & 0xfff9) { /* an offset or more fragments */
 				o->proto = e[0];
-				/* rte_ip_frag wants it right after the fixed
-				 * header; the kernel takes the others */
-				if (off != sizeof(struct rte_ipv6_hdr) ||
-				    e[0] != IPPROTO_UDP)
+				/* UDP, or headers that may come before it: it
+				 * may be syslog for us, which the kernel must
+				 * never get (fail closed); the rest is its */
+				if (e[0] != IPPROTO_UDP && !may_precede_udp(e[0]))
 					return exception(o);
+				/* rte_ip_frag wants it right after the fixed
+				 * header: the others are dropped */
+				if (off != sizeof(struct rte_ipv6_hdr))
+					return drop(o, PKT_DROP_bad_ip_header);
 				o->frag_hdr_off = (uint16_t)(l3 + off);
 				o->l3_len = (uint16_t)(off + el);
 				return o->cls = PKT_FRAGMENT;

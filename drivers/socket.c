@@ -388,9 +388,12 @@ static SSL_CTX *tls_server_ctx(const struct sk_listen *l, char *err,
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* the plaintext is the senders' messages: OpenSSL wipes its copy
+	 * once read (its buffers are freed unwiped otherwise) */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 				 SSL_OP_NO_COMPRESSION |
-				 SSL_OP_CIPHER_SERVER_PREFERENCE);
+				 SSL_OP_CIPHER_SERVER_PREFERENCE |
+				 SSL_OP_CLEANSE_PLAINTEXT);
 	/* thousands of idle connections: no idle record buffers */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	static const unsigned char sid[] = "veil-socket";
@@ -1294,7 +1297,8 @@ static void up_acked(struct sk_up *u)
 		return;
 	if (tl >= offsetof(struct tcp_info, tcpi_bytes_acked) +
 			  sizeof(ti.tcpi_bytes_acked)) {
-		acked = ti.tcpi_bytes_acked;
+		/* it counts the SYN: one more than the bytes written */
+		acked = ti.tcpi_bytes_acked > 0 ? ti.tcpi_bytes_acked - 1 : 0;
 	} else {
 		int outq = 0;
 		if (ti.tcpi_state != 1 /* TCP_ESTABLISHED */ ||
@@ -1324,6 +1328,8 @@ static void udp_send(struct sock_drv *d, struct sk_up *u)
 				if (n > 0)
 					break;
 				if (d->txs_cap < len) {
+					if (d->txs != NULL) /* a line */
+						explicit_bzero(d->txs, d->txs_cap);
 					free(d->txs);
 					d->txs = malloc(len);
 					d->txs_cap = d->txs ? len : 0;

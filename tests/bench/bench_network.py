@@ -25,7 +25,6 @@ usage: bench_network.py BUILD_DIR [--count N]
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -34,47 +33,17 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                "integration"))
+import veiltest  # noqa: E402 (tests/integration, on the path above)
+
 BUILD = sys.argv[1]
 COUNT = int(sys.argv[sys.argv.index("--count") + 1]) if "--count" in sys.argv else 2000000
 SIZE = 256
-CTLD = os.path.join(BUILD, "control", "veil-controld")
-VEILCTL = os.path.join(BUILD, "control", "veilctl")
 DP = os.path.join(BUILD, "veil-dataplane")
 GEN = os.path.join(BUILD, "tests", "gen_syslog")
 BENCH_WORKER = os.path.join(BUILD, "tests", "bench_worker")
 VEIL_MAC = "02:00:00:00:00:10"
-
-
-def start_controld(root, link):
-    conf = os.path.join(root, "controld.conf")
-    sock = os.path.join(root, "controld.sock")
-    with open(conf, "w") as f:
-        f.write("[controld]\nstate_dir = %s/state\nsocket = %s\nlink_name = %s\n"
-                "\n[roles]\nadmin = uid:%d\n" % (root, sock, link, os.getuid()))
-    log = open(os.path.join(root, "ctld.log"), "a")
-    proc = subprocess.Popen([CTLD, "-f", "-c", conf], stderr=log)
-    for _ in range(200):
-        try:
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(sock)
-            s.close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        raise RuntimeError("controld did not start")
-    p = subprocess.run([VEILCTL, "--socket", sock, "--json", "tenant", "create", "bench"],
-                       capture_output=True, timeout=60)
-    if p.returncode != 0:
-        raise RuntimeError("tenant create: %s" % p.stderr.decode())
-    return proc, log
-
-
-def summary(stderr):
-    for line in reversed(stderr.decode("utf-8", "replace").splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    return None
 
 
 def gbps(lines, secs):
@@ -111,22 +80,12 @@ def in_memory(root, link):
 
 
 def write_conf(root, link, body):
-    conf = os.path.join(root, "veil.conf")
+    conf = os.path.join(root, "dataplane.conf")  # controld's is veil.conf
     with open(conf, "w") as f:
         f.write("[dataplane]\nlink_name = %s\nwait_keys = 30\n\n"
                 "[source fw]\ntenant = bench\nformat = cef\nnetworks = 10.1.0.0/16, "
                 "127.0.0.0/8\n\n%s" % (link, body))
     return conf
-
-
-def stop_dp(proc, timeout=60):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-    return summary(err), err
 
 
 def dpdk_path(root, link, base):
@@ -156,7 +115,7 @@ def dpdk_path(root, link, base):
                         "--dst", "192.0.2.10", "--dst-mac", VEIL_MAC,
                         "--count", str(COUNT), "--size", str(SIZE)],
                        capture_output=True, timeout=600)
-    s, err = stop_dp(dp)
+    _, s, err = veiltest.stop_dataplane(dp)
     gj = None
     for line in g.stdout.decode().splitlines():
         if line.startswith("{"):
@@ -178,40 +137,23 @@ def dpdk_path(root, link, base):
                  d.get("rx_packets", "?"), d.get("rx_fast_path", "?"),
                  sum(v for k, v in d.items() if k.startswith("drop_"))))
     else:
-        print("      veil-dataplane gave no summary: %s" % err.decode()[-300:])
+        print("      veil-dataplane gave no summary: %s" % err[-300:])
     if base:
         share = rate / base
         print("      %.0f %% of the in-memory rate: target >= 80 %%: %s"
               % (share * 100, "MET" if share >= 0.8 else "NOT MET"))
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def make_certs(root):
-    key = os.path.join(root, "k.pem")
-    crt = os.path.join(root, "c.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                    key, "-out", crt, "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                   check=True, capture_output=True, timeout=60)
-    return crt, key
-
-
 def stream_path(root, link, base, tls):
     label = "(d) TLS, loopback:        " if tls else "(c) TCP, loopback:        "
-    lport, uport = free_port(), free_port()
+    lport, uport = veiltest.free_port(), veiltest.free_port()
     extra_l = extra_u = ""
     ctx_srv = ctx_cli = None
     if tls:
-        crt, key = make_certs(root)
+        veiltest.make_certs(root)
+        ca, crt, key = (os.path.join(root, n) for n in ("ca.pem", "srv.pem", "srv.key"))
         extra_l = "tls_cert = %s\ntls_key = %s\n" % (crt, key)
-        extra_u = "tls_ca = %s\ntls_server_name = localhost\n" % crt
+        extra_u = "tls_ca = %s\ntls_server_name = localhost\n" % ca
         ctx_srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx_srv.load_cert_chain(crt, key)
         ctx_cli = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -280,7 +222,7 @@ def stream_path(root, link, base, tls):
     t_sent = time.monotonic()
     th.join(timeout=120)
     cli.close()
-    s, err = stop_dp(dp)
+    _, s, err = veiltest.stop_dataplane(dp)
     srv.close()
     secs = got["t_last"] - t0
     rate = got["lines"] / secs if secs > 0 else 0
@@ -288,7 +230,7 @@ def stream_path(root, link, base, tls):
           "after %.2f s)" % (label, rate, gbps(got["lines"], secs), total, t_sent - t0,
                             got["lines"], secs))
     if s is None:
-        print("      veil-dataplane gave no summary: %s" % err.decode()[-300:])
+        print("      veil-dataplane gave no summary: %s" % err[-300:])
     if base:
         share = rate / base
         print("      %.0f %% of the in-memory rate%s" % (
@@ -301,19 +243,15 @@ def main():
           "and a device each), tenant key from a real veil-controld" % (COUNT, SIZE))
     root = tempfile.mkdtemp(prefix="veil-bench-net-")
     link = "veil-bench-net-%d" % os.getpid()
-    proc = log = None
+    d = veiltest.Controld(BUILD, root, link)
     try:
-        proc, log = start_controld(root, link)
+        d.start(tenants=["bench"])
         base = in_memory(root, link)
         dpdk_path(root, link, base)
         stream_path(root, link, base, tls=False)
         stream_path(root, link, base, tls=True)
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=10)
-        if log is not None:
-            log.close()
+        d.stop()
         shutil.rmtree(root, ignore_errors=True)
     return 0
 

@@ -15,70 +15,31 @@ included) and the dataplane's own summary figure. Never fails on a figure.
 
 usage: bench_snapshot.py BUILD_DIR CORPUS [--gb G]
 """
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                "integration"))
+import veiltest  # noqa: E402 (tests/integration, on the path above)
+
 BUILD, CORPUS = sys.argv[1], sys.argv[2]
 GB = float(sys.argv[sys.argv.index("--gb") + 1]) if "--gb" in sys.argv else 1.0
-CTLD = os.path.join(BUILD, "control", "veil-controld")
-VEILCTL = os.path.join(BUILD, "control", "veilctl")
-DP = os.path.join(BUILD, "veil-dataplane")
 TARGET = 500.0     # MB/s, issue 5
 BASELINE = "first cut by hand: 190-280 MB/s on 25.7 MB, 210-290 MB/s on 257 MB"
-
-
-def start_controld(root, link):
-    conf = os.path.join(root, "veil.conf")
-    sock = os.path.join(root, "controld.sock")
-    with open(conf, "w") as f:
-        f.write("[controld]\nstate_dir = %s/state\nsocket = %s\nlink_name = %s\n"
-                "\n[roles]\nadmin = uid:%d\n" % (root, sock, link, os.getuid()))
-    log = open(os.path.join(root, "ctld.log"), "a")
-    proc = subprocess.Popen([CTLD, "-f", "-c", conf], stderr=log)
-    for _ in range(200):
-        try:
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(sock)
-            s.close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        raise RuntimeError("controld did not start")
-    p = subprocess.run([VEILCTL, "--socket", sock, "--json", "tenant", "create", "bench"],
-                       capture_output=True, timeout=60)
-    if p.returncode != 0:
-        raise RuntimeError("tenant create: %s" % p.stderr.decode())
-    return proc, log
-
-
-def two_workers_eal():
-    n = os.cpu_count() or 1
-    return ((["-l", "0-2"] if n >= 3 else ["--lcores", "0@0,1@1,2@0"])
-            + ["--no-huge", "--no-pci", "--no-shconf", "--no-telemetry"])
 
 
 def run(label, path, out, link, eal=None):
     size = os.path.getsize(path)
     t0 = time.monotonic()
-    p = subprocess.run([DP] + (eal or []) + ["--", "--link", link, "--tenant", "bench", "--in", path,
-                        "--out", out, "--json"], capture_output=True, timeout=1800)
+    rc, s, err = veiltest.run_dataplane(BUILD, ["--link", link, "--tenant", "bench",
+                                              "--in", path, "--out", out],
+                                        eal=eal, timeout=1800)
     wall = time.monotonic() - t0
-    s = None
-    for line in reversed(p.stderr.decode("utf-8", "replace").splitlines()):
-        if line.startswith("{"):
-            s = json.loads(line)
-            break
-    if p.returncode != 0 or s is None:
-        print("  %s: veil-dataplane exit %d: %s" % (label, p.returncode,
-                                                  p.stderr.decode()[-400:]))
+    if rc != 0 or s is None:
+        print("  %s: veil-dataplane exit %d: %s" % (label, rc, err[-400:]))
         return
     print("  %-28s %7.1f MB in %6.2f s: %6.1f MB/s end to end (process wall clock), "
           "%6.1f MB/s by its summary; %d lines, %d written, %d dropped"
@@ -98,14 +59,14 @@ def main():
     small = os.path.join(tempfile.gettempdir(), "veil-bench-snap-%d.log" % os.getpid())
     big = os.path.join(tempfile.gettempdir(), "veil-bench-snap-%d-1g.log" % os.getpid())
     out = os.path.join(tempfile.gettempdir(), "veil-bench-snap-%d.out" % os.getpid())
-    proc = log = None
+    d = veiltest.Controld(BUILD, root, link)
     try:
-        proc, log = start_controld(root, link)
+        d.start(tenants=["bench"])
         with open(small, "wb") as f:
             f.write(msgs)
         run("(a) the corpus once", small, out, link)
         os.unlink(out)
-        run("(a2) the same, 2 workers", small, out, link, two_workers_eal())
+        run("(a2) the same, 2 workers", small, out, link, veiltest.two_workers_eal())
         os.unlink(out)
         free = shutil.disk_usage(tempfile.gettempdir()).free
         if free < 3 * 1024 ** 3:
@@ -121,7 +82,7 @@ def main():
                 print("  (b) vs target %.0f MB/s: %s" % (TARGET, "MET" if r >= TARGET
                                                          else "NOT MET"))
             os.unlink(out)
-            r2 = run("(b2) the same, 2 workers", big, out, link, two_workers_eal())
+            r2 = run("(b2) the same, 2 workers", big, out, link, veiltest.two_workers_eal())
             if r2 is not None and r is not None:
                 print("  (b2) vs target %.0f MB/s: %s; %.2fx 1 worker"
                       % (TARGET, "MET" if r2 >= TARGET else "NOT MET", r2 / r))
@@ -129,11 +90,7 @@ def main():
         for p in (small, big, out):
             if os.path.exists(p):
                 os.unlink(p)
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=10)
-        if log is not None:
-            log.close()
+        d.stop()
         shutil.rmtree(root, ignore_errors=True)
     return 0
 

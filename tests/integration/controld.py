@@ -18,24 +18,15 @@ import sys
 import tempfile
 import time
 
+import veiltest
+from veiltest import check
+
 BUILD = sys.argv[1]
 CTLD = os.path.join(BUILD, "control", "veil-controld")
 VEILCTL = os.path.join(BUILD, "control", "veilctl")
 PEER = os.path.join(BUILD, "control", "veil-link-peer")
 JUST = "ticket 4711: suspected account takeover"
 INVESTIGATOR, READER, STRANGER = 61001, 61002, 61003
-
-results = {"passed": 0, "failed": 0}
-
-
-def check(cond, what):
-    if cond:
-        results["passed"] += 1
-    else:
-        results["failed"] += 1
-        print("FAIL: %s" % what, flush=True)
-    return cond
-
 
 class Daemon:
     def __init__(self, root, link, rate_limit=1000):
@@ -53,18 +44,7 @@ class Daemon:
     def start(self, expect_ok=True):
         self.log = open(os.path.join(self.root, "ctld.log"), "a")
         self.proc = subprocess.Popen([CTLD, "-f", "-c", self.conf], stderr=self.log)
-        up = False
-        for _ in range(200):
-            if self.proc.poll() is not None:
-                break
-            try:
-                s = socket.socket(socket.AF_UNIX)
-                s.connect(self.sock)
-                s.close()
-                up = True
-                break
-            except OSError:
-                time.sleep(0.05)
+        up = veiltest.wait_unix(self.sock, self.proc)
         if expect_ok:
             assert up, "controld did not start: %s" % self.errors()
             os.chmod(self.sock, 0o666)  # test uids are in no group
@@ -552,8 +532,7 @@ def main():
     finally:
         d.stop()
         shutil.rmtree(root, ignore_errors=True)
-    print("controld: %d passed, %d failed" % (results["passed"], results["failed"]))
-    return 0 if results["failed"] == 0 else 1
+    return veiltest.finish("controld")
 
 
 if __name__ == "__main__":

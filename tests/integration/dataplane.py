@@ -33,87 +33,20 @@ import sys
 import tempfile
 import time
 
+import veiltest
+from veiltest import check, two_workers_eal
+
 BUILD, LINES = sys.argv[1], sys.argv[2]
 CTLD = os.path.join(BUILD, "control", "veil-controld")
 VEILCTL = os.path.join(BUILD, "control", "veilctl")
 DP = os.path.join(BUILD, "veil-dataplane")
 JUST = "ticket 5150: dataplane end-to-end test"
-TOKEN = re.compile(rb"veil_[ud][0-9]+_[a-z2-7]+")
-
-results = {"passed": 0, "failed": 0}
-
-
-def check(cond, what):
-    if cond:
-        results["passed"] += 1
-    else:
-        results["failed"] += 1
-        print("FAIL: %s" % what, flush=True)
-    return cond
-
-
-class Controld:
-    def __init__(self, root, link):
-        self.root, self.link = root, link
-        self.conf = os.path.join(root, "veil.conf")
-        self.sock = os.path.join(root, "controld.sock")
-        with open(self.conf, "w") as f:
-            f.write("[controld]\nstate_dir = %s/state\nsocket = %s\nlink_name = %s\n"
-                    "\n[roles]\nadmin = uid:%d\n" % (root, self.sock, link, os.getuid()))
-        self.proc = None
-
-    def start(self):
-        self.log = open(os.path.join(self.root, "ctld.log"), "a")
-        self.proc = subprocess.Popen([CTLD, "-f", "-c", self.conf], stderr=self.log)
-        for _ in range(200):
-            try:
-                s = socket.socket(socket.AF_UNIX)
-                s.connect(self.sock)
-                s.close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("controld did not start")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=10)
-            self.log.close()
-
-    def ctl(self, *args, stdin=None):
-        p = subprocess.run([VEILCTL, "--socket", self.sock, "--json"] + list(args),
-                           input=stdin, capture_output=True, timeout=60)
-        try:
-            return p.returncode, json.loads(p.stdout)
-        except ValueError:
-            return p.returncode, {"ok": False, "error": p.stderr.decode()}
-
-
-SNAPSHOT_EAL = ["--no-huge", "--no-pci", "--no-shconf", "--no-telemetry"]
-
+TOKEN = re.compile(veiltest.TOKEN_RE)
 
 def run_dp(args, timeout=120, user=None, js=True, eal=None):
     """veil-dataplane with the snapshot defaults (or EAL options @eal);
     returns (rc, summary, stderr)."""
-    def drop():
-        if user is not None:
-            os.setgroups([])
-            os.setgid(user)
-            os.setuid(user)
-    p = subprocess.run([DP] + (eal or []) + ["--"] + args + (["--json"] if js else []),
-                       capture_output=True,
-                       timeout=timeout, preexec_fn=drop)
-    err = p.stderr.decode("utf-8", "replace")
-    summary = None
-    for line in reversed(err.splitlines()):
-        if line.startswith("{"):
-            try:
-                summary = json.loads(line)
-            except ValueError:
-                pass
-            break
-    return p.returncode, summary, err
+    return veiltest.run_dataplane(BUILD, args, eal=eal, js=js, timeout=timeout, user=user)
 
 
 def adds_up(s):
@@ -248,15 +181,6 @@ def snapshot_all_formats(root, d):
     check(rc == 0, "veilctl stats (text)")
 
 
-def two_workers_eal():
-    """EAL options for two workers: -l 0-2 needs 3 CPUs; on fewer, the
-    same 3 lcores on the CPUs there are."""
-    n = os.cpu_count() or 1
-    lcores = (["-l", "0-2"] if n >= 3 else ["--lcores", "0@0,1@1,2@0"] if n >= 2
-              else ["--lcores", "0@0,1@0,2@0"])
-    return lcores + SNAPSHOT_EAL
-
-
 def two_workers(root, d):
     """The same inputs with two worker lcores (-l 0-2, or --lcores on fewer
     than 3 CPUs: the main lcore reads,
@@ -350,7 +274,8 @@ def fail_closed(root, d):
 
     # controld comes late: the lines wait in the hold queue, then all go
     os.mkdir(os.path.join(root, "late"))
-    late = Controld(os.path.join(root, "late"), "veil-test-late-%d" % os.getpid())
+    late = veiltest.Controld(BUILD, os.path.join(root, "late"),
+                             "veil-test-late-%d" % os.getpid())
     late.start()
     late.ctl("tenant", "create", "acme")
     late.stop()  # the keys are in its database; the link is gone
@@ -362,7 +287,7 @@ def fail_closed(root, d):
     late.start()
     _, err = p.communicate(timeout=60)
     late.stop()
-    s = json.loads(err.decode().strip().splitlines()[-1])
+    s = veiltest.summary_of(err)
     with open(out, "rb") as f:
         data = f.read()
     check(held_while_away == 0, "late controld: nothing written while it was away")
@@ -397,7 +322,7 @@ def paced_run(root, d, name, middle, batches=24, per=100, pause=0.1, eal=None):
     p.stdin.close()
     err = p.stderr.read().decode()
     p.wait(timeout=60)
-    s = json.loads(err.strip().splitlines()[-1])
+    s = veiltest.summary_of(err)
     with open(out, "rb") as f:
         lines = f.read().split(b"\n")[:-1]
     return p.returncode, s, want, lines, out
@@ -669,7 +594,7 @@ def telemetry(root, d):
         p.stdin.close()
         err = p.stderr.read().decode()
         rc = p.wait(timeout=60)
-        s = json.loads(err.strip().splitlines()[-1])
+        s = veiltest.summary_of(err)
         check(rc == 0 and s["lines_in"] == n and s["lines_out"] == n,
               "telemetry: stdin closed, the run ends cleanly: rc %s %s" % (rc, err[-500:]))
     finally:
@@ -687,7 +612,7 @@ def main():
             return 1
     root = tempfile.mkdtemp(prefix="veil-dp-")
     os.chmod(root, 0o755)
-    d = Controld(root, "veil-test-dp-%d" % os.getpid())
+    d = veiltest.Controld(BUILD, root, "veil-test-dp-%d" % os.getpid())
     try:
         d.start()
         rc, a = d.ctl("tenant", "create", "acme")
@@ -704,8 +629,7 @@ def main():
     finally:
         d.stop()
         shutil.rmtree(root, ignore_errors=True)
-    print("dataplane: %d passed, %d failed" % (results["passed"], results["failed"]))
-    return 0 if results["failed"] == 0 else 1
+    return veiltest.finish("dataplane")
 
 
 if __name__ == "__main__":

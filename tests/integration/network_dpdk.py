@@ -47,6 +47,9 @@ import sys
 import tempfile
 import time
 
+import veiltest
+from veiltest import check
+
 import logging
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 try:
@@ -63,7 +66,7 @@ ECHO = os.path.join(BUILD, "tests", "dpdk_echo")
 DP = os.path.join(BUILD, "veil-dataplane")
 CTLD = os.path.join(BUILD, "control", "veil-controld")
 VEILCTL = os.path.join(BUILD, "control", "veilctl")
-TOKEN = re.compile(rb"veil_[ud][0-9]+_[a-z2-7]+")
+TOKEN = re.compile(veiltest.TOKEN_RE)
 PORT_MAC = "02:70:63:61:70:00"   # net_pcap's MAC for its first port
 PEER_MAC = "02:00:00:00:00:01"
 NH_MAC = "02:00:00:00:00:99"
@@ -72,14 +75,6 @@ UP4, UP6 = "192.0.2.99", "2001:db8::99"
 FW4, FW6 = "198.51.100.7", "2001:db8:1::7"
 MAX_MSG = 5000
 OFF_LINK = "203.0.113.5"
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
-    return cond
 
 
 # ---- independent checksums (RFC 1071) --------------------------------
@@ -647,12 +642,7 @@ def part_d(tmp):
     veil-controld: the datagrams that leave carry tokens, not names, and
     the tokens resolve to the names through veilctl."""
     link = "veil-test-dpdk-%d" % os.getpid()
-    sock = os.path.join(tmp, "ctl.sock")
     conf_path = os.path.join(tmp, "d.conf")
-    ctld_conf = os.path.join(tmp, "ctld.conf")
-    with open(ctld_conf, "w") as f:
-        f.write("[controld]\nstate_dir = %s/state\nsocket = %s\nlink_name = %s\n"
-                "\n[roles]\nadmin = uid:%d\n" % (tmp, sock, link, os.getuid()))
     with open(conf_path, "w") as f:
         f.write("[dataplane]\nlink_name = %s\n" % link)
         f.write("\n[network]\ndriver = dpdk\n\n[port p0]\ndevice = net_pcap0\n"
@@ -661,27 +651,14 @@ def part_d(tmp):
                 "\n[source fw]\ntenant = acme\nformat = cef\n"
                 "networks = 198.51.100.0/24, 2001:db8:1::/48\n"
                 % (US4, US6, NH_MAC, UP4))
-    log = open(os.path.join(tmp, "ctld.log"), "w")
-    ctld = subprocess.Popen([CTLD, "-f", "-c", ctld_conf], stderr=log)
+    ctld = veiltest.Controld(BUILD, tmp, link)
     dp = None
     try:
-        for _ in range(200):
-            try:
-                s = socket.socket(socket.AF_UNIX)
-                s.connect(sock)
-                s.close()
-                break
-            except OSError:
-                time.sleep(0.05)
-
-        def ctl(*args):
-            p = subprocess.run([VEILCTL, "--socket", sock, "--json"] + list(args),
-                               capture_output=True, timeout=60)
-            try:
-                return p.returncode, json.loads(p.stdout)
-            except ValueError:
-                return p.returncode, {"ok": False, "error": p.stderr.decode()}
-        rc, a = ctl("tenant", "create", "acme")
+        try:
+            ctld.start()
+        except RuntimeError:
+            pass  # then the tenant create fails, with controld's log
+        rc, a = ctld.ctl("tenant", "create", "acme")
         if not check(rc == 0, "D: tenant create: %r" % a):
             with open(os.path.join(tmp, "ctld.log")) as f:
                 print(f.read()[-2000:])
@@ -713,16 +690,9 @@ def part_d(tmp):
         dp = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
         time.sleep(6)  # the keys come over the link, the pcap is read at once
-        dp.send_signal(signal.SIGTERM)
-        _, err = dp.communicate(timeout=60)
-        check(dp.returncode == 0, "D: veil-dataplane exit %d: %s" %
-              (dp.returncode, err[-2000:]))
+        rc, summary, err = veiltest.stop_dataplane(dp)
+        check(rc == 0, "D: veil-dataplane exit %d: %s" % (rc, err[-2000:]))
         dp = None
-        summary = None
-        for ln in reversed(err.splitlines()):
-            if ln.startswith("{"):
-                summary = json.loads(ln)
-                break
         if not check(summary is not None, "D: a JSON summary: " + err[-2000:]):
             return
         x = summary["driver"]
@@ -757,7 +727,7 @@ def part_d(tmp):
         tf = os.path.join(tmp, "d-out.txt")
         with open(tf, "wb") as f:
             f.write(text + b"\n")
-        rc, a = ctl("resolve", "-t", "acme", "-j", "ticket 77: dpdk driver test",
+        rc, a = ctld.ctl("resolve", "-t", "acme", "-j", "ticket 77: dpdk driver test",
                     "--text", "--file", tf)
         names = set(n for n in a.get("names", []) if isinstance(n, str))
         check(rc == 0 and a.get("ok") and a.get("failed") == 0 and
@@ -767,9 +737,7 @@ def part_d(tmp):
         if dp is not None:
             dp.kill()
             dp.communicate()
-        ctld.send_signal(signal.SIGTERM)
-        ctld.wait(timeout=10)
-        log.close()
+        ctld.stop()
 
 
 def main():
@@ -798,8 +766,8 @@ def main():
             part_c(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print("%d failure(s)" % len(failures))
+    if veiltest.results["failed"]:
+        print("%d failure(s)" % veiltest.results["failed"])
         sys.exit(1)
     print("network-dpdk: OK")
 

@@ -19,7 +19,6 @@ usage: network_hold.py BUILD_DIR
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -146,9 +145,7 @@ def main():
         time.sleep(WAIT_KEYS + 1.0)
         got = recv_all(r, 0.5)
         check(seq(got, "beta") == [], "3: nor after wait_keys (dropped, no-key)")
-        dp.send_signal(signal.SIGTERM)
-        _, err = dp.communicate(timeout=30)
-        s = veiltest.summary_of(err)
+        _, s, _ = veiltest.stop_dataplane(dp, timeout=30)
         dp = None
         check(s is not None, "a JSON summary")
         if s:

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: LicenseRef-veil-proprietary
-"""What the integration tests share: the check() tally, a real
-veil-controld on a state directory of its own (Controld), veilctl calls,
-free ports, and veil-dataplane's JSON summary. Each test script imports it
-from its own directory (`import veiltest`)."""
+"""What the integration tests and the Python benchmarks share: the check()
+tally, a real veil-controld on a state directory of its own (Controld),
+veilctl calls, free ports, test certificates (the openssl CLI), and
+veil-dataplane runs with their JSON summary. Each test script imports it
+from its own directory (`import veiltest`); the benchmarks put
+tests/integration on sys.path first."""
 import json
 import os
 import signal
@@ -52,6 +54,51 @@ def wait_port(port, secs=10.0):
     return False
 
 
+def wait_unix(path, proc=None, tries=200):
+    """Wait until something accepts connections on the unix socket @path
+    (0.05 s between @tries), or until @proc exits. @return True if it does."""
+    for _ in range(tries):
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(path)
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def make_certs(d):
+    """A test PKI in directory @d, made with the openssl CLI (P-256 keys,
+    valid 2 days): ca.pem (and ca.key), the server's srv.pem and srv.key
+    for localhost and 127.0.0.1, the client's cli.pem and cli.key."""
+    k = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    cmd = ("set -e; cd %s;"
+           "openssl req -x509 %s -keyout ca.key -out ca.pem -days 2 -subj /CN=veil-it-ca;"
+           "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > srv.ext;"
+           "openssl req %s -keyout srv.key -out srv.csr -subj /CN=localhost;"
+           "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+           " -out srv.pem -days 2 -extfile srv.ext;"
+           "openssl req %s -keyout cli.key -out cli.csr -subj /CN=veil-it-sender;"
+           "openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+           " -out cli.pem -days 2") % (d, k, k, k)
+    subprocess.run(cmd, shell=True, check=True, capture_output=True, timeout=60)
+
+
+# veil-dataplane's snapshot-mode EAL options: no hugepages, no devices
+SNAPSHOT_EAL = ["--no-huge", "--no-pci", "--no-shconf", "--no-telemetry"]
+
+
+def two_workers_eal():
+    """EAL options for two workers: -l 0-2 needs 3 CPUs; on fewer, the
+    same 3 lcores on the CPUs there are."""
+    n = os.cpu_count() or 1
+    lcores = (["-l", "0-2"] if n >= 3 else ["--lcores", "0@0,1@1,2@0"] if n >= 2
+              else ["--lcores", "0@0,1@0,2@0"])
+    return lcores + SNAPSHOT_EAL
+
+
 def summary_of(stderr):
     """veil-dataplane's --json summary: the last line of stderr that is a
     JSON object, or None."""
@@ -64,6 +111,37 @@ def summary_of(stderr):
             except ValueError:
                 return None
     return None
+
+
+def run_dataplane(build, args, eal=None, js=True, timeout=120, user=None):
+    """veil-dataplane [EAL options @eal] -- @args [--json] (@js), to its
+    end; as uid @user (groups dropped) if given.
+    @return (exit status, the JSON summary or None, stderr as text)."""
+    def drop():
+        os.setgroups([])
+        os.setgid(user)
+        os.setuid(user)
+    p = subprocess.run([os.path.join(build, "veil-dataplane")] + (eal or []) + ["--"]
+                       + args + (["--json"] if js else []), capture_output=True,
+                       timeout=timeout, preexec_fn=drop if user is not None else None)
+    err = p.stderr.decode("utf-8", "replace")
+    return p.returncode, summary_of(err), err
+
+
+def stop_dataplane(proc, timeout=60):
+    """SIGTERM to a running veil-dataplane (a Popen with stderr=PIPE, run
+    with --json), then its end; killed if that takes over @timeout s.
+    @return (exit status, the JSON summary or None, stderr as text)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    if isinstance(err, bytes):
+        err = err.decode("utf-8", "replace")
+    return proc.returncode, summary_of(err or ""), err or ""
 
 
 class Controld:
@@ -82,19 +160,18 @@ class Controld:
         self.proc = None
         self.log = None
 
-    def start(self):
+    def start(self, tenants=()):
+        """Start it and wait for its socket; then create @tenants (for the
+        benchmarks: RuntimeError if one cannot be)."""
         self.log = open(os.path.join(self.root, "ctld.log"), "a")
         self.proc = subprocess.Popen([os.path.join(self.build, "control", "veil-controld"),
                                       "-f", "-c", self.conf], stderr=self.log)
-        for _ in range(200):
-            try:
-                s = socket.socket(socket.AF_UNIX)
-                s.connect(self.sock)
-                s.close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("controld did not start")
+        if not wait_unix(self.sock):
+            raise RuntimeError("controld did not start")
+        for t in tenants:
+            rc, a = self.ctl("tenant", "create", t)
+            if rc != 0:
+                raise RuntimeError("tenant create %s: %s" % (t, a.get("error")))
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

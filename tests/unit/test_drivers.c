@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "dpd_pvt.h"
+#include "drv_pvt.h"
 #include "veil_driver.h"
 
 static char tmpdir[64];
@@ -465,6 +467,161 @@ static void file_writer(void **state)
 	free(blob);
 }
 
+/* ---- the worker's per-source hold queue (dataplane/dpd_worker.c) ---- */
+
+/* A scripted driver: source 0 (A) and 2 (C) lose a (never used) key at
+ * t0 + 0.5 s, so that B (source 1, never a key) reaches wait_keys (1 s)
+ * first. A1 is held, then B1..B7 (the queue of 8 is full); at t0 + 1 s
+ * B's lines go (dropped, no-key) from behind A1; at t0 + 1.15 s C1..C3
+ * come, and must be held in the room B's lines gave back, not dropped. */
+struct script_drv {
+	struct vdr_driver base;
+	struct vdd_shared *sh;
+	struct vdd_keytab *kt[2];
+	double t0;
+	int step;
+	char text[16][32];
+	unsigned forwarded, dropped;
+};
+
+static int script_rx(struct vdr_driver *dv, struct vdp_line *l, unsigned max)
+{
+	struct script_drv *d = (struct script_drv *)dv;
+	double t = vdd_now() - d->t0;
+	assert_true(max >= 8);
+	unsigned n = 0;
+	if (d->step == 0) { /* A and C lose their key at t0 + 0.5 */
+		if (t < 0.5)
+			return 0;
+		atomic_store(&d->sh->keytab, d->kt[1]);
+		d->step++;
+		return 0;
+	}
+	if (d->step == 1) {
+		if (t < 0.6)
+			return 0;
+		l[n++] = (struct vdp_line){ "<14>A1", 6, 0 };
+	} else if (d->step == 2) {
+		for (unsigned i = 0; i < 7; i++) {
+			int len = snprintf(d->text[i], sizeof(d->text[i]), "<14>B%u", i + 1);
+			l[n++] = (struct vdp_line){ d->text[i], (uint32_t)len, 1 };
+		}
+	} else if (d->step == 3) {
+		if (t < 1.15)
+			return 0;
+		for (unsigned i = 0; i < 3; i++) {
+			int len = snprintf(d->text[8 + i], sizeof(d->text[8 + i]),
+					   "<14>C%u", i + 1);
+			l[n++] = (struct vdp_line){ d->text[8 + i], (uint32_t)len, 2 };
+		}
+	} else {
+		if (t >= 1.25)
+			atomic_store(&d->sh->stop, true);
+		return 0;
+	}
+	d->step++;
+	return (int)n;
+}
+
+static void script_rx_return(struct vdr_driver *dv, unsigned n)
+{
+	(void)dv;
+	assert_int_equal(n, 0); /* every line is taken, held or dropped */
+}
+
+static int script_tx(struct vdr_driver *dv, const struct vdp_burst *b)
+{
+	struct script_drv *d = (struct script_drv *)dv;
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->line[i].verdict == VDP_FORWARD)
+			d->forwarded++;
+		else
+			d->dropped++;
+	return (int)b->n;
+}
+
+static int script_flush(struct vdr_driver *dv)
+{
+	(void)dv;
+	return 0;
+}
+
+static void script_stats(const struct vdr_driver *dv, struct vdr_stats *st)
+{
+	(void)dv;
+	memset(st, 0, sizeof(*st));
+}
+
+static void script_free(struct vdr_driver *dv)
+{
+	(void)dv;
+}
+
+static const struct vdr_ops script_ops = {
+	.name = "script", .rx = script_rx, .rx_return = script_rx_return,
+	.tx = script_tx, .flush = script_flush, .stats = script_stats,
+	.free = script_free,
+};
+
+static void hold_per_source_room(void **state)
+{
+	(void)state;
+	struct veil_engine_opts eo = { 0 };
+	struct veil_engine *eng = veil_engine_new(&eo);
+	assert_non_null(eng);
+	struct vdp_source *src[3];
+	char err[200];
+	for (unsigned s = 0; s < 3; s++) {
+		src[s] = vdp_source_new(s == 0 ? "a" : s == 1 ? "b" : "c");
+		assert_non_null(src[s]);
+		assert_int_equal(vdp_source_set(src[s], "format", "auto", err,
+						sizeof(err)), 0);
+	}
+	struct vdp_worker *pw = vdp_worker_new(eng, src, 3);
+	assert_non_null(pw);
+	static struct vdd_shared sh;
+	memset(&sh, 0, sizeof(sh));
+	static struct script_drv d;
+	memset(&d, 0, sizeof(d));
+	d.base.ops = &script_ops;
+	d.sh = &sh;
+	/* a key pointer that is never used: A and C have one until 0.5 s,
+	 * and send nothing before they lose it */
+	static const char fake_key;
+	for (unsigned i = 0; i < 2; i++) {
+		d.kt[i] = calloc(1, sizeof(*d.kt[i]) + 3 * sizeof(d.kt[i]->key[0]));
+		assert_non_null(d.kt[i]);
+		d.kt[i]->gen = i + 1;
+		d.kt[i]->n = 3;
+	}
+	d.kt[0]->key[0] = d.kt[0]->key[2] = (const struct veil_key *)&fake_key;
+	atomic_store(&sh.keytab, d.kt[0]);
+	struct vdd_worker *x = vdd_worker_new(&sh, pw, &d.base, 3, 1.0, 8, 4096);
+	assert_non_null(x);
+	vdd_worker_set_order(x, true);
+	d.t0 = vdd_now();
+	assert_int_equal(vdd_worker_run(x), 0);
+	assert_int_equal(d.step, 4);
+	/* B's 7 went (dropped, no key); A1 and C1..C3 wait */
+	assert_int_equal(d.dropped, 7);
+	assert_int_equal(d.forwarded, 0);
+	assert_int_equal(vdd_worker_held(x), 4);
+	uint64_t in = atomic_load(&sh.ctr[VEIL_LINK_CTR_LINES_IN]);
+	uint64_t held = atomic_load(&sh.ctr[VEIL_LINK_CTR_LINES_HELD]);
+	uint64_t out = atomic_load(&sh.ctr[VEIL_LINK_CTR_LINES_OUT]);
+	uint64_t dropped = atomic_load(&sh.ctr[VEIL_LINK_CTR_LINES_DROPPED]);
+	assert_int_equal(in, 11);
+	assert_int_equal(in, out + dropped + held);
+	assert_int_equal(held, 4);
+	vdd_worker_free(x);
+	vdp_worker_free(pw);
+	for (unsigned s = 0; s < 3; s++)
+		vdp_source_free(src[s]);
+	veil_engine_free(eng);
+	free(d.kt[0]);
+	free(d.kt[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -478,6 +635,7 @@ int main(void)
 		cmocka_unit_test(file_errors),
 		cmocka_unit_test(file_pipe),
 		cmocka_unit_test(file_writer),
+		cmocka_unit_test(hold_per_source_room),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

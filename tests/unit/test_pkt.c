@@ -6,10 +6,13 @@
  * 802.1Q and 802.1ad tags, bad checksums, bad lengths, runts, junk, and
  * what is not ours. The builder's output is parsed back and its checksums
  * recomputed with the RFC 1071 sum written out here, independently.
+ * Then the dpdk driver on net_ring vdevs (EAL without hugepages): the
+ * reassembly table's bound, the senders' networks.
  */
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,8 +21,12 @@
 #include <sys/socket.h>
 
 #include <cmocka.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
 
 #include "pkt.h"
+#include "veil_driver.h"
 
 static const char MSG[] = "<34>Oct 11 22:14:15 host su: 'su root' failed";
 
@@ -387,13 +394,20 @@ static void test_fragments(void **state)
 	assert_int_equal(pi.l3_len, 48);
 	m.v6_fo = 8 << 3; /* offset 64, last */
 	assert_int_equal(classify(&m, 0, &pi), PKT_FRAGMENT);
-	/* a fragment whose next header is not UDP: the kernel's */
+	/* a fragment whose next header is an extension header: it may be
+	 * UDP to us, reassembled here (the kernel never gets our syslog) */
 	m = mk6();
 	m.v6_frag = true;
 	m.v6_fo = 1;
 	m.v6_exts = 1; /* the fragment header, then destination options */
+	assert_int_equal(classify(&m, 0, &pi), PKT_FRAGMENT);
+	assert_int_equal(pi.l3_len, 48);
+	/* a fragment of another protocol: the kernel's */
+	m.v6_exts = 0;
+	m.proto = IPPROTO_TCP;
 	assert_int_equal(classify(&m, 0, &pi), PKT_EXCEPTION);
-	/* a fragment header after hop-by-hop: rte_ip_frag cannot, the kernel's */
+	/* a fragment header after hop-by-hop: rte_ip_frag cannot reassemble
+	 * it, and it may be syslog for us: dropped, never the kernel's */
 	uint8_t f[2048];
 	size_t poff;
 	m = mk6();
@@ -407,6 +421,10 @@ static void test_fragments(void **state)
 	hbh[11] = 1; /* M */
 	put16(f + 14 + 4, (unsigned)(len - 14 - 40 + 8));
 	struct pkt_local l = local(0);
+	assert_int_equal(pkt_classify(f, len + 8, &l, 0, &pi), PKT_DROP);
+	assert_int_equal(pi.drop, PKT_DROP_bad_ip_header);
+	/* ... unless what it fragments is not UDP */
+	hbh[8] = IPPROTO_ICMPV6;
 	assert_int_equal(pkt_classify(f, len + 8, &l, 0, &pi), PKT_EXCEPTION);
 }
 
@@ -581,6 +599,175 @@ static void test_build(void **state)
 	}
 }
 
+/* ---- the dpdk driver on a ring port (rte_eth_from_rings) ---- */
+
+/* EAL, once: net_ring0 and net_ring1, whose TX queue feeds their RX */
+static void eal_up(void)
+{
+	static bool up;
+	char *eal[] = { "test_pkt", "--no-huge", "-m", "256", "--no-pci",
+			"--no-shconf", "--no-telemetry", "-l", "0",
+			"--log-level=lib.eal:error", "--vdev=net_ring0",
+			"--vdev=net_ring1", NULL };
+	if (!up)
+		assert_true(rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1,
+					 eal) >= 0);
+	up = true;
+}
+
+static uint64_t xstat(struct vdr_driver *d, const char *name)
+{
+	const char *names[128];
+	uint64_t vals[128];
+	unsigned n = vdr_xstats(d, names, vals, 128);
+	for (unsigned i = 0; i < n && i < 128; i++)
+		if (!strcmp(names[i], name))
+			return vals[i];
+	fail_msg("no counter %s", name);
+	return 0;
+}
+
+static void cfg_set(struct vdr_net_cfg *c, const char *sec, const char *k,
+		    const char *v)
+{
+	char err[256] = "";
+	if (vdr_net_cfg_set(c, sec, k, v, err, sizeof(err)) != 0)
+		fail_msg("[%s] %s = %s: %s", sec, k, v, err);
+}
+
+/* Incomplete datagrams (first and middle fragments, never the last)
+ * wait in the reassembly table only up to the mbufs kept for them in
+ * the port's pool (2 x frag_entries): the rest are dropped and counted,
+ * or a sender could empty the pool and stop the port's RX. Every frame
+ * is counted once (docs/network-dpdk.md). */
+static void test_dpdk_frag_budget(void **state)
+{
+	(void)state;
+	eal_up();
+	struct rte_mempool *mp = rte_pktmbuf_pool_create("veil_t_mp", 1023, 0,
+							 0, 2048, 0);
+	assert_non_null(mp);
+
+	struct vdr_net_cfg *c = vdr_net_cfg_new();
+	assert_non_null(c);
+	cfg_set(c, "network", "driver", "dpdk");
+	cfg_set(c, "network", "frag_entries", "16");
+	cfg_set(c, "port p0", "device", "net_ring0");
+	cfg_set(c, "port p0", "address", "192.0.2.10/24");
+	cfg_set(c, "port p0", "udp_ports", "514");
+	cfg_set(c, "port p0", "exception", "none");
+	cfg_set(c, "port p0", "next_hop_mac", "02:00:00:00:00:01");
+	cfg_set(c, "port p0", "rx_desc", "64");
+	cfg_set(c, "port p0", "tx_desc", "64");
+	cfg_set(c, "upstream u", "address", "192.0.2.50:514");
+	char err[256] = "";
+	assert_int_equal(vdr_net_cfg_map(c, "198.51.100.0/24", 0, err,
+					 sizeof(err)), 0);
+	if (vdr_net_cfg_check(c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	struct vdr_driver *d = vdr_dpdk_new(c, 2048, err, sizeof(err));
+	if (d == NULL)
+		fail_msg("vdr_dpdk_new: %s", err);
+	uint16_t port;
+	assert_int_equal(rte_eth_dev_get_port_by_name("net_ring0", &port), 0);
+
+	/* 16 datagrams (the table's entries), 7 fragments each (its most
+	 * without the last): 112 fragments, over the 32 it may hold */
+	unsigned sent = 0;
+	for (unsigned id = 0; id < 16; id++)
+		for (unsigned k = 0; k < 7; k++) {
+			struct mk m = mk4();
+			m.frag = (uint16_t)(0x2000 | k); /* MF, offset 8k */
+			uint8_t f[2048];
+			size_t poff, len = build(f, &m, &poff);
+			uint8_t *ip = f + 14;
+			put16(ip + 4, 0x100 + id);
+			put16(ip + 10, 0);
+			put16(ip + 10, fold(sum16(ip, 20, 0)));
+			struct rte_mbuf *mb = rte_pktmbuf_alloc(mp);
+			assert_non_null(mb);
+			memcpy(rte_pktmbuf_append(mb, (uint16_t)len), f, len);
+			assert_int_equal(rte_eth_tx_burst(port, 0, &mb, 1), 1);
+			sent++;
+		}
+	struct vdp_line lines[64];
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(vdr_rx(d, lines, 64), 0);
+	assert_int_equal(xstat(d, "rx_packets"), sent);
+	assert_int_equal(xstat(d, "rx_fragments"), sent);
+	uint64_t pending = xstat(d, "frag_pending");
+	printf("# %u fragments: %llu waiting, %llu table full, %llu bad\n", sent,
+	       (unsigned long long)pending,
+	       (unsigned long long)xstat(d, "drop_frag_table_full"),
+	       (unsigned long long)xstat(d, "drop_frag_bad"));
+	assert_true(pending <= 32);
+	assert_int_equal(pending + xstat(d, "drop_frag_table_full") +
+			 xstat(d, "drop_frag_bad") + xstat(d, "drop_frag_timeout"),
+			 sent);
+	vdr_free(d);
+	vdr_net_cfg_free(c);
+	rte_mempool_free(mp);
+}
+
+/* A sender network listed twice for its source (vdr_net_cfg_map()
+ * allows it, and the socket driver takes it): the dpdk driver starts, and
+ * a sender's source is its longest prefix. */
+static void test_dpdk_sources(void **state)
+{
+	(void)state;
+	eal_up();
+	struct rte_mempool *mp = rte_pktmbuf_pool_create("veil_t_mp2", 63, 0,
+							 0, 2048, 0);
+	assert_non_null(mp);
+	struct vdr_net_cfg *c = vdr_net_cfg_new();
+	assert_non_null(c);
+	cfg_set(c, "network", "driver", "dpdk");
+	cfg_set(c, "port p1", "device", "net_ring1");
+	cfg_set(c, "port p1", "address", "192.0.2.10/24");
+	cfg_set(c, "port p1", "udp_ports", "514");
+	cfg_set(c, "port p1", "exception", "none");
+	cfg_set(c, "port p1", "next_hop_mac", "02:00:00:00:00:01");
+	cfg_set(c, "port p1", "rx_desc", "64");
+	cfg_set(c, "port p1", "tx_desc", "64");
+	cfg_set(c, "upstream u", "address", "192.0.2.50:514");
+	char err[256] = "";
+	assert_int_equal(vdr_net_cfg_map(c, "198.51.100.0/24", 0, err,
+					 sizeof(err)), 0);
+	assert_int_equal(vdr_net_cfg_map(c, "198.51.100.0/28", 1, err,
+					 sizeof(err)), 0);
+	assert_int_equal(vdr_net_cfg_map(c, "198.51.100.0/24", 0, err,
+					 sizeof(err)), 0);
+	assert_int_equal(vdr_net_cfg_map(c, "2001:db8:1::/48", 2, err,
+					 sizeof(err)), 0);
+	assert_int_equal(vdr_net_cfg_map(c, "2001:db8:1::/48", 2, err,
+					 sizeof(err)), 0);
+	if (vdr_net_cfg_check(c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	struct vdr_driver *d = vdr_dpdk_new(c, 2048, err, sizeof(err));
+	if (d == NULL)
+		fail_msg("vdr_dpdk_new: %s", err);
+	uint16_t port;
+	assert_int_equal(rte_eth_dev_get_port_by_name("net_ring1", &port), 0);
+	struct mk m = mk4();
+	uint8_t f[2048];
+	size_t poff, len = build(f, &m, &poff);
+	struct rte_mbuf *mb = rte_pktmbuf_alloc(mp);
+	assert_non_null(mb);
+	memcpy(rte_pktmbuf_append(mb, (uint16_t)len), f, len);
+	assert_int_equal(rte_eth_tx_burst(port, 0, &mb, 1), 1);
+	struct vdp_line lines[8];
+	int n = 0;
+	for (int i = 0; i < 50 && n == 0; i++)
+		n = vdr_rx(d, lines, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(lines[0].src, 1); /* 198.51.100.7: the /28 */
+	assert_int_equal(lines[0].len, strlen(MSG));
+	assert_memory_equal(lines[0].data, MSG, strlen(MSG));
+	vdr_free(d);
+	vdr_net_cfg_free(c);
+	rte_mempool_free(mp);
+}
+
 int main(void)
 {
 	inet_pton(AF_INET6, "2001:db8:1::7", SRC6);
@@ -594,6 +781,8 @@ int main(void)
 		cmocka_unit_test(test_vlan),
 		cmocka_unit_test(test_not_ours),
 		cmocka_unit_test(test_build),
+		cmocka_unit_test(test_dpdk_frag_budget),
+		cmocka_unit_test(test_dpdk_sources),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

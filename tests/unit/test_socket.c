@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -931,6 +932,118 @@ static void upstream_tcp(void **state)
 	vdr_free(d);
 }
 
+/* A collector that reads nothing and takes @p rcvbuf bytes: the listener
+ * (its accepted connections inherit the receive buffer). */
+static int listen_small(unsigned port, int rcvbuf)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	return fd;
+}
+
+/* Bytes a collector like listen_small()'s takes before its window closes. */
+static int window_of(int rcvbuf)
+{
+	unsigned port = free_port(SOCK_STREAM);
+	int l = listen_small(port, rcvbuf), c = tcp_connect(port);
+	int s = accept(l, NULL, NULL), q = 0;
+	assert_true(s >= 0);
+	fcntl(c, F_SETFL, O_NONBLOCK);
+	static char junk[4096];
+	while (send(c, junk, sizeof(junk), 0) > 0)
+		;
+	usleep(300000);
+	assert_int_equal(ioctl(s, FIONREAD, &q), 0);
+	close(c);
+	close(s);
+	close(l);
+	return q;
+}
+
+/* A line leaves the queue only once its last byte is acknowledged: the
+ * collector's TCP took all of it but its LF (its window closed there),
+ * so it stays queued, and goes again whole on the next connection.
+ * (tcpi_bytes_acked counts the SYN too.) */
+static void upstream_ack_boundary(void **state)
+{
+	(void)state;
+	int w = window_of(2048);
+	assert_true(w > 0 && w < 60000);
+	unsigned port = free_port(SOCK_STREAM);
+	int lfd = listen_small(port, 2048);
+	fcntl(lfd, F_SETFL, O_NONBLOCK);
+	struct vdr_net_cfg *c = cfg_up("tcp", port);
+	set(c, "upstream out", "framing", "lf");
+	struct vdr_driver *d = new_drv(c, 0);
+	vdr_net_cfg_free(c);
+	/* one line of w bytes: with its LF, one byte over the window */
+	char *text = malloc((size_t)w);
+	assert_non_null(text);
+	memset(text, 'a', (size_t)w);
+	memcpy(text, "<14>", 4);
+	static struct mkburst m;
+	m.b.n = 1;
+	m.b.segs = m.seg;
+	m.seg[0] = (struct vdp_seg){ .p = text, .len = (uint32_t)w };
+	m.b.line[0] = (struct vdp_out){ .verdict = VDP_FORWARD, .n_segs = 1,
+					.first_seg = 0, .len = (uint32_t)w };
+	assert_int_equal(vdr_tx(d, &m.b), 1);
+	int s = -1, q = 0;
+	double end = now_s() + 5.0;
+	while (now_s() < end && q < w) {
+		serve(d, NULL, 0, 0.01);
+		if (s < 0)
+			s = accept(lfd, NULL, NULL);
+		if (s >= 0)
+			ioctl(s, FIONREAD, &q);
+	}
+	assert_int_equal(q, w); /* all but the LF is there */
+	serve(d, NULL, 0, 0.3);
+	assert_int_equal(xstat(d, "upstream_sent"), 0);
+	assert_int_equal(xstat(d, "upstream_queued"), 1);
+	/* the collector breaks (unread data: a reset); the next one gets
+	 * the line whole */
+	struct linger lg = { 1, 0 };
+	setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(s);
+	serve(d, NULL, 0, 0.3);
+	s = -1;
+	char *got = malloc((size_t)w + 16);
+	assert_non_null(got);
+	size_t n = 0;
+	end = now_s() + 5.0;
+	while (now_s() < end && n < (size_t)w + 1) {
+		serve(d, NULL, 0, 0.01);
+		if (s < 0) {
+			s = accept(lfd, NULL, NULL);
+			if (s >= 0)
+				fcntl(s, F_SETFL, O_NONBLOCK);
+			continue;
+		}
+		ssize_t r = recv(s, got + n, (size_t)w + 16 - n, 0);
+		if (r > 0)
+			n += (size_t)r;
+	}
+	assert_int_equal(n, (size_t)w + 1);
+	assert_memory_equal(got, text, (size_t)w);
+	assert_int_equal(got[w], '\n');
+	serve(d, NULL, 0, 0.2);
+	assert_int_equal(xstat(d, "upstream_sent"), 1);
+	assert_int_equal(xstat(d, "upstream_queued"), 0);
+	close(s);
+	close(lfd);
+	free(got);
+	free(text);
+	vdr_free(d);
+}
+
 /* A small queue: what does not fit is dropped and counted; what fits
  * arrives once the collector is there. vdr_flush() counts what is left. */
 static void upstream_small_queue(void **state)
@@ -1173,6 +1286,7 @@ int main(void)
 		cmocka_unit_test(bind_error),
 		cmocka_unit_test(tls_in),
 		cmocka_unit_test(upstream_tcp),
+		cmocka_unit_test(upstream_ack_boundary),
 		cmocka_unit_test(upstream_small_queue),
 		cmocka_unit_test(upstream_by_name),
 		cmocka_unit_test(upstream_tls),
