@@ -591,9 +591,10 @@ full:
  * until its next rx, which comes only once ours are all taken. */
 static void poll_inner(struct dpdk_drv *d)
 {
+	if (d->inner == NULL) /* no clock read per poll without one */
+		return;
 	double t = now_s();
-	if (d->inner == NULL || t - d->inner_last < INNER_POLL_S ||
-	    d->n_msgs >= MSG_CAP)
+	if (t - d->inner_last < INNER_POLL_S || d->n_msgs >= MSG_CAP)
 		return;
 	d->inner_last = t;
 	int n = vdr_rx(d->inner, d->msgs + d->n_msgs, MSG_CAP - d->n_msgs);

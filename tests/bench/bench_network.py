@@ -126,16 +126,18 @@ def dpdk_path(root, link, base):
         return
     rate = gj["pps"]
     print("  (b) DPDK path, memif:      %9.0f lines/s  %6.3f Gbit/s payload  "
-          "(%d sent, %d back in %.2f s; generator TX-full retries %d)"
-          % (rate, gj["payload_gbps"], gj["sent"], gj["received"], gj["seconds"],
-             gj["tx_full_retries"]))
+          "(%d sent, %d back in %.2f s; %.3f Gbit/s of anonymized payload back, "
+          "its tokens are longer than the names; generator TX-full retries %d)"
+          % (rate, gbps(rate, 1.0), gj["sent"], gj["received"], gj["seconds"],
+             gj["payload_gbps"], gj["tx_full_retries"]))
     if s is not None:
         d = s.get("driver", {})
+        drops = ", ".join("%s %d" % (k, v) for k, v in d.items()
+                          if k.startswith("drop_") and v) or "none"
         print("      veil-dataplane: %d lines in, %d out, %d dropped, %d identities; "
-              "driver rx_packets %s, fast path %s, dropped %s"
+              "driver rx_packets %s, fast path %s; driver drops: %s"
               % (s["lines_in"], s["lines_out"], s["lines_dropped"], s["identities"],
-                 d.get("rx_packets", "?"), d.get("rx_fast_path", "?"),
-                 sum(v for k, v in d.items() if k.startswith("drop_"))))
+                 d.get("rx_packets", "?"), d.get("rx_fast_path", "?"), drops))
     else:
         print("      veil-dataplane gave no summary: %s" % err[-300:])
     if base:
