@@ -52,8 +52,6 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_random.h>
-#include <rte_rib.h>
-#include <rte_rib6.h>
 #include <rte_udp.h>
 
 #include "net_pvt.h"
@@ -176,8 +174,6 @@ struct dpdk_drv {
 	uint16_t ip_id;
 	uint32_t frag_id;            /* IPv6 fragment identification */
 	/* senders -> sources (the [source] networks, longest prefix) */
-	struct rte_rib *src4;
-	struct rte_rib6 *src6;
 	int nl;                      /* rtnetlink, for neighbours */
 	uint32_t nl_seq;
 	uint32_t nl_buf[8192];       /* its answers */
@@ -298,25 +294,13 @@ static void count_drop(struct dpdk_drv *d, enum pkt_drop r, uint64_t w)
 	}
 }
 
-/* The source of a sender: what vdr_net_lookup() says, in O(prefix
- * length) whatever the number of networks (rte_rib), so that a flood of
- * unknown senders costs no more than known ones. */
+/* The source of a sender (netcfg.c: longest prefix, in O(lengths x log
+ * networks), so that a flood of unknown senders costs no more than known
+ * ones). */
 static int sender_source(const struct dpdk_drv *d, int family,
 			 const uint8_t *ip)
 {
-	uint64_t nh;
-	if (family == AF_INET && d->src4 != NULL) {
-		uint32_t a;
-		memcpy(&a, ip, 4);
-		struct rte_rib_node *n = rte_rib_lookup(d->src4, rte_be_to_cpu_32(a));
-		if (n != NULL && rte_rib_get_nh(n, &nh) == 0)
-			return (int)nh;
-	} else if (family == AF_INET6 && d->src6 != NULL) {
-		struct rte_rib6_node *n = rte_rib6_lookup(d->src6, ip);
-		if (n != NULL && rte_rib6_get_nh(n, &nh) == 0)
-			return (int)nh;
-	}
-	return d->cfg->default_src;
+	return vdr_net_lookup(d->cfg, family, ip);
 }
 
 /* A syslog datagram's payload, standing for @p w frames. */
@@ -1072,8 +1056,6 @@ static void dpdk_free(struct vdr_driver *dv)
 	}
 	if (d->nl >= 0)
 		close(d->nl);
-	rte_rib_free(d->src4);
-	rte_rib6_free(d->src6);
 	/* message content: received lines and frames, lines sent */
 	if (d->arena != NULL)
 		explicit_bzero(d->arena, d->arena_cap);
@@ -1530,59 +1512,6 @@ static int tap_routes(struct dpdk_drv *d, char *err, size_t errlen)
 	return 0;
 }
 
-static int build_sources(struct dpdk_drv *d, char *err, size_t errlen)
-{
-	static unsigned seq; /* names are global in DPDK */
-	const struct vdr_net_cfg *c = d->cfg;
-	unsigned n4 = 0, n6 = 0;
-	for (unsigned i = 0; i < c->n_map; i++)
-		if (c->map[i].net.family == AF_INET)
-			n4++;
-		else
-			n6++;
-	char name[64];
-	snprintf(name, sizeof(name), "veil_src4_%u", seq);
-	struct rte_rib_conf c4 = { .max_nodes = (int)(2 * n4 + 1) };
-	if (n4 > 0 && (d->src4 = rte_rib_create(name, (int)rte_socket_id(),
-						&c4)) == NULL)
-		goto fail;
-	snprintf(name, sizeof(name), "veil_src6_%u", seq++);
-	struct rte_rib6_conf c6 = { .max_nodes = (int)(2 * n6 + 1) };
-	if (n6 > 0 && (d->src6 = rte_rib6_create(name, (int)rte_socket_id(),
-						 &c6)) == NULL)
-		goto fail;
-	for (unsigned i = 0; i < c->n_map; i++) {
-		const struct vdr_prefix *p = &c->map[i].net;
-		int rc;
-		/* a network listed again (vdr_net_cfg_map() lets it through
-		 * for the same source only) is there already: rte_rib would
-		 * refuse it (EEXIST) */
-		if (p->family == AF_INET) {
-			uint32_t a;
-			memcpy(&a, p->ip, 4);
-			a = rte_be_to_cpu_32(a);
-			if (rte_rib_lookup_exact(d->src4, a, (uint8_t)p->plen) != NULL)
-				continue;
-			struct rte_rib_node *n = rte_rib_insert(d->src4, a,
-								(uint8_t)p->plen);
-			rc = n != NULL ? rte_rib_set_nh(n, c->map[i].src) : -1;
-		} else {
-			if (rte_rib6_lookup_exact(d->src6, p->ip,
-						  (uint8_t)p->plen) != NULL)
-				continue;
-			struct rte_rib6_node *n = rte_rib6_insert(
-				d->src6, p->ip, (uint8_t)p->plen);
-			rc = n != NULL ? rte_rib6_set_nh(n, c->map[i].src) : -1;
-		}
-		if (rc != 0)
-			goto fail;
-	}
-	return 0;
-fail:
-	return fail(err, errlen, "the sender networks (%u IPv4, %u IPv6): %s",
-		    n4, n6, rte_strerror(rte_errno));
-}
-
 static bool needs_socket_driver(const struct vdr_net_cfg *c)
 {
 	for (unsigned i = 0; i < c->n_listen; i++)
@@ -1662,7 +1591,7 @@ struct vdr_driver *vdr_dpdk_new(const struct vdr_net_cfg *c, size_t max_msg,
 		}
 		d->n_up++;
 	}
-	if (tap_routes(d, err, errlen) != 0 || build_sources(d, err, errlen) != 0)
+	if (tap_routes(d, err, errlen) != 0)
 		goto fail;
 	refresh_neighbours(d, true);
 	if (needs_socket_driver(c)) {

@@ -115,7 +115,8 @@ struct vdr_net_cfg {
 	unsigned n_up;
 	struct vdr_port_cfg port[VDR_MAX_PORTS];
 	unsigned n_port;
-	struct vdr_net_map *map;             /* [source NAME] networks = */
+	struct vdr_net_map *map;             /* [source NAME] networks =,
+						sorted (netcfg.c), each once */
 	unsigned n_map;
 	int default_src;                     /* -1: unknown senders dropped */
 	/* [network] keys */
@@ -132,8 +133,9 @@ struct vdr_net_cfg {
 	unsigned udp_rcvbuf;                 /* udp_rcvbuf (8 MiB) */
 };
 
-/* The source of a sender (longest prefix, then the default). @p family
- * AF_INET (4 bytes) or AF_INET6 (16). @return the source, or -1. */
+/* The source of a sender (longest prefix, then the default), in
+ * O(prefix lengths present x log networks). @p family AF_INET (4 bytes)
+ * or AF_INET6 (16). @return the source, or -1. */
 int vdr_net_lookup(const struct vdr_net_cfg *c, int family, const uint8_t *ip);
 int vdr_net_lookup_sa(const struct vdr_net_cfg *c, const struct sockaddr *sa);
 /* Parse "IP/LEN" or "IP" into @p p. @return 0 or -1. */

@@ -90,32 +90,62 @@ int vdr_prefix_parse(const char *s, struct vdr_prefix *p)
 	return 0;
 }
 
-/* Does @p ip (of @p p's family) fall in @p p? */
-static bool prefix_match(const struct vdr_prefix *p, const uint8_t *ip)
+/* The networks are kept sorted by family, then prefix length from the
+ * longest, then address: a lookup tries each prefix length present,
+ * longest first, with a binary search for the sender's address masked to
+ * it, in O(lengths x log networks) whatever their number (a flood of
+ * unknown senders costs no more than known ones). */
+static int prefix_cmp(const struct vdr_prefix *a, const struct vdr_prefix *b)
 {
-	unsigned full = p->plen / 8, rest = p->plen % 8;
-	if (memcmp(p->ip, ip, full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return (p->ip[full] & mask) == (ip[full] & mask);
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->plen != b->plen)
+		return a->plen > b->plen ? -1 : 1;
+	return memcmp(a->ip, b->ip, 16);
+}
+
+/* The first network not before @p k. */
+static unsigned lower_bound(const struct vdr_net_cfg *c,
+			    const struct vdr_prefix *k)
+{
+	unsigned lo = 0, hi = c->n_map;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (prefix_cmp(&c->map[mid].net, k) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* @p ip (4 or 16 bytes) masked to @p plen bits, as a key. */
+static struct vdr_prefix masked(int family, const uint8_t *ip, unsigned plen)
+{
+	struct vdr_prefix k = { .family = family, .plen = plen };
+	unsigned full = plen / 8, rest = plen % 8;
+	memcpy(k.ip, ip, full);
+	if (rest)
+		k.ip[full] = (uint8_t)(ip[full] & (0xff << (8 - rest)));
+	return k;
 }
 
 int vdr_net_lookup(const struct vdr_net_cfg *c, int family, const uint8_t *ip)
 {
-	int best = -1;
-	unsigned best_len = 0;
-	for (unsigned i = 0; i < c->n_map; i++) {
-		const struct vdr_prefix *p = &c->map[i].net;
-		if (p->family != family || (best >= 0 && p->plen <= best_len))
-			continue;
-		if (prefix_match(p, ip)) {
-			best = c->map[i].src;
-			best_len = p->plen;
-		}
+	struct vdr_prefix top = { .family = family, .plen = 129 };
+	unsigned i = lower_bound(c, &top); /* the family's longest prefix */
+	while (i < c->n_map && c->map[i].net.family == family) {
+		unsigned plen = c->map[i].net.plen;
+		struct vdr_prefix k = masked(family, ip, plen);
+		unsigned j = lower_bound(c, &k);
+		if (j < c->n_map && prefix_cmp(&c->map[j].net, &k) == 0)
+			return c->map[j].src;
+		if (plen == 0)
+			break;
+		struct vdr_prefix next = { .family = family, .plen = plen - 1 };
+		i = lower_bound(c, &next); /* the next shorter length present */
 	}
-	return best >= 0 ? best : c->default_src;
+	return c->default_src;
 }
 
 int vdr_net_lookup_sa(const struct vdr_net_cfg *c, const struct sockaddr *sa)
@@ -153,13 +183,14 @@ int vdr_net_cfg_map(struct vdr_net_cfg *c, const char *cidr, uint16_t src,
 			 "length", cidr);
 		return -1;
 	}
-	for (unsigned i = 0; i < c->n_map; i++)
-		if (c->map[i].net.family == p.family && c->map[i].net.plen == p.plen &&
-		    !memcmp(c->map[i].net.ip, p.ip, 16) && c->map[i].src != src) {
-			snprintf(err, errlen, "network %.60s belongs to another "
-				 "source already", cidr);
-			return -1;
-		}
+	unsigned at = lower_bound(c, &p);
+	if (at < c->n_map && prefix_cmp(&c->map[at].net, &p) == 0) {
+		if (c->map[at].src == src)
+			return 0; /* listed again for the same source */
+		snprintf(err, errlen, "network %.60s belongs to another source "
+			 "already", cidr);
+		return -1;
+	}
 	if (c->n_map == VDR_MAX_NETS) {
 		snprintf(err, errlen, "more than %d sender networks", VDR_MAX_NETS);
 		return -1;
@@ -171,7 +202,9 @@ int vdr_net_cfg_map(struct vdr_net_cfg *c, const char *cidr, uint16_t src,
 			return -1;
 		}
 	}
-	c->map[c->n_map++] = (struct vdr_net_map){ p, src };
+	memmove(&c->map[at + 1], &c->map[at], (c->n_map - at) * sizeof(*c->map));
+	c->map[at] = (struct vdr_net_map){ p, src };
+	c->n_map++;
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -78,6 +79,72 @@ static void test_lookup(void **state)
 	assert_int_equal(vdr_net_cfg_map(c, "10.0.0.0/", 1, err, sizeof(err)), -1);
 	assert_int_equal(vdr_net_cfg_map(c, "10.0.0.0/8", 2, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "another source"));
+	vdr_net_cfg_free(c);
+}
+
+/* The longest prefix, by a plain scan: the rule vdr_net_lookup() keeps. */
+static int reference(const struct vdr_net_cfg *c, int family, const uint8_t *ip)
+{
+	int best = c->default_src;
+	int best_len = -1;
+	for (unsigned i = 0; i < c->n_map; i++) {
+		const struct vdr_prefix *p = &c->map[i].net;
+		unsigned full = p->plen / 8, rest = p->plen % 8;
+		if (p->family != family || (int)p->plen <= best_len ||
+		    memcmp(p->ip, ip, full) != 0 ||
+		    (rest && ((p->ip[full] ^ ip[full]) & (0xff << (8 - rest)))))
+			continue;
+		best = c->map[i].src;
+		best_len = (int)p->plen;
+	}
+	return best;
+}
+
+/* Many random networks of every length, IPv4 and IPv6, and random
+ * senders near them: the sorted lookup says what the scan says. */
+static void test_lookup_random(void **state)
+{
+	(void)state;
+	struct vdr_net_cfg *c = vdr_net_cfg_new();
+	assert_non_null(c);
+	srand(7);
+	char txt[80], a[INET6_ADDRSTRLEN];
+	uint8_t base[2][16];
+	for (int f = 0; f < 2; f++)
+		for (int b = 0; b < 16; b++)
+			base[f][b] = (uint8_t)rand();
+	unsigned added = 0;
+	for (int i = 0; i < 3000; i++) {
+		int fam = i % 2 ? AF_INET6 : AF_INET;
+		unsigned bytes = fam == AF_INET ? 4 : 16, max = bytes * 8;
+		uint8_t ip[16] = { 0 };
+		memcpy(ip, base[i % 2], bytes);
+		/* near each other: random low bits under a shared top */
+		for (unsigned b = bytes / 2; b < bytes; b++)
+			ip[b] = (uint8_t)rand();
+		unsigned plen = (unsigned)rand() % (max + 1);
+		for (unsigned b = 0; b < bytes; b++) {
+			unsigned keep = plen > b * 8 ? plen - b * 8 : 0;
+			ip[b] &= keep >= 8 ? 0xff : (uint8_t)(0xff << (8 - keep));
+		}
+		inet_ntop(fam, ip, a, sizeof(a));
+		snprintf(txt, sizeof(txt), "%s/%u", a, plen);
+		if (vdr_net_cfg_map(c, txt, (uint16_t)(i % 50), err, sizeof(err)) == 0)
+			added++;
+	}
+	assert_true(added > 1000);
+	vdr_net_cfg_default_source(c, 99);
+	for (int i = 0; i < 20000; i++) {
+		int fam = i % 2 ? AF_INET6 : AF_INET;
+		unsigned bytes = fam == AF_INET ? 4 : 16;
+		uint8_t ip[16] = { 0 };
+		memcpy(ip, base[i % 2], bytes);
+		for (unsigned b = bytes / 2; b < bytes; b++)
+			ip[b] = (uint8_t)rand();
+		if (i % 7 == 0)
+			ip[0] ^= 0x80; /* far from all of them */
+		assert_int_equal(vdr_net_lookup(c, fam, ip), reference(c, fam, ip));
+	}
 	vdr_net_cfg_free(c);
 }
 
@@ -226,6 +293,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lookup),
+		cmocka_unit_test(test_lookup_random),
 		cmocka_unit_test(test_socket_config),
 		cmocka_unit_test(test_dpdk_config),
 	};

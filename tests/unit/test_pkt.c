@@ -635,6 +635,51 @@ static void cfg_set(struct vdr_net_cfg *c, const char *sec, const char *k,
 		fail_msg("[%s] %s = %s: %s", sec, k, v, err);
 }
 
+/* A dpdk driver's config on the ring vdev @p dev ([port @p port]): our
+ * address 192.0.2.10/24, syslog on 514, no exception interface, a fixed
+ * next hop, small rings, one UDP upstream. */
+static struct vdr_net_cfg *ring_cfg(const char *port, const char *dev)
+{
+	char sec[32];
+	snprintf(sec, sizeof(sec), "port %s", port);
+	struct vdr_net_cfg *c = vdr_net_cfg_new();
+	assert_non_null(c);
+	cfg_set(c, "network", "driver", "dpdk");
+	cfg_set(c, sec, "device", dev);
+	cfg_set(c, sec, "address", "192.0.2.10/24");
+	cfg_set(c, sec, "udp_ports", "514");
+	cfg_set(c, sec, "exception", "none");
+	cfg_set(c, sec, "next_hop_mac", "02:00:00:00:00:01");
+	cfg_set(c, sec, "rx_desc", "64");
+	cfg_set(c, sec, "tx_desc", "64");
+	cfg_set(c, "upstream u", "address", "192.0.2.50:514");
+	return c;
+}
+
+/* The driver on @p c (checked first), and @p dev's port id. */
+static struct vdr_driver *ring_start(struct vdr_net_cfg *c, const char *dev,
+				     uint16_t *port)
+{
+	char err[256] = "";
+	if (vdr_net_cfg_check(c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	struct vdr_driver *d = vdr_dpdk_new(c, 2048, err, sizeof(err));
+	if (d == NULL)
+		fail_msg("vdr_dpdk_new: %s", err);
+	assert_int_equal(rte_eth_dev_get_port_by_name(dev, port), 0);
+	return d;
+}
+
+/* Frame @p f into the ring: what the driver's port receives next. */
+static void ring_send(struct rte_mempool *mp, uint16_t port, const uint8_t *f,
+		      size_t len)
+{
+	struct rte_mbuf *mb = rte_pktmbuf_alloc(mp);
+	assert_non_null(mb);
+	memcpy(rte_pktmbuf_append(mb, (uint16_t)len), f, len);
+	assert_int_equal(rte_eth_tx_burst(port, 0, &mb, 1), 1);
+}
+
 /* Incomplete datagrams (first and middle fragments, never the last)
  * wait in the reassembly table only up to the mbufs kept for them in
  * the port's pool (2 x frag_entries): the rest are dropped and counted,
@@ -648,28 +693,13 @@ static void test_dpdk_frag_budget(void **state)
 							 0, 2048, 0);
 	assert_non_null(mp);
 
-	struct vdr_net_cfg *c = vdr_net_cfg_new();
-	assert_non_null(c);
-	cfg_set(c, "network", "driver", "dpdk");
+	struct vdr_net_cfg *c = ring_cfg("p0", "net_ring0");
 	cfg_set(c, "network", "frag_entries", "16");
-	cfg_set(c, "port p0", "device", "net_ring0");
-	cfg_set(c, "port p0", "address", "192.0.2.10/24");
-	cfg_set(c, "port p0", "udp_ports", "514");
-	cfg_set(c, "port p0", "exception", "none");
-	cfg_set(c, "port p0", "next_hop_mac", "02:00:00:00:00:01");
-	cfg_set(c, "port p0", "rx_desc", "64");
-	cfg_set(c, "port p0", "tx_desc", "64");
-	cfg_set(c, "upstream u", "address", "192.0.2.50:514");
 	char err[256] = "";
 	assert_int_equal(vdr_net_cfg_map(c, "198.51.100.0/24", 0, err,
 					 sizeof(err)), 0);
-	if (vdr_net_cfg_check(c, err, sizeof(err)) != 0)
-		fail_msg("%s", err);
-	struct vdr_driver *d = vdr_dpdk_new(c, 2048, err, sizeof(err));
-	if (d == NULL)
-		fail_msg("vdr_dpdk_new: %s", err);
 	uint16_t port;
-	assert_int_equal(rte_eth_dev_get_port_by_name("net_ring0", &port), 0);
+	struct vdr_driver *d = ring_start(c, "net_ring0", &port);
 
 	/* 16 datagrams (the table's entries), 7 fragments each (its most
 	 * without the last): 112 fragments, over the 32 it may hold */
@@ -684,10 +714,7 @@ static void test_dpdk_frag_budget(void **state)
 			put16(ip + 4, 0x100 + id);
 			put16(ip + 10, 0);
 			put16(ip + 10, fold(sum16(ip, 20, 0)));
-			struct rte_mbuf *mb = rte_pktmbuf_alloc(mp);
-			assert_non_null(mb);
-			memcpy(rte_pktmbuf_append(mb, (uint16_t)len), f, len);
-			assert_int_equal(rte_eth_tx_burst(port, 0, &mb, 1), 1);
+			ring_send(mp, port, f, len);
 			sent++;
 		}
 	struct vdp_line lines[64];
@@ -719,17 +746,7 @@ static void test_dpdk_sources(void **state)
 	struct rte_mempool *mp = rte_pktmbuf_pool_create("veil_t_mp2", 63, 0,
 							 0, 2048, 0);
 	assert_non_null(mp);
-	struct vdr_net_cfg *c = vdr_net_cfg_new();
-	assert_non_null(c);
-	cfg_set(c, "network", "driver", "dpdk");
-	cfg_set(c, "port p1", "device", "net_ring1");
-	cfg_set(c, "port p1", "address", "192.0.2.10/24");
-	cfg_set(c, "port p1", "udp_ports", "514");
-	cfg_set(c, "port p1", "exception", "none");
-	cfg_set(c, "port p1", "next_hop_mac", "02:00:00:00:00:01");
-	cfg_set(c, "port p1", "rx_desc", "64");
-	cfg_set(c, "port p1", "tx_desc", "64");
-	cfg_set(c, "upstream u", "address", "192.0.2.50:514");
+	struct vdr_net_cfg *c = ring_cfg("p1", "net_ring1");
 	char err[256] = "";
 	assert_int_equal(vdr_net_cfg_map(c, "198.51.100.0/24", 0, err,
 					 sizeof(err)), 0);
@@ -741,20 +758,12 @@ static void test_dpdk_sources(void **state)
 					 sizeof(err)), 0);
 	assert_int_equal(vdr_net_cfg_map(c, "2001:db8:1::/48", 2, err,
 					 sizeof(err)), 0);
-	if (vdr_net_cfg_check(c, err, sizeof(err)) != 0)
-		fail_msg("%s", err);
-	struct vdr_driver *d = vdr_dpdk_new(c, 2048, err, sizeof(err));
-	if (d == NULL)
-		fail_msg("vdr_dpdk_new: %s", err);
 	uint16_t port;
-	assert_int_equal(rte_eth_dev_get_port_by_name("net_ring1", &port), 0);
+	struct vdr_driver *d = ring_start(c, "net_ring1", &port);
 	struct mk m = mk4();
 	uint8_t f[2048];
 	size_t poff, len = build(f, &m, &poff);
-	struct rte_mbuf *mb = rte_pktmbuf_alloc(mp);
-	assert_non_null(mb);
-	memcpy(rte_pktmbuf_append(mb, (uint16_t)len), f, len);
-	assert_int_equal(rte_eth_tx_burst(port, 0, &mb, 1), 1);
+	ring_send(mp, port, f, len);
 	struct vdp_line lines[8];
 	int n = 0;
 	for (int i = 0; i < 50 && n == 0; i++)
