@@ -100,7 +100,22 @@ struct vdd_shared {
 	 * is worker 0's), as sent up the link */
 	unsigned n_workers;
 	_Atomic uint64_t wctr[VDD_MAX_WORKERS][VEIL_LINK_CTR_COUNT];
+	/* a queue pair per worker (vdd_worker_set_slot(); set before the
+	 * run): each worker publishes its own counters, key table in use and
+	 * driver counters here, and the main lcore sums them into ctr,
+	 * rx_bytes and xval (vdd_shared_gather()); worker_gen is then the
+	 * oldest of wgen */
+	bool per_worker;
+	_Atomic uint64_t wgen[VDD_MAX_WORKERS];
+	_Atomic uint64_t wrx_bytes[VDD_MAX_WORKERS];
+	_Atomic uint64_t wx[VDD_MAX_WORKERS][VDD_MAX_XSTATS];
+	_Atomic unsigned n_done;      /* workers finished */
 };
+
+/* A queue pair per worker: sum the workers' counters into ctr, rx_bytes
+ * and xval, and their oldest key table in use into worker_gen (the main
+ * lcore, before reading them). */
+void vdd_shared_gather(struct vdd_shared *sh);
 
 /* ---- keys from controld (dpd_keys.c; the main lcore) ---- */
 
@@ -139,6 +154,11 @@ struct vdd_worker *vdd_worker_new(struct vdd_shared *sh, struct vdp_worker *w,
  * its key holds only its own lines (see dpd_worker.c). Default: the input
  * order of every line (snapshot mode). */
 void vdd_worker_set_order(struct vdd_worker *x, bool per_source);
+/* A queue pair per worker: this loop is worker @p slot of sh->n_workers,
+ * each with its own driver (the dpdk driver's queues), pipeline and hold
+ * queue; it publishes into sh's per-worker slots, and a fatal error stops
+ * the others. */
+void vdd_worker_set_slot(struct vdd_worker *x, unsigned slot);
 /* Housekeeping to run at burst boundaries when the worker runs on the
  * main lcore (there is no other lcore). */
 void vdd_worker_set_inline(struct vdd_worker *x, void (*fn)(void *), void *arg);

@@ -74,6 +74,7 @@ struct vdd_worker {
 	struct vdp_line lines[VDP_BURST_MAX];
 	struct vdp_burst out;
 	struct vdd_pool *pool;       /* two or more workers, or NULL */
+	int slot;                    /* a queue pair per worker: its index */
 	char err[256];
 };
 
@@ -95,6 +96,7 @@ struct vdd_worker *vdd_worker_new(struct vdd_shared *sh, struct vdp_worker *w,
 	x->w = w;
 	x->drv = drv;
 	x->n_src = n_src;
+	x->slot = -1;
 	x->wait_keys = wait_keys;
 	x->key = calloc(n_src, sizeof(*x->key));
 	x->wait_since = calloc(n_src, sizeof(*x->wait_since));
@@ -118,6 +120,40 @@ struct vdd_worker *vdd_worker_new(struct vdd_shared *sh, struct vdp_worker *w,
 void vdd_worker_set_order(struct vdd_worker *x, bool per_source)
 {
 	x->per_source = per_source;
+}
+
+void vdd_worker_set_slot(struct vdd_worker *x, unsigned slot)
+{
+	x->slot = slot < VDD_MAX_WORKERS ? (int)slot : -1;
+}
+
+void vdd_shared_gather(struct vdd_shared *sh)
+{
+	unsigned n = sh->n_workers;
+	if (!sh->per_worker || n > VDD_MAX_WORKERS)
+		return;
+	uint64_t gen = UINT64_MAX, rx = 0;
+	for (unsigned c = 0; c < VEIL_LINK_CTR_COUNT; c++) {
+		uint64_t t = 0;
+		for (unsigned i = 0; i < n; i++)
+			t += atomic_load_explicit(&sh->wctr[i][c], memory_order_relaxed);
+		atomic_store_explicit(&sh->ctr[c], t, memory_order_relaxed);
+	}
+	for (unsigned k = 0; k < sh->n_x; k++) {
+		uint64_t t = 0;
+		for (unsigned i = 0; i < n; i++)
+			t += atomic_load_explicit(&sh->wx[i][k], memory_order_relaxed);
+		atomic_store_explicit(&sh->xval[k], t, memory_order_relaxed);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		rx += atomic_load_explicit(&sh->wrx_bytes[i], memory_order_relaxed);
+		uint64_t g = atomic_load_explicit(&sh->wgen[i], memory_order_acquire);
+		if (g < gen)
+			gen = g;
+	}
+	atomic_store_explicit(&sh->rx_bytes, rx, memory_order_relaxed);
+	/* only this thread writes worker_gen in this mode */
+	atomic_store_explicit(&sh->worker_gen, gen, memory_order_release);
 }
 
 void vdd_worker_set_inline(struct vdd_worker *x, void (*fn)(void *), void *arg)
@@ -191,9 +227,18 @@ totals:
 		const char *names[VDD_MAX_XSTATS];
 		uint64_t v[VDD_MAX_XSTATS];
 		unsigned nx = vdr_xstats(x->drv, names, v, VDD_MAX_XSTATS);
+		_Atomic uint64_t *to = x->slot >= 0 ? x->sh->wx[x->slot]
+						    : x->sh->xval;
 		for (unsigned i = 0; i < nx && i < x->sh->n_x; i++)
-			atomic_store_explicit(&x->sh->xval[i], v[i],
+			atomic_store_explicit(&to[i], v[i], memory_order_relaxed);
+	}
+	if (x->slot >= 0) {
+		for (unsigned i = 0; i < VEIL_LINK_CTR_COUNT; i++)
+			atomic_store_explicit(&x->sh->wctr[x->slot][i], t[i],
 					      memory_order_relaxed);
+		atomic_store_explicit(&x->sh->wrx_bytes[x->slot], st.rx_bytes,
+				      memory_order_relaxed);
+		return;
 	}
 	for (unsigned i = 0; i < VEIL_LINK_CTR_COUNT; i++)
 		atomic_store_explicit(&x->sh->ctr[i], t[i], memory_order_relaxed);
@@ -233,7 +278,10 @@ static void boundary(struct vdd_worker *x)
 		/* from here on the older tables and their keys are unused
 		 * (with workers: once no burst admitted under them is in
 		 * flight, pool_ack()) */
-		if (x->pool == NULL)
+		if (x->slot >= 0)
+			atomic_store_explicit(&x->sh->wgen[x->slot], t->gen,
+					      memory_order_release);
+		else if (x->pool == NULL)
 			atomic_store_explicit(&x->sh->worker_gen, t->gen,
 					      memory_order_release);
 	}
@@ -524,7 +572,12 @@ int vdd_worker_run(struct vdd_worker *x)
 		rc = -1;
 	}
 	publish(x);
-	atomic_store_explicit(&x->sh->done, true, memory_order_release);
+	if (x->slot >= 0) {
+		if (rc != 0) /* fail closed: the process ends */
+			atomic_store_explicit(&x->sh->stop, true, memory_order_relaxed);
+		atomic_fetch_add_explicit(&x->sh->n_done, 1, memory_order_release);
+	} else
+		atomic_store_explicit(&x->sh->done, true, memory_order_release);
 	return rc;
 }
 

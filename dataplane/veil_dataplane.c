@@ -94,6 +94,10 @@ struct run {
 	unsigned lane_lcore[VDD_MAX_WORKERS];
 	struct vdp_worker *lane_pipe[VDD_MAX_WORKERS];
 	struct veil_engine *lane_engine[VDD_MAX_WORKERS];
+	/* the dpdk driver with two or more: a queue pair and a whole
+	 * worker loop each, no distributor */
+	bool per_queue;
+	struct vdd_worker *lane_worker[VDD_MAX_WORKERS];
 	struct vdd_pool *pool;
 	struct vdr_driver *drv;
 	const char *out_path;
@@ -430,6 +434,8 @@ static void totals(struct run *r, struct totals *t)
 			t->tenant_nokey[r->cfg.sources[s].tenant_idx] += c->drops[VDP_R_NO_KEY];
 	}
 	t->held = vdd_worker_held(r->worker);
+	for (unsigned i = 0; r->per_queue && i < r->n_lanes; i++)
+		t->held += vdd_worker_held(r->lane_worker[i]);
 	t->oversize = t->st.rx_oversize;
 	t->in = t->sum.lines_in + t->oversize + t->held;
 	t->out = t->sum.lines_out;
@@ -495,6 +501,15 @@ static void summary_text(struct run *r, const struct totals *t, double secs,
 				(unsigned long long)t->st.rx_errors);
 		fputs(")\n", stderr);
 	}
+	if (sh.n_workers > 1) {
+		fprintf(stderr, "  workers: %u, %s; lines in:", sh.n_workers,
+			r->per_queue ? "a queue pair each"
+				     : "fed in order by the main lcore");
+		for (unsigned i = 0; i < sh.n_workers; i++)
+			fprintf(stderr, "%s %llu", i ? "," : "", (unsigned long long)
+				atomic_load(&sh.wctr[i][VEIL_LINK_CTR_LINES_IN]));
+		fputc('\n', stderr);
+	}
 	fprintf(stderr, "  keys: link %s %s; %u key versions held for %u tenants; "
 		"crypto %s\n", r->cfg.link_name,
 		!att ? "never reached" : syn ? "attached, keys synced"
@@ -551,7 +566,20 @@ static void summary_json(struct run *r, const struct totals *t, double secs,
 	for (unsigned i = 0; i < sh.n_x; i++)
 		fprintf(f, ",\"%s\":%llu", sh.xname[i],
 			(unsigned long long)atomic_load(&sh.xval[i]));
-	fputs("},\"link\":{\"name\":", f);
+	/* per worker, as sent up the link */
+	unsigned nw = sh.n_workers > 1 ? sh.n_workers : 1;
+	fprintf(f, "},\"worker_mode\":\"%s\",\"workers\":[",
+		nw == 1 ? "single" : r->per_queue ? "queue" : "distributor");
+	for (unsigned i = 0; i < nw; i++) {
+		_Atomic uint64_t *c = nw > 1 ? sh.wctr[i] : sh.ctr;
+		fprintf(f, "%s{\"lines_in\":%llu,\"lines_out\":%llu,"
+			"\"lines_dropped\":%llu,\"bytes_in\":%llu}", i ? "," : "",
+			(unsigned long long)atomic_load(&c[VEIL_LINK_CTR_LINES_IN]),
+			(unsigned long long)atomic_load(&c[VEIL_LINK_CTR_LINES_OUT]),
+			(unsigned long long)atomic_load(&c[VEIL_LINK_CTR_LINES_DROPPED]),
+			(unsigned long long)atomic_load(&c[VEIL_LINK_CTR_BYTES_IN]));
+	}
+	fputs("],\"link\":{\"name\":", f);
 	json_str(f, r->cfg.link_name);
 	fprintf(f, ",\"attached\":%s,\"synced\":%s,\"attaches\":%u,"
 		"\"key_versions\":%u},\"crypto\":", att ? "true" : "false",
@@ -884,11 +912,24 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < r.cfg.n_inputs; i++)
 		fin[i] = (struct vdr_file_input){ r.cfg.inputs[i].path,
 						  (uint16_t)r.cfg.inputs[i].source };
+	/* two or more worker lcores: a worker on each. With the dpdk driver
+	 * each polls its own queue pair and the main lcore does the
+	 * housekeeping; otherwise the main lcore reads, distributes, writes
+	 * in order and does the housekeeping */
+	unsigned lc;
+	RTE_LCORE_FOREACH_WORKER(lc) {
+		if (r.n_lanes < VDD_MAX_WORKERS)
+			r.lane_lcore[r.n_lanes++] = lc;
+	}
+	if (r.n_lanes < 2)
+		r.n_lanes = 0;
+	r.per_queue = dpdk && r.n_lanes > 0;
 	if (!r.network)
 		r.drv = vdr_file_new(fin, r.cfg.n_inputs, r.out_path,
 				     r.cfg.max_message, err, sizeof(err));
 	else if (dpdk)
-		r.drv = vdr_dpdk_new(r.cfg.net, r.cfg.max_message, err, sizeof(err));
+		r.drv = vdr_dpdk_new(r.cfg.net, r.cfg.max_message,
+				     r.per_queue ? r.n_lanes : 1, err, sizeof(err));
 	else
 		r.drv = vdr_socket_new(r.cfg.net, r.cfg.max_message, 0, err,
 				       sizeof(err));
@@ -923,15 +964,6 @@ int main(int argc, char **argv)
 	vdd_worker_set_order(r.worker, r.network);
 	r.progress = isatty(STDERR_FILENO) && !r.json;
 
-	/* two or more worker lcores: a worker on each, the main lcore reads,
-	 * distributes, writes in order and does the housekeeping */
-	unsigned lc;
-	RTE_LCORE_FOREACH_WORKER(lc) {
-		if (r.n_lanes < VDD_MAX_WORKERS)
-			r.lane_lcore[r.n_lanes++] = lc;
-	}
-	if (r.n_lanes < 2)
-		r.n_lanes = 0;
 	for (unsigned i = 0; i < r.n_lanes; i++) {
 		r.lane_engine[i] = veil_engine_new(&eo);
 		r.lane_pipe[i] = r.lane_engine[i] ?
@@ -943,7 +975,25 @@ int main(int argc, char **argv)
 			goto done;
 		}
 	}
-	if (r.n_lanes > 0 &&
+	for (unsigned i = 0; r.per_queue && i < r.n_lanes; i++) {
+		r.lane_worker[i] = vdd_worker_new(&sh, r.lane_pipe[i],
+						  vdr_dpdk_worker(r.drv, i),
+						  r.cfg.n_sources, r.cfg.wait_keys,
+						  r.cfg.hold_lines, r.cfg.hold_bytes);
+		if (r.lane_worker[i] == NULL) {
+			fprintf(stderr, "veil-dataplane: worker %u: %s\n", i,
+				strerror(errno));
+			status = EXIT_FAILED;
+			goto done;
+		}
+		vdd_worker_set_order(r.lane_worker[i], true);
+		vdd_worker_set_slot(r.lane_worker[i], i);
+	}
+	if (r.per_queue) {
+		sh.n_workers = r.n_lanes;
+		sh.per_worker = true;
+	}
+	if (r.n_lanes > 0 && !r.per_queue &&
 	    (r.pool = vdd_pool_new(r.worker, r.lane_pipe, r.n_lanes)) == NULL) {
 		fprintf(stderr, "veil-dataplane: workers: %s\n", strerror(errno));
 		status = EXIT_FAILED;
@@ -957,7 +1007,30 @@ int main(int argc, char **argv)
 	telemetry_publish(&r);
 	int wrc;
 	unsigned lcore = rte_get_next_lcore(-1, 1, 0);
-	if (r.pool != NULL) {
+	if (r.per_queue) {
+		unsigned launched = 0;
+		wrc = 0;
+		for (; launched < r.n_lanes; launched++)
+			if (rte_eal_remote_launch(worker_main, r.lane_worker[launched],
+						  r.lane_lcore[launched]) != 0) {
+				fprintf(stderr, "veil-dataplane: cannot launch worker "
+					"%u on lcore %u\n", launched,
+					r.lane_lcore[launched]);
+				atomic_store(&sh.stop, true);
+				wrc = -1;
+				break;
+			}
+		while (atomic_load_explicit(&sh.n_done, memory_order_acquire) <
+		       launched) {
+			vdd_shared_gather(&sh);
+			housekeeping(&r);
+			usleep(2000);
+		}
+		for (unsigned i = 0; i < launched; i++)
+			if (rte_eal_wait_lcore(r.lane_lcore[i]) != 0)
+				wrc = -1;
+		vdd_shared_gather(&sh);
+	} else if (r.pool != NULL) {
 		struct lane_arg la[VDD_MAX_WORKERS];
 		for (unsigned i = 0; i < r.n_lanes; i++) {
 			la[i] = (struct lane_arg){ r.pool, i };
@@ -994,6 +1067,11 @@ int main(int argc, char **argv)
 	struct totals t;
 	totals(&r, &t);
 	const char *error = wrc != 0 ? vdd_worker_error(r.worker) : NULL;
+	for (unsigned i = 0; r.per_queue && i < r.n_lanes; i++)
+		if (error == NULL || error[0] == '\0')
+			error = wrc != 0 ? vdd_worker_error(r.lane_worker[i]) : NULL;
+	if (error != NULL && error[0] == '\0')
+		error = "a worker could not start";
 	uint64_t nokey = t.sum.drops[VDP_R_NO_KEY];
 	if (error != NULL || nokey > 0 || t.held > 0 || t.st.rx_errors > 0)
 		status = EXIT_FAILED;
@@ -1007,6 +1085,8 @@ int main(int argc, char **argv)
 done:
 	vdd_pool_free(r.pool);
 	vdd_worker_free(r.worker);
+	for (unsigned i = 0; i < r.n_lanes; i++)
+		vdd_worker_free(r.lane_worker[i]);
 	vdr_free(r.drv);
 	vdp_worker_free(r.pipe);
 	for (unsigned i = 0; i < r.n_lanes; i++) {

@@ -16,8 +16,15 @@
  * driver inside this one. docs/network-dpdk.md describes the packet path
  * and every counter.
  *
- * One thread polls the driver: RX queues, the TAP and TX queue 0 are used
- * from it only.
+ * Workers (vdr_dpdk_new(), vdr_dpdk_worker()): each port has at least one
+ * RX/TX queue pair per worker, RSS over IP and UDP spreads the senders.
+ * Worker i's driver polls RX queues i, i + n, ... of every port, sends on
+ * TX queue i, and has its own TAP queue pair, reassembly table, neighbour
+ * lookups and socket driver (worker 0's has the TCP/TLS listeners; every
+ * worker's its own TCP/TLS upstream connections). The ports, their pools
+ * and the TAP devices are shared (created and freed by the device, the
+ * driver vdr_dpdk_new() returns); nothing else is. One thread polls each
+ * worker's driver.
  */
 #define ALLOW_EXPERIMENTAL_API 1 /* rte_ip_frag_table_del_expired_entries */
 
@@ -65,6 +72,7 @@
 #define NEIGH_REFRESH_S 10.0      /* a known one: look again */
 #define INNER_POLL_S 0.005        /* the socket driver (its rx may wait ~1 ms) */
 #define REASM_MAX 65600           /* a reassembled frame, linear */
+#define TAP_DESC 512              /* a TAP queue's ring */
 #define LINE_OFF (65536 + 256)    /* scratch: a datagram, then the line */
 /* mbufs of a port's pool for fragments waiting in the reassembly table,
  * and so the most fragments it holds */
@@ -130,9 +138,13 @@ struct dp_port {
 	char tap_dev[32];            /* the vdev's name */
 	int tap_ifindex;
 	struct pkt_local loc;
-	struct rte_mbuf *exc[BURST * 2];  /* to the TAP, this burst */
-	uint32_t exc_w[BURST * 2];        /* frames each stands for */
-	unsigned n_exc;
+};
+
+/* A worker's frames to a port's TAP, this burst. */
+struct dp_exc {
+	struct rte_mbuf *m[BURST * 2];
+	uint32_t w[BURST * 2];            /* frames each stands for */
+	unsigned n;
 };
 
 struct dp_upstream {
@@ -145,15 +157,34 @@ struct dp_upstream {
 	struct rte_ether_addr mac;
 	double next_lookup;          /* monotonic seconds */
 	int kfd;                     /* the kernel fallback socket */
-	bool kfd_shared;             /* an earlier upstream's (same source) */
+	bool kfd_shared;             /* an earlier upstream's (same source),
+				      * or worker 0's */
 };
 
+struct dpdk_drv;
+
+/* The ports, the TAPs and a driver per worker: what vdr_dpdk_new()
+ * returns. With one worker its rx and tx are that worker's; its stats and
+ * xstats are the sums over the workers. */
+struct dpdk_dev {
+	struct vdr_driver base;
+	const struct vdr_net_cfg *cfg;
+	struct dp_port port[VDR_MAX_PORTS];
+	unsigned n_port;
+	unsigned n_workers;
+	struct dpdk_drv *w[RTE_MAX_LCORE];
+};
+
+/* One worker's driver. */
 struct dpdk_drv {
 	struct vdr_driver base;
 	const struct vdr_net_cfg *cfg;
+	struct dpdk_dev *dev;
+	uint16_t wid, n_workers;     /* its queues: wid, wid + n_workers, ... */
 	size_t max_msg;
-	struct dp_port port[VDR_MAX_PORTS];
+	struct dp_port *port;        /* the device's */
 	unsigned n_port;
+	struct dp_exc exc[VDR_MAX_PORTS];
 	struct dp_upstream up[VDR_MAX_UPSTREAM];
 	unsigned n_up;
 	struct vdr_driver *inner;    /* TCP, TLS */
@@ -201,19 +232,20 @@ static double now_s(void)
 
 static void flush_kernel(struct dpdk_drv *d, struct dp_port *p)
 {
+	struct dp_exc *e = &d->exc[p->idx];
 	unsigned sent = 0;
-	for (int t = 0; t < TX_RETRIES && sent < p->n_exc; t++)
-		sent += rte_eth_tx_burst(p->tap_id, 0, p->exc + sent,
-					 (uint16_t)(p->n_exc - sent));
-	for (unsigned i = 0; i < p->n_exc; i++) {
+	for (int t = 0; t < TX_RETRIES && sent < e->n; t++)
+		sent += rte_eth_tx_burst(p->tap_id, d->wid, e->m + sent,
+					 (uint16_t)(e->n - sent));
+	for (unsigned i = 0; i < e->n; i++) {
 		if (i < sent)
-			d->x.rx_exception += p->exc_w[i];
+			d->x.rx_exception += e->w[i];
 		else {
-			d->x.drop_exception_full += p->exc_w[i];
-			rte_pktmbuf_free(p->exc[i]);
+			d->x.drop_exception_full += e->w[i];
+			rte_pktmbuf_free(e->m[i]);
 		}
 	}
-	p->n_exc = 0;
+	e->n = 0;
 }
 
 /* Queue frame @p m for the kernel (its tags removed: the TAP interface is
@@ -233,19 +265,21 @@ static void to_kernel(struct dpdk_drv *d, struct dp_port *p,
 		rte_pktmbuf_adj(m, (uint16_t)(4 * n_vlan));
 	}
 	m->ol_flags = 0;
-	if (p->n_exc == RTE_DIM(p->exc))
+	struct dp_exc *e = &d->exc[p->idx];
+	if (e->n == RTE_DIM(e->m))
 		flush_kernel(d, p);
-	p->exc[p->n_exc] = m;
-	p->exc_w[p->n_exc++] = w;
+	e->m[e->n] = m;
+	e->w[e->n++] = w;
 }
 
-/* Send @p n frames on the port's TX queue 0, a few tries; the rest are
+/* Send @p n frames on the port's TX queue @p q, a few tries; the rest are
  * freed. @return how many were sent. */
-static unsigned tx_wire(struct dp_port *p, struct rte_mbuf **m, unsigned n)
+static unsigned tx_wire(struct dp_port *p, uint16_t q, struct rte_mbuf **m,
+			unsigned n)
 {
 	unsigned sent = 0;
 	for (int t = 0; t < TX_RETRIES && sent < n; t++)
-		sent += rte_eth_tx_burst(p->id, 0, m + sent, (uint16_t)(n - sent));
+		sent += rte_eth_tx_burst(p->id, q, m + sent, (uint16_t)(n - sent));
 	for (unsigned i = sent; i < n; i++)
 		rte_pktmbuf_free(m[i]);
 	return sent;
@@ -255,7 +289,7 @@ static unsigned tx_wire(struct dp_port *p, struct rte_mbuf **m, unsigned n)
 static void poll_kernel(struct dpdk_drv *d, struct dp_port *p)
 {
 	struct rte_mbuf *m[BURST];
-	uint16_t n = rte_eth_rx_burst(p->tap_id, 0, m, BURST);
+	uint16_t n = rte_eth_rx_burst(p->tap_id, d->wid, m, BURST);
 	if (n == 0)
 		return;
 	d->x.rx_from_kernel += n;
@@ -272,7 +306,7 @@ static void poll_kernel(struct dpdk_drv *d, struct dp_port *p)
 		}
 		m[k++] = m[i];
 	}
-	unsigned s = tx_wire(p, m, k);
+	unsigned s = tx_wire(p, d->wid, m, k);
 	d->x.tx_to_wire += s;
 	d->x.drop_tx_full += k - s;
 }
@@ -537,7 +571,7 @@ static void poll_ports(struct dpdk_drv *d)
 		bool got = false;
 		for (unsigned i = 0; i < d->n_port; i++) {
 			struct dp_port *p = &d->port[i];
-			for (uint16_t q = 0; q < p->nq; q++) {
+			for (uint16_t q = d->wid; q < p->nq; q += d->n_workers) {
 				if (d->n_msgs + BURST > MSG_CAP ||
 				    d->arena_cap - d->arena_used <
 					    BURST * d->max_msg)
@@ -547,7 +581,7 @@ static void poll_ports(struct dpdk_drv *d)
 				got |= n > 0;
 				for (uint16_t k = 0; k < n; k++)
 					process_frame(d, p, m[k]);
-				if (p->n_exc > 0)
+				if (d->exc[i].n > 0)
 					flush_kernel(d, p);
 			}
 		}
@@ -890,7 +924,7 @@ static void flush_tx(struct dpdk_drv *d, unsigned pi, unsigned *nq)
 {
 	if (nq[pi] == 0)
 		return;
-	unsigned s = tx_wire(&d->port[pi], d->txq[pi], nq[pi]);
+	unsigned s = tx_wire(&d->port[pi], d->wid, d->txq[pi], nq[pi]);
 	for (unsigned z = 0; z < nq[pi]; z++) {
 		if (!d->txq_last[pi][z])
 			continue;
@@ -1037,6 +1071,7 @@ static void port_stop(struct dp_port *p)
 	p->pool = p->indirect = NULL;
 }
 
+/* A worker's driver (its ports, pools and TAPs are the device's). */
 static void dpdk_free(struct vdr_driver *dv)
 {
 	struct dpdk_drv *d = dd_of(dv);
@@ -1048,12 +1083,9 @@ static void dpdk_free(struct vdr_driver *dv)
 		rte_ip_frag_free_death_row(&d->dr, 0);
 		rte_ip_frag_table_destroy(d->frag);
 	}
-	for (unsigned i = 0; i < d->n_port; i++) {
-		struct dp_port *p = &d->port[i];
-		for (unsigned k = 0; k < p->n_exc; k++)
-			rte_pktmbuf_free(p->exc[k]);
-		port_stop(p);
-	}
+	for (unsigned i = 0; i < d->n_port; i++)
+		for (unsigned k = 0; k < d->exc[i].n; k++)
+			rte_pktmbuf_free(d->exc[i].m[k]);
 	if (d->nl >= 0)
 		close(d->nl);
 	/* message content: received lines and frames, lines sent */
@@ -1079,6 +1111,127 @@ static const struct vdr_ops dpdk_ops = {
 	.xstats = dpdk_xstats,
 	.free = dpdk_free,
 };
+
+/* ------------------------------------------------------------------ */
+/* the device: one worker's rx and tx, every worker's counters         */
+/* ------------------------------------------------------------------ */
+
+static struct dpdk_dev *dev_of(struct vdr_driver *d)
+{
+	return (struct dpdk_dev *)d;
+}
+
+/* rx, tx and flush of the device are its only worker's; with more, each
+ * worker has its own driver (vdr_dpdk_worker()). */
+static struct vdr_driver *dev_worker(struct dpdk_dev *v)
+{
+	if (v->n_workers == 1)
+		return &v->w[0]->base;
+	vdr_set_error(&v->base, "the dpdk driver has %u workers: each uses "
+		      "its own (vdr_dpdk_worker)", v->n_workers);
+	return NULL;
+}
+
+static int dev_rx(struct vdr_driver *dv, struct vdp_line *lines, unsigned max)
+{
+	struct vdr_driver *w = dev_worker(dev_of(dv));
+	int n = w != NULL ? vdr_rx(w, lines, max) : VDR_ERR;
+	if (n == VDR_ERR && w != NULL)
+		vdr_set_error(dv, "%s", vdr_error(w));
+	return n;
+}
+
+static void dev_rx_return(struct vdr_driver *dv, unsigned n)
+{
+	struct vdr_driver *w = dev_worker(dev_of(dv));
+	if (w != NULL)
+		vdr_rx_return(w, n);
+}
+
+static int dev_tx(struct vdr_driver *dv, const struct vdp_burst *b)
+{
+	struct vdr_driver *w = dev_worker(dev_of(dv));
+	int n = w != NULL ? vdr_tx(w, b) : VDR_ERR;
+	if (n == VDR_ERR && w != NULL)
+		vdr_set_error(dv, "%s", vdr_error(w));
+	return n;
+}
+
+static int dev_flush(struct vdr_driver *dv)
+{
+	struct vdr_driver *w = dev_worker(dev_of(dv));
+	int rc = w != NULL ? vdr_flush(w) : VDR_ERR;
+	if (rc != 0 && w != NULL)
+		vdr_set_error(dv, "%s", vdr_error(w));
+	return rc;
+}
+
+static void dev_stats(const struct vdr_driver *dv, struct vdr_stats *st)
+{
+	const struct dpdk_dev *v = (const struct dpdk_dev *)dv;
+	for (unsigned i = 0; i < v->n_workers; i++) {
+		struct vdr_stats w;
+		vdr_stats(&v->w[i]->base, &w);
+		st->rx_msgs += w.rx_msgs;
+		st->rx_bytes += w.rx_bytes;
+		st->rx_oversize += w.rx_oversize;
+		st->rx_errors += w.rx_errors;
+		st->rx_unterminated += w.rx_unterminated;
+		st->tx_msgs += w.tx_msgs;
+		st->tx_bytes += w.tx_bytes;
+		st->tx_errors += w.tx_errors;
+		st->tx_lost += w.tx_lost;
+	}
+}
+
+/* Worker 0's names (every worker has the same ones, or fewer when only
+ * worker 0 has TCP/TLS listeners and no socket driver otherwise), the
+ * values summed by name. */
+static unsigned dev_xstats(const struct vdr_driver *dv, const char **names,
+			   uint64_t *vals, unsigned cap)
+{
+	const struct dpdk_dev *v = (const struct dpdk_dev *)dv;
+	unsigned n = vdr_xstats(&v->w[0]->base, names, vals, cap);
+	const char *wn[256];
+	uint64_t wv[256];
+	for (unsigned i = 1; i < v->n_workers; i++) {
+		unsigned m = vdr_xstats(&v->w[i]->base, wn, wv, RTE_DIM(wn));
+		for (unsigned k = 0; k < m && k < n && k < cap; k++)
+			if (strcmp(names[k], wn[k]) == 0)
+				vals[k] += wv[k];
+	}
+	return n;
+}
+
+static void dev_free(struct vdr_driver *dv)
+{
+	struct dpdk_dev *v = dev_of(dv);
+	for (unsigned i = 0; i < v->n_workers; i++)
+		if (v->w[i] != NULL)
+			dpdk_free(&v->w[i]->base);
+	for (unsigned i = 0; i < v->n_port; i++)
+		port_stop(&v->port[i]);
+	free(v);
+}
+
+static const struct vdr_ops dev_ops = {
+	.name = "dpdk",
+	.rx = dev_rx,
+	.rx_return = dev_rx_return,
+	.tx = dev_tx,
+	.flush = dev_flush,
+	.stats = dev_stats,
+	.xstats = dev_xstats,
+	.free = dev_free,
+};
+
+struct vdr_driver *vdr_dpdk_worker(struct vdr_driver *d, unsigned i)
+{
+	if (d == NULL || d->ops != &dev_ops)
+		return NULL;
+	struct dpdk_dev *v = dev_of(d);
+	return i < v->n_workers ? &v->w[i]->base : NULL;
+}
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -1177,7 +1330,9 @@ out:
 	return rc;
 }
 
-static int start_tap(struct dp_port *p, char *err, size_t errlen)
+/* The exception interface: a TAP with a queue pair per worker (the
+ * kernel spreads what it sends over them). */
+static int start_tap(struct dp_port *p, uint16_t nw, char *err, size_t errlen)
 {
 	char args[160];
 	snprintf(p->tap_dev, sizeof(p->tap_dev), "net_tap_veil%u", p->idx);
@@ -1194,15 +1349,16 @@ static int start_tap(struct dp_port *p, char *err, size_t errlen)
 	}
 	p->has_tap = true;
 	struct rte_eth_conf conf = { 0 };
-	int rc = rte_eth_dev_configure(p->tap_id, 1, 1, &conf);
-	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(p->tap_id, 0, 512,
+	int rc = rte_eth_dev_configure(p->tap_id, nw, nw, &conf);
+	for (uint16_t q = 0; rc == 0 && q < nw; q++) {
+		rc = rte_eth_rx_queue_setup(p->tap_id, q, TAP_DESC,
 					    rte_eth_dev_socket_id(p->tap_id),
 					    NULL, p->pool);
-	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(p->tap_id, 0, 512,
-					    rte_eth_dev_socket_id(p->tap_id),
-					    NULL);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(p->tap_id, q, TAP_DESC,
+						    rte_eth_dev_socket_id(p->tap_id),
+						    NULL);
+	}
 	if (rc == 0 && (rc = rte_eth_dev_set_mtu(p->tap_id, p->mtu)) == -ENOTSUP)
 		rc = 0;
 	if (rc == 0)
@@ -1214,7 +1370,7 @@ static int start_tap(struct dp_port *p, char *err, size_t errlen)
 	return tap_addresses(p, err, errlen);
 }
 
-static int start_port(struct dpdk_drv *d, struct dp_port *p, char *err,
+static int start_port(struct dpdk_dev *v, struct dp_port *p, char *err,
 		      size_t errlen)
 {
 	const struct vdr_port_cfg *c = p->cfg;
@@ -1231,10 +1387,16 @@ static int start_port(struct dpdk_drv *d, struct dp_port *p, char *err,
 			    "allows (%u-%u)", c->name, c->mtu, c->device,
 			    info.min_mtu, info.max_mtu);
 	p->mtu = (uint16_t)c->mtu;
-	p->nq = (uint16_t)c->queues;
+	/* a queue pair per worker unless more are asked for */
+	unsigned nw = v->n_workers;
+	p->nq = (uint16_t)(c->queues ? c->queues : nw);
+	if (p->nq < nw)
+		return fail(err, errlen, "port %s: queues = %u, fewer than the %u "
+			    "workers (each needs its own queue pair)", c->name,
+			    c->queues, nw);
 	if (p->nq > info.max_rx_queues || p->nq > info.max_tx_queues)
 		return fail(err, errlen, "port %s: %u queues, %s has %u", c->name,
-			    c->queues, c->device,
+			    p->nq, c->device,
 			    RTE_MIN(info.max_rx_queues, info.max_tx_queues));
 	int socket = rte_eth_dev_socket_id(p->id);
 	if (socket < 0)
@@ -1242,8 +1404,9 @@ static int start_port(struct dpdk_drv *d, struct dp_port *p, char *err,
 	/* one frame a segment: the fragment ledger counts segments */
 	unsigned room = RTE_MAX(RTE_MBUF_DEFAULT_DATAROOM,
 				c->mtu + RTE_ETHER_HDR_LEN + 8 + RTE_ETHER_CRC_LEN);
-	unsigned n = (c->rx_desc + c->tx_desc) * p->nq + 2 * 512 + 4 * BURST +
-		     FRAG_POOL(d->cfg) + 4096;
+	/* the rings, the TAP's, the fragments, the lcores' caches, a margin */
+	unsigned n = (c->rx_desc + c->tx_desc) * p->nq + 2 * TAP_DESC * nw +
+		     4 * BURST * nw + FRAG_POOL(v->cfg) + 384 * (nw + 1) + 4096;
 	char name[RTE_MEMPOOL_NAMESIZE];
 	snprintf(name, sizeof(name), "veil_p%u", p->idx);
 	p->pool = rte_pktmbuf_pool_create(name, n, 256, 0,
@@ -1319,7 +1482,7 @@ static int start_port(struct dpdk_drv *d, struct dp_port *p, char *err,
 	for (unsigned i = 0; i < c->n_listen_ports && i < RTE_DIM(p->loc.ports); i++)
 		p->loc.ports[p->loc.n_ports++] = c->listen_ports[i];
 	if (strcmp(c->exception, "none") != 0)
-		return start_tap(p, err, errlen);
+		return start_tap(p, (uint16_t)nw, err, errlen);
 	return 0;
 }
 
@@ -1523,12 +1686,116 @@ static bool needs_socket_driver(const struct vdr_net_cfg *c)
 	return false;
 }
 
-struct vdr_driver *vdr_dpdk_new(const struct vdr_net_cfg *c, size_t max_msg,
-				char *err, size_t errlen)
+static bool tcp_upstreams(const struct vdr_net_cfg *c)
 {
-	if (c == NULL || max_msg == 0 || c->n_port == 0) {
-		fail(err, errlen, "the dpdk driver needs at least one [port] and "
-		     "a maximum message size");
+	for (unsigned i = 0; i < c->n_up; i++)
+		if (c->up[i].proto != VDR_UDP)
+			return true;
+	return false;
+}
+
+/* Worker @p i's driver: its buffers, its share of the reassembly table,
+ * its neighbour socket, its upstreams (worker 0 opens the kernel
+ * fallback sockets, the others use them). */
+static struct dpdk_drv *worker_new(struct dpdk_dev *v, unsigned i,
+				   size_t max_msg, char *err, size_t errlen)
+{
+	const struct vdr_net_cfg *c = v->cfg;
+	struct dpdk_drv *d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		fail(err, errlen, "out of memory");
+		return NULL;
+	}
+	d->base.ops = &dpdk_ops;
+	d->cfg = c;
+	d->dev = v;
+	d->wid = (uint16_t)i;
+	d->n_workers = (uint16_t)v->n_workers;
+	d->port = v->port;
+	d->n_port = v->n_port;
+	/* no UDP payload is longer: a larger maximum changes nothing */
+	d->max_msg = RTE_MIN(max_msg, (size_t)65535);
+	d->nl = -1;
+	d->frag_id = (uint32_t)rte_rand();
+	d->ip_id = (uint16_t)rte_rand();
+	for (unsigned k = 0; k < VDR_MAX_UPSTREAM; k++)
+		d->up[k].kfd = -1;
+	v->w[i] = d; /* freed with the device from here on */
+	d->arena_cap = RTE_MAX((size_t)4 << 20, 2 * BURST * d->max_msg);
+	d->arena = malloc(d->arena_cap);
+	d->reasm = malloc(REASM_MAX + 64);
+	d->scratch = malloc(LINE_OFF + 65536);
+	if (d->arena == NULL || d->reasm == NULL || d->scratch == NULL) {
+		fail(err, errlen, "out of memory");
+		return NULL;
+	}
+	/* fragments of a datagram hash to one queue (the IP addresses):
+	 * the workers share the table's size and the pool's budget */
+	uint64_t hz = rte_get_tsc_hz();
+	unsigned entries = RTE_MAX(c->frag_entries / v->n_workers, 16u);
+	d->frag_budget = RTE_MAX(FRAG_POOL(c) / v->n_workers, 16u);
+	d->frag = rte_ip_frag_table_create(
+		rte_align32pow2((entries + 15) / 16), 16, entries,
+		(uint64_t)(c->frag_timeout * (double)hz), (int)rte_socket_id());
+	if (d->frag == NULL) {
+		fail(err, errlen, "reassembly table of %u datagrams: %s",
+		     entries, rte_strerror(rte_errno));
+		return NULL;
+	}
+	d->nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (d->nl >= 0) {
+		struct timeval tv = { .tv_usec = 200000 };
+		setsockopt(d->nl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	if (i > 0) {
+		const struct dpdk_drv *w0 = v->w[0];
+		memcpy(d->up, w0->up, sizeof(d->up));
+		d->n_up = w0->n_up;
+		for (unsigned k = 0; k < d->n_up; k++)
+			d->up[k].kfd_shared = true;
+		return d;
+	}
+	for (unsigned k = 0; k < c->n_up; k++) {
+		if (c->up[k].proto != VDR_UDP)
+			continue;
+		if (setup_upstream(d, &d->up[d->n_up], &c->up[k], err, errlen) != 0) {
+			d->n_up++;
+			return NULL;
+		}
+		d->n_up++;
+	}
+	return d;
+}
+
+/* The next hops, and the socket driver for TCP and TLS: worker 0's has
+ * the listeners, every worker's its own upstream connections. */
+static int worker_start(struct dpdk_drv *d, size_t max_msg, char *err,
+			size_t errlen)
+{
+	refresh_neighbours(d, true);
+	unsigned flags = VDR_SOCK_NO_UDP_LISTEN | VDR_SOCK_NO_UDP_UPSTREAM |
+			 VDR_SOCK_NO_WAIT | VDR_SOCK_FREEBIND;
+	if (d->wid > 0)
+		flags |= VDR_SOCK_NO_LISTEN;
+	if (d->wid == 0 ? !needs_socket_driver(d->cfg) : !tcp_upstreams(d->cfg))
+		return 0;
+	char ierr[256] = "";
+	/* polled from the poll-mode loop: it must never wait; its listeners
+	 * may bind the TAP's addresses before they are usable (IPv6
+	 * duplicate address detection) */
+	d->inner = vdr_socket_new(d->cfg, max_msg, flags, ierr, sizeof(ierr));
+	if (d->inner == NULL)
+		return fail(err, errlen, "TCP/TLS through the exception "
+			    "interface: %s", ierr);
+	return 0;
+}
+
+struct vdr_driver *vdr_dpdk_new(const struct vdr_net_cfg *c, size_t max_msg,
+				unsigned workers, char *err, size_t errlen)
+{
+	if (c == NULL || max_msg == 0 || c->n_port == 0 || workers == 0) {
+		fail(err, errlen, "the dpdk driver needs at least one [port], "
+		     "a maximum message size and a worker");
 		errno = EINVAL;
 		return NULL;
 	}
@@ -1537,81 +1804,38 @@ struct vdr_driver *vdr_dpdk_new(const struct vdr_net_cfg *c, size_t max_msg,
 		errno = EINVAL;
 		return NULL;
 	}
-	struct dpdk_drv *d = calloc(1, sizeof(*d));
-	if (d == NULL) {
+	if (workers > RTE_MAX_LCORE || workers > UINT16_MAX) {
+		fail(err, errlen, "%u workers: at most %u", workers, RTE_MAX_LCORE);
+		errno = EINVAL;
+		return NULL;
+	}
+	struct dpdk_dev *v = calloc(1, sizeof(*v));
+	if (v == NULL) {
 		fail(err, errlen, "out of memory");
 		return NULL;
 	}
-	d->base.ops = &dpdk_ops;
-	d->cfg = c;
-	/* no UDP payload is longer: a larger maximum changes nothing */
-	d->max_msg = RTE_MIN(max_msg, (size_t)65535);
-	d->nl = -1;
-	d->frag_id = (uint32_t)rte_rand();
-	d->ip_id = (uint16_t)rte_rand();
-	for (unsigned i = 0; i < VDR_MAX_UPSTREAM; i++)
-		d->up[i].kfd = -1;
-	d->arena_cap = RTE_MAX((size_t)4 << 20, 2 * BURST * d->max_msg);
-	d->arena = malloc(d->arena_cap);
-	d->reasm = malloc(REASM_MAX + 64);
-	d->scratch = malloc(LINE_OFF + 65536);
-	if (d->arena == NULL || d->reasm == NULL || d->scratch == NULL) {
-		fail(err, errlen, "out of memory");
-		goto fail;
-	}
+	v->base.ops = &dev_ops;
+	v->cfg = c;
+	v->n_workers = workers;
 	for (unsigned i = 0; i < c->n_port; i++) {
-		d->port[i].cfg = &c->port[i];
-		d->port[i].idx = i;
-		d->n_port = i + 1;
-		if (start_port(d, &d->port[i], err, errlen) != 0)
+		v->port[i].cfg = &c->port[i];
+		v->port[i].idx = i;
+		v->n_port = i + 1;
+		if (start_port(v, &v->port[i], err, errlen) != 0)
 			goto fail;
 	}
-	uint64_t hz = rte_get_tsc_hz();
-	unsigned entries = RTE_MAX(c->frag_entries, 16u);
-	d->frag_budget = FRAG_POOL(c);
-	d->frag = rte_ip_frag_table_create(
-		rte_align32pow2((entries + 15) / 16), 16, entries,
-		(uint64_t)(c->frag_timeout * (double)hz), (int)rte_socket_id());
-	if (d->frag == NULL) {
-		fail(err, errlen, "reassembly table of %u datagrams: %s",
-		     entries, rte_strerror(rte_errno));
+	if (worker_new(v, 0, max_msg, err, errlen) == NULL ||
+	    tap_routes(v->w[0], err, errlen) != 0)
 		goto fail;
-	}
-	d->nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (d->nl >= 0) {
-		struct timeval tv = { .tv_usec = 200000 };
-		setsockopt(d->nl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	}
-	for (unsigned i = 0; i < c->n_up; i++) {
-		if (c->up[i].proto != VDR_UDP)
-			continue;
-		if (setup_upstream(d, &d->up[d->n_up], &c->up[i], err, errlen) != 0) {
-			d->n_up++;
+	for (unsigned i = 1; i < workers; i++)
+		if (worker_new(v, i, max_msg, err, errlen) == NULL)
 			goto fail;
-		}
-		d->n_up++;
-	}
-	if (tap_routes(d, err, errlen) != 0)
-		goto fail;
-	refresh_neighbours(d, true);
-	if (needs_socket_driver(c)) {
-		char ierr[256] = "";
-		/* polled from the poll-mode loop: it must never wait; its
-		 * listeners may bind the TAP's addresses before they are
-		 * usable (IPv6 duplicate address detection) */
-		d->inner = vdr_socket_new(c, max_msg, VDR_SOCK_NO_UDP_LISTEN |
-					  VDR_SOCK_NO_UDP_UPSTREAM |
-					  VDR_SOCK_NO_WAIT | VDR_SOCK_FREEBIND,
-					  ierr, sizeof(ierr));
-		if (d->inner == NULL) {
-			fail(err, errlen, "TCP/TLS through the exception "
-			     "interface: %s", ierr);
+	for (unsigned i = 0; i < workers; i++)
+		if (worker_start(v->w[i], max_msg, err, errlen) != 0)
 			goto fail;
-		}
-	}
-	return &d->base;
+	return &v->base;
 fail:
-	dpdk_free(&d->base);
+	dev_free(&v->base);
 	errno = EINVAL;
 	return NULL;
 }

@@ -96,8 +96,9 @@ struct vdr_port_cfg {
 						networks */
 	struct vdr_prefix gateway;
 	unsigned queues;                     /* queues = RX/TX queue pairs
-						(default 1; RSS over UDP when
-						more) */
+						(0, the default: one per
+						worker; RSS over IP and UDP
+						when more than 1) */
 	unsigned rx_desc, tx_desc;           /* rx_desc, tx_desc (default 1024) */
 };
 

@@ -662,7 +662,7 @@ int vdr_net_cfg_set(struct vdr_net_cfg *c, const char *section,
 			p->n_listen_ports = 1;
 			p->mtu = 1500;
 			snprintf(p->exception, sizeof(p->exception), "veil-%.10s", n);
-			p->queues = 1;
+			p->queues = 0; /* one per worker */
 			p->rx_desc = p->tx_desc = 1024;
 			c->n_port++;
 		}

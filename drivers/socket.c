@@ -2028,7 +2028,8 @@ struct vdr_driver *vdr_socket_new(const struct vdr_net_cfg *c, size_t max_msg,
 
 	bool any_udp = false;
 	for (unsigned i = 0; i < c->n_listen && i < VDR_MAX_LISTEN; i++) {
-		if (c->listen[i].proto == VDR_UDP && (flags & VDR_SOCK_NO_UDP_LISTEN))
+		if ((c->listen[i].proto == VDR_UDP && (flags & VDR_SOCK_NO_UDP_LISTEN)) ||
+		    (flags & VDR_SOCK_NO_LISTEN))
 			continue;
 		struct sk_listen *l = &d->lis[d->n_lis++];
 		l->kind = OBJ_LISTEN;

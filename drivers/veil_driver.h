@@ -203,6 +203,8 @@ enum {
 	VDR_SOCK_FREEBIND = 1u << 3,        /**< listeners may bind addresses
 						 not (yet) on an interface (a
 						 TAP's tentative IPv6) */
+	VDR_SOCK_NO_LISTEN = 1u << 4,       /**< no listener at all (upstreams
+						 only) */
 };
 
 /**
@@ -232,9 +234,20 @@ struct vdr_driver *vdr_socket_new(const struct vdr_net_cfg *c, size_t max_msg,
  * pipeline, everything else to the kernel; forwarded lines leave as UDP
  * syslog to the UDP upstreams, built here. TCP and TLS listeners and
  * upstreams are served by a socket driver inside this one (through the
- * exception interface). @return the driver, or NULL with a sentence.
+ * exception interface).
+ * @p workers: each has its own RX/TX queue pair on every port (a port's
+ *   queues = N may give more: worker i polls RX queues i, i + workers, ...
+ *   and sends on TX queue i), RSS over IP and UDP spreads the senders.
+ * @return the device, or NULL with a sentence. With one worker it is
+ *   that worker's driver; with more, each worker polls its own
+ *   (vdr_dpdk_worker()) and the device only counts (vdr_stats and
+ *   vdr_xstats: the sums over the workers, to read once they stopped or
+ *   from worker 0's thread). vdr_free() of the device frees them all.
  */
 struct vdr_driver *vdr_dpdk_new(const struct vdr_net_cfg *c, size_t max_msg,
-				char *err, size_t errlen);
+				unsigned workers, char *err, size_t errlen);
+/** Worker @p i's driver of the device @p d (vdr_dpdk_new()), or NULL.
+ *  Only one thread may use it; its stats and xstats are its own. */
+struct vdr_driver *vdr_dpdk_worker(struct vdr_driver *d, unsigned i);
 
 #endif

@@ -32,6 +32,10 @@ D. veil-dataplane itself in network mode with the dpdk driver on pcap
    files and a real veil-controld (keys over the link): every datagram
    that leaves carries tokens instead of the senders' user and device
    names, and the tokens resolve to them through veilctl.
+E. the same with two workers, a queue pair each (a pcap file per RX and
+   TX queue): each worker takes its RX queue's lines and sends them, in
+   order, by its TX queue; as root, the TAP has a queue pair per worker
+   and the kernel's ARP and ping replies leave by the port.
 Exits 77 (skipped) if scapy is missing; B and C are skipped, with the
 reason, when not root or without /dev/net/tun.
 """
@@ -654,14 +658,7 @@ def part_d(tmp):
     ctld = veiltest.Controld(BUILD, tmp, link)
     dp = None
     try:
-        try:
-            ctld.start()
-        except RuntimeError:
-            pass  # then the tenant create fails, with controld's log
-        rc, a = ctld.ctl("tenant", "create", "acme")
-        if not check(rc == 0, "D: tenant create: %r" % a):
-            with open(os.path.join(tmp, "ctld.log")) as f:
-                print(f.read()[-2000:])
+        if not start_tenant(ctld, tmp, "D"):
             return
 
         E = Ether(src=PEER_MAC, dst=PORT_MAC)
@@ -723,21 +720,154 @@ def part_d(tmp):
         text = b"\n".join(payloads)
         clear = [u for u in users + ["longuser"] if u.encode() in text]
         check(not clear, "D: names left in clear: %s" % clear[:5])
-        toks = set(TOKEN.findall(text))
-        tf = os.path.join(tmp, "d-out.txt")
-        with open(tf, "wb") as f:
-            f.write(text + b"\n")
-        rc, a = ctld.ctl("resolve", "-t", "acme", "-j", "ticket 77: dpdk driver test",
-                    "--text", "--file", tf)
-        names = set(n for n in a.get("names", []) if isinstance(n, str))
-        check(rc == 0 and a.get("ok") and a.get("failed") == 0 and
-              set(users + ["longuser"]) <= names,
-              "D: the tokens (%d) resolve to the senders' names" % len(toks))
+        resolve_check(ctld, tmp, text, users + ["longuser"], "D")
     finally:
         if dp is not None:
             dp.kill()
             dp.communicate()
         ctld.stop()
+
+
+def start_tenant(ctld, tmp, part):
+    """Start controld and create tenant acme. @return success."""
+    try:
+        ctld.start()
+    except RuntimeError:
+        pass  # then the tenant create fails, with controld's log
+    rc, a = ctld.ctl("tenant", "create", "acme")
+    if not check(rc == 0, "%s: tenant create: %r" % (part, a)):
+        with open(os.path.join(tmp, "ctld.log")) as f:
+            print(f.read()[-2000:])
+        return False
+    return True
+
+
+def resolve_check(ctld, tmp, text, names, part):
+    """The tokens in @text resolve, through veilctl, to at least @names."""
+    toks = set(TOKEN.findall(text))
+    tf = os.path.join(tmp, "%s-out.txt" % part)
+    with open(tf, "wb") as f:
+        f.write(text + b"\n")
+    rc, a = ctld.ctl("resolve", "-t", "acme", "-j", "ticket 77: dpdk driver test",
+                     "--text", "--file", tf)
+    got = set(n for n in a.get("names", []) if isinstance(n, str))
+    check(rc == 0 and a.get("ok") and a.get("failed") == 0 and set(names) <= got,
+          "%s: the tokens (%d) resolve to the senders' names" % (part, len(toks)))
+
+
+def part_e(tmp, tap):
+    """veil-dataplane with two workers: a queue pair each (net_pcap: a file
+    per RX and per TX queue). Each worker's lines are those of its RX
+    queue, they leave by its TX queue in the order they came, as tokens
+    that resolve; with @tap (root), the TAP has a queue pair per worker
+    and the kernel's ARP and ping replies leave by the port."""
+    link = "veil-test-dpdk-e-%d" % os.getpid()
+    conf_path = os.path.join(tmp, "e.conf")
+    with open(conf_path, "w") as f:
+        f.write("[dataplane]\nlink_name = %s\n" % link)
+        f.write("\n[network]\ndriver = dpdk\n\n[port p0]\ndevice = net_pcap0\n"
+                "address = %s/24, %s/64\nexception = %s\nnext_hop_mac = %s\n"
+                "\n[upstream u4]\nprotocol = udp\naddress = %s:5514\n"
+                "\n[source fw]\ntenant = acme\nformat = cef\n"
+                "networks = 198.51.100.0/24, 2001:db8:1::/48\n"
+                % (US4, US6, "veile0" if tap else "none", NH_MAC, UP4))
+    E = Ether(src=PEER_MAC, dst=PORT_MAC)
+    users = {0: ["qzero%02d" % i for i in range(12)],
+             1: ["qone%02d" % i for i in range(9)]}
+    inputs, outputs = [], []
+    for q in (0, 1):
+        frames = []
+        for i, u in enumerate(users[q]):
+            ln = ("CEF:0|Security|threatmanager|1.0|100|worm stopped|10|"
+                  "cs1=q%d-n%02d suser=%s shost=WKS-%d%02d" % (q, i, u, q, i)).encode()
+            L3 = IP(src=FW4, dst=US4) if q == 0 else IPv6(src=FW6, dst=US6)
+            frames.append(E / L3 / UDP(sport=1000 + q, dport=514) / ln)
+        if tap and q == 0:
+            frames.append(Ether(src=PEER_MAC, dst="ff:ff:ff:ff:ff:ff") /
+                          ARP(psrc="192.0.2.1", hwsrc=PEER_MAC, pdst=US4))
+        if tap and q == 1:
+            frames.append(E / IP(src="192.0.2.1", dst=US4) / ICMP(id=8, seq=1) /
+                          b"veil-ping-e")
+        path = os.path.join(tmp, "e-in%d.pcap" % q)
+        wrpcap(path, frames, linktype=1)
+        inputs.append(path)
+        outputs.append(os.path.join(tmp, "e-out%d.pcap" % q))
+    cpus = sorted(os.sched_getaffinity(0))
+    lcores = "0@%d,1@%d,2@%d" % (cpus[0], cpus[-1], cpus[-1])
+    cmd = [DP, "--no-huge", "-m", "512", "--no-pci", "--no-shconf",
+           "--no-telemetry", "--lcores=" + lcores,
+           "--log-level=pmd.net.tap:error",
+           "--vdev=net_pcap0,rx_pcap=%s,rx_pcap=%s,tx_pcap=%s,tx_pcap=%s" % (
+               inputs[0], inputs[1], outputs[0], outputs[1]),
+           "--", "-c", conf_path, "--json"]
+    ns = None
+    if tap:
+        ns = "veil-dpdk-e-%d" % os.getpid()
+        netns(ns)
+        cmd = ["ip", "netns", "exec", ns] + cmd
+    root = os.path.join(tmp, "e")  # controld's own state, apart from D's
+    os.makedirs(root)
+    ctld = veiltest.Controld(BUILD, root, link)
+    dp = None
+    try:
+        if not start_tenant(ctld, root, "E"):
+            return
+        dp = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+        time.sleep(6)  # the keys come over the link, the pcaps are read at once
+        rc, summary, err = veiltest.stop_dataplane(dp)
+        dp = None
+        check(rc == 0, "E: veil-dataplane exit %d: %s" % (rc, err[-2000:]))
+        if not check(summary is not None, "E: a JSON summary: " + err[-2000:]):
+            return
+        x = summary["driver"]
+        w = summary["workers"]
+        print("E: mode %s, workers %s; driver %s" % (
+            summary["worker_mode"], json.dumps(w),
+            json.dumps({k: v for k, v in x.items() if v and k != "name"})))
+        check(summary["worker_mode"] == "queue" and len(w) == 2,
+              "E: two workers, a queue pair each")
+        check(len(w) == 2 and w[0]["lines_in"] == 12 and w[1]["lines_in"] == 9 and
+              w[0]["lines_out"] == 12 and w[1]["lines_out"] == 9,
+              "E: each worker took its own queue's lines")
+        check(summary["lines_in"] == 21 and summary["lines_out"] == 21 and
+              x["tx_datagrams"] == 21 and x["rx_fast_path"] == 21,
+              "E: 21 lines in, out, sent")
+        identity(x, "E")
+        pk = [rdpcap(o) for o in outputs]
+        text = b""
+        for q in (0, 1):
+            pays = [bytes(p[UDP].payload) for p in pk[q]
+                    if UDP in p and p[UDP].dport == 5514]
+            order = [int(m) for m in re.findall(rb"cs1=q%d-n(\d+)" % q,
+                                                b"\n".join(pays))]
+            check(len(pays) == len(users[q]) and order == list(range(len(users[q]))),
+                  "E: queue %d's lines leave by TX queue %d, in order: %s"
+                  % (q, q, order))
+            text += b"\n".join(pays) + b"\n"
+        allu = users[0] + users[1]
+        clear = [u for u in allu if u.encode() in text]
+        check(not clear, "E: names left in clear: %s" % clear[:5])
+        resolve_check(ctld, root, text.rstrip(b"\n"), allu, "E")
+        if tap:
+            both = pk[0] + pk[1]
+            arp = [p for p in both if ARP in p and p[ARP].op == 2]
+            echo = [p for p in both if ICMP in p and p[ICMP].type == 0]
+            check(x["rx_exception"] == 2 and len(arp) == 1 and
+                  arp[0][ARP].hwsrc == PORT_MAC and len(echo) == 1 and
+                  bytes(echo[0][ICMP].payload) == b"veil-ping-e",
+                  "E: the kernel's ARP and echo replies, through the TAP's "
+                  "queues, left by the port")
+            check(x["rx_from_kernel"] == x["tx_to_wire"],
+                  "E: kernel frames %d, to the wire %d" % (x["rx_from_kernel"],
+                                                           x["tx_to_wire"]))
+    finally:
+        if dp is not None:
+            dp.kill()
+            dp.communicate()
+        ctld.stop()
+        if ns:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
 def main():
@@ -748,10 +878,6 @@ def main():
         part_a(tmp)
         part_a2(tmp)
         part_a3(tmp)
-        if all(os.access(x, os.X_OK) for x in (DP, CTLD, VEILCTL)):
-            part_d(tmp)
-        else:
-            print("SKIP D: veil-dataplane, veil-controld or veilctl not built")
         why = None
         if os.geteuid() != 0:
             why = "not root (network namespaces, TAP)"
@@ -759,6 +885,13 @@ def main():
             why = "no /dev/net/tun"
         elif shutil.which("ip") is None or shutil.which("ping") is None:
             why = "iproute2 or iputils-ping missing"
+        if all(os.access(x, os.X_OK) for x in (DP, CTLD, VEILCTL)):
+            part_d(tmp)
+            if why:
+                print("E without the TAP:", why)
+            part_e(tmp, tap=why is None)
+        else:
+            print("SKIP D and E: veil-dataplane, veil-controld or veilctl not built")
         if why:
             print("SKIP B and C:", why)
         else:

@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dpdk_echo: %s: %s\n", config, err);
 		return 1;
 	}
-	struct vdr_driver *d = vdr_dpdk_new(l.c, max_msg, err, sizeof(err));
+	struct vdr_driver *d = vdr_dpdk_new(l.c, max_msg, 1, err, sizeof(err));
 	if (d == NULL) {
 		fprintf(stderr, "dpdk_echo: %s\n", err);
 		return 1;

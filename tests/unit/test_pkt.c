@@ -78,6 +78,7 @@ struct mk {
 	uint16_t dport;
 	bool zero_udp_csum, bad_udp_csum, bad_ip_csum;
 	size_t pad;              /* Ethernet padding after the datagram */
+	const char *payload;     /* NULL: MSG */
 };
 
 static const uint8_t SRC4[4] = { 198, 51, 100, 7 };
@@ -109,10 +110,12 @@ static struct mk mk6(void)
 	return m;
 }
 
-/* A frame carrying MSG; @return its length, *poff the payload offset. */
+/* A frame carrying MSG (or m->payload); @return its length, *poff the
+ * payload offset. */
 static size_t build(uint8_t *f, const struct mk *m, size_t *poff)
 {
-	size_t plen = strlen(MSG), o = 12;
+	const char *msg = m->payload != NULL ? m->payload : MSG;
+	size_t plen = strlen(msg), o = 12;
 	memset(f, 0, 2048);
 	memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02", 12);
 	for (unsigned i = 0; i < m->vlans; i++) {
@@ -168,7 +171,7 @@ static size_t build(uint8_t *f, const struct mk *m, size_t *poff)
 	put16(u, 40000);
 	put16(u + 2, m->dport);
 	put16(u + 4, (unsigned)ulen);
-	memcpy(u + 8, MSG, plen);
+	memcpy(u + 8, msg, plen);
 	if (!m->zero_udp_csum) {
 		uint16_t c = udp_sum(m->fam, src, m->dst, u, ulen);
 		put16(u + 6, (c == 0 ? 0xffff : c) ^ (m->bad_udp_csum ? 0x100 : 0));
@@ -608,7 +611,7 @@ static void eal_up(void)
 	char *eal[] = { "test_pkt", "--no-huge", "-m", "256", "--no-pci",
 			"--no-shconf", "--no-telemetry", "-l", "0",
 			"--log-level=lib.eal:error", "--vdev=net_ring0",
-			"--vdev=net_ring1", NULL };
+			"--vdev=net_ring1", "--vdev=net_ring2", NULL };
 	if (!up)
 		assert_true(rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1,
 					 eal) >= 0);
@@ -663,21 +666,28 @@ static struct vdr_driver *ring_start(struct vdr_net_cfg *c, const char *dev,
 	char err[256] = "";
 	if (vdr_net_cfg_check(c, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
-	struct vdr_driver *d = vdr_dpdk_new(c, 2048, err, sizeof(err));
+	struct vdr_driver *d = vdr_dpdk_new(c, 2048, 1, err, sizeof(err));
 	if (d == NULL)
 		fail_msg("vdr_dpdk_new: %s", err);
 	assert_int_equal(rte_eth_dev_get_port_by_name(dev, port), 0);
 	return d;
 }
 
-/* Frame @p f into the ring: what the driver's port receives next. */
-static void ring_send(struct rte_mempool *mp, uint16_t port, const uint8_t *f,
-		      size_t len)
+/* Frame @p f into ring queue @p q: what the driver's port receives next
+ * on RX queue @p q. */
+static void ring_send_q(struct rte_mempool *mp, uint16_t port, uint16_t q,
+			const uint8_t *f, size_t len)
 {
 	struct rte_mbuf *mb = rte_pktmbuf_alloc(mp);
 	assert_non_null(mb);
 	memcpy(rte_pktmbuf_append(mb, (uint16_t)len), f, len);
-	assert_int_equal(rte_eth_tx_burst(port, 0, &mb, 1), 1);
+	assert_int_equal(rte_eth_tx_burst(port, q, &mb, 1), 1);
+}
+
+static void ring_send(struct rte_mempool *mp, uint16_t port, const uint8_t *f,
+		      size_t len)
+{
+	ring_send_q(mp, port, 0, f, len);
 }
 
 /* Incomplete datagrams (first and middle fragments, never the last)
@@ -777,6 +787,114 @@ static void test_dpdk_sources(void **state)
 	rte_mempool_free(mp);
 }
 
+/* A syslog frame from 198.51.100.7 with payload @p text. */
+static size_t frame_with(uint8_t *f, const char *text)
+{
+	struct mk m = mk4();
+	m.payload = text;
+	size_t poff;
+	return build(f, &m, &poff);
+}
+
+/* Two workers: each polls its own RX queue and sends on its own TX queue
+ * (net_ring: TX queue i loops back to RX queue i), has its own counters;
+ * the device's are their sums, and it cannot be polled itself. */
+static void test_dpdk_workers(void **state)
+{
+	(void)state;
+	eal_up();
+	struct rte_mempool *mp = rte_pktmbuf_pool_create("veil_t_mp3", 63, 0,
+							 0, 2048, 0);
+	assert_non_null(mp);
+	struct vdr_net_cfg *c = ring_cfg("p2", "net_ring2");
+	char err[256] = "";
+	assert_int_equal(vdr_net_cfg_map(c, "198.51.100.0/24", 0, err,
+					 sizeof(err)), 0);
+	assert_int_equal(vdr_net_cfg_check(c, err, sizeof(err)), 0);
+
+	/* fewer queues than workers: refused with a sentence (before the
+	 * port is touched) */
+	cfg_set(c, "port p2", "queues", "1");
+	assert_null(vdr_dpdk_new(c, 2048, 2, err, sizeof(err)));
+	if (strstr(err, "queues = 1, fewer than the 2 workers") == NULL)
+		fail_msg("%s", err);
+	cfg_set(c, "port p2", "queues", "2");
+
+	struct vdr_driver *d = vdr_dpdk_new(c, 2048, 2, err, sizeof(err));
+	if (d == NULL)
+		fail_msg("vdr_dpdk_new: %s", err);
+	uint16_t port;
+	assert_int_equal(rte_eth_dev_get_port_by_name("net_ring2", &port), 0);
+	struct vdr_driver *w[2] = { vdr_dpdk_worker(d, 0), vdr_dpdk_worker(d, 1) };
+	assert_non_null(w[0]);
+	assert_non_null(w[1]);
+	assert_ptr_not_equal(w[0], w[1]);
+	assert_null(vdr_dpdk_worker(d, 2));
+	assert_null(vdr_dpdk_worker(w[0], 0)); /* not a device */
+
+	struct vdp_line lines[16];
+	assert_int_equal(vdr_rx(d, lines, 16), VDR_ERR);
+	assert_non_null(strstr(vdr_error(d), "2 workers"));
+
+	/* 3 messages on queue 0, 5 on queue 1 */
+	uint8_t f[2048];
+	char text[64];
+	for (unsigned i = 0; i < 8; i++) {
+		unsigned q = i < 3 ? 0 : 1;
+		snprintf(text, sizeof(text), "<14>queue %u message %u", q, i);
+		ring_send_q(mp, port, (uint16_t)q, f, frame_with(f, text));
+	}
+	unsigned want[2] = { 3, 5 };
+	for (unsigned q = 0; q < 2; q++) {
+		int n = 0;
+		for (int t = 0; t < 50 && n == 0; t++)
+			n = vdr_rx(w[q], lines, 16);
+		assert_int_equal(n, (int)want[q]);
+		for (int i = 0; i < n; i++) {
+			snprintf(text, sizeof(text), "<14>queue %u message %u", q,
+				 (q == 0 ? 0 : 3) + (unsigned)i);
+			assert_int_equal(lines[i].len, strlen(text));
+			assert_memory_equal(lines[i].data, text, strlen(text));
+		}
+		assert_int_equal(vdr_rx(w[q], lines, 16), 0);
+		assert_int_equal(xstat(w[q], "rx_packets"), want[q]);
+		assert_int_equal(xstat(w[q], "rx_fast_path"), want[q]);
+	}
+	assert_int_equal(xstat(d, "rx_packets"), 8);
+	assert_int_equal(xstat(d, "rx_fast_path"), 8);
+	struct vdr_stats st;
+	vdr_stats(d, &st);
+	assert_int_equal(st.rx_msgs, 8);
+
+	/* worker 1 forwards 2 lines: they leave on TX queue 1 only */
+	struct vdp_seg seg[2] = { { .p = "<14>out a", .len = 9 },
+				  { .p = "<14>out b", .len = 9 } };
+	struct vdp_burst b = { .n = 2, .segs = seg };
+	for (unsigned i = 0; i < 2; i++)
+		b.line[i] = (struct vdp_out){ .verdict = VDP_FORWARD, .n_segs = 1,
+					      .first_seg = i, .len = 9 };
+	assert_int_equal(vdr_tx(w[1], &b), 2);
+	struct rte_mbuf *m[8];
+	assert_int_equal(rte_eth_rx_burst(port, 0, m, 8), 0);
+	uint16_t got = rte_eth_rx_burst(port, 1, m, 8);
+	assert_int_equal(got, 2);
+	for (unsigned i = 0; i < got; i++) {
+		const uint8_t *e = rte_pktmbuf_mtod(m[i], const uint8_t *);
+		assert_int_equal(rte_pktmbuf_pkt_len(m[i]), 14 + 20 + 8 + 9);
+		assert_memory_equal(e + 14 + 16, "\xc0\x00\x02\x32", 4); /* .50 */
+		assert_memory_equal(e + 42, i ? "<14>out b" : "<14>out a", 9);
+		rte_pktmbuf_free(m[i]);
+	}
+	assert_int_equal(xstat(w[1], "tx_datagrams"), 2);
+	assert_int_equal(xstat(w[0], "tx_datagrams"), 0);
+	assert_int_equal(xstat(d, "tx_datagrams"), 2);
+	vdr_stats(d, &st);
+	assert_int_equal(st.tx_msgs, 2);
+	vdr_free(d);
+	vdr_net_cfg_free(c);
+	rte_mempool_free(mp);
+}
+
 int main(void)
 {
 	inet_pton(AF_INET6, "2001:db8:1::7", SRC6);
@@ -792,6 +910,7 @@ int main(void)
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_dpdk_frag_budget),
 		cmocka_unit_test(test_dpdk_sources),
+		cmocka_unit_test(test_dpdk_workers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
