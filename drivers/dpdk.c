@@ -3,8 +3,9 @@
  * The dpdk driver (veil_driver.h): syslog over UDP on ethdev ports.
  *
  * RX: every frame of every RX queue is classified (pkt.c). UDP to one of
- * the port's addresses and udp_ports is a message, copied into an arena
- * that lives until the next vdr_rx(); fragments of such datagrams are
+ * the port's addresses and udp_ports is a message, left in its frame (or,
+ * reassembled, copied into an arena) until the next vdr_rx(); fragments of
+ * such datagrams are
  * reassembled with rte_ip_frag first; everything else goes to the kernel
  * through a TAP interface (the exception path) that has the port's MAC
  * and addresses, and whatever the kernel sends on it leaves by the port.
@@ -195,6 +196,8 @@ struct dpdk_drv {
 	bool inner_failed;           /* its rx said VDR_ERR */
 	char *arena;
 	size_t arena_cap, arena_used;
+	struct rte_mbuf *kept[MSG_CAP]; /* frames the messages are in */
+	unsigned n_kept;
 	uint8_t *reasm;              /* a reassembled frame, linear */
 	uint8_t *scratch;            /* a line to send, linear */
 	/* reassembly */
@@ -337,9 +340,10 @@ static int sender_source(const struct dpdk_drv *d, int family,
 	return vdr_net_lookup(d->cfg, family, ip);
 }
 
-/* A syslog datagram's payload, standing for @p w frames. */
-static void deliver(struct dpdk_drv *d, const struct pkt_info *pi,
-		    const uint8_t *payload, uint32_t w)
+/* A syslog datagram's payload, standing for @p w frames: in frame @p m
+ * (kept until the next poll; @return true), or, @p m NULL, copied. */
+static bool deliver(struct dpdk_drv *d, const struct pkt_info *pi,
+		    const uint8_t *payload, uint32_t w, struct rte_mbuf *m)
 {
 	size_t len = pi->payload_len;
 	d->st.rx_bytes += len;
@@ -348,26 +352,33 @@ static void deliver(struct dpdk_drv *d, const struct pkt_info *pi,
 		len--;
 	if (len == 0) {
 		d->x.drop_empty += w;
-		return;
+		return false;
 	}
 	if (len > d->max_msg) {
 		d->st.rx_oversize++;
 		d->x.drop_oversize += w;
-		return;
+		return false;
 	}
 	int src = sender_source(d, pi->family, pi->src);
 	if (src < 0) {
 		d->x.drop_unknown_sender += w;
-		return;
+		return false;
 	}
-	char *to = d->arena + d->arena_used;
-	memcpy(to, payload, len);
-	d->arena_used += len;
-	d->msgs[d->n_msgs++] = (struct vdp_line){ .data = to,
+	const char *at = (const char *)payload;
+	if (m != NULL)
+		d->kept[d->n_kept++] = m;
+	else {
+		char *to = d->arena + d->arena_used;
+		memcpy(to, payload, len);
+		d->arena_used += len;
+		at = to;
+	}
+	d->msgs[d->n_msgs++] = (struct vdp_line){ .data = at,
 						  .len = (uint32_t)len,
 						  .src = (uint16_t)src };
 	d->st.rx_msgs++;
 	d->x.rx_fast_path += w;
+	return m != NULL;
 }
 
 /* Fragments the table dropped while @p mb was added (or expired). */
@@ -450,7 +461,7 @@ static void process_reassembled(struct dpdk_drv *d, struct dp_port *p,
 	struct pkt_info pi;
 	switch (pkt_classify(f, len, &p->loc, PKT_F_REASSEMBLED, &pi)) {
 	case PKT_SYSLOG:
-		deliver(d, &pi, f + pi.payload_off, w);
+		deliver(d, &pi, f + pi.payload_off, w, NULL);
 		rte_pktmbuf_free(m);
 		break;
 	case PKT_DROP:
@@ -541,8 +552,9 @@ static void process_frame(struct dpdk_drv *d, struct dp_port *p,
 	struct pkt_info pi;
 	switch (pkt_classify(f, len, &p->loc, flags, &pi)) {
 	case PKT_SYSLOG:
-		deliver(d, &pi, f + pi.payload_off, 1);
-		rte_pktmbuf_free(m);
+		/* in place when the frame is one segment (read in place) */
+		if (!deliver(d, &pi, f + pi.payload_off, 1, f != d->reasm ? m : NULL))
+			rte_pktmbuf_free(m);
 		break;
 	case PKT_DROP:
 		count_drop(d, pi.drop, 1);
@@ -633,6 +645,10 @@ static int dpdk_rx(struct vdr_driver *dv, struct vdp_line *lines, unsigned max)
 		/* everything given out before is released now */
 		d->n_msgs = d->pos = 0;
 		d->arena_used = 0;
+		if (d->n_kept > 0) {
+			rte_pktmbuf_free_bulk(d->kept, d->n_kept);
+			d->n_kept = 0;
+		}
 		poll_ports(d);
 		poll_inner(d);
 		refresh_neighbours(d, false);
@@ -798,10 +814,30 @@ fail:
 
 /* One line to one upstream by the port: @return frames queued in @p out
  * (at most MAX_FRAGS), or -1 (no mbufs, too long). */
-static int build_datagram(struct dpdk_drv *d, const struct dp_upstream *u,
-			  const uint8_t *line, size_t len,
-			  struct rte_mbuf **out)
+/* A line to send: output line @p i of burst @p b, @p len bytes, copied
+ * straight into each frame, or first into the scratch buffer (line) when
+ * it must be in one piece (a kernel socket, fragmentation). */
+struct tx_src {
+	const struct vdp_burst *b;
+	unsigned i;
+	size_t len;
+	const uint8_t *line; /* NULL until linear() */
+};
+
+static const uint8_t *linear(struct dpdk_drv *d, struct tx_src *t)
 {
+	if (t->line == NULL) {
+		uint8_t *to = d->scratch + LINE_OFF;
+		vdp_burst_copy(t->b, t->i, (char *)to, 65536);
+		t->line = to;
+	}
+	return t->line;
+}
+
+static int build_datagram(struct dpdk_drv *d, const struct dp_upstream *u,
+			  struct tx_src *t, struct rte_mbuf **out)
+{
+	size_t len = t->len;
 	struct dp_port *p = u->port;
 	struct pkt_hdr_spec s;
 	fill_spec(d, u, &s);
@@ -819,7 +855,10 @@ static int build_datagram(struct dpdk_drv *d, const struct dp_upstream *u,
 			rte_pktmbuf_free(m);
 			return -1;
 		}
-		memcpy(b + hl, line, len);
+		if (t->line != NULL)
+			memcpy(b + hl, t->line, len);
+		else
+			vdp_burst_copy(t->b, t->i, (char *)b + hl, len);
 		bool off_ip = u->family == AF_INET && p->tx_ip_csum;
 		bool off_udp = p->tx_udp_csum;
 		pkt_build_hdr(b, hl, &s, b + hl, len,
@@ -847,6 +886,7 @@ static int build_datagram(struct dpdk_drv *d, const struct dp_upstream *u,
 	/* over the MTU: the whole datagram (without Ethernet), checksummed
 	 * here, then split by rte_ip_frag */
 	uint8_t hdr[128];
+	const uint8_t *line = linear(d, t);
 	if (pkt_build_hdr(hdr, sizeof(hdr), &s, line, len, 0) == 0) {
 		d->x.tx_too_long++;
 		return -1;
@@ -941,18 +981,17 @@ static void flush_tx(struct dpdk_drv *d, unsigned pi, unsigned *nq)
 }
 
 /* One line to every UDP upstream. */
-static void tx_line(struct dpdk_drv *d, const uint8_t *line, size_t len,
-		    unsigned *nq)
+static void tx_line(struct dpdk_drv *d, struct tx_src *t, unsigned *nq)
 {
 	for (unsigned k = 0; k < d->n_up; k++) {
 		struct dp_upstream *u = &d->up[k];
 		if (!u->has_mac) {
-			send_kernel(d, u, line, len);
+			send_kernel(d, u, linear(d, t), t->len);
 			continue;
 		}
 		unsigned pi = u->port->idx;
 		struct rte_mbuf *fr[MAX_FRAGS];
-		int n = build_datagram(d, u, line, len, fr);
+		int n = build_datagram(d, u, t, fr);
 		if (n < 0) {
 			d->st.tx_errors++;
 			d->st.tx_lost++;
@@ -981,16 +1020,16 @@ static int dpdk_tx(struct vdr_driver *dv, const struct vdp_burst *b)
 		taken++;
 		if (d->n_up == 0)
 			continue;
-		char *line = (char *)d->scratch + LINE_OFF;
-		size_t len = vdp_burst_copy(b, i, line, 65536);
-		if (len == 0 && b->line[i].len > 0) {
+		size_t len = b->line[i].len;
+		if (len > 65536) { /* more than a datagram could carry */
 			d->x.tx_too_long++;
 			d->st.tx_lost++;
 			continue;
 		}
 		d->st.tx_msgs++;
 		d->st.tx_bytes += len;
-		tx_line(d, (const uint8_t *)line, len, nq);
+		struct tx_src t = { b, i, len, NULL };
+		tx_line(d, &t, nq);
 	}
 	for (unsigned pi = 0; pi < d->n_port; pi++)
 		flush_tx(d, pi, nq);
@@ -1086,6 +1125,8 @@ static void dpdk_free(struct vdr_driver *dv)
 	for (unsigned i = 0; i < d->n_port; i++)
 		for (unsigned k = 0; k < d->exc[i].n; k++)
 			rte_pktmbuf_free(d->exc[i].m[k]);
+	if (d->n_kept > 0)
+		rte_pktmbuf_free_bulk(d->kept, d->n_kept);
 	if (d->nl >= 0)
 		close(d->nl);
 	/* message content: received lines and frames, lines sent */
@@ -1404,9 +1445,11 @@ static int start_port(struct dpdk_dev *v, struct dp_port *p, char *err,
 	/* one frame a segment: the fragment ledger counts segments */
 	unsigned room = RTE_MAX(RTE_MBUF_DEFAULT_DATAROOM,
 				c->mtu + RTE_ETHER_HDR_LEN + 8 + RTE_ETHER_CRC_LEN);
-	/* the rings, the TAP's, the fragments, the lcores' caches, a margin */
+	/* the rings, the TAP's, the frames kept with their messages until
+	 * the next poll, the fragments, the lcores' caches, a margin */
 	unsigned n = (c->rx_desc + c->tx_desc) * p->nq + 2 * TAP_DESC * nw +
-		     4 * BURST * nw + FRAG_POOL(v->cfg) + 384 * (nw + 1) + 4096;
+		     (MSG_CAP + 4 * BURST) * nw + FRAG_POOL(v->cfg) +
+		     384 * (nw + 1) + 4096;
 	char name[RTE_MEMPOOL_NAMESIZE];
 	snprintf(name, sizeof(name), "veil_p%u", p->idx);
 	p->pool = rte_pktmbuf_pool_create(name, n, 256, 0,

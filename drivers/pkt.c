@@ -70,6 +70,55 @@ static bool is_our_port(const struct pkt_local *loc, uint16_t port)
 	return false;
 }
 
+/* RFC 1071 section 2: the sum of the 16-bit words may be taken in wider
+ * words (here the two 32-bit halves of each 8 bytes, into 64-bit
+ * accumulators, which cannot overflow below 2^31 steps) and folded at the
+ * end; byte order does not matter as long as the caller stores the
+ * result as it was summed (as with DPDK's). A final odd byte counts as the
+ * first byte of a 16-bit word, as in __rte_raw_cksum(). */
+uint32_t pkt_sum(const void *buf, size_t len, uint32_t sum)
+{
+	const uint8_t *p = buf;
+	uint64_t a = sum, b = 0;
+	for (; len >= 16; p += 16, len -= 16) {
+		uint64_t x, y;
+		memcpy(&x, p, 8);
+		memcpy(&y, p + 8, 8);
+		a += (x & 0xffffffffu) + (x >> 32);
+		b += (y & 0xffffffffu) + (y >> 32);
+	}
+	if (len >= 8) {
+		uint64_t x;
+		memcpy(&x, p, 8);
+		a += (x & 0xffffffffu) + (x >> 32);
+		p += 8;
+		len -= 8;
+	}
+	if (len >= 4) {
+		uint32_t x;
+		memcpy(&x, p, 4);
+		b += x;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		uint16_t x;
+		memcpy(&x, p, 2);
+		a += x;
+		p += 2;
+		len -= 2;
+	}
+	if (len == 1) {
+		uint16_t x = 0;
+		memcpy(&x, p, 1);
+		b += x;
+	}
+	a += b; /* < 2^64: both below 2^62 */
+	a = (a & 0xffffffffu) + (a >> 32);
+	a = (a & 0xffffffffu) + (a >> 32);
+	return (uint32_t)a;
+}
+
 uint16_t pkt_udp_cksum(int family, const uint8_t *src, const uint8_t *dst,
 		       const uint8_t *udp, size_t ulen, bool verify)
 {
@@ -80,7 +129,7 @@ uint16_t pkt_udp_cksum(int family, const uint8_t *src, const uint8_t *dst,
 	uint32_t sum = __rte_raw_cksum(src, alen, 0);
 	sum = __rte_raw_cksum(dst, alen, sum);
 	sum = __rte_raw_cksum(ph, sizeof(ph), sum);
-	sum = __rte_raw_cksum(udp, ulen, sum);
+	sum = pkt_sum(udp, ulen, sum);
 	uint16_t r = __rte_raw_cksum_reduce(sum);
 	if (verify)
 		return r == 0xffff ? 0 : 1;
@@ -323,7 +372,7 @@ size_t pkt_build_hdr(uint8_t *h, size_t cap, const struct pkt_hdr_spec *s,
 		sum = __rte_raw_cksum(s->dst, alen, sum);
 		sum = __rte_raw_cksum(ph, sizeof(ph), sum);
 		sum = __rte_raw_cksum(u, sizeof(struct rte_udp_hdr), sum);
-		sum = __rte_raw_cksum(payload, plen, sum);
+		sum = pkt_sum(payload, plen, sum);
 		uint16_t c = (uint16_t)~__rte_raw_cksum_reduce(sum);
 		if (c == 0)
 			c = 0xffff;

@@ -138,4 +138,13 @@ size_t pkt_build_hdr(uint8_t *hdr, size_t cap, const struct pkt_hdr_spec *s,
 uint16_t pkt_udp_cksum(int family, const uint8_t *src, const uint8_t *dst,
 		       const uint8_t *udp, size_t ulen, bool verify);
 
+/**
+ * The Internet checksum's sum (RFC 1071) of @p len bytes at @p buf added to
+ * @p sum: the same value as DPDK's __rte_raw_cksum() once reduced
+ * (__rte_raw_cksum_reduce()), taken 8 bytes a step instead of 2 (DPDK
+ * 22.11 adds one 16-bit word a step: the payload checksums in and out were
+ * a sixth of the DPDK path's time).
+ */
+uint32_t pkt_sum(const void *buf, size_t len, uint32_t sum);
+
 #endif

@@ -646,15 +646,7 @@ def part_d(tmp):
     veil-controld: the datagrams that leave carry tokens, not names, and
     the tokens resolve to the names through veilctl."""
     link = "veil-test-dpdk-%d" % os.getpid()
-    conf_path = os.path.join(tmp, "d.conf")
-    with open(conf_path, "w") as f:
-        f.write("[dataplane]\nlink_name = %s\n" % link)
-        f.write("\n[network]\ndriver = dpdk\n\n[port p0]\ndevice = net_pcap0\n"
-                "address = %s/24, %s/64\nexception = none\nnext_hop_mac = %s\n"
-                "\n[upstream u4]\nprotocol = udp\naddress = %s:5514\n"
-                "\n[source fw]\ntenant = acme\nformat = cef\n"
-                "networks = 198.51.100.0/24, 2001:db8:1::/48\n"
-                % (US4, US6, NH_MAC, UP4))
+    conf_path = dp_conf(os.path.join(tmp, "d.conf"), link, "none")
     ctld = veiltest.Controld(BUILD, tmp, link)
     dp = None
     try:
@@ -728,6 +720,20 @@ def part_d(tmp):
         ctld.stop()
 
 
+def dp_conf(path, link, exception):
+    """veil-dataplane's config for D and E: net_pcap0, tenant acme's CEF
+    senders, one UDP upstream. @return @path."""
+    with open(path, "w") as f:
+        f.write("[dataplane]\nlink_name = %s\n" % link)
+        f.write("\n[network]\ndriver = dpdk\n\n[port p0]\ndevice = net_pcap0\n"
+                "address = %s/24, %s/64\nexception = %s\nnext_hop_mac = %s\n"
+                "\n[upstream u4]\nprotocol = udp\naddress = %s:5514\n"
+                "\n[source fw]\ntenant = acme\nformat = cef\n"
+                "networks = 198.51.100.0/24, 2001:db8:1::/48\n"
+                % (US4, US6, exception, NH_MAC, UP4))
+    return path
+
+
 def start_tenant(ctld, tmp, part):
     """Start controld and create tenant acme. @return success."""
     try:
@@ -762,15 +768,8 @@ def part_e(tmp, tap):
     that resolve; with @tap (root), the TAP has a queue pair per worker
     and the kernel's ARP and ping replies leave by the port."""
     link = "veil-test-dpdk-e-%d" % os.getpid()
-    conf_path = os.path.join(tmp, "e.conf")
-    with open(conf_path, "w") as f:
-        f.write("[dataplane]\nlink_name = %s\n" % link)
-        f.write("\n[network]\ndriver = dpdk\n\n[port p0]\ndevice = net_pcap0\n"
-                "address = %s/24, %s/64\nexception = %s\nnext_hop_mac = %s\n"
-                "\n[upstream u4]\nprotocol = udp\naddress = %s:5514\n"
-                "\n[source fw]\ntenant = acme\nformat = cef\n"
-                "networks = 198.51.100.0/24, 2001:db8:1::/48\n"
-                % (US4, US6, "veile0" if tap else "none", NH_MAC, UP4))
+    conf_path = dp_conf(os.path.join(tmp, "e.conf"), link,
+                        "veile0" if tap else "none")
     E = Ether(src=PEER_MAC, dst=PORT_MAC)
     users = {0: ["qzero%02d" % i for i in range(12)],
              1: ["qone%02d" % i for i in range(9)]}
