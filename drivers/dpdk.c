@@ -173,6 +173,8 @@ struct dpdk_dev {
 	struct dp_port port[VDR_MAX_PORTS];
 	unsigned n_port;
 	unsigned n_workers;
+	uint32_t frag_id_base;
+	uint16_t ip_id_base;
 	struct dpdk_drv *w[RTE_MAX_LCORE];
 };
 
@@ -442,7 +444,7 @@ static void to_kernel_split(struct dpdk_drv *d, struct dp_port *p,
 		/* the first piece stands for the frames received */
 		to_kernel(d, p, fr[i], 0, i == 0 ? w : 0);
 	}
-	d->frag_id++;
+	d->frag_id += d->n_workers;
 }
 
 /* A datagram rebuilt from @p w fragments. */
@@ -778,7 +780,8 @@ static void fill_spec(struct dpdk_drv *d, const struct dp_upstream *u,
 	*s = (struct pkt_hdr_spec){ .vlan = u->port->cfg->vlan,
 				    .family = u->family, .sport = u->sport,
 				    .dport = u->dport, .ttl = 64,
-				    .ip_id = d->ip_id++ };
+				    .ip_id = d->ip_id };
+	d->ip_id = (uint16_t)(d->ip_id + d->n_workers);
 	memcpy(s->dst_mac, u->mac.addr_bytes, 6);
 	memcpy(s->src_mac, u->port->mac.addr_bytes, 6);
 	memcpy(s->src, u->src, 16);
@@ -812,8 +815,6 @@ fail:
 	return NULL;
 }
 
-/* One line to one upstream by the port: @return frames queued in @p out
- * (at most MAX_FRAGS), or -1 (no mbufs, too long). */
 /* A line to send: output line @p i of burst @p b, @p len bytes, copied
  * straight into each frame, or first into the scratch buffer (line) when
  * it must be in one piece (a kernel socket, fragmentation). */
@@ -834,6 +835,8 @@ static const uint8_t *linear(struct dpdk_drv *d, struct tx_src *t)
 	return t->line;
 }
 
+/* One line to one upstream by the port: @return frames queued in @p out
+ * (at most MAX_FRAGS), or -1 (no mbufs, too long). */
 static int build_datagram(struct dpdk_drv *d, const struct dp_upstream *u,
 			  struct tx_src *t, struct rte_mbuf **out)
 {
@@ -935,7 +938,7 @@ static int build_datagram(struct dpdk_drv *d, const struct dp_upstream *u,
 			fh->id = rte_cpu_to_be_32(d->frag_id);
 		}
 	}
-	d->frag_id++;
+	d->frag_id += d->n_workers;
 	d->x.tx_fragments += (uint64_t)n;
 	for (int32_t i = 0; i < n; i++)
 		out[i] = fr[i];
@@ -1435,10 +1438,14 @@ static int start_port(struct dpdk_dev *v, struct dp_port *p, char *err,
 		return fail(err, errlen, "port %s: queues = %u, fewer than the %u "
 			    "workers (each needs its own queue pair)", c->name,
 			    c->queues, nw);
-	if (p->nq > info.max_rx_queues || p->nq > info.max_tx_queues)
-		return fail(err, errlen, "port %s: %u queues, %s has %u", c->name,
-			    p->nq, c->device,
-			    RTE_MIN(info.max_rx_queues, info.max_tx_queues));
+	unsigned has = RTE_MIN(info.max_rx_queues, info.max_tx_queues);
+	if (p->nq > has && c->queues)
+		return fail(err, errlen, "port %s: queues = %u, %s has %u queue "
+			    "pairs", c->name, p->nq, c->device, has);
+	if (p->nq > has)
+		return fail(err, errlen, "port %s: a queue pair per worker (%u), "
+			    "%s has %u: give fewer worker lcores", c->name, p->nq,
+			    c->device, has);
 	int socket = rte_eth_dev_socket_id(p->id);
 	if (socket < 0)
 		socket = (int)rte_socket_id();
@@ -1474,14 +1481,33 @@ static int start_port(struct dpdk_dev *v, struct dp_port *p, char *err,
 	p->tx_ip_csum = conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
 	p->tx_udp_csum = conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
 	/* vdevs take chains without saying so (pcap, ring, tap copy them) */
+	bool vdev = info.device == NULL ||
+		    strcmp(rte_bus_name(rte_dev_bus(info.device)), "vdev") == 0;
 	p->tx_multiseg = (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) ||
-			 info.device == NULL ||
-			 strcmp(rte_bus_name(rte_dev_bus(info.device)), "vdev") == 0;
+			 vdev;
 	if (p->nq > 1) {
-		conf.rx_adv_conf.rss_conf.rss_hf =
-			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) &
-			info.flow_type_rss_offloads;
-		if (conf.rx_adv_conf.rss_conf.rss_hf != 0)
+		/* a sender to one queue (one worker, its order kept): the hash
+		 * of its address and our port where the NIC can restrict it
+		 * so, else of the UDP 4-tuple (a sender's other sockets may
+		 * reach other workers) */
+		uint64_t capa = info.flow_type_rss_offloads;
+		uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & capa;
+		uint64_t sender = RTE_ETH_RSS_L3_SRC_ONLY | RTE_ETH_RSS_L4_DST_ONLY;
+		if (hf != 0 && (capa & sender) == sender)
+			hf |= sender;
+		else if (hf != 0)
+			RTE_LOG(WARNING, USER1, "veil: port %s (%s): RSS hashes "
+				"the UDP 4-tuple (the device cannot hash the "
+				"sender's address alone): a sender's datagrams "
+				"from different source ports may reach different "
+				"workers, and keep their order per port only\n",
+				c->name, c->device);
+		else if (!vdev)
+			RTE_LOG(WARNING, USER1, "veil: port %s (%s) has no RSS "
+				"over IP/UDP: every datagram reaches queue 0 "
+				"(worker 0)\n", c->name, c->device);
+		conf.rx_adv_conf.rss_conf.rss_hf = hf;
+		if (hf != 0)
 			conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 	}
 	rc = rte_eth_dev_configure(p->id, p->nq, p->nq, &conf);
@@ -1759,8 +1785,10 @@ static struct dpdk_drv *worker_new(struct dpdk_dev *v, unsigned i,
 	/* no UDP payload is longer: a larger maximum changes nothing */
 	d->max_msg = RTE_MIN(max_msg, (size_t)65535);
 	d->nl = -1;
-	d->frag_id = (uint32_t)rte_rand();
-	d->ip_id = (uint16_t)rte_rand();
+	/* the workers' IPv4 and IPv6 fragment identifications never meet:
+	 * worker i takes base + i, then steps by the number of workers */
+	d->frag_id = v->frag_id_base + i;
+	d->ip_id = (uint16_t)(v->ip_id_base + i);
 	for (unsigned k = 0; k < VDR_MAX_UPSTREAM; k++)
 		d->up[k].kfd = -1;
 	v->w[i] = d; /* freed with the device from here on */
@@ -1860,6 +1888,8 @@ struct vdr_driver *vdr_dpdk_new(const struct vdr_net_cfg *c, size_t max_msg,
 	v->base.ops = &dev_ops;
 	v->cfg = c;
 	v->n_workers = workers;
+	v->frag_id_base = (uint32_t)rte_rand();
+	v->ip_id_base = (uint16_t)rte_rand();
 	for (unsigned i = 0; i < c->n_port; i++) {
 		v->port[i].cfg = &c->port[i];
 		v->port[i].idx = i;

@@ -241,8 +241,8 @@ struct vdr_driver *vdr_socket_new(const struct vdr_net_cfg *c, size_t max_msg,
  * @return the device, or NULL with a sentence. With one worker it is
  *   that worker's driver; with more, each worker polls its own
  *   (vdr_dpdk_worker()) and the device only counts (vdr_stats and
- *   vdr_xstats: the sums over the workers, to read once they stopped or
- *   from worker 0's thread). vdr_free() of the device frees them all.
+ *   vdr_xstats: the sums over the workers, to read once they stopped;
+ *   with one worker, from its thread too). vdr_free() of the device frees them all.
  */
 struct vdr_driver *vdr_dpdk_new(const struct vdr_net_cfg *c, size_t max_msg,
 				unsigned workers, char *err, size_t errlen);

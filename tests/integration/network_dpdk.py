@@ -793,6 +793,16 @@ def part_e(tmp, tap):
         outputs.append(os.path.join(tmp, "e-out%d.pcap" % q))
     cpus = sorted(os.sched_getaffinity(0))
     lcores = "0@%d,1@%d,2@%d" % (cpus[0], cpus[-1], cpus[-1])
+    # a device with fewer queue pairs than workers: refused, saying so
+    p = subprocess.run([DP, "--no-huge", "-m", "512", "--no-pci", "--no-shconf",
+                        "--no-telemetry", "--lcores=" + lcores,
+                        "--vdev=net_pcap0,rx_pcap=%s,tx_pcap=%s" % (
+                            inputs[0], os.path.join(tmp, "e-x.pcap")),
+                        "--", "-c", conf_path], capture_output=True, text=True,
+                       timeout=60)
+    check(p.returncode == 1 and "a queue pair per worker (2), net_pcap0 has 1"
+          in p.stderr, "E: one queue for two workers refused: %d %s"
+          % (p.returncode, p.stderr[-300:]))
     cmd = [DP, "--no-huge", "-m", "512", "--no-pci", "--no-shconf",
            "--no-telemetry", "--lcores=" + lcores,
            "--log-level=pmd.net.tap:error",

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -622,6 +623,169 @@ static void hold_per_source_room(void **state)
 	free(d.kt[1]);
 }
 
+/* ---- a queue pair per worker: two worker loops, one vdd_shared ---- */
+
+/* Worker i's scripted driver: lines first (3 for worker 0, 2 for worker
+ * 1), then worker 0 has nothing more; worker 1 waits in its rx until the
+ * test releases it, passes one more burst boundary, then fails. */
+struct lane_drv {
+	struct vdr_driver base;
+	unsigned idx, step;
+	atomic_bool *release;
+	char text[4][24];
+};
+
+static int lane_rx(struct vdr_driver *dv, struct vdp_line *l, unsigned max)
+{
+	struct lane_drv *d = (struct lane_drv *)dv;
+	assert_true(max >= 4);
+	if (d->step == 0) {
+		unsigned n = d->idx == 0 ? 3 : 2;
+		for (unsigned i = 0; i < n; i++) {
+			int len = snprintf(d->text[i], sizeof(d->text[i]),
+					   "<14>w%u line %u", d->idx, i);
+			l[i] = (struct vdp_line){ d->text[i], (uint32_t)len, 0 };
+		}
+		d->step++;
+		return (int)n;
+	}
+	if (d->idx == 0)
+		return 0;
+	if (d->step == 1) {
+		while (!atomic_load(d->release))
+			usleep(1000);
+		d->step++;
+		return 0; /* a burst boundary comes next */
+	}
+	vdr_set_error(dv, "scripted failure of worker 1");
+	return VDR_ERR;
+}
+
+static void lane_rx_return(struct vdr_driver *dv, unsigned n)
+{
+	(void)dv;
+	assert_int_equal(n, 0);
+}
+
+static int lane_tx(struct vdr_driver *dv, const struct vdp_burst *b)
+{
+	(void)dv;
+	return (int)b->n;
+}
+
+static const struct vdr_ops lane_ops = {
+	.name = "lane", .rx = lane_rx, .rx_return = lane_rx_return,
+	.tx = lane_tx, .flush = script_flush, .stats = script_stats,
+	.free = script_free,
+};
+
+struct lane_run {
+	pthread_t th;
+	struct vdd_worker *x;
+	int rc;
+};
+
+static void *lane_thread(void *arg)
+{
+	struct lane_run *r = arg;
+	r->rc = vdd_worker_run(r->x);
+	return NULL;
+}
+
+/* Wait (up to 10 s) until the gathered key generation in use is @p gen. */
+static uint64_t gathered_gen(struct vdd_shared *sh, unsigned slot, uint64_t want)
+{
+	for (int i = 0; i < 10000; i++) {
+		vdd_shared_gather(sh);
+		if (atomic_load(&sh->wgen[slot]) == want)
+			break;
+		usleep(1000);
+	}
+	return atomic_load(&sh->wgen[slot]);
+}
+
+/* Two worker loops each on its own driver (as with the dpdk driver's
+ * queue pairs): the main side's gather sums their counters, and a key
+ * table counts as unused (worker_gen) only once both moved past it; a
+ * fatal error of one stops the other. */
+static void two_workers(void **state)
+{
+	(void)state;
+	static struct vdd_shared sh;
+	memset(&sh, 0, sizeof(sh));
+	sh.n_workers = 2;
+	sh.per_worker = true;
+	struct vdd_keytab *kt[2];
+	for (unsigned i = 0; i < 2; i++) {
+		kt[i] = calloc(1, sizeof(*kt[i]) + sizeof(kt[i]->key[0]));
+		assert_non_null(kt[i]);
+		kt[i]->gen = i + 1;
+		kt[i]->n = 1; /* no key: the lines are dropped (no-key) */
+	}
+	atomic_store(&sh.keytab, kt[0]);
+	static atomic_bool release;
+	atomic_store(&release, false);
+	struct veil_engine_opts eo = { 0 };
+	struct veil_engine *eng[2];
+	struct vdp_source *src = vdp_source_new("a");
+	assert_non_null(src);
+	struct vdp_worker *pw[2];
+	static struct lane_drv d[2];
+	struct lane_run run[2];
+	for (unsigned i = 0; i < 2; i++) {
+		eng[i] = veil_engine_new(&eo);
+		assert_non_null(eng[i]);
+		pw[i] = vdp_worker_new(eng[i], &src, 1);
+		assert_non_null(pw[i]);
+		memset(&d[i], 0, sizeof(d[i]));
+		d[i].base.ops = &lane_ops;
+		d[i].idx = i;
+		d[i].release = &release;
+		run[i].x = vdd_worker_new(&sh, pw[i], &d[i].base, 1, 0.0, 8, 4096);
+		assert_non_null(run[i].x);
+		vdd_worker_set_order(run[i].x, true);
+		vdd_worker_set_slot(run[i].x, i);
+	}
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&run[i].th, NULL, lane_thread, &run[i]), 0);
+
+	assert_int_equal(gathered_gen(&sh, 0, 1), 1);
+	assert_int_equal(gathered_gen(&sh, 1, 1), 1);
+	assert_int_equal(atomic_load(&sh.worker_gen), 1);
+	/* a new table: worker 0 takes it, worker 1 (in its rx) cannot yet */
+	atomic_store(&sh.keytab, kt[1]);
+	assert_int_equal(gathered_gen(&sh, 0, 2), 2);
+	usleep(20000);
+	vdd_shared_gather(&sh);
+	assert_int_equal(atomic_load(&sh.wgen[1]), 1);
+	assert_int_equal(atomic_load(&sh.worker_gen), 1); /* table 1 in use */
+	atomic_store(&release, true);
+	assert_int_equal(gathered_gen(&sh, 1, 2), 2);
+	assert_int_equal(atomic_load(&sh.worker_gen), 2);
+
+	/* worker 1 fails: both end, worker 0 without error */
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(run[i].th, NULL), 0);
+	assert_int_equal(atomic_load(&sh.n_done), 2);
+	assert_true(atomic_load(&sh.stop));
+	assert_int_equal(run[0].rc, 0);
+	assert_int_equal(run[1].rc, -1);
+	assert_non_null(strstr(vdd_worker_error(run[1].x), "scripted failure"));
+	vdd_shared_gather(&sh);
+	assert_int_equal(atomic_load(&sh.wctr[0][VEIL_LINK_CTR_LINES_IN]), 3);
+	assert_int_equal(atomic_load(&sh.wctr[1][VEIL_LINK_CTR_LINES_IN]), 2);
+	assert_int_equal(atomic_load(&sh.ctr[VEIL_LINK_CTR_LINES_IN]), 5);
+	assert_int_equal(atomic_load(&sh.ctr[VEIL_LINK_CTR_DROP_NO_KEY]), 5);
+
+	for (unsigned i = 0; i < 2; i++) {
+		vdd_worker_free(run[i].x);
+		vdp_worker_free(pw[i]);
+		veil_engine_free(eng[i]);
+		free(kt[i]);
+	}
+	vdp_source_free(src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -636,6 +800,7 @@ int main(void)
 		cmocka_unit_test(file_pipe),
 		cmocka_unit_test(file_writer),
 		cmocka_unit_test(hold_per_source_room),
+		cmocka_unit_test(two_workers),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
