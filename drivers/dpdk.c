@@ -1486,23 +1486,11 @@ static int start_port(struct dpdk_dev *v, struct dp_port *p, char *err,
 	p->tx_multiseg = (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) ||
 			 vdev;
 	if (p->nq > 1) {
-		/* a sender to one queue (one worker, its order kept): the hash
-		 * of its address and our port where the NIC can restrict it
-		 * so, else of the UDP 4-tuple (a sender's other sockets may
-		 * reach other workers) */
-		uint64_t capa = info.flow_type_rss_offloads;
-		uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & capa;
-		uint64_t sender = RTE_ETH_RSS_L3_SRC_ONLY | RTE_ETH_RSS_L4_DST_ONLY;
-		if (hf != 0 && (capa & sender) == sender)
-			hf |= sender;
-		else if (hf != 0)
-			RTE_LOG(WARNING, USER1, "veil: port %s (%s): RSS hashes "
-				"the UDP 4-tuple (the device cannot hash the "
-				"sender's address alone): a sender's datagrams "
-				"from different source ports may reach different "
-				"workers, and keep their order per port only\n",
-				c->name, c->device);
-		else if (!vdev)
+		/* RSS on the UDP 5-tuple: a flow (a sender's socket) reaches
+		 * one queue, one worker, and keeps its order */
+		uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) &
+			      info.flow_type_rss_offloads;
+		if (hf == 0 && !vdev)
 			RTE_LOG(WARNING, USER1, "veil: port %s (%s) has no RSS "
 				"over IP/UDP: every datagram reaches queue 0 "
 				"(worker 0)\n", c->name, c->device);
