@@ -86,7 +86,10 @@ static void on_signal(int sig)
 struct run {
 	struct vdd_config cfg;
 	struct vdd_keys *keys;
-	struct vdd_worker *worker;
+	/* the worker loops: one (the worker, or the distributor of the
+	 * lanes below), or one per lane with a queue pair each */
+	unsigned n_loops;
+	struct vdd_worker *loop[VDD_MAX_WORKERS];
 	struct vdp_worker *pipe;
 	struct veil_engine *engine;
 	/* two or more worker lcores: one pipeline and engine each */
@@ -97,7 +100,6 @@ struct run {
 	/* the dpdk driver with two or more: a queue pair and a whole
 	 * worker loop each, no distributor */
 	bool per_queue;
-	struct vdd_worker *lane_worker[VDD_MAX_WORKERS];
 	struct vdd_pool *pool;
 	struct vdr_driver *drv;
 	const char *out_path;
@@ -433,9 +435,9 @@ static void totals(struct run *r, struct totals *t)
 		if (t->tenant_nokey != NULL)
 			t->tenant_nokey[r->cfg.sources[s].tenant_idx] += c->drops[VDP_R_NO_KEY];
 	}
-	t->held = vdd_worker_held(r->worker);
-	for (unsigned i = 0; r->per_queue && i < r->n_lanes; i++)
-		t->held += vdd_worker_held(r->lane_worker[i]);
+	t->held = 0;
+	for (unsigned i = 0; i < r->n_loops; i++)
+		t->held += vdd_worker_held(r->loop[i]);
 	t->oversize = t->st.rx_oversize;
 	t->in = t->sum.lines_in + t->oversize + t->held;
 	t->out = t->sum.lines_out;
@@ -951,17 +953,11 @@ int main(int argc, char **argv)
 			"sources\n%s", vdr_name(r.drv), r.cfg.n_sources, desc);
 	}
 	r.keys = vdd_keys_new(&sh, &r.cfg);
-	r.worker = r.keys ? vdd_worker_new(&sh, r.pipe, r.drv, r.cfg.n_sources,
-					   r.cfg.wait_keys, r.cfg.hold_lines,
-					   r.cfg.hold_bytes) : NULL;
-	if (r.worker == NULL) {
+	if (r.keys == NULL) {
 		fprintf(stderr, "veil-dataplane: %s\n", strerror(errno));
 		status = EXIT_FAILED;
 		goto done;
 	}
-	/* network mode: each sender's order, not the interleaving of senders:
-	 * a tenant waiting for its key does not hold the others' lines */
-	vdd_worker_set_order(r.worker, r.network);
 	r.progress = isatty(STDERR_FILENO) && !r.json;
 
 	for (unsigned i = 0; i < r.n_lanes; i++) {
@@ -975,26 +971,34 @@ int main(int argc, char **argv)
 			goto done;
 		}
 	}
-	for (unsigned i = 0; r.per_queue && i < r.n_lanes; i++) {
-		r.lane_worker[i] = vdd_worker_new(&sh, r.lane_pipe[i],
-						  vdr_dpdk_worker(r.drv, i),
-						  r.cfg.n_sources, r.cfg.wait_keys,
-						  r.cfg.hold_lines, r.cfg.hold_bytes);
-		if (r.lane_worker[i] == NULL) {
+	r.n_loops = r.per_queue ? r.n_lanes : 1;
+	for (unsigned i = 0; i < r.n_loops; i++) {
+		r.loop[i] = r.per_queue
+			? vdd_worker_new(&sh, r.lane_pipe[i], vdr_dpdk_worker(r.drv, i),
+					 r.cfg.n_sources, r.cfg.wait_keys,
+					 r.cfg.hold_lines, r.cfg.hold_bytes)
+			: vdd_worker_new(&sh, r.pipe, r.drv, r.cfg.n_sources,
+					 r.cfg.wait_keys, r.cfg.hold_lines,
+					 r.cfg.hold_bytes);
+		if (r.loop[i] == NULL) {
 			fprintf(stderr, "veil-dataplane: worker %u: %s\n", i,
 				strerror(errno));
 			status = EXIT_FAILED;
 			goto done;
 		}
-		vdd_worker_set_order(r.lane_worker[i], true);
-		vdd_worker_set_slot(r.lane_worker[i], i);
+		/* network mode: each sender's order, not the interleaving of
+		 * senders: a tenant waiting for its key does not hold the
+		 * others' lines */
+		vdd_worker_set_order(r.loop[i], r.network);
+		if (r.per_queue)
+			vdd_worker_set_slot(r.loop[i], i);
 	}
 	if (r.per_queue) {
 		sh.n_workers = r.n_lanes;
 		sh.per_worker = true;
 	}
 	if (r.n_lanes > 0 && !r.per_queue &&
-	    (r.pool = vdd_pool_new(r.worker, r.lane_pipe, r.n_lanes)) == NULL) {
+	    (r.pool = vdd_pool_new(r.loop[0], r.lane_pipe, r.n_lanes)) == NULL) {
 		fprintf(stderr, "veil-dataplane: workers: %s\n", strerror(errno));
 		status = EXIT_FAILED;
 		goto done;
@@ -1011,7 +1015,7 @@ int main(int argc, char **argv)
 		unsigned launched = 0;
 		wrc = 0;
 		for (; launched < r.n_lanes; launched++)
-			if (rte_eal_remote_launch(worker_main, r.lane_worker[launched],
+			if (rte_eal_remote_launch(worker_main, r.loop[launched],
 						  r.lane_lcore[launched]) != 0) {
 				fprintf(stderr, "veil-dataplane: cannot launch worker "
 					"%u on lcore %u\n", launched,
@@ -1044,20 +1048,20 @@ int main(int argc, char **argv)
 				goto done;
 			}
 		}
-		vdd_worker_set_inline(r.worker, housekeeping, &r);
-		wrc = vdd_worker_run(r.worker);
+		vdd_worker_set_inline(r.loop[0], housekeeping, &r);
+		wrc = vdd_worker_run(r.loop[0]);
 		for (unsigned i = 0; i < r.n_lanes; i++)
 			rte_eal_wait_lcore(r.lane_lcore[i]);
 	} else if (lcore < RTE_MAX_LCORE &&
-	    rte_eal_remote_launch(worker_main, r.worker, lcore) == 0) {
+	    rte_eal_remote_launch(worker_main, r.loop[0], lcore) == 0) {
 		while (!atomic_load_explicit(&sh.done, memory_order_acquire)) {
 			housekeeping(&r);
 			usleep(2000);
 		}
 		wrc = rte_eal_wait_lcore(lcore);
 	} else {
-		vdd_worker_set_inline(r.worker, housekeeping, &r);
-		wrc = vdd_worker_run(r.worker);
+		vdd_worker_set_inline(r.loop[0], housekeeping, &r);
+		wrc = vdd_worker_run(r.loop[0]);
 	}
 	r.t1 = vdd_now();
 	vdd_keys_poll(r.keys, true); /* the last counters go up */
@@ -1066,11 +1070,11 @@ int main(int argc, char **argv)
 
 	struct totals t;
 	totals(&r, &t);
-	const char *error = wrc != 0 ? vdd_worker_error(r.worker) : NULL;
-	for (unsigned i = 0; r.per_queue && i < r.n_lanes; i++)
+	const char *error = NULL;
+	for (unsigned i = 0; wrc != 0 && i < r.n_loops; i++)
 		if (error == NULL || error[0] == '\0')
-			error = wrc != 0 ? vdd_worker_error(r.lane_worker[i]) : NULL;
-	if (error != NULL && error[0] == '\0')
+			error = vdd_worker_error(r.loop[i]);
+	if (wrc != 0 && (error == NULL || error[0] == '\0'))
 		error = "a worker could not start";
 	uint64_t nokey = t.sum.drops[VDP_R_NO_KEY];
 	if (error != NULL || nokey > 0 || t.held > 0 || t.st.rx_errors > 0)
@@ -1084,9 +1088,8 @@ int main(int argc, char **argv)
 	free(t.tenant_nokey);
 done:
 	vdd_pool_free(r.pool);
-	vdd_worker_free(r.worker);
-	for (unsigned i = 0; i < r.n_lanes; i++)
-		vdd_worker_free(r.lane_worker[i]);
+	for (unsigned i = 0; i < r.n_loops; i++)
+		vdd_worker_free(r.loop[i]);
 	vdr_free(r.drv);
 	vdp_worker_free(r.pipe);
 	for (unsigned i = 0; i < r.n_lanes; i++) {

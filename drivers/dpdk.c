@@ -224,13 +224,6 @@ static struct dpdk_drv *dd_of(struct vdr_driver *d)
 	return (struct dpdk_drv *)d;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ------------------------------------------------------------------ */
 /* the exception path                                                 */
 /* ------------------------------------------------------------------ */
@@ -625,7 +618,7 @@ static void poll_inner(struct dpdk_drv *d)
 {
 	if (d->inner == NULL) /* no clock read per poll without one */
 		return;
-	double t = now_s();
+	double t = vdr_now();
 	if (t - d->inner_last < INNER_POLL_S || d->n_msgs >= MSG_CAP)
 		return;
 	d->inner_last = t;
@@ -752,7 +745,7 @@ static void refresh_neighbours(struct dpdk_drv *d, bool force)
 		if (u->fixed_mac || !u->port->has_tap)
 			continue;
 		if (t == 0)
-			t = now_s();
+			t = vdr_now();
 		if (!force && t < u->next_lookup)
 			continue;
 		struct rte_ether_addr mac;
@@ -1015,8 +1008,8 @@ static int dpdk_tx(struct vdr_driver *dv, const struct vdp_burst *b)
 	struct dpdk_drv *d = dd_of(dv);
 	int taken = 0;
 	unsigned nq[VDR_MAX_PORTS] = { 0 };
-	if (d->n_up > 0)
-		refresh_neighbours(d, false);
+	/* the next hops are refreshed by every poll (dpdk_rx), which comes
+	 * before the tx of what it read */
 	for (unsigned i = 0; i < b->n; i++) {
 		if (b->line[i].verdict != VDP_FORWARD)
 			continue;

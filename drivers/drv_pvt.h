@@ -5,6 +5,7 @@
 #define VEIL_DRV_PVT_H
 
 #include <sys/types.h>
+#include <time.h>
 
 #include "veil_driver.h"
 
@@ -29,6 +30,14 @@ struct vdr_driver {
 
 void vdr_set_error(struct vdr_driver *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Monotonic seconds (timeouts, backoff, neighbour refresh). */
+static inline double vdr_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* ---- the line reader (reader.c) ---- */
 

@@ -242,13 +242,6 @@ static struct sock_drv *sd_of(struct vdr_driver *d)
 	return (struct sock_drv *)d;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static const char *proto_name(enum vdr_proto p)
 {
 	return p == VDR_UDP ? "udp" : p == VDR_TCP ? "tcp" : "tls";
@@ -1671,14 +1664,14 @@ static int sock_rx(struct vdr_driver *dv, struct vdp_line *lines, unsigned max)
 
 	pend_consume(d, d->last_out - d->returned);
 	d->last_out = d->returned = 0;
-	d->now = now_s();
+	d->now = vdr_now();
 	if (!pend_room(d)) {
 		d->bp_last = d->now;
 		d->x[SKX_rx_paused]++;
 	}
 	int n = epoll_wait(d->ep, ev, EV_MAX, pend_n(d) > 0 ||
 			   (d->flags & VDR_SOCK_NO_WAIT) ? 0 : 1);
-	d->now = now_s();
+	d->now = vdr_now();
 	for (int i = 0; i < n; i++)
 		dispatch(d, &ev[i]);
 	/* connections read to their round's limit, in turn */
@@ -1718,7 +1711,7 @@ static int sock_tx(struct vdr_driver *dv, const struct vdp_burst *b)
 {
 	struct sock_drv *d = sd_of(dv);
 	int taken = 0;
-	d->now = now_s();
+	d->now = vdr_now();
 	for (unsigned i = 0; i < b->n; i++) {
 		const struct vdp_out *o = &b->line[i];
 		if (o->verdict != VDP_FORWARD)
@@ -1751,7 +1744,7 @@ static bool all_sent(const struct sock_drv *d)
 static int sock_flush(struct vdr_driver *dv)
 {
 	struct sock_drv *d = sd_of(dv);
-	d->now = now_s();
+	d->now = vdr_now();
 	double end = d->now + d->cfg.drain_timeout;
 	for (;;) {
 		for (unsigned k = 0; k < d->n_up; k++)
@@ -1775,7 +1768,7 @@ static int sock_flush(struct vdr_driver *dv)
 			pu[np++] = u;
 		}
 		poll(pf, np, 5);
-		d->now = now_s();
+		d->now = vdr_now();
 		for (unsigned k = 0; k < np; k++)
 			if (pf[k].revents != 0)
 				up_event(d, pu[k], (pf[k].revents & POLLIN ? EPOLLIN : 0) |
@@ -2023,7 +2016,7 @@ struct vdr_driver *vdr_socket_new(const struct vdr_net_cfg *c, size_t max_msg,
 		snprintf(err, errlen, "socket driver: epoll: %s", strerror(errno));
 		goto out;
 	}
-	d->now = now_s();
+	d->now = vdr_now();
 	d->next_scan = d->now + 1.0;
 
 	bool any_udp = false;
