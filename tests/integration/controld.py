@@ -65,7 +65,10 @@ class Daemon:
             if uid is not None:
                 os.setgid(uid)
                 os.setuid(uid)
-        p = subprocess.run([VEILCTL, "--socket", self.sock] + list(args),
+        # a uid of its own runs a copy it can reach (a clone under /root)
+        prog = VEILCTL if uid is None else os.path.join(
+            veiltest.reachable_build(BUILD), "control", "veilctl")
+        p = subprocess.run([prog, "--socket", self.sock] + list(args),
                            input=stdin, capture_output=True, text=True,
                            preexec_fn=drop, timeout=60)
         return p.returncode, p.stdout, p.stderr

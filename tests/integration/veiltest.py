@@ -5,11 +5,15 @@ veilctl calls, free ports, test certificates (the openssl CLI), and
 veil-dataplane runs with their JSON summary. Each test script imports it
 from its own directory (`import veiltest`); the benchmarks put
 tests/integration on sys.path first."""
+import atexit
 import json
 import os
+import shutil
 import signal
 import socket
+import stat
 import subprocess
+import tempfile
 import time
 
 TOKEN_RE = rb"veil_[ud][0-9]+_[a-z2-7]+"
@@ -86,6 +90,50 @@ def make_certs(d):
     subprocess.run(cmd, shell=True, check=True, capture_output=True, timeout=60)
 
 
+# The programs that tests run as other uids, by their path in a build
+# directory.
+USER_PROGRAMS = ("control/veilctl", "control/veil-link-peer",
+                 "control/veil-controld", "veil-dataplane")
+_reachable = {}
+
+
+def _others_can_reach(path):
+    """True if every directory from / down to @path lets others through
+    (search permission), so a process of another uid can exec files in it."""
+    path = os.path.abspath(path)
+    while True:
+        if not os.stat(path).st_mode & stat.S_IXOTH:
+            return False
+        if path == "/":
+            return True
+        path = os.path.dirname(path)
+
+
+def reachable_build(build):
+    """The build directory @build as a process of another uid can use it.
+    @build itself when others can reach it; otherwise (a clone under a
+    private home, such as /root, mode 0700) a copy of USER_PROGRAMS, with
+    their relative paths, in a new directory of mode 0755 that is removed
+    at exit. The user's own directories are never loosened."""
+    build = os.path.abspath(build)
+    if _others_can_reach(build):
+        return build
+    if build not in _reachable:
+        d = tempfile.mkdtemp(prefix="veil-bin-")
+        os.chmod(d, 0o755)
+        atexit.register(shutil.rmtree, d, True)
+        for rel in USER_PROGRAMS:
+            src = os.path.join(build, rel)
+            if not os.path.exists(src):
+                continue
+            dst = os.path.join(d, rel)
+            os.makedirs(os.path.dirname(dst), mode=0o755, exist_ok=True)
+            shutil.copy2(src, dst)
+            os.chmod(dst, 0o755)
+        _reachable[build] = d
+    return _reachable[build]
+
+
 # veil-dataplane's snapshot-mode EAL options: no hugepages, no devices
 SNAPSHOT_EAL = ["--no-huge", "--no-pci", "--no-shconf", "--no-telemetry"]
 
@@ -121,6 +169,8 @@ def run_dataplane(build, args, eal=None, js=True, timeout=120, user=None):
         os.setgroups([])
         os.setgid(user)
         os.setuid(user)
+    if user is not None:
+        build = reachable_build(build)
     p = subprocess.run([os.path.join(build, "veil-dataplane")] + (eal or []) + ["--"]
                        + args + (["--json"] if js else []), capture_output=True,
                        timeout=timeout, preexec_fn=drop if user is not None else None)
