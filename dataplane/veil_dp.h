@@ -82,7 +82,11 @@ size_t vdp_datagram_len(const char *d, size_t len);
 	X(TOO_LONG, "name-too-long")  /* a name longer than 1024 bytes */      \
 	X(NO_KEY, "no-key")           /* no key version for the source yet */  \
 	X(CRYPTO, "crypto-error")     /* the token engine refused a name */    \
-	X(BURST_FULL, "burst-full")   /* token storage of the burst exhausted */
+	X(BURST_FULL, "burst-full")   /* token storage of the burst exhausted */ \
+	X(FIELDS_NO_IDENTITY, "fields-without-identity") /* a W3C #Fields     \
+		line naming no identity column, and the data lines under it */ \
+	X(FIELDS_PINNED, "fields-pinned") /* a W3C #Fields line where the      \
+		source pins its columns (w3c_fields) */
 #define VDP_REASON_ENUM_(name, str) VDP_R_##name,
 enum vdp_reason { VDP_REASON_LIST(VDP_REASON_ENUM_) VDP_REASON_COUNT };
 /** @return "malformed", ... */
