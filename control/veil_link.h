@@ -116,6 +116,8 @@ struct veil_link_counters {
 	X(DROP_NO_KEY, "no-key")                                               \
 	X(DROP_CRYPTO, "crypto-error")                                         \
 	X(DROP_BURST_FULL, "burst-full")                                       \
+	X(DROP_FIELDS_NO_IDENTITY, "fields-without-identity")                  \
+	X(DROP_FIELDS_PINNED, "fields-pinned")                                 \
 	X(DROP_OVERSIZE, "oversize")
 
 #define VEIL_LINK_CTR_ENUM_(name, str) VEIL_LINK_CTR_##name,

@@ -20,7 +20,9 @@
  *    source says on_unknown = forward;
  *  - parse() may be called without detect(); both read only data[0..len)
  *    (never a NUL after it), and body, sd_off + sd_len are <= len;
- *  - ctx->keys is never NULL and does not change while a source lives.
+ *  - ctx->keys is never NULL and does not change while a source lives;
+ *    ctx->src, the source's options, may be NULL (a parser on its own, as
+ *    in its unit tests): the defaults apply.
  */
 #ifndef VEIL_DP_PVT_H
 #define VEIL_DP_PVT_H
@@ -125,13 +127,21 @@ enum vdp_parse_rc {
 	VDP_PARSED = 0, /* this format; the fields (maybe none) are in out */
 	VDP_NOT_MINE,   /* not this format: auto-detection tries another */
 	VDP_MALFORMED,  /* this format, but not safely parseable: dropped */
+	VDP_NO_IDENTITY, /* W3C: a #Fields line that names no identity column,
+			  * or a data line under it: dropped, so that a source
+			  * cannot switch its own tokenization off in-band */
+	VDP_PINNED,     /* W3C: a #Fields line where the source's columns are
+			 * pinned by its config (w3c_fields): dropped */
 };
 
-/* Per source and format: the identity keys in effect and the format's own
- * state (W3C's #Fields columns), which the format allocates on first use
- * and frees with free_state. */
+/* Per source and format: the identity keys in effect, the source's
+ * options (may be NULL) and the format's own state (W3C's #Fields
+ * columns), which the format allocates on first use, or at new_state, and
+ * frees with free_state. */
+struct vdp_source;
 struct vdp_parse_ctx {
 	const struct vdp_keys *keys;
+	const struct vdp_source *src;
 	void *state;
 };
 
@@ -148,7 +158,19 @@ struct vdp_format {
 	const char *const *default_users;
 	const char *const *default_devices;
 	void (*free_state)(void *state); /* NULL if stateless */
+	/* The state a source's options give from its first line on (W3C's
+	 * pinned columns), made when a worker starts so that auto-detection
+	 * hands the source's unclaimed lines to the format at once. Sets
+	 * *state (NULL: none yet). NULL if no option does. Returns -1 on ENOMEM. */
+	int (*new_state)(const struct vdp_source *src,
+			 const struct vdp_keys *keys, void **state);
 };
+
+/* A W3C column list ("a b c", as after "#Fields:"; @p len bytes): -1 if
+ * it has more than 256 columns or 8 KiB of names, else 1 if a column is
+ * an identity under @p ks (NULL: none is), 0 if none is. */
+int vdp_w3c_check_fields(const struct vdp_keys *ks, const char *list,
+			 size_t len);
 
 /* Every format, in auto-detection order; NULL-terminated. */
 extern const struct vdp_format *const vdp_formats[];
@@ -185,6 +207,8 @@ struct vdp_source {
 	unsigned n_groups;
 	struct { uint32_t number; uint8_t kind; } groups[VDP_MAX_FIELDS];
 	char user_fields[512], device_fields[512];
+	char *w3c_fields;             /* pinned W3C columns, or NULL */
+	bool w3c_allow_no_identity;   /* a #Fields without identities is adopted */
 };
 
 /* Index of @p f in vdp_formats[]. */

@@ -243,6 +243,15 @@ int vdd_config_load(struct vdd_config *c, const char *path, char *err,
 				 "but no \"regex =\"", path, c->sources[i].name);
 			return -1;
 		}
+	/* the options that only make sense together (W3C's pinned columns) */
+	for (unsigned i = 0; i < c->n_sources; i++) {
+		char serr[240];
+		if (vdp_source_check(c->sources[i].src, serr, sizeof(serr)) != 0) {
+			snprintf(err, errlen, "%s: [source %s] %s", path,
+				 c->sources[i].name, serr);
+			return -1;
+		}
+	}
 	if (c->default_source[0] != '\0') {
 		int d = vdd_source_find(c, c->default_source);
 		if (d < 0) {

@@ -187,6 +187,10 @@ void vdd_worker_free(struct vdd_worker *x)
 }
 
 /* Add the pipeline's counters of @p n sources to the link's totals @p t. */
+/* the link's DROP_ counters are the pipeline's reasons, in their order */
+_Static_assert(VEIL_LINK_CTR_DROP_UNKNOWN_FORMAT + VDP_REASON_COUNT ==
+	       VEIL_LINK_CTR_DROP_OVERSIZE, "VEIL_LINK_COUNTER_LIST follows VDP_REASON_LIST");
+
 static void add_pipeline(uint64_t *t, const struct vdp_worker *w, unsigned n)
 {
 	for (unsigned s = 0; s < n; s++) {

@@ -15,8 +15,8 @@
  * case. Defaults: users cs-username (IIS, TMG, ProxySG) and cs-userdn
  * (ProxySG's distinguished name); device c-dns (the draft's client DNS
  * name). detect() knows the directives only: a data line has no signature
- * of its own, so an auto source must send its #Fields first (the pipeline
- * then gives W3C the lines no other format claims).
+ * of its own, so an auto source must send its #Fields first, or pin its
+ * columns (the pipeline then gives W3C the lines no other format claims).
  *
  * Data fields are separated by spaces (or tabs, runs collapsing), or by
  * single tabs when the #Fields line separates its names with tabs, in which
@@ -24,6 +24,14 @@
  * values with spaces), a quote inside being doubled as in the W3C draft's
  * strings: the span is inside the quotes, escaped VDP_ESC_CSV. "-" is a
  * value like any other (the core knows it means "no user").
+ *
+ * A source cannot switch its own tokenization off in-band: a #Fields line
+ * that names no identity column under the source's keys is refused
+ * (VDP_NO_IDENTITY: not adopted), and so is every data line after it
+ * until a #Fields that names one, unless the source's config says
+ * w3c_allow_no_identity = yes (a log that has no identities). A source
+ * whose config pins its columns (w3c_fields) uses them from its first line
+ * on, and drops every in-band #Fields line (VDP_PINNED).
  *
  * Fail closed: a data line before any #Fields, with more or fewer fields
  * than its #Fields, or with a quote that is not closed or not followed by
@@ -45,6 +53,10 @@ struct w3c_state {
 	const struct vdp_keys *keys; /* the key set kind[] was found with */
 	unsigned ncols;              /* 0: no usable #Fields yet */
 	bool tabs;                   /* fields are tab-separated */
+	bool pinned;                 /* columns from the source's w3c_fields:
+				      * in-band #Fields lines are dropped */
+	bool refused;                /* the last #Fields named no identity
+				      * column: data lines drop */
 	int8_t kind[W3C_MAX_COLS];   /* enum veil_kind, or -1 */
 	uint8_t name_len[W3C_MAX_COLS]; /* 0: too long to be a key */
 	uint16_t name_off[W3C_MAX_COLS];
@@ -73,16 +85,20 @@ static int w3c_find(const struct vdp_keys *ks, const char *name, size_t len)
 	return -1;
 }
 
-static void w3c_set_kinds(struct w3c_state *st, const struct vdp_keys *ks)
+/* The columns' kinds under @p ks; false if none is an identity. */
+static bool w3c_set_kinds(struct w3c_state *st, const struct vdp_keys *ks)
 {
+	bool ident = false;
 	for (unsigned c = 0; c < st->ncols; c++) {
 		int kind = -1;
 		if (st->name_len[c] > 0)
 			kind = w3c_find(ks, st->names + st->name_off[c],
 					st->name_len[c]);
 		st->kind[c] = (int8_t)kind;
+		ident |= kind >= 0;
 	}
 	st->keys = ks;
+	return ident;
 }
 
 static const struct {
@@ -113,50 +129,132 @@ static bool w3c_detect(const struct vdp_msg *m)
 	       is_directive(m->data, p, m->len);
 }
 
-/* "#Fields: a b c": the columns from now on. */
+/*
+ * The next name of a column list ("#Fields:" line or w3c_fields) from *p:
+ * its span in *s and *len; *tab is set when the blanks after it hold a tab
+ * and more names follow. False at the end of the list.
+ */
+static bool next_name(const char *d, size_t *p, size_t end, size_t *s,
+		      size_t *len, bool *tab)
+{
+	size_t q = *p;
+	while (q < end && (d[q] == ' ' || d[q] == '\t'))
+		q++;
+	if (q == end)
+		return false;
+	*s = q;
+	while (q < end && d[q] != ' ' && d[q] != '\t')
+		q++;
+	*len = q - *s;
+	size_t sep = q;
+	while (q < end && (d[q] == ' ' || d[q] == '\t'))
+		q++;
+	if (q < end && memchr(d + sep, '\t', q - sep) != NULL)
+		*tab = true;
+	*p = q;
+	return true;
+}
+
+int vdp_w3c_check_fields(const struct vdp_keys *ks, const char *d, size_t len)
+{
+	unsigned n = 0;
+	size_t p = 0, used = 0, s, l;
+	bool tab = false, ident = false;
+	while (next_name(d, &p, len, &s, &l, &tab)) {
+		if (n++ == W3C_MAX_COLS)
+			return -1;
+		if (l > VDP_KEY_MAX)
+			continue; /* too long to be a key, still a column */
+		if (used + l > W3C_NAMES_MAX)
+			return -1;
+		used += l;
+		if (!ident && ks != NULL && w3c_find(ks, d + s, l) >= 0)
+			ident = true;
+	}
+	return ident;
+}
+
+/* Take a column list that vdp_w3c_check_fields() accepted as the columns
+ * from now on. */
+static void w3c_store(struct w3c_state *st, const struct vdp_keys *ks,
+		      const char *d, size_t len)
+{
+	unsigned n = 0;
+	size_t p = 0, used = 0, s, l;
+	bool tabs = false;
+	while (n < W3C_MAX_COLS && next_name(d, &p, len, &s, &l, &tabs)) {
+		st->name_len[n] = 0;
+		if (l <= VDP_KEY_MAX && used + l <= W3C_NAMES_MAX) {
+			memcpy(st->names + used, d + s, l);
+			st->name_off[n] = (uint16_t)used;
+			st->name_len[n] = (uint8_t)l;
+			used += l;
+		}
+		n++;
+	}
+	st->ncols = n;
+	st->tabs = tabs;
+	w3c_set_kinds(st, ks);
+}
+
+/* A source may adopt columns without any identity only if its config
+ * says so: else one injected #Fields line would switch tokenization off
+ * for every line after it. */
+static bool allow_no_identity(const struct vdp_parse_ctx *ctx)
+{
+	return ctx->src != NULL && ctx->src->w3c_allow_no_identity;
+}
+
+static int w3c_new_state(const struct vdp_source *src,
+			 const struct vdp_keys *ks, void **state)
+{
+	*state = NULL;
+	if (src == NULL || src->w3c_fields == NULL || ks == NULL)
+		return 0;
+	struct w3c_state *st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return -1;
+	const char *d = src->w3c_fields;
+	size_t len = strlen(d);
+	int ident = vdp_w3c_check_fields(ks, d, len);
+	st->pinned = true;
+	if (ident >= 0) /* else no columns: data lines drop as malformed */
+		w3c_store(st, ks, d, len);
+	st->refused = ident == 0 && !src->w3c_allow_no_identity;
+	*state = st;
+	return 0;
+}
+
+/* "#Fields: a b c": the columns from now on, unless the source pins its
+ * columns (the line is dropped: VDP_PINNED) or the line names no identity
+ * column (VDP_NO_IDENTITY: not adopted, and the data lines after it drop
+ * until a #Fields that names one). */
 static enum vdp_parse_rc w3c_fields(struct vdp_parse_ctx *ctx, const char *d,
 				    size_t p, size_t end)
 {
 	struct w3c_state *st = ctx->state;
+	if (st != NULL && st->pinned)
+		return VDP_PINNED;
+	int ident = vdp_w3c_check_fields(ctx->keys, d + p, end - p);
 	if (st == NULL) {
+		/* also for a refused line: the data after it must reach this
+		 * parser under format auto, to be dropped */
 		st = calloc(1, sizeof(*st));
 		if (st == NULL)
 			return VDP_MALFORMED;
 		ctx->state = st;
 	}
-	unsigned n = 0;
-	size_t used = 0;
-	bool tabs = false;
-	st->ncols = 0;
-	while (p < end && (d[p] == ' ' || d[p] == '\t'))
-		p++;
-	while (p < end) {
-		size_t s = p;
-		while (p < end && d[p] != ' ' && d[p] != '\t')
-			p++;
-		if (n == W3C_MAX_COLS)
-			return VDP_MALFORMED; /* data lines drop until the next */
-		size_t len = p - s;
-		if (len <= VDP_KEY_MAX) {
-			if (used + len > W3C_NAMES_MAX)
-				return VDP_MALFORMED;
-			memcpy(st->names + used, d + s, len);
-			st->name_off[n] = (uint16_t)used;
-			st->name_len[n] = (uint8_t)len;
-			used += len;
-		} else {
-			st->name_len[n] = 0;
-		}
-		n++;
-		size_t sep = p;
-		while (p < end && (d[p] == ' ' || d[p] == '\t'))
-			p++;
-		if (p < end && memchr(d + sep, '\t', p - sep) != NULL)
-			tabs = true;
+	if (ident < 0) {
+		st->ncols = 0; /* data lines drop until the next good #Fields */
+		st->refused = false;
+		return VDP_MALFORMED;
 	}
-	st->ncols = n;
-	st->tabs = tabs;
-	w3c_set_kinds(st, ctx->keys);
+	if (ident == 0 && !allow_no_identity(ctx)) {
+		st->refused = true; /* the columns before it are kept */
+		return VDP_NO_IDENTITY;
+	}
+	st->refused = false;
+	w3c_store(st, ctx->keys, d + p, end - p);
 	return VDP_PARSED;
 }
 
@@ -222,6 +320,8 @@ static enum vdp_parse_rc w3c_parse(struct vdp_parse_ctx *ctx,
 {
 	const char *d = m->data;
 	size_t p = vdp_body_start(m), end = m->len;
+	if (ctx->state == NULL && w3c_new_state(ctx->src, ctx->keys, &ctx->state) < 0)
+		return VDP_MALFORMED;
 	struct w3c_state *st = ctx->state;
 	while (end > p && (d[end - 1] == '\n' || d[end - 1] == '\r'))
 		end--;
@@ -236,7 +336,7 @@ static enum vdp_parse_rc w3c_parse(struct vdp_parse_ctx *ctx,
 		}
 		return VDP_PARSED; /* #Software, #Version, #Date, #Remark... */
 	}
-	if (st == NULL || st->ncols == 0) {
+	if (st == NULL || (st->ncols == 0 && !st->refused)) {
 		/* no columns known: only a blank line is safe */
 		while (p < end && (d[p] == ' ' || d[p] == '\t'))
 			p++;
@@ -244,13 +344,16 @@ static enum vdp_parse_rc w3c_parse(struct vdp_parse_ctx *ctx,
 	}
 	if (ctx->keys == NULL)
 		return VDP_MALFORMED;
-	if (ctx->keys != st->keys)
-		w3c_set_kinds(st, ctx->keys);
+	if (!st->refused && ctx->keys != st->keys &&
+	    !w3c_set_kinds(st, ctx->keys) && !allow_no_identity(ctx))
+		st->refused = true; /* the new keys name none of the columns */
 	if (!st->tabs)
 		while (end > p && (d[end - 1] == ' ' || d[end - 1] == '\t'))
 			end--;
 	if (p == end)
 		return VDP_PARSED; /* a blank line */
+	if (st->refused)
+		return VDP_NO_IDENTITY;
 	return w3c_data(st, d, p, end, out);
 }
 
@@ -266,4 +369,5 @@ const struct vdp_format vdp_fmt_w3c = {
 	.default_users = w3c_users,
 	.default_devices = w3c_devices,
 	.free_state = w3c_free_state,
+	.new_state = w3c_new_state,
 };

@@ -108,6 +108,14 @@ struct vdp_worker *vdp_worker_new(struct veil_engine *engine,
 	bool ok = w->src && w->key && w->cnt && w->state && w->md && w->names && w->tokens &&
 		  w->items && w->item_kind && w->hash && w->hash_used && w->batch &&
 		  w->batch_of && w->work && w->segs;
+	/* state a source's options give from the first line (W3C's pinned
+	 * columns): under format auto, its unclaimed lines go there at once */
+	for (unsigned i = 0; ok && i < n; i++)
+		for (unsigned f = 0; ok && vdp_formats[f] != NULL; f++)
+			if (vdp_formats[f]->new_state != NULL &&
+			    vdp_formats[f]->new_state(sources[i], &sources[i]->keys[f],
+						      &w->state[(size_t)i * VDP_MAX_FORMATS + f]) != 0)
+				ok = false;
 	for (unsigned i = 0; ok && i < n; i++)
 		if (sources[i]->is_regex &&
 		    (w->md[i] = pcre2_match_data_create_from_pattern(sources[i]->re,
@@ -173,7 +181,8 @@ static enum vdp_parse_rc parse_with(struct vdp_worker *w, unsigned si,
 {
 	unsigned fi = vdp_format_index(f);
 	void **st = &w->state[(size_t)si * VDP_MAX_FORMATS + fi];
-	struct vdp_parse_ctx ctx = { .keys = &w->src[si]->keys[fi], .state = *st };
+	struct vdp_parse_ctx ctx = { .keys = &w->src[si]->keys[fi],
+				     .src = w->src[si], .state = *st };
 	out->n = 0;
 	enum vdp_parse_rc rc = f->parse(&ctx, m, out);
 	*st = ctx.state;
@@ -349,6 +358,11 @@ static bool collect(struct vdp_worker *w, const struct vdp_line *ln,
 			lw->unparsed = 1;
 		else
 			line_drop(lw, VDP_R_UNKNOWN_FORMAT);
+		return true;
+	}
+	if (rc == VDP_NO_IDENTITY || rc == VDP_PINNED) {
+		line_drop(lw, rc == VDP_PINNED ? VDP_R_FIELDS_PINNED
+					       : VDP_R_FIELDS_NO_IDENTITY);
 		return true;
 	}
 	if (rc != VDP_PARSED || fs.n > VDP_MAX_FIELDS) {

@@ -170,6 +170,40 @@ static int set_regex(struct vdp_source *s, const char *pattern, char *err,
 	return 0;
 }
 
+/* w3c_fields: a column list as after "#Fields:"; a further line (a config
+ * continuation line) adds its columns to those before, joined with a tab
+ * if the list separates its names with tabs (the data does then too). */
+static int set_w3c_fields(struct vdp_source *s, const char *v, char *err,
+			  size_t errlen)
+{
+	size_t old = s->w3c_fields != NULL ? strlen(s->w3c_fields) : 0;
+	size_t add = strlen(v);
+	if (strspn(v, " \t") == add) {
+		snprintf(err, errlen, "w3c_fields: no column names (give them as "
+			 "the log's #Fields line does: date time c-ip cs-username ...)");
+		return -1;
+	}
+	char *list = malloc(old + 1 + add + 1);
+	if (list == NULL) {
+		snprintf(err, errlen, "w3c_fields: out of memory");
+		return -1;
+	}
+	if (old > 0) {
+		memcpy(list, s->w3c_fields, old);
+		list[old++] = strchr(s->w3c_fields, '\t') != NULL ? '\t' : ' ';
+	}
+	memcpy(list + old, v, add + 1);
+	if (vdp_w3c_check_fields(NULL, list, old + add) < 0) {
+		free(list);
+		snprintf(err, errlen, "w3c_fields: more than 256 columns or 8 KiB "
+			 "of column names");
+		return -1;
+	}
+	free(s->w3c_fields);
+	s->w3c_fields = list;
+	return 0;
+}
+
 struct vdp_source *vdp_source_new(const char *name)
 {
 	if (name == NULL || strlen(name) == 0 || strlen(name) >= 64) {
@@ -194,6 +228,7 @@ void vdp_source_free(struct vdp_source *s)
 	if (s == NULL)
 		return;
 	pcre2_code_free(s->re);
+	free(s->w3c_fields);
 	free(s);
 }
 
@@ -238,6 +273,10 @@ int vdp_source_set(struct vdp_source *s, const char *key, const char *value,
 		return set_bool(&s->replace_repeats, value, key, err, errlen);
 	if (!strcmp(key, "no_user"))
 		return set_no_user(s, value, err, errlen);
+	if (!strcmp(key, "w3c_fields"))
+		return set_w3c_fields(s, value, err, errlen);
+	if (!strcmp(key, "w3c_allow_no_identity"))
+		return set_bool(&s->w3c_allow_no_identity, value, key, err, errlen);
 	if (!strcmp(key, "on_bad_field") || !strcmp(key, "on_unknown")) {
 		bool *dst = key[3] == 'b' ? &s->marker : &s->forward_unknown;
 		const char *yes = key[3] == 'b' ? "marker" : "forward";
@@ -251,6 +290,33 @@ int vdp_source_set(struct vdp_source *s, const char *key, const char *value,
 	}
 	snprintf(err, errlen, "unknown source option \"%.40s\"", key);
 	return -1;
+}
+
+int vdp_source_check(const struct vdp_source *s, char *err, size_t errlen)
+{
+	if (s->w3c_fields == NULL)
+		return 0;
+	if (s->is_regex || (s->fmt != NULL && s->fmt != &vdp_fmt_w3c)) {
+		snprintf(err, errlen, "w3c_fields: only for format w3c or auto "
+			 "(this source's format is %s)",
+			 s->is_regex ? "regex" : s->fmt->name);
+		return -1;
+	}
+	const struct vdp_keys *ks = &s->keys[vdp_format_index(&vdp_fmt_w3c)];
+	int ident = vdp_w3c_check_fields(ks, s->w3c_fields, strlen(s->w3c_fields));
+	if (ident == 0 && !s->w3c_allow_no_identity) {
+		snprintf(err, errlen, "w3c_fields: no identity column (by default "
+			 "cs-username, cs-userdn, c-dns; else those user_fields and "
+			 "device_fields name): add the log's, or set "
+			 "w3c_allow_no_identity = yes if it has none");
+		return -1;
+	}
+	if (ident < 0) { /* set_w3c_fields checked; kept for the library */
+		snprintf(err, errlen, "w3c_fields: more than 256 columns or 8 KiB "
+			 "of column names");
+		return -1;
+	}
+	return 0;
 }
 
 enum vdp_parse_rc vdp_regex_parse(const struct vdp_source *s, void *match_data,

@@ -82,7 +82,11 @@ size_t vdp_datagram_len(const char *d, size_t len);
 	X(TOO_LONG, "name-too-long")  /* a name longer than 1024 bytes */      \
 	X(NO_KEY, "no-key")           /* no key version for the source yet */  \
 	X(CRYPTO, "crypto-error")     /* the token engine refused a name */    \
-	X(BURST_FULL, "burst-full")   /* token storage of the burst exhausted */
+	X(BURST_FULL, "burst-full")   /* token storage of the burst exhausted */ \
+	X(FIELDS_NO_IDENTITY, "fields-without-identity") /* a W3C #Fields     \
+		line naming no identity column, and the data lines under it */ \
+	X(FIELDS_PINNED, "fields-pinned") /* a W3C #Fields line where the      \
+		source pins its columns (w3c_fields) */
 #define VDP_REASON_ENUM_(name, str) VDP_R_##name,
 enum vdp_reason { VDP_REASON_LIST(VDP_REASON_ENUM_) VDP_REASON_COUNT };
 /** @return "malformed", ... */
@@ -129,10 +133,20 @@ void vdp_source_free(struct vdp_source *s);
  *   on_bad_field    drop | marker: a field that cannot be tokenized drops
  *                   the line (default) or becomes VDP_MARKER
  *   on_unknown      drop | forward: a line no parser recognizes (default drop)
+ *   w3c_fields      W3C column names, as after "#Fields:", pinned: used from
+ *                   the first line, in-band #Fields lines dropped (reason
+ *                   fields-pinned); each further w3c_fields line (a config
+ *                   continuation line) adds columns
+ *   w3c_allow_no_identity  yes | no: adopt a W3C #Fields line that names no
+ *                   identity column (default no: it is dropped, and the data
+ *                   lines after it, with reason fields-without-identity)
  * @return 0, or -1 with a message in @p err.
  */
 int vdp_source_set(struct vdp_source *s, const char *key, const char *value,
 		   char *err, size_t errlen);
+/** Check the options together, once all are set (w3c_fields against the
+ *  format and the identity keys). @return 0, or -1 with a message. */
+int vdp_source_check(const struct vdp_source *s, char *err, size_t errlen);
 const char *vdp_source_name(const struct vdp_source *s);
 /** Names of the formats, in auto-detection order (NULL-terminated). */
 const char *const *vdp_format_names(void);

@@ -16,6 +16,8 @@ veilctl.
  - bad input files (binary garbage, a 10 MB line, NUL bytes, a truncated
    last line): counters and a clean exit, never a crash;
  - snapshot mode needs no root (when run as root: again as nobody);
+ - W3C: a #Fields line without identity columns is refused with its data
+   lines (format w3c and auto); columns pinned in the config;
  - DPDK telemetry (on without --no-telemetry): /veil/counters, /veil/workers
    and /veil/keys over the telemetry socket of a running dataplane.
 
@@ -179,6 +181,74 @@ def snapshot_all_formats(root, d):
     rc, txt = subprocess.run([VEILCTL, "--socket", d.sock, "stats"], capture_output=True,
                              text=True).returncode, None
     check(rc == 0, "veilctl stats (text)")
+
+
+def w3c_in_band(root, d):
+    """A W3C source cannot switch its tokenization off with a #Fields line
+    that names no identity column (format w3c and auto); a source with
+    pinned columns (w3c_fields, on two config lines) needs no header and
+    drops in-band ones; the drops by name in the summary and veilctl stats."""
+    conf = os.path.join(root, "w3c.conf")
+    with open(conf, "w") as f:
+        f.write("[dataplane]\nlink_name = %s\n\n"
+                "[source iis]\ntenant = acme\nformat = w3c\n\n"
+                "[source iis-auto]\ntenant = acme\n\n"
+                "[source pinned]\ntenant = acme\nformat = auto\n"
+                "w3c_fields = date time c-ip\n  cs-username cs-uri\n" % d.link)
+    p = subprocess.run([DP, "--", "-c", conf, "--source", "pinned", "--in", "x.log", "-n"],
+                       capture_output=True, text=True)
+    check(p.returncode == 0, "w3c: -n accepts w3c_fields: %s" % p.stderr.strip())
+    injected = ["#Fields: date time c-ip cs-username cs-uri",
+                "2024-03-01 10:00:00 10.1.2.3 w3c.alice /a",
+                "#Fields: date time c-ip x-who cs-uri",
+                "2024-03-01 10:00:01 10.1.2.3 w3c.mallory /b",
+                "2024-03-01 10:00:02 10.1.2.3 w3c.bob /c",
+                "#Fields: date time c-ip cs-username cs-uri",
+                "2024-03-01 10:00:03 10.1.2.3 w3c.carol /d"]
+    pinned = ["2024-03-01 10:00:00 10.1.2.3 w3c.dave /a",
+              "#Fields: date time c-ip x-who cs-uri",
+              "2024-03-01 10:00:01 10.1.2.3 w3c.erin /b"]
+    args = ["--json"]
+    for name, lines in (("iis", injected), ("iis-auto", injected), ("pinned", pinned)):
+        path = os.path.join(root, "w3c-%s.log" % name)
+        with open(path, "w") as f:
+            f.write("".join(l + "\n" for l in lines))
+        args += ["--source", name, "--in", path]
+    out = os.path.join(root, "w3c.out")
+    rc, s, err = run_dp(["-c", conf, "--out", out] + args[1:])
+    with open(out, "rb") as f:
+        o = f.read()
+    check(rc == 0 and s is not None and adds_up(s), "w3c: snapshot runs: %s" % err[-800:])
+    if s is None:
+        return
+    check(s["dropped"]["fields-without-identity"] == 6 and s["dropped"]["fields-pinned"] == 1
+          and s["lines_out"] == 2 * 4 + 2,
+          "w3c: the refused header and its lines dropped, by name: %r" % s["dropped"])
+    check(not re.search(rb"w3c\.[a-z]+", o) and len(TOKEN.findall(o)) == 2 * 2 + 2,
+          "w3c: no name in clear, the other lines tokenized: %r" % o)
+    rc, a = d.ctl("stats")
+    w = a.get("workers", [{}])[0].get("counters", {}).get("dropped", {})
+    check(rc == 0 and w.get("fields-without-identity") == 6 and w.get("fields-pinned") == 1,
+          "w3c: veilctl stats shows the drops by name: %r" % w)
+    # the example of docs/formats.md, as written
+    doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                       "formats.md")
+    with open(doc) as f:
+        blocks = re.findall(r"```ini\n(.*?)```", f.read(), re.S)
+    ex = [b for b in blocks if "w3c_fields" in b]
+    with open(os.path.join(root, "w3c-doc.conf"), "w") as f:
+        f.write(ex[0] if ex else "")
+    p = subprocess.run([DP, "--", "-c", os.path.join(root, "w3c-doc.conf"), "--source", "iis",
+                        "--in", "iis.log", "-n"], capture_output=True, text=True)
+    check(len(ex) == 1 and p.returncode == 0 and "configuration OK" in p.stdout,
+          "w3c: the example of formats.md is accepted: %s" % p.stderr.strip())
+    # pinned columns without an identity column: refused when loaded
+    with open(conf, "a") as f:
+        f.write("[source noid]\ntenant = acme\nformat = w3c\nw3c_fields = date time\n")
+    p = subprocess.run([DP, "--", "-c", conf, "--source", "noid", "--in", "x.log", "-n"],
+                       capture_output=True, text=True)
+    check(p.returncode == 2 and "[source noid] w3c_fields: no identity column" in p.stderr,
+          "w3c: pinned columns without identity refused: %s" % p.stderr.strip())
 
 
 def two_workers(root, d):
@@ -618,6 +688,7 @@ def main():
         rc, a = d.ctl("tenant", "create", "acme")
         check(rc == 0, "tenant create")
         snapshot_all_formats(root, d)
+        w3c_in_band(root, d)
         two_workers(root, d)
         fail_closed(root, d)
         roll_and_restart(root, d)

@@ -163,6 +163,36 @@ static void test_source_options(void **state)
 	/* every format has a name the config accepts */
 	for (const char *const *n = vdp_format_names(); *n != NULL; n++)
 		assert_int_equal(vdp_source_set(f->src, "format", *n, err, sizeof(err)), 0);
+	/* W3C: pinned columns and the refusal of columns without identity */
+	assert_int_equal(vdp_source_set(f->src, "w3c_allow_no_identity", "perhaps",
+					err, sizeof(err)), -1);
+	assert_int_equal(vdp_source_set(f->src, "w3c_fields", " \t", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "w3c_fields"));
+	char many[1200] = "";
+	for (int i = 0; i < 257; i++)
+		strcat(many, "c ");
+	assert_int_equal(vdp_source_set(f->src, "w3c_fields", many, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "256 columns"));
+	assert_null(f->src->w3c_fields);
+	/* a continuation line adds columns */
+	set(f, "w3c_fields", "date time");
+	set(f, "w3c_fields", "cs-uri");
+	assert_string_equal(f->src->w3c_fields, "date time cs-uri");
+	/* ... which must hold an identity, unless allowed */
+	set(f, "format", "w3c");
+	assert_int_equal(vdp_source_check(f->src, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "w3c_allow_no_identity = yes"));
+	set(f, "w3c_allow_no_identity", "yes");
+	assert_int_equal(vdp_source_check(f->src, err, sizeof(err)), 0);
+	set(f, "w3c_allow_no_identity", "no");
+	set(f, "user_fields", "cs-uri");
+	assert_int_equal(vdp_source_check(f->src, err, sizeof(err)), 0);
+	set(f, "format", "auto");
+	assert_int_equal(vdp_source_check(f->src, err, sizeof(err)), 0);
+	/* and only where W3C may be the format */
+	set(f, "format", "cef");
+	assert_int_equal(vdp_source_check(f->src, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "format is cef"));
 	assert_int_equal(vdp_source_set(f->src, "user_fields", "a, b,c", err, sizeof(err)), 0);
 	unsigned ci = vdp_format_index(vdp_format_find("cef"));
 	assert_int_equal(vdp_keys_find(&f->src->keys[ci], "b", 1), VEIL_KIND_USER);

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "dp_pvt.h"
+#include "veil_dp.h"
 
 #define OPEN  "\xc2\xab" /* « */
 #define CLOSE "\xc2\xbb" /* » */
@@ -145,6 +146,31 @@ static bool detect(const struct vdp_format *f, const char *hdr,
 #define NONE(s, hdr, line)    check_msg(s, hdr, line, VDP_PARSED, NULL, 0)
 #define BAD(s, hdr, line)     check_msg(s, hdr, line, VDP_MALFORMED, NULL, 0)
 #define NOTMINE(s, hdr, line) check_msg(s, hdr, line, VDP_NOT_MINE, NULL, 0)
+#define REFUSED(s, hdr, line) check_msg(s, hdr, line, VDP_NO_IDENTITY, NULL, 0)
+#define PINNED(s, hdr, line)  check_msg(s, hdr, line, VDP_PINNED, NULL, 0)
+
+/* A parser context with a whole source's options (w3c_fields,
+ * w3c_allow_no_identity, user_fields...), as the pipeline makes it. */
+static void src_init_opts(struct src *s, struct vdp_source *vs)
+{
+	unsigned fi = vdp_format_index(w3c);
+	s->f = w3c;
+	s->keys = vs->keys[fi];
+	s->ctx = (struct vdp_parse_ctx){ .keys = &s->keys, .src = vs };
+}
+
+static struct vdp_source *source_with(const char *k1, const char *v1,
+				      const char *k2, const char *v2)
+{
+	struct vdp_source *vs = vdp_source_new("t");
+	char err[200] = "";
+	assert_non_null(vs);
+	if (k1 != NULL && vdp_source_set(vs, k1, v1, err, sizeof(err)) != 0)
+		fail_msg("%s = %s: %s", k1, v1, err);
+	if (k2 != NULL && vdp_source_set(vs, k2, v2, err, sizeof(err)) != 0)
+		fail_msg("%s = %s: %s", k2, v2, err);
+	return vs;
+}
 
 /* ------------------------------------------------------------------ */
 /* W3C extended                                                       */
@@ -289,18 +315,18 @@ static void test_w3c_fields_change(void **state)
 	   "10.1.2.3 2024-03-01 10:00:00 " OPEN "laptop-42.corp.example" CLOSE
 	   " /stream 200",
 	   D(NONE, "laptop-42.corp.example"));
-	/* a new #Fields: the columns change, with no identity now */
-	NONE(&s, "", "#Fields: date time cs-uri-stem sc-status");
-	NONE(&s, "", "2024-03-01 10:00:01 /index.html 200");
+	/* a new #Fields: the columns change */
+	NONE(&s, "", "#Fields: date c-dns time");
+	OK(&s, "", "2024-03-01 " OPEN "pc-7" CLOSE " 10:00:01", D(NONE, "pc-7"));
 	BAD(&s, "", "10.1.2.3 2024-03-01 10:00:00 laptop-42 /stream 200");
 	/* names match without regard to case (TMG writes cs-Network...) */
 	NONE(&s, "", "#fields: C-IP CS-USERNAME C-DNS");
 	OK(&s, "",
 	   "10.1.2.3 " OPEN "CORP\\Администратор" CLOSE " " OPEN "ПК-1" CLOSE,
 	   U(NONE, "CORP\\Администратор"), D(NONE, "ПК-1"));
-	/* an empty #Fields: no columns known, data drops */
-	NONE(&s, "", "#Fields:");
-	BAD(&s, "", "10.1.2.3 jdoe pc1");
+	/* an empty #Fields names no identity: refused, data drops */
+	REFUSED(&s, "", "#Fields:");
+	REFUSED(&s, "", "10.1.2.3 jdoe pc1");
 	NONE(&s, "", "#Fields: c-ip cs-username");
 	OK(&s, "", "10.1.2.3 " OPEN "jdoe" CLOSE, U(NONE, "jdoe"));
 	/* "#fields" without a colon (Zeek) declares columns too */
@@ -421,6 +447,325 @@ static void test_w3c_detect_syslog(void **state)
 	OK(&s, "<134>1 2024-03-01T10:00:00Z proxysg bcaccess - - - ",
 	   "2024-03-01 10:00:00 " OPEN "eve" CLOSE, U(NONE, "eve"));
 	src_fini(&s);
+}
+
+/* A #Fields line that names no identity column cannot switch the
+ * tokenization of the lines after it off: it is refused, and the data
+ * lines under it too, until a #Fields that names one. */
+static void test_w3c_no_identity_refused(void **state)
+{
+	(void)state;
+	struct src s;
+	src_init(&s, w3c);
+	NONE(&s, "", "#Fields: date time c-ip cs-username cs-uri");
+	OK(&s, "", "2024-03-01 10:00:00 10.1.2.3 " OPEN "jdoe" CLOSE " /a",
+	   U(NONE, "jdoe"));
+	/* the injection: no identity column, then names in a column */
+	REFUSED(&s, "", "#Fields: date time c-ip x-who cs-uri");
+	REFUSED(&s, "", "2024-03-01 10:00:01 10.1.2.3 mallory /b");
+	/* lines laid out as the header before it drop too: which one they
+	 * follow cannot be known */
+	REFUSED(&s, "", "2024-03-01 10:00:02 10.1.2.3 jdoe /a");
+	REFUSED(&s, "", "jdoe");
+	NONE(&s, "", "  ");
+	/* other directives change nothing */
+	NONE(&s, "", "#Remark: cs-username");
+	REFUSED(&s, "", "2024-03-01 10:00:03 10.1.2.3 mallory /b");
+	/* case, Zeek's "#fields", tabs: the same rule */
+	REFUSED(&s, "", "#FIELDS: DATE TIME C-IP");
+	REFUSED(&s, "", "#fields\tts\tuid\tid.orig_h");
+	REFUSED(&s, "", "1709287200.1\tCabc\tjdoe");
+	/* a good #Fields again: lines are tokenized */
+	NONE(&s, "", "#Fields: date time c-ip cs-username cs-uri");
+	OK(&s, "", "2024-03-01 10:00:04 10.1.2.3 " OPEN "eve" CLOSE " /c",
+	   U(NONE, "eve"));
+	/* a device column alone is an identity */
+	NONE(&s, "", "#Fields: date c-dns");
+	OK(&s, "", "2024-03-01 " OPEN "pc1" CLOSE, D(NONE, "pc1"));
+	/* a #Fields over the limits is malformed, not refused */
+	char line[1024] = "#Fields:";
+	for (int i = 0; i < 257; i++)
+		strcat(line, " c");
+	BAD(&s, "", line);
+	BAD(&s, "", "x");
+	src_fini(&s);
+
+	/* refused as the first #Fields: the data after it drops as refused
+	 * (not malformed), so that format auto hands it here */
+	src_init(&s, w3c);
+	REFUSED(&s, "", "#Fields: date time x-who");
+	assert_non_null(s.ctx.state);
+	REFUSED(&s, "", "2024-03-01 10:00:00 mallory");
+	src_fini(&s);
+
+	/* the source's own keys decide what an identity column is */
+	struct vdp_source *vs = source_with("user_fields", "x-who", NULL, NULL);
+	src_init_opts(&s, vs);
+	NONE(&s, "", "#Fields: date time x-who");
+	OK(&s, "", "2024-03-01 10:00:00 " OPEN "mallory" CLOSE,
+	   U(NONE, "mallory"));
+	REFUSED(&s, "", "#Fields: date time cs-uri");
+	REFUSED(&s, "", "2024-03-01 10:00:00 /x");
+	src_fini(&s);
+	vdp_source_free(vs);
+}
+
+static void test_w3c_allow_no_identity(void **state)
+{
+	(void)state;
+	struct src s;
+	struct vdp_source *vs = source_with("w3c_allow_no_identity", "yes",
+					    NULL, NULL);
+	src_init_opts(&s, vs);
+	/* a log that really has no identity (Zeek's conn.log) passes */
+	NONE(&s, "", "#fields\tts\tuid\tid.orig_h\tid.orig_p");
+	NONE(&s, "", "1709287200.1\tCabc\t10.1.2.3\t51000");
+	BAD(&s, "", "1709287200.1\tCabc\t10.1.2.3");
+	NONE(&s, "", "#Fields: date cs-username");
+	OK(&s, "", "2024-03-01 " OPEN "jdoe" CLOSE, U(NONE, "jdoe"));
+	src_fini(&s);
+	vdp_source_free(vs);
+}
+
+/* Columns pinned by the config: used from the first line on, in-band
+ * #Fields lines are dropped and change nothing. */
+static void test_w3c_pinned(void **state)
+{
+	(void)state;
+	struct src s;
+	struct vdp_source *vs = source_with("w3c_fields", "date time c-ip",
+					    "w3c_fields", "cs-username cs-uri");
+	src_init_opts(&s, vs);
+	/* no #Fields ever sent */
+	OK(&s, "", "2024-03-01 10:00:00 10.1.2.3 " OPEN "jdoe" CLOSE " /a",
+	   U(NONE, "jdoe"));
+	assert_non_null(s.ctx.state);
+	/* in-band #Fields: dropped, whatever they say */
+	PINNED(&s, "", "#Fields: date time c-ip x-who cs-uri");
+	OK(&s, "", "2024-03-01 10:00:01 10.1.2.3 " OPEN "mallory" CLOSE " /b",
+	   U(NONE, "mallory"));
+	PINNED(&s, "", "#Fields: cs-uri cs-username");
+	PINNED(&s, "", "#Fields: date time c-ip cs-username cs-uri");
+	PINNED(&s, "", "#Fields:");
+	NONE(&s, "", "#Software: Microsoft Internet Information Services 10.0");
+	OK(&s, "", "2024-03-01 10:00:02 10.1.2.3 " OPEN "eve" CLOSE " /c",
+	   U(NONE, "eve"));
+	BAD(&s, "", "/c eve");
+	src_fini(&s);
+	vdp_source_free(vs);
+
+	/* tabs between the pinned names: tab-separated data */
+	vs = source_with("w3c_fields", "date\tcs-username\tc-dns", NULL, NULL);
+	src_init_opts(&s, vs);
+	OK(&s, "", "2024-03-01\t" OPEN "John Smith" CLOSE "\t" OPEN "PC 7" CLOSE,
+	   U(NONE, "John Smith"), D(NONE, "PC 7"));
+	src_fini(&s);
+	vdp_source_free(vs);
+
+	/* pinned without an identity column: the data drops, unless allowed */
+	vs = source_with("w3c_fields", "date time cs-uri", NULL, NULL);
+	src_init_opts(&s, vs);
+	REFUSED(&s, "", "2024-03-01 10:00:00 /a");
+	PINNED(&s, "", "#Fields: date time cs-username");
+	REFUSED(&s, "", "2024-03-01 10:00:00 /a");
+	src_fini(&s);
+	assert_int_equal(vdp_source_set(vs, "w3c_allow_no_identity", "yes", NULL, 0), 0);
+	src_init_opts(&s, vs);
+	NONE(&s, "", "2024-03-01 10:00:00 /a");
+	src_fini(&s);
+	vdp_source_free(vs);
+
+	/* the state a worker makes at its start: only with pinned columns */
+	void *st = (void *)1;
+	vs = vdp_source_new("t");
+	unsigned fi = vdp_format_index(w3c);
+	assert_non_null(w3c->new_state);
+	assert_int_equal(w3c->new_state(vs, &vs->keys[fi], &st), 0);
+	assert_null(st);
+	assert_int_equal(vdp_source_set(vs, "w3c_fields", "cs-username", NULL, 0), 0);
+	assert_int_equal(w3c->new_state(vs, &vs->keys[fi], &st), 0);
+	assert_non_null(st);
+	s.f = w3c;
+	s.keys = vs->keys[fi];
+	s.ctx = (struct vdp_parse_ctx){ .keys = &s.keys, .src = vs, .state = st };
+	OK(&s, "", OPEN "jdoe" CLOSE, U(NONE, "jdoe"));
+	src_fini(&s);
+	vdp_source_free(vs);
+}
+
+/* ------------------------------------------------------------------ */
+/* W3C through the pipeline: what a source's lines become               */
+/* ------------------------------------------------------------------ */
+
+struct pipe {
+	struct veil_engine *e;
+	struct veil_keyring *ring;
+	struct vdp_source *src;
+	struct vdp_worker *w;
+	struct vdp_burst out;
+	char buf[4096];
+};
+
+static void pipe_start(struct pipe *p, const char *const *opts)
+{
+	static const uint8_t raw[32] = { 7, 1, 2, 3 };
+	char err[200] = "";
+	memset(p, 0, sizeof(*p));
+	p->e = veil_engine_new(NULL);
+	assert_non_null(p->e);
+	p->ring = veil_keyring_new("acme");
+	struct veil_key *k = veil_key_new(raw, "acme", 1);
+	assert_non_null(k);
+	assert_int_equal(veil_keyring_add(p->ring, k), 0);
+	p->src = vdp_source_new("w3c-test");
+	assert_non_null(p->src);
+	for (; opts[0] != NULL; opts += 2)
+		if (vdp_source_set(p->src, opts[0], opts[1], err, sizeof(err)) != 0)
+			fail_msg("%s = %s: %s", opts[0], opts[1], err);
+	assert_int_equal(vdp_source_check(p->src, err, sizeof(err)), 0);
+	struct vdp_source *list[] = { p->src };
+	p->w = vdp_worker_new(p->e, list, 1);
+	assert_non_null(p->w);
+	vdp_worker_set_key(p->w, 0, veil_keyring_get(p->ring, 1));
+}
+
+static void pipe_stop(struct pipe *p)
+{
+	vdp_worker_free(p->w);
+	vdp_source_free(p->src);
+	veil_keyring_free(p->ring);
+	veil_engine_free(p->e);
+}
+
+/* One line through the pipeline: the output line, or NULL if dropped (with
+ * its reason in *why). No output may hold a name in @p never. */
+static const char *feed(struct pipe *p, const char *line, int *why)
+{
+	static const char *const never[] = { "jdoe", "mallory", "eve", NULL };
+	struct vdp_line in = { line, (uint32_t)strlen(line), 0 };
+	*why = -1;
+	if (vdp_process_burst(p->w, &in, 1, &p->out) == 0) {
+		*why = p->out.line[0].reason;
+		return NULL;
+	}
+	size_t n = vdp_burst_copy(&p->out, 0, p->buf, sizeof(p->buf) - 1);
+	p->buf[n] = '\0';
+	for (unsigned i = 0; never[i] != NULL; i++)
+		if (strstr(p->buf, never[i]) != NULL)
+			fail_msg("\"%s\" in clear: %s", never[i], p->buf);
+	return p->buf;
+}
+
+#define PASS_AS_IS(p, line)                                                     \
+	do {                                                                    \
+		int why_;                                                       \
+		const char *o_ = feed(p, line, &why_);                          \
+		if (o_ == NULL || strcmp(o_, line) != 0)                        \
+			fail_msg("expected unchanged: %s (reason %d)", line, why_); \
+	} while (0)
+#define TOKENIZED(p, line)                                                      \
+	do {                                                                    \
+		int why_;                                                       \
+		const char *o_ = feed(p, line, &why_);                          \
+		if (o_ == NULL || strstr(o_, "veil_u") == NULL)                 \
+			fail_msg("expected a token: %s (reason %d)", line, why_); \
+	} while (0)
+#define DROPPED(p, line, r)                                                     \
+	do {                                                                    \
+		int why_;                                                       \
+		if (feed(p, line, &why_) != NULL)                               \
+			fail_msg("expected dropped: %s -> %s", line, (p)->buf); \
+		assert_int_equal(why_, r);                                      \
+	} while (0)
+
+/* The injection: a good header, a #Fields without identity, lines with a
+ * name in a column, a good header again; under one format. */
+static void injection(const char *format, const char *on_unknown)
+{
+	const char *const opts[] = { "format", format, "on_unknown", on_unknown,
+				     NULL, NULL };
+	struct pipe p;
+	pipe_start(&p, opts);
+	PASS_AS_IS(&p, "#Software: Microsoft Internet Information Services 10.0");
+	PASS_AS_IS(&p, "#Fields: date time c-ip cs-username cs-uri");
+	TOKENIZED(&p, "2024-03-01 10:00:00 10.1.2.3 jdoe /a");
+	DROPPED(&p, "#Fields: date time c-ip x-who cs-uri",
+		VDP_R_FIELDS_NO_IDENTITY);
+	DROPPED(&p, "2024-03-01 10:00:01 10.1.2.3 mallory /b",
+		VDP_R_FIELDS_NO_IDENTITY);
+	DROPPED(&p, "<134>Mar  1 10:00:02 iis 2024-03-01 10:00:02 10.1.2.3 jdoe /a",
+		VDP_R_FIELDS_NO_IDENTITY);
+	PASS_AS_IS(&p, "#Fields: date time c-ip cs-username cs-uri");
+	TOKENIZED(&p, "2024-03-01 10:00:03 10.1.2.3 eve /c");
+	const struct vdp_counters *c = vdp_worker_counters(p.w, 0);
+	assert_int_equal(c->drops[VDP_R_FIELDS_NO_IDENTITY], 3);
+	assert_int_equal(c->lines_dropped, 3);
+	assert_int_equal(c->lines_in, 8);
+	assert_int_equal(c->lines_out, 5);
+	pipe_stop(&p);
+
+	/* a refused #Fields as the source's first: the data after it drops,
+	 * even where unknown lines would be forwarded */
+	pipe_start(&p, opts);
+	DROPPED(&p, "#Fields: date time x-who", VDP_R_FIELDS_NO_IDENTITY);
+	DROPPED(&p, "2024-03-01 10:00:00 mallory", VDP_R_FIELDS_NO_IDENTITY);
+	pipe_stop(&p);
+}
+
+static void test_w3c_pipeline_injection(void **state)
+{
+	(void)state;
+	injection("w3c", "drop");
+	injection("auto", "drop");
+	injection("auto", "forward");
+	assert_string_equal(vdp_reason_name(VDP_R_FIELDS_NO_IDENTITY),
+			    "fields-without-identity");
+	assert_string_equal(vdp_reason_name(VDP_R_FIELDS_PINNED), "fields-pinned");
+}
+
+static void test_w3c_pipeline_allow(void **state)
+{
+	(void)state;
+	const char *const formats[] = { "w3c", "auto" };
+	for (unsigned i = 0; i < 2; i++) {
+		const char *const opts[] = { "format", formats[i],
+					     "w3c_allow_no_identity", "yes", NULL, NULL };
+		struct pipe p;
+		pipe_start(&p, opts);
+		PASS_AS_IS(&p, "#Fields: ts uid id.orig_h");
+		PASS_AS_IS(&p, "1709287200.1 Cabc 10.1.2.3");
+		PASS_AS_IS(&p, "#Fields: date cs-username");
+		TOKENIZED(&p, "2024-03-01 jdoe");
+		assert_int_equal(vdp_worker_counters(p.w, 0)->lines_dropped, 0);
+		pipe_stop(&p);
+	}
+}
+
+static void test_w3c_pipeline_pinned(void **state)
+{
+	(void)state;
+	const char *const formats[] = { "w3c", "auto" };
+	for (unsigned i = 0; i < 2; i++) {
+		const char *const opts[] = { "format", formats[i], "w3c_fields",
+					     "date time c-ip cs-username cs-uri",
+					     NULL, NULL };
+		struct pipe p;
+		pipe_start(&p, opts);
+		/* no header: the pinned columns from the first line */
+		TOKENIZED(&p, "2024-03-01 10:00:00 10.1.2.3 jdoe /a");
+		DROPPED(&p, "#Fields: date time c-ip x-who cs-uri",
+			VDP_R_FIELDS_PINNED);
+		TOKENIZED(&p, "2024-03-01 10:00:01 10.1.2.3 mallory /b");
+		DROPPED(&p, "#Fields: date time c-ip cs-username cs-uri",
+			VDP_R_FIELDS_PINNED);
+		PASS_AS_IS(&p, "#Version: 1.0");
+		TOKENIZED(&p, "2024-03-01 10:00:02 10.1.2.3 eve /c");
+		DROPPED(&p, "2024-03-01 10:00:02 eve", VDP_R_MALFORMED);
+		const struct vdp_counters *c = vdp_worker_counters(p.w, 0);
+		assert_int_equal(c->drops[VDP_R_FIELDS_PINNED], 2);
+		assert_int_equal(c->identities, 3);
+		pipe_stop(&p);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -610,6 +955,12 @@ int main(void)
 		cmocka_unit_test(test_w3c_keys),
 		cmocka_unit_test(test_w3c_limits),
 		cmocka_unit_test(test_w3c_detect_syslog),
+		cmocka_unit_test(test_w3c_no_identity_refused),
+		cmocka_unit_test(test_w3c_allow_no_identity),
+		cmocka_unit_test(test_w3c_pinned),
+		cmocka_unit_test(test_w3c_pipeline_injection),
+		cmocka_unit_test(test_w3c_pipeline_allow),
+		cmocka_unit_test(test_w3c_pipeline_pinned),
 		cmocka_unit_test(test_squid_native),
 		cmocka_unit_test(test_squid_native_keys_syslog),
 		cmocka_unit_test(test_squid_common),

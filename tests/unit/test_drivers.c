@@ -786,6 +786,22 @@ static void two_workers(void **state)
 	vdp_source_free(src);
 }
 
+/* The link's drop counters are the pipeline's reasons, in the same order
+ * and with the same names (veilctl stats, telemetry), then oversize. */
+static void link_counters_follow_reasons(void **state)
+{
+	(void)state;
+	for (unsigned r = 0; r < VDP_REASON_COUNT; r++)
+		assert_string_equal(veil_link_counter_name(VEIL_LINK_CTR_DROP_UNKNOWN_FORMAT + r),
+				    vdp_reason_name((enum vdp_reason)r));
+	assert_int_equal(VEIL_LINK_CTR_DROP_UNKNOWN_FORMAT + VDP_REASON_COUNT,
+			 VEIL_LINK_CTR_DROP_OVERSIZE);
+	assert_string_equal(veil_link_counter_name(VEIL_LINK_CTR_DROP_OVERSIZE), "oversize");
+	assert_true(VEIL_LINK_CTR_COUNT <= VEIL_LINK_NCOUNTERS);
+	assert_string_equal(veil_link_counter_name(VEIL_LINK_CTR_DROP_FIELDS_NO_IDENTITY),
+			    "fields-without-identity");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -801,6 +817,7 @@ int main(void)
 		cmocka_unit_test(file_writer),
 		cmocka_unit_test(hold_per_source_room),
 		cmocka_unit_test(two_workers),
+		cmocka_unit_test(link_counters_follow_reasons),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
