@@ -501,6 +501,20 @@ static int rows_digest(struct ctl_store *s, int64_t first, int64_t end, uint8_t 
 	return ok ? 0 : -1;
 }
 
+/* "record 5 is missing", "records 5-9 are missing", "no record is
+ * missing" */
+static const char *missing(char *buf, size_t cap, int64_t first, int64_t last)
+{
+	if (last < first)
+		snprintf(buf, cap, "no record is missing");
+	else if (last == first)
+		snprintf(buf, cap, "record %lld is missing", (long long)first);
+	else
+		snprintf(buf, cap, "records %lld-%lld are missing", (long long)first,
+			 (long long)last);
+	return buf;
+}
+
 /* Walk the chain from the anchor. Returns 0 if it is intact up to the
  * head, or every break in it was accepted by a recovery; else the seq
  * where the first other break starts, what it is in why, and in first the
@@ -543,12 +557,11 @@ static int64_t walk(struct ctl_store *s, int64_t *count, char *why, size_t whyle
 				(*count)++;
 				break;
 			}
-			if (seq != expect && seq == expect + 1)
-				snprintf(w, sizeof(w), "record %lld is missing (next is "
-					 "%lld)", (long long)expect, (long long)seq);
-			else if (seq != expect)
-				snprintf(w, sizeof(w), "records %lld-%lld are missing",
-					 (long long)expect, (long long)(seq - 1));
+			if (seq != expect) {
+				char what[80];
+				snprintf(w, sizeof(w), "%s (next is %lld)", missing(what,
+					 sizeof(what), expect, seq - 1), (long long)seq);
+			}
 			/* a break: one a recovery accepted, as it was then? */
 			const struct accepted *e = NULL;
 			for (unsigned i = 0; i < nacc && e == NULL; i++)
@@ -695,11 +708,11 @@ static void check_mark(struct ctl_store *s, const struct mark *m, char *found,
 		return;
 	}
 	if (s->last_seq < m->seq) {
-		add_finding(found, cap, "records %lld-%lld are missing: the log was "
-			    "rewound to an older copy (chain %s ends at record %lld, "
-			    "the mark says %lld, head %s)", (long long)(s->last_seq + 1),
-			    (long long)m->seq, have, (long long)s->last_seq,
-			    (long long)m->seq, mh);
+		char what[80];
+		add_finding(found, cap, "%s: the log was rewound to an older copy "
+			    "(chain %s ends at record %lld, the mark says %lld, head "
+			    "%s)", missing(what, sizeof(what), s->last_seq + 1, m->seq),
+			    have, (long long)s->last_seq, (long long)m->seq, mh);
 		return;
 	}
 	/* the record the mark names must be the one in the log */
@@ -793,12 +806,13 @@ static int store_open(struct ctl_store *s, const struct ctl_config *c,
 	int wl, n;
 	if (meta_get(s->db, "audit_key", wk, &wl, sizeof(wk)) != 0) {
 		/* no log in this database */
+		char what[80];
 		if (mstate == MARK_OK)
-			add_finding(found, sizeof(found), "records %lld-%lld are missing%s: "
-				    "the database holds no governance log, the mark %s says "
-				    "chain %s up to record %lld", (long long)(m.anchor + 1),
-				    (long long)m.seq, m.anchor > 0 ? " (the ones before were "
-				    "pruned or recovered earlier)" : "", s->mark_path, mid,
+			add_finding(found, sizeof(found), "%s%s: the database holds no "
+				    "governance log, the mark %s says chain %s up to record "
+				    "%lld", missing(what, sizeof(what), m.anchor + 1, m.seq),
+				    m.anchor > 0 ? " (the ones before were pruned or "
+				    "recovered earlier)" : "", s->mark_path, mid,
 				    (long long)m.seq);
 		else if (mstate == MARK_BAD)
 			add_finding(found, sizeof(found), "the database holds no "
