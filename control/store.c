@@ -696,23 +696,15 @@ static void id_hex(char out[33], const uint8_t id[16])
 static void check_mark(struct ctl_store *s, const struct mark *m, char *found,
 		       size_t cap)
 {
-	char want[33], have[33], mh[17];
-	id_hex(want, m->id);
-	id_hex(have, s->chain_id);
-	hex8(mh, m->mac);
 	if (memcmp(m->id, s->chain_id, 16) != 0) {
-		add_finding(found, cap, "the database holds another log (chain %s up "
-			    "to record %lld) than the one marked (chain %s up to "
-			    "record %lld): replaced", have, (long long)s->last_seq,
-			    want, (long long)m->seq);
+		add_finding(found, cap, "the database holds another log than the "
+			    "one marked: replaced");
 		return;
 	}
 	if (s->last_seq < m->seq) {
 		char what[80];
-		add_finding(found, cap, "%s: the log was rewound to an older copy "
-			    "(chain %s ends at record %lld, the mark says %lld, head "
-			    "%s)", missing(what, sizeof(what), s->last_seq + 1, m->seq),
-			    have, (long long)s->last_seq, (long long)m->seq, mh);
+		add_finding(found, cap, "%s: the log was rewound to an older copy",
+			    missing(what, sizeof(what), s->last_seq + 1, m->seq));
 		return;
 	}
 	/* the record the mark names must be the one in the log */
@@ -736,9 +728,33 @@ static void check_mark(struct ctl_store *s, const struct mark *m, char *found,
 		}
 	}
 	if (!same)
-		add_finding(found, cap, "record %lld is not the one marked (head %s): "
-			    "the log was replaced from record %lld on",
-			    (long long)m->seq, mh, (long long)m->seq);
+		add_finding(found, cap, "record %lld is not the one marked: the log "
+			    "was replaced from it on", (long long)m->seq);
+}
+
+/* What was expected and what was found, for the refusal and the
+ * recovery record: "(found: chain ... up to record 2, head ...; the mark:
+ * chain ... up to record 3, head ...)". */
+static void context(struct ctl_store *s, bool had_log, int mstate,
+		    const struct mark *m, char *out, size_t cap)
+{
+	char have[33], want[33], hh[17], mh[17];
+	id_hex(have, s->chain_id);
+	id_hex(want, m->id);
+	hex8(hh, s->last_mac);
+	hex8(mh, m->mac);
+	int k = had_log ?
+		snprintf(out, cap, "(found: chain %s up to record %lld, head %s; ",
+			 have, (long long)s->last_seq, hh) :
+		snprintf(out, cap, "(found: no log; ");
+	if (k < 0 || (size_t)k >= cap)
+		return;
+	if (mstate == MARK_OK)
+		snprintf(out + k, cap - (size_t)k, "the mark: chain %s up to record "
+			 "%lld, head %s)", want, (long long)m->seq, mh);
+	else
+		snprintf(out + k, cap - (size_t)k, "the mark: %s)",
+			 mstate == MARK_BAD ? "not authentic" : "none");
 }
 
 static int store_open(struct ctl_store *s, const struct ctl_config *c,
@@ -799,21 +815,19 @@ static int store_open(struct ctl_store *s, const struct ctl_config *c,
 	int mstate = mark_read(s, &m);
 	s->mark_gen = mstate == MARK_OK ? m.gen : 0;
 	s->mark_seq = -1; /* written once below in any case */
-	char mid[33];
-	id_hex(mid, m.id);
 
 	uint8_t wk[64];
 	int wl, n;
+	bool new_id = false, had_log = true;
 	if (meta_get(s->db, "audit_key", wk, &wl, sizeof(wk)) != 0) {
+		had_log = false;
 		/* no log in this database */
 		char what[80];
 		if (mstate == MARK_OK)
 			add_finding(found, sizeof(found), "%s%s: the database holds no "
-				    "governance log, the mark %s says chain %s up to record "
-				    "%lld", missing(what, sizeof(what), m.anchor + 1, m.seq),
-				    m.anchor > 0 ? " (the ones before were pruned or "
-				    "recovered earlier)" : "", s->mark_path, mid,
-				    (long long)m.seq);
+				    "governance log", missing(what, sizeof(what),
+				    m.anchor + 1, m.seq), m.anchor > 0 ? " (the ones before "
+				    "were pruned or recovered earlier)" : "");
 		else if (mstate == MARK_BAD)
 			add_finding(found, sizeof(found), "the database holds no "
 				    "governance log and the mark %s is not authentic",
@@ -851,35 +865,19 @@ static int store_open(struct ctl_store *s, const struct ctl_config *c,
 		}
 		bool has_id = meta_get(s->db, "chain_id", s->chain_id, &n, 16) == 0 &&
 			      n == 16;
-		char have[33];
-		id_hex(have, s->chain_id);
 		if (mstate == MARK_OK && has_id)
 			check_mark(s, &m, found, sizeof(found));
 		else if (mstate == MARK_OK)
 			add_finding(found, sizeof(found), "the database's log has no chain "
-				    "id but the mark says chain %s up to record %lld: "
-				    "replaced by an older copy", mid, (long long)m.seq);
+				    "id, the mark has: replaced by an older copy");
 		else if (mstate == MARK_BAD)
-			add_finding(found, sizeof(found), "the mark %s is not authentic "
-				    "(the database's log is chain %s up to record %lld)",
-				    s->mark_path, have, (long long)s->last_seq);
+			add_finding(found, sizeof(found), "the mark %s is not authentic",
+				    s->mark_path);
 		else if (has_id && s->last_seq > 0)
 			add_finding(found, sizeof(found), "the mark %s is missing (the "
-				    "database's log, chain %s up to record %lld, had one)",
-				    s->mark_path, have, (long long)s->last_seq);
-		if (!has_id) {
-			/* from before the mark: it gets an identity */
-			if (RAND_bytes(s->chain_id, 16) != 1 ||
-			    meta_put(s->db, "chain_id", s->chain_id, 16) != 0) {
-				snprintf(err, errlen, "cannot store the chain id: %s",
-					 sqlite3_errmsg(s->db));
-				goto fail;
-			}
-			if (mstate == MARK_NONE)
-				snprintf(s->note, sizeof(s->note), "the governance log had "
-					 "no mark: made %s from its verified head, record %lld",
-					 s->mark_path, (long long)s->last_seq);
-		}
+				    "database's log had one)", s->mark_path);
+		/* from before the mark: it gets an identity, once it verifies */
+		new_id = !has_id;
 	}
 	/* the whole chain, every start */
 	int64_t cnt;
@@ -890,6 +888,18 @@ static int store_open(struct ctl_store *s, const struct ctl_config *c,
 		add_finding(found, sizeof(found), "the chain is broken: %s", why);
 	if (found[0] != '\0' && rec == NULL)
 		goto refuse;
+	if (new_id) {
+		if (RAND_bytes(s->chain_id, 16) != 1 ||
+		    meta_put(s->db, "chain_id", s->chain_id, 16) != 0) {
+			snprintf(err, errlen, "cannot store the chain id: %s",
+				 sqlite3_errmsg(s->db));
+			goto fail;
+		}
+		if (mstate == MARK_NONE)
+			snprintf(s->note, sizeof(s->note), "the governance log had no "
+				 "mark: made %s from its verified head, record %lld",
+				 s->mark_path, (long long)s->last_seq);
+	}
 	if (make_strict(s) < 0) {
 		snprintf(err, errlen, "database %s: cannot make the audit table STRICT: "
 			 "%s", path, sqlite3_errmsg(s->db));
@@ -905,8 +915,15 @@ static int store_open(struct ctl_store *s, const struct ctl_config *c,
 	if (found[0] != '\0') {
 		/* recovery: the record says what was found, and the breaks it
 		 * accepts are exactly the ones it found */
-		char outcome[2048];
-		snprintf(outcome, sizeof(outcome), "recovered: %s", found);
+		char outcome[2048], ctx[300];
+		context(s, had_log, mstate, &m, ctx, sizeof(ctx));
+		if (!had_log) {
+			char id[33];
+			id_hex(id, s->chain_id);
+			snprintf(ctx + strlen(ctx) - 1, sizeof(ctx) - strlen(ctx) + 1,
+				 "; the new log is chain %s)", id);
+		}
+		snprintf(outcome, sizeof(outcome), "recovered: %s %s", found, ctx);
 		struct ctl_audit_rec r = { .uid = rec->uid, .role = rec->role,
 					   .action = "audit.recover",
 					   .justification = rec->reason,
@@ -942,9 +959,11 @@ static int store_open(struct ctl_store *s, const struct ctl_config *c,
 rfail:
 	snprintf(err, errlen, "cannot record the recovery: %s", sqlite3_errmsg(s->db));
 	goto fail;
-refuse:
-	n = snprintf(err, errlen, "the governance log cannot be trusted: %s: "
-		     "refusing to start", found);
+refuse:;
+	char ctx[300];
+	context(s, had_log, mstate, &m, ctx, sizeof(ctx));
+	n = snprintf(err, errlen, "the governance log cannot be trusted: %s %s: "
+		     "refusing to start", found, ctx);
 	if (n >= 0 && (size_t)n < errlen)
 		snprintf(err + n, errlen - (size_t)n, RECOVERY_HINT,
 			 c->path[0] ? c->path : "FILE");

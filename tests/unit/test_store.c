@@ -1177,6 +1177,12 @@ static void test_mark_migration(void **state)
 	sql(f, "UPDATE audit SET outcome='x' WHERE seq=2");
 	expect_refused(f, "record 2");
 	assert_int_equal(access(mark, F_OK), -1);
+	/* and nothing was changed by the refusal: still one from before */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM meta WHERE k='chain_id'"), 0);
+	expect_refused(f, "record 2");
+	sql(f, "UPDATE audit SET outcome='ok' WHERE seq=2");
+	store_open(f);
+	assert_non_null(strstr(f->s.note, "had no mark"));
 }
 
 int main(void)
