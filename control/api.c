@@ -968,10 +968,15 @@ void ctl_housekeeping(struct ctld *d)
 			 "roll, every %u days)", v, t->roll_days);
 		audit(d, &sys, "key.roll", t->id, NULL, NULL, outcome);
 	}
-	/* a record that fails verification stops pruning and stays: say so */
+	/* a record that fails verification stops pruning and stays: say so,
+	 * once for each place it stops at (this runs every minute) */
+	static char said[400];
 	char why[400];
 	if (ctl_audit_prune(&d->store, ctl_now() - (int64_t)d->cfg.audit_retention_days *
-			    86400000, why, sizeof(why)) < 0 || why[0] != '\0')
-		fprintf(stderr, "veil-controld: %s\n", why[0] ? why :
-			"pruning the governance log failed: database error");
+			    86400000, why, sizeof(why)) < 0 && why[0] == '\0')
+		snprintf(why, sizeof(why), "pruning the governance log failed: %s",
+			 sqlite3_errmsg(d->store.db));
+	if (why[0] != '\0' && strcmp(why, said) != 0)
+		fprintf(stderr, "veil-controld: %s\n", why);
+	memcpy(said, why, sizeof(said));
 }
