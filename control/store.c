@@ -267,6 +267,14 @@ static int mark_write(struct ctl_store *s)
 				  0600);
 		if (s->mark_fd < 0)
 			return -1;
+		if (s->mark_fd < 3) {
+			/* started with a standard stream closed: daemon() would put
+			 * /dev/null over it */
+			int fd = fcntl(s->mark_fd, F_DUPFD_CLOEXEC, 3);
+			close(s->mark_fd);
+			if ((s->mark_fd = fd) < 0)
+				return -1;
+		}
 		s->mark_open = true;
 	}
 	memcpy(m.id, s->chain_id, 16);

@@ -943,6 +943,40 @@ static void test_mark_wiped(void **state)
 	expect_refused(f, "neither a governance log");
 }
 
+/* The group commit moves the mark too (one hook after either commit), and
+ * only once it is durable: records of a batch never committed leave the
+ * mark where it was. */
+static void test_mark_group_commit(void **state)
+{
+	struct fx *f = *state;
+	char path[320], old[320];
+
+	store_open(f);
+	append_n(f, 2, 1000, 1000);
+	store_close(f);
+	db_path(f, path, sizeof(path), "");
+	snprintf(old, sizeof(old), "%s/old.db", f->dir);
+	copy_file(path, old);
+
+	/* a batch lost before its commit: the mark did not move */
+	store_open(f);
+	ctl_store_batch(&f->s, true);
+	append_n(f, 2, 3000, 1000);
+	store_close(f); /* no sync: rolled back */
+	store_open(f);
+	assert_int_equal(f->s.last_seq, 2);
+	expect_verify(f, 0, 2);
+
+	/* a batch committed: the mark follows it */
+	ctl_store_batch(&f->s, true);
+	append_n(f, 3, 3000, 1000);
+	assert_int_equal(ctl_store_sync(&f->s), 0);
+	ctl_store_batch(&f->s, false);
+	store_close(f);
+	copy_file(old, path);
+	expect_refused(f, "records 3-5 are missing");
+}
+
 /* veil.db put back to an older copy of itself: refused. */
 static void test_mark_rewound(void **state)
 {
@@ -1206,6 +1240,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mark_wiped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_rewound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_torn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_recover_edit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_recover_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_unverified, setup, teardown),
