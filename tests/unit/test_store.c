@@ -490,6 +490,51 @@ static void test_wrap_refuses_bad_key_files(void **state)
 	assert_null(ctl_wrap_open(f->dir, false, err, sizeof(err)));
 }
 
+/* ctl_wrap_tag: HMAC under a subkey of the master key, one per label; the
+ * same with the same 32 bytes in another file, another with another key. */
+static void test_wrap_tag(void **state)
+{
+	struct fx *f = *state;
+	char err[512] = "", other[320], copy[320];
+	uint8_t t1[32], t2[32], t3[32], t4[32], raw[64];
+	size_t n;
+	static const uint8_t msg[] = "chain 1 up to record 57";
+
+	assert_int_equal(mkdir(f->cfg.state_dir, 0700), 0);
+	struct ctl_wrap *w = ctl_wrap_open(f->key, true, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(ctl_wrap_tag(w, "label one", msg, sizeof(msg), t1), 0);
+	assert_int_equal(ctl_wrap_tag(w, "label two", msg, sizeof(msg), t2), 0);
+	assert_memory_not_equal(t1, t2, 32);
+	assert_int_equal(ctl_wrap_tag(w, "label one", msg, sizeof(msg), t3), 0);
+	assert_memory_equal(t1, t3, 32);
+	assert_int_equal(ctl_wrap_tag(w, "label one", msg, sizeof(msg) - 1, t3), 0);
+	assert_memory_not_equal(t1, t3, 32);
+	/* the tag is neither the master key nor made with it directly */
+	read_file(f->key, raw, sizeof(raw), &n);
+	assert_int_equal(n, 32);
+	assert_memory_not_equal(t1, raw, 32);
+	/* too long a label is refused, not cut short */
+	assert_int_equal(ctl_wrap_tag(w, "a label of thirty-two characters", msg,
+				      sizeof(msg), t3), -1);
+	ctl_wrap_close(w);
+
+	snprintf(copy, sizeof(copy), "%s/copy.key", f->dir);
+	write_key_file(copy, raw, 0600);
+	w = ctl_wrap_open(copy, false, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(ctl_wrap_tag(w, "label one", msg, sizeof(msg), t3), 0);
+	assert_memory_equal(t1, t3, 32);
+	ctl_wrap_close(w);
+
+	snprintf(other, sizeof(other), "%s/other.key", f->dir);
+	w = ctl_wrap_open(other, true, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(ctl_wrap_tag(w, "label one", msg, sizeof(msg), t4), 0);
+	assert_memory_not_equal(t1, t4, 32);
+	ctl_wrap_close(w);
+}
+
 /* ---- the store and the governance log ---- */
 
 static void test_store_append_verify_reopen(void **state)
@@ -1226,6 +1271,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrap_roundtrip_and_tamper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrap_other_master_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrap_refuses_bad_key_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrap_tag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_append_verify_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_edit_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_removal_detected, setup, teardown),
