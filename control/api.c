@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctld_pvt.h"
 
@@ -661,19 +662,72 @@ static json_t *cmd_audit_show(struct ctld *d, const struct ctl_caller *who, json
 	return a;
 }
 
+/* The log's recoveries: each audit.recover record says what was found
+ * (its outcome) and why it was accepted (its justification). */
+static json_t *recoveries(struct ctld *d, char *problem, size_t cap)
+{
+	sqlite3_stmt *st;
+	json_t *list = json_array();
+	if (sqlite3_prepare_v2(d->store.db, "SELECT seq,time,uid,role,justification,"
+			       "outcome FROM audit WHERE action='audit.recover' "
+			       "ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
+		return list;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *reason = (const char *)sqlite3_column_text(st, 4);
+		const char *found = (const char *)sqlite3_column_text(st, 5);
+		int64_t seq = sqlite3_column_int64(st, 0), t = sqlite3_column_int64(st, 1);
+		char date[32] = "?";
+		time_t secs = (time_t)(t / 1000);
+		struct tm tm;
+		if (gmtime_r(&secs, &tm) != NULL)
+			strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		if (found != NULL && strncmp(found, "recovered: ", 11) == 0)
+			found += 11;
+		json_array_append_new(list, json_pack("{s:I, s:I, s:I, s:s, s:s, s:s}",
+			"seq", (json_int_t)seq, "time_ms", (json_int_t)t,
+			"uid", (json_int_t)sqlite3_column_int64(st, 2),
+			"role", sqlite3_column_text(st, 3) ?
+				(const char *)sqlite3_column_text(st, 3) : "",
+			"reason", reason ? reason : "", "found", found ? found : ""));
+		size_t n = strlen(problem);
+		snprintf(problem + n, cap - n, "%s%s; accepted by recovery record %lld "
+			 "on %s: %s", n ? "; " : "", found ? found : "?", (long long)seq,
+			 date, reason ? reason : "");
+	}
+	sqlite3_finalize(st);
+	return list;
+}
+
+/* Intact: the chain verifies and no recovery is in it (the answer is then
+ * as it always was). A break no recovery accepted: first_bad_seq and the
+ * problem. A recovered log: not intact either, "accepted", and the problem
+ * says what each recovery found, when, and why it was accepted. */
 static json_t *cmd_audit_verify(struct ctld *d, const struct ctl_caller *who, json_t *req)
 {
 	(void)who;
 	(void)req;
 	int64_t count;
-	char why[200] = "";
+	char why[512] = "", problem[4096] = "";
 	int64_t bad = ctl_audit_verify(&d->store, &count, why, sizeof(why));
+	json_t *rec = recoveries(d, problem, sizeof(problem));
 	json_t *a = ok();
-	json_object_set_new(a, "intact", json_boolean(bad == 0));
 	json_object_set_new(a, "records", json_integer(count));
+	if (bad == 0 && json_array_size(rec) == 0) {
+		json_object_set_new(a, "intact", json_true());
+		json_decref(rec);
+		return a;
+	}
+	json_object_set_new(a, "intact", json_false());
+	json_object_set_new(a, "accepted", json_boolean(bad == 0));
+	json_object_set_new(a, "recoveries", rec);
 	if (bad != 0) {
 		json_object_set_new(a, "first_bad_seq", json_integer(bad));
 		json_object_set_new(a, "problem", json_string(why));
+	} else {
+		json_object_set_new(a, "first_bad_seq", json_array_get(rec, 0) ?
+			json_incref(json_object_get(json_array_get(rec, 0), "seq")) :
+			json_integer(0));
+		json_object_set_new(a, "problem", json_string(problem));
 	}
 	return a;
 }
@@ -914,5 +968,15 @@ void ctl_housekeeping(struct ctld *d)
 			 "roll, every %u days)", v, t->roll_days);
 		audit(d, &sys, "key.roll", t->id, NULL, NULL, outcome);
 	}
-	ctl_audit_prune(&d->store, ctl_now() - (int64_t)d->cfg.audit_retention_days * 86400000);
+	/* a record that fails verification stops pruning and stays: say so,
+	 * once for each place it stops at (this runs every minute) */
+	static char said[400];
+	char why[400];
+	if (ctl_audit_prune(&d->store, ctl_now() - (int64_t)d->cfg.audit_retention_days *
+			    86400000, why, sizeof(why)) < 0 && why[0] == '\0')
+		snprintf(why, sizeof(why), "pruning the governance log failed: %s",
+			 sqlite3_errmsg(d->store.db));
+	if (why[0] != '\0' && strcmp(why, said) != 0)
+		fprintf(stderr, "veil-controld: %s\n", why);
+	memcpy(said, why, sizeof(said));
 }

@@ -22,12 +22,16 @@
 #include "ctld_pvt.h"
 
 static const char usage[] =
-	"usage: veil-controld [-c FILE] [-n] [-f] [-h]\n"
+	"usage: veil-controld [-c FILE] [-n] [-f] [--recover-audit REASON] [-h]\n"
 	"The veil control plane: keys, governance log, roles, admin API.\n"
 	"  -c FILE  configuration file (default " VEIL_DEFAULT_CONFIG ")\n"
 	"  -n       check the configuration, print \"configuration OK\" or the\n"
 	"           error with its file and line, and exit\n"
 	"  -f       stay in the foreground, log to stderr\n"
+	"  --recover-audit REASON\n"
+	"           start although the governance log is missing, shortened,\n"
+	"           rewound or broken: record what was found and REASON in it\n"
+	"           (action audit.recover) and accept exactly that\n"
 	"  -h       this text\n"
 	"See veil-controld(8) and veil.conf(5).\n";
 
@@ -264,16 +268,43 @@ static int run(int lfd)
 	return 0;
 }
 
+/* The store, checked against the governance log's mark; with a reason,
+ * what does not fit is recorded and accepted instead of refused. The
+ * operator's role is the one veil.conf gives: the database may be what
+ * is being recovered. */
+static int open_store(const char *reason, char *err, size_t errlen)
+{
+	if (reason == NULL)
+		return ctl_store_open(&d.store, &d.cfg, err, errlen);
+	enum veil_role role = VEIL_ROLE_NONE;
+	unsigned uid = (unsigned)getuid(), gid = (unsigned)getgid();
+	for (unsigned i = 0; i < d.cfg.n_roles && role == VEIL_ROLE_NONE; i++)
+		if (!d.cfg.roles[i].is_gid && d.cfg.roles[i].id == uid)
+			role = d.cfg.roles[i].role;
+	for (unsigned i = 0; i < d.cfg.n_roles && role == VEIL_ROLE_NONE; i++)
+		if (d.cfg.roles[i].is_gid && d.cfg.roles[i].id == gid)
+			role = d.cfg.roles[i].role;
+	struct ctl_recovery r = { .uid = uid, .role = veil_role_name(role),
+				  .reason = reason };
+	return ctl_store_recover(&d.store, &d.cfg, &r, err, errlen);
+}
+
 int main(int argc, char **argv)
 {
 	const char *config = VEIL_DEFAULT_CONFIG;
 	bool check = false, foreground = false;
-	char err[512];
+	const char *recover = NULL;
+	char err[2048];
 	int c;
+	static const struct option lo[] = {
+		{ "recover-audit", required_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 },
+	};
 
-	while ((c = getopt(argc, argv, "c:nfh")) != -1) {
+	while ((c = getopt_long(argc, argv, "c:nfh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
+		case 'R': recover = optarg; break;
 		case 'n': check = true; break;
 		case 'f': foreground = true; break;
 		case 'h': fputs(usage, stdout); return 0;
@@ -282,6 +313,11 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc) {
 		fputs(usage, stderr);
+		return 2;
+	}
+	if (recover != NULL && (recover[0] == '\0' || strlen(recover) > 1000)) {
+		fputs("veil-controld: --recover-audit needs a reason (1 to 1000 "
+		      "characters): what happened, and the ticket\n", stderr);
 		return 2;
 	}
 	if (ctl_config_load(&d.cfg, config, err, sizeof(err)) != 0) {
@@ -297,10 +333,12 @@ int main(int argc, char **argv)
 	for (int i = 0; i < CTLD_MAX_CLIENTS; i++)
 		clients[i].fd = -1;
 	d.started = ctl_now();
-	if (ctl_store_open(&d.store, &d.cfg, err, sizeof(err)) != 0) {
+	if (open_store(recover, err, sizeof(err)) != 0) {
 		logmsg("%s", err);
 		return 1;
 	}
+	if (d.store.note[0] != '\0')
+		logmsg("%s", d.store.note);
 	char eerr[160];
 	struct veil_engine_opts eo;
 	if (veil_engine_opts_from_env(&eo, eerr, sizeof(eerr)) != 0 ||

@@ -55,6 +55,14 @@ int ctl_wrap_key(struct ctl_wrap *w, const uint8_t key[32], uint8_t out[64]);
 /* Unwrap; returns 0 or -1 (tampered or another master key). */
 int ctl_unwrap_key(struct ctl_wrap *w, const uint8_t *in, size_t len,
 		   uint8_t key[32]);
+/* HMAC-SHA256 of data under a subkey of the master key for one purpose
+ * (HKDF-SHA256, info = label, under 32 characters): authenticates state
+ * kept outside the database, checkable when the database is gone.
+ * Returns 0 or -1. */
+int ctl_wrap_tag(struct ctl_wrap *w, const char *label, const uint8_t *data,
+		 size_t len, uint8_t out[32]);
+/* fsync the directory that holds the file path (a new entry in it). */
+int ctl_fsync_dir(const char *path);
 
 /* ---- state store (store.c) ---- */
 
@@ -69,10 +77,35 @@ struct ctl_store {
 	int64_t durable_seq;     /* the chain's head when the batch began */
 	uint8_t durable_mac[32];
 	uint64_t commits;        /* audit commits (fsyncs) since start */
+	/* rollback protection: the mark beside the master key (store.c) */
+	uint8_t chain_id[16];    /* the log's identity, also in meta */
+	int64_t anchor_seq;
+	bool mark_open;
+	int mark_fd;
+	uint64_t mark_gen;       /* of the newest slot written */
+	int64_t mark_seq;        /* the head and anchor the mark holds */
+	int64_t mark_anchor;
+	char mark_path[280];
+	char note[512];          /* what the open did that is worth a log line */
 };
 
+/* Open the state store: refuses (-1, and why in err, with the recovery
+ * command) a governance log that is missing, shortened, rewound, replaced
+ * or broken against the mark kept beside the master key. */
 int ctl_store_open(struct ctl_store *s, const struct ctl_config *c, char *err,
 		   size_t errlen);
+/* The operator who runs the recovery, and why. */
+struct ctl_recovery {
+	unsigned uid;
+	const char *role;
+	const char *reason;
+};
+/* Open as ctl_store_open does, but record what it would refuse as an
+ * audit.recover record (what was expected and found, the reason), accept
+ * exactly those breaks and mark the log again; never re-signs a record.
+ * s->note says what was recorded (or that nothing was wrong). */
+int ctl_store_recover(struct ctl_store *s, const struct ctl_config *c,
+		      const struct ctl_recovery *r, char *err, size_t errlen);
 void ctl_store_close(struct ctl_store *s);
 int64_t ctl_now(void);
 
@@ -97,11 +130,16 @@ void ctl_store_batch(struct ctl_store *s, bool on);
 /* Commit the open batch. -1 if this batch (or an earlier commit of it) was
  * lost: no answer that depended on its records may go out. */
 int ctl_store_sync(struct ctl_store *s);
-/* Walk the chain: 0 if intact, else the seq of the first bad record (and
- * what is wrong in why). */
+/* Walk the chain: 0 if intact or every break in it was accepted by a
+ * recovery, else the seq of the first other bad record (and what is wrong
+ * in why). count: the records whose MAC verified. */
 int64_t ctl_audit_verify(struct ctl_store *s, int64_t *count, char *why,
 			 size_t whylen);
-/* Delete records older than the retention; keeps the chain verifiable. */
-int ctl_audit_prune(struct ctl_store *s, int64_t before);
+/* Delete the oldest run of records older than before, each verified from
+ * the anchor first; keeps the chain verifiable. Returns how many went, or
+ * -1 on a database error. A record that fails verification stops it and is
+ * kept; why then says which (else it is left empty). */
+int64_t ctl_audit_prune(struct ctl_store *s, int64_t before, char *why,
+			size_t whylen);
 
 #endif

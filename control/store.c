@@ -8,19 +8,42 @@
  * oldest record kept, moved by pruning) and the head (the newest record's
  * seq and mac, written in the same transaction as the record), so an edit,
  * an insertion, a removal in the middle and a removal at the end all show.
+ *
+ * Rollback protection: what the database alone cannot show (the whole log
+ * gone, or the file put back to an older copy of itself) is caught with a
+ * mark kept outside it, beside the master key: the log's identity (a random
+ * chain id, also in meta), its head and anchor, tagged with a subkey of the
+ * master key (ctl_wrap_tag). It is written after every commit of records
+ * (never ahead of them), in one of two slots, so a torn write leaves the
+ * other. A start against a log that does not reach the mark, or is not the
+ * one marked, or whose chain is broken, is refused until an operator
+ * records what happened (ctl_store_recover); a recovery accepts exactly the
+ * breaks it recorded (meta's audit_accepted: where each starts, the rows as
+ * found then, and where the chain goes on), so any later one is refused.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "ctl_pvt.h"
+
+/* STRICT: a field of another type than its column's is refused, not
+ * stored (a BLOB tenant would hide a record from audit show). */
+#define AUDIT_COLUMNS "(seq INTEGER PRIMARY KEY, time INTEGER NOT NULL,"	\
+	"  uid INTEGER NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, tenant TEXT," \
+	"  tokens TEXT, justification TEXT, outcome TEXT NOT NULL, mac BLOB NOT NULL)"
+#define AUDIT_SELECT "SELECT seq,time,uid,role,action,tenant,tokens," \
+	"justification,outcome,mac FROM audit "
 
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -33,9 +56,7 @@ static const char schema[] =
 	"  destroyed INTEGER, PRIMARY KEY(tenant, version));"
 	"CREATE TABLE IF NOT EXISTS roles(is_gid INTEGER NOT NULL, id INTEGER NOT NULL,"
 	"  role TEXT NOT NULL, PRIMARY KEY(is_gid, id));"
-	"CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
-	"  uid INTEGER NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, tenant TEXT,"
-	"  tokens TEXT, justification TEXT, outcome TEXT NOT NULL, mac BLOB NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS audit" AUDIT_COLUMNS " STRICT;"
 	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v BLOB);"
 	"CREATE TABLE IF NOT EXISTS settings(k TEXT PRIMARY KEY, v INTEGER NOT NULL);";
 
@@ -89,29 +110,51 @@ static int64_t count_of(sqlite3 *db, const char *sql)
 	return n;
 }
 
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* HMAC-SHA256(key, label || data): the tags of what meta keeps. */
+static int key_tag(const uint8_t *key, const char *label, const uint8_t *data,
+		   size_t len, uint8_t tag[32])
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *m = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	size_t outl = 0;
+	int ok = m != NULL && EVP_MAC_init(m, key, 32, params) == 1 &&
+		 EVP_MAC_update(m, (const uint8_t *)label, strlen(label)) == 1 &&
+		 EVP_MAC_update(m, data, len) == 1 &&
+		 EVP_MAC_final(m, tag, &outl, 32) == 1 && outl == 32;
+	EVP_MAC_CTX_free(m);
+	EVP_MAC_free(mac);
+	return ok ? 0 : -1;
+}
+
 /* head/anchor: 8-byte seq (big-endian) || 32-byte record mac || a 32-byte
  * HMAC of both under the audit key, labelled, so neither can be rewound to
  * a record of the table (hiding removed records) without the key. */
 #define POS_LEN 72
 
-static int pos_tag(const uint8_t *key, const char *label, const uint8_t *pos40,
-		   uint8_t tag[32])
-{
-	uint8_t buf[64 + 40];
-	size_t ll = strlen(label), outl = 0;
-	memcpy(buf, label, ll);
-	memcpy(buf + ll, pos40, 40);
-	return EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, 32, buf, ll + 40,
-			 tag, 32, &outl) != NULL && outl == 32 ? 0 : -1;
-}
-
 static int pack_pos(const uint8_t *key, const char *label, uint8_t out[POS_LEN],
 		    int64_t seq, const uint8_t mac[32])
 {
-	for (int i = 0; i < 8; i++)
-		out[i] = (uint8_t)((uint64_t)seq >> (56 - 8 * i));
+	put_be64(out, (uint64_t)seq);
 	memcpy(out + 8, mac, 32);
-	return pos_tag(key, label, out, out + 40);
+	return key_tag(key, label, out, 40, out + 40);
 }
 
 /* Read a head or anchor from meta; -1 if missing or not authentic. */
@@ -121,13 +164,10 @@ static int get_pos(struct ctl_store *s, const char *label, int64_t *seq,
 	uint8_t in[POS_LEN], tag[32];
 	int n;
 	if (meta_get(s->db, label, in, &n, POS_LEN) != 0 || n != POS_LEN ||
-	    pos_tag(s->audit_key, label, in, tag) != 0 ||
+	    key_tag(s->audit_key, label, in, 40, tag) != 0 ||
 	    CRYPTO_memcmp(tag, in + 40, 32) != 0)
 		return -1;
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | in[i];
-	*seq = (int64_t)v;
+	*seq = (int64_t)get_be64(in);
 	memcpy(mac, in + 8, 32);
 	return 0;
 }
@@ -140,85 +180,177 @@ static int put_pos(struct ctl_store *s, const char *label, int64_t seq,
 	       meta_put(s->db, label, out, POS_LEN) == 0 ? 0 : -1;
 }
 
-int ctl_store_open(struct ctl_store *s, const struct ctl_config *c, char *err,
-		   size_t errlen)
+static void hex8(char out[17], const uint8_t *b)
 {
-	char path[300];
-	memset(s, 0, sizeof(*s));
-	if (mkdir(c->state_dir, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "state directory %s: %s", c->state_dir,
-			 strerror(errno));
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/veil.db", c->state_dir);
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
-	    sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "database %s: %s", path,
-			 s->db ? sqlite3_errmsg(s->db) : "cannot open");
-		goto fail;
-	}
-	sqlite3_busy_timeout(s->db, 5000);
-
-	/* A new master key only for a database that holds nothing wrapped:
-	 * never silently over existing wrapped keys. */
-	int64_t wrapped = count_of(s->db, "SELECT (SELECT count(*) FROM keys) + "
-				   "(SELECT count(*) FROM meta WHERE k='audit_key')");
-	s->wrap = ctl_wrap_open(c->master_key, wrapped == 0, err, errlen);
-	if (s->wrap == NULL) {
-		if (wrapped > 0) {
-			size_t n = strlen(err);
-			snprintf(err + n, errlen - n, " (the database holds %lld "
-				 "wrapped keys that need it; refusing to start)",
-				 (long long)wrapped);
-		}
-		goto fail;
-	}
-	s->audit_key = veil_secmem_alloc(32);
-	if (s->audit_key == NULL) {
-		snprintf(err, errlen, "no locked memory: %s", strerror(errno));
-		goto fail;
-	}
-	uint8_t wk[64];
-	int wl;
-	if (meta_get(s->db, "audit_key", wk, &wl, sizeof(wk)) == 0) {
-		if (ctl_unwrap_key(s->wrap, wk, (size_t)wl, s->audit_key) != 0) {
-			snprintf(err, errlen, "the audit key does not unwrap with %s: "
-				 "wrong master key or tampered database", c->master_key);
-			goto fail;
-		}
-	} else {
-		static const uint8_t zero[32];
-		if (RAND_priv_bytes(s->audit_key, 32) != 1 ||
-		    (wl = ctl_wrap_key(s->wrap, s->audit_key, wk)) < 0 ||
-		    meta_put(s->db, "audit_key", wk, wl) != 0) {
-			snprintf(err, errlen, "cannot make the audit key");
-			goto fail;
-		}
-		if (put_pos(s, "audit_anchor", 0, zero) != 0 ||
-		    put_pos(s, "audit_head", 0, zero) != 0) {
-			snprintf(err, errlen, "cannot start the governance log");
-			goto fail;
-		}
-	}
-	if (get_pos(s, "audit_head", &s->last_seq, s->last_mac) != 0) {
-		snprintf(err, errlen, "the governance log's head is missing or not "
-			 "authentic (a tampered database?): refusing to start");
-		goto fail;
-	}
-	return 0;
-fail:
-	ctl_store_close(s);
-	return -1;
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-void ctl_store_close(struct ctl_store *s)
+/* ---- the mark, beside the master key ---- */
+
+/* Two slots of MARK_SLOT bytes, MARK_STRIDE apart (separate sectors):
+ * "VEILMRK1" | generation | chain id (16) | head seq | anchor seq |
+ * head mac (32) | HMAC-SHA256 of all that under a master key subkey. The
+ * slot with the highest generation that verifies is the mark. */
+#define MARK_BODY 80
+#define MARK_SLOT (MARK_BODY + 32)
+#define MARK_STRIDE 512
+#define MARK_LABEL "veil-controld audit mark v1"
+
+struct mark {
+	uint64_t gen;
+	uint8_t id[16];
+	int64_t seq, anchor;
+	uint8_t mac[32];
+};
+
+static int mark_pack(struct ctl_store *s, const struct mark *m, uint8_t out[MARK_SLOT])
 {
-	if (s->db != NULL)
-		sqlite3_close(s->db);
-	ctl_wrap_close(s->wrap);
-	veil_secmem_free(s->audit_key);
-	memset(s, 0, sizeof(*s));
+	memcpy(out, "VEILMRK1", 8);
+	put_be64(out + 8, m->gen);
+	memcpy(out + 16, m->id, 16);
+	put_be64(out + 32, (uint64_t)m->seq);
+	put_be64(out + 40, (uint64_t)m->anchor);
+	memcpy(out + 48, m->mac, 32);
+	return ctl_wrap_tag(s->wrap, MARK_LABEL, out, MARK_BODY, out + MARK_BODY);
+}
+
+static bool mark_unpack(struct ctl_store *s, const uint8_t in[MARK_SLOT], struct mark *m)
+{
+	uint8_t tag[32];
+	if (memcmp(in, "VEILMRK1", 8) != 0 ||
+	    ctl_wrap_tag(s->wrap, MARK_LABEL, in, MARK_BODY, tag) != 0 ||
+	    CRYPTO_memcmp(tag, in + MARK_BODY, 32) != 0)
+		return false;
+	m->gen = get_be64(in + 8);
+	memcpy(m->id, in + 16, 16);
+	m->seq = (int64_t)get_be64(in + 32);
+	m->anchor = (int64_t)get_be64(in + 40);
+	memcpy(m->mac, in + 48, 32);
+	return true;
+}
+
+enum { MARK_NONE, MARK_OK, MARK_BAD };
+
+static int mark_read(struct ctl_store *s, struct mark *m)
+{
+	uint8_t buf[MARK_STRIDE + MARK_SLOT];
+	int fd = open(s->mark_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? MARK_NONE : MARK_BAD;
+	ssize_t n = pread(fd, buf, sizeof(buf), 0);
+	close(fd);
+	bool found = false;
+	for (int i = 0; i < 2; i++) {
+		struct mark t;
+		ssize_t off = i * MARK_STRIDE;
+		if (n < off + MARK_SLOT || !mark_unpack(s, buf + off, &t))
+			continue;
+		if (!found || t.gen > m->gen)
+			*m = t;
+		found = true;
+	}
+	return found ? MARK_OK : MARK_BAD;
+}
+
+/* Write the chain's head and anchor as they are into the older slot. */
+static int mark_write(struct ctl_store *s)
+{
+	struct mark m = { .gen = s->mark_gen + 1, .seq = s->last_seq,
+			  .anchor = s->anchor_seq };
+	uint8_t out[MARK_SLOT];
+	bool created = false;
+
+	if (!s->mark_open) {
+		created = access(s->mark_path, F_OK) != 0;
+		s->mark_fd = open(s->mark_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+				  0600);
+		if (s->mark_fd < 0)
+			return -1;
+		if (s->mark_fd < 3) {
+			/* started with a standard stream closed: daemon() would put
+			 * /dev/null over it */
+			int fd = fcntl(s->mark_fd, F_DUPFD_CLOEXEC, 3);
+			close(s->mark_fd);
+			if ((s->mark_fd = fd) < 0)
+				return -1;
+		}
+		s->mark_open = true;
+	}
+	memcpy(m.id, s->chain_id, 16);
+	memcpy(m.mac, s->last_mac, 32);
+	if (mark_pack(s, &m, out) != 0 ||
+	    pwrite(s->mark_fd, out, MARK_SLOT, (off_t)(m.gen & 1) * MARK_STRIDE) != MARK_SLOT ||
+	    fdatasync(s->mark_fd) != 0 || (created && ctl_fsync_dir(s->mark_path) != 0))
+		return -1;
+	s->mark_gen = m.gen;
+	s->mark_seq = m.seq;
+	s->mark_anchor = m.anchor;
+	return 0;
+}
+
+/* The one hook after a commit of records (or of the anchor): the mark
+ * follows the durable chain, never ahead of it. */
+static int chain_committed(struct ctl_store *s)
+{
+	if (s->mark_seq == s->last_seq && s->mark_anchor == s->anchor_seq)
+		return 0;
+	return mark_write(s);
+}
+
+/* ---- breaks a recovery accepted (meta audit_accepted) ---- */
+
+/* Each: where the break starts (first), the recovery record (rec), a
+ * SHA-256 of the rows first..rec-1 as they were found, and the MAC the
+ * chain goes on from at rec. The list carries an HMAC under the audit key. */
+#define ACC_LEN 80
+#define ACC_MAX 64
+
+struct accepted {
+	int64_t first, rec;
+	uint8_t digest[32], prev[32];
+};
+
+static int acc_load(struct ctl_store *s, struct accepted *a, unsigned *n)
+{
+	static uint8_t buf[ACC_MAX * ACC_LEN + 32];
+	uint8_t tag[32];
+	int len;
+	*n = 0;
+	if (meta_get(s->db, "audit_accepted", buf, &len, sizeof(buf)) != 0)
+		return count_of(s->db, "SELECT count(*) FROM meta WHERE k='audit_accepted'")
+		       == 0 ? 0 : -1;
+	if (len < 32 || (len - 32) % ACC_LEN != 0 ||
+	    key_tag(s->audit_key, "audit_accepted", buf, (size_t)len - 32, tag) != 0 ||
+	    CRYPTO_memcmp(tag, buf + len - 32, 32) != 0)
+		return -1;
+	for (int off = 0; off < len - 32; off += ACC_LEN, (*n)++) {
+		a[*n].first = (int64_t)get_be64(buf + off);
+		a[*n].rec = (int64_t)get_be64(buf + off + 8);
+		memcpy(a[*n].digest, buf + off + 16, 32);
+		memcpy(a[*n].prev, buf + off + 48, 32);
+	}
+	return 0;
+}
+
+static int acc_add(struct ctl_store *s, const struct accepted *e)
+{
+	static struct accepted a[ACC_MAX];
+	static uint8_t buf[ACC_MAX * ACC_LEN + 32];
+	unsigned n;
+	if (acc_load(s, a, &n) != 0 || n >= ACC_MAX)
+		return -1;
+	a[n++] = *e;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *p = buf + i * ACC_LEN;
+		put_be64(p, (uint64_t)a[i].first);
+		put_be64(p + 8, (uint64_t)a[i].rec);
+		memcpy(p + 16, a[i].digest, 32);
+		memcpy(p + 48, a[i].prev, 32);
+	}
+	size_t len = n * ACC_LEN;
+	return key_tag(s->audit_key, "audit_accepted", buf, len, buf + len) == 0 &&
+	       meta_put(s->db, "audit_accepted", buf, (int)len + 32) == 0 ? 0 : -1;
 }
 
 static void put_field(EVP_MAC_CTX *m, const char *v)
@@ -264,6 +396,613 @@ static int record_mac(const uint8_t *key, const uint8_t prev[32],
 	return ok ? 0 : -1;
 }
 
+
+/* ---- checking records ---- */
+
+static const char *const col_name[10] = { "seq", "time", "uid", "role", "action",
+	"tenant", "tokens", "justification", "outcome", "mac" };
+
+static const char *type_name(int t)
+{
+	switch (t) {
+	case SQLITE_INTEGER: return "an integer";
+	case SQLITE_FLOAT: return "a real";
+	case SQLITE_TEXT: return "text";
+	case SQLITE_BLOB: return "a blob";
+	default: return "null";
+	}
+}
+
+/* One row of AUDIT_SELECT: 0 if every field is of its column's type and
+ * the MAC chains from prev (its MAC in mac), else -1 and why. The types
+ * are read before any value, which could convert them. */
+static int check_row(struct ctl_store *s, sqlite3_stmt *st, const uint8_t prev[32],
+		     uint8_t mac[32], char *why, size_t whylen)
+{
+	static const int want[10] = { SQLITE_INTEGER, SQLITE_INTEGER, SQLITE_INTEGER,
+		SQLITE_TEXT, SQLITE_TEXT, SQLITE_TEXT, SQLITE_TEXT, SQLITE_TEXT,
+		SQLITE_TEXT, SQLITE_BLOB };
+	int types[10];
+	for (int c = 0; c < 10; c++)
+		types[c] = sqlite3_column_type(st, c);
+	long long seq = sqlite3_column_int64(st, 0);
+	for (int c = 0; c < 10; c++) {
+		bool nullable = c >= 5 && c <= 7;
+		if (types[c] != want[c] && !(nullable && types[c] == SQLITE_NULL)) {
+			snprintf(why, whylen, "record %lld was altered: its %s is %s, "
+				 "not %s", seq, col_name[c], type_name(types[c]),
+				 type_name(want[c]));
+			return -1;
+		}
+	}
+	struct ctl_audit_rec r = {
+		.seq = seq,
+		.time = sqlite3_column_int64(st, 1),
+		.uid = (unsigned)sqlite3_column_int64(st, 2),
+		.role = (const char *)sqlite3_column_text(st, 3),
+		.action = (const char *)sqlite3_column_text(st, 4),
+		.tenant = (const char *)sqlite3_column_text(st, 5),
+		.tokens = (const char *)sqlite3_column_text(st, 6),
+		.justification = (const char *)sqlite3_column_text(st, 7),
+		.outcome = (const char *)sqlite3_column_text(st, 8),
+	};
+	/* what the MAC covers must be all there is: a uid that fits, and
+	 * text without a NUL hiding more after it */
+	bool clean = sqlite3_column_int64(st, 2) >= 0 &&
+		     sqlite3_column_int64(st, 2) <= UINT32_MAX;
+	for (int c = 3; c <= 8; c++)
+		if (types[c] != SQLITE_NULL &&
+		    strlen((const char *)sqlite3_column_text(st, c)) !=
+		    (size_t)sqlite3_column_bytes(st, c))
+			clean = false;
+	if (!clean || record_mac(s->audit_key, prev, &r, mac) != 0 ||
+	    sqlite3_column_bytes(st, 9) != 32 ||
+	    CRYPTO_memcmp(mac, sqlite3_column_blob(st, 9), 32) != 0) {
+		snprintf(why, whylen, "record %lld was altered or inserted", seq);
+		return -1;
+	}
+	return 0;
+}
+
+/* SHA-256 of the rows first..end-1 as they are, every field with its
+ * type: what a recovery accepted, so that a later change to them shows. */
+static int rows_digest(struct ctl_store *s, int64_t first, int64_t end, uint8_t out[32])
+{
+	sqlite3_stmt *st;
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	uint8_t b[8];
+	int ok = h != NULL && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1 &&
+		 sqlite3_prepare_v2(s->db, AUDIT_SELECT "WHERE seq >= ?1 AND seq < ?2 "
+				    "ORDER BY seq", -1, &st, NULL) == SQLITE_OK;
+	if (!ok) {
+		EVP_MD_CTX_free(h);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, first);
+	sqlite3_bind_int64(st, 2, end);
+	put_be64(b, (uint64_t)first);
+	EVP_DigestUpdate(h, b, 8);
+	put_be64(b, (uint64_t)end);
+	EVP_DigestUpdate(h, b, 8);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		for (int c = 0; c < 10; c++) {
+			uint8_t t = (uint8_t)sqlite3_column_type(st, c);
+			EVP_DigestUpdate(h, &t, 1);
+			if (t == SQLITE_INTEGER || t == SQLITE_FLOAT) {
+				put_be64(b, t == SQLITE_INTEGER ?
+					 (uint64_t)sqlite3_column_int64(st, c) :
+					 (uint64_t)(int64_t)(sqlite3_column_double(st, c) * 1e6));
+				EVP_DigestUpdate(h, b, 8);
+			} else if (t != SQLITE_NULL) {
+				const void *v = sqlite3_column_blob(st, c);
+				int n = sqlite3_column_bytes(st, c);
+				put_be64(b, (uint64_t)n);
+				EVP_DigestUpdate(h, b, 8);
+				if (n > 0)
+					EVP_DigestUpdate(h, v, (size_t)n);
+			}
+		}
+	sqlite3_finalize(st);
+	unsigned outl = 0;
+	ok = EVP_DigestFinal_ex(h, out, &outl) == 1 && outl == 32;
+	EVP_MD_CTX_free(h);
+	return ok ? 0 : -1;
+}
+
+/* "record 5 is missing", "records 5-9 are missing", "no record is
+ * missing" */
+static const char *missing(char *buf, size_t cap, int64_t first, int64_t last)
+{
+	if (last < first)
+		snprintf(buf, cap, "no record is missing");
+	else if (last == first)
+		snprintf(buf, cap, "record %lld is missing", (long long)first);
+	else
+		snprintf(buf, cap, "records %lld-%lld are missing", (long long)first,
+			 (long long)last);
+	return buf;
+}
+
+/* Walk the chain from the anchor. Returns 0 if it is intact up to the
+ * head, or every break in it was accepted by a recovery; else the seq
+ * where the first other break starts, what it is in why, and in first the
+ * accepted-break entry a recovery would add for it. */
+static int64_t walk(struct ctl_store *s, int64_t *count, char *why, size_t whylen,
+		    struct accepted *first)
+{
+	static struct accepted acc[ACC_MAX];
+	uint8_t prev[32], mac[32], head_mac[32];
+	int64_t anchor = 0, head = 0;
+	unsigned nacc = 0;
+	sqlite3_stmt *st;
+
+	*count = 0;
+	if (get_pos(s, "audit_anchor", &anchor, prev) != 0 ||
+	    get_pos(s, "audit_head", &head, head_mac) != 0) {
+		snprintf(why, whylen, "the chain's anchor or head is missing or "
+			 "not authentic");
+		return anchor > 0 ? anchor + 1 : 1;
+	}
+	if (acc_load(s, acc, &nacc) != 0) {
+		snprintf(why, whylen, "the list of breaks accepted by recoveries "
+			 "(meta audit_accepted) is not authentic");
+		return anchor + 1;
+	}
+	if (sqlite3_prepare_v2(s->db, AUDIT_SELECT "WHERE seq > ?1 ORDER BY seq",
+			       -1, &st, NULL)) {
+		snprintf(why, whylen, "cannot read the log: %s", sqlite3_errmsg(s->db));
+		return anchor + 1;
+	}
+	sqlite3_bind_int64(st, 1, anchor);
+	int64_t expect = anchor + 1, bad = 0;
+	while (bad == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(st, 0);
+		while (seq >= expect) {
+			char w[256];
+			if (seq == expect && check_row(s, st, prev, mac, w, sizeof(w)) == 0) {
+				memcpy(prev, mac, 32);
+				expect = seq + 1;
+				(*count)++;
+				break;
+			}
+			if (seq != expect) {
+				char what[80];
+				snprintf(w, sizeof(w), "%s (next is %lld)", missing(what,
+					 sizeof(what), expect, seq - 1), (long long)seq);
+			}
+			/* a break: one a recovery accepted, as it was then? */
+			const struct accepted *e = NULL;
+			for (unsigned i = 0; i < nacc && e == NULL; i++)
+				if (acc[i].first == expect)
+					e = &acc[i];
+			uint8_t dg[32];
+			if (e != NULL && e->rec > expect &&
+			    rows_digest(s, e->first, e->rec, dg) == 0 &&
+			    CRYPTO_memcmp(dg, e->digest, 32) == 0) {
+				memcpy(prev, e->prev, 32);
+				expect = e->rec;
+				continue;
+			}
+			bad = expect;
+			snprintf(why, whylen, "%s%s", w, e != NULL ? " (and changed "
+				 "since the recovery that accepted it)" : "");
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (bad == 0 && expect - 1 < head) {
+		bad = expect;
+		snprintf(why, whylen, "the log ends at record %lld but its head is "
+			 "record %lld: records were removed from the end",
+			 (long long)(expect - 1), (long long)head);
+	} else if (bad == 0 && expect - 1 > head) {
+		bad = head + 1;
+		snprintf(why, whylen, "record %lld is after the head (record %lld)",
+			 (long long)(head + 1), (long long)head);
+	} else if (bad == 0 && CRYPTO_memcmp(prev, head_mac, 32) != 0) {
+		bad = head;
+		snprintf(why, whylen, "the head does not match record %lld",
+			 (long long)head);
+	}
+	if (bad != 0 && first != NULL) {
+		/* a recovery record would be the next after the head, chained
+		 * from it; the rows from the break up to it are kept as found */
+		first->first = bad;
+		first->rec = s->last_seq + 1;
+		memcpy(first->prev, s->last_mac, 32);
+		if (rows_digest(s, first->first, first->rec, first->digest) != 0)
+			return -1;
+	}
+	return bad;
+}
+
+/* ---- opening: the checks against the mark ---- */
+
+#define RECOVERY_HINT "; if what happened is known, record it and go on with: " \
+	"veil-controld -c %s --recover-audit \"REASON\" (see veil-controld(8), " \
+	"RECOVERY)"
+
+static void add_finding(char *found, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void add_finding(char *found, size_t cap, const char *fmt, ...)
+{
+	size_t n = strlen(found);
+	va_list ap;
+	if (n > 0 && n + 2 < cap) {
+		memcpy(found + n, "; ", 3);
+		n += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(found + n, cap - n, fmt, ap);
+	va_end(ap);
+}
+
+static int new_audit_key(struct ctl_store *s)
+{
+	uint8_t wk[64];
+	int wl;
+	return RAND_priv_bytes(s->audit_key, 32) == 1 &&
+	       (wl = ctl_wrap_key(s->wrap, s->audit_key, wk)) > 0 &&
+	       meta_put(s->db, "audit_key", wk, wl) == 0 ? 0 : -1;
+}
+
+/* A new log in this database (a new chain id), going on after seq/mac:
+ * 0 for a first start, the mark's head after a lost log. */
+static int new_chain(struct ctl_store *s, int64_t seq, const uint8_t mac[32])
+{
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	bool ok = new_audit_key(s) == 0 && RAND_bytes(s->chain_id, 16) == 1 &&
+		  meta_put(s->db, "chain_id", s->chain_id, 16) == 0 &&
+		  put_pos(s, "audit_anchor", seq, mac) == 0 &&
+		  put_pos(s, "audit_head", seq, mac) == 0;
+	if (!ok || sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	s->last_seq = s->anchor_seq = seq;
+	memcpy(s->last_mac, mac, 32);
+	return 0;
+}
+
+/* The audit table as STRICT, in place and in one transaction, for a
+ * database made before it was; left as it is while a row has a field of
+ * another type (verification reports that record). */
+static int make_strict(struct ctl_store *s)
+{
+	if (count_of(s->db, "SELECT strict FROM pragma_table_list WHERE "
+		     "schema='main' AND name='audit'") == 1)
+		return 0;
+	if (count_of(s->db, "SELECT count(*) FROM audit WHERE typeof(time)!='integer' "
+		     "OR typeof(uid)!='integer' OR typeof(role)!='text' OR "
+		     "typeof(action)!='text' OR typeof(tenant) NOT IN ('text','null') OR "
+		     "typeof(tokens) NOT IN ('text','null') OR typeof(justification) "
+		     "NOT IN ('text','null') OR typeof(outcome)!='text' OR "
+		     "typeof(mac)!='blob'") != 0)
+		return 1;
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE;"
+			 "CREATE TABLE audit_strict" AUDIT_COLUMNS " STRICT;"
+			 "INSERT INTO audit_strict SELECT seq,time,uid,role,action,tenant,"
+			 "tokens,justification,outcome,mac FROM audit;"
+			 "DROP TABLE audit;"
+			 "ALTER TABLE audit_strict RENAME TO audit;"
+			 "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static void id_hex(char out[33], const uint8_t id[16])
+{
+	hex8(out, id);
+	hex8(out + 16, id + 8);
+}
+
+/* Compare the database's log with the mark; what does not fit goes into
+ * found. */
+static void check_mark(struct ctl_store *s, const struct mark *m, char *found,
+		       size_t cap)
+{
+	if (memcmp(m->id, s->chain_id, 16) != 0) {
+		add_finding(found, cap, "the database holds another log than the "
+			    "one marked: replaced");
+		return;
+	}
+	if (s->last_seq < m->seq) {
+		char what[80];
+		add_finding(found, cap, "%s: the log was rewound to an older copy",
+			    missing(what, sizeof(what), s->last_seq + 1, m->seq));
+		return;
+	}
+	/* the record the mark names must be the one in the log */
+	uint8_t mac[32];
+	bool same;
+	if (m->seq == s->last_seq)
+		same = CRYPTO_memcmp(m->mac, s->last_mac, 32) == 0;
+	else {
+		int64_t aseq;
+		sqlite3_stmt *st;
+		same = false;
+		if (get_pos(s, "audit_anchor", &aseq, mac) == 0 && aseq == m->seq)
+			same = CRYPTO_memcmp(m->mac, mac, 32) == 0;
+		else if (sqlite3_prepare_v2(s->db, "SELECT mac FROM audit WHERE seq=?",
+					    -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, m->seq);
+			same = sqlite3_step(st) == SQLITE_ROW &&
+			       sqlite3_column_bytes(st, 0) == 32 &&
+			       CRYPTO_memcmp(sqlite3_column_blob(st, 0), m->mac, 32) == 0;
+			sqlite3_finalize(st);
+		}
+	}
+	if (!same)
+		add_finding(found, cap, "record %lld is not the one marked: the log "
+			    "was replaced from it on", (long long)m->seq);
+}
+
+/* What was expected and what was found, for the refusal and the
+ * recovery record: "(found: chain ... up to record 2, head ...; the mark:
+ * chain ... up to record 3, head ...)". */
+static void context(struct ctl_store *s, bool had_log, int mstate,
+		    const struct mark *m, char *out, size_t cap)
+{
+	char have[33], want[33], hh[17], mh[17];
+	id_hex(have, s->chain_id);
+	id_hex(want, m->id);
+	hex8(hh, s->last_mac);
+	hex8(mh, m->mac);
+	int k = had_log ?
+		snprintf(out, cap, "(found: chain %s up to record %lld, head %s; ",
+			 have, (long long)s->last_seq, hh) :
+		snprintf(out, cap, "(found: no log; ");
+	if (k < 0 || (size_t)k >= cap)
+		return;
+	if (mstate == MARK_OK)
+		snprintf(out + k, cap - (size_t)k, "the mark: chain %s up to record "
+			 "%lld, head %s)", want, (long long)m->seq, mh);
+	else
+		snprintf(out + k, cap - (size_t)k, "the mark: %s)",
+			 mstate == MARK_BAD ? "not authentic" : "none");
+}
+
+static int store_open(struct ctl_store *s, const struct ctl_config *c,
+		      const struct ctl_recovery *rec, char *err, size_t errlen)
+{
+	char path[300], found[1536] = "";
+	struct mark m = { 0 };
+	static const uint8_t zero[32];
+
+	memset(s, 0, sizeof(*s));
+	s->mark_fd = -1;
+	if (mkdir(c->state_dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "state directory %s: %s", c->state_dir,
+			 strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/veil.db", c->state_dir);
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "database %s: %s", path,
+			 s->db ? sqlite3_errmsg(s->db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+
+	/* the mark lives beside the master key */
+	const char *slash = strrchr(c->master_key, '/');
+	if (slash == NULL)
+		snprintf(s->mark_path, sizeof(s->mark_path), "audit.mark");
+	else
+		snprintf(s->mark_path, sizeof(s->mark_path), "%.*s/audit.mark",
+			 (int)(slash - c->master_key), c->master_key);
+	bool mark_there = access(s->mark_path, F_OK) == 0;
+	bool key_there = access(c->master_key, F_OK) == 0;
+
+	/* A new master key only for a database that holds nothing wrapped,
+	 * and no mark made with an earlier one: never silently over either. */
+	int64_t wrapped = count_of(s->db, "SELECT (SELECT count(*) FROM keys) + "
+				   "(SELECT count(*) FROM meta WHERE k='audit_key')");
+	s->wrap = ctl_wrap_open(c->master_key, wrapped == 0 && !mark_there, err, errlen);
+	if (s->wrap == NULL) {
+		size_t n = strlen(err);
+		if (wrapped > 0)
+			snprintf(err + n, errlen - n, " (the database holds %lld "
+				 "wrapped keys that need it; refusing to start)",
+				 (long long)wrapped);
+		else if (mark_there)
+			snprintf(err + n, errlen - n, " (the governance log's mark %s "
+				 "was made with it; refusing to start)", s->mark_path);
+		goto fail;
+	}
+	s->audit_key = veil_secmem_alloc(32);
+	if (s->audit_key == NULL) {
+		snprintf(err, errlen, "no locked memory: %s", strerror(errno));
+		goto fail;
+	}
+	int mstate = mark_read(s, &m);
+	s->mark_gen = mstate == MARK_OK ? m.gen : 0;
+	s->mark_seq = -1; /* written once below in any case */
+
+	uint8_t wk[64];
+	int wl, n;
+	bool new_id = false, had_log = true;
+	if (meta_get(s->db, "audit_key", wk, &wl, sizeof(wk)) != 0) {
+		had_log = false;
+		/* no log in this database */
+		char what[80];
+		if (mstate == MARK_OK)
+			add_finding(found, sizeof(found), "%s%s: the database holds no "
+				    "governance log", missing(what, sizeof(what),
+				    m.anchor + 1, m.seq), m.anchor > 0 ? " (the ones before "
+				    "were pruned or recovered earlier)" : "");
+		else if (mstate == MARK_BAD)
+			add_finding(found, sizeof(found), "the database holds no "
+				    "governance log and the mark %s is not authentic",
+				    s->mark_path);
+		else if (key_there)
+			add_finding(found, sizeof(found), "the master key %s exists but "
+				    "there is neither a governance log in the database nor "
+				    "a mark (%s): the log was wiped", c->master_key,
+				    s->mark_path);
+		if (found[0] != '\0' && rec == NULL)
+			goto refuse;
+		/* a first start, or a recovery: the new log goes on after the
+		 * records the mark knew of */
+		if (new_chain(s, mstate == MARK_OK ? m.seq : 0,
+			      mstate == MARK_OK ? m.mac : zero) != 0) {
+			snprintf(err, errlen, "cannot start the governance log: %s",
+				 sqlite3_errmsg(s->db));
+			goto fail;
+		}
+	} else {
+		if (ctl_unwrap_key(s->wrap, wk, (size_t)wl, s->audit_key) != 0) {
+			snprintf(err, errlen, "the audit key does not unwrap with %s: "
+				 "wrong master key or tampered database", c->master_key);
+			goto fail;
+		}
+		uint8_t amac[32];
+		if (get_pos(s, "audit_head", &s->last_seq, s->last_mac) != 0 ||
+		    get_pos(s, "audit_anchor", &s->anchor_seq, amac) != 0) {
+			snprintf(err, errlen, "the governance log's head or anchor is "
+				 "missing or not authentic (a tampered database?): "
+				 "refusing to start; to go on with a new log, move %s "
+				 "aside (keep it for the investigation), then" RECOVERY_HINT,
+				 path, c->path[0] ? c->path : "FILE");
+			goto fail;
+		}
+		bool has_id = meta_get(s->db, "chain_id", s->chain_id, &n, 16) == 0 &&
+			      n == 16;
+		if (mstate == MARK_OK && has_id)
+			check_mark(s, &m, found, sizeof(found));
+		else if (mstate == MARK_OK)
+			add_finding(found, sizeof(found), "the database's log has no chain "
+				    "id, the mark has: replaced by an older copy");
+		else if (mstate == MARK_BAD)
+			add_finding(found, sizeof(found), "the mark %s is not authentic",
+				    s->mark_path);
+		else if (has_id && s->last_seq > 0)
+			add_finding(found, sizeof(found), "the mark %s is missing (the "
+				    "database's log had one)", s->mark_path);
+		/* from before the mark: it gets an identity, once it verifies */
+		new_id = !has_id;
+	}
+	/* the whole chain, every start */
+	int64_t cnt;
+	char why[512];
+	struct accepted brk;
+	int64_t bad = walk(s, &cnt, why, sizeof(why), &brk);
+	if (bad != 0)
+		add_finding(found, sizeof(found), "the chain is broken: %s", why);
+	if (found[0] != '\0' && rec == NULL)
+		goto refuse;
+	if (new_id) {
+		if (RAND_bytes(s->chain_id, 16) != 1 ||
+		    meta_put(s->db, "chain_id", s->chain_id, 16) != 0) {
+			snprintf(err, errlen, "cannot store the chain id: %s",
+				 sqlite3_errmsg(s->db));
+			goto fail;
+		}
+		if (mstate == MARK_NONE)
+			snprintf(s->note, sizeof(s->note), "the governance log had no "
+				 "mark: made %s from its verified head, record %lld",
+				 s->mark_path, (long long)s->last_seq);
+	}
+	if (make_strict(s) < 0) {
+		snprintf(err, errlen, "database %s: cannot make the audit table STRICT: "
+			 "%s", path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if (mstate == MARK_BAD && rec != NULL) {
+		/* kept for the investigation; a new one follows */
+		char aside[300];
+		snprintf(aside, sizeof(aside), "%s.bad", s->mark_path);
+		rename(s->mark_path, aside);
+		s->mark_gen = 0;
+	}
+	if (found[0] != '\0') {
+		/* recovery: the record says what was found, and the breaks it
+		 * accepts are exactly the ones it found */
+		char outcome[2048], ctx[300];
+		context(s, had_log, mstate, &m, ctx, sizeof(ctx));
+		if (!had_log) {
+			char id[33];
+			id_hex(id, s->chain_id);
+			snprintf(ctx + strlen(ctx) - 1, sizeof(ctx) - strlen(ctx) + 1,
+				 "; the new log is chain %s)", id);
+		}
+		snprintf(outcome, sizeof(outcome), "recovered: %s %s", found, ctx);
+		struct ctl_audit_rec r = { .uid = rec->uid, .role = rec->role,
+					   .action = "audit.recover",
+					   .justification = rec->reason,
+					   .outcome = outcome };
+		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+			goto rfail;
+		s->txn = true;
+		s->durable_seq = s->last_seq;
+		memcpy(s->durable_mac, s->last_mac, 32);
+		if ((bad != 0 && acc_add(s, &brk) != 0) || ctl_audit_append(s, &r) != 0) {
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			s->txn = false;
+			goto rfail;
+		}
+		if (ctl_store_sync(s) != 0)
+			goto rfail;
+		snprintf(s->note, sizeof(s->note), "recorded as governance log record "
+			 "%lld: %.400s", (long long)s->last_seq, outcome);
+		if (walk(s, &cnt, why, sizeof(why), NULL) != 0) {
+			snprintf(err, errlen, "after the recovery the chain is still "
+				 "broken: %s", why);
+			goto fail;
+		}
+	} else if (rec != NULL)
+		snprintf(s->note, sizeof(s->note), "the governance log is intact and "
+			 "marked (record %lld): nothing to recover", (long long)s->last_seq);
+	if (mark_write(s) != 0) {
+		snprintf(err, errlen, "the governance log's mark %s: cannot write: %s",
+			 s->mark_path, strerror(errno));
+		goto fail;
+	}
+	return 0;
+rfail:
+	snprintf(err, errlen, "cannot record the recovery: %s", sqlite3_errmsg(s->db));
+	goto fail;
+refuse:;
+	char ctx[300];
+	context(s, had_log, mstate, &m, ctx, sizeof(ctx));
+	n = snprintf(err, errlen, "the governance log cannot be trusted: %s %s: "
+		     "refusing to start", found, ctx);
+	if (n >= 0 && (size_t)n < errlen)
+		snprintf(err + n, errlen - (size_t)n, RECOVERY_HINT,
+			 c->path[0] ? c->path : "FILE");
+fail:
+	ctl_store_close(s);
+	return -1;
+}
+
+int ctl_store_open(struct ctl_store *s, const struct ctl_config *c, char *err,
+		   size_t errlen)
+{
+	return store_open(s, c, NULL, err, errlen);
+}
+
+int ctl_store_recover(struct ctl_store *s, const struct ctl_config *c,
+		      const struct ctl_recovery *r, char *err, size_t errlen)
+{
+	return store_open(s, c, r, err, errlen);
+}
+
+void ctl_store_close(struct ctl_store *s)
+{
+	if (s->db != NULL)
+		sqlite3_close(s->db);
+	if (s->mark_open)
+		close(s->mark_fd);
+	ctl_wrap_close(s->wrap);
+	veil_secmem_free(s->audit_key);
+	memset(s, 0, sizeof(*s));
+}
+
 /* Group commit. With batching on, appended records share one transaction,
  * opened by the first of them and committed by ctl_store_sync: one fsync
  * for every request handled in one pass of the daemon's loop. The daemon
@@ -284,6 +1023,8 @@ int ctl_store_sync(struct ctl_store *s)
 	/* synchronous=FULL: the commit returns once the WAL is fsync'd */
 	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
 		s->commits++;
+		if (chain_committed(s) != 0)
+			return -1;
 		return s->batch_failed ? -1 : 0;
 	}
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -338,10 +1079,12 @@ int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)
 			 NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_finalize(st);
-	if (!s->txn)
-		s->commits++;
 	s->last_seq = r.seq;
 	memcpy(s->last_mac, mac, 32);
+	if (!s->txn) {
+		s->commits++;
+		return chain_committed(s);
+	}
 	return 0;
 fail:
 	sqlite3_finalize(st);
@@ -355,111 +1098,74 @@ fail:
 int64_t ctl_audit_verify(struct ctl_store *s, int64_t *count, char *why,
 			 size_t whylen)
 {
-	uint8_t prev[32], mac[32];
-	int64_t seq = 0, head_seq = 0;
-	uint8_t head_mac[32];
-	sqlite3_stmt *st;
-
-	*count = 0;
-	if (get_pos(s, "audit_anchor", &seq, prev) != 0 ||
-	    get_pos(s, "audit_head", &head_seq, head_mac) != 0) {
-		snprintf(why, whylen, "the chain's anchor or head is missing or "
-			 "not authentic");
-		return seq > 0 ? seq + 1 : 1;
-	}
-	if (sqlite3_prepare_v2(s->db, "SELECT seq,time,uid,role,action,tenant,tokens,"
-			       "justification,outcome,mac FROM audit ORDER BY seq",
-			       -1, &st, NULL)) {
-		snprintf(why, whylen, "cannot read the log: %s", sqlite3_errmsg(s->db));
-		return seq + 1;
-	}
-	int64_t bad = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct ctl_audit_rec r = {
-			.seq = sqlite3_column_int64(st, 0),
-			.time = sqlite3_column_int64(st, 1),
-			.uid = (unsigned)sqlite3_column_int64(st, 2),
-			.role = (const char *)sqlite3_column_text(st, 3),
-			.action = (const char *)sqlite3_column_text(st, 4),
-			.tenant = (const char *)sqlite3_column_text(st, 5),
-			.tokens = (const char *)sqlite3_column_text(st, 6),
-			.justification = (const char *)sqlite3_column_text(st, 7),
-			.outcome = (const char *)sqlite3_column_text(st, 8),
-		};
-		/* what the MAC covers must be all there is: a uid that fits,
-		 * and text without a NUL hiding more after it */
-		bool clean = sqlite3_column_int64(st, 2) >= 0 &&
-			     sqlite3_column_int64(st, 2) <= UINT32_MAX;
-		for (int c = 3; c <= 8; c++)
-			if (sqlite3_column_type(st, c) != SQLITE_NULL &&
-			    strlen((const char *)sqlite3_column_text(st, c)) !=
-			    (size_t)sqlite3_column_bytes(st, c))
-				clean = false;
-		if (r.seq != seq + 1) {
-			bad = seq + 1;
-			snprintf(why, whylen, "record %lld is missing (next is %lld)",
-				 (long long)(seq + 1), (long long)r.seq);
-			break;
-		}
-		if (!clean || record_mac(s->audit_key, prev, &r, mac) != 0 ||
-		    sqlite3_column_bytes(st, 9) != 32 ||
-		    CRYPTO_memcmp(mac, sqlite3_column_blob(st, 9), 32) != 0) {
-			bad = r.seq;
-			snprintf(why, whylen, "record %lld was altered or inserted",
-				 (long long)r.seq);
-			break;
-		}
-		memcpy(prev, mac, 32);
-		seq = r.seq;
-		(*count)++;
-	}
-	sqlite3_finalize(st);
-	if (bad == 0 && (seq != head_seq || CRYPTO_memcmp(prev, head_mac, 32) != 0)) {
-		bad = seq + 1;
-		snprintf(why, whylen, "the log ends at record %lld but its head is "
-			 "record %lld: records were removed from the end",
-			 (long long)seq, (long long)head_seq);
-	}
-	return bad;
+	return walk(s, count, why, whylen, NULL);
 }
 
-int ctl_audit_prune(struct ctl_store *s, int64_t before)
+int64_t ctl_audit_prune(struct ctl_store *s, int64_t before, char *why,
+			size_t whylen)
 {
 	sqlite3_stmt *st;
-	int rc = -1;
+	uint8_t prev[32], mac[32];
+	int64_t anchor, last;
+	int64_t rc = -1;
+
+	why[0] = '\0';
 	/* Only the oldest run of records that are all older than the cut-off
-	 * goes: a record after a newer one stays even if its clock said
-	 * earlier. The newest record dropped becomes the anchor. */
+	 * goes, each verified from the anchor before its time is believed: a
+	 * record after a newer one stays even if its clock said earlier, and
+	 * one that does not verify stops it (reported, never deleted). The
+	 * newest record dropped becomes the anchor. */
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
-	if (sqlite3_prepare_v2(s->db, "SELECT seq, mac FROM audit WHERE seq < "
-			       "coalesce((SELECT min(seq) FROM audit WHERE time >= ?1), "
-			       "(SELECT max(seq) + 1 FROM audit)) "
-			       "ORDER BY seq DESC LIMIT 1", -1, &st, NULL))
-		goto out;
-	sqlite3_bind_int64(st, 1, before);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		rc = 0; /* nothing old enough */
-		sqlite3_finalize(st);
+	if (get_pos(s, "audit_anchor", &anchor, prev) != 0) {
+		snprintf(why, whylen, "pruning the governance log stopped: its anchor "
+			 "is missing or not authentic");
 		goto out;
 	}
-	int64_t seq = sqlite3_column_int64(st, 0);
-	uint8_t mac[32];
-	if (sqlite3_column_bytes(st, 1) != 32) {
-		sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(s->db, AUDIT_SELECT "WHERE seq > ?1 ORDER BY seq",
+			       -1, &st, NULL))
 		goto out;
+	sqlite3_bind_int64(st, 1, anchor);
+	last = anchor;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 1) == SQLITE_INTEGER &&
+		    sqlite3_column_int64(st, 1) >= before)
+			break; /* not old enough: the run ends */
+		char w[256];
+		int64_t seq = sqlite3_column_int64(st, 0);
+		if (seq != last + 1) {
+			snprintf(w, sizeof(w), "record %lld is missing", (long long)(last + 1));
+			seq = last + 1;
+		} else if (check_row(s, st, prev, mac, w, sizeof(w)) == 0) {
+			memcpy(prev, mac, 32);
+			last = seq;
+			continue;
+		}
+		snprintf(why, whylen, "pruning the governance log stopped at record "
+			 "%lld, which fails verification (%s): it and every record "
+			 "after it are kept", (long long)seq, w);
+		break;
 	}
-	memcpy(mac, sqlite3_column_blob(st, 1), 32);
 	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(s->db, "DELETE FROM audit WHERE seq <= ?", -1, &st,
-			       NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, seq);
-		if (put_pos(s, "audit_anchor", seq, mac) == 0 &&
-		    sqlite3_step(st) == SQLITE_DONE)
-			rc = 0;
+	rc = 0;
+	if (last > anchor) {
+		if (sqlite3_prepare_v2(s->db, "DELETE FROM audit WHERE seq <= ?", -1, &st,
+				       NULL) != SQLITE_OK) {
+			rc = -1;
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, last);
+		rc = put_pos(s, "audit_anchor", last, prev) == 0 &&
+		     sqlite3_step(st) == SQLITE_DONE ? last - anchor : -1;
 		sqlite3_finalize(st);
 	}
 out:
-	sqlite3_exec(s->db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	if (sqlite3_exec(s->db, rc >= 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL)
+	    != SQLITE_OK)
+		rc = -1;
+	if (rc > 0) {
+		s->anchor_seq = last;
+		chain_committed(s);
+	}
 	return rc;
 }

@@ -478,6 +478,9 @@ static int cmd_audit(int argc, char **argv)
 		bool intact = json_is_true(json_object_get(a, "intact"));
 		if (!json_out && intact)
 			printf("governance log intact: %lld records verified\n", num(a, "records"));
+		else if (!json_out && json_is_true(json_object_get(a, "accepted")))
+			printf("governance log recovered: %lld records verified; %s\n",
+			       num(a, "records"), str(a, "problem"));
 		else if (!json_out)
 			printf("governance log BROKEN at record %lld: %s\n",
 			       num(a, "first_bad_seq"), str(a, "problem"));

@@ -5,7 +5,8 @@
  * through OpenSSL. The master key is a root-only file outside the database,
  * made on first start; a database copy alone reveals nothing. (Bring your
  * own key through an HSM will be a second implementation of this file's
- * four functions.)
+ * five functions.) The master key also authenticates what is kept outside
+ * the database (the governance log's mark), through ctl_wrap_tag.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,13 +16,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #include "ctl_pvt.h"
 
 struct ctl_wrap {
 	uint8_t *kek; /* 32 bytes, locked memory */
+	uint8_t *sub; /* 64 bytes, locked memory: a derived subkey, and its label */
 };
 
 static int read_kek(const char *path, uint8_t kek[32], char *err, size_t errlen)
@@ -55,7 +59,7 @@ static int read_kek(const char *path, uint8_t kek[32], char *err, size_t errlen)
 
 /* The new file's directory entry must be durable before any key is
  * wrapped with it: fsync the directory too. */
-static int fsync_dir(const char *path)
+int ctl_fsync_dir(const char *path)
 {
 	char dir[256];
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -82,7 +86,7 @@ static int create_kek(const char *path, uint8_t kek[32], char *err, size_t errle
 	}
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	ssize_t n = fd < 0 ? -1 : write(fd, kek, 32);
-	if (fd < 0 || n != 32 || fsync(fd) != 0 || fsync_dir(path) != 0) {
+	if (fd < 0 || n != 32 || fsync(fd) != 0 || ctl_fsync_dir(path) != 0) {
 		snprintf(err, errlen, "master key %s: cannot create: %s", path,
 			 n >= 0 && n != 32 ? "short write" : strerror(errno));
 		if (fd >= 0) {
@@ -99,12 +103,16 @@ struct ctl_wrap *ctl_wrap_open(const char *path, bool allow_create, char *err,
 			       size_t errlen)
 {
 	struct ctl_wrap *w = calloc(1, sizeof(*w));
-	if (w == NULL || (w->kek = veil_secmem_alloc(32)) == NULL) {
+	if (w == NULL || (w->kek = veil_secmem_alloc(32)) == NULL ||
+	    (w->sub = veil_secmem_alloc(64)) == NULL) {
 		snprintf(err, errlen, "no locked memory for the master key: %s",
 			 strerror(errno));
+		if (w != NULL)
+			veil_secmem_free(w->kek);
 		free(w);
 		return NULL;
 	}
+	memset(w->sub, 0, 64);
 	int rc;
 	if (access(path, F_OK) != 0 && errno == ENOENT && allow_create)
 		rc = create_kek(path, w->kek, err, errlen);
@@ -122,6 +130,7 @@ void ctl_wrap_close(struct ctl_wrap *w)
 	if (w == NULL)
 		return;
 	veil_secmem_free(w->kek);
+	veil_secmem_free(w->sub);
 	free(w);
 }
 
@@ -159,4 +168,44 @@ int ctl_unwrap_key(struct ctl_wrap *w, const uint8_t *in, size_t len,
 	memcpy(key, buf, 32);
 	explicit_bzero(buf, sizeof(buf));
 	return 0;
+}
+
+/* HKDF-SHA256 of the master key with the label as info: a subkey for one
+ * purpose only, so that a tag made with it is never a wrapped key's. The
+ * last label's subkey is kept (locked) for the next call. */
+static int subkey(struct ctl_wrap *w, const char *label)
+{
+	size_t ll = strlen(label);
+	if (ll >= 32)
+		return -1;
+	if (w->sub[32] != '\0' && strcmp((char *)w->sub + 32, label) == 0)
+		return 0;
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *k = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, w->kek, 32),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (char *)"veil-controld", 13),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (char *)label, ll),
+		OSSL_PARAM_construct_end(),
+	};
+	int ok = k != NULL && EVP_KDF_derive(k, w->sub, 32, p) == 1;
+	EVP_KDF_CTX_free(k);
+	EVP_KDF_free(kdf);
+	memset(w->sub + 32, 0, 32);
+	if (ok)
+		memcpy(w->sub + 32, label, ll);
+	else
+		explicit_bzero(w->sub, 32);
+	return ok ? 0 : -1;
+}
+
+int ctl_wrap_tag(struct ctl_wrap *w, const char *label, const uint8_t *data,
+		 size_t len, uint8_t out[32])
+{
+	size_t outl = 0;
+	if (subkey(w, label) != 0)
+		return -1;
+	return EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, w->sub, 32, data, len,
+			 out, 32, &outl) != NULL && outl == 32 ? 0 : -1;
 }

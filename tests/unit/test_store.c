@@ -133,6 +133,16 @@ static void expect_verify(struct fx *f, int64_t want, int64_t count)
 		assert_true(why[0] != '\0');
 }
 
+/* Prune: 0 if it went through with nothing to report, else -1. */
+static int prune(struct fx *f, int64_t before)
+{
+	char why[512] = "x";
+	int64_t n = ctl_audit_prune(&f->s, before, why, sizeof(why));
+	if (n >= 0 && why[0] != '\0')
+		print_message("# prune: %s\n", why);
+	return n >= 0 && why[0] == '\0' ? 0 : -1;
+}
+
 /* Run SQL behind the store's back, on a connection of our own; returns the
  * number of rows it changed. */
 static int sql(struct fx *f, const char *q)
@@ -155,6 +165,71 @@ static int sql(struct fx *f, const char *q)
 	int n = sqlite3_changes(db);
 	sqlite3_close(db);
 	return n;
+}
+
+static int64_t sql_int(struct fx *f, const char *q);
+static void read_file(const char *path, uint8_t *buf, size_t cap, size_t *len);
+
+/* ctl_store_open must refuse, saying needle and the recovery command. */
+static void expect_refused(struct fx *f, const char *needle)
+{
+	struct ctl_store s2;
+	char err[2048] = "";
+
+	if (ctl_store_open(&s2, &f->cfg, err, sizeof(err)) == 0) {
+		ctl_store_close(&s2);
+		fail_msg("opened; want a refusal saying \"%s\"", needle);
+	}
+	if (strstr(err, needle) == NULL || strstr(err, "--recover-audit") == NULL)
+		fail_msg("refused, but without \"%s\" or the recovery command: %s",
+			 needle, err);
+}
+
+/* Open with the recovery flag: it must record something (or nothing, if
+ * want_record is false). */
+static void recover(struct fx *f, const char *reason, bool want_record)
+{
+	char err[2048] = "";
+	struct ctl_recovery r = { .uid = 4711, .role = "admin", .reason = reason };
+	if (ctl_store_recover(&f->s, &f->cfg, &r, err, sizeof(err)) != 0)
+		fail_msg("ctl_store_recover: %s", err);
+	f->open = true;
+	if (want_record) {
+		assert_non_null(strstr(f->s.note, "recorded"));
+		char q[200];
+		snprintf(q, sizeof(q), "SELECT count(*) FROM audit WHERE seq=%lld AND "
+			 "action='audit.recover' AND uid=4711 AND role='admin'",
+			 (long long)f->s.last_seq);
+		assert_int_equal(sql_int(f, q), 1);
+	} else
+		assert_non_null(strstr(f->s.note, "nothing to recover"));
+}
+
+/* The audit table made a plain one again behind the store's back (an
+ * attacker can: writable_schema), so that it takes any type. */
+static void unstrict(struct fx *f)
+{
+	int64_t v = sql_int(f, "PRAGMA schema_version");
+	char q[400];
+	snprintf(q, sizeof(q), "PRAGMA writable_schema=ON;"
+		 "UPDATE sqlite_schema SET sql=replace(sql, ') STRICT', ')') "
+		 "WHERE name='audit';"
+		 "PRAGMA schema_version=%lld; PRAGMA writable_schema=OFF",
+		 (long long)v + 1);
+	sql(f, q);
+	assert_int_equal(sql_int(f, "SELECT strict FROM pragma_table_list WHERE "
+				 "name='audit'"), 0);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	static uint8_t buf[1 << 20];
+	size_t n = 0;
+	read_file(from, buf, sizeof(buf), &n);
+	int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, n), (ssize_t)n);
+	close(fd);
 }
 
 static int64_t sql_int(struct fx *f, const char *q)
@@ -415,6 +490,51 @@ static void test_wrap_refuses_bad_key_files(void **state)
 	assert_null(ctl_wrap_open(f->dir, false, err, sizeof(err)));
 }
 
+/* ctl_wrap_tag: HMAC under a subkey of the master key, one per label; the
+ * same with the same 32 bytes in another file, another with another key. */
+static void test_wrap_tag(void **state)
+{
+	struct fx *f = *state;
+	char err[512] = "", other[320], copy[320];
+	uint8_t t1[32], t2[32], t3[32], t4[32], raw[64];
+	size_t n;
+	static const uint8_t msg[] = "chain 1 up to record 57";
+
+	assert_int_equal(mkdir(f->cfg.state_dir, 0700), 0);
+	struct ctl_wrap *w = ctl_wrap_open(f->key, true, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(ctl_wrap_tag(w, "label one", msg, sizeof(msg), t1), 0);
+	assert_int_equal(ctl_wrap_tag(w, "label two", msg, sizeof(msg), t2), 0);
+	assert_memory_not_equal(t1, t2, 32);
+	assert_int_equal(ctl_wrap_tag(w, "label one", msg, sizeof(msg), t3), 0);
+	assert_memory_equal(t1, t3, 32);
+	assert_int_equal(ctl_wrap_tag(w, "label one", msg, sizeof(msg) - 1, t3), 0);
+	assert_memory_not_equal(t1, t3, 32);
+	/* the tag is neither the master key nor made with it directly */
+	read_file(f->key, raw, sizeof(raw), &n);
+	assert_int_equal(n, 32);
+	assert_memory_not_equal(t1, raw, 32);
+	/* too long a label is refused, not cut short */
+	assert_int_equal(ctl_wrap_tag(w, "a label of thirty-two characters", msg,
+				      sizeof(msg), t3), -1);
+	ctl_wrap_close(w);
+
+	snprintf(copy, sizeof(copy), "%s/copy.key", f->dir);
+	write_key_file(copy, raw, 0600);
+	w = ctl_wrap_open(copy, false, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(ctl_wrap_tag(w, "label one", msg, sizeof(msg), t3), 0);
+	assert_memory_equal(t1, t3, 32);
+	ctl_wrap_close(w);
+
+	snprintf(other, sizeof(other), "%s/other.key", f->dir);
+	w = ctl_wrap_open(other, true, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(ctl_wrap_tag(w, "label one", msg, sizeof(msg), t4), 0);
+	assert_memory_not_equal(t1, t4, 32);
+	ctl_wrap_close(w);
+}
+
 /* ---- the store and the governance log ---- */
 
 static void test_store_append_verify_reopen(void **state)
@@ -541,10 +661,9 @@ static void test_store_removal_detected(void **state)
 	assert_int_equal(sql(f, "DELETE FROM audit WHERE seq=3"), 1);
 	assert_int_equal(ctl_audit_verify(&f->s, &n, why, sizeof(why)), 3);
 	assert_non_null(strstr(why, "3"));
-	/* still after a restart */
+	/* and a restart refuses it, naming it */
 	store_close(f);
-	store_open(f);
-	assert_int_equal(ctl_audit_verify(&f->s, &n, why, sizeof(why)), 3);
+	expect_refused(f, "record 3");
 
 	/* the first record, in a fresh log */
 	reset(f);
@@ -574,10 +693,9 @@ static void test_store_last_removal_detected(void **state)
 	assert_int_equal(sql(f, "DELETE FROM audit"), 3);
 	assert_int_equal(ctl_audit_verify(&f->s, &n, why, sizeof(why)), 1);
 
-	/* still after a restart, which reads the head from the database */
+	/* and a restart, which reads the head from the database, refuses it */
 	store_close(f);
-	store_open(f);
-	assert_int_equal(ctl_audit_verify(&f->s, &n, why, sizeof(why)), 1);
+	expect_refused(f, "removed from the end");
 }
 
 static void test_store_insertion_detected(void **state)
@@ -615,6 +733,12 @@ static void test_store_insertion_detected(void **state)
 			     "UPDATE audit SET seq=4 WHERE seq=-2"), 1);
 	expect_verify(f, 2, 0);
 
+	/* swapped back: intact again */
+	assert_int_equal(sql(f, "UPDATE audit SET seq=-2 WHERE seq=2;"
+			     "UPDATE audit SET seq=2 WHERE seq=4;"
+			     "UPDATE audit SET seq=4 WHERE seq=-2"), 1);
+	expect_verify(f, 0, 5);
+
 	/* the anchor or head gone */
 	store_close(f);
 	store_open(f);
@@ -636,7 +760,7 @@ static void test_store_prune(void **state)
 	append_n(f, 4, 10000, 1000);
 	expect_verify(f, 0, 8);
 
-	assert_int_equal(ctl_audit_prune(&f->s, 4000), 0);
+	assert_int_equal(prune(f, 4000), 0);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 5);
 	assert_int_equal(sql_int(f, "SELECT min(seq) FROM audit"), 4);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit WHERE time < 4000"), 0);
@@ -657,7 +781,7 @@ static void test_store_prune(void **state)
 	/* ... and, in a fresh log, pruning all of it keeps it verifiable */
 	reset(f);
 	append_n(f, 3, 1000, 1000);
-	assert_int_equal(ctl_audit_prune(&f->s, 1000000), 0);
+	assert_int_equal(prune(f, 1000000), 0);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 0);
 	expect_verify(f, 0, 0);
 	append_n(f, 2, 2000000, 1000);
@@ -676,13 +800,13 @@ static void test_store_prune_nothing_old(void **state)
 
 	store_open(f);
 	/* on an empty log */
-	assert_int_equal(ctl_audit_prune(&f->s, ctl_now()), 0);
+	assert_int_equal(prune(f, ctl_now()), 0);
 	expect_verify(f, 0, 0);
 
 	append_n(f, 5, 50000, 1000);
-	assert_int_equal(ctl_audit_prune(&f->s, 50000), 0);
-	assert_int_equal(ctl_audit_prune(&f->s, 0), 0);
-	assert_int_equal(ctl_audit_prune(&f->s, -1), 0);
+	assert_int_equal(prune(f, 50000), 0);
+	assert_int_equal(prune(f, 0), 0);
+	assert_int_equal(prune(f, -1), 0);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 5);
 	expect_verify(f, 0, 5);
 	/* the anchor did not move: still the start of the log */
@@ -690,9 +814,9 @@ static void test_store_prune_nothing_old(void **state)
 				 "WHERE k='audit_anchor'"), 1);
 
 	/* a second prune with the same cut is a no-op too */
-	assert_int_equal(ctl_audit_prune(&f->s, 52000), 0);
+	assert_int_equal(prune(f, 52000), 0);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 3);
-	assert_int_equal(ctl_audit_prune(&f->s, 52000), 0);
+	assert_int_equal(prune(f, 52000), 0);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 3);
 	expect_verify(f, 0, 3);
 }
@@ -743,7 +867,7 @@ static void test_store_prune_clock_steps(void **state)
 					   .action = "status", .outcome = "ok" };
 		assert_int_equal(ctl_audit_append(&f->s, &r), 0);
 	}
-	assert_int_equal(ctl_audit_prune(&f->s, 2000), 0);
+	assert_int_equal(prune(f, 2000), 0);
 	assert_int_equal(sql_int(f, "SELECT min(seq) FROM audit"), 2);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 3);
 	expect_verify(f, 0, 3);
@@ -811,6 +935,335 @@ static void test_store_master_key_missing(void **state)
 	expect_verify(f, 0, 4);
 }
 
+
+/* ---- rollback protection: the mark beside the master key ---- */
+
+static void db_path(struct fx *f, char *out, size_t cap, const char *suffix)
+{
+	snprintf(out, cap, "%s/veil.db%s", f->cfg.state_dir, suffix);
+}
+
+/* The whole log gone from the database (its rows and meta's), or the
+ * database itself: refused, never a new log; the recovery records it, the
+ * new log goes on after the lost records, and the next start is clean. */
+static void test_mark_wiped(void **state)
+{
+	struct fx *f = *state;
+	char path[320];
+
+	store_open(f);
+	append_n(f, 7, 1000, 1000);
+	store_close(f);
+	sql(f, "DELETE FROM audit; DELETE FROM meta");
+	expect_refused(f, "records 1-7 are missing");
+	expect_refused(f, "records 1-7 are missing"); /* the refusal changed nothing */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM meta"), 0);
+
+	recover(f, "INC-1: wiped by a script", true);
+	assert_int_equal(f->s.last_seq, 8);
+	assert_int_equal(sql_int(f, "SELECT min(seq) FROM audit"), 8);
+	expect_verify(f, 0, 1);
+	store_close(f);
+	store_open(f);
+	expect_verify(f, 0, 1);
+	append_n(f, 2, 50000, 1);
+	store_close(f);
+
+	/* veil.db deleted */
+	const char *const sfx[] = { "", "-wal", "-shm" };
+	for (int i = 0; i < 3; i++) {
+		db_path(f, path, sizeof(path), sfx[i]);
+		unlink(path);
+	}
+	expect_refused(f, "records 8-10 are missing");
+	/* ... or truncated */
+	db_path(f, path, sizeof(path), "");
+	assert_int_equal(truncate(path, 0), 0);
+	expect_refused(f, "no governance log");
+
+	/* a master key with neither a log nor a mark */
+	char mark[320];
+	snprintf(mark, sizeof(mark), "%s/audit.mark", f->cfg.state_dir);
+	assert_int_equal(unlink(mark), 0);
+	expect_refused(f, "neither a governance log");
+}
+
+/* The group commit moves the mark too (one hook after either commit), and
+ * only once it is durable: records of a batch never committed leave the
+ * mark where it was. */
+static void test_mark_group_commit(void **state)
+{
+	struct fx *f = *state;
+	char path[320], old[320];
+
+	store_open(f);
+	append_n(f, 2, 1000, 1000);
+	store_close(f);
+	db_path(f, path, sizeof(path), "");
+	snprintf(old, sizeof(old), "%s/old.db", f->dir);
+	copy_file(path, old);
+
+	/* a batch lost before its commit: the mark did not move */
+	store_open(f);
+	ctl_store_batch(&f->s, true);
+	append_n(f, 2, 3000, 1000);
+	store_close(f); /* no sync: rolled back */
+	store_open(f);
+	assert_int_equal(f->s.last_seq, 2);
+	expect_verify(f, 0, 2);
+
+	/* a batch committed: the mark follows it */
+	ctl_store_batch(&f->s, true);
+	append_n(f, 3, 3000, 1000);
+	assert_int_equal(ctl_store_sync(&f->s), 0);
+	ctl_store_batch(&f->s, false);
+	store_close(f);
+	copy_file(old, path);
+	expect_refused(f, "records 3-5 are missing");
+}
+
+/* veil.db put back to an older copy of itself: refused. */
+static void test_mark_rewound(void **state)
+{
+	struct fx *f = *state;
+	char path[320], old[320];
+
+	store_open(f);
+	append_n(f, 4, 1000, 1000);
+	store_close(f);
+	db_path(f, path, sizeof(path), "");
+	snprintf(old, sizeof(old), "%s/old.db", f->dir);
+	copy_file(path, old);
+	store_open(f);
+	append_n(f, 3, 9000, 1000);
+	store_close(f);
+	copy_file(old, path);
+	expect_refused(f, "rewound");
+	expect_refused(f, "records 5-7 are missing");
+
+	/* another log in its place: refused. The rewound copy is accepted
+	 * by a recovery, then the log wiped and recovered (a new chain id),
+	 * then the rewound copy put back. */
+	recover(f, "INC-3: restored from a backup", true);
+	store_close(f);
+	copy_file(path, old);
+	sql(f, "DELETE FROM audit; DELETE FROM meta");
+	recover(f, "INC-3: wiped", true);
+	store_close(f);
+	copy_file(old, path);
+	expect_refused(f, "another log");
+
+	/* the mark deleted: refused too */
+	reset(f);
+	append_n(f, 2, 1000, 1000);
+	store_close(f);
+	char mark[320];
+	snprintf(mark, sizeof(mark), "%s/audit.mark", f->cfg.state_dir);
+	assert_int_equal(unlink(mark), 0);
+	expect_refused(f, "is missing");
+	recover(f, "INC-3: mark deleted by mistake", true);
+	store_close(f);
+	store_open(f);
+	expect_verify(f, 0, 3);
+}
+
+/* A torn write of the newest slot leaves the older one: the log, ahead of
+ * it, still opens. A mark altered in both slots does not. */
+static void test_mark_torn(void **state)
+{
+	struct fx *f = *state;
+	char mark[320];
+	uint8_t buf[2048];
+	size_t n;
+
+	store_open(f);
+	append_n(f, 3, 1000, 1000);
+	store_close(f);
+	snprintf(mark, sizeof(mark), "%s/audit.mark", f->cfg.state_dir);
+	read_file(mark, buf, sizeof(buf), &n);
+	assert_true(n > 512 + 100);
+	/* which slot is the newer: the one with the higher generation */
+	int newer = memcmp(buf + 8, buf + 512 + 8, 8) > 0 ? 0 : 1;
+	int fd = open(mark, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "torn", 4, newer * 512 + 40), 4);
+	close(fd);
+	store_open(f);
+	expect_verify(f, 0, 3);
+	append_n(f, 1, 5000, 0);
+	store_close(f);
+	/* both slots altered: not authentic, refused */
+	fd = open(mark, O_WRONLY);
+	assert_int_equal(pwrite(fd, "xx", 2, 40), 2);
+	assert_int_equal(pwrite(fd, "xx", 2, 512 + 40), 2);
+	close(fd);
+	expect_refused(f, "not authentic");
+}
+
+/* A record edited in the middle: refused; the recovery accepts that
+ * break as it was found, and only that. */
+static void test_mark_recover_edit(void **state)
+{
+	struct fx *f = *state;
+
+	store_open(f);
+	append_n(f, 6, 1000, 1000);
+	store_close(f);
+	sql(f, "UPDATE audit SET justification='nothing to see' WHERE seq=3");
+	expect_refused(f, "record 3 was altered");
+	recover(f, "INC-6: edited by a script", true);
+	assert_int_equal(f->s.last_seq, 7);
+	expect_verify(f, 0, 3); /* 1, 2 and the recovery record verify */
+	store_close(f);
+	store_open(f); /* accepted: no refusal */
+	append_n(f, 1, 9000, 0);
+	expect_verify(f, 0, 4);
+	store_close(f);
+
+	/* a new break before it, or a change to what it accepted: refused */
+	sql(f, "UPDATE audit SET outcome='denied' WHERE seq=2");
+	expect_refused(f, "record 2");
+	sql(f, "UPDATE audit SET outcome='ok' WHERE seq=2");
+	store_open(f);
+	store_close(f);
+	sql(f, "UPDATE audit SET uid=0 WHERE seq=5");
+	expect_refused(f, "changed since the recovery");
+	sql(f, "UPDATE audit SET uid=1004 WHERE seq=5");
+	/* or after it */
+	sql(f, "UPDATE audit SET role='admin' WHERE seq=8");
+	expect_refused(f, "record 8");
+	sql(f, "UPDATE audit SET role='investigator' WHERE seq=8");
+	store_open(f);
+	/* nothing wrong: the flag records nothing */
+	store_close(f);
+	recover(f, "just checking", false);
+	assert_int_equal(f->s.last_seq, 8);
+}
+
+/* Records removed from the end (below the head): refused, recovered. */
+static void test_mark_recover_end(void **state)
+{
+	struct fx *f = *state;
+
+	store_open(f);
+	append_n(f, 5, 1000, 1000);
+	store_close(f);
+	sql(f, "DELETE FROM audit WHERE seq >= 4");
+	expect_refused(f, "removed from the end");
+	recover(f, "INC-7", true);
+	assert_int_equal(f->s.last_seq, 6);
+	store_close(f);
+	store_open(f);
+	expect_verify(f, 0, 4);
+}
+
+/* Pruning verifies each record from the anchor before it believes its
+ * time: old-looking records that do not verify stay, and it says so. */
+static void test_prune_unverified(void **state)
+{
+	struct fx *f = *state;
+	char why[512];
+
+	store_open(f);
+	append_n(f, 5, 1000, 1000);
+	sql(f, "UPDATE audit SET time=0 WHERE seq <= 2");
+	assert_int_equal(ctl_audit_prune(&f->s, 4000, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "record 1"));
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 5);
+	/* the anchor did not move */
+	assert_int_equal(sql_int(f, "SELECT substr(v, 1, 40) = zeroblob(40) FROM meta "
+				 "WHERE k='audit_anchor'"), 1);
+	sql(f, "UPDATE audit SET time=1000 WHERE seq=1; UPDATE audit SET time=2000 "
+	       "WHERE seq=2");
+	expect_verify(f, 0, 5);
+
+	/* one altered in the middle: the records before it go, it stays */
+	sql(f, "UPDATE audit SET outcome='denied' WHERE seq=3");
+	assert_int_equal(ctl_audit_prune(&f->s, 1000000, why, sizeof(why)), 2);
+	assert_non_null(strstr(why, "record 3"));
+	assert_int_equal(sql_int(f, "SELECT min(seq) FROM audit"), 3);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 3);
+	sql(f, "UPDATE audit SET outcome='ok' WHERE seq=3");
+	expect_verify(f, 0, 3);
+}
+
+/* STRICT: a new audit table takes no other type; an existing plain one is
+ * made STRICT in place; a field of another type, stored while it was
+ * plain, is reported by verify and refused at start. */
+static void test_typed_columns(void **state)
+{
+	struct fx *f = *state;
+	char why[512] = "";
+	int64_t n;
+
+	store_open(f);
+	append_n(f, 4, 1000, 1000);
+	assert_int_equal(sql_int(f, "SELECT strict FROM pragma_table_list WHERE "
+				 "name='audit'"), 1);
+	store_close(f);
+	unstrict(f);
+	store_open(f);
+	assert_int_equal(sql_int(f, "SELECT strict FROM pragma_table_list WHERE "
+				 "name='audit'"), 1);
+	expect_verify(f, 0, 4);
+
+	unstrict(f);
+	sql(f, "UPDATE audit SET tenant=CAST(tenant AS BLOB) WHERE seq=2");
+	assert_int_equal(sql_int(f, "SELECT typeof(tenant) FROM audit WHERE seq=2") ==
+			 sql_int(f, "SELECT typeof(tenant) FROM audit WHERE seq=2"), 1);
+	assert_int_equal(ctl_audit_verify(&f->s, &n, why, sizeof(why)), 2);
+	assert_non_null(strstr(why, "tenant is a blob"));
+	store_close(f);
+	expect_refused(f, "record 2");
+	/* a MAC as text is no better */
+	sql(f, "UPDATE audit SET tenant=CAST(tenant AS TEXT) WHERE seq=2");
+	sql(f, "UPDATE audit SET mac=CAST(mac AS TEXT) WHERE seq=4");
+	expect_refused(f, "record 4");
+	sql(f, "UPDATE audit SET mac=CAST(mac AS BLOB) WHERE seq=4");
+	store_open(f);
+	expect_verify(f, 0, 4);
+}
+
+/* A database from before the mark (no chain id, a plain audit table, no
+ * mark file) starts, and gets both. */
+static void test_mark_migration(void **state)
+{
+	struct fx *f = *state;
+	char mark[320];
+
+	store_open(f);
+	append_n(f, 3, 1000, 1000);
+	store_close(f);
+	snprintf(mark, sizeof(mark), "%s/audit.mark", f->cfg.state_dir);
+	assert_int_equal(unlink(mark), 0);
+	sql(f, "DELETE FROM meta WHERE k='chain_id'");
+	unstrict(f);
+	store_open(f);
+	assert_non_null(strstr(f->s.note, "had no mark"));
+	assert_int_equal(access(mark, F_OK), 0);
+	assert_int_equal(sql_int(f, "SELECT length(v) FROM meta WHERE k='chain_id'"), 16);
+	assert_int_equal(sql_int(f, "SELECT strict FROM pragma_table_list WHERE "
+				 "name='audit'"), 1);
+	expect_verify(f, 0, 3);
+	store_close(f);
+	store_open(f);
+	assert_string_equal(f->s.note, "");
+
+	/* a broken one is not migrated: refused */
+	store_close(f);
+	assert_int_equal(unlink(mark), 0);
+	sql(f, "DELETE FROM meta WHERE k='chain_id'");
+	sql(f, "UPDATE audit SET outcome='x' WHERE seq=2");
+	expect_refused(f, "record 2");
+	assert_int_equal(access(mark, F_OK), -1);
+	/* and nothing was changed by the refusal: still one from before */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM meta WHERE k='chain_id'"), 0);
+	expect_refused(f, "record 2");
+	sql(f, "UPDATE audit SET outcome='ok' WHERE seq=2");
+	store_open(f);
+	assert_non_null(strstr(f->s.note, "had no mark"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -818,6 +1271,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrap_roundtrip_and_tamper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrap_other_master_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrap_refuses_bad_key_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrap_tag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_append_verify_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_edit_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_removal_detected, setup, teardown),
@@ -829,6 +1283,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_rewound_head_and_anchor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_prune_clock_steps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_uncovered_edits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_wiped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_rewound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_torn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_recover_edit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_recover_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune_unverified, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_typed_columns, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_migration, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
