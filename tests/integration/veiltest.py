@@ -145,16 +145,19 @@ def stop_dataplane(proc, timeout=60):
 
 
 class Controld:
-    """A real veil-controld with its own state directory, socket and link."""
+    """A real veil-controld with its own state directory, socket and link
+    socket (@link, default ROOT/link.sock: pass it to veil-dataplane's
+    --link)."""
 
-    def __init__(self, build, root, link, extra=""):
+    def __init__(self, build, root, link=None, extra=""):
         """@extra: more sections for the same file (veil-dataplane's: one
         config file for both daemons, as on the appliance)."""
+        link = link or os.path.join(root, "link.sock")
         self.build, self.root, self.link = build, root, link
         self.conf = os.path.join(root, "veil.conf")
         self.sock = os.path.join(root, "controld.sock")
         with open(self.conf, "w") as f:
-            f.write("[controld]\nstate_dir = %s/state\nsocket = %s\nlink_name = %s\n"
+            f.write("[controld]\nstate_dir = %s/state\nsocket = %s\nlink_socket = %s\n"
                     "\n[roles]\nadmin = uid:%d\n\n%s" % (root, self.sock, link,
                                                       os.getuid(), extra))
         self.proc = None
