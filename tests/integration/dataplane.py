@@ -27,7 +27,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -531,34 +530,11 @@ def as_nobody(root):
           "as nobody: EAL starts, the run ends with its summary: %s" % err[-500:])
 
 
-def dpdk_runtime_dir(prefix):
-    """Where EAL keeps its runtime files (and the telemetry socket)."""
-    if os.getuid() == 0:
-        base = "/var/run/dpdk"
-    else:
-        base = os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/tmp"), "dpdk")
-    return os.path.join(base, prefix)
-
-
-def telemetry_query(path, cmd):
-    """One request over DPDK's telemetry socket: the greeting, then cmd."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    try:
-        s.settimeout(5)
-        s.connect(path)
-        hello = json.loads(s.recv(16384).decode())
-        s.send(cmd.encode())
-        reply = json.loads(s.recv(65536).decode())
-    finally:
-        s.close()
-    return hello, reply.get(cmd.split(",")[0])
-
-
 def telemetry(root, d):
     """A dataplane with telemetry on (EAL without --no-telemetry), fed on a
     pipe kept open: its counters over the telemetry socket."""
     prefix = "veiltest%d" % os.getpid()
-    rundir = dpdk_runtime_dir(prefix)
+    rundir = veiltest.dpdk_runtime_dir(prefix)
     sock = os.path.join(rundir, "dpdk_telemetry.v2")
     out = os.path.join(root, "telemetry.out")
     n = 37
@@ -575,7 +551,7 @@ def telemetry(root, d):
         for _ in range(200):  # the socket appears, then the counters catch up
             if os.path.exists(sock):
                 try:
-                    hello, c = telemetry_query(sock, "/veil/counters")
+                    hello, c = veiltest.telemetry_query(sock, "/veil/counters")
                 except (OSError, ValueError):
                     c = None
                 if c is not None and c.get("lines_out") == n:
@@ -588,21 +564,21 @@ def telemetry(root, d):
               c["identities"] >= n and c["bytes_in"] > 0 and
               "dropped_no_key" in c and "dropped_oversize" in c,
               "telemetry: /veil/counters has the %d lines written: %r" % (n, c))
-        _, w = telemetry_query(sock, "/veil/workers")
+        _, w = veiltest.telemetry_query(sock, "/veil/workers")
         check(w is not None and w["workers"] >= 1 and
               sum(w["lines_in"]) == n and len(w["lines_in"]) == w["workers"],
               "telemetry: /veil/workers adds up: %r" % (w,))
-        _, k = telemetry_query(sock, "/veil/keys")
+        _, k = veiltest.telemetry_query(sock, "/veil/keys")
         check(k is not None and "acme" in k["tenants"] and
               k["versions_held"][k["tenants"].index("acme")] >= 1 and
               k["current"][k["tenants"].index("acme")] >= 1,
               "telemetry: /veil/keys lists acme's versions: %r" % (k,))
-        _, k1 = telemetry_query(sock, "/veil/keys,acme")
+        _, k1 = veiltest.telemetry_query(sock, "/veil/keys,acme")
         check(k1 is not None and k1["tenant"] == "acme" and
               k1["current"] in k1["versions"] and
               all(isinstance(v, int) for v in k1["versions"]),
               "telemetry: /veil/keys,acme gives version numbers: %r" % (k1,))
-        _, lk = telemetry_query(sock, "/veil/link")
+        _, lk = veiltest.telemetry_query(sock, "/veil/link")
         check(lk is not None and lk["socket"] == d.link and lk["connected"] == 1 and
               lk["synced"] == 1 and lk["attaches"] == 1 and lk["refused_peers"] == 0,
               "telemetry: /veil/link says connected and synced: %r" % (lk,))
