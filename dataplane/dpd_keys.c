@@ -360,6 +360,12 @@ static void take_region(struct vdd_keys *k, double now)
 		if (errno == EAGAIN && now - k->conn_since < 5)
 			return; /* not yet: controld answers within its poll */
 		k->attach_errno = errno == EAGAIN ? ETIMEDOUT : errno;
+		if (errno == ECONNRESET && refusal_log_due(k, now))
+			fprintf(stderr, "veil-dataplane: veil-controld at %s closed "
+				"the connection without a region: does its "
+				"dataplane_user take uid %u? is another dataplane "
+				"connected? (its log says)\n", k->cfg->link_socket,
+				(unsigned)geteuid());
 		if (errno == EPROTO) {
 			k->refused_regions++;
 			if (refusal_log_due(k, now))
@@ -458,6 +464,11 @@ const char *vdd_keys_why(const struct vdd_keys *k, unsigned ti, char *buf,
 		snprintf(buf, cap, "the region veil-controld handed over at %s "
 			 "failed a check (refused %llu times)", k->cfg->link_socket,
 			 (unsigned long long)k->refused_regions);
+	else if (!k->ever_attached && k->attach_errno == ECONNRESET)
+		snprintf(buf, cap, "veil-controld at %s closed the connection "
+			 "without a region (does its dataplane_user take uid %u? is "
+			 "another dataplane connected?)", k->cfg->link_socket,
+			 (unsigned)geteuid());
 	else if (!k->ever_attached)
 		snprintf(buf, cap, "veil-controld was not reachable on its link "
 			 "socket %s within %g s: %s (is veil-controld running, "

@@ -8,8 +8,9 @@ A. an impostor: a veil-controld of uid 65534 (nobody), with its own state
    it, never takes a key from it (lines dropped no-key, or held); once the
    impostor is gone and the real veil-controld starts there, the dataplane
    attaches and its tokens resolve with the real keys.
-B. the reverse: veil-link-peer as nobody connects to the real controld
-   (dataplane_user root by default): refused, counted, logged.
+B. the reverse: veil-link-peer, then veil-dataplane, as nobody, at the
+   real controld (dataplane_user root by default): refused, counted,
+   logged; the dataplane says why its lines got no key.
 C. the real controld restarts: the dataplane reattaches, through the same
    checks, and the new controld shows it connected and synced.
 
@@ -42,7 +43,7 @@ def reachable(build):
     d = tempfile.mkdtemp(prefix="veil-bin-")
     os.chmod(d, 0o755)
     os.mkdir(os.path.join(d, "control"), 0o755)
-    for rel in ("control/veil-controld", "control/veil-link-peer"):
+    for rel in ("control/veil-controld", "control/veil-link-peer", "veil-dataplane"):
         shutil.copy2(os.path.join(build, rel), os.path.join(d, rel))
         os.chmod(os.path.join(d, rel), 0o755)
     return d
@@ -235,6 +236,27 @@ def main():
             log = f.read()
         check("refused a link connection from uid %d" % NOBODY in log,
               "B: controld's log names the uid: %s" % log[-600:])
+
+        # veil-dataplane itself as nobody: it takes the (root) controld, the
+        # controld does not take it; its lines are dropped, it says why
+        nd = os.path.join(root, "nobody")
+        os.mkdir(nd)
+        os.chmod(nd, 0o777)
+        nsrc = os.path.join(nd, "in.log")
+        with open(nsrc, "w") as f:
+            f.write(lines("N", 5))
+        before = link_status(real).get("refused_peers", 0)
+        rc, s, err = veiltest.run_dataplane(bins, ["--link", link, "--wait-keys", "0.5",
+                                                   "--tenant", "acme", "--in", nsrc,
+                                                   "--out", os.path.join(nd, "out")],
+                                            eal=veiltest.SNAPSHOT_EAL, user=NOBODY)
+        check(rc == 1 and s is not None and s["lines_out"] == 0
+              and s["dropped"]["no-key"] == 5 and s["link"]["attached"] is False
+              and "closed the connection without a region" in s["no_key"][0]["why"],
+              "B: veil-dataplane as nobody gets no key, and says why: %r"
+              % ((s and (s["link"], s["no_key"])),))
+        check(link_status(real).get("refused_peers", 0) > before,
+              "B: ... and controld counted it")
 
         # ---- C: the real controld restarts -------------------------------
         real.stop()
