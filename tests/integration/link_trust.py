@@ -16,6 +16,7 @@ C. the real controld restarts: the dataplane reattaches, through the same
 
 usage: link_trust.py BUILD_DIR
 """
+import atexit
 import json
 import os
 import re
@@ -42,6 +43,7 @@ def reachable(build):
         return veiltest.reachable_build(build)
     d = tempfile.mkdtemp(prefix="veil-bin-")
     os.chmod(d, 0o755)
+    atexit.register(shutil.rmtree, d, True)
     os.mkdir(os.path.join(d, "control"), 0o755)
     for rel in ("control/veil-controld", "control/veil-link-peer", "veil-dataplane"):
         shutil.copy2(os.path.join(build, rel), os.path.join(d, rel))
