@@ -149,8 +149,7 @@ static json_t *cmd_status(struct ctld *d, const struct ctl_caller *who, json_t *
 	json_object_set_new(a, "audit_records", json_integer(d->store.last_seq));
 	json_object_set_new(a, "audit_commits", json_integer((json_int_t)d->store.commits));
 	json_object_set_new(a, "errors", json_integer((json_int_t)d->errors));
-	json_object_set_new(a, "dataplane_synced",
-			    json_boolean(d->link && veil_link_server_synced(d->link)));
+	ctl_link_status_json(d, a);
 	return a;
 }
 
@@ -184,9 +183,8 @@ static json_t *cmd_stats(struct ctld *d, const struct ctl_caller *who, json_t *r
 				    veil_link_counter_name(i), json_integer((json_int_t)sum[i]));
 	json_object_set_new(tot, "dropped", drops);
 	json_t *a = ok();
-	json_object_set_new(a, "dataplane_synced",
-			    json_boolean(d->link && veil_link_server_synced(d->link)));
-	json_object_set_new(a, "link", json_string(d->cfg.link_name));
+	ctl_link_status_json(d, a);
+	json_object_set_new(a, "link", json_string(d->cfg.link_socket));
 	json_object_set_new(a, "workers", workers);
 	json_object_set_new(a, "totals", tot);
 	return a;

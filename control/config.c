@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ctl_pvt.h"
+#include "veil_link.h"
 
 struct parse {
 	struct ctl_config *c;
@@ -144,8 +145,29 @@ static int handler(void *user, const char *section, const char *name,
 		return copy_str(c->socket_group, sizeof(c->socket_group), value, p, name);
 	if (!strcmp(name, "master_key"))
 		return copy_str(c->master_key, sizeof(c->master_key), value, p, name);
-	if (!strcmp(name, "link_name"))
-		return copy_str(c->link_name, sizeof(c->link_name), value, p, name);
+	if (!strcmp(name, "link_name")) {
+		snprintf(p->msg, sizeof(p->msg), "link_name was replaced by "
+			 "link_socket (a path)");
+		return 0;
+	}
+	if (!strcmp(name, "link_socket")) {
+		if (value[0] != '/') {
+			snprintf(p->msg, sizeof(p->msg), "link_socket: \"%.60s\" is "
+				 "not an absolute path (e.g. %s)", value,
+				 VEIL_LINK_DEFAULT_SOCKET);
+			return 0;
+		}
+		return copy_str(c->link_socket, sizeof(c->link_socket), value, p, name);
+	}
+	if (!strcmp(name, "dataplane_user")) {
+		char e[120];
+		if (veil_link_parse_user(value, &c->dataplane_uid, e, sizeof(e)) != 0) {
+			snprintf(p->msg, sizeof(p->msg), "dataplane_user: %s", e);
+			return 0;
+		}
+		return copy_str(c->dataplane_user, sizeof(c->dataplane_user), value,
+				p, name);
+	}
 	if (!strcmp(name, "key_retention_days"))
 		return parse_uint(&c->key_retention_days, value, 1, 36500, p, name);
 	if (!strcmp(name, "audit_retention_days"))
@@ -178,7 +200,9 @@ int ctl_config_load(struct ctl_config *c, const char *path, char *err,
 	memset(c, 0, sizeof(*c));
 	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/veil");
 	snprintf(c->socket_path, sizeof(c->socket_path), "%s", VEIL_DEFAULT_SOCKET);
-	snprintf(c->link_name, sizeof(c->link_name), "veil-link");
+	snprintf(c->link_socket, sizeof(c->link_socket), "%s",
+		 VEIL_LINK_DEFAULT_SOCKET);
+	c->dataplane_uid = VEIL_LINK_UID_DEFAULT;
 	c->key_retention_days = 90;
 	c->audit_retention_days = 120;
 	c->rate_limit_per_min = 600;

@@ -67,6 +67,13 @@ static void logmsg(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The link server's lines (dataplanes connecting, leaving, refused). */
+static void link_log(void *ctx, const char *msg)
+{
+	(void)ctx;
+	logmsg("link: %s", msg);
+}
+
 static int listen_socket(const struct ctl_config *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -296,12 +303,12 @@ int main(int argc, char **argv)
 	const char *recover = NULL;
 	char err[2048];
 	int c;
-	static const struct option lo[] = {
+	static const struct option longopts[] = {
 		{ "recover-audit", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 
-	while ((c = getopt_long(argc, argv, "c:nfh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:nfh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'R': recover = optarg; break;
@@ -351,9 +358,14 @@ int main(int argc, char **argv)
 		logmsg("%s", err);
 		return 1;
 	}
-	d.link = veil_link_server_new(d.cfg.link_name, 1024, ctl_link_keys, &d);
+	struct veil_link_server_opts lo = {
+		.socket_path = d.cfg.link_socket, .slots = 1024,
+		.dataplane_uid = d.cfg.dataplane_uid, .keys = ctl_link_keys,
+		.ctx = &d, .log = link_log,
+	};
+	d.link = veil_link_server_new(&lo, err, sizeof(err));
 	if (d.link == NULL) {
-		logmsg("dataplane link /dev/shm/%s: %s", d.cfg.link_name, strerror(errno));
+		logmsg("dataplane link: %s", err);
 		return 1;
 	}
 	int lfd = listen_socket(&d.cfg);
@@ -369,7 +381,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	logmsg("serving %u tenants on %s (crypto %s, link %s)", d.n_tenants,
-	       d.cfg.socket_path, veil_engine_name(d.engine), d.cfg.link_name);
+	       d.cfg.socket_path, veil_engine_name(d.engine), d.cfg.link_socket);
 	int rc = run(lfd);
 
 	logmsg("stopping after %llu requests", (unsigned long long)d.requests);

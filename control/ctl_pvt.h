@@ -29,7 +29,9 @@ struct ctl_config {
 	char socket_path[108];
 	char socket_group[64];
 	char master_key[256];
-	char link_name[49];
+	char link_socket[108];     /* where the dataplane connects */
+	char dataplane_user[64];   /* as the file says it, or "" */
+	int64_t dataplane_uid;     /* VEIL_LINK_UID_DEFAULT: root or ours */
 	unsigned key_retention_days;
 	unsigned audit_retention_days;
 	unsigned rate_limit_per_min;

@@ -58,6 +58,9 @@ int ctl_tenant_set(struct ctld *d, struct ctl_tenant *t, bool locked,
 		   unsigned roll_days);
 int ctl_link_keys(void *ctx, veil_link_emit_fn emit, void *arg);
 
+/* link_status.c: "dataplane_synced" and "dataplane" (the link) into @p a. */
+void ctl_link_status_json(struct ctld *d, json_t *a);
+
 /* settings.c: runtime settings (veilctl config set) */
 int ctl_settings_load(struct ctld *d, char *err, size_t errlen);
 json_t *ctl_settings_json(struct ctld *d);

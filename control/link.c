@@ -2,6 +2,12 @@
 /*
  * The controld <-> dataplane link (veil_link.h, docs/link-protocol.md).
  *
+ * The region is an anonymous memfd that controld makes for each dataplane
+ * it accepts on its link socket and hands over on that connection
+ * (SCM_RIGHTS); the connection stays open so that each side sees the other
+ * leave. Before it reads anything the dataplane checks who listens on the
+ * socket (SO_PEERCRED); before it maps the fd it checks its seals and size.
+ *
  * Region layout (offsets from the start, all cache-line aligned):
  *   struct link_hdr
  *   ring down       indices of filled down slots  (controld -> dataplane)
@@ -19,13 +25,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,7 +79,8 @@ struct link_hdr {
 
 struct veil_link {
 	int side;
-	char name[64];
+	int memfd;            /* controld: the region, for the handover */
+	int sock;             /* the connection to the peer, or -1 */
 	uint8_t *base;
 	size_t size;
 	struct link_hdr *hdr;
@@ -118,15 +129,6 @@ static uint64_t now_ns(void)
 static size_t align_up(size_t v)
 {
 	return (v + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
-}
-
-static int shm_path(char *dst, size_t cap, const char *name)
-{
-	size_t n = strlen(name);
-	if (n == 0 || n > 48 || strchr(name, '/') != NULL)
-		return -1;
-	snprintf(dst, cap, "/%s", name);
-	return 0;
 }
 
 /* Compute the layout; returns the region size. */
@@ -191,41 +193,37 @@ static int map_region(struct veil_link *l, int fd, size_t size)
 	return 0;
 }
 
-struct veil_link *veil_link_create(const char *name, uint32_t slots)
+/* The seals a region must carry: its size is fixed for good. */
+#define LINK_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+struct veil_link *veil_link_create(uint32_t slots)
 {
-	char path[64];
 	struct link_hdr tmp;
 	struct veil_link *l;
-	int fd;
 
-	if (name == NULL || shm_path(path, sizeof(path), name) != 0 ||
-	    slots < 16 || slots > 65536 || (slots & (slots - 1)) != 0) {
+	if (slots < 16 || slots > 65536 || (slots & (slots - 1)) != 0) {
 		errno = EINVAL;
 		return NULL;
 	}
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;
 	l->side = SIDE_CONTROLD;
-	snprintf(l->name, sizeof(l->name), "%s", path);
+	l->sock = -1;
 	memset(&tmp, 0, sizeof(tmp));
 	size_t size = layout(&tmp, slots);
 
-	/* A region left by a controld that died: replace it. A dataplane
-	 * still mapping it sees it as stale (heartbeat stops). */
-	shm_unlink(path);
-	fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, (off_t)size) != 0 ||
-	    map_region(l, fd, size) != 0) {
+	/* anonymous: no name another user could have made first */
+	l->memfd = memfd_create("veil-link", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (l->memfd < 0 || ftruncate(l->memfd, (off_t)size) != 0 ||
+	    fcntl(l->memfd, F_ADD_SEALS, LINK_SEALS) != 0 ||
+	    map_region(l, l->memfd, size) != 0) {
 		int err = errno;
-		if (fd >= 0) {
-			close(fd);
-			shm_unlink(path);
-		}
+		if (l->memfd >= 0)
+			close(l->memfd);
 		free(l);
 		errno = err;
 		return NULL;
 	}
-	close(fd);
 
 	struct link_hdr *h = l->hdr;
 	memcpy(h, &tmp, sizeof(tmp));
@@ -250,6 +248,120 @@ struct veil_link *veil_link_create(const char *name, uint32_t slots)
 	return l;
 }
 
+int veil_link_region_fd(const struct veil_link *l)
+{
+	return l->side == SIDE_CONTROLD ? l->memfd : -1;
+}
+
+int veil_link_offer(struct veil_link *l, int sock)
+{
+	struct veil_link_handshake hs = {
+		.magic = VEIL_LINK_HS_MAGIC, .proto = VEIL_LINK_PROTO,
+		.size = sizeof(hs), .region_size = l->size,
+		.epoch = l->hdr->epoch,
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { .iov_base = &hs, .iov_len = sizeof(hs) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf) };
+
+	if (l->side != SIDE_CONTROLD || l->sock >= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(&cm, 0, sizeof(cm));
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &l->memfd, sizeof(int));
+	ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n != (ssize_t)sizeof(hs)) {
+		if (n >= 0)
+			errno = EPROTO; /* a short write of 32 bytes: not a peer */
+		return -1;
+	}
+	l->sock = sock;
+	return 0;
+}
+
+int veil_link_parse_user(const char *value, int64_t *uid, char *err,
+			 size_t errlen)
+{
+	char *end;
+
+	if (value == NULL || value[0] == '\0') {
+		snprintf(err, errlen, "a user name or a numeric uid");
+		return -1;
+	}
+	if (value[0] >= '0' && value[0] <= '9') {
+		errno = 0;
+		unsigned long long n = strtoull(value, &end, 10);
+		if (errno != 0 || *end != '\0' || n > 0xfffffffeull) {
+			snprintf(err, errlen, "\"%.40s\" is not a uid (0 to "
+				 "4294967294)", value);
+			return -1;
+		}
+		*uid = (int64_t)n;
+		return 0;
+	}
+	struct passwd *pw = getpwnam(value);
+	if (pw == NULL) {
+		snprintf(err, errlen, "no such user \"%.40s\"", value);
+		return -1;
+	}
+	*uid = (int64_t)pw->pw_uid;
+	return 0;
+}
+
+bool veil_link_uid_ok(int64_t want, uint32_t uid)
+{
+	if (want >= 0)
+		return (int64_t)uid == want;
+	return uid == 0 || uid == (uint32_t)geteuid();
+}
+
+int veil_link_connect(const char *path, int64_t controld_uid,
+		      struct veil_link_cred *peer)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (path == NULL || path[0] == '\0' || strlen(path) >= sizeof(sa.sun_path)) {
+		errno = EINVAL;
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	/* non-blocking: a full backlog is EAGAIN, never a wait */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
+		int err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	if (peer != NULL)
+		*peer = (struct veil_link_cred){ (uint32_t)cr.pid,
+						 (uint32_t)cr.uid,
+						 (uint32_t)cr.gid };
+	/* the uid of the process that listens, fixed when it called
+	 * listen(): whoever made the socket file, only that counts */
+	if (!veil_link_uid_ok(controld_uid, (uint32_t)cr.uid)) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
 /* The dataplane trusts nothing in the header it did not check. */
 static int check_header(const struct link_hdr *h, size_t size)
 {
@@ -266,20 +378,83 @@ static int check_header(const struct link_hdr *h, size_t size)
 	       memcmp(want.slot_off, h->slot_off, sizeof(want.slot_off)) ? -1 : 0;
 }
 
-struct veil_link *veil_link_attach(const char *name)
+/* The largest region a valid header can describe. */
+static size_t region_max(void)
 {
-	char path[64];
-	struct stat stt;
-	struct veil_link *l;
+	struct link_hdr h;
+	memset(&h, 0, sizeof(h));
+	return layout(&h, 65536);
+}
 
-	if (name == NULL || shm_path(path, sizeof(path), name) != 0) {
-		errno = EINVAL;
-		return NULL;
+/* Receive the handshake and its one fd; -1 with errno (EAGAIN: nothing
+ * yet). Any other fd that came along is closed. */
+static int recv_handshake(int sock, struct veil_link_handshake *hs, int *fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 8)];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { .iov_base = hs, .iov_len = sizeof(*hs) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf) };
+	int nfds = 0;
+
+	*fd = -1;
+	ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -1; /* EAGAIN included */
+	if (n == 0) {
+		errno = ECONNRESET;
+		return -1;
 	}
-	int fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
-	if (fd < 0)
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL;
+	     c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int f;
+			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(f));
+			if (nfds++ == 0)
+				*fd = f;
+			else
+				close(f);
+		}
+	}
+	if (n != (ssize_t)sizeof(*hs) || (mh.msg_flags & MSG_CTRUNC) ||
+	    nfds != 1 || hs->magic != VEIL_LINK_HS_MAGIC ||
+	    hs->proto != VEIL_LINK_PROTO || hs->size != sizeof(*hs)) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+/* The fd is a sealed region of the size the handshake says: nobody can
+ * shrink it under our mapping (SIGBUS) or change that later. */
+static bool region_fd_ok(int fd, uint64_t size)
+{
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+	return seals >= 0 && (seals & LINK_SEALS) == LINK_SEALS &&
+	       !(seals & F_SEAL_WRITE) && fstat(fd, &st) == 0 &&
+	       S_ISREG(st.st_mode) && (uint64_t)st.st_size == size &&
+	       size >= sizeof(struct link_hdr) && size <= region_max();
+}
+
+struct veil_link *veil_link_attach(int sock)
+{
+	struct veil_link_handshake hs;
+	struct veil_link *l;
+	int fd;
+
+	if (recv_handshake(sock, &hs, &fd) != 0)
 		return NULL;
-	if (fstat(fd, &stt) != 0 || (size_t)stt.st_size < sizeof(struct link_hdr)) {
+	if (!region_fd_ok(fd, hs.region_size)) {
 		close(fd);
 		errno = EPROTO;
 		return NULL;
@@ -289,8 +464,9 @@ struct veil_link *veil_link_attach(const char *name)
 		return NULL;
 	}
 	l->side = SIDE_DATAPLANE;
-	snprintf(l->name, sizeof(l->name), "%s", path);
-	int rc = map_region(l, fd, (size_t)stt.st_size);
+	l->memfd = -1;
+	l->sock = -1;
+	int rc = map_region(l, fd, (size_t)hs.region_size);
 	int err = errno;
 	close(fd);
 	if (rc != 0) {
@@ -298,13 +474,15 @@ struct veil_link *veil_link_attach(const char *name)
 		errno = err;
 		return NULL;
 	}
-	if (check_header(l->hdr, l->size) != 0) {
+	if (check_header(l->hdr, l->size) != 0 || l->hdr->epoch != hs.epoch) {
+		munlock(l->base, l->size);
 		munmap(l->base, l->size);
 		free(l);
 		errno = EPROTO;
 		return NULL;
 	}
 	bind_ptrs(l, l->hdr->nslots); /* checked just above */
+	l->sock = sock;
 	veil_link_heartbeat(l);
 	return l;
 }
@@ -315,11 +493,13 @@ void veil_link_close(struct veil_link *l)
 		return;
 	if (l->side == SIDE_CONTROLD) {
 		atomic_store(&l->hdr->closed, 1);
-		shm_unlink(l->name);
 		/* wipe every slot: some may still hold keys not yet received */
 		explicit_bzero(l->base + l->slot_off[0],
 			       (size_t)2 * l->nslots * SLOT_SIZE);
+		close(l->memfd);
 	}
+	if (l->sock >= 0)
+		close(l->sock);
 	munlock(l->base, l->size);
 	munmap(l->base, l->size);
 	free(l);
@@ -420,20 +600,20 @@ uint64_t veil_link_peer_age_ms(const struct veil_link *l)
 
 bool veil_link_stale(const struct veil_link *l)
 {
-	if (atomic_load(&l->hdr->closed))
+	if (l->side == SIDE_DATAPLANE && atomic_load(&l->hdr->closed))
 		return true;
-	/* a restarted controld made a new region under the same name */
-	struct stat a;
-	int fd = shm_open(l->name, O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return false; /* controld gone, not yet back: keep serving */
-	bool replaced = false;
-	struct link_hdr h;
-	if (fstat(fd, &a) == 0 && (size_t)a.st_size >= sizeof(h) &&
-	    pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h))
-		replaced = h.epoch != l->hdr->epoch;
-	close(fd);
-	return replaced;
+	if (l->sock < 0)
+		return false; /* not handed over yet */
+	struct pollfd p = { .fd = l->sock, .events = POLLIN | POLLRDHUP };
+	if (poll(&p, 1, 0) <= 0)
+		return false;
+	if (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))
+		return true;
+	/* nothing is sent on the connection after the handshake: its end,
+	 * or bytes the protocol does not have (peeked: no fd is taken) */
+	char c;
+	ssize_t n = recv(l->sock, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n >= 0 || (errno != EAGAIN && errno != EINTR);
 }
 
 uint64_t veil_link_epoch(const struct veil_link *l)

@@ -6,12 +6,20 @@
  * slots, "down" (controld -> dataplane: key versions, tenant state) and
  * "up" (dataplane -> controld: hello, counters, events).
  *
- * controld creates the region (veil_link_create()); the dataplane attaches
- * to it (veil_link_attach()). The region is mode 0600, locked in RAM and
- * excluded from core dumps. Every message carries the protocol version and
- * its length, both checked before use; a slot that carried a key is
- * zeroized by the receiver before it goes back to the sender.
- * docs/link-protocol.md describes the protocol.
+ * The region has no name: controld listens on a Unix stream socket (the
+ * config's link_socket); for each dataplane that connects, and whose uid
+ * (SO_PEERCRED) is the one controld expects, it makes a fresh region as an
+ * anonymous memfd (sized, sealed against resizing, locked in RAM and
+ * excluded from core dumps) and hands it over on the connection
+ * (SCM_RIGHTS, with struct veil_link_handshake). The dataplane checks the
+ * uid of the socket's owner before it reads anything, then the region's
+ * seals, size and header before it uses it. The connection stays open for
+ * the link's life: either side sees the other leave by its end (EOF/HUP).
+ * Nothing has a name another local user could make first.
+ *
+ * Every message carries the protocol version and its length, both checked
+ * before use; a slot that carried a key is zeroized by the receiver before
+ * it goes back to the sender. docs/link-protocol.md describes the protocol.
  *
  * Not thread-safe: one thread per side uses a link.
  */
@@ -19,14 +27,16 @@
 #define VEIL_LINK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define VEIL_LINK_PROTO        1
-#define VEIL_LINK_DEFAULT_NAME "veil-link"
+#define VEIL_LINK_PROTO          2
+#define VEIL_LINK_DEFAULT_SOCKET "/run/veil/link.sock"
+#define VEIL_LINK_SOCKET_MAX     107 /* sun_path, without its NUL */
 #define VEIL_LINK_PAYLOAD_MAX  232
 #define VEIL_LINK_TENANT_MAX   64
 #define VEIL_LINK_NCOUNTERS    24
@@ -157,23 +167,87 @@ struct veil_link_stats {
 };
 
 /**
- * controld: create the region @p name (replacing a stale one), with
+ * The one message controld sends on a dataplane's connection, with the
+ * region's file descriptor (SCM_RIGHTS, exactly one). Host byte order: both
+ * ends are on one machine.
+ */
+struct veil_link_handshake {
+	uint32_t magic;       /**< VEIL_LINK_HS_MAGIC */
+	uint16_t proto;       /**< VEIL_LINK_PROTO */
+	uint16_t size;        /**< sizeof(struct veil_link_handshake) */
+	uint64_t region_size; /**< the region's size in bytes */
+	uint64_t epoch;       /**< the region's epoch (its header says it too) */
+};
+#define VEIL_LINK_HS_MAGIC 0x53484c56u /* "VLHS" */
+
+/** Who is at the other end of a link socket (SO_PEERCRED). */
+struct veil_link_cred {
+	uint32_t pid, uid, gid;
+};
+
+/** Any uid: a peer check that takes root or this process's euid. */
+#define VEIL_LINK_UID_DEFAULT (-1)
+
+/**
+ * The uid a link peer must have: a user name or a numeric uid (the
+ * config's controld_user / dataplane_user).
+ * @return 0 and *uid, or -1 with a message in @p err.
+ */
+int veil_link_parse_user(const char *value, int64_t *uid, char *err,
+			 size_t errlen);
+/**
+ * @return true if a peer of uid @p uid passes the check for @p want: that
+ *   uid, or for VEIL_LINK_UID_DEFAULT root or this process's euid.
+ */
+bool veil_link_uid_ok(int64_t want, uint32_t uid);
+
+/**
+ * controld: make a fresh region (a sealed memfd, not yet handed over) with
  * @p slots message slots per direction (a power of two, 16 to 65536).
- * @return the link, or NULL with errno (EINVAL, EACCES, ENOMEM, EAGAIN
- *   when the region cannot be locked).
+ * @return the link, or NULL with errno (EINVAL, ENOMEM, EAGAIN when the
+ *   region cannot be locked).
  */
-struct veil_link *veil_link_create(const char *name, uint32_t slots);
+struct veil_link *veil_link_create(uint32_t slots);
+
+/** controld: the region's memfd (a test or a fuzz harness maps it too). */
+int veil_link_region_fd(const struct veil_link *link);
 
 /**
- * dataplane: attach to the region @p name.
- * @return the link, or NULL with errno: ENOENT (no controld yet), EPROTO
- *   (not a veil link, or another protocol version), ENOMEM, EAGAIN.
+ * controld: hand the region over on @p sock, a dataplane's connection
+ * whose uid was checked: the handshake and the region's fd. From then on
+ * the link owns @p sock (veil_link_close() closes it).
+ * @return 0, or -1 with errno (the socket stays the caller's).
  */
-struct veil_link *veil_link_attach(const char *name);
+int veil_link_offer(struct veil_link *link, int sock);
 
 /**
- * Detach. controld marks the region closed, zeroizes it and removes its
- * name; the dataplane unmaps it. NULL is allowed.
+ * dataplane: connect to controld's link socket @p path and check the uid
+ * of the process that listens on it against @p controld_uid (see
+ * veil_link_uid_ok()) before anything is read. @p peer (may be NULL) gets
+ * its pid, uid and gid.
+ * @return the connected socket (non-blocking, close-on-exec), or -1 with
+ *   errno: ENOENT or ECONNREFUSED (no controld there), EPERM (a peer of
+ *   another uid: closed at once, *peer says which), EINVAL (a path too
+ *   long), or another from socket()/connect().
+ */
+int veil_link_connect(const char *path, int64_t controld_uid,
+		      struct veil_link_cred *peer);
+
+/**
+ * dataplane: take the region controld hands over on @p sock (from
+ * veil_link_connect()): the handshake, then the fd's seals (it must be
+ * sealed against growing, shrinking and new seals) and size, then the
+ * region's header, all checked before the region is used. Never blocks.
+ * On success the link owns @p sock; on an error the caller closes it.
+ * @return the link, or NULL with errno: EAGAIN (nothing yet, call again),
+ *   ECONNRESET (controld closed the connection: refused us, or stopped),
+ *   EPROTO (a handshake or region that fails a check), ENOMEM.
+ */
+struct veil_link *veil_link_attach(int sock);
+
+/**
+ * Detach. controld marks the region closed and zeroizes its slots; either
+ * side unmaps it and closes the connection. NULL is allowed.
  */
 void veil_link_close(struct veil_link *link);
 
@@ -199,8 +273,11 @@ void veil_link_heartbeat(struct veil_link *link);
 /** @return milliseconds since the other side's last heartbeat. */
 uint64_t veil_link_peer_age_ms(const struct veil_link *link);
 /**
- * dataplane: @return true when controld closed the region or replaced it
- * with a new one (it restarted): detach, attach again and say hello.
+ * @return true when the other side is gone: its end of the connection
+ *   closed (it stopped, or restarted), or bytes came that the protocol
+ *   does not send there, or (dataplane) controld marked the region closed.
+ *   The dataplane then detaches and connects again (the same checks);
+ *   controld drops the region.
  */
 bool veil_link_stale(const struct veil_link *link);
 /** @return the region's generation, random per veil_link_create(). */
@@ -235,17 +312,35 @@ struct veil_link_worker_counters {
 	int64_t updated_ms; /**< when they came (ms since 1970) */
 };
 
+/** What veil_link_server_new() needs. */
+struct veil_link_server_opts {
+	const char *socket_path; /**< where dataplanes connect (link_socket) */
+	uint32_t slots;          /**< message slots per direction, per region */
+	int64_t dataplane_uid;   /**< the uid a dataplane must have, or
+				      VEIL_LINK_UID_DEFAULT */
+	veil_link_keys_fn keys;  /**< every live key, for each resync */
+	void *ctx;               /**< for keys and log */
+	/** A line for controld's log (no key, no name in it); NULL: stderr. */
+	void (*log)(void *ctx, const char *msg);
+};
+
 /**
- * Create the region and serve it. @p keys is called for every resync (a
- * dataplane's HELLO, or after a change could not be sent).
- * @return the server, or NULL with errno as veil_link_create().
+ * Listen on o->socket_path. Its directory is made if missing (mode 0750);
+ * one that another user could write in (group or world writable, or owned
+ * by a user other than root and this process's) is refused, and so is a
+ * path that exists and is not a socket. A dataplane that connects gets a
+ * fresh region once its uid passed the check; one of another uid is
+ * refused (closed, nothing sent) and counted, as is a second dataplane
+ * while one is connected.
+ * @return the server, or NULL with a message in @p err.
  */
-struct veil_link_server *veil_link_server_new(const char *name, uint32_t slots,
-					      veil_link_keys_fn keys,
-					      void *ctx);
+struct veil_link_server *
+veil_link_server_new(const struct veil_link_server_opts *o, char *err,
+		     size_t errlen);
 /**
- * Do the periodic work; call at least every 100 ms: heartbeat, answer
- * HELLOs with a resync, store counters, retry a pending resync.
+ * Do the periodic work; call at least every 100 ms: take connections,
+ * notice a dataplane that left, heartbeat, answer HELLOs with a resync,
+ * store counters, retry a pending resync.
  * @return number of messages handled.
  */
 int veil_link_server_poll(struct veil_link_server *srv);
@@ -260,13 +355,39 @@ void veil_link_server_key_destroyed(struct veil_link_server *srv,
 void veil_link_server_tenant_state(struct veil_link_server *srv,
 				   const char *tenant,
 				   enum veil_link_tenant_state state);
-/** @return true once a dataplane said hello and got a full resync. */
+/**
+ * @return true while a dataplane is connected, said hello and got a full
+ *   resync; false as soon as it is gone.
+ */
 bool veil_link_server_synced(const struct veil_link_server *srv);
+
+/** The link as veilctl status shows it. */
+struct veil_link_server_status {
+	bool connected;       /**< a dataplane is connected now */
+	bool synced;          /**< ... and has every live key */
+	bool seen;            /**< a dataplane was ever connected */
+	struct veil_link_cred peer; /**< the (last) dataplane's, if seen */
+	int64_t last_contact_ms;    /**< ms since its last message or
+					 heartbeat (or since it left); -1:
+					 never */
+	uint64_t connections; /**< dataplanes taken since the start */
+	uint64_t refused_peers; /**< connections refused: another uid */
+	uint64_t refused_busy;  /**< refused: a dataplane was connected */
+	uint32_t last_refused_uid; /**< uid of the last refused peer */
+};
+void veil_link_server_status(const struct veil_link_server *srv,
+			     struct veil_link_server_status *st);
 /** Counters of worker @p worker (< 64), or NULL. */
 const struct veil_link_worker_counters *
 veil_link_server_counters(const struct veil_link_server *srv, unsigned worker);
+/** The connected dataplane's link, or NULL when there is none. */
 struct veil_link *veil_link_server_link(struct veil_link_server *srv);
-/** Close the region (marked closed, zeroized). NULL is allowed. */
+/** The socket path it listens on. */
+const char *veil_link_server_path(const struct veil_link_server *srv);
+/**
+ * Close the link (marked closed, zeroized), the connection and the
+ * listening socket, and remove the socket's path. NULL is allowed.
+ */
 void veil_link_server_free(struct veil_link_server *srv);
 
 #ifdef __cplusplus

@@ -2,7 +2,9 @@
 /*
  * veil-link-peer: plays the dataplane's side of the link, through the same
  * library code the dataplane uses, for tests and labs (built, not
- * installed). It attaches, says hello, builds keyrings from the key
+ * installed). It connects to controld's link socket (checking controld's
+ * uid, as the dataplane does), takes the region controld hands over (its
+ * seals, size and header checked), says hello, builds keyrings from the key
  * versions it receives, and prints one JSON line per event. It never prints
  * a key: with --probe NAME it prints the token of NAME under each received
  * version instead, which proves the key arrived intact (resolve it).
@@ -23,12 +25,15 @@
 #define MAX_TENANTS 64
 
 static const char usage[] =
-	"usage: veil-link-peer [--name NAME] [--probe NAME] [--timeout SECONDS]\n"
-	"                      [--exit-after-keys N]\n"
-	"Attaches to veil-controld's link as the dataplane would and prints one\n"
-	"JSON line per event: attach, key_add, key_destroy, tenant_state,\n"
-	"sync_done, detach. Keys are never printed; --probe NAME prints the token\n"
-	"of NAME (kind user) under each key version received.\n"
+	"usage: veil-link-peer [--socket PATH] [--controld-user USER] [--probe NAME]\n"
+	"                      [--timeout SECONDS] [--exit-after-keys N]\n"
+	"Connects to veil-controld's link socket (default " VEIL_LINK_DEFAULT_SOCKET ")\n"
+	"as the dataplane would and prints one JSON line per event: refused (the\n"
+	"socket's owner is not USER: root or our own uid by default), closed\n"
+	"(controld closed the connection, or handed over nothing usable), attach,\n"
+	"key_add, key_destroy, tenant_state, sync_done, detach. Keys are never\n"
+	"printed; --probe NAME prints the token of NAME (kind user) under each key\n"
+	"version received.\n"
 	"exit status: 0 done, 1 timeout or link error, 2 usage\n";
 
 static volatile sig_atomic_t stop;
@@ -239,17 +244,49 @@ static int serve(struct veil_link *l, struct veil_engine *e, const char *probe,
 	return stop ? 0 : 2;
 }
 
+/* Connect, check controld's uid, take the region: NULL (said why) or the
+ * link. */
+static struct veil_link *take_link(const char *path, int64_t want_uid,
+				   double deadline)
+{
+	struct veil_link_cred who;
+	int fd = veil_link_connect(path, want_uid, &who);
+	if (fd < 0) {
+		if (errno == EPERM)
+			printf("{\"event\":\"refused\",\"uid\":%u,\"pid\":%u}\n",
+			       who.uid, who.pid);
+		fflush(stdout);
+		return NULL;
+	}
+	struct veil_link *l;
+	while ((l = veil_link_attach(fd)) == NULL && errno == EAGAIN &&
+	       !stop && mono() < deadline)
+		usleep(10000);
+	if (l == NULL) {
+		printf("{\"event\":\"closed\",\"why\":\"%s\"}\n",
+		       errno == ECONNRESET ? "closed by controld"
+		       : errno == EPROTO ? "bad handshake or region"
+		       : strerror(errno));
+		fflush(stdout);
+		close(fd);
+	}
+	return l;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "controld-user", required_argument, NULL, 'u' },
 		{ "probe", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "exit-after-keys", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *name = VEIL_LINK_DEFAULT_NAME, *probe = NULL;
+	const char *path = VEIL_LINK_DEFAULT_SOCKET, *probe = NULL;
+	int64_t want_uid = VEIL_LINK_UID_DEFAULT;
+	char err[160];
 	double timeout = 30;
 	long exit_after = 0, keys_seen = 0;
 	int c;
@@ -257,7 +294,15 @@ int main(int argc, char **argv)
 	prctl(PR_SET_DUMPABLE, 0);
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'n': name = optarg; break;
+		case 's': path = optarg; break;
+		case 'u':
+			if (veil_link_parse_user(optarg, &want_uid, err,
+						 sizeof(err)) != 0) {
+				fprintf(stderr, "veil-link-peer: --controld-user: "
+					"%s\n", err);
+				return 2;
+			}
+			break;
 		case 'p': probe = optarg; break;
 		case 't': timeout = atof(optarg); break;
 		case 'x': exit_after = atol(optarg); break;
@@ -272,7 +317,6 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 
-	char err[160];
 	struct veil_engine_opts eo;
 	if (veil_engine_opts_from_env(&eo, err, sizeof(err)) != 0) {
 		fprintf(stderr, "veil-link-peer: %s\n", err);
@@ -286,7 +330,7 @@ int main(int argc, char **argv)
 	double deadline = mono() + timeout;
 	int rc = 2;
 	while (!stop && mono() < deadline) {
-		struct veil_link *l = veil_link_attach(name);
+		struct veil_link *l = take_link(path, want_uid, deadline);
 		if (l == NULL) {
 			usleep(50000);
 			continue;

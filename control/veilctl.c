@@ -646,6 +646,33 @@ static int cmd_config(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* The link line of status: what the daemon knows now, never an old
+ * "synced" (a dataplane that left is shown as gone). */
+static void print_link(json_t *l)
+{
+	bool seen = json_is_integer(json_object_get(l, "pid"));
+	json_t *ago = json_object_get(l, "last_contact_ms_ago");
+	if (json_is_true(json_object_get(l, "connected")))
+		printf("dataplane: connected, %s, pid %lld (uid %lld), last contact "
+		       "%lld ms ago", json_is_true(json_object_get(l, "synced"))
+		       ? "synced" : "NOT synced (keys not all sent yet)",
+		       num(l, "pid"), num(l, "uid"), num(l, "last_contact_ms_ago"));
+	else if (seen)
+		printf("dataplane: NOT connected (the last one, pid %lld uid %lld, "
+		       "left %lld s ago)", num(l, "pid"), num(l, "uid"),
+		       json_is_integer(ago) ? num(l, "last_contact_ms_ago") / 1000 : 0);
+	else
+		printf("dataplane: NOT connected (none since the start)");
+	printf("; link %s", str(l, "socket"));
+	if (num(l, "refused_peers") > 0)
+		printf("; %lld connections REFUSED (not the dataplane's uid; last "
+		       "uid %lld)", num(l, "refused_peers"), num(l, "last_refused_uid"));
+	if (num(l, "refused_busy") > 0)
+		printf("; %lld refused while one was connected",
+		       num(l, "refused_busy"));
+	putchar('\n');
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	(void)argv;
@@ -654,14 +681,14 @@ static int cmd_status(int argc, char **argv)
 	json_t *a = call(json_pack("{s:s}", "cmd", "status"));
 	if (!common(a))
 		return fail(a);
-	if (!json_out)
+	if (!json_out) {
 		printf("veil-controld %s, up %llds, %lld tenants, crypto %s, %lld audit "
-		       "records (%lld commits since start), dataplane %s; you are %s\n",
+		       "records (%lld commits since start); you are %s\n",
 		       str(a, "version"), num(a, "uptime_s"), num(a, "tenants"),
 		       str(a, "crypto"), num(a, "audit_records"), num(a, "audit_commits"),
-		       json_is_true(json_object_get(a, "dataplane_synced")) ? "synced"
-									     : "not connected",
 		       str(a, "role"));
+		print_link(json_object_get(a, "dataplane"));
+	}
 	json_decref(a);
 	return EXIT_OK;
 }

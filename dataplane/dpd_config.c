@@ -2,14 +2,15 @@
 /*
  * veil-dataplane's configuration: the same INI file as veil-controld, read
  * with inih. Its sections:
- *   [dataplane]    link_name, max_message, wait_keys, hold_lines, hold_bytes
+ *   [dataplane]    link_socket, controld_user, max_message, wait_keys,
+ *                  hold_lines, hold_bytes
  *   [source NAME]  tenant = ..., and any key of vdp_source_set() (format,
  *                  user_fields, keep_domain, ...)
  *   [network], [listen NAME], [upstream NAME], [port NAME]
  *                  the network drivers' (drivers/netcfg.c), except
  *                  [network] default_source = NAME, read here
  *   [source NAME]  networks = CIDR, ...: the senders of this source
- *   [controld]     only link_name is read (when [dataplane] has none)
+ *   [controld]     only link_socket is read (when [dataplane] has none)
  *   [roles]        controld's: skipped
  * Any other section or key, or a bad value, is an error "file:line: ...".
  */
@@ -41,20 +42,56 @@ static int parse_num(double *dst, const char *v, double lo, double hi,
 	return 1;
 }
 
+/* link_name was a name under /dev/shm: a config that has it is told. */
+static int link_name_gone(struct parse *p)
+{
+	snprintf(p->msg, sizeof(p->msg), "link_name was replaced by link_socket "
+		 "(a path)");
+	return 0;
+}
+
+static int link_socket_set(struct parse *p, const char *value)
+{
+	if (vdd_link_socket_check(value, p->msg, sizeof(p->msg)) != 0)
+		return 0;
+	strcpy(p->c->link_socket, value);
+	return 1;
+}
+
+int vdd_link_socket_check(const char *value, char *err, size_t errlen)
+{
+	if (value[0] != '/' || strlen(value) > VEIL_LINK_SOCKET_MAX) {
+		snprintf(err, errlen, "link_socket: \"%.60s\" is not an absolute "
+			 "path of at most %d characters (e.g. %s)", value,
+			 VEIL_LINK_SOCKET_MAX, VEIL_LINK_DEFAULT_SOCKET);
+		return -1;
+	}
+	return 0;
+}
+
 static int dataplane_key(struct parse *p, const char *name, const char *value)
 {
 	struct vdd_config *c = p->c;
 	double n;
 
-	if (!strcmp(name, "link_name")) {
-		if (strlen(value) == 0 || strlen(value) >= sizeof(c->link_name) ||
-		    strchr(value, '/') != NULL) {
-			snprintf(p->msg, sizeof(p->msg), "link_name: 1 to %zu "
-				 "characters, no '/'", sizeof(c->link_name) - 1);
+	if (!strcmp(name, "link_name"))
+		return link_name_gone(p);
+	if (!strcmp(name, "link_socket")) {
+		if (!link_socket_set(p, value))
+			return 0;
+		c->link_from_dataplane = true;
+		return 1;
+	}
+	if (!strcmp(name, "controld_user")) {
+		char e[120];
+		if (veil_link_parse_user(value, &c->controld_uid, e, sizeof(e)) != 0 ||
+		    strlen(value) >= sizeof(c->controld_user)) {
+			snprintf(p->msg, sizeof(p->msg), "controld_user: %s",
+				 strlen(value) >= sizeof(c->controld_user)
+				 ? "too long" : e);
 			return 0;
 		}
-		strcpy(c->link_name, value);
-		c->link_from_dataplane = true;
+		strcpy(c->controld_user, value);
 		return 1;
 	}
 	if (!strcmp(name, "max_message")) {
@@ -176,13 +213,10 @@ static int handler(void *user, const char *section, const char *name,
 	}
 	if (!strcmp(section, "controld")) {
 		/* controld checks its own keys; only the link is shared */
-		if (!strcmp(name, "link_name") && !p->c->link_from_dataplane) {
-			if (strlen(value) == 0 || strlen(value) >= sizeof(p->c->link_name)) {
-				snprintf(p->msg, sizeof(p->msg), "link_name: too long");
-				return 0;
-			}
-			strcpy(p->c->link_name, value);
-		}
+		if (!strcmp(name, "link_name"))
+			return link_name_gone(p);
+		if (!strcmp(name, "link_socket") && !p->c->link_from_dataplane)
+			return link_socket_set(p, value);
 		return 1;
 	}
 	if (!strcmp(section, "roles"))
@@ -214,7 +248,9 @@ int vdd_config_load(struct vdd_config *c, const char *path, char *err,
 		    size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
-	snprintf(c->link_name, sizeof(c->link_name), "%s", VEIL_LINK_DEFAULT_NAME);
+	snprintf(c->link_socket, sizeof(c->link_socket), "%s",
+		 VEIL_LINK_DEFAULT_SOCKET);
+	c->controld_uid = VEIL_LINK_UID_DEFAULT;
 	c->max_message = 65536;
 	c->wait_keys = 10;
 	c->hold_lines = 65536;

@@ -15,12 +15,17 @@
  * freed memory, and a version is zeroized at most one burst after its
  * destruction.
  *
- * Sessions: attach (retrying every 50 ms while the region does not exist),
- * HELLO, then KEY_ADD / KEY_DESTROY / TENANT_STATE / SYNC_DONE. A SYNC_DONE
- * ends a full resync: versions it did not carry are destroyed, tenants it
- * did not say were locked are unlocked. If controld goes away the keys
- * stay and serve; when it comes back (a new region) the dataplane attaches
- * again and says HELLO. COUNTERS go up every second and at the end.
+ * Sessions: connect to controld's link socket (retrying every 50 ms while
+ * nobody listens there), check that the process listening runs as
+ * controld_user (SO_PEERCRED) before anything is read, take the region
+ * it hands over (seals, size, header checked), HELLO, then KEY_ADD /
+ * KEY_DESTROY / TENANT_STATE / SYNC_DONE. A listener of another uid is
+ * refused (closed at once, counted, logged): no key ever comes from it. A
+ * SYNC_DONE ends a full resync: versions it did not carry are destroyed,
+ * tenants it did not say were locked are unlocked. If controld goes away
+ * (the connection ends) the keys stay and serve; when it comes back the
+ * dataplane connects again, through the same checks, and says HELLO.
+ * COUNTERS go up every second and at the end.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,11 +61,17 @@ struct vdd_keys {
 	struct vdd_shared *sh;
 	struct vdd_config *cfg;
 	struct veil_link *link;
+	int conn;              /* connected, waiting for the region; or -1 */
+	double conn_since;
 	int attach_errno;
 	double start, next_attach, next_stale, next_counters;
 	uint32_t round;
 	bool ever_attached, ever_synced, synced;
 	unsigned attaches;
+	/* listeners refused (another uid), regions refused (a check failed) */
+	uint64_t refused_peers, refused_regions;
+	uint32_t refused_uid;
+	double next_refusal_log;
 	unsigned n_t;
 	struct tenant *t;
 	unsigned n_src;
@@ -163,6 +174,7 @@ struct vdd_keys *vdd_keys_new(struct vdd_shared *sh, struct vdd_config *c)
 	}
 	k->sh = sh;
 	k->cfg = c;
+	k->conn = -1;
 	k->n_src = c->n_sources;
 	k->round = 1;
 	for (unsigned s = 0; s < c->n_sources; s++) {
@@ -293,14 +305,83 @@ static void send_counters(struct vdd_keys *k)
 	}
 }
 
-static void attach(struct vdd_keys *k, double now)
+/* The uid controld must run as, for messages. */
+static const char *controld_who(const struct vdd_keys *k, char *buf, size_t cap)
 {
-	k->link = veil_link_attach(k->cfg->link_name);
+	if (k->cfg->controld_uid >= 0)
+		snprintf(buf, cap, "controld_user = %s", k->cfg->controld_user);
+	else
+		snprintf(buf, cap, "root or uid %u (no controld_user)",
+			 (unsigned)geteuid());
+	return buf;
+}
+
+/* A refusal is logged the first time, then at most every 10 s. */
+static bool refusal_log_due(struct vdd_keys *k, double now)
+{
+	if (now < k->next_refusal_log)
+		return false;
+	k->next_refusal_log = now + 10;
+	return true;
+}
+
+/* Connect and check who listens; the region comes later (take_region). */
+static void connect_link(struct vdd_keys *k, double now)
+{
+	struct veil_link_cred who;
+	char w[80];
+
+	k->next_attach = now + 0.05;
+	k->conn = veil_link_connect(k->cfg->link_socket, k->cfg->controld_uid, &who);
+	if (k->conn >= 0) {
+		k->conn_since = now;
+		return;
+	}
+	k->attach_errno = errno;
+	if (errno != EPERM)
+		return;
+	/* someone else listens there: closed, nothing read from it */
+	k->refused_peers++;
+	k->refused_uid = who.uid;
+	if (refusal_log_due(k, now))
+		fprintf(stderr, "veil-dataplane: REFUSED the link at %s: it is "
+			"served by uid %u (pid %u), not by veil-controld's user "
+			"(%s); no key is taken from it (%llu refused so far)\n",
+			k->cfg->link_socket, who.uid, who.pid,
+			controld_who(k, w, sizeof(w)),
+			(unsigned long long)k->refused_peers);
+}
+
+/* Take the region controld hands over on the checked connection. */
+static void take_region(struct vdd_keys *k, double now)
+{
+	k->link = veil_link_attach(k->conn);
 	if (k->link == NULL) {
-		k->attach_errno = errno;
+		if (errno == EAGAIN && now - k->conn_since < 5)
+			return; /* not yet: controld answers within its poll */
+		k->attach_errno = errno == EAGAIN ? ETIMEDOUT : errno;
+		if (errno == ECONNRESET && refusal_log_due(k, now))
+			fprintf(stderr, "veil-dataplane: veil-controld at %s closed "
+				"the connection without a region: does its "
+				"dataplane_user take uid %u? is another dataplane "
+				"connected? (its log says)\n", k->cfg->link_socket,
+				(unsigned)geteuid());
+		if (errno == EPROTO) {
+			k->refused_regions++;
+			if (refusal_log_due(k, now))
+				fprintf(stderr, "veil-dataplane: REFUSED the region "
+					"veil-controld handed over at %s: its "
+					"handshake, seals, size or header failed a "
+					"check (%llu refused so far)\n",
+					k->cfg->link_socket, (unsigned long long)
+					k->refused_regions);
+		}
+		close(k->conn);
+		k->conn = -1;
 		k->next_attach = now + 0.05;
 		return;
 	}
+	k->conn = -1; /* the link's now */
 	struct veil_link_hello hello = { .pid = (uint32_t)getpid(),
 		.workers = k->sh->n_workers > 1 ? k->sh->n_workers : 1 };
 	if (veil_link_send(k->link, VEIL_LINK_MSG_HELLO, &hello, sizeof(hello)) != 0) {
@@ -324,8 +405,10 @@ void vdd_keys_poll(struct vdd_keys *k, bool final)
 	uint32_t len;
 	double now = vdd_now();
 
-	if (k->link == NULL && !final && now >= k->next_attach)
-		attach(k, now);
+	if (k->link == NULL && k->conn < 0 && !final && now >= k->next_attach)
+		connect_link(k, now);
+	if (k->link == NULL && k->conn >= 0 && !final)
+		take_region(k, now);
 	if (k->link != NULL) {
 		veil_link_heartbeat(k->link);
 		for (int n = 0; n < 4096; n++) {
@@ -350,8 +433,9 @@ void vdd_keys_poll(struct vdd_keys *k, bool final)
 		if (!final && now >= k->next_stale) {
 			k->next_stale = now + 0.1;
 			if (veil_link_stale(k->link)) {
-				/* controld stopped or restarted: keep the keys,
-				 * attach to the new region when there is one */
+				/* controld stopped or restarted (its end of the
+				 * connection closed): keep the keys, connect
+				 * again, through the same checks */
 				veil_link_close(k->link);
 				k->link = NULL;
 				k->synced = false;
@@ -369,12 +453,29 @@ const char *vdd_keys_why(const struct vdd_keys *k, unsigned ti, char *buf,
 {
 	const struct tenant *t = &k->t[ti];
 	double w = k->cfg->wait_keys;
-	if (!k->ever_attached)
-		snprintf(buf, cap, "veil-controld was not reachable: its link "
-			 "/dev/shm/%s %s within %g s (is veil-controld running, "
-			 "with link_name = %s?)", k->cfg->link_name,
-			 k->attach_errno == ENOENT ? "did not exist"
-			 : strerror(k->attach_errno), w, k->cfg->link_name);
+	char who[80];
+	if (!k->ever_attached && k->refused_peers > 0)
+		snprintf(buf, cap, "the link socket %s is served by uid %u, not by "
+			 "veil-controld's user (%s): refused %llu times, no key "
+			 "taken", k->cfg->link_socket, k->refused_uid,
+			 controld_who(k, who, sizeof(who)),
+			 (unsigned long long)k->refused_peers);
+	else if (!k->ever_attached && k->refused_regions > 0)
+		snprintf(buf, cap, "the region veil-controld handed over at %s "
+			 "failed a check (refused %llu times)", k->cfg->link_socket,
+			 (unsigned long long)k->refused_regions);
+	else if (!k->ever_attached && k->attach_errno == ECONNRESET)
+		snprintf(buf, cap, "veil-controld at %s closed the connection "
+			 "without a region (does its dataplane_user take uid %u? is "
+			 "another dataplane connected?)", k->cfg->link_socket,
+			 (unsigned)geteuid());
+	else if (!k->ever_attached)
+		snprintf(buf, cap, "veil-controld was not reachable on its link "
+			 "socket %s within %g s: %s (is veil-controld running, "
+			 "with link_socket = %s?)", k->cfg->link_socket, w,
+			 k->attach_errno == ENOENT || k->attach_errno == ECONNREFUSED
+			 ? "nobody listens there" : strerror(k->attach_errno),
+			 k->cfg->link_socket);
 	else if (!k->ever_synced)
 		snprintf(buf, cap, "attached to veil-controld's link, but its keys "
 			 "did not arrive within %g s", w);
@@ -403,6 +504,16 @@ void vdd_keys_describe(const struct vdd_keys *k, bool *attached, bool *synced,
 	*synced = k->ever_synced;
 	*versions = n;
 	*attaches = k->attaches;
+}
+
+void vdd_keys_link(const struct vdd_keys *k, struct vdd_link_info *li)
+{
+	li->connected = k->link != NULL;
+	li->synced = k->link != NULL && k->synced;
+	li->attaches = k->attaches;
+	li->refused_peers = k->refused_peers;
+	li->refused_regions = k->refused_regions;
+	li->refused_uid = k->refused_uid;
 }
 
 unsigned vdd_keys_versions(const struct vdd_keys *k, unsigned ti,
@@ -436,6 +547,8 @@ void vdd_keys_free(struct vdd_keys *k)
 		return;
 	if (k->link != NULL)
 		veil_link_close(k->link);
+	if (k->conn >= 0)
+		close(k->conn);
 	vdd_keys_reclaim(k, true);
 	free(k->ret);
 	for (unsigned i = 0; k->t != NULL && i < k->n_t; i++)

@@ -45,8 +45,10 @@ struct vdd_input_cfg {
 
 struct vdd_config {
 	char path[256];            /* the config file, or "" */
-	char link_name[49];
-	bool link_from_dataplane;  /* [dataplane] link_name (over [controld]'s) */
+	char link_socket[VEIL_LINK_SOCKET_MAX + 1]; /* controld's link socket */
+	bool link_from_dataplane;  /* [dataplane] link_socket (over [controld]'s) */
+	int64_t controld_uid;      /* VEIL_LINK_UID_DEFAULT: root or our euid */
+	char controld_user[64];    /* as the config says it, or "" */
 	size_t max_message;
 	double wait_keys;          /* seconds */
 	unsigned hold_lines;
@@ -63,6 +65,8 @@ struct vdd_config {
 /* Defaults, then the file (NULL: none). -1 with "file:line: message". */
 int vdd_config_load(struct vdd_config *c, const char *path, char *err,
 		    size_t errlen);
+/* A link socket path (--link, link_socket): 0, or -1 with a message. */
+int vdd_link_socket_check(const char *value, char *err, size_t errlen);
 /* The source named @p name, or -1. */
 int vdd_source_find(const struct vdd_config *c, const char *name);
 /* A source of an input given on the command line, with its own tenant
@@ -130,6 +134,15 @@ void vdd_keys_reclaim(struct vdd_keys *k, bool worker_finished);
 /* Why tenant @p t had no key at the end (a sentence), or NULL. */
 const char *vdd_keys_why(const struct vdd_keys *k, unsigned t, char *buf,
 			 size_t cap);
+/* The link now: for the summary and the telemetry. */
+struct vdd_link_info {
+	bool connected, synced;    /* now */
+	unsigned attaches;
+	uint64_t refused_peers;    /* listeners of another uid */
+	uint64_t refused_regions;  /* regions that failed a check */
+	uint32_t refused_uid;      /* of the last listener refused */
+};
+void vdd_keys_link(const struct vdd_keys *k, struct vdd_link_info *li);
 /* For the summary: attached, synced, key versions held. */
 void vdd_keys_describe(const struct vdd_keys *k, bool *attached, bool *synced,
 		       unsigned *versions, unsigned *attaches);

@@ -35,7 +35,7 @@ static const char usage_text[] =
 	"usage: veil-dataplane [EAL options] -- [options]\n"
 	"       veil-dataplane [options]      (EAL gets the snapshot defaults)\n"
 	"Anonymizes log lines: every user and device name becomes a token of its\n"
-	"tenant's key, which comes from veil-controld over the shared-memory link.\n"
+	"tenant's key, which comes from veil-controld over its link socket.\n"
 	"\n"
 	"Snapshot mode (files or stdin in, the anonymized lines out):\n"
 	"  --in FILE         an input file, or - for stdin (repeatable; default -)\n"
@@ -54,7 +54,8 @@ static const char usage_text[] =
 	"options:\n"
 	"  -c FILE           config file (INI: [dataplane], [source NAME]; the same\n"
 	"                    file as veil-controld's may be used)\n"
-	"  --link NAME       controld's link (default: the config's, or veil-link)\n"
+	"  --link PATH       veil-controld's link socket (default: the config's\n"
+	"                    link_socket, or " VEIL_LINK_DEFAULT_SOCKET ")\n"
 	"  --wait-keys S     hold lines up to S seconds for a missing key, then drop\n"
 	"                    them (default 10)\n"
 	"  --max-message N   longest line in bytes (default 65536); longer ones are\n"
@@ -140,7 +141,7 @@ static void progress(struct run *r, bool end)
 	r->progress_shown = true;
 }
 
-/* ---- DPDK telemetry: /veil/counters, /veil/workers, /veil/keys ----
+/* ---- DPDK telemetry: /veil/counters, /veil/workers, /veil/keys, /veil/link ----
  *
  * The callbacks run on DPDK's telemetry thread. The counters are the
  * worker's published totals (sh.ctr, sh.wctr: relaxed atomic loads of
@@ -161,6 +162,8 @@ static struct {
 		uint32_t current;
 		bool locked;
 	} t[VDD_MAX_TENANTS];
+	struct vdd_link_info link;
+	char link_socket[VEIL_LINK_SOCKET_MAX + 1];
 } tel = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void telemetry_publish(const struct run *r)
@@ -177,6 +180,9 @@ static void telemetry_publish(const struct run *r)
 						&tel.t[i].current,
 						&tel.t[i].locked);
 	}
+	if (r->keys != NULL)
+		vdd_keys_link(r->keys, &tel.link);
+	snprintf(tel.link_socket, sizeof(tel.link_socket), "%s", r->cfg.link_socket);
 	pthread_mutex_unlock(&tel.lock);
 }
 
@@ -311,6 +317,24 @@ out:
 	return rc;
 }
 
+static int tel_link(const char *cmd, const char *params,
+		    struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	pthread_mutex_lock(&tel.lock);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "socket", tel.link_socket);
+	rte_tel_data_add_dict_u64(d, "connected", tel.link.connected);
+	rte_tel_data_add_dict_u64(d, "synced", tel.link.synced);
+	rte_tel_data_add_dict_u64(d, "attaches", tel.link.attaches);
+	rte_tel_data_add_dict_u64(d, "refused_peers", tel.link.refused_peers);
+	rte_tel_data_add_dict_u64(d, "refused_uid", tel.link.refused_uid);
+	rte_tel_data_add_dict_u64(d, "refused_regions", tel.link.refused_regions);
+	pthread_mutex_unlock(&tel.lock);
+	return 0;
+}
+
 static int tel_driver(const char *cmd, const char *params,
 		      struct rte_tel_data *d)
 {
@@ -324,6 +348,8 @@ static int tel_driver(const char *cmd, const char *params,
 	return 0;
 }
 
+/* (DPDK takes help texts of up to 127 characters: a longer one fails the
+ * registration) */
 static void telemetry_register(void)
 {
 	rte_telemetry_register_cmd("/veil/driver", tel_driver,
@@ -338,6 +364,9 @@ static void telemetry_register(void)
 	rte_telemetry_register_cmd("/veil/keys", tel_keys,
 		"Key versions held per tenant (numbers only). Parameters: none, "
 		"or a tenant id for its versions");
+	rte_telemetry_register_cmd("/veil/link", tel_link,
+		"The link to veil-controld: connected, synced, attaches, peers "
+		"and regions refused. No parameters");
 }
 
 static void housekeeping(void *arg)
@@ -512,11 +541,22 @@ static void summary_text(struct run *r, const struct totals *t, double secs,
 				atomic_load(&sh.wctr[i][VEIL_LINK_CTR_LINES_IN]));
 		fputc('\n', stderr);
 	}
+	struct vdd_link_info li;
+	vdd_keys_link(r->keys, &li);
 	fprintf(stderr, "  keys: link %s %s; %u key versions held for %u tenants; "
-		"crypto %s\n", r->cfg.link_name,
+		"crypto %s\n", r->cfg.link_socket,
 		!att ? "never reached" : syn ? "attached, keys synced"
 					     : "attached, keys not synced",
 		vers, vdd_keys_tenants(r->keys), veil_engine_name(r->engine));
+	if (li.refused_peers > 0)
+		fprintf(stderr, "veil-dataplane: the link was REFUSED %llu times: "
+			"served by uid %u, not veil-controld's user; no key was "
+			"taken from it\n", (unsigned long long)li.refused_peers,
+			li.refused_uid);
+	if (li.refused_regions > 0)
+		fprintf(stderr, "veil-dataplane: %llu regions veil-controld handed "
+			"over were REFUSED (a failed check)\n",
+			(unsigned long long)li.refused_regions);
 	for (unsigned i = 0; t->tenant_nokey && i < vdd_keys_tenants(r->keys); i++)
 		if (t->tenant_nokey[i] > 0)
 			fprintf(stderr, "veil-dataplane: %llu lines of tenant %s were "
@@ -581,11 +621,22 @@ static void summary_json(struct run *r, const struct totals *t, double secs,
 			(unsigned long long)atomic_load(&c[VEIL_LINK_CTR_LINES_DROPPED]),
 			(unsigned long long)atomic_load(&c[VEIL_LINK_CTR_BYTES_IN]));
 	}
-	fputs("],\"link\":{\"name\":", f);
-	json_str(f, r->cfg.link_name);
+	struct vdd_link_info li;
+	vdd_keys_link(r->keys, &li);
+	fputs("],\"link\":{\"socket\":", f);
+	json_str(f, r->cfg.link_socket);
 	fprintf(f, ",\"attached\":%s,\"synced\":%s,\"attaches\":%u,"
-		"\"key_versions\":%u},\"crypto\":", att ? "true" : "false",
-		syn ? "true" : "false", attaches, vers);
+		"\"key_versions\":%u,\"connected\":%s,\"refused_peers\":%llu,"
+		"\"refused_uid\":", att ? "true" : "false",
+		syn ? "true" : "false", attaches, vers,
+		li.connected ? "true" : "false",
+		(unsigned long long)li.refused_peers);
+	if (li.refused_peers > 0)
+		fprintf(f, "%u", li.refused_uid);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"refused_regions\":%llu},\"crypto\":",
+		(unsigned long long)li.refused_regions);
 	json_str(f, veil_engine_name(r->engine));
 	fputs(",\"sources\":[", f);
 	for (unsigned s = 0; s < r->cfg.n_sources; s++) {
@@ -696,13 +747,12 @@ static int parse_options(struct run *r, int argc, char **argv, bool *check,
 	if (vdd_config_load(&r->cfg, config, err, errlen) != 0)
 		goto out;
 	if (link != NULL) {
-		if (strlen(link) == 0 || strlen(link) >= sizeof(r->cfg.link_name) ||
-		    strchr(link, '/') != NULL) {
-			snprintf(err, errlen, "--link: 1 to %zu characters, no '/'",
-				 sizeof(r->cfg.link_name) - 1);
+		char e[200];
+		if (vdd_link_socket_check(link, e, sizeof(e)) != 0) {
+			snprintf(err, errlen, "--link: %s", e);
 			goto out;
 		}
-		strcpy(r->cfg.link_name, link);
+		strcpy(r->cfg.link_socket, link);
 	}
 	if (wait != NULL) {
 		char *end;
@@ -829,10 +879,10 @@ int main(int argc, char **argv)
 			vdr_net_cfg_describe(r.cfg.net, desc, sizeof(desc));
 			printf("configuration OK: network mode, %s driver, %u sources, "
 			       "link %s\n%s", vdr_net_cfg_driver(r.cfg.net),
-			       r.cfg.n_sources, r.cfg.link_name, desc);
+			       r.cfg.n_sources, r.cfg.link_socket, desc);
 		} else
 			printf("configuration OK: %u sources, %u inputs, link %s\n",
-			       r.cfg.n_sources, r.cfg.n_inputs, r.cfg.link_name);
+			       r.cfg.n_sources, r.cfg.n_inputs, r.cfg.link_socket);
 		vdd_config_free(&r.cfg);
 		free(vargv);
 		free(eargv);

@@ -70,8 +70,8 @@ gtok=$($tok encrypt -k "$other" -t globex -v 1 "alice@example.com")
 printf '   other tenant (globex):  %s\n' "$($tok decrypt --status -k "$key" -t acme -v 1 "$gtok" || true)"
 echo
 echo "== 6. the control plane: veil-controld with its own state directory"
-printf '[controld]\nstate_dir = %s/state\nsocket = %s/controld.sock\nlink_name = veil-demo-%s\n\n[roles]\nadmin = uid:%s\n' \
-	"$work" "$work" "$$" "$(id -u)" >"$work/veil.conf"
+printf '[controld]\nstate_dir = %s/state\nsocket = %s/controld.sock\nlink_socket = %s/link.sock\n\n[roles]\nadmin = uid:%s\n' \
+	"$work" "$work" "$work" "$(id -u)" >"$work/veil.conf"
 $ctld -c "$work/veil.conf" -n | sed 's/^/   /'
 $ctld -c "$work/veil.conf" -f 2>"$work/controld.log" &
 ctld_pid=$!
@@ -94,7 +94,7 @@ echo "   $sample: $(wc -l <"$sample") lines of CEF, FortiGate, PAN-OS, JSON, ASA
 echo "   before (the first 4, cut at 150 characters):"
 head -4 "$sample" | cut -c1-150 | sed 's/^/     /'
 # EAL: no hugepages, no PCI, no shared files (DPDK 22.11 refuses --in-memory
-# with --no-huge); the link name comes from veil.conf's [controld].
+# with --no-huge); the link socket comes from veil.conf's [controld].
 out=$work/sample.anon.log
 $dp --no-huge --no-pci --no-shconf --no-telemetry -- -c "$work/veil.conf" \
 	--tenant demo --in "$sample" --out "$out" 2>"$work/dataplane.log"

@@ -82,7 +82,7 @@ def in_memory(root, link):
 def write_conf(root, link, body):
     conf = os.path.join(root, "dataplane.conf")  # controld's is veil.conf
     with open(conf, "w") as f:
-        f.write("[dataplane]\nlink_name = %s\nwait_keys = 30\n\n"
+        f.write("[dataplane]\nlink_socket = %s\nwait_keys = 30\n\n"
                 "[source fw]\ntenant = bench\nformat = cef\nnetworks = 10.1.0.0/16, "
                 "127.0.0.0/8\n\n%s" % (link, body))
     return conf
@@ -244,7 +244,7 @@ def main():
     print("veil network benchmark: %d syslog messages of %d payload bytes (CEF, a user "
           "and a device each), tenant key from a real veil-controld" % (COUNT, SIZE))
     root = tempfile.mkdtemp(prefix="veil-bench-net-")
-    link = "veil-bench-net-%d" % os.getpid()
+    link = os.path.join(root, "link.sock")
     d = veiltest.Controld(BUILD, root, link)
     try:
         d.start(tenants=["bench"])

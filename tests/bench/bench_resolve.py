@@ -68,9 +68,9 @@ def main():
     sock_path = os.path.join(root, "controld.sock")
     conf = os.path.join(root, "veil.conf")
     with open(conf, "w") as f:
-        f.write("[controld]\nstate_dir = %s/state\nsocket = %s\nlink_name = veil-bench-%d\n"
+        f.write("[controld]\nstate_dir = %s/state\nsocket = %s\nlink_socket = %s/link.sock\n"
                 "rate_limit = 1000000\n\n[roles]\nadmin = uid:%d\n"
-                % (root, sock_path, os.getpid(), os.geteuid()))
+                % (root, sock_path, root, os.geteuid()))
     log = open(os.path.join(root, "ctld.log"), "w")
     ctld = subprocess.Popen([os.path.join(BUILD, "control", "veil-controld"), "-f", "-c", conf],
                             stderr=log)

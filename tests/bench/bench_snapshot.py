@@ -55,7 +55,7 @@ def main():
           "one tenant, keys from a real veil-controld), input and output in /tmp")
     print("  baseline: %s; target >= %.0f MB/s on 1 GB" % (BASELINE, TARGET))
     root = tempfile.mkdtemp(prefix="veil-bench-snap-")
-    link = "veil-bench-snap-%d" % os.getpid()
+    link = os.path.join(root, "link.sock")
     small = os.path.join(tempfile.gettempdir(), "veil-bench-snap-%d.log" % os.getpid())
     big = os.path.join(tempfile.gettempdir(), "veil-bench-snap-%d-1g.log" % os.getpid())
     out = os.path.join(tempfile.gettempdir(), "veil-bench-snap-%d.out" % os.getpid())

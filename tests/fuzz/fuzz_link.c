@@ -6,10 +6,12 @@
  * misbehaving peer would: any bytes as slots, any 32-bit values as slot
  * indices in the rings, mixed with well-formed traffic through the API.
  *
- * Each input gets a fresh region (a link server as controld, an attached
- * dataplane, and a third raw mapping the harness writes through), so a run
- * depends on nothing but its input. The region's name carries the pid and
- * is unlinked as soon as all three mappings exist.
+ * Each input gets a fresh region, handed over as in production: a link
+ * server as controld listening on a socket in a directory of this process,
+ * a dataplane that connects and takes the region it hands over (the
+ * handshake, seals, size and header checked), and a third raw mapping of
+ * the region's memfd the harness writes through; so a run depends on
+ * nothing but its input.
  *
  * Input: one configuration byte, then operations, each one opcode byte and
  * its arguments (missing bytes read as zero):
@@ -159,6 +161,13 @@ static int fake_keys_fn(void *ctx, veil_link_emit_fn emit, void *arg)
 	return 0;
 }
 
+/* The server's log lines (a dataplane connected, left): not wanted here. */
+static void quiet(void *ctx, const char *msg)
+{
+	(void)ctx;
+	(void)msg;
+}
+
 /* ---- one run ---- */
 
 struct run {
@@ -198,18 +207,15 @@ static struct veil_link *receiver(struct run *r, int dir)
 	return dir == DIR_UP ? r->c : r->d;
 }
 
-static void open_raw(struct run *r, const char *name)
+static void open_raw(struct run *r)
 {
-	char path[64];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "/%s", name);
-	int fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+	int fd = veil_link_region_fd(r->c);
 	CHECK(fd >= 0);
 	CHECK(fstat(fd, &st) == 0);
 	r->raw_size = (size_t)st.st_size;
 	r->raw = mmap(NULL, r->raw_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
 	CHECK(r->raw != MAP_FAILED);
 	r->h = (const struct raw_hdr *)r->raw;
 	CHECK(r->h->magic == RAW_MAGIC && r->h->proto == VEIL_LINK_PROTO);
@@ -394,13 +400,41 @@ static void op_server(struct run *r, struct input *in)
 	}
 }
 
-static char name[48];
+static char dir[64], sock_path[96];
 
-static void unlink_region(void)
+static void remove_dir(void)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/%s", name);
-	shm_unlink(path);
+	unlink(sock_path);
+	rmdir(dir);
+}
+
+/* A server on a socket of this process, and the dataplane's side attached
+ * through the handshake, as veil-dataplane does it. */
+static void start(struct run *r, struct fake_keys *keys)
+{
+	char err[300];
+	if (dir[0] == '\0') {
+		snprintf(dir, sizeof(dir), "/tmp/veil-fuzz-link-XXXXXX");
+		CHECK(mkdtemp(dir) != NULL);
+		snprintf(sock_path, sizeof(sock_path), "%s/link.sock", dir);
+		atexit(remove_dir);
+	}
+	struct veil_link_server_opts o = {
+		.socket_path = sock_path, .slots = r->nslots,
+		.dataplane_uid = VEIL_LINK_UID_DEFAULT, .keys = fake_keys_fn,
+		.ctx = keys, .log = quiet,
+	};
+	r->srv = veil_link_server_new(&o, err, sizeof(err));
+	if (r->srv == NULL)
+		fprintf(stderr, "fuzz_link: %s\n", err);
+	CHECK(r->srv != NULL);
+	int fd = veil_link_connect(sock_path, VEIL_LINK_UID_DEFAULT, NULL);
+	CHECK(fd >= 0);
+	veil_link_server_poll(r->srv);
+	r->c = veil_link_server_link(r->srv);
+	CHECK(r->c != NULL);
+	r->d = veil_link_attach(fd); /* sent before the poll returned */
+	CHECK(r->d != NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -409,23 +443,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct run r;
 	struct fake_keys keys;
 
-	if (name[0] == '\0') {
-		snprintf(name, sizeof(name), "veil-fuzz-link-%d", (int)getpid());
-		atexit(unlink_region);
-	}
 	memset(&r, 0, sizeof(r));
 	uint8_t cfg = take_u8(&in);
 	r.nslots = cfg & 1 ? 32 : 16;
 	keys.n = (cfg >> 1) & 31; /* up to 31 keys: more than a ring holds */
 	keys.fail = (cfg & 0xc0) == 0xc0;
 
-	r.srv = veil_link_server_new(name, r.nslots, fake_keys_fn, &keys);
-	CHECK(r.srv != NULL);
-	r.c = veil_link_server_link(r.srv);
-	r.d = veil_link_attach(name);
-	CHECK(r.d != NULL);
-	open_raw(&r, name);
-	unlink_region(); /* nothing left behind, even by a crash */
+	start(&r, &keys);
+	open_raw(&r);
 
 	for (int ops = 0; in.n > 0 && ops < MAX_OPS; ops++) {
 		switch (take_u8(&in) % 8) {

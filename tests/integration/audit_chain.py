@@ -30,7 +30,7 @@ class Ctld(veiltest.Controld):
 
     def __init__(self, root, name):
         os.mkdir(root)
-        super().__init__(BUILD, root, "veil-test-chain-%s-%d" % (name, os.getpid()))
+        super().__init__(BUILD, root)
         self.db = os.path.join(root, "state", "veil.db")
         self.mark = os.path.join(root, "state", "audit.mark")
         DAEMONS.append(self)

@@ -29,13 +29,14 @@ JUST = "ticket 4711: suspected account takeover"
 INVESTIGATOR, READER, STRANGER = 61001, 61002, 61003
 
 class Daemon:
-    def __init__(self, root, link, rate_limit=1000):
+    def __init__(self, root, rate_limit=1000):
         self.root = root
         self.conf = os.path.join(root, "veil.conf")
         self.sock = os.path.join(root, "controld.sock")
-        self.link = link
+        self.link = os.path.join(root, "link.sock")
+        link = self.link
         with open(self.conf, "w") as f:
-            f.write("[controld]\nstate_dir = %s/state\nsocket = %s\nlink_name = %s\n"
+            f.write("[controld]\nstate_dir = %s/state\nsocket = %s\nlink_socket = %s\n"
                     "rate_limit = %d\n\n[roles]\nadmin = uid:0\n"
                     "investigator = uid:%d\nreader = uid:%d\n"
                     % (root, self.sock, link, rate_limit, INVESTIGATOR, READER))
@@ -107,7 +108,7 @@ def end_to_end(d):
     check(rc == 1, "bad tenant id refused")
 
     # the dataplane's side gets key version 1, then the roll within a second
-    peer = subprocess.Popen([PEER, "--name", d.link, "--probe", "alice@example.com",
+    peer = subprocess.Popen([PEER, "--socket", d.link, "--probe", "alice@example.com",
                              "--timeout", "20"], stdout=subprocess.PIPE, text=True)
     events = []
 
@@ -173,8 +174,31 @@ def end_to_end(d):
     gtok = a["tokens"][0]["token"]
     rc, a = d.jctl("resolve", "-t", "acme", "-j", JUST, gtok)
     check(a["errors"] == ["E_TENANT"] and a["names"] == [None], "other tenant's token")
+
+    # status tells the link as it is: the peer connected and synced, then gone
+    rc, a = d.jctl("status")
+    l = a.get("dataplane", {})
+    check(rc == 0 and a.get("dataplane_synced") is True and l.get("connected") is True
+          and l.get("synced") is True and l.get("pid") == peer.pid and l.get("uid") == 0
+          and l.get("last_contact_ms_ago", -1) >= 0 and l.get("socket") == d.link,
+          "status: the dataplane connected and synced, its pid and uid: %r" % l)
+    rc, out, _ = d.ctl("status")
+    check(rc == 0 and "dataplane: connected, synced, pid %d (uid 0)" % peer.pid in out,
+          "status, as text: %s" % out)
     peer.send_signal(signal.SIGTERM)
     peer.wait(timeout=5)
+    for _ in range(100):  # controld notices within its poll (100 ms)
+        rc, a = d.jctl("status")
+        if not a.get("dataplane", {}).get("connected", True):
+            break
+        time.sleep(0.05)
+    l = a.get("dataplane", {})
+    check(a.get("dataplane_synced") is False and l.get("connected") is False
+          and l.get("synced") is False and l.get("pid") == peer.pid,
+          "status: the dataplane that exited is not synced any more: %r" % l)
+    rc, out, _ = d.ctl("status")
+    check(rc == 0 and "dataplane: NOT connected (the last one, pid %d" % peer.pid in out
+          and " synced" not in out, "status, as text, once it left: %s" % out)
 
     # the governance log has it all, never a name
     rc, a = d.jctl("audit", "show", "--tenant", "acme")
@@ -331,7 +355,7 @@ def rate_limit(root):
     """A per-identity limit on resolves and lookups; refusals are audited."""
     r = os.path.join(root, "rate")
     os.mkdir(r)
-    d = Daemon(r, "veil-test-rate-%d" % os.getpid(), rate_limit=3)
+    d = Daemon(r, rate_limit=3)
     d.start()
     try:
         d.jctl("tenant", "create", "acme")
@@ -360,7 +384,7 @@ def tenant_and_config(root):
     retention, with the keys' ages moved back in the database."""
     r = os.path.join(root, "tc")
     os.mkdir(r)
-    d = Daemon(r, "veil-test-tc-%d" % os.getpid())
+    d = Daemon(r)
     d.start()
     try:
         d.jctl("tenant", "create", "acme")
@@ -469,7 +493,7 @@ def durability(root):
     import threading
     r = os.path.join(root, "dur")
     os.mkdir(r)
-    d = Daemon(r, "veil-test-dur-%d" % os.getpid(), rate_limit=1000000)
+    d = Daemon(r, rate_limit=1000000)
     d.start()
     d.jctl("tenant", "create", "acme")
     rc, a = d.jctl("lookup", "-t", "acme", "-j", JUST, "erin")
@@ -520,7 +544,7 @@ def main():
         return 77
     root = tempfile.mkdtemp(prefix="veil-ctld-")
     os.chmod(root, 0o755)  # other uids reach the socket
-    d = Daemon(root, "veil-test-%d" % os.getpid())
+    d = Daemon(root)
     try:
         config_check(root)
         p = subprocess.run([CTLD, "-n", "-c", d.conf], capture_output=True, text=True)

@@ -29,7 +29,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -190,7 +189,7 @@ def w3c_in_band(root, d):
     drops in-band ones; the drops by name in the summary and veilctl stats."""
     conf = os.path.join(root, "w3c.conf")
     with open(conf, "w") as f:
-        f.write("[dataplane]\nlink_name = %s\n\n"
+        f.write("[dataplane]\nlink_socket = %s\n\n"
                 "[source iis]\ntenant = acme\nformat = w3c\n\n"
                 "[source iis-auto]\ntenant = acme\n\n"
                 "[source pinned]\ntenant = acme\nformat = auto\n"
@@ -309,7 +308,7 @@ def fail_closed(root, d):
 
     # no controld: nothing written, exit 1, the reason
     t0 = time.time()
-    rc, s, err = run_dp(["--link", "veil-test-nothing-%d" % os.getpid(), "--wait-keys", "1",
+    rc, s, err = run_dp(["--link", os.path.join(root, "nothing.sock"), "--wait-keys", "1",
                          "--tenant", "acme", "--in", src, "--out", out])
     took = time.time() - t0
     check(rc == 1, "no controld: exit 1 (rc %d)" % rc)
@@ -320,7 +319,7 @@ def fail_closed(root, d):
           "no controld: the summary says why")
     check(0.9 < took < 10, "no controld: held about --wait-keys (%.1f s)" % took)
     check(not any(n in err for n in names), "no name on stderr")
-    rc, s, err = run_dp(["--link", "veil-test-nothing-%d" % os.getpid(), "--wait-keys", "0",
+    rc, s, err = run_dp(["--link", os.path.join(root, "nothing.sock"), "--wait-keys", "0",
                          "--tenant", "acme", "--in", src, "--out", out], js=False)
     check(rc == 1 and os.path.getsize(out) == 0 and "300 lines of tenant acme were dropped, "
           "never written: no key: veil-controld was not reachable" in err,
@@ -344,8 +343,7 @@ def fail_closed(root, d):
 
     # controld comes late: the lines wait in the hold queue, then all go
     os.mkdir(os.path.join(root, "late"))
-    late = veiltest.Controld(BUILD, os.path.join(root, "late"),
-                             "veil-test-late-%d" % os.getpid())
+    late = veiltest.Controld(BUILD, os.path.join(root, "late"))
     late.start()
     late.ctl("tenant", "create", "acme")
     late.stop()  # the keys are in its database; the link is gone
@@ -536,7 +534,7 @@ def usage_and_config(root, d):
     check(p.returncode == 2 and "no tenant" in p.stderr, "an input without a tenant: exit 2")
     conf = os.path.join(root, "dp.conf")
     with open(conf, "w") as f:
-        f.write("[controld]\nlink_name = %s\nstate_dir = /x\n\n[roles]\nadmin = uid:0\n\n"
+        f.write("[controld]\nlink_socket = %s\nstate_dir = /x\n\n[roles]\nadmin = uid:0\n\n"
                 "[dataplane]\nwait_keys = 3\n\n[source fw]\ntenant = acme\nformat = cef\n"
                 "keep_domain = yes\n" % d.link)
     p = subprocess.run([DP, "--", "-c", conf, "--source", "fw", "--in", "a.log", "-n"],
@@ -555,10 +553,22 @@ def usage_and_config(root, d):
     p = subprocess.run([DP, "--", "-c", conf, "-n"], capture_output=True, text=True)
     check(p.returncode == 2 and "dp.conf:2: unknown key \"max_mesage\"" in p.stderr,
           "unknown [dataplane] key: file:line error: %s" % p.stderr.strip())
+    # the /dev/shm name of before: both daemons say what replaced it
+    for section in ("dataplane", "controld"):
+        with open(conf, "w") as f:
+            f.write("[%s]\nlink_name = veil-link\n" % section)
+        p = subprocess.run([DP, "--", "-c", conf, "-n"], capture_output=True, text=True)
+        check(p.returncode == 2 and "dp.conf:2: link_name was replaced by link_socket "
+              "(a path)" in p.stderr, "[%s] link_name: veil-dataplane says it was "
+              "replaced: %s" % (section, p.stderr.strip()))
+    p = subprocess.run([CTLD, "-n", "-c", conf], capture_output=True, text=True)
+    check(p.returncode == 1 and "dp.conf:2: link_name was replaced by link_socket "
+          "(a path)" in p.stderr, "link_name: veil-controld says it was replaced: %s"
+          % p.stderr.strip())
 
     # a config source, end to end
     with open(conf, "w") as f:
-        f.write("[dataplane]\nlink_name = %s\n\n[source fw]\ntenant = acme\nformat = cef\n"
+        f.write("[dataplane]\nlink_socket = %s\n\n[source fw]\ntenant = acme\nformat = cef\n"
                 "keep_domain = yes\n" % d.link)
     src = os.path.join(root, "kd.log")
     with open(src, "w") as f:
@@ -583,41 +593,18 @@ def as_nobody(root):
     with open(src, "w") as f:
         f.write("CEF:0|V|P|1|1|n|1|suser=frank.nobody\n")
     os.chmod(src, 0o644)
-    rc, s, err = run_dp(["--link", "veil-test-none-%d" % os.getpid(), "--wait-keys", "0.2",
+    rc, s, err = run_dp(["--link", os.path.join(d, "none.sock"), "--wait-keys", "0.2",
                          "--tenant", "acme", "--in", src, "--out", os.path.join(d, "o")],
                         user=65534)
     check(rc == 1 and s is not None and s["dropped"]["no-key"] == 1 and "EAL" not in err,
           "as nobody: EAL starts, the run ends with its summary: %s" % err[-500:])
 
 
-def dpdk_runtime_dir(prefix):
-    """Where EAL keeps its runtime files (and the telemetry socket)."""
-    if os.getuid() == 0:
-        base = "/var/run/dpdk"
-    else:
-        base = os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/tmp"), "dpdk")
-    return os.path.join(base, prefix)
-
-
-def telemetry_query(path, cmd):
-    """One request over DPDK's telemetry socket: the greeting, then cmd."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    try:
-        s.settimeout(5)
-        s.connect(path)
-        hello = json.loads(s.recv(16384).decode())
-        s.send(cmd.encode())
-        reply = json.loads(s.recv(65536).decode())
-    finally:
-        s.close()
-    return hello, reply.get(cmd.split(",")[0])
-
-
 def telemetry(root, d):
     """A dataplane with telemetry on (EAL without --no-telemetry), fed on a
     pipe kept open: its counters over the telemetry socket."""
     prefix = "veiltest%d" % os.getpid()
-    rundir = dpdk_runtime_dir(prefix)
+    rundir = veiltest.dpdk_runtime_dir(prefix)
     sock = os.path.join(rundir, "dpdk_telemetry.v2")
     out = os.path.join(root, "telemetry.out")
     n = 37
@@ -634,7 +621,7 @@ def telemetry(root, d):
         for _ in range(200):  # the socket appears, then the counters catch up
             if os.path.exists(sock):
                 try:
-                    hello, c = telemetry_query(sock, "/veil/counters")
+                    hello, c = veiltest.telemetry_query(sock, "/veil/counters")
                 except (OSError, ValueError):
                     c = None
                 if c is not None and c.get("lines_out") == n:
@@ -647,20 +634,24 @@ def telemetry(root, d):
               c["identities"] >= n and c["bytes_in"] > 0 and
               "dropped_no_key" in c and "dropped_oversize" in c,
               "telemetry: /veil/counters has the %d lines written: %r" % (n, c))
-        _, w = telemetry_query(sock, "/veil/workers")
+        _, w = veiltest.telemetry_query(sock, "/veil/workers")
         check(w is not None and w["workers"] >= 1 and
               sum(w["lines_in"]) == n and len(w["lines_in"]) == w["workers"],
               "telemetry: /veil/workers adds up: %r" % (w,))
-        _, k = telemetry_query(sock, "/veil/keys")
+        _, k = veiltest.telemetry_query(sock, "/veil/keys")
         check(k is not None and "acme" in k["tenants"] and
               k["versions_held"][k["tenants"].index("acme")] >= 1 and
               k["current"][k["tenants"].index("acme")] >= 1,
               "telemetry: /veil/keys lists acme's versions: %r" % (k,))
-        _, k1 = telemetry_query(sock, "/veil/keys,acme")
+        _, k1 = veiltest.telemetry_query(sock, "/veil/keys,acme")
         check(k1 is not None and k1["tenant"] == "acme" and
               k1["current"] in k1["versions"] and
               all(isinstance(v, int) for v in k1["versions"]),
               "telemetry: /veil/keys,acme gives version numbers: %r" % (k1,))
+        _, lk = veiltest.telemetry_query(sock, "/veil/link")
+        check(lk is not None and lk["socket"] == d.link and lk["connected"] == 1 and
+              lk["synced"] == 1 and lk["attaches"] == 1 and lk["refused_peers"] == 0,
+              "telemetry: /veil/link says connected and synced: %r" % (lk,))
         p.stdin.close()
         err = p.stderr.read().decode()
         rc = p.wait(timeout=60)
@@ -682,7 +673,7 @@ def main():
             return 1
     root = tempfile.mkdtemp(prefix="veil-dp-")
     os.chmod(root, 0o755)
-    d = veiltest.Controld(BUILD, root, "veil-test-dp-%d" % os.getpid())
+    d = veiltest.Controld(BUILD, root)
     try:
         d.start()
         rc, a = d.ctl("tenant", "create", "acme")

@@ -645,7 +645,7 @@ def part_d(tmp):
     """veil-dataplane in network mode on pcap files, keys from a real
     veil-controld: the datagrams that leave carry tokens, not names, and
     the tokens resolve to the names through veilctl."""
-    link = "veil-test-dpdk-%d" % os.getpid()
+    link = os.path.join(tmp, "link-d.sock")
     conf_path = dp_conf(os.path.join(tmp, "d.conf"), link, "none")
     ctld = veiltest.Controld(BUILD, tmp, link)
     dp = None
@@ -724,7 +724,7 @@ def dp_conf(path, link, exception):
     """veil-dataplane's config for D and E: net_pcap0, tenant acme's CEF
     senders, one UDP upstream. @return @path."""
     with open(path, "w") as f:
-        f.write("[dataplane]\nlink_name = %s\n" % link)
+        f.write("[dataplane]\nlink_socket = %s\n" % link)
         f.write("\n[network]\ndriver = dpdk\n\n[port p0]\ndevice = net_pcap0\n"
                 "address = %s/24, %s/64\nexception = %s\nnext_hop_mac = %s\n"
                 "\n[upstream u4]\nprotocol = udp\naddress = %s:5514\n"
@@ -767,7 +767,7 @@ def part_e(tmp, tap):
     queue, they leave by its TX queue in the order they came, as tokens
     that resolve; with @tap (root), the TAP has a queue pair per worker
     and the kernel's ARP and ping replies leave by the port."""
-    link = "veil-test-dpdk-e-%d" % os.getpid()
+    link = os.path.join(tmp, "link-e.sock")
     conf_path = dp_conf(os.path.join(tmp, "e.conf"), link,
                         "veile0" if tap else "none")
     E = Ether(src=PEER_MAC, dst=PORT_MAC)

@@ -65,7 +65,7 @@ def stats(d):
 
 def main():
     root = tempfile.mkdtemp(prefix="veil-nethold-")
-    link = "veil-nethold-%d" % os.getpid()
+    link = os.path.join(root, "link.sock")
     inp = veiltest.free_port(socket.SOCK_DGRAM)
     r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     r.bind(("127.0.0.1", 0))

@@ -223,7 +223,7 @@ def main():
         certs = os.path.join(root, "certs")
         os.mkdir(certs)
         veiltest.make_certs(certs)
-        d = veiltest.Controld(BUILD, root, "veil-test-net-%d" % os.getpid())
+        d = veiltest.Controld(BUILD, root)
         d.start()
         rc, a = d.ctl("tenant", "create", "acme")
         check(rc == 0, "tenant acme created: %r" % a)
@@ -232,7 +232,7 @@ def main():
         p_udp = free_port()
         conf = os.path.join(root, "dataplane.conf")  # controld's is veil.conf
         with open(conf, "w") as f:
-            f.write("[dataplane]\nlink_name = %s\nwait_keys = 20\nmax_message = 4096\n\n"
+            f.write("[dataplane]\nlink_socket = %s\nwait_keys = 20\nmax_message = 4096\n\n"
                     "[network]\ndriver = socket\nqueue_bytes = %d\nreconnect_min = 0.1\n"
                     "reconnect_max = 0.5\ndrain_timeout = 5\nidle_timeout = 60\n\n"
                     "[listen tcp]\nprotocol = tcp\naddress = 127.0.0.1:%d\n\n"

@@ -2,7 +2,7 @@
 """What the integration tests and the Python benchmarks share: the check()
 tally, a real veil-controld on a state directory of its own (Controld),
 veilctl calls, free ports, test certificates (the openssl CLI), and
-veil-dataplane runs with their JSON summary. Each test script imports it
+veil-dataplane runs with their JSON summary, its telemetry socket. Each test script imports it
 from its own directory (`import veiltest`); the benchmarks put
 tests/integration on sys.path first."""
 import atexit
@@ -195,16 +195,19 @@ def stop_dataplane(proc, timeout=60):
 
 
 class Controld:
-    """A real veil-controld with its own state directory, socket and link."""
+    """A real veil-controld with its own state directory, socket and link
+    socket (@link, default ROOT/link.sock: pass it to veil-dataplane's
+    --link)."""
 
-    def __init__(self, build, root, link, extra=""):
+    def __init__(self, build, root, link=None, extra=""):
         """@extra: more sections for the same file (veil-dataplane's: one
         config file for both daemons, as on the appliance)."""
+        link = link or os.path.join(root, "link.sock")
         self.build, self.root, self.link = build, root, link
         self.conf = os.path.join(root, "veil.conf")
         self.sock = os.path.join(root, "controld.sock")
         with open(self.conf, "w") as f:
-            f.write("[controld]\nstate_dir = %s/state\nsocket = %s\nlink_name = %s\n"
+            f.write("[controld]\nstate_dir = %s/state\nsocket = %s\nlink_socket = %s\n"
                     "\n[roles]\nadmin = uid:%d\n\n%s" % (root, self.sock, link,
                                                       os.getuid(), extra))
         self.proc = None
@@ -240,3 +243,26 @@ class Controld:
             return p.returncode, json.loads(p.stdout)
         except ValueError:
             return p.returncode, {"ok": False, "error": p.stderr.decode()}
+
+
+def dpdk_runtime_dir(prefix):
+    """Where EAL keeps its runtime files (and the telemetry socket)."""
+    if os.getuid() == 0:
+        base = "/var/run/dpdk"
+    else:
+        base = os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/tmp"), "dpdk")
+    return os.path.join(base, prefix)
+
+
+def telemetry_query(path, cmd):
+    """One request over DPDK's telemetry socket: the greeting, then cmd."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s.settimeout(5)
+        s.connect(path)
+        hello = json.loads(s.recv(16384).decode())
+        s.send(cmd.encode())
+        reply = json.loads(s.recv(65536).decode())
+    finally:
+        s.close()
+    return hello, reply.get(cmd.split(",")[0])

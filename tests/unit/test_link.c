@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
 /* The controld <-> dataplane link: both sides in one process, each with its
- * own mapping of the region, as two processes would have. */
+ * own mapping of the region, as two processes would have; the region handed
+ * over on a real Unix socket (a socketpair, or the link server's listening
+ * socket), with the checks of both sides. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -10,19 +12,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "veil_link.h"
 
-static char name[48];
+static char dir[64], path[128];
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(name, sizeof(name), "veil-link-test-%d", (int)getpid());
+	snprintf(dir, sizeof(dir), "/tmp/veil-link-test-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	/* reachable by an unprivileged child (the uid test) */
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/link.sock", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unlink(path);
+	rmdir(dir);
 	return 0;
 }
 
@@ -38,17 +54,26 @@ static struct veil_link_key sample_key(const char *tenant, uint32_t v)
 	return k;
 }
 
-/* Map the region by name and look for a byte string in it. */
-static long find_in_region(const void *needle, size_t n)
+/* controld's region handed to a dataplane over a socketpair. */
+static void pair(uint32_t slots, struct veil_link **c, struct veil_link **d)
 {
-	char path[64];
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	*c = veil_link_create(slots);
+	assert_non_null(*c);
+	assert_int_equal(veil_link_offer(*c, sv[0]), 0);
+	*d = veil_link_attach(sv[1]);
+	assert_non_null(*d);
+}
+
+/* Map controld's region once more and look for a byte string in it. */
+static long find_in_region(struct veil_link *c, const void *needle, size_t n)
+{
 	struct stat st;
-	snprintf(path, sizeof(path), "/%s", name);
-	int fd = shm_open(path, O_RDONLY, 0);
+	int fd = veil_link_region_fd(c);
 	assert_true(fd >= 0);
 	assert_int_equal(fstat(fd, &st), 0);
 	uint8_t *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
 	assert_true(p != MAP_FAILED);
 	long at = -1;
 	for (size_t i = 0; i + n <= (size_t)st.st_size; i++)
@@ -63,16 +88,14 @@ static long find_in_region(const void *needle, size_t n)
 static void test_key_roundtrip_and_wipe(void **state)
 {
 	(void)state;
-	struct veil_link *c = veil_link_create(name, 64);
-	assert_non_null(c);
-	struct veil_link *d = veil_link_attach(name);
-	assert_non_null(d);
+	struct veil_link *c, *d;
+	pair(64, &c, &d);
 	assert_int_equal(veil_link_epoch(c), veil_link_epoch(d));
 
 	struct veil_link_key k = sample_key("acme", 3);
 	assert_int_equal(veil_link_send(c, VEIL_LINK_MSG_KEY_ADD, &k, sizeof(k)), 0);
 	/* the key is in the region while in flight */
-	assert_true(find_in_region(k.key, sizeof(k.key)) >= 0);
+	assert_true(find_in_region(c, k.key, sizeof(k.key)) >= 0);
 
 	uint8_t buf[VEIL_LINK_PAYLOAD_MAX];
 	enum veil_link_msg type = VEIL_LINK_MSG_NONE;
@@ -82,7 +105,7 @@ static void test_key_roundtrip_and_wipe(void **state)
 	assert_int_equal(len, sizeof(k));
 	assert_memory_equal(buf, &k, sizeof(k));
 	/* ... and gone from it once received */
-	assert_int_equal(find_in_region(k.key, sizeof(k.key)), -1);
+	assert_int_equal(find_in_region(c, k.key, sizeof(k.key)), -1);
 	assert_int_equal(veil_link_recv(d, &type, buf, &len), 0);
 
 	/* the other way */
@@ -103,10 +126,8 @@ static void test_key_roundtrip_and_wipe(void **state)
 static void test_send_checks(void **state)
 {
 	(void)state;
-	struct veil_link *c = veil_link_create(name, 16);
-	assert_non_null(c);
-	struct veil_link *d = veil_link_attach(name);
-	assert_non_null(d);
+	struct veil_link *c, *d;
+	pair(16, &c, &d);
 	struct veil_link_key k = sample_key("acme", 1);
 	struct veil_link_hello h = { 1, 1 };
 
@@ -143,24 +164,17 @@ static void test_send_checks(void **state)
 static void test_corrupt_message_dropped(void **state)
 {
 	(void)state;
-	struct veil_link *c = veil_link_create(name, 16);
-	assert_non_null(c);
-	struct veil_link *d = veil_link_attach(name);
-	assert_non_null(d);
+	struct veil_link *c, *d;
+	pair(16, &c, &d);
 	struct veil_link_key k = sample_key("corruptme", 9);
 	assert_int_equal(veil_link_send(c, VEIL_LINK_MSG_KEY_ADD, &k, sizeof(k)), 0);
 
 	/* Corrupt the slot's protocol version through a third mapping: the
 	 * slot header is 24 bytes before the payload (type, proto, len). */
-	char path[64];
-	snprintf(path, sizeof(path), "/%s", name);
-	long at = find_in_region("corruptme", 9);
+	long at = find_in_region(c, "corruptme", 9);
 	assert_true(at >= 24);
-	int fd = shm_open(path, O_RDWR, 0);
-	assert_true(fd >= 0);
 	uint16_t bad = 77;
-	assert_int_equal(pwrite(fd, &bad, 2, at - 24 + 2), 2);
-	close(fd);
+	assert_int_equal(pwrite(veil_link_region_fd(c), &bad, 2, at - 24 + 2), 2);
 
 	uint8_t buf[VEIL_LINK_PAYLOAD_MAX];
 	enum veil_link_msg type;
@@ -171,65 +185,41 @@ static void test_corrupt_message_dropped(void **state)
 	veil_link_get_stats(d, &st);
 	assert_int_equal(st.bad_msgs, 1);
 	/* the dropped key was wiped too */
-	assert_int_equal(find_in_region(k.key, sizeof(k.key)), -1);
+	assert_int_equal(find_in_region(c, k.key, sizeof(k.key)), -1);
 	veil_link_close(d);
 	veil_link_close(c);
 }
 
-static void test_attach_errors_and_stale(void **state)
+/* Each side sees the other leave by the connection's end. */
+static void test_stale_by_connection(void **state)
 {
 	(void)state;
-	assert_null(veil_link_attach(name));
-	assert_int_equal(errno, ENOENT);
-	assert_null(veil_link_attach("bad/name"));
-	assert_int_equal(errno, EINVAL);
-	assert_null(veil_link_create(name, 100)); /* not a power of two */
-	assert_int_equal(errno, EINVAL);
-
-	/* something else under the name */
-	char path[64];
-	snprintf(path, sizeof(path), "/%s", name);
-	int fd = shm_open(path, O_RDWR | O_CREAT, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, 65536), 0);
-	close(fd);
-	assert_null(veil_link_attach(name));
-	assert_int_equal(errno, EPROTO);
-	shm_unlink(path);
-
-	/* controld restarts: the old region is stale, the new one attaches */
-	struct veil_link *c = veil_link_create(name, 16);
-	assert_non_null(c);
-	struct veil_link *d = veil_link_attach(name);
-	assert_non_null(d);
+	struct veil_link *c, *d;
+	pair(16, &c, &d);
 	assert_false(veil_link_stale(d));
+	assert_false(veil_link_stale(c));
 	assert_true(veil_link_peer_age_ms(d) < 10000);
-	struct veil_link *c2 = veil_link_create(name, 16);
-	assert_non_null(c2);
-	assert_true(veil_link_stale(d));
-	veil_link_close(d);
-	d = veil_link_attach(name);
-	assert_non_null(d);
-	assert_int_equal(veil_link_epoch(d), veil_link_epoch(c2));
-	assert_false(veil_link_stale(d));
-	/* a clean close marks the region closed */
-	veil_link_close(c2);
-	assert_true(veil_link_stale(d));
-	veil_link_close(d);
+	veil_link_close(d); /* the dataplane exits */
+	assert_true(veil_link_stale(c));
 	veil_link_close(c);
+
+	pair(16, &c, &d);
+	veil_link_close(c); /* controld stops */
+	assert_true(veil_link_stale(d));
+	veil_link_close(d);
 }
 
 static void test_region_locked_and_not_dumped(void **state)
 {
 	(void)state;
-	struct veil_link *c = veil_link_create(name, 64);
+	struct veil_link *c = veil_link_create(64);
 	assert_non_null(c);
 	FILE *f = fopen("/proc/self/smaps", "r");
 	assert_non_null(f);
 	char line[512];
 	bool in = false, locked = false, dd = false;
 	while (fgets(line, sizeof(line), f)) {
-		if (strchr(line, '-') && strstr(line, name))
+		if (strchr(line, '-') && strstr(line, "memfd:veil-link"))
 			in = true;
 		else if (in && strncmp(line, "Locked:", 7) == 0)
 			locked = strtoul(line + 7, NULL, 10) > 0;
@@ -248,6 +238,142 @@ static void test_region_locked_and_not_dumped(void **state)
 #endif
 #endif
 	assert_true(locked);
+	/* the region's size is sealed, and so are the seals */
+	int seals = fcntl(veil_link_region_fd(c), F_GET_SEALS);
+	assert_int_equal(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+			 F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	assert_int_equal(ftruncate(veil_link_region_fd(c), 4096), -1);
+	veil_link_close(c);
+}
+
+/* ---- the handshake's checks on the dataplane's side ---- */
+
+/* Send a handshake and nfds copies of fd (fd < 0: none). */
+static void send_hs(int sock, const struct veil_link_handshake *hs, int fd,
+		    int nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 2)];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { .iov_base = (void *)hs, .iov_len = sizeof(*hs) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	memset(&cm, 0, sizeof(cm));
+	if (fd >= 0) {
+		int fds[2] = { fd, fd };
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+	}
+	assert_int_equal(sendmsg(sock, &mh, 0), (ssize_t)sizeof(*hs));
+}
+
+/* A copy of a real region's bytes in a new memfd: sealed with @p seals,
+ * @p extra bytes longer. */
+static int copy_region(struct veil_link *c, int seals, off_t extra)
+{
+	struct stat st;
+	int src = veil_link_region_fd(c);
+	assert_int_equal(fstat(src, &st), 0);
+	int fd = memfd_create("not-veil", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, st.st_size + extra), 0);
+	uint8_t *buf = malloc((size_t)st.st_size);
+	assert_non_null(buf);
+	assert_int_equal(pread(src, buf, (size_t)st.st_size, 0), st.st_size);
+	assert_int_equal(pwrite(fd, buf, (size_t)st.st_size, 0), st.st_size);
+	free(buf);
+	if (seals)
+		assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
+	return fd;
+}
+
+/* Offer a handshake and fd on a socketpair; @return the attach's errno
+ * (0: attached, and detached again). */
+static int try_attach(const struct veil_link_handshake *hs, int fd, int nfds)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	send_hs(sv[0], hs, fd, nfds);
+	errno = 0;
+	struct veil_link *d = veil_link_attach(sv[1]);
+	int err = d ? 0 : errno;
+	if (d != NULL)
+		veil_link_close(d); /* closes sv[1] */
+	else
+		close(sv[1]);
+	close(sv[0]);
+	return err;
+}
+
+static void test_attach_refuses_bad_regions(void **state)
+{
+	(void)state;
+	struct veil_link *c = veil_link_create(16);
+	assert_non_null(c);
+	struct stat st;
+	assert_int_equal(fstat(veil_link_region_fd(c), &st), 0);
+	const int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	struct veil_link_handshake hs = {
+		.magic = VEIL_LINK_HS_MAGIC, .proto = VEIL_LINK_PROTO,
+		.size = sizeof(hs), .region_size = (uint64_t)st.st_size,
+		.epoch = veil_link_epoch(c),
+	};
+
+	/* the same bytes, sealed: taken (the harness itself is right) */
+	int good = copy_region(c, seals, 0);
+	assert_int_equal(try_attach(&hs, good, 1), 0);
+
+	/* not sealed: whoever has the fd could shrink it under the mapping */
+	int open_fd = copy_region(c, 0, 0);
+	assert_int_equal(try_attach(&hs, open_fd, 1), EPROTO);
+	/* sealed against shrinking only: it could still be grown, resealed */
+	int half = copy_region(c, F_SEAL_SHRINK, 0);
+	assert_int_equal(try_attach(&hs, half, 1), EPROTO);
+	/* a size other than the handshake's */
+	int longer = copy_region(c, seals, 4096);
+	assert_int_equal(try_attach(&hs, longer, 1), EPROTO);
+	struct veil_link_handshake hs2 = hs;
+	hs2.region_size += 4096;
+	assert_int_equal(try_attach(&hs2, longer, 1), EPROTO); /* header's size */
+	/* another epoch than the header's */
+	hs2 = hs;
+	hs2.epoch ^= 1;
+	assert_int_equal(try_attach(&hs2, good, 1), EPROTO);
+	/* another protocol, another magic */
+	hs2 = hs;
+	hs2.proto = VEIL_LINK_PROTO + 1;
+	assert_int_equal(try_attach(&hs2, good, 1), EPROTO);
+	hs2 = hs;
+	hs2.magic = 0;
+	assert_int_equal(try_attach(&hs2, good, 1), EPROTO);
+	/* no fd, two fds, a pipe */
+	assert_int_equal(try_attach(&hs, -1, 0), EPROTO);
+	assert_int_equal(try_attach(&hs, good, 2), EPROTO);
+	int pp[2];
+	assert_int_equal(pipe(pp), 0);
+	assert_int_equal(try_attach(&hs, pp[0], 1), EPROTO);
+	close(pp[0]);
+	close(pp[1]);
+
+	/* nothing yet is EAGAIN; a closed connection is ECONNRESET */
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_null(veil_link_attach(sv[1]));
+	assert_int_equal(errno, EAGAIN);
+	close(sv[0]);
+	assert_null(veil_link_attach(sv[1]));
+	assert_int_equal(errno, ECONNRESET);
+	close(sv[1]);
+
+	close(good);
+	close(open_fd);
+	close(half);
+	close(longer);
 	veil_link_close(c);
 }
 
@@ -272,6 +398,50 @@ static int fake_keys(void *ctx, veil_link_emit_fn emit, void *arg)
 	return 0;
 }
 
+static char last_log[400];
+static unsigned n_logs;
+
+static void keep_log(void *ctx, const char *msg)
+{
+	(void)ctx;
+	snprintf(last_log, sizeof(last_log), "%s", msg);
+	n_logs++;
+}
+
+static struct veil_link_server *server(struct fake_store *st, uint32_t slots,
+				       int64_t dataplane_uid)
+{
+	char err[400];
+	struct veil_link_server_opts o = {
+		.socket_path = path, .slots = slots, .dataplane_uid = dataplane_uid,
+		.keys = fake_keys, .ctx = st, .log = keep_log,
+	};
+	struct veil_link_server *srv = veil_link_server_new(&o, err, sizeof(err));
+	if (srv == NULL)
+		fail_msg("veil_link_server_new: %s", err);
+	return srv;
+}
+
+/* The dataplane's way in: connect (controld's uid checked), then the
+ * region, once the server took the connection. */
+static struct veil_link *dataplane(struct veil_link_server *srv)
+{
+	struct veil_link_cred who;
+	int fd = veil_link_connect(path, VEIL_LINK_UID_DEFAULT, &who);
+	assert_true(fd >= 0);
+	assert_int_equal(who.uid, geteuid());
+	assert_int_equal(who.pid, getpid());
+	struct veil_link *d = NULL;
+	for (int i = 0; i < 100 && d == NULL; i++) {
+		veil_link_server_poll(srv);
+		d = veil_link_attach(fd);
+		if (d == NULL)
+			assert_int_equal(errno, EAGAIN);
+	}
+	assert_non_null(d);
+	return d;
+}
+
 /* Drain the client; count KEY_ADDs and SYNC_DONEs. */
 static void drain(struct veil_link *d, unsigned *adds, unsigned *syncs,
 		  unsigned *destroys, uint32_t *last_version)
@@ -294,18 +464,26 @@ static void test_server_resync_and_changes(void **state)
 {
 	(void)state;
 	struct fake_store st = { .n = 3, .version = { 1, 2, 3 } };
-	struct veil_link_server *srv = veil_link_server_new(name, 64, fake_keys, &st);
-	assert_non_null(srv);
+	struct veil_link_server *srv = server(&st, 64, VEIL_LINK_UID_DEFAULT);
 	uint8_t key[32] = { 0 };
+	struct veil_link_server_status ss;
 
+	veil_link_server_status(srv, &ss);
+	assert_false(ss.connected || ss.seen);
+	assert_int_equal(ss.last_contact_ms, -1);
 	/* no dataplane yet: changes are not sent (a HELLO brings them all) */
 	veil_link_server_key_added(srv, "acme", 4, true, key);
-	struct veil_link *d = veil_link_attach(name);
-	assert_non_null(d);
+	struct veil_link *d = dataplane(srv);
 	unsigned adds = 0, syncs = 0, destroys = 0;
 	uint32_t last = 0;
 	drain(d, &adds, &syncs, &destroys, &last);
 	assert_int_equal(adds, 0);
+	veil_link_server_status(srv, &ss);
+	assert_true(ss.connected);
+	assert_false(ss.synced);
+	assert_int_equal(ss.peer.pid, getpid());
+	assert_int_equal(ss.peer.uid, geteuid());
+	assert_int_equal(ss.connections, 1);
 
 	struct veil_link_hello h = { 42, 1 };
 	assert_int_equal(veil_link_send(d, VEIL_LINK_MSG_HELLO, &h, sizeof(h)), 0);
@@ -331,6 +509,34 @@ static void test_server_resync_and_changes(void **state)
 	assert_non_null(w);
 	assert_int_equal(w->value[1], 20);
 	assert_null(veil_link_server_counters(srv, 0));
+	veil_link_server_status(srv, &ss);
+	assert_true(ss.synced && ss.last_contact_ms >= 0);
+
+	/* the dataplane exits: the server says so at its next poll, and
+	 * no longer that it is synced */
+	veil_link_close(d);
+	veil_link_server_poll(srv);
+	assert_false(veil_link_server_synced(srv));
+	veil_link_server_status(srv, &ss);
+	assert_false(ss.connected);
+	assert_false(ss.synced);
+	assert_true(ss.seen);
+	assert_int_equal(ss.peer.pid, getpid());
+	assert_non_null(strstr(last_log, "left"));
+	assert_null(veil_link_server_link(srv));
+	/* a change with nobody there goes nowhere, and fails nothing */
+	veil_link_server_key_added(srv, "acme", 5, true, key);
+
+	/* the next dataplane gets a fresh region and a full resync */
+	d = dataplane(srv);
+	assert_int_equal(veil_link_send(d, VEIL_LINK_MSG_HELLO, &h, sizeof(h)), 0);
+	veil_link_server_poll(srv);
+	adds = syncs = 0;
+	drain(d, &adds, &syncs, &destroys, &last);
+	assert_int_equal(adds, 3);
+	assert_int_equal(syncs, 1);
+	veil_link_server_status(srv, &ss);
+	assert_int_equal(ss.connections, 2);
 	veil_link_close(d);
 	veil_link_server_free(srv);
 }
@@ -342,10 +548,8 @@ static void test_server_full_ring_resyncs(void **state)
 	struct fake_store st = { .n = 20 };
 	for (unsigned i = 0; i < 20; i++)
 		st.version[i] = i + 1;
-	struct veil_link_server *srv = veil_link_server_new(name, 16, fake_keys, &st);
-	assert_non_null(srv);
-	struct veil_link *d = veil_link_attach(name);
-	assert_non_null(d);
+	struct veil_link_server *srv = server(&st, 16, VEIL_LINK_UID_DEFAULT);
+	struct veil_link *d = dataplane(srv);
 	struct veil_link_hello h = { 42, 1 };
 	assert_int_equal(veil_link_send(d, VEIL_LINK_MSG_HELLO, &h, sizeof(h)), 0);
 	veil_link_server_poll(srv);
@@ -382,16 +586,190 @@ static void test_server_full_ring_resyncs(void **state)
 	veil_link_server_free(srv);
 }
 
+/* ---- who may be at the other end ---- */
+
+static void test_peer_uid_checked_both_ways(void **state)
+{
+	(void)state;
+	struct fake_store st = { .n = 1, .version = { 1 } };
+	uint32_t other = geteuid() == 4242 ? 4243 : 4242;
+
+	/* the dataplane expects controld to run as another uid: it refuses
+	 * the socket before reading anything, and says whose it was */
+	struct veil_link_server *srv = server(&st, 16, VEIL_LINK_UID_DEFAULT);
+	struct veil_link_cred who;
+	errno = 0;
+	assert_int_equal(veil_link_connect(path, other, &who), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(who.uid, geteuid());
+	assert_true(veil_link_connect(path, geteuid(), &who) >= 0 ||
+		    !"its own uid is taken");
+	veil_link_server_free(srv);
+
+	/* controld expects the dataplane to run as another uid: the
+	 * connection is closed with nothing sent, counted and logged */
+	srv = server(&st, 16, other);
+	int fd = veil_link_connect(path, VEIL_LINK_UID_DEFAULT, NULL);
+	assert_true(fd >= 0);
+	n_logs = 0;
+	veil_link_server_poll(srv);
+	struct veil_link_server_status ss;
+	veil_link_server_status(srv, &ss);
+	assert_int_equal(ss.refused_peers, 1);
+	assert_int_equal(ss.last_refused_uid, geteuid());
+	assert_false(ss.connected || ss.seen);
+	assert_int_equal(n_logs, 1);
+	char want[32];
+	snprintf(want, sizeof(want), "from uid %u", (unsigned)geteuid());
+	assert_non_null(strstr(last_log, want));
+	assert_null(veil_link_attach(fd));
+	assert_int_equal(errno, ECONNRESET); /* no region, no key */
+	close(fd);
+	veil_link_server_free(srv);
+}
+
+/* As root: a child that setuid()s to nobody connects to a controld that
+ * takes root only (the default): refused and counted. */
+static void test_foreign_uid_refused(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	struct fake_store st = { .n = 1, .version = { 1 } };
+	struct veil_link_server *srv = server(&st, 16, VEIL_LINK_UID_DEFAULT);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(10);
+		int fd = veil_link_connect(path, 0, NULL);
+		if (fd < 0)
+			_exit(11);
+		/* wait for controld's answer: the end of the connection */
+		for (int i = 0; i < 500; i++) {
+			struct veil_link *d = veil_link_attach(fd);
+			if (d != NULL)
+				_exit(12); /* a region for nobody */
+			if (errno == ECONNRESET)
+				_exit(0);
+			usleep(10000);
+		}
+		_exit(13);
+	}
+	struct veil_link_server_status ss = { 0 };
+	for (int i = 0; i < 500 && ss.refused_peers == 0; i++) {
+		veil_link_server_poll(srv);
+		veil_link_server_status(srv, &ss);
+		usleep(10000);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(ss.refused_peers, 1);
+	assert_int_equal(ss.last_refused_uid, 65534);
+	assert_false(ss.connected);
+	assert_non_null(strstr(last_log, "from uid 65534"));
+	veil_link_server_free(srv);
+}
+
+/* One dataplane at a time; a stopped controld is seen, a new one taken
+ * through the same checks. */
+static void test_second_dataplane_and_restart(void **state)
+{
+	(void)state;
+	struct fake_store st = { .n = 1, .version = { 1 } };
+	struct veil_link_server *srv = server(&st, 16, VEIL_LINK_UID_DEFAULT);
+	struct veil_link *d = dataplane(srv);
+	int fd = veil_link_connect(path, VEIL_LINK_UID_DEFAULT, NULL);
+	assert_true(fd >= 0);
+	veil_link_server_poll(srv);
+	assert_null(veil_link_attach(fd));
+	assert_int_equal(errno, ECONNRESET);
+	close(fd);
+	struct veil_link_server_status ss;
+	veil_link_server_status(srv, &ss);
+	assert_int_equal(ss.refused_busy, 1);
+	assert_int_equal(ss.refused_peers, 0);
+	assert_true(ss.connected);
+
+	/* controld stops: the dataplane sees it; a new controld on the same
+	 * path gives a new region (a new epoch) */
+	uint64_t epoch = veil_link_epoch(d);
+	veil_link_server_free(srv);
+	assert_true(veil_link_stale(d));
+	veil_link_close(d);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), -1); /* the socket went with it */
+	srv = server(&st, 16, VEIL_LINK_UID_DEFAULT);
+	d = dataplane(srv);
+	assert_false(veil_link_stale(d));
+	assert_true(veil_link_epoch(d) != epoch);
+	veil_link_close(d);
+	veil_link_server_free(srv);
+}
+
+/* The socket's directory: nobody else may write in it. */
+static void test_server_directory_checks(void **state)
+{
+	(void)state;
+	struct fake_store st = { 0 };
+	char err[400], sub[160], sock[200];
+	struct veil_link_server_opts o = { .socket_path = sock, .slots = 16,
+		.dataplane_uid = VEIL_LINK_UID_DEFAULT, .keys = fake_keys,
+		.ctx = &st, .log = keep_log };
+
+	/* missing: made, mode 0750 */
+	snprintf(sub, sizeof(sub), "%s/run", dir);
+	snprintf(sock, sizeof(sock), "%s/link.sock", sub);
+	struct veil_link_server *srv = veil_link_server_new(&o, err, sizeof(err));
+	assert_non_null(srv);
+	struct stat sb;
+	assert_int_equal(stat(sub, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0750);
+	assert_int_equal(stat(sock, &sb), 0);
+	assert_true(S_ISSOCK(sb.st_mode));
+	veil_link_server_free(srv);
+
+	/* world-writable (as /tmp) or group-writable: refused, saying so */
+	assert_int_equal(chmod(sub, 01777), 0);
+	assert_null(veil_link_server_new(&o, err, sizeof(err)));
+	assert_non_null(strstr(err, "writable by other users"));
+	assert_int_equal(chmod(sub, 0770), 0);
+	assert_null(veil_link_server_new(&o, err, sizeof(err)));
+	assert_non_null(strstr(err, "writable by other users"));
+	assert_int_equal(chmod(sub, 0755), 0);
+
+	/* something that is not a socket at the path: left alone */
+	int f = open(sock, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(f >= 0);
+	close(f);
+	assert_null(veil_link_server_new(&o, err, sizeof(err)));
+	assert_non_null(strstr(err, "not a socket"));
+	unlink(sock);
+
+	/* a relative path */
+	o.socket_path = "link.sock";
+	assert_null(veil_link_server_new(&o, err, sizeof(err)));
+	assert_non_null(strstr(err, "absolute"));
+	rmdir(sub);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_key_roundtrip_and_wipe, setup),
-		cmocka_unit_test_setup(test_send_checks, setup),
-		cmocka_unit_test_setup(test_corrupt_message_dropped, setup),
-		cmocka_unit_test_setup(test_attach_errors_and_stale, setup),
-		cmocka_unit_test_setup(test_region_locked_and_not_dumped, setup),
-		cmocka_unit_test_setup(test_server_resync_and_changes, setup),
-		cmocka_unit_test_setup(test_server_full_ring_resyncs, setup),
+		cmocka_unit_test_setup_teardown(test_key_roundtrip_and_wipe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_send_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_message_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_by_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_region_locked_and_not_dumped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_refuses_bad_regions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_resync_and_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_full_ring_resyncs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_uid_checked_both_ways, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_uid_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_dataplane_and_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_directory_checks, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
