@@ -142,6 +142,14 @@ static json_t *not_changed(struct ctld *d)
 	return error("the governance log cannot be written: nothing was changed");
 }
 
+/* A committed key version the keyring did not take (it cannot happen
+ * short of a bug: ctl_key_stage checks the ring's room). */
+static void not_live(const char *tenant, uint32_t version)
+{
+	note("tenant %s: key version %u is stored but not in memory (%s); "
+	     "restart veil-controld to load it", tenant, version, strerror(errno));
+}
+
 /* The change failed on its own (not the log's fault): roll it back and
  * record the failure (committed with the batch). */
 static void change_failed(struct ctld *d, const struct ctl_caller *who,
@@ -272,7 +280,8 @@ static json_t *cmd_tenant_create(struct ctld *d, const struct ctl_caller *who, j
 		ctl_tenant_drop(&nt);
 		return not_changed(d);
 	}
-	ctl_tenant_add(d, &nt);
+	if (ctl_tenant_add(d, &nt) != 0)
+		not_live(id, 1);
 	json_t *a = ok();
 	json_object_set_new(a, "tenant", json_string(id));
 	json_object_set_new(a, "version", json_integer(1));
@@ -413,7 +422,8 @@ static json_t *cmd_key_roll(struct ctld *d, const struct ctl_caller *who, json_t
 		ctl_key_drop(&nk); /* zeroized: it never existed */
 		return not_changed(d);
 	}
-	ctl_key_live(d, t, &nk);
+	if (ctl_key_live(d, t, &nk) != 0)
+		not_live(t->id, v);
 	json_t *a = ok();
 	json_object_set_new(a, "version", json_integer(v));
 	return a;
@@ -1056,7 +1066,9 @@ void ctl_housekeeping(struct ctld *d)
 			rolled_back(d);
 			continue;
 		}
-		ctl_key_live(d, t, &nk);
+		uint32_t v = nk.version;
+		if (ctl_key_live(d, t, &nk) != 0)
+			not_live(t->id, v);
 	}
 	ctl_audit_prune(&d->store, ctl_now() - (int64_t)d->cfg.audit_retention_days * 86400000);
 }

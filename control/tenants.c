@@ -141,11 +141,13 @@ void ctl_key_drop(struct ctl_new_key *nk)
 }
 
 /* After the commit: the new version is live and current, here and in the
- * dataplane. */
-void ctl_key_live(struct ctld *d, struct ctl_tenant *t, struct ctl_new_key *nk)
+ * dataplane. The ring takes it (a new version number, below the ring's
+ * capacity, checked by ctl_key_stage); if it did not, -1: the version is
+ * stored, and a restart loads it. */
+int ctl_key_live(struct ctld *d, struct ctl_tenant *t, struct ctl_new_key *nk)
 {
-	/* cannot fail: a new version number, below the ring's capacity */
-	if (veil_keyring_add(t->ring, nk->key) == 0) {
+	int rc = veil_keyring_add(t->ring, nk->key);
+	if (rc == 0) {
 		nk->key = NULL;
 		t->current = nk->version;
 		if (d->link != NULL)
@@ -153,6 +155,7 @@ void ctl_key_live(struct ctld *d, struct ctl_tenant *t, struct ctl_new_key *nk)
 						   nk->raw);
 	}
 	ctl_key_drop(nk);
+	return rc;
 }
 
 int ctl_tenant_create(struct ctld *d, const char *id, struct ctl_new_tenant *nt,
@@ -204,15 +207,14 @@ void ctl_tenant_drop(struct ctl_new_tenant *nt)
 	memset(nt, 0, sizeof(*nt));
 }
 
-struct ctl_tenant *ctl_tenant_add(struct ctld *d, struct ctl_new_tenant *nt)
+int ctl_tenant_add(struct ctld *d, struct ctl_new_tenant *nt)
 {
 	struct ctl_tenant *t = &d->tenants[d->n_tenants++];
 	memset(t, 0, sizeof(*t));
 	snprintf(t->id, sizeof(t->id), "%s", nt->id);
 	t->ring = nt->ring;
 	nt->ring = NULL;
-	ctl_key_live(d, t, &nt->key);
-	return t;
+	return ctl_key_live(d, t, &nt->key);
 }
 
 /* Crypto-shredding, the database's part, in the open transaction: the
