@@ -407,10 +407,10 @@ static json_t *cmd_key_roll(struct ctld *d, const struct ctl_caller *who, json_t
 		return err;
 	if (ctl_store_begin(&d->store) != 0)
 		return not_changed(d);
-	if (ctl_key_stage(d, t->id, t->current, &nk) != 0) {
-		bool full = errno == ENOSPC;
+	int rc = ctl_key_stage(d, t->id, t->current, &nk);
+	if (rc != 0) {
 		change_failed(d, who, "key.roll", t->id, "failed");
-		if (full)
+		if (rc == -2)
 			return error("%s has %d live key versions, the most there can "
 				     "be: destroy old ones first", t->id,
 				     CTLD_MAX_LIVE_VERSIONS);

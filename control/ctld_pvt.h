@@ -75,8 +75,8 @@ int ctl_tenant_create(struct ctld *d, const char *id, struct ctl_new_tenant *nt,
 /* -1 if its first key did not go live (see ctl_key_live). */
 int ctl_tenant_add(struct ctld *d, struct ctl_new_tenant *nt);
 void ctl_tenant_drop(struct ctl_new_tenant *nt);
-/* The version after current (of tenant id); -1 (errno ENOSPC when the
- * tenant has CTLD_MAX_LIVE_VERSIONS live versions). */
+/* The version after current (of tenant id); -1 on failure, -2 when the
+ * tenant has CTLD_MAX_LIVE_VERSIONS live versions. */
 int ctl_key_stage(struct ctld *d, const char *id, uint32_t current,
 		  struct ctl_new_key *nk);
 /* -1 if the ring did not take it (stored: a restart loads it). */

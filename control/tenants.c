@@ -106,10 +106,8 @@ int ctl_key_stage(struct ctld *d, const char *id, uint32_t current,
 		live = sqlite3_column_int64(st, 1);
 	}
 	sqlite3_finalize(st);
-	if (live >= CTLD_MAX_LIVE_VERSIONS) {
-		errno = ENOSPC;
-		return -1;
-	}
+	if (live >= CTLD_MAX_LIVE_VERSIONS)
+		return -2;
 	nk->raw = veil_secmem_alloc(32);
 	if (nk->raw == NULL || veil_key_generate(nk->raw) != 0 ||
 	    (wl = ctl_wrap_key(d->store.wrap, nk->raw, wrapped)) < 0 ||

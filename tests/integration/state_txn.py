@@ -6,11 +6,13 @@ directory. With the real veil-controld and veilctl:
 
 - full disk: controld's state directory is a small tmpfs. For each state
   change (role grant and revoke, key roll and destroy, tenant lock, tenant
-  create, config set) the tmpfs is filled to the last byte, then a few pages are freed
-  (0, 1, 2, ... so that some changes fit and some do not); after the answer,
+  create, config set) the tmpfs is filled to the last byte, then a few
+  pages are freed (0, 1, 2, ... so that some changes fit and some do not);
+  after the answer,
   space is freed and controld restarted: an ok answer has its record and its
   effect, an error answer has neither, and what controld shows from memory
   before the restart is what it shows from the database after it.
+- a roll past the keyring's 64 live versions is refused, storing nothing.
 - shredding: a destroyed version's wrapped key is in no file of the state
   directory once the answer is out (kill -9 right after it), for a destroy
   by an admin and for one by the key retention.
@@ -389,6 +391,35 @@ def reason_rule(root):
         d.stop()
 
 
+def ring_full(root):
+    """A tenant's keyring holds 64 live versions: a roll past that is
+    refused before anything is stored (a version in the database that
+    memory cannot hold would keep controld from starting)."""
+    r = os.path.join(root, "ring")
+    os.mkdir(r)
+    d = Daemon(r, os.path.join(r, "state"), "veil-test-ring-%d" % os.getpid())
+    d.start()
+    try:
+        d.ctl("tenant", "create", "acme")
+        for _ in range(63):
+            d.ctl("key", "roll", "acme")
+        rc, a = d.ctl("key", "roll", "acme")
+        check(rc == 1 and "destroy old ones" in a.get("error", ""),
+              "a 65th live version is refused: %r" % a)
+        rc, a = d.ctl("key", "list", "acme")
+        check(a["tenant"]["current_version"] == 64 and len(a["tenant"]["versions"]) == 64,
+              "nothing stored for the refused roll")
+        d.stop()
+        d.start()
+        rc, a = d.ctl("key", "list", "acme")
+        check(rc == 0 and a["tenant"]["current_version"] == 64, "controld starts again")
+        rc, a = d.ctl("key", "destroy", "acme", "1", "--reason", REASON)
+        rc, a = d.ctl("key", "roll", "acme")
+        check(rc == 0 and a["version"] == 65, "after a destroy, a roll: %r" % a)
+    finally:
+        d.stop()
+
+
 def main():
     if os.geteuid() != 0:
         print("state-txn: needs root (mounts a tmpfs): 0 passed, 0 failed, 1 skipped")
@@ -397,6 +428,7 @@ def main():
     os.chmod(root, 0o755)  # other uids reach the socket
     try:
         reason_rule(root)
+        ring_full(root)
         shredding(root)
         full_disk(root)
     finally:
