@@ -2,7 +2,8 @@
 /*
  * Tenants and their key versions: the database keeps them wrapped, memory
  * keeps the live versions unwrapped in keyrings (locked memory) for resolve
- * and lookup, and every change goes down the link to the dataplane.
+ * and lookup, and every change, once committed with its governance record,
+ * reaches memory and goes down the link to the dataplane.
  */
 #include <errno.h>
 #include <stdio.h>
