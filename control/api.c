@@ -89,6 +89,77 @@ static json_t *refuse(struct ctld *d, const struct ctl_caller *who,
 	return error("%s", why);
 }
 
+/* ---- state changes: the change and its record in one transaction ---- */
+
+/* controld's own messages (it runs under systemd, stderr is the journal) */
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("veil-controld: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* A record of a caller's, or with who NULL, of controld's own (the
+ * housekeeping): role "system", uid 0. */
+static int record(struct ctld *d, const struct ctl_caller *who, const char *action,
+		  const char *tenant, const char *just, const char *outcome)
+{
+	struct ctl_audit_rec r = {
+		.uid = who ? who->uid : 0,
+		.role = who ? veil_role_name(who->role) : "system",
+		.action = action, .tenant = tenant, .justification = just,
+		.outcome = outcome,
+	};
+	return ctl_audit_append(&d->store, &r);
+}
+
+/* Append the change's record to its open transaction (ctl_store_begin)
+ * and commit both; -1: neither is kept. */
+static int commit_change(struct ctld *d, const struct ctl_caller *who,
+			 const char *action, const char *tenant, const char *just,
+			 const char *outcome)
+{
+	if (record(d, who, action, tenant, just, outcome) != 0) {
+		ctl_store_abort(&d->store);
+		return -1;
+	}
+	return ctl_store_commit(&d->store);
+}
+
+/* The change did not commit: say so in the log, and to the caller. */
+static void rolled_back(struct ctld *d)
+{
+	note("governance log commit failed: %s; the change was rolled back",
+	     sqlite3_errmsg(d->store.db));
+}
+
+static json_t *not_changed(struct ctld *d)
+{
+	rolled_back(d);
+	return error("the governance log cannot be written: nothing was changed");
+}
+
+/* A committed key version the keyring did not take (it cannot happen
+ * short of a bug: ctl_key_stage checks the ring's room). */
+static void not_live(const char *tenant, uint32_t version)
+{
+	note("tenant %s: key version %u is stored but not in memory (%s); "
+	     "restart veil-controld to load it", tenant, version, strerror(errno));
+}
+
+/* The change failed on its own (not the log's fault): roll it back and
+ * record the failure (committed with the batch). */
+static void change_failed(struct ctld *d, const struct ctl_caller *who,
+			  const char *action, const char *tenant, const char *outcome)
+{
+	ctl_store_abort(&d->store);
+	record(d, who, action, tenant, NULL, outcome);
+}
+
 /* ---- field checks ---- */
 
 static const char *get_str(json_t *req, const char *key, size_t max)
@@ -193,14 +264,23 @@ static json_t *cmd_stats(struct ctld *d, const struct ctl_caller *who, json_t *r
 static json_t *cmd_tenant_create(struct ctld *d, const struct ctl_caller *who, json_t *req)
 {
 	const char *id = get_str(req, "tenant", VEIL_TENANT_MAX);
+	struct ctl_new_tenant nt;
 	char err[160];
 	if (id == NULL)
 		return error("\"tenant\" must be a tenant id");
-	if (ctl_tenant_create(d, id, err, sizeof(err)) != 0) {
-		audit(d, who, "tenant.create", id, NULL, NULL, "failed");
+	if (ctl_store_begin(&d->store) != 0)
+		return not_changed(d);
+	/* no first key, no tenant: its row goes with the transaction */
+	if (ctl_tenant_create(d, id, &nt, err, sizeof(err)) != 0) {
+		change_failed(d, who, "tenant.create", id, "failed");
 		return error("%s", err);
 	}
-	audit(d, who, "tenant.create", id, NULL, NULL, "ok: key version 1");
+	if (commit_change(d, who, "tenant.create", id, NULL, "ok: key version 1") != 0) {
+		ctl_tenant_drop(&nt);
+		return not_changed(d);
+	}
+	if (ctl_tenant_add(d, &nt) != 0)
+		not_live(id, 1);
 	json_t *a = ok();
 	json_object_set_new(a, "tenant", json_string(id));
 	json_object_set_new(a, "version", json_integer(1));
@@ -299,13 +379,18 @@ static json_t *cmd_tenant_set(struct ctld *d, const struct ctl_caller *who, json
 	snprintf(outcome, sizeof(outcome), "state %s -> %s, roll_days %u -> %u",
 		 t->locked ? "locked" : "active", locked ? "locked" : "active",
 		 t->roll_days, roll_days);
+	if (ctl_store_begin(&d->store) != 0)
+		return not_changed(d);
 	if (ctl_tenant_set(d, t, locked, roll_days) != 0) {
-		audit(d, who, "tenant.change", t->id, NULL, NULL, "failed");
-		return error("database: %s", sqlite3_errmsg(d->store.db));
+		json_t *e = error("database: %s", sqlite3_errmsg(d->store.db));
+		change_failed(d, who, "tenant.change", t->id, "failed");
+		return e;
 	}
 	char full[160];
 	snprintf(full, sizeof(full), "ok: %s", outcome);
-	audit(d, who, "tenant.change", t->id, NULL, NULL, full);
+	if (commit_change(d, who, "tenant.change", t->id, NULL, full) != 0)
+		return not_changed(d);
+	ctl_tenant_apply(d, t, locked, roll_days);
 	json_t *a = ok();
 	json_object_set_new(a, "tenant", tenant_json(d, t));
 	return a;
@@ -315,16 +400,29 @@ static json_t *cmd_key_roll(struct ctld *d, const struct ctl_caller *who, json_t
 {
 	json_t *err = NULL;
 	struct ctl_tenant *t = tenant_arg(d, req, &err);
-	uint32_t v;
+	struct ctl_new_key nk;
 	char outcome[64];
 	if (t == NULL)
 		return err;
-	if (ctl_key_new_version(d, t, &v) != 0) {
-		audit(d, who, "key.roll", t->id, NULL, NULL, "failed");
+	if (ctl_store_begin(&d->store) != 0)
+		return not_changed(d);
+	int rc = ctl_key_stage(d, t->id, t->current, &nk);
+	if (rc != 0) {
+		change_failed(d, who, "key.roll", t->id, "failed");
+		if (rc == -2)
+			return error("%s has %d live key versions, the most there can "
+				     "be: destroy old ones first", t->id,
+				     CTLD_MAX_LIVE_VERSIONS);
 		return error("cannot make a new key version");
 	}
+	uint32_t v = nk.version;
 	snprintf(outcome, sizeof(outcome), "ok: version %u is current", v);
-	audit(d, who, "key.roll", t->id, NULL, NULL, outcome);
+	if (commit_change(d, who, "key.roll", t->id, NULL, outcome) != 0) {
+		ctl_key_drop(&nk); /* zeroized: it never existed */
+		return not_changed(d);
+	}
+	if (ctl_key_live(d, t, &nk) != 0)
+		not_live(t->id, v);
 	json_t *a = ok();
 	json_object_set_new(a, "version", json_integer(v));
 	return a;
@@ -342,13 +440,32 @@ static json_t *cmd_key_destroy(struct ctld *d, const struct ctl_caller *who, jso
 	    json_integer_value(v) > UINT32_MAX)
 		return error("\"version\" must be a key version");
 	uint32_t ver = (uint32_t)json_integer_value(v);
+	/* it cannot be undone: the caller says why, as for a resolve */
+	const char *reason = get_str(req, "reason", 4096);
+	if (!justification_ok(reason))
+		return error("\"reason\" must say why in a sentence (at least %d "
+			     "non-blank characters): a destroyed key version cannot "
+			     "be brought back", MIN_JUSTIFICATION);
 	if (ver == t->current)
 		return error("version %u is current: roll first", ver);
-	if (ctl_key_destroy(d, t, ver) != 0)
+	if (ctl_store_begin(&d->store) != 0)
+		return not_changed(d);
+	if (ctl_key_destroy(d, t, ver) != 0) {
+		ctl_store_abort(&d->store);
 		return error("version %u is not a live version of %s", ver, t->id);
+	}
 	snprintf(outcome, sizeof(outcome), "ok: version %u destroyed by an admin", ver);
-	audit(d, who, "key.destroy", t->id, NULL, NULL, outcome);
-	return ok();
+	if (commit_change(d, who, "key.destroy", t->id, reason, outcome) != 0)
+		return not_changed(d);
+	ctl_key_destroyed(d, t, ver);
+	bool shredded = ctl_store_shred(&d->store) == 0;
+	if (!shredded)
+		note("shredding %s version %u: the WAL could not be truncated (%s); "
+		     "retrying at the next housekeeping", t->id, ver,
+		     sqlite3_errmsg(d->store.db));
+	json_t *a = ok();
+	json_object_set_new(a, "shredded", json_boolean(shredded));
+	return a;
 }
 
 /* A name as JSON: a string when it is UTF-8 without NUL, else {"hex": ...}. */
@@ -774,8 +891,13 @@ static json_t *cmd_role_change(struct ctld *d, const struct ctl_caller *who, jso
 	sqlite3_stmt *st;
 	const char *sql = grant ? "INSERT OR REPLACE INTO roles(is_gid, id, role) VALUES(?,?,?)"
 				: "DELETE FROM roles WHERE is_gid=? AND id=?";
-	if (sqlite3_prepare_v2(d->store.db, sql, -1, &st, NULL))
-		return error("database: %s", sqlite3_errmsg(d->store.db));
+	if (ctl_store_begin(&d->store) != 0)
+		return not_changed(d);
+	if (sqlite3_prepare_v2(d->store.db, sql, -1, &st, NULL)) {
+		json_t *e = error("database: %s", sqlite3_errmsg(d->store.db));
+		ctl_store_abort(&d->store);
+		return e;
+	}
 	sqlite3_bind_int(st, 1, gid != NULL);
 	sqlite3_bind_int64(st, 2, json_integer_value(id));
 	if (grant)
@@ -783,17 +905,29 @@ static json_t *cmd_role_change(struct ctld *d, const struct ctl_caller *who, jso
 	int okk = sqlite3_step(st) == SQLITE_DONE;
 	int changed = sqlite3_changes(d->store.db);
 	sqlite3_finalize(st);
-	if (!okk)
-		return error("database: %s", sqlite3_errmsg(d->store.db));
+	if (!okk) {
+		json_t *e = error("database: %s", sqlite3_errmsg(d->store.db));
+		ctl_store_abort(&d->store);
+		return e;
+	}
 	snprintf(what, sizeof(what), "%s %s:%lld%s%s", grant ? "granted" : "revoked",
 		 uid ? "uid" : "gid", (long long)json_integer_value(id),
 		 grant ? " " : "", grant ? veil_role_name(role) : "");
-	if (!grant && changed == 0)
+	if (!grant && changed == 0) {
+		ctl_store_abort(&d->store);
 		return error("no database role binding for %s:%lld (config file "
 			     "bindings change in the file)", uid ? "uid" : "gid",
 			     (long long)json_integer_value(id));
-	audit(d, who, grant ? "role.grant" : "role.revoke", NULL, NULL, NULL, what);
-	return ok();
+	}
+	if (commit_change(d, who, grant ? "role.grant" : "role.revoke", NULL, NULL,
+			  what) != 0)
+		return not_changed(d);
+	/* the answer says what was bound, as the record does */
+	json_t *a = ok();
+	json_object_set_new(a, uid ? "uid" : "gid", json_integer(json_integer_value(id)));
+	if (grant)
+		json_object_set_new(a, "role", json_string(veil_role_name(role)));
+	return a;
 }
 
 static json_t *cmd_config_show(struct ctld *d, const struct ctl_caller *who, json_t *req)
@@ -811,14 +945,21 @@ static json_t *cmd_config_set(struct ctld *d, const struct ctl_caller *who, json
 {
 	const char *name = get_str(req, "name", 64);
 	json_t *value = json_object_get(req, "value");
+	struct ctl_setting_change ch;
 	char what[160], outcome[176];
 	if (name == NULL || value == NULL)
 		return error("give \"name\" and \"value\" (a number, or null to "
 			     "reset to veil.conf's value)");
-	if (ctl_setting_set(d, name, value, what, sizeof(what)) != 0)
+	if (ctl_store_begin(&d->store) != 0)
+		return not_changed(d);
+	if (ctl_setting_set(d, name, value, &ch, what, sizeof(what)) != 0) {
+		ctl_store_abort(&d->store);
 		return error("%s", what);
+	}
 	snprintf(outcome, sizeof(outcome), "ok: %s", what);
-	audit(d, who, "config.change", NULL, NULL, NULL, outcome);
+	if (commit_change(d, who, "config.change", NULL, NULL, outcome) != 0)
+		return not_changed(d);
+	ctl_setting_apply(d, &ch);
 	json_t *a = ok();
 	json_object_set_new(a, "settings", ctl_settings_json(d));
 	return a;
@@ -838,8 +979,9 @@ static const struct command {
 	const char *name;
 	enum veil_role need;
 	json_t *(*fn)(struct ctld *, const struct ctl_caller *, json_t *);
-	/* changes keys, tenants or roles: runs on its own durable footing,
-	 * outside the group commit of resolves and lookups */
+	/* changes keys, tenants, roles or settings: commits the change with
+	 * its record in a transaction of its own (ctl_store_begin), outside
+	 * the group commit of resolves and lookups, before it answers */
 	bool changes_state;
 } commands[] = {
 	{ "status", VEIL_ROLE_READER, cmd_status, false },
@@ -890,17 +1032,9 @@ json_t *ctl_handle(struct ctld *d, const struct ctl_caller *who, const char *msg
 			const char *t = get_str(req, "tenant", VEIL_TENANT_MAX);
 			ans = refuse(d, who, cmd, t, why);
 		} else if (commands[i].changes_state) {
-			/* what was batched is committed first, and this command's
-			 * own writes and record are durable before it returns */
-			if (ctl_store_sync(&d->store) != 0)
-				ans = error("the governance log cannot be written");
-			else {
-				ans = commands[i].fn(d, who, req);
-				if (ctl_store_sync(&d->store) != 0) {
-					json_decref(ans);
-					ans = error("the governance log cannot be written");
-				}
-			}
+			ans = commands[i].fn(d, who, req);
+			/* a change that did not commit leaves nothing behind */
+			ctl_store_abort(&d->store);
 		} else
 			ans = commands[i].fn(d, who, req);
 		goto out;
@@ -932,20 +1066,35 @@ void ctl_housekeeping(struct ctld *d)
 		old[n++].v = (uint32_t)sqlite3_column_int64(st, 1);
 	}
 	sqlite3_finalize(st);
-	struct ctl_caller sys = { .uid = 0, .role = VEIL_ROLE_ADMIN };
+	/* controld's own changes: recorded as the system's (who NULL), each
+	 * committed with its record before it takes effect */
+	bool destroyed = false;
 	for (unsigned i = 0; i < n; i++) {
 		struct ctl_tenant *t = ctl_tenant_find(d, old[i].t);
 		char outcome[96];
-		if (t == NULL || ctl_key_destroy(d, t, old[i].v) != 0)
+		if (t == NULL || ctl_store_begin(&d->store) != 0)
 			continue;
+		if (ctl_key_destroy(d, t, old[i].v) != 0) {
+			ctl_store_abort(&d->store);
+			continue;
+		}
 		snprintf(outcome, sizeof(outcome), "ok: version %u destroyed after %u days "
 			 "of retention", old[i].v, d->cfg.key_retention_days);
-		audit(d, &sys, "key.destroy", t->id, NULL, NULL, outcome);
+		if (commit_change(d, NULL, "key.destroy", t->id, NULL, outcome) != 0) {
+			rolled_back(d);
+			continue; /* the next housekeeping tries again */
+		}
+		ctl_key_destroyed(d, t, old[i].v);
+		destroyed = true;
 	}
+	/* a shred that could not finish before is retried here */
+	if ((destroyed || d->store.shred_pending) && ctl_store_shred(&d->store) != 0)
+		note("shredding: the WAL could not be truncated (%s); retrying at "
+		     "the next housekeeping", sqlite3_errmsg(d->store.db));
 	/* automatic rolls: the current version is older than the interval */
 	for (unsigned i = 0; i < d->n_tenants; i++) {
 		struct ctl_tenant *t = &d->tenants[i];
-		uint32_t v;
+		struct ctl_new_key nk;
 		char outcome[96];
 		if (t->roll_days == 0 || sqlite3_prepare_v2(d->store.db,
 				"SELECT created FROM keys WHERE tenant=? AND version=?",
@@ -956,15 +1105,22 @@ void ctl_housekeeping(struct ctld *d)
 		bool due = sqlite3_step(st) == SQLITE_ROW &&
 			   sqlite3_column_int64(st, 0) + (int64_t)t->roll_days * 86400000 <= ctl_now();
 		sqlite3_finalize(st);
-		if (!due)
+		if (!due || ctl_store_begin(&d->store) != 0)
 			continue;
-		if (ctl_key_new_version(d, t, &v) != 0) {
-			audit(d, &sys, "key.roll", t->id, NULL, NULL, "failed: automatic roll");
+		if (ctl_key_stage(d, t->id, t->current, &nk) != 0) {
+			change_failed(d, NULL, "key.roll", t->id, "failed: automatic roll");
 			continue;
 		}
 		snprintf(outcome, sizeof(outcome), "ok: version %u is current (automatic "
-			 "roll, every %u days)", v, t->roll_days);
-		audit(d, &sys, "key.roll", t->id, NULL, NULL, outcome);
+			 "roll, every %u days)", nk.version, t->roll_days);
+		if (commit_change(d, NULL, "key.roll", t->id, NULL, outcome) != 0) {
+			ctl_key_drop(&nk);
+			rolled_back(d);
+			continue;
+		}
+		uint32_t v = nk.version;
+		if (ctl_key_live(d, t, &nk) != 0)
+			not_live(t->id, v);
 	}
 	/* a record that fails verification stops pruning and stays: say so,
 	 * once for each place it stops at (this runs every minute) */

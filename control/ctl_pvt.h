@@ -76,6 +76,8 @@ struct ctl_store {
 	int64_t last_seq;
 	/* group commit (ctl_store_batch) */
 	bool batch, txn, batch_failed;
+	bool change;             /* a ctl_store_begin transaction is open */
+	bool shred_pending;      /* a destroy's WAL is not truncated yet */
 	int64_t durable_seq;     /* the chain's head when the batch began */
 	uint8_t durable_mac[32];
 	uint64_t commits;        /* audit commits (fsyncs) since start */
@@ -132,6 +134,18 @@ void ctl_store_batch(struct ctl_store *s, bool on);
 /* Commit the open batch. -1 if this batch (or an earlier commit of it) was
  * lost: no answer that depended on its records may go out. */
 int ctl_store_sync(struct ctl_store *s);
+/* A state change and its record in one transaction: begin (committing an
+ * open batch first), the change's own SQL, ctl_audit_append, then commit:
+ * 0 when both are durable; -1 when neither is (rolled back, the chain
+ * too). Abort rolls back an open change (nothing if none is open). Memory
+ * and the dataplane change only after a commit returned 0. */
+int ctl_store_begin(struct ctl_store *s);
+int ctl_store_commit(struct ctl_store *s);
+void ctl_store_abort(struct ctl_store *s);
+/* After a destroy: checkpoint the WAL into the database and truncate it,
+ * so no copy of the destroyed key is left in veil.db-wal. 0 when done,
+ * -1 when a reader held it back or it failed (shred_pending stays set). */
+int ctl_store_shred(struct ctl_store *s);
 /* Walk the chain: 0 if intact or every break in it was accepted by a
  * recovery, else the seq of the first other bad record (and what is wrong
  * in why). count: the records whose MAC verified. */

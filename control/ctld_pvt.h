@@ -47,27 +47,67 @@ struct ctl_caller {
 	enum veil_role role;
 };
 
-/* tenants.c */
+/* tenants.c. A change is made in two steps: its SQL, in the transaction
+ * the caller opened (ctl_store_begin), then, only once that committed with
+ * its record, its effect in memory and on the link (the _live, _add,
+ * _destroyed, _apply functions); if it did not commit, the _drop
+ * functions zeroize and free what was prepared. */
+#define CTLD_MAX_LIVE_VERSIONS 64 /* per tenant: what a veil_keyring holds */
+
+/* A key version stored in the open transaction, not live yet. */
+struct ctl_new_key {
+	uint32_t version;
+	uint8_t *raw;          /* 32 bytes, locked memory: for the link */
+	struct veil_key *key;  /* for the ring */
+};
+
+/* A tenant stored in the open transaction with its first key version. */
+struct ctl_new_tenant {
+	char id[VEIL_TENANT_MAX + 1];
+	struct veil_keyring *ring;
+	struct ctl_new_key key;
+};
+
 struct ctl_tenant *ctl_tenant_find(struct ctld *d, const char *id);
 int ctl_tenants_load(struct ctld *d, char *err, size_t errlen);
-int ctl_tenant_create(struct ctld *d, const char *id, char *err, size_t errlen);
-int ctl_key_new_version(struct ctld *d, struct ctl_tenant *t, uint32_t *version);
+int ctl_tenant_create(struct ctld *d, const char *id, struct ctl_new_tenant *nt,
+		      char *err, size_t errlen);
+/* -1 if its first key did not go live (see ctl_key_live). */
+int ctl_tenant_add(struct ctld *d, struct ctl_new_tenant *nt);
+void ctl_tenant_drop(struct ctl_new_tenant *nt);
+/* The version after current (of tenant id); -1 on failure, -2 when the
+ * tenant has CTLD_MAX_LIVE_VERSIONS live versions. */
+int ctl_key_stage(struct ctld *d, const char *id, uint32_t current,
+		  struct ctl_new_key *nk);
+/* -1 if the ring did not take it (stored: a restart loads it). */
+int ctl_key_live(struct ctld *d, struct ctl_tenant *t, struct ctl_new_key *nk);
+void ctl_key_drop(struct ctl_new_key *nk);
+/* -1 if version is current or not live. */
 int ctl_key_destroy(struct ctld *d, struct ctl_tenant *t, uint32_t version);
+void ctl_key_destroyed(struct ctld *d, struct ctl_tenant *t, uint32_t version);
 /* Lock or unlock, and set the automatic roll interval (days, 0: never). */
 int ctl_tenant_set(struct ctld *d, struct ctl_tenant *t, bool locked,
 		   unsigned roll_days);
+void ctl_tenant_apply(struct ctld *d, struct ctl_tenant *t, bool locked,
+		      unsigned roll_days);
 int ctl_link_keys(void *ctx, veil_link_emit_fn emit, void *arg);
 
 /* link_status.c: "dataplane_synced" and "dataplane" (the link) into @p a. */
 void ctl_link_status_json(struct ctld *d, json_t *a);
 
 /* settings.c: runtime settings (veilctl config set) */
+struct ctl_setting_change {
+	size_t off; /* of the unsigned in struct ctl_config */
+	unsigned value;
+};
 int ctl_settings_load(struct ctld *d, char *err, size_t errlen);
 json_t *ctl_settings_json(struct ctld *d);
-/* Set (or with a JSON null, reset to the file's value) one setting; what
- * says what changed, or why not. */
+/* Store (or with a JSON null, reset to the file's value) one setting in
+ * the open transaction; what says what changes, or why not. After the
+ * commit, ctl_setting_apply puts the change in effect. */
 int ctl_setting_set(struct ctld *d, const char *name, const json_t *value,
-		    char *what, size_t whatlen);
+		    struct ctl_setting_change *ch, char *what, size_t whatlen);
+void ctl_setting_apply(struct ctld *d, const struct ctl_setting_change *ch);
 
 /* api.c: one request in, one answer out (a new JSON object). */
 enum veil_role ctl_role_of(struct ctld *d, unsigned uid, unsigned gid);

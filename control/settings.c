@@ -2,7 +2,8 @@
 /*
  * Settings admins change at run time (veilctl config set): kept in the
  * database, they override veil.conf's value until reset; every change is in
- * the governance log (by the API, api.c).
+ * the governance log, committed with it (by the API, api.c), and in effect
+ * only once committed.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -82,7 +83,7 @@ json_t *ctl_settings_json(struct ctld *d)
 }
 
 int ctl_setting_set(struct ctld *d, const char *name, const json_t *value,
-		    char *what, size_t whatlen)
+		    struct ctl_setting_change *ch, char *what, size_t whatlen)
 {
 	const struct setting *s = find(name);
 	if (s == NULL) {
@@ -116,11 +117,16 @@ int ctl_setting_set(struct ctld *d, const char *name, const json_t *value,
 	sqlite3_finalize(st);
 	if (!ok)
 		goto db;
-	*field(&d->cfg, s) = v;
+	*ch = (struct ctl_setting_change){ .off = s->off, .value = v };
 	snprintf(what, whatlen, "%s: %u -> %u%s", s->name, old, v,
 		 json_is_null(value) ? " (reset to the file's value)" : "");
 	return 0;
 db:
 	snprintf(what, whatlen, "database: %s", sqlite3_errmsg(d->store.db));
 	return -1;
+}
+
+void ctl_setting_apply(struct ctld *d, const struct ctl_setting_change *ch)
+{
+	*(unsigned *)((char *)&d->cfg + ch->off) = ch->value;
 }

@@ -49,6 +49,9 @@ static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
 	"PRAGMA synchronous=FULL;"
 	"PRAGMA foreign_keys=ON;"
+	/* what a delete frees is zeroed: a destroyed key leaves no copy in
+	 * the file's free space (crypto-shredding, ctl_store_shred) */
+	"PRAGMA secure_delete=ON;"
 	"CREATE TABLE IF NOT EXISTS tenants(id TEXT PRIMARY KEY, created INTEGER NOT NULL,"
 	"  state TEXT NOT NULL DEFAULT 'active', roll_days INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS keys(tenant TEXT NOT NULL REFERENCES tenants(id),"
@@ -1034,6 +1037,64 @@ int ctl_store_sync(struct ctl_store *s)
 	memcpy(s->last_mac, s->durable_mac, 32);
 	s->batch_failed = true;
 	return -1;
+}
+
+/* One transaction for a state change and its record(s): what a batch holds
+ * is committed on its own first (its answers do not depend on this change),
+ * then the change's writes and ctl_audit_append's records share one
+ * transaction that ctl_store_commit makes durable, or nothing of it is
+ * kept. */
+int ctl_store_begin(struct ctl_store *s)
+{
+	if (ctl_store_sync(s) != 0 ||
+	    sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	s->txn = true;
+	s->change = true;
+	s->durable_seq = s->last_seq;
+	memcpy(s->durable_mac, s->last_mac, 32);
+	return 0;
+}
+
+int ctl_store_commit(struct ctl_store *s)
+{
+	s->change = false;
+	if (ctl_store_sync(s) == 0)
+		return 0;
+	/* rolled back, the chain with it; this change alone failed, not
+	 * the answers of the batch committed before it */
+	s->batch_failed = false;
+	return -1;
+}
+
+void ctl_store_abort(struct ctl_store *s)
+{
+	if (!s->change)
+		return;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->change = false;
+	s->txn = false;
+	s->last_seq = s->durable_seq;
+	memcpy(s->last_mac, s->durable_mac, 32);
+}
+
+/* The last step of crypto-shredding, after a destroy committed: the WAL
+ * (which still holds the pages from before it) is copied into the database
+ * file, where secure_delete zeroed the key's bytes, and truncated to
+ * nothing. A reader that holds an older snapshot keeps it from completing:
+ * then shred_pending stays set for the next try. */
+int ctl_store_shred(struct ctl_store *s)
+{
+	sqlite3_stmt *st;
+	int busy = 1;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &st,
+			       NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			busy = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	s->shred_pending = busy != 0;
+	return busy ? -1 : 0;
 }
 
 int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)

@@ -2,7 +2,8 @@
 /*
  * Tenants and their key versions: the database keeps them wrapped, memory
  * keeps the live versions unwrapped in keyrings (locked memory) for resolve
- * and lookup, and every change goes down the link to the dataplane.
+ * and lookup, and every change, once committed with its governance record,
+ * reaches memory and goes down the link to the dataplane.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -80,53 +81,86 @@ int ctl_tenants_load(struct ctld *d, char *err, size_t errlen)
 	return rc;
 }
 
-/* Make, wrap and store a new version; on success it is live and current. */
-int ctl_key_new_version(struct ctld *d, struct ctl_tenant *t, uint32_t *version)
+/* Make, wrap and store (in the open transaction) the version after
+ * current; the key is kept ready for the ring and the link, which get it
+ * only once the transaction committed (ctl_key_live). */
+int ctl_key_stage(struct ctld *d, const char *id, uint32_t current,
+		  struct ctl_new_key *nk)
 {
-	uint8_t raw[32], wrapped[64];
+	uint8_t wrapped[64];
 	sqlite3_stmt *st;
-	int wl, rc = -1;
-	uint32_t v = t->current + 1;
-	/* versions are never reused, even after destruction */
-	sqlite3_stmt *mx;
-	if (sqlite3_prepare_v2(d->store.db, "SELECT max(version) FROM keys WHERE tenant=?",
-			       -1, &mx, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(mx, 1, t->id, -1, SQLITE_STATIC);
-		if (sqlite3_step(mx) == SQLITE_ROW && sqlite3_column_int64(mx, 0) >= v)
-			v = (uint32_t)sqlite3_column_int64(mx, 0) + 1;
-		sqlite3_finalize(mx);
+	int wl;
+	uint32_t v = current + 1;
+	memset(nk, 0, sizeof(*nk));
+	/* versions are never reused, even after destruction; and a ring
+	 * holds at most CTLD_MAX_LIVE_VERSIONS, checked before anything is
+	 * stored so that going live cannot fail after the commit */
+	if (sqlite3_prepare_v2(d->store.db, "SELECT max(version), sum(destroyed IS NULL) "
+			       "FROM keys WHERE tenant=?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	int64_t live = 0;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		if (sqlite3_column_int64(st, 0) >= v)
+			v = (uint32_t)sqlite3_column_int64(st, 0) + 1;
+		live = sqlite3_column_int64(st, 1);
 	}
-	if (veil_key_generate(raw) != 0 ||
-	    (wl = ctl_wrap_key(d->store.wrap, raw, wrapped)) < 0)
-		goto out;
+	sqlite3_finalize(st);
+	if (live >= CTLD_MAX_LIVE_VERSIONS)
+		return -2;
+	nk->raw = veil_secmem_alloc(32);
+	if (nk->raw == NULL || veil_key_generate(nk->raw) != 0 ||
+	    (wl = ctl_wrap_key(d->store.wrap, nk->raw, wrapped)) < 0 ||
+	    (nk->key = veil_key_new(nk->raw, id, v)) == NULL)
+		goto fail;
 	if (sqlite3_prepare_v2(d->store.db, "INSERT INTO keys(tenant,version,wrapped,created)"
 			       " VALUES(?,?,?,?)", -1, &st, NULL))
-		goto out;
-	sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
+		goto fail;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, v);
 	sqlite3_bind_blob(st, 3, wrapped, wl, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, ctl_now());
 	int ok = sqlite3_step(st) == SQLITE_DONE;
 	sqlite3_finalize(st);
 	if (!ok)
-		goto out;
-	struct veil_key *k = veil_key_new(raw, t->id, v);
-	if (k == NULL || veil_keyring_add(t->ring, k) != 0) {
-		veil_key_free(k);
-		goto out;
+		goto fail;
+	nk->version = v;
+	return 0;
+fail:
+	ctl_key_drop(nk);
+	return -1;
+}
+
+void ctl_key_drop(struct ctl_new_key *nk)
+{
+	veil_key_free(nk->key);
+	veil_secmem_free(nk->raw); /* zeroizes */
+	memset(nk, 0, sizeof(*nk));
+}
+
+/* After the commit: the new version is live and current, here and in the
+ * dataplane. The ring takes it (a new version number, below the ring's
+ * capacity, checked by ctl_key_stage); if it did not, -1: the version is
+ * stored, and a restart loads it. */
+int ctl_key_live(struct ctld *d, struct ctl_tenant *t, struct ctl_new_key *nk)
+{
+	int rc = veil_keyring_add(t->ring, nk->key);
+	if (rc == 0) {
+		nk->key = NULL;
+		t->current = nk->version;
+		if (d->link != NULL)
+			veil_link_server_key_added(d->link, t->id, nk->version, true,
+						   nk->raw);
 	}
-	t->current = v;
-	if (d->link != NULL)
-		veil_link_server_key_added(d->link, t->id, v, true, raw);
-	*version = v;
-	rc = 0;
-out:
-	explicit_bzero(raw, sizeof(raw));
+	ctl_key_drop(nk);
 	return rc;
 }
 
-int ctl_tenant_create(struct ctld *d, const char *id, char *err, size_t errlen)
+int ctl_tenant_create(struct ctld *d, const char *id, struct ctl_new_tenant *nt,
+		      char *err, size_t errlen)
 {
+	memset(nt, 0, sizeof(*nt));
 	if (!veil_tenant_valid(id)) {
 		snprintf(err, errlen, "bad tenant id (1 to 64 of a-z 0-9 . _ -)");
 		return -1;
@@ -153,20 +187,37 @@ int ctl_tenant_create(struct ctld *d, const char *id, char *err, size_t errlen)
 		snprintf(err, errlen, "database: %s", sqlite3_errmsg(d->store.db));
 		return -1;
 	}
-	struct ctl_tenant *t = &d->tenants[d->n_tenants++];
-	memset(t, 0, sizeof(*t));
-	snprintf(t->id, sizeof(t->id), "%s", id);
-	t->ring = veil_keyring_new(id);
-	uint32_t v;
-	if (t->ring == NULL || ctl_key_new_version(d, t, &v) != 0) {
+	snprintf(nt->id, sizeof(nt->id), "%s", id);
+	nt->ring = veil_keyring_new(id);
+	if (nt->ring == NULL || ctl_key_stage(d, id, 0, &nt->key) != 0) {
+		/* the caller rolls the tenant's row back with the transaction */
+		veil_keyring_free(nt->ring);
+		nt->ring = NULL;
 		snprintf(err, errlen, "cannot make the first key version");
 		return -1;
 	}
 	return 0;
 }
 
-/* Crypto-shredding: the wrapped key is erased from the database and the
- * unwrapped one zeroized, here and in the dataplane. */
+void ctl_tenant_drop(struct ctl_new_tenant *nt)
+{
+	ctl_key_drop(&nt->key);
+	veil_keyring_free(nt->ring);
+	memset(nt, 0, sizeof(*nt));
+}
+
+int ctl_tenant_add(struct ctld *d, struct ctl_new_tenant *nt)
+{
+	struct ctl_tenant *t = &d->tenants[d->n_tenants++];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->id, sizeof(t->id), "%s", nt->id);
+	t->ring = nt->ring;
+	nt->ring = NULL;
+	return ctl_key_live(d, t, &nt->key);
+}
+
+/* Crypto-shredding, the database's part, in the open transaction: the
+ * wrapped key is erased (secure_delete zeroes its bytes). */
 int ctl_key_destroy(struct ctld *d, struct ctl_tenant *t, uint32_t version)
 {
 	sqlite3_stmt *st;
@@ -181,12 +232,16 @@ int ctl_key_destroy(struct ctld *d, struct ctl_tenant *t, uint32_t version)
 	sqlite3_bind_int64(st, 3, version);
 	int ok = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(d->store.db) == 1;
 	sqlite3_finalize(st);
-	if (!ok)
-		return -1;
+	return ok ? 0 : -1;
+}
+
+/* After the commit: the unwrapped key is zeroized, here and in the
+ * dataplane. */
+void ctl_key_destroyed(struct ctld *d, struct ctl_tenant *t, uint32_t version)
+{
 	veil_keyring_destroy(t->ring, version);
 	if (d->link != NULL)
 		veil_link_server_key_destroyed(d->link, t->id, version);
-	return 0;
 }
 
 int ctl_tenant_set(struct ctld *d, struct ctl_tenant *t, bool locked,
@@ -201,15 +256,18 @@ int ctl_tenant_set(struct ctld *d, struct ctl_tenant *t, bool locked,
 	sqlite3_bind_text(st, 3, t->id, -1, SQLITE_STATIC);
 	int ok = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(d->store.db) == 1;
 	sqlite3_finalize(st);
-	if (!ok)
-		return -1;
+	return ok ? 0 : -1;
+}
+
+void ctl_tenant_apply(struct ctld *d, struct ctl_tenant *t, bool locked,
+		      unsigned roll_days)
+{
 	if (locked != t->locked && d->link != NULL)
 		veil_link_server_tenant_state(d->link, t->id, locked ?
 					      VEIL_LINK_TENANT_LOCKED :
 					      VEIL_LINK_TENANT_ACTIVE);
 	t->locked = locked;
 	t->roll_days = roll_days;
-	return 0;
 }
 
 /* The link's resync: every live key, unwrapped only for the copy, then the

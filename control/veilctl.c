@@ -36,7 +36,9 @@ static const char usage[] =
 	"                                         never resolved or looked up\n"
 	"  tenant roll-every TENANT DAYS          automatic key roll (0: never)\n"
 	"  key list TENANT | key roll TENANT      versions; make a new current one\n"
-	"  key destroy TENANT VERSION             crypto-shred an old version\n"
+	"  key destroy TENANT VERSION --reason TEXT\n"
+	"                                         crypto-shred an old version; the\n"
+	"                                         reason (a sentence) is recorded\n"
 	"  resolve -t TENANT -j TEXT [--text] [--file F] [TOKEN...]\n"
 	"                                         tokens to names (from arguments,\n"
 	"                                         a file or stdin; --text finds the\n"
@@ -265,22 +267,28 @@ static int cmd_key(int argc, char **argv)
 		if (!json_out)
 			printf("tenant %s: key version %lld is current\n", argv[2],
 			       num(a, "version"));
-	} else if (argc == 4 && !strcmp(argv[1], "destroy")) {
+	} else if (argc == 6 && !strcmp(argv[1], "destroy") &&
+		   !strcmp(argv[4], "--reason")) {
+		/* the reason is required: the daemon checks it and records it */
 		char *end;
 		long long v = strtoll(argv[3], &end, 10);
 		if (*end || v <= 0) {
 			fprintf(stderr, "veilctl: bad version \"%s\"\n", argv[3]);
 			return EXIT_USAGE;
 		}
-		a = call(json_pack("{s:s, s:s, s:I}", "cmd", "key.destroy", "tenant",
-				   argv[2], "version", (json_int_t)v));
+		a = call(json_pack("{s:s, s:s, s:I, s:s}", "cmd", "key.destroy", "tenant",
+				   argv[2], "version", (json_int_t)v, "reason", argv[5]));
 		if (!common(a))
 			return fail(a);
 		if (!json_out)
 			printf("tenant %s: key version %lld destroyed; its tokens no "
-			       "longer resolve\n", argv[2], v);
+			       "longer resolve%s\n", argv[2], v,
+			       json_is_true(json_object_get(a, "shredded")) ? "" :
+			       " (its wrapped copy leaves veil.db-wal at the next "
+			       "housekeeping)");
 	} else {
-		fputs("usage: veilctl key list|roll TENANT | key destroy TENANT VERSION\n", stderr);
+		fputs("usage: veilctl key list|roll TENANT | key destroy TENANT VERSION "
+		      "--reason TEXT\n", stderr);
 		return EXIT_USAGE;
 	}
 	json_decref(a);
@@ -550,8 +558,11 @@ static int cmd_audit(int argc, char **argv)
 		json_array_foreach(json_object_get(a, "records"), i, r) {
 			char when[32];
 			fmt_time(num(r, "time_ms"), when, sizeof(when));
-			printf("#%lld %s uid %lld (%s) %s", num(r, "seq"), when, num(r, "uid"),
-			       str(r, "role"), str(r, "action"));
+			if (!strcmp(str(r, "role"), "system")) /* controld's own */
+				printf("#%lld %s system %s", num(r, "seq"), when, str(r, "action"));
+			else
+				printf("#%lld %s uid %lld (%s) %s", num(r, "seq"), when,
+				       num(r, "uid"), str(r, "role"), str(r, "action"));
 			if (json_object_get(r, "tenant"))
 				printf(" tenant %s", str(r, "tenant"));
 			printf(": %s\n", str(r, "outcome"));

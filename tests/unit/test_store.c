@@ -1264,6 +1264,163 @@ static void test_mark_migration(void **state)
 	assert_non_null(strstr(f->s.note, "had no mark"));
 }
 
+/* ---- a state change and its record in one transaction ---- */
+
+static int change_exec(struct fx *f, const char *q)
+{
+	return sqlite3_exec(f->s.db, q, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static int change_record(struct fx *f, const char *just)
+{
+	struct ctl_audit_rec r = { .uid = 0, .role = "admin", .action = "role.grant",
+				   .justification = just, .outcome = "ok" };
+	return ctl_audit_append(&f->s, &r);
+}
+
+/* Committed: the change and its record; aborted or failed: neither, and the
+ * chain goes on from the last durable record. */
+static void test_store_change_commit_abort(void **state)
+{
+	struct fx *f = *state;
+
+	store_open(f);
+	append_n(f, 2, 1000, 1000);
+
+	assert_int_equal(ctl_store_begin(&f->s), 0);
+	assert_int_equal(change_exec(f, "INSERT INTO roles VALUES(0, 5, 'admin')"), 0);
+	assert_int_equal(change_record(f, NULL), 0);
+	assert_int_equal(f->s.last_seq, 3);
+	ctl_store_abort(&f->s);
+	assert_int_equal(f->s.last_seq, 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM roles"), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 2);
+	ctl_store_abort(&f->s); /* nothing open: nothing happens */
+
+	assert_int_equal(ctl_store_begin(&f->s), 0);
+	assert_int_equal(change_exec(f, "INSERT INTO roles VALUES(0, 6, 'reader')"), 0);
+	assert_int_equal(change_record(f, NULL), 0);
+	assert_int_equal(ctl_store_commit(&f->s), 0);
+	ctl_store_abort(&f->s); /* committed: nothing to undo */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM roles WHERE id=6"), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 3);
+	expect_verify(f, 0, 3);
+
+	/* the commit itself fails (a deferred constraint, checked at COMMIT):
+	 * both go, and the next record chains on from record 3 */
+	assert_int_equal(change_exec(f, "CREATE TABLE later(t TEXT REFERENCES "
+				     "tenants(id) DEFERRABLE INITIALLY DEFERRED)"), 0);
+	assert_int_equal(ctl_store_begin(&f->s), 0);
+	assert_int_equal(change_exec(f, "INSERT INTO roles VALUES(0, 7, 'admin')"), 0);
+	assert_int_equal(change_exec(f, "INSERT INTO later VALUES('no such tenant')"), 0);
+	assert_int_equal(change_record(f, NULL), 0);
+	assert_int_equal(ctl_store_commit(&f->s), -1);
+	assert_int_equal(f->s.last_seq, 3);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM roles WHERE id=7"), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 3);
+	append_n(f, 1, 5000, 0);
+	expect_verify(f, 0, 4);
+
+	/* the record cannot be written (the database may not grow): the
+	 * change is rolled back with it */
+	int64_t pages = sql_int(f, "PRAGMA page_count");
+	char q[64];
+	snprintf(q, sizeof(q), "PRAGMA max_page_count=%lld", (long long)pages);
+	assert_int_equal(change_exec(f, q), 0);
+	static char big[64 << 10];
+	memset(big, 'j', sizeof(big) - 1);
+	assert_int_equal(ctl_store_begin(&f->s), 0);
+	assert_int_equal(change_exec(f, "INSERT INTO roles VALUES(0, 8, 'admin')"), 0);
+	assert_int_equal(change_record(f, big), -1);
+	ctl_store_abort(&f->s);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM roles WHERE id=8"), 0);
+	assert_int_equal(f->s.last_seq, 4);
+	expect_verify(f, 0, 4);
+}
+
+/* A batch open when a change begins is committed first: an aborted change
+ * takes none of the batch's records with it, and does not fail the batch. */
+static void test_store_change_after_batch(void **state)
+{
+	struct fx *f = *state;
+
+	store_open(f);
+	ctl_store_batch(&f->s, true);
+	append_n(f, 2, 1000, 1000);
+	uint64_t commits = f->s.commits;
+	assert_int_equal(ctl_store_begin(&f->s), 0);
+	assert_int_equal(f->s.commits, commits + 1);
+	assert_int_equal(change_exec(f, "INSERT INTO roles VALUES(1, 9, 'admin')"), 0);
+	assert_int_equal(change_record(f, NULL), 0);
+	ctl_store_abort(&f->s);
+	append_n(f, 1, 3000, 0); /* a new batch */
+	assert_int_equal(ctl_store_sync(&f->s), 0);
+	ctl_store_batch(&f->s, false);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM roles"), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 3);
+	expect_verify(f, 0, 3);
+}
+
+/* After a destroy commits, ctl_store_shred leaves no copy of the erased
+ * bytes in the database file or its WAL. */
+static void test_store_shred(void **state)
+{
+	struct fx *f = *state;
+	char db[320], wal[320];
+	uint8_t blob[40];
+	struct stat st;
+
+	store_open(f);
+	snprintf(db, sizeof(db), "%s/veil.db", f->cfg.state_dir);
+	snprintf(wal, sizeof(wal), "%s/veil.db-wal", f->cfg.state_dir);
+	for (size_t i = 0; i < sizeof(blob); i++)
+		blob[i] = (uint8_t)(0xc3 ^ (i * 37));
+	assert_int_equal(change_exec(f, "INSERT INTO tenants(id, created) VALUES('acme', 1)"), 0);
+	/* version 2 of three, so that its row sits between the others */
+	for (int v = 1; v <= 3; v++) {
+		sqlite3_stmt *ins;
+		assert_int_equal(sqlite3_prepare_v2(f->s.db, "INSERT INTO keys(tenant, "
+						    "version, wrapped, created) VALUES('acme', "
+						    "?, ?, 1)", -1, &ins, NULL), SQLITE_OK);
+		blob[0] = (uint8_t)v;
+		sqlite3_bind_int(ins, 1, v);
+		sqlite3_bind_blob(ins, 2, blob, sizeof(blob), SQLITE_TRANSIENT);
+		assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
+		sqlite3_finalize(ins);
+	}
+	blob[0] = 2;
+	/* in the database file and in the WAL, as after days of service */
+	assert_int_equal(change_exec(f, "PRAGMA wal_checkpoint(PASSIVE)"), 0);
+	assert_int_equal(change_exec(f, "UPDATE keys SET created=2"), 0);
+	assert_true(file_has(db, blob, sizeof(blob)));
+	assert_true(file_has(wal, blob, sizeof(blob)));
+
+	assert_int_equal(ctl_store_begin(&f->s), 0);
+	assert_int_equal(change_exec(f, "UPDATE keys SET wrapped=NULL, destroyed=3 "
+				     "WHERE version=2"), 0);
+	assert_int_equal(change_record(f, "the customer asked for erasure"), 0);
+	assert_int_equal(ctl_store_commit(&f->s), 0);
+	assert_int_equal(ctl_store_shred(&f->s), 0);
+	assert_false(f->s.shred_pending);
+	assert_false(file_has(db, blob, sizeof(blob)));
+	assert_true(stat(wal, &st) != 0 || st.st_size == 0);
+
+	/* a reader on an older snapshot holds the WAL: not done, and pending */
+	assert_int_equal(change_exec(f, "INSERT INTO roles VALUES(0, 1, 'admin')"), 0);
+	sqlite3 *reader;
+	assert_int_equal(sqlite3_open_v2(db, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM roles",
+				      NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(change_exec(f, "INSERT INTO roles VALUES(0, 2, 'admin')"), 0);
+	sqlite3_busy_timeout(f->s.db, 1);
+	assert_int_equal(ctl_store_shred(&f->s), -1);
+	assert_true(f->s.shred_pending);
+	sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(reader);
+	assert_int_equal(ctl_store_shred(&f->s), 0);
+	assert_false(f->s.shred_pending);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1292,6 +1449,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_prune_unverified, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_typed_columns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_change_commit_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_change_after_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_shred, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
