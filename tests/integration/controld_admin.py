@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: LicenseRef-veil-proprietary
 """What a new admin meets: veil-controld's reload on SIGHUP, its messages in
 syslog when it runs as a daemon, its configuration check, veil-dataplane's
-configuration check.
+configuration check, and veilctl's manners (errors, --help, --json, --yes,
+escaped output, times it prints and takes back).
 
 usage: controld_admin.py BUILD_DIR
 """
+import grp
 import json
 import os
 import re
@@ -26,7 +28,8 @@ CTLD = os.path.join(BUILD, "control", "veil-controld")
 VEILCTL = os.path.join(BUILD, "control", "veilctl")
 DATAPLANE = os.path.join(BUILD, "veil-dataplane")
 JUST = "ticket 4711: suspected account takeover"
-INVESTIGATOR, LATER = 61101, 61103
+INVESTIGATOR, STRANGER, LATER = 61101, 61102, 61103
+TIME_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
 
 def conf_text(root, link, roles="", controld="", rest=""):
@@ -303,6 +306,136 @@ def config_check(root):
           % (p.stdout + p.stderr))
 
 
+def veilctl(root):
+    r = os.path.join(root, "ctl")
+    os.mkdir(r)
+    d = Ctld(r, "veil-test-adm-ctl-%d" % os.getpid(),
+             roles="investigator = uid:%d\n" % INVESTIGATOR)
+    d.start()
+    try:
+        d.ctl("tenant", "create", "acme")
+        rc, a = d.ctl("lookup", "-t", "acme", "-j", JUST, "alice")
+        tok = a["tokens"][0]["token"]
+
+        # the justification rule in the error
+        rc, _, err = d.run("resolve", "-t", "acme", "-j", "why", tok)
+        check(rc == 1 and "a justification of at least 8 characters is required" in err,
+              "the justification rule is in the error: %s" % err.strip())
+
+        # one wording for a bad tenant id
+        want = 'bad tenant id "Bad Name": 1 to 64 of a-z 0-9 . _ -'
+        for args in (["tenant", "create", "Bad Name"], ["tenant", "show", "Bad Name"],
+                     ["key", "roll", "Bad Name"]):
+            rc, _, err = d.run(*args)
+            check(rc == 1 and err.strip() == "veilctl: " + want,
+                  "bad tenant id wording (%s): %s" % (args[:2], err.strip()))
+
+        # control characters never reach the terminal raw
+        evil = "ticket 9: \x1b[31mred\nFAKE #1 line\x07\x7f"
+        rc, _, _ = d.run("resolve", "-t", "acme", "-j", evil, tok)
+        check(rc == 0, "a resolve with an odd justification")
+        rc, out, _ = d.run("audit", "show", "--action", "resolve")
+        check(rc == 0 and "\x1b" not in out and "\x07" not in out and "\x7f" not in out
+              and "\nFAKE" not in out,
+              "no raw control characters in audit show: %r" % out[-300:])
+        check("\\x1b[31mred\\x0aFAKE #1 line\\x07\\x7f" in out,
+              "control characters are printed as \\xNN: %r" % out[-300:])
+        rc, _, err = d.run("tenant", "show", "a\x1b[2Jb")
+        check(rc == 1 and "\x1b" not in err and "\\x1b[2J" in err,
+              "an error that quotes the input is escaped: %r" % err)
+        rc, a = d.ctl("lookup", "-t", "acme", "-j", JUST, "eve\x1b]0;owned\x07\u009b2J")
+        rc, out, _ = d.run("resolve", "-t", "acme", "-j", JUST, a["tokens"][0]["token"])
+        check(rc == 0 and out.endswith("\teve\\x1b]0;owned\\x07\\xc2\\x9b2J\n"),
+              "a resolved name is escaped, C1 controls too: %r" % out)
+        p = subprocess.run([VEILCTL, "--socket", d.sock, "audit", "show", "--since",
+                            b"\xff\xfe\x1b"], capture_output=True)
+        check(p.returncode == 2 and b'"\\xff\\xfe\\x1b"' in p.stderr,
+              "bytes that are not UTF-8 are escaped: %r" % p.stderr)
+        rc, out, _ = d.run("--json", "audit", "show", "--action", "resolve")
+        check(any(r.get("justification") == evil for r in json.loads(out)["records"]),
+              "--json keeps the field as it is")
+
+        # audit show --since takes the time it prints
+        rc, out, _ = d.run("audit", "show")
+        first = re.search(TIME_RE, out)
+        check(first is not None, "audit show prints times")
+        if first:
+            rc, out2, err = d.run("audit", "show", "--since", first.group(0))
+            check(rc == 0 and out2.splitlines()[:1] == out.splitlines()[:1],
+                  "--since takes the printed time: %s" % err.strip())
+        rc, out, err = d.run("audit", "show", "--since", "2099-01-01T00:00:00Z")
+        check(rc == 0 and out == "", "--since a printed time in the future: nothing")
+        rc, _, err = d.run("audit", "show", "--since", "2026-13-45 25:00")
+        check(rc == 2 and "YYYY-MM-DDTHH:MM:SSZ" in err, "a bad time: a clear error: %s"
+              % err.strip())
+
+        # audit show: every token, or how many are left out
+        n = 300
+        rc, _, _ = d.run("resolve", "-t", "acme", "-j", JUST, *([tok] * n))
+        rc, out, _ = d.run("audit", "show", "--action", "resolve.bulk")
+        shown = out.count(tok)
+        more = re.search(r"and ([\d,]+) more tokens \(--json shows them all\)", out)
+        left = int(more.group(1).replace(",", "")) if more else 0
+        check(rc == 0 and shown + left == n and shown > 0,
+              "audit show: %d tokens shown, %d said to be left out, of %d" % (shown, left, n))
+
+        # per-command --help
+        for args, want in ((["resolve", "--help"], "usage: veilctl resolve"),
+                           (["audit", "show", "--help"], "usage: veilctl audit"),
+                           (["key", "-h"], "usage: veilctl key"),
+                           (["status", "--help"], "usage: veilctl status")):
+            rc, out, err = d.run(*args)
+            check(rc == 0 and out.startswith(want) and "lookup" not in out.split("\n", 1)[1],
+                  "%s: that command's usage, exit 0: %r" % (" ".join(args), out[:80]))
+
+        # --json and --socket after the command
+        p = subprocess.run([VEILCTL, "status", "--json", "--socket", d.sock],
+                           capture_output=True, text=True)
+        try:
+            ok = json.loads(p.stdout)["ok"]
+        except ValueError:
+            ok = False
+        check(p.returncode == 0 and ok, "status --json --socket S: %r" % p.stderr)
+        rc, out, _ = d.run("tenant", "list", "--json")
+        check(rc == 0 and json.loads(out or "{}").get("tenants"), "tenant list --json")
+        rc, out, _ = d.run("resolve", "-t", "acme", "-j", "--json is what I mean", tok)
+        check(rc == 0 and out.startswith(tok), "an option's value that looks like --json stays")
+
+        # irreversible: --yes or nothing happens
+        d.ctl("key", "roll", "acme")
+        rc, out, err = d.run("key", "destroy", "acme", "1")
+        check(rc == 2 and "--yes" in err and "version 1" in err and "acme" in err,
+              "destroy without --yes: exit 2, what and how: %s" % err.strip())
+        rc, a = d.ctl("key", "list", "acme")
+        check(a["tenant"]["versions"][0]["live"], "nothing destroyed without --yes")
+        rc, out, err = d.run("key", "destroy", "acme", "1", "--yes")
+        rc2, a = d.ctl("key", "list", "acme")
+        check(rc == 0 and not a["tenant"]["versions"][0]["live"], "destroy --yes: %s"
+              % err.strip())
+
+        # role grant echoes the role
+        rc, out, _ = d.run("role", "grant", "--uid", str(LATER), "investigator")
+        check(rc == 0 and out.strip() == "granted uid:%d role investigator" % LATER,
+              "role grant echo: %r" % out)
+        rc, out, _ = d.run("role", "revoke", "--uid", str(LATER))
+        check(rc == 0 and out.strip() == "revoked uid:%d" % LATER, "role revoke echo: %r" % out)
+    finally:
+        d.stop()
+
+    # a socket the caller may not open: which group grants access
+    group = grp.getgrgid(1).gr_name
+    r = os.path.join(root, "perm")
+    os.mkdir(r)
+    d = Ctld(r, "veil-test-adm-pm-%d" % os.getpid(), controld="socket_group = %s\n" % group)
+    d.start(world=False)
+    try:
+        rc, _, err = d.run("status", uid=STRANGER)
+        check(rc == 3 and "group %s" % group in err and "usermod" in err,
+              "permission denied on the socket names the group: %s" % err.strip())
+    finally:
+        d.stop()
+
+
 def main():
     if os.geteuid() != 0:
         print("controld_admin: needs root (switches to other uids): 0 passed, 0 failed, "
@@ -311,7 +444,7 @@ def main():
     root = tempfile.mkdtemp(prefix="veil-adm-")
     os.chmod(root, 0o755)  # other uids reach the socket
     try:
-        for part in (reload, syslog, config_check):
+        for part in (reload, syslog, config_check, veilctl):
             try:
                 part(root)
             except Exception as e:  # a part that breaks is a failure; the rest runs
