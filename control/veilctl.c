@@ -64,7 +64,7 @@ static const char usage[] =
 	"  --socket PATH   controld's socket (default " VEIL_DEFAULT_SOCKET ", or $VEIL_SOCKET)\n"
 	"  --json          print the daemon's JSON answer\n"
 	"  --yes           confirm an irreversible command (key destroy)\n"
-	"  -h, --help      this text; COMMAND --help: that command's\n"
+	"  -h, --help      this text (COMMAND --help: that command's usage)\n"
 	"\n"
 	"--socket, --json and --yes go before or after the command.\n"
 	"\n"

@@ -202,8 +202,9 @@ def syslog(root):
               "mkdir /dev/shm; mount --rbind {r}/olddev/shm /dev/shm; "
               "touch /dev/log; mount --bind {log} /dev/log; exec {ctld} -c {conf}"
               ).format(r=r, log=logsock, ctld=CTLD, conf=d.conf)
-    p = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True,
-                       text=True, timeout=60)
+    # private propagation: the mounts stay in the daemon's namespace
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                       capture_output=True, text=True, timeout=60)
     check(p.returncode == 0, "controld daemonizes: %s" % p.stderr.strip())
     up = veiltest.wait_unix(d.sock)
     check(up, "the daemon serves")
