@@ -14,6 +14,11 @@
 #include "ctld_pvt.h"
 
 #define MIN_JUSTIFICATION 8
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* what a refusal for a missing or short justification says */
+#define JUSTIFICATION_RULE "a justification of at least " STR(MIN_JUSTIFICATION) \
+	" characters is required"
 
 static json_t *error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static json_t *error(const char *fmt, ...)
@@ -174,6 +179,14 @@ static const char *get_str(json_t *req, const char *key, size_t max)
 	return json_string_value(v);
 }
 
+/* One wording for a bad tenant id, whatever was wrong with it. */
+static json_t *bad_tenant(json_t *req)
+{
+	json_t *v = json_object_get(req, "tenant");
+	return error("bad tenant id \"%.80s\": 1 to %d of a-z 0-9 . _ -",
+		     json_is_string(v) ? json_string_value(v) : "", VEIL_TENANT_MAX);
+}
+
 static bool justification_ok(const char *j)
 {
 	size_t n = 0;
@@ -266,8 +279,8 @@ static json_t *cmd_tenant_create(struct ctld *d, const struct ctl_caller *who, j
 	const char *id = get_str(req, "tenant", VEIL_TENANT_MAX);
 	struct ctl_new_tenant nt;
 	char err[160];
-	if (id == NULL)
-		return error("\"tenant\" must be a tenant id");
+	if (id == NULL || !veil_tenant_valid(id))
+		return bad_tenant(req);
 	if (ctl_store_begin(&d->store) != 0)
 		return not_changed(d);
 	/* no first key, no tenant: its row goes with the transaction */
@@ -328,9 +341,9 @@ static json_t *cmd_tenant_list(struct ctld *d, const struct ctl_caller *who, jso
 static struct ctl_tenant *tenant_arg(struct ctld *d, json_t *req, json_t **err)
 {
 	const char *id = get_str(req, "tenant", VEIL_TENANT_MAX);
-	struct ctl_tenant *t = id ? ctl_tenant_find(d, id) : NULL;
-	if (id == NULL)
-		*err = error("\"tenant\" must be a tenant id");
+	struct ctl_tenant *t = id && veil_tenant_valid(id) ? ctl_tenant_find(d, id) : NULL;
+	if (id == NULL || !veil_tenant_valid(id))
+		*err = bad_tenant(req);
 	else if (t == NULL)
 		*err = error("no tenant \"%s\"", id);
 	return t;
@@ -573,8 +586,7 @@ static json_t *cmd_resolve(struct ctld *d, const struct ctl_caller *who, json_t 
 	if (t == NULL)
 		return err;
 	if (!justification_ok(just))
-		return refuse(d, who, "resolve", t->id,
-			      "a justification (a sentence) is required");
+		return refuse(d, who, "resolve", t->id, JUSTIFICATION_RULE);
 	if (t->locked)
 		return refuse(d, who, "resolve", t->id, "tenant is locked");
 	json_t *tokens = json_array();
@@ -684,7 +696,7 @@ static json_t *cmd_lookup(struct ctld *d, const struct ctl_caller *who, json_t *
 	if (!json_is_string(name) || json_string_length(name) > VEIL_NAME_MAX)
 		return error("\"name\" must be a string of at most %d bytes", VEIL_NAME_MAX);
 	if (!justification_ok(just))
-		return refuse(d, who, "lookup", t->id, "a justification (a sentence) is required");
+		return refuse(d, who, "lookup", t->id, JUSTIFICATION_RULE);
 	if (t->locked)
 		return refuse(d, who, "lookup", t->id, "tenant is locked");
 	if (!rate_ok(d, who->uid, 1))

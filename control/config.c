@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl_pvt.h"
 #include "veil_link.h"
@@ -219,5 +220,53 @@ done:
 	if (c->master_key[0] == '\0')
 		snprintf(c->master_key, sizeof(c->master_key), "%s/master.key",
 			 c->state_dir);
+	return 0;
+}
+
+/* The directory a file would be made in: its parent path, or "." */
+static void dir_of(const char *path, char *dir, size_t cap)
+{
+	snprintf(dir, cap, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, cap, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+}
+
+int ctl_config_check_master_key(const struct ctl_config *c, char *err,
+				size_t errlen)
+{
+	if (access(c->master_key, F_OK) == 0 || errno != ENOENT) {
+		/* opened as at start (owner, mode, size checked), then shut */
+		struct ctl_wrap *w = ctl_wrap_open(c->master_key, false, err, errlen);
+		if (w == NULL)
+			return -1;
+		ctl_wrap_close(w);
+		return 0;
+	}
+	/* No key yet. controld makes one only for a state directory that
+	 * holds none: a database there has its keys wrapped by the lost one. */
+	char db[sizeof(c->state_dir) + 16], dir[sizeof(c->master_key)];
+	snprintf(db, sizeof(db), "%s/veil.db", c->state_dir);
+	if (access(db, F_OK) == 0) {
+		snprintf(err, errlen, "master key %s: missing, and %s holds keys "
+			 "wrapped by it (restore the key; controld refuses to start "
+			 "without it)", c->master_key, db);
+		return -1;
+	}
+	dir_of(c->master_key, dir, sizeof(dir));
+	if (strcmp(dir, c->state_dir) == 0 && access(dir, F_OK) != 0) {
+		char parent[sizeof(dir)];
+		dir_of(dir, parent, sizeof(parent)); /* controld makes the state dir */
+		snprintf(dir, sizeof(dir), "%s", parent);
+	}
+	if (access(dir, W_OK | X_OK) != 0) {
+		snprintf(err, errlen, "master key %s: cannot be created: %s: %s",
+			 c->master_key, dir, strerror(errno));
+		return -1;
+	}
 	return 0;
 }

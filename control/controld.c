@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "ctld_pvt.h"
@@ -25,9 +26,10 @@ static const char usage[] =
 	"usage: veil-controld [-c FILE] [-n] [-f] [--recover-audit REASON] [-h]\n"
 	"The veil control plane: keys, governance log, roles, admin API.\n"
 	"  -c FILE  configuration file (default " VEIL_DEFAULT_CONFIG ")\n"
-	"  -n       check the configuration, print \"configuration OK\" or the\n"
-	"           error with its file and line, and exit\n"
-	"  -f       stay in the foreground, log to stderr\n"
+	"  -n       check the configuration and that the master key can be read\n"
+	"           (or made, for a new state directory), print \"configuration\n"
+	"           OK\" or the error with its file, and exit\n"
+	"  -f       stay in the foreground, log to stderr (otherwise: syslog)\n"
 	"  --recover-audit REASON\n"
 	"           start although the governance log is missing, shortened,\n"
 	"           rewound or broken: record what was found and REASON in it\n"
@@ -35,12 +37,18 @@ static const char usage[] =
 	"  -h       this text\n"
 	"See veil-controld(8) and veil.conf(5).\n";
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, reload_wanted;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stopping = 1;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reload_wanted = 1;
 }
 
 struct client {
@@ -56,10 +64,21 @@ struct client {
 static struct ctld d;
 static struct client clients[CTLD_MAX_CLIENTS];
 
+/* Without -f, syslog (facility daemon; journald takes it): a daemon's
+ * stderr is /dev/null (openlog's LOG_PERROR copies to the terminal until
+ * daemon() detaches). With -f and for -n, stderr. */
+static bool to_syslog;
+
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logmsg(const char *fmt, ...)
 {
 	va_list ap;
+	if (to_syslog) {
+		va_start(ap, fmt);
+		vsyslog(LOG_NOTICE, fmt, ap);
+		va_end(ap);
+		return;
+	}
 	va_start(ap, fmt);
 	fputs("veil-controld: ", stderr);
 	vfprintf(stderr, fmt, ap);
@@ -238,6 +257,10 @@ static int run(int lfd)
 	int64_t next_housekeeping = 0;
 
 	while (!stopping) {
+		if (reload_wanted) {
+			reload_wanted = 0;
+			ctl_reload(&d, logmsg);
+		}
 		int n = 0;
 		pfd[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 		for (int i = 0; i < CTLD_MAX_CLIENTS; i++)
@@ -332,8 +355,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
+		if (ctl_config_check_master_key(&d.cfg, err, sizeof(err)) != 0) {
+			fprintf(stderr, "veil-controld: %s\n", err);
+			return 1;
+		}
 		printf("configuration OK\n");
 		return 0;
+	}
+	if (!foreground) {
+		/* LOG_PERROR: on the terminal too, until daemon() closes it */
+		openlog("veil-controld", LOG_PID | LOG_PERROR, LOG_DAEMON);
+		to_syslog = true;
 	}
 	prctl(PR_SET_DUMPABLE, 0); /* keys: no core dumps, no ptrace */
 	umask(077);
@@ -368,14 +400,15 @@ int main(int argc, char **argv)
 		logmsg("dataplane link: %s", err);
 		return 1;
 	}
+	/* before the socket exists: whoever sees it may signal us */
+	struct sigaction sa = { .sa_handler = on_signal }, hup = { .sa_handler = on_hup };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &hup, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	int lfd = listen_socket(&d.cfg);
 	if (lfd < 0)
 		return 1;
-
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if (!foreground && daemon(0, 0) != 0) {
 		logmsg("daemon: %s", strerror(errno));
 		return 1;

@@ -43,6 +43,11 @@ struct ctl_config {
  * and writes "file:line: message" into err. */
 int ctl_config_load(struct ctl_config *c, const char *path, char *err,
 		    size_t errlen);
+/* veil-controld -n: the master key can be read (as at start), or, for a
+ * state directory that holds no keys yet, created. -1 with the error,
+ * naming the file, in err. */
+int ctl_config_check_master_key(const struct ctl_config *c, char *err,
+				size_t errlen);
 
 /* ---- key wrapping (wrap.c): behind one interface, one implementation
  * today (a master key file, AES-256 key wrap with padding, RFC 5649) ---- */

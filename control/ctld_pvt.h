@@ -109,6 +109,13 @@ int ctl_setting_set(struct ctld *d, const char *name, const json_t *value,
 		    struct ctl_setting_change *ch, char *what, size_t whatlen);
 void ctl_setting_apply(struct ctld *d, const struct ctl_setting_change *ch);
 
+/* reload.c: read veil.conf again (SIGHUP). Roles and the file's settings
+ * change (runtime settings stay over them), keys read only at start are
+ * kept and reported; a file with an error changes nothing. Logs what
+ * changed and writes a config.reload record. 0, or -1 if refused. */
+typedef void (*ctl_log_fn)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int ctl_reload(struct ctld *d, ctl_log_fn log);
+
 /* api.c: one request in, one answer out (a new JSON object). */
 enum veil_role ctl_role_of(struct ctld *d, unsigned uid, unsigned gid);
 json_t *ctl_handle(struct ctld *d, const struct ctl_caller *who,

@@ -7,11 +7,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,11 +21,12 @@
 #include <jansson.h>
 
 #include "veil_control.h"
+#include "veilctl_text.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
 static const char usage[] =
-	"usage: veilctl [--socket PATH] [--json] COMMAND [ARGS]\n"
+	"usage: veilctl [--socket PATH] [--json] COMMAND [ARGS] [--json] [--yes]\n"
 	"\n"
 	"commands:\n"
 	"  status                                 daemon, tenants, dataplane link\n"
@@ -36,7 +39,7 @@ static const char usage[] =
 	"                                         never resolved or looked up\n"
 	"  tenant roll-every TENANT DAYS          automatic key roll (0: never)\n"
 	"  key list TENANT | key roll TENANT      versions; make a new current one\n"
-	"  key destroy TENANT VERSION --reason TEXT\n"
+	"  key destroy TENANT VERSION --reason TEXT --yes\n"
 	"                                         crypto-shred an old version; the\n"
 	"                                         reason (a sentence) is recorded\n"
 	"  resolve -t TENANT -j TEXT [--text] [--file F] [TOKEN...]\n"
@@ -47,8 +50,9 @@ static const char usage[] =
 	"                                         the tokens of a name, every live\n"
 	"                                         key version\n"
 	"  audit show [--since T] [--until T] [--tenant T] [--uid N] [--action A]\n"
-	"             [--limit N]                 governance log (T: ms since 1970\n"
-	"                                         or YYYY-MM-DD)\n"
+	"             [--limit N]                 governance log (T: as it prints\n"
+	"                                         times, YYYY-MM-DDTHH:MM:SSZ, or\n"
+	"                                         YYYY-MM-DD, or ms since 1970)\n"
 	"  audit export --csv [filters]           the same as RFC 4180 CSV\n"
 	"  audit verify                           check the hash chain\n"
 	"  role list | role grant (--uid N | --gid N) ROLE | role revoke (--uid N | --gid N)\n"
@@ -61,12 +65,28 @@ static const char usage[] =
 	"options:\n"
 	"  --socket PATH   controld's socket (default " VEIL_DEFAULT_SOCKET ", or $VEIL_SOCKET)\n"
 	"  --json          print the daemon's JSON answer\n"
-	"  -h, --help      this text\n"
+	"  --yes           confirm an irreversible command (key destroy)\n"
+	"  -h, --help      this text (COMMAND --help: that command's usage)\n"
+	"\n"
+	"--socket, --json and --yes go before or after the command.\n"
 	"\n"
 	"exit status: 0 done, 1 refused or failed, 2 usage, 3 daemon unreachable\n";
 
 static const char *socket_path;
-static bool json_out;
+static bool json_out, confirmed;
+
+/* A string field as the daemon sent it (CSV, requests). */
+static const char *raw(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+/* A string field for human output: escaped. */
+static const char *str(json_t *o, const char *k)
+{
+	return esc(raw(o, k));
+}
 
 static int connect_daemon(void)
 {
@@ -83,13 +103,39 @@ static int connect_daemon(void)
 	return fd;
 }
 
+/* After EACCES on the socket: who may open it, and how to be one of them. */
+static void access_hint(void)
+{
+	struct stat st;
+	if (stat(socket_path, &st) != 0) {
+		fprintf(stderr, "veilctl: a directory on the way to it is closed to you "
+			"(%s)\n", strerror(errno));
+		return;
+	}
+	struct group *g = getgrgid(st.st_gid);
+	char gid[16];
+	snprintf(gid, sizeof(gid), "%u", (unsigned)st.st_gid);
+	const char *name = g != NULL ? g->gr_name : gid;
+	if (st.st_mode & 060)
+		fprintf(stderr, "veilctl: the socket is open to group %s: add the user "
+			"to it (usermod -aG %s USER, then log in again) or run veilctl "
+			"as a member\n", esc(name), esc(name));
+	else
+		fprintf(stderr, "veilctl: the socket is open to its owner only (mode "
+			"%03o; socket_group in veil.conf opens it to a group)\n",
+			(unsigned)(st.st_mode & 0777));
+}
+
 /* Send req (consumed), return the answer or exit with a message. */
 static json_t *call(json_t *req)
 {
 	int fd = connect_daemon();
 	if (fd < 0) {
+		int e = errno;
 		fprintf(stderr, "veilctl: cannot reach veil-controld at %s: %s\n",
-			socket_path, strerror(errno));
+			esc(socket_path), strerror(e));
+		if (e == EACCES)
+			access_hint();
 		exit(EXIT_UNREACHABLE);
 	}
 	char *s = json_dumps(req, JSON_COMPACT);
@@ -121,8 +167,7 @@ static bool common(json_t *a)
 		putchar('\n');
 	}
 	if (!json_is_true(json_object_get(a, "ok"))) {
-		fprintf(stderr, "veilctl: %s\n",
-			json_string_value(json_object_get(a, "error")));
+		fprintf(stderr, "veilctl: %s\n", str(a, "error"));
 		return false;
 	}
 	return true;
@@ -132,12 +177,6 @@ static int fail(json_t *a)
 {
 	json_decref(a);
 	return EXIT_FAILED;
-}
-
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
 }
 
 static long long num(json_t *o, const char *k)
@@ -153,17 +192,52 @@ static void fmt_time(long long ms, char *out, size_t cap)
 	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* A time as fmt_time prints it (UTC), a day (its start, UTC), or
+ * milliseconds since 1970. */
 static int parse_time(const char *s, long long *ms)
 {
 	struct tm tm = { 0 };
+	const char *e;
 	char *end;
-	if (strptime(s, "%Y-%m-%d", &tm) != NULL && strlen(s) == 10) {
+	if (strlen(s) == 20 && (e = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) != NULL &&
+	    *e == '\0') {
 		*ms = (long long)timegm(&tm) * 1000;
 		return 0;
 	}
+	memset(&tm, 0, sizeof(tm));
+	if (strlen(s) == 10 && (e = strptime(s, "%Y-%m-%d", &tm)) != NULL && *e == '\0') {
+		*ms = (long long)timegm(&tm) * 1000;
+		return 0;
+	}
+	if (*s == '\0' || strspn(s, "0123456789") != strlen(s))
+		return -1;
 	errno = 0;
 	*ms = strtoll(s, &end, 10);
-	return errno || *end || end == s ? -1 : 0;
+	return errno ? -1 : 0;
+}
+
+#define TOKENS_SHOWN 20
+
+/* The tokens of a record (its JSON array text): the first TOKENS_SHOWN,
+ * and how many more there are. */
+static void print_tokens(const char *text)
+{
+	json_t *t = json_loads(text, 0, NULL);
+	size_t n = json_array_size(t);
+	char c[32];
+	if (!json_is_array(t)) {
+		printf("    tokens: %s\n", esc(text));
+		json_decref(t);
+		return;
+	}
+	fputs("    tokens:", stdout);
+	for (size_t i = 0; i < n && i < TOKENS_SHOWN; i++)
+		printf(" %s", esc(json_string_value(json_array_get(t, i))));
+	putchar('\n');
+	if (n > TOKENS_SHOWN)
+		printf("    \u2026and %s more tokens (--json shows them all)\n",
+		       thousands(n - TOKENS_SHOWN, c));
+	json_decref(t);
 }
 
 static int print_tenant(json_t *t)
@@ -240,7 +314,7 @@ static int cmd_tenant(int argc, char **argv)
 		char *end;
 		long days = strtol(argv[3], &end, 10);
 		if (*end != '\0' || end == argv[3] || days < 0) {
-			fprintf(stderr, "veilctl: \"%s\" is not a number of days\n", argv[3]);
+			fprintf(stderr, "veilctl: \"%s\" is not a number of days\n", esc(argv[3]));
 			return EXIT_USAGE;
 		}
 		return tenant_set(argv[2], json_pack("{s:I}", "roll_days", (json_int_t)days));
@@ -402,12 +476,11 @@ static int cmd_resolve(int argc, char **argv)
 		json_t *nm = json_array_get(names, i);
 		const char *err = json_string_value(json_array_get(errs, i));
 		if (err != NULL)
-			printf("%s\t!%s: %s\n", tok, err,
-			       json_string_value(json_object_get(msgs, err)));
+			printf("%s\t!%s: %s\n", esc(tok), esc(err), str(msgs, err));
 		else if (json_is_object(nm))
-			printf("%s\thex:%s\n", tok, str(nm, "hex"));
+			printf("%s\thex:%s\n", esc(tok), str(nm, "hex"));
 		else
-			printf("%s\t%s\n", tok, json_string_value(nm));
+			printf("%s\t%s\n", esc(tok), esc(json_string_value(nm)));
 	}
 	int rc = num(a, "failed") == 0 ? EXIT_OK : EXIT_FAILED;
 	json_decref(sent);
@@ -496,7 +569,7 @@ static int cmd_audit(int argc, char **argv)
 		return intact ? EXIT_OK : EXIT_FAILED;
 	}
 	if (strcmp(sub, "show") && strcmp(sub, "export")) {
-		fprintf(stderr, "veilctl: unknown audit command \"%s\"\n", sub);
+		fprintf(stderr, "veilctl: unknown audit command \"%s\"\n%s", esc(sub), help_audit);
 		return EXIT_USAGE;
 	}
 	json_t *req = json_pack("{s:s, s:i}", "cmd", "audit.show", "limit", 1000000);
@@ -509,7 +582,10 @@ static int cmd_audit(int argc, char **argv)
 		case 's':
 		case 'u':
 			if (parse_time(optarg, &v) != 0) {
-				fprintf(stderr, "veilctl: bad time \"%s\"\n", optarg);
+				fprintf(stderr, "veilctl: bad time \"%s\": give "
+					"YYYY-MM-DDTHH:MM:SSZ (UTC, as audit show prints "
+					"times), YYYY-MM-DD or milliseconds since 1970\n",
+					esc(optarg));
 				return EXIT_USAGE;
 			}
 			json_object_set_new(req, c == 's' ? "since_ms" : "until_ms", json_integer(v));
@@ -518,7 +594,14 @@ static int cmd_audit(int argc, char **argv)
 		case 'a': json_object_set_new(req, "action", json_string(optarg)); break;
 		case 'i':
 		case 'l':
+			errno = 0;
 			v = strtoll(optarg, NULL, 10);
+			if (*optarg == '\0' || errno != 0 ||
+			    strspn(optarg, "0123456789") != strlen(optarg)) {
+				fprintf(stderr, "veilctl: --%s: \"%s\" is not a number\n",
+					c == 'i' ? "uid" : "limit", esc(optarg));
+				return EXIT_USAGE;
+			}
 			json_object_set_new(req, c == 'i' ? "uid" : "limit", json_integer(v));
 			break;
 		case 'c': csv = true; break;
@@ -569,7 +652,7 @@ static int cmd_audit(int argc, char **argv)
 			if (json_object_get(r, "justification"))
 				printf("    justification: %s\n", str(r, "justification"));
 			if (json_object_get(r, "tokens"))
-				printf("    tokens: %.200s\n", str(r, "tokens"));
+				print_tokens(raw(r, "tokens"));
 		}
 	}
 	json_decref(a);
@@ -600,7 +683,7 @@ static int cmd_role(int argc, char **argv)
 		char *end;
 		long long id = strtoll(argv[3], &end, 10);
 		if (*end || id < 0) {
-			fprintf(stderr, "veilctl: bad id \"%s\"\n", argv[3]);
+			fprintf(stderr, "veilctl: bad id \"%s\"\n", esc(argv[3]));
 			return EXIT_USAGE;
 		}
 		json_t *req = json_pack("{s:s, s:I}", "cmd", grant ? "role.grant" : "role.revoke",
@@ -611,7 +694,8 @@ static int cmd_role(int argc, char **argv)
 		if (!common(a))
 			return fail(a);
 		if (!json_out)
-			printf("%s %s\n", grant ? "granted" : "revoked", argv[3]);
+			printf("%s %s:%lld%s%s\n", grant ? "granted" : "revoked", argv[2] + 2,
+			       id, grant ? " role " : "", grant ? esc(argv[4]) : "");
 		json_decref(a);
 		return EXIT_OK;
 	}
@@ -629,7 +713,7 @@ static int cmd_config(int argc, char **argv)
 		char *end;
 		long long v = strtoll(argv[3], &end, 10);
 		if (*end != '\0' || end == argv[3]) {
-			fprintf(stderr, "veilctl: \"%s\" is not a number\n", argv[3]);
+			fprintf(stderr, "veilctl: \"%s\" is not a number\n", esc(argv[3]));
 			return EXIT_USAGE;
 		}
 		req = json_pack("{s:s, s:s, s:I}", "cmd", "config.set", "name", argv[2],
@@ -707,8 +791,10 @@ static int cmd_status(int argc, char **argv)
 static int cmd_stats(int argc, char **argv)
 {
 	(void)argv;
-	if (argc != 1)
+	if (argc != 1) {
+		fputs(help_stats, stderr);
 		return EXIT_USAGE;
+	}
 	json_t *a = call(json_pack("{s:s}", "cmd", "stats"));
 	if (!common(a))
 		return fail(a);
@@ -750,42 +836,131 @@ static int cmd_stats(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* An option that takes a value: the next argument is its value, never
+ * one of veilctl's own (-j --json is a justification). */
+static bool takes_value(const char *a)
+{
+	static const char *const with_value[] = {
+		"-t", "-j", "-f", "-K", "--tenant", "--justification", "--file",
+		"--since", "--until", "--uid", "--gid", "--action", "--limit",
+		"--socket", "--reason",
+	};
+	for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++)
+		if (!strcmp(a, with_value[i]))
+			return true;
+	return false;
+}
+
+/* --json, --yes, --socket PATH (or --socket=PATH) at argv[*i]: take it
+ * (moving *i past a value) and return true. */
+static bool global_option(int argc, char **argv, int *i)
+{
+	const char *a = argv[*i];
+	if (!strcmp(a, "--json"))
+		json_out = true;
+	else if (!strcmp(a, "--yes"))
+		confirmed = true;
+	else if (!strncmp(a, "--socket=", 9))
+		socket_path = a + 9;
+	else if (!strcmp(a, "--socket") && *i + 1 < argc)
+		socket_path = argv[++*i];
+	else
+		return false;
+	return true;
+}
+
+/* Irreversible commands run only with --yes; without it, say what would
+ * be lost and how to confirm (no prompt: scripts and CI have no terminal).
+ * Returns true if the command may run. */
+static bool confirmed_or_told(int argc, char **argv)
+{
+	const char *pos[4];
+	int n = 0;
+	if (confirmed || argc < 2 || strcmp(argv[0], "key") || strcmp(argv[1], "destroy"))
+		return true;
+	for (int i = 2; i < argc && n < 4; i++) {
+		if (argv[i][0] == '-') {
+			i += takes_value(argv[i]); /* and its value */
+			continue;
+		}
+		pos[n++] = argv[i];
+	}
+	if (n != 2)
+		return true; /* a usage error: the command says it */
+	fprintf(stderr, "veilctl: not done: key destroy crypto-shreds key version %s of "
+		"tenant %s: its tokens never resolve again, and nothing can undo it.\n"
+		"veilctl: to destroy it, add --yes: veilctl key destroy %s %s "
+		"--reason \"WHY (a sentence)\" --yes\n",
+		esc(pos[1]), esc(pos[0]), esc(pos[0]), esc(pos[1]));
+	return false;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
-		{ "status", cmd_status }, { "stats", cmd_stats },
-		{ "tenant", cmd_tenant }, { "key", cmd_key },
-		{ "resolve", cmd_resolve }, { "lookup", cmd_lookup },
-		{ "audit", cmd_audit }, { "role", cmd_role }, { "config", cmd_config },
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+		const char *help;
+	} cmds[] = {
+		{ "status", cmd_status, help_status }, { "stats", cmd_stats, help_stats },
+		{ "tenant", cmd_tenant, help_tenant }, { "key", cmd_key, help_key },
+		{ "resolve", cmd_resolve, help_resolve }, { "lookup", cmd_lookup, help_lookup },
+		{ "audit", cmd_audit, help_audit }, { "role", cmd_role, help_role },
+		{ "config", cmd_config, help_config },
 	};
 	socket_path = getenv("VEIL_SOCKET") ? getenv("VEIL_SOCKET") : VEIL_DEFAULT_SOCKET;
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json_out = true;
-		else if (!strcmp(argv[i], "--socket") && i + 1 < argc)
-			socket_path = argv[++i];
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+		if (global_option(argc, argv, &i))
+			continue;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			fputs(usage, stdout);
 			return EXIT_OK;
-		} else {
-			fprintf(stderr, "veilctl: unknown option \"%s\"\n%s", argv[i], usage);
-			return EXIT_USAGE;
 		}
+		fprintf(stderr, "veilctl: unknown option \"%s\"\n%s", esc(argv[i]), usage);
+		return EXIT_USAGE;
 	}
 	if (i == argc) {
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
-	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
-		if (!strcmp(argv[i], cmds[k].name)) {
-			if (argc - i >= 2 && (!strcmp(argv[i + 1], "--help") ||
-					      !strcmp(argv[i + 1], "-h"))) {
-				fputs(usage, stdout);
-				return EXIT_OK;
-			}
-			return cmds[k].fn(argc - i, argv + i);
+	size_t k = 0, ncmds = sizeof(cmds) / sizeof(cmds[0]);
+	while (k < ncmds && strcmp(argv[i], cmds[k].name))
+		k++;
+	if (k == ncmds) {
+		fprintf(stderr, "veilctl: unknown command \"%s\"\n%s", esc(argv[i]), usage);
+		return EXIT_USAGE;
+	}
+	/* the command's arguments, without the options that may follow it
+	 * (--json, --socket, --yes) and with --help asking for its help */
+	char **args = calloc((size_t)(argc - i + 1), sizeof(char *));
+	int n = 0;
+	bool help = false, dashdash = false;
+	if (args == NULL)
+		return EXIT_FAILED;
+	args[n++] = argv[i];
+	for (int j = i + 1; j < argc; j++) {
+		if (!dashdash) {
+			if (!strcmp(argv[j], "--"))
+				dashdash = true;
+			else if (global_option(argc, argv, &j))
+				continue;
+			else if (!strcmp(argv[j], "--help") || !strcmp(argv[j], "-h")) {
+				help = true;
+				continue;
+			} else if (takes_value(argv[j]) && j + 1 < argc)
+				args[n++] = argv[j++];
 		}
-	fprintf(stderr, "veilctl: unknown command \"%s\"\n%s", argv[i], usage);
-	return EXIT_USAGE;
+		args[n++] = argv[j];
+	}
+	int rc;
+	if (help) {
+		fputs(cmds[k].help, stdout);
+		rc = EXIT_OK;
+	} else if (!confirmed_or_told(n, args))
+		rc = EXIT_USAGE;
+	else
+		rc = cmds[k].fn(n, args);
+	free(args);
+	return rc;
 }

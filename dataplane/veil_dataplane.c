@@ -793,7 +793,9 @@ static int parse_options(struct run *r, int argc, char **argv, bool *check,
 		rc = 0;
 		goto out;
 	}
-	if (n_in == 0) /* a filter: stdin to stdout */
+	/* a filter: stdin to stdout; but -n -c FILE alone checks the file,
+	 * whose [source NAME] sections the inputs pick later */
+	if (n_in == 0 && !(*check && tenant == NULL && source == NULL))
 		ins[n_in++] = (struct in_opt){ "-", tenant, format, source };
 	for (unsigned i = 0; i < n_in; i++) {
 		int s;

@@ -159,13 +159,13 @@ def end_to_end(d):
 
     # crypto-shredding
     rc, a = d.jctl("key", "roll", "acme")
-    rc, a = d.jctl("key", "destroy", "acme", "1", "--reason", JUST)
+    rc, a = d.jctl("key", "destroy", "acme", "1", "--reason", JUST, "--yes")
     check(rc == 0, "destroy an old version")
     ev = wait_event(lambda e: e["event"] == "key_destroy" and e["version"] == 1, 5)
     check(ev is not None and ev["had"], "destruction reaches the peer")
     rc, a = d.jctl("resolve", "-t", "acme", "-j", JUST, tok_v1)
     check(rc == 1 and a["errors"] == ["E_VERSION"], "destroyed version never resolves")
-    rc, a = d.jctl("key", "destroy", "acme", "3", "--reason", JUST)
+    rc, a = d.jctl("key", "destroy", "acme", "3", "--reason", JUST, "--yes")
     check(rc == 1 and "current" in a["error"], "the current version cannot be destroyed")
 
     # another tenant's token

@@ -81,7 +81,10 @@ class Daemon:
             if uid is not None:
                 os.setgid(uid)
                 os.setuid(uid)
-        p = subprocess.run([VEILCTL, "--socket", self.sock, "--json"] + list(args),
+        # a uid of its own runs a copy it can reach (a clone under /root)
+        prog = VEILCTL if uid is None else os.path.join(
+            veiltest.reachable_build(BUILD), "control", "veilctl")
+        p = subprocess.run([prog, "--socket", self.sock, "--json"] + list(args),
                            capture_output=True, text=True, timeout=60,
                            preexec_fn=drop)
         try:
@@ -380,7 +383,7 @@ def reason_rule(root):
         check([v["live"] for v in a["tenant"]["versions"]] == [True, True],
               "nothing destroyed without a reason")
         p = subprocess.run([VEILCTL, "--socket", d.sock, "key", "destroy", "acme", "1",
-                            "--reason", REASON], capture_output=True, text=True)
+                            "--reason", REASON, "--yes"], capture_output=True, text=True)
         check(p.returncode == 0 and "destroyed" in p.stdout, "veilctl key destroy --reason: %s%s"
               % (p.stdout, p.stderr))
         rc, a = d.ctl("role", "grant", "--uid", str(GRANTEE), "investigator")
@@ -415,7 +418,7 @@ def ring_full(root):
         d.start()
         rc, a = d.ctl("key", "list", "acme")
         check(rc == 0 and a["tenant"]["current_version"] == 64, "controld starts again")
-        rc, a = d.ctl("key", "destroy", "acme", "1", "--reason", REASON)
+        rc, a = d.ctl("key", "destroy", "acme", "1", "--reason", REASON, "--yes")
         rc, a = d.ctl("key", "roll", "acme")
         check(rc == 0 and a["version"] == 65, "after a destroy, a roll: %r" % a)
     finally:
