@@ -72,6 +72,7 @@ struct client {
 	uint8_t out_hdr[4];
 	char *out;        /* the answer being written */
 	size_t out_len, out_off;
+	bool trim;        /* a large request was freed: trim after its answer */
 };
 
 #define CLIENT_IO_PER_PASS (4u << 20) /* bytes read or written per pass */
@@ -204,7 +205,7 @@ static int listen_socket(const struct ctl_config *c)
 
 static void client_close(struct client *c)
 {
-	bool big = c->cap > CLIENT_BIG || c->out_len > CLIENT_BIG;
+	bool big = c->trim || c->cap > CLIENT_BIG || c->out_len > CLIENT_BIG;
 	close(c->fd);
 	if (c->body != NULL)
 		explicit_bzero(c->body, c->got); /* a lookup's name */
@@ -224,13 +225,14 @@ static void client_close(struct client *c)
  * to go away. */
 static void answer_done(struct client *c)
 {
-	bool big = c->out_len > CLIENT_BIG;
+	bool big = c->trim || c->out_len > CLIENT_BIG;
 	explicit_bzero(c->out, c->out_len);
 	free(c->out);
 	c->out = NULL;
 	c->out_len = c->out_off = 0;
+	c->trim = false;
 	if (big)
-		malloc_trim(0);
+		malloc_trim(0); /* the request's and the answer's memory */
 	if (c->closing) {
 		shutdown(c->fd, SHUT_WR);
 		c->state = C_LINGER;
@@ -481,7 +483,7 @@ static bool request_start(struct client *c)
 
 static void request_done(struct client *c)
 {
-	bool big = c->cap > CLIENT_BIG;
+	c->trim = c->cap > CLIENT_BIG; /* once the answer is out too */
 	c->body[c->need] = '\0';
 	c->pending = ctl_handle(&d, &c->who, c->body, c->need);
 	explicit_bzero(c->body, c->need);
@@ -490,8 +492,6 @@ static void request_done(struct client *c)
 	c->hdr_got = c->need = c->got = c->cap = 0;
 	c->state = C_PENDING;
 	c->deadline = idle_deadline();
-	if (big)
-		malloc_trim(0);
 }
 
 /* Read what is there; handle a request once it is whole. */
