@@ -125,6 +125,15 @@ void ctl_refusals_flush(struct ctld *d, bool all)
 	}
 }
 
+static void set_refusal(struct ctl_refusal *r, const char *action, const char *tenant,
+			const char *why)
+{
+	snprintf(r->action, sizeof(r->action), "%s", action);
+	snprintf(r->tenant, sizeof(r->tenant), "%s", tenant ? tenant : "");
+	snprintf(r->why, sizeof(r->why), "%s", why);
+	r->mixed_action = r->mixed_tenant = r->mixed_why = false;
+}
+
 json_t *ctl_refuse(struct ctld *d, const struct ctl_caller *who, const char *action,
 		   const char *tenant, const char *why)
 {
@@ -144,8 +153,13 @@ json_t *ctl_refuse(struct ctld *d, const struct ctl_caller *who, const char *act
 	if (r != NULL && (now - r->since >= CTLD_REFUSAL_INTERVAL_MS || now < r->since))
 		refusal_record(d, r);
 	if (r != NULL && r->used) {
-		r->count++;
 		r->role = who->role;
+		if (r->count++ == 0) {
+			/* the summary describes the counted refusals: the first
+			 * of them, and whether the others differ */
+			set_refusal(r, action, tenant, why);
+			return error("%s", why);
+		}
 		r->mixed_action |= strcmp(r->action, action) != 0;
 		r->mixed_tenant |= strcmp(r->tenant, tenant ? tenant : "") != 0;
 		/* the same reason with other figures (tokens left, a size) is
@@ -165,9 +179,6 @@ json_t *ctl_refuse(struct ctld *d, const struct ctl_caller *who, const char *act
 	}
 	*r = (struct ctl_refusal){ .used = true, .uid = who->uid, .since = now,
 				   .role = who->role };
-	snprintf(r->action, sizeof(r->action), "%s", action);
-	snprintf(r->tenant, sizeof(r->tenant), "%s", tenant ? tenant : "");
-	snprintf(r->why, sizeof(r->why), "%s", why);
 	char outcome[192];
 	snprintf(outcome, sizeof(outcome), "refused: %s", why);
 	audit(d, who, action, tenant, NULL, NULL, outcome);
