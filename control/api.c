@@ -216,8 +216,8 @@ static bool justification_ok(const char *j)
 /* rate_limit counts what a caller resolves or looks up per minute: each
  * token of a resolve (a bulk of N counts N) and each lookup. A request
  * over what is left is refused whole; why says what is left. */
-static bool rate_ok(struct ctld *d, unsigned uid, unsigned cost, char *why,
-		    size_t whylen)
+static bool rate_ok(struct ctld *d, unsigned uid, unsigned cost, bool lookup,
+		    char *why, size_t whylen)
 {
 	int64_t minute = ctl_now() / 60000;
 	unsigned limit = d->cfg.rate_limit_per_min;
@@ -232,7 +232,7 @@ static bool rate_ok(struct ctld *d, unsigned uid, unsigned cost, char *why,
 			r = stale; /* a window that has ended: nothing to keep */
 		else if (d->n_rates < CTLD_MAX_CLIENTS)
 			r = &d->rates[d->n_rates++];
-		else
+		else /* more callers in one minute than the table holds */
 			r = &d->rates[uid % CTLD_MAX_CLIENTS];
 		*r = (struct ctl_rate){ uid, minute, 0 };
 	}
@@ -242,9 +242,15 @@ static bool rate_ok(struct ctld *d, unsigned uid, unsigned cost, char *why,
 	}
 	unsigned left = r->used < limit ? limit - r->used : 0;
 	if (cost > left) {
-		snprintf(why, whylen, "rate limit reached: this request has %u token%s, "
-			 "%u of rate_limit (%u tokens per minute) %s left; %s", cost,
-			 cost == 1 ? "" : "s", left, limit, left == 1 ? "is" : "are",
+		char what[48];
+		if (lookup)
+			snprintf(what, sizeof(what), "a lookup counts 1");
+		else
+			snprintf(what, sizeof(what), "this request has %u token%s", cost,
+				 cost == 1 ? "" : "s");
+		snprintf(why, whylen, "rate limit reached: %s, %u of rate_limit (%u "
+			 "tokens per minute) %s left; %s", what, left, limit,
+			 left == 1 ? "is" : "are",
 			 cost > limit ? "split the request (or raise rate_limit)"
 				      : "try again in the next minute or with fewer tokens");
 		return false;
@@ -588,7 +594,7 @@ static json_t *cmd_resolve(struct ctld *d, const struct ctl_caller *who, json_t 
 	}
 	size_t n = json_array_size(tokens);
 	char rwhy[192];
-	if (!rate_ok(d, who->uid, (unsigned)n, rwhy, sizeof(rwhy))) {
+	if (!rate_ok(d, who->uid, (unsigned)n, false, rwhy, sizeof(rwhy))) {
 		json_decref(tokens);
 		return refuse(d, who, "resolve", t->id, rwhy);
 	}
@@ -693,7 +699,7 @@ static json_t *cmd_lookup(struct ctld *d, const struct ctl_caller *who, json_t *
 	if (t->locked)
 		return refuse(d, who, "lookup", t->id, "tenant is locked");
 	char rwhy[192];
-	if (!rate_ok(d, who->uid, 1, rwhy, sizeof(rwhy)))
+	if (!rate_ok(d, who->uid, 1, true, rwhy, sizeof(rwhy)))
 		return refuse(d, who, "lookup", t->id, rwhy);
 
 	json_t *list = json_array();
