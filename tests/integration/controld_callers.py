@@ -80,6 +80,9 @@ class Daemon:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=20)
+            # (in the sanitizer build, a leak or an error is a non-zero exit)
+            check(self.proc.returncode == 0, "controld stops cleanly: exit %d, %s"
+                  % (self.proc.returncode, self.errors()[-2000:]))
         if self.log:
             self.log.close()
             self.log = None
@@ -326,7 +329,12 @@ def no_role_body(root):
 def memory_returned(root):
     """A bulk resolve of 150,000 tokens (a 6 MB request, an answer of MBs,
     ~100 MB at the peak) and an audit.show whose answer is over the API's
-    32 MiB: afterwards the daemon's RSS is back near where it was."""
+    32 MiB: afterwards the daemon's RSS is back near where it was. Not
+    under AddressSanitizer, whose allocator keeps freed memory on purpose."""
+    with open(CTLD, "rb") as f:
+        if b"__asan_init" in f.read():
+            print("  memory returned: skipped (AddressSanitizer build)")
+            return
     r = os.path.join(root, "mem")
     os.mkdir(r)
     d = Daemon(r, "mem", controld="rate_limit = 1000000\n")
