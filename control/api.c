@@ -45,30 +45,49 @@ static json_t *ok(void)
 	return json_pack("{s:b}", "ok", 1);
 }
 
-enum veil_role ctl_role_of(struct ctld *d, unsigned uid, unsigned gid)
+static bool in_groups(const struct ctl_caller *who, unsigned gid)
+{
+	if (who->gid == gid)
+		return true;
+	for (unsigned i = 0; i < who->n_groups; i++)
+		if (who->groups[i] == gid)
+			return true;
+	return false;
+}
+
+enum veil_role ctl_role_of(struct ctld *d, const struct ctl_caller *who)
 {
 	sqlite3_stmt *st;
-	enum veil_role role = VEIL_ROLE_NONE;
-	/* the database (role grant) wins over the config file */
-	if (sqlite3_prepare_v2(d->store.db, "SELECT role, is_gid FROM roles WHERE "
-			       "(is_gid=0 AND id=?) OR (is_gid=1 AND id=?) "
-			       "ORDER BY is_gid", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, uid);
-		sqlite3_bind_int64(st, 2, gid);
-		if (sqlite3_step(st) == SQLITE_ROW &&
-		    veil_role_parse((const char *)sqlite3_column_text(st, 0), &role) != 0)
-			role = VEIL_ROLE_NONE;
+	enum veil_role role = VEIL_ROLE_NONE, r;
+	/* the database (role grant) wins over the config file, a uid binding
+	 * over group bindings; of several groups, the strongest role counts */
+	if (sqlite3_prepare_v2(d->store.db, "SELECT role, is_gid, id FROM roles WHERE "
+			       "(is_gid=0 AND id=?) OR is_gid=1", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, who->uid);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			bool is_gid = sqlite3_column_int(st, 1) != 0;
+			if ((is_gid && !in_groups(who, (unsigned)sqlite3_column_int64(st, 2))) ||
+			    veil_role_parse((const char *)sqlite3_column_text(st, 0), &r) != 0)
+				continue;
+			if (!is_gid) {
+				role = r;
+				break;
+			}
+			if (r > role)
+				role = r;
+		}
 		sqlite3_finalize(st);
 		if (role != VEIL_ROLE_NONE)
 			return role;
 	}
 	for (unsigned i = 0; i < d->cfg.n_roles; i++)
-		if (!d->cfg.roles[i].is_gid && d->cfg.roles[i].id == uid)
+		if (!d->cfg.roles[i].is_gid && d->cfg.roles[i].id == who->uid)
 			return d->cfg.roles[i].role;
 	for (unsigned i = 0; i < d->cfg.n_roles; i++)
-		if (d->cfg.roles[i].is_gid && d->cfg.roles[i].id == gid)
-			return d->cfg.roles[i].role;
-	return VEIL_ROLE_NONE;
+		if (d->cfg.roles[i].is_gid && in_groups(who, d->cfg.roles[i].id) &&
+		    d->cfg.roles[i].role > role)
+			role = d->cfg.roles[i].role;
+	return role;
 }
 
 /* ---- governance log helpers ---- */
@@ -85,13 +104,97 @@ static int audit(struct ctld *d, const struct ctl_caller *who, const char *actio
 	return ctl_audit_append(&d->store, &r);
 }
 
+/* The summary of a caller's counted refusals: "refused N times: WHY". */
+static void refusal_record(struct ctld *d, struct ctl_refusal *r)
+{
+	char outcome[224];
+	if (r->count > 0) {
+		struct ctl_caller who = { .uid = r->uid, .role = r->role };
+		snprintf(outcome, sizeof(outcome), "refused %u time%s: %s%s", r->count,
+			 r->count == 1 ? "" : "s", r->why,
+			 r->mixed_why ? " (and other reasons)" : "");
+		audit(d, &who, r->mixed_action ? "refusals" : r->action,
+		      r->mixed_tenant || !r->tenant[0] ? NULL : r->tenant, NULL, NULL,
+		      outcome);
+	}
+	r->used = false;
+}
+
+void ctl_refusals_flush(struct ctld *d, bool all)
+{
+	int64_t now = ctl_now();
+	for (unsigned i = 0; i < CTLD_REFUSERS; i++) {
+		struct ctl_refusal *r = &d->refusals[i];
+		if (r->used && (all || now - r->since >= CTLD_REFUSAL_INTERVAL_MS ||
+				now < r->since))
+			refusal_record(d, r);
+	}
+}
+
+static void set_refusal(struct ctl_refusal *r, const char *action, const char *tenant,
+			const char *why)
+{
+	snprintf(r->action, sizeof(r->action), "%s", action);
+	snprintf(r->tenant, sizeof(r->tenant), "%s", tenant ? tenant : "");
+	snprintf(r->why, sizeof(r->why), "%s", why);
+	r->mixed_action = r->mixed_tenant = r->mixed_why = false;
+}
+
+json_t *ctl_refuse(struct ctld *d, const struct ctl_caller *who, const char *action,
+		   const char *tenant, const char *why)
+{
+	int64_t now = ctl_now();
+	struct ctl_refusal *r = NULL, *oldest = NULL, *free_slot = NULL;
+	for (unsigned i = 0; i < CTLD_REFUSERS && r == NULL; i++) {
+		struct ctl_refusal *e = &d->refusals[i];
+		if (!e->used)
+			free_slot = free_slot ? free_slot : e;
+		else if (e->uid == who->uid)
+			r = e;
+		else if (oldest == NULL || e->since < oldest->since)
+			oldest = e;
+	}
+	/* an interval that has ended is recorded first: the count of the
+	 * last one is never lost, and this refusal begins a new one */
+	if (r != NULL && (now - r->since >= CTLD_REFUSAL_INTERVAL_MS || now < r->since))
+		refusal_record(d, r);
+	if (r != NULL && r->used) {
+		r->role = who->role;
+		if (r->count++ == 0) {
+			/* the summary describes the counted refusals: the first
+			 * of them, and whether the others differ */
+			set_refusal(r, action, tenant, why);
+			return error("%s", why);
+		}
+		r->mixed_action |= strcmp(r->action, action) != 0;
+		r->mixed_tenant |= strcmp(r->tenant, tenant ? tenant : "") != 0;
+		/* the same reason with other figures (tokens left, a size) is
+		 * the same reason: compare what comes before the first ':' */
+		size_t k = strcspn(r->why, ":");
+		r->mixed_why |= strncmp(r->why, why, k) != 0 || (why[k] != ':' && why[k] != '\0');
+		return error("%s", why);
+	}
+	if (r == NULL) {
+		/* more callers refused at once than the table holds: the one
+		 * refused longest ago has its count recorded now */
+		r = free_slot;
+		if (r == NULL) {
+			r = oldest;
+			refusal_record(d, r);
+		}
+	}
+	*r = (struct ctl_refusal){ .used = true, .uid = who->uid, .since = now,
+				   .role = who->role };
+	char outcome[192];
+	snprintf(outcome, sizeof(outcome), "refused: %s", why);
+	audit(d, who, action, tenant, NULL, NULL, outcome);
+	return error("%s", why);
+}
+
 static json_t *refuse(struct ctld *d, const struct ctl_caller *who,
 		      const char *cmd, const char *tenant, const char *why)
 {
-	char outcome[160];
-	snprintf(outcome, sizeof(outcome), "refused: %s", why);
-	audit(d, who, cmd, tenant, NULL, NULL, outcome);
-	return error("%s", why);
+	return ctl_refuse(d, who, cmd, tenant, why);
 }
 
 /* ---- state changes: the change and its record in one transaction ---- */
@@ -195,26 +298,49 @@ static bool justification_ok(const char *j)
 	return n >= MIN_JUSTIFICATION;
 }
 
-static bool rate_ok(struct ctld *d, unsigned uid, unsigned cost)
+/* rate_limit counts what a caller resolves or looks up per minute: each
+ * token of a resolve (a bulk of N counts N) and each lookup. A request
+ * over what is left is refused whole; why says what is left. */
+static bool rate_ok(struct ctld *d, unsigned uid, unsigned cost, bool lookup,
+		    char *why, size_t whylen)
 {
 	int64_t minute = ctl_now() / 60000;
-	struct ctl_rate *r = NULL;
-	for (unsigned i = 0; i < d->n_rates; i++)
+	unsigned limit = d->cfg.rate_limit_per_min;
+	struct ctl_rate *r = NULL, *stale = NULL;
+	for (unsigned i = 0; i < d->n_rates && r == NULL; i++)
 		if (d->rates[i].uid == uid)
 			r = &d->rates[i];
+		else if (d->rates[i].window != minute && stale == NULL)
+			stale = &d->rates[i];
 	if (r == NULL) {
-		if (d->n_rates == CTLD_MAX_CLIENTS)
-			d->n_rates = 0; /* forget the oldest windows */
-		r = &d->rates[d->n_rates++];
+		if (stale != NULL)
+			r = stale; /* a window that has ended: nothing to keep */
+		else if (d->n_rates < CTLD_MAX_CLIENTS)
+			r = &d->rates[d->n_rates++];
+		else /* more callers in one minute than the table holds */
+			r = &d->rates[uid % CTLD_MAX_CLIENTS];
 		*r = (struct ctl_rate){ uid, minute, 0 };
 	}
 	if (r->window != minute) {
 		r->window = minute;
 		r->used = 0;
 	}
-	if (r->used + 1 > d->cfg.rate_limit_per_min)
+	unsigned left = r->used < limit ? limit - r->used : 0;
+	if (cost > left) {
+		char what[48];
+		if (lookup)
+			snprintf(what, sizeof(what), "a lookup counts 1");
+		else
+			snprintf(what, sizeof(what), "this request has %u token%s", cost,
+				 cost == 1 ? "" : "s");
+		snprintf(why, whylen, "rate limit reached: %s, %u of rate_limit (%u "
+			 "tokens per minute) %s left; %s", what, left, limit,
+			 left == 1 ? "is" : "are",
+			 cost > limit ? "split the request (or raise rate_limit)"
+				      : "try again in the next minute or with fewer tokens");
 		return false;
-	r->used += cost ? 1 : 0;
+	}
+	r->used += cost;
 	return true;
 }
 
@@ -595,9 +721,10 @@ static json_t *cmd_resolve(struct ctld *d, const struct ctl_caller *who, json_t 
 		return error("%s", why);
 	}
 	size_t n = json_array_size(tokens);
-	if (!rate_ok(d, who->uid, 1)) {
+	char rwhy[192];
+	if (!rate_ok(d, who->uid, (unsigned)n, false, rwhy, sizeof(rwhy))) {
 		json_decref(tokens);
-		return refuse(d, who, "resolve", t->id, "rate limit reached");
+		return refuse(d, who, "resolve", t->id, rwhy);
 	}
 
 	/* a name is never longer than its token's ciphertext: size the
@@ -699,8 +826,9 @@ static json_t *cmd_lookup(struct ctld *d, const struct ctl_caller *who, json_t *
 		return refuse(d, who, "lookup", t->id, JUSTIFICATION_RULE);
 	if (t->locked)
 		return refuse(d, who, "lookup", t->id, "tenant is locked");
-	if (!rate_ok(d, who->uid, 1))
-		return refuse(d, who, "lookup", t->id, "rate limit reached");
+	char rwhy[192];
+	if (!rate_ok(d, who->uid, 1, true, rwhy, sizeof(rwhy)))
+		return refuse(d, who, "lookup", t->id, rwhy);
 
 	json_t *list = json_array();
 	json_t *toks = json_array();
@@ -1038,9 +1166,13 @@ json_t *ctl_handle(struct ctld *d, const struct ctl_caller *who, const char *msg
 		if (strcmp(cmd, commands[i].name) != 0)
 			continue;
 		if (who->role < commands[i].need) {
-			char why[96];
-			snprintf(why, sizeof(why), "permission denied: %s needs role %s",
-				 cmd, veil_role_name(commands[i].need));
+			char why[128];
+			if (who->role == VEIL_ROLE_NONE)
+				snprintf(why, sizeof(why), "permission denied: uid %u has "
+					 "no role", who->uid);
+			else
+				snprintf(why, sizeof(why), "permission denied: %s needs "
+					 "role %s", cmd, veil_role_name(commands[i].need));
 			const char *t = get_str(req, "tenant", VEIL_TENANT_MAX);
 			ans = refuse(d, who, cmd, t, why);
 		} else if (commands[i].changes_state) {

@@ -175,6 +175,10 @@ static int handler(void *user, const char *section, const char *name,
 		return parse_uint(&c->audit_retention_days, value, 1, 36500, p, name);
 	if (!strcmp(name, "rate_limit"))
 		return parse_uint(&c->rate_limit_per_min, value, 1, 1000000, p, name);
+	if (!strcmp(name, "idle_timeout"))
+		return parse_uint(&c->idle_timeout_s, value, 1, 3600, p, name);
+	if (!strcmp(name, "connections_per_uid")) /* up to CTLD_MAX_CLIENTS */
+		return parse_uint(&c->connections_per_uid, value, 1, 256, p, name);
 	snprintf(p->msg, sizeof(p->msg), "unknown key \"%.40s\" in [controld]", name);
 	return 0;
 }
@@ -206,7 +210,9 @@ int ctl_config_load(struct ctl_config *c, const char *path, char *err,
 	c->dataplane_uid = VEIL_LINK_UID_DEFAULT;
 	c->key_retention_days = 90;
 	c->audit_retention_days = 120;
-	c->rate_limit_per_min = 600;
+	c->rate_limit_per_min = 10000;
+	c->idle_timeout_s = 30;
+	c->connections_per_uid = 16;
 	/* root is admin unless the file says otherwise */
 	c->roles[c->n_roles++] = (struct ctl_role_binding){ false, 0, VEIL_ROLE_ADMIN };
 	if (path == NULL)

@@ -8,19 +8,26 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "ctld_pvt.h"
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59 /* Linux 4.13 */
+#endif
 
 static const char usage[] =
 	"usage: veil-controld [-c FILE] [-n] [-f] [--recover-audit REASON] [-h]\n"
@@ -51,15 +58,40 @@ static void on_hup(int sig)
 	reload_wanted = 1;
 }
 
+/* A client of the admin API. One request at a time: while its answer is
+ * not yet written, nothing more is read from it (POLLOUT drives the rest
+ * of the answer), so a caller that does not read its answers stalls only
+ * itself. */
+enum client_state {
+	C_READ,    /* reading a request */
+	C_PENDING, /* handled: the answer waits for this pass's group commit */
+	C_WRITE,   /* writing the answer */
+	C_LINGER,  /* refused: the answer is out, closed when the caller closes */
+};
+
 struct client {
 	int fd;
+	enum client_state state;
+	bool closing;     /* refused: no request after this answer */
 	struct ctl_caller who;
+	gid_t *groups;    /* who.groups */
+	int64_t deadline; /* closed if no request is complete by then (ms) */
 	uint8_t hdr[4];
 	size_t hdr_got;
 	char *body;
-	size_t need, got;
-	json_t *pending; /* the answer, held until its records are durable */
+	size_t need, got, cap;
+	json_t *pending;  /* the answer, held until its records are durable */
+	bool on_batch;    /* pending may depend on this pass's group commit */
+	uint8_t out_hdr[4];
+	char *out;        /* the answer being written */
+	size_t out_len, out_off;
+	bool trim;        /* a large request was freed: trim after its answer */
 };
+
+#define CLIENT_IO_PER_PASS (4u << 20) /* bytes read or written per pass */
+#define CLIENT_BODY_FIRST (64u << 10) /* a body grows as it arrives */
+#define CLIENT_BIG (1u << 20)         /* freed: give the memory back */
+#define ACCEPTS_PER_PASS 64
 
 static struct ctld d;
 static struct client clients[CTLD_MAX_CLIENTS];
@@ -93,6 +125,73 @@ static void link_log(void *ctx, const char *msg)
 	logmsg("link: %s", msg);
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t idle_deadline(void)
+{
+	return mono_ms() + (int64_t)d.cfg.idle_timeout_s * 1000;
+}
+
+/* Can the members of group gid pass every directory down to dir (its
+ * own and its parents')? If not, bad names the first that stops them. */
+static bool group_can_pass(const char *dir, gid_t gid, char *bad, size_t badlen,
+			   struct stat *bst)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *p = path + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char save = *p;
+		*p = '\0';
+		struct stat st = { 0 };
+		if (stat(path, &st) != 0 || !((st.st_mode & S_IXOTH) ||
+		    (st.st_gid == gid && (st.st_mode & S_IXGRP)))) {
+			snprintf(bad, badlen, "%s", path);
+			*bst = st;
+			return false;
+		}
+		*p = save;
+		if (save == '\0')
+			return true;
+	}
+}
+
+/* The socket's directory: made as socket_group needs it (0750 root:group;
+ * without a group 0755); one that is there already is left as it is, but
+ * if the group cannot reach the socket through it, that is an error. */
+static int socket_dir(const char *dir, const char *group, gid_t gid)
+{
+	bool grouped = group[0] != '\0';
+	if (mkdir(dir, 0700) == 0) {
+		if ((grouped && chown(dir, (uid_t)-1, gid) != 0) ||
+		    chmod(dir, grouped ? 0750 : 0755) != 0) {
+			logmsg("socket directory %s: %s", dir, strerror(errno));
+			return -1;
+		}
+	} else if (errno != EEXIST) {
+		logmsg("socket directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	char bad[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+	if (grouped && !group_can_pass(dir, gid, bad, sizeof(bad), &st)) {
+		logmsg("socket_group %s: its members cannot reach the socket: %s is mode "
+		       "%04o, owner %u:%u (it needs o+x, or group %s with g+x: e.g. "
+		       "chgrp %s %s; chmod 0750 %s); veil-controld does not loosen a "
+		       "directory it did not make", group, bad,
+		       (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
+		       (unsigned)st.st_gid, group, group, bad, bad);
+		return -1;
+	}
+	return 0;
+}
+
 static int listen_socket(const struct ctl_config *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -100,13 +199,23 @@ static int listen_socket(const struct ctl_config *c)
 		logmsg("socket path too long: %s", c->socket_path);
 		return -1;
 	}
+	gid_t gid = (gid_t)-1;
+	if (c->socket_group[0] != '\0') {
+		struct group *g = getgrnam(c->socket_group);
+		if (g == NULL) {
+			logmsg("socket group %s: no such group", c->socket_group);
+			return -1;
+		}
+		gid = g->gr_gid;
+	}
 	strcpy(sa.sun_path, c->socket_path);
 	char dir[sizeof(sa.sun_path)];
 	snprintf(dir, sizeof(dir), "%s", c->socket_path);
 	char *slash = strrchr(dir, '/');
 	if (slash != NULL && slash != dir) {
 		*slash = '\0';
-		mkdir(dir, 0755);
+		if (socket_dir(dir, c->socket_group, gid) != 0)
+			return -1;
 	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	unlink(c->socket_path);
@@ -117,45 +226,205 @@ static int listen_socket(const struct ctl_config *c)
 			close(fd);
 		return -1;
 	}
-	if (c->socket_group[0] != '\0') {
-		struct group *g = getgrnam(c->socket_group);
-		if (g == NULL || chown(c->socket_path, (uid_t)-1, g->gr_gid) != 0) {
-			logmsg("socket group %s: %s", c->socket_group,
-			       g ? strerror(errno) : "no such group");
-			close(fd);
-			return -1;
-		}
+	if (gid != (gid_t)-1 && chown(c->socket_path, (uid_t)-1, gid) != 0) {
+		logmsg("socket group %s: %s", c->socket_group, strerror(errno));
+		close(fd);
+		return -1;
 	}
 	return fd;
 }
 
 static void client_close(struct client *c)
 {
+	bool big = c->trim || c->cap > CLIENT_BIG || c->out_len > CLIENT_BIG;
 	close(c->fd);
+	if (c->body != NULL)
+		explicit_bzero(c->body, c->got); /* a lookup's name */
 	free(c->body);
+	if (c->out != NULL)
+		explicit_bzero(c->out, c->out_len); /* may hold names */
+	free(c->out);
 	json_decref(c->pending);
+	free(c->groups);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+	if (big)
+		malloc_trim(0);
+}
+
+/* The answer is out: wait for the next request, or for a refused caller
+ * to go away. */
+static void answer_done(struct client *c)
+{
+	bool big = c->trim || c->out_len > CLIENT_BIG;
+	explicit_bzero(c->out, c->out_len);
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+	c->trim = false;
+	if (big)
+		malloc_trim(0); /* the request's and the answer's memory */
+	if (c->closing) {
+		shutdown(c->fd, SHUT_WR);
+		c->state = C_LINGER;
+	} else {
+		c->state = C_READ;
+		c->deadline = idle_deadline();
+	}
+}
+
+/* Write what the socket takes, never waiting for the caller. */
+static void client_write(struct client *c)
+{
+	size_t budget = CLIENT_IO_PER_PASS, total = 4 + c->out_len;
+	while (c->out_off < total && budget > 0) {
+		struct iovec iov[2];
+		int n = 0;
+		if (c->out_off < 4)
+			iov[n++] = (struct iovec){ c->out_hdr + c->out_off, 4 - c->out_off };
+		size_t boff = c->out_off < 4 ? 0 : c->out_off - 4;
+		size_t blen = c->out_len - boff < budget ? c->out_len - boff : budget;
+		iov[n++] = (struct iovec){ c->out + boff, blen };
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return; /* POLLOUT brings us back */
+		if (w <= 0) {
+			client_close(c);
+			return;
+		}
+		c->out_off += (size_t)w;
+		budget -= (size_t)w < budget ? (size_t)w : budget;
+	}
+	if (c->out_off == total)
+		answer_done(c);
 }
 
 static void answer(struct client *c, json_t *a)
 {
 	char *s = json_dumps(a, JSON_COMPACT);
 	json_decref(a);
-	/* the socket is non-blocking for reads; answers are written whole */
-	int fl = fcntl(c->fd, F_GETFL);
-	fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
-	if (s == NULL || veil_api_write(c->fd, s, strlen(s)) != 0)
-		client_close(c);
-	else
-		fcntl(c->fd, F_SETFL, fl);
-	if (s != NULL) {
-		explicit_bzero(s, strlen(s)); /* may hold names */
+	size_t len = s != NULL ? strlen(s) : 0;
+	if (len > VEIL_API_MSG_MAX) {
+		explicit_bzero(s, len);
 		free(s);
+		malloc_trim(0); /* the answer that could not go: give it back */
+		json_t *e = json_pack("{s:b, s:s}", "ok", 0, "error", "the answer is over "
+				      "the API's 32 MiB: ask for less (fewer tokens, a "
+				      "narrower filter or a lower limit)");
+		s = json_dumps(e, JSON_COMPACT);
+		json_decref(e);
+		len = s != NULL ? strlen(s) : 0;
 	}
+	if (s == NULL) {
+		client_close(c);
+		return;
+	}
+	c->out = s;
+	c->out_len = len;
+	c->out_off = 0;
+	c->out_hdr[0] = (uint8_t)(len >> 24);
+	c->out_hdr[1] = (uint8_t)(len >> 16);
+	c->out_hdr[2] = (uint8_t)(len >> 8);
+	c->out_hdr[3] = (uint8_t)len;
+	c->state = C_WRITE;
+	client_write(c);
 }
 
-/* Accept one waiting connection; returns false when none is left. */
+/* Refuse the caller: the answer goes out after the group commit (its
+ * record is in it), then nothing more is read and the connection closes. */
+static void client_refuse(struct client *c, const char *action, const char *why)
+{
+	json_decref(c->pending);
+	c->pending = ctl_refuse(&d, &c->who, action, NULL, why);
+	c->on_batch = true;
+	c->closing = true;
+	c->state = C_PENDING;
+}
+
+/* The supplementary groups of the peer (SO_PEERGROUPS, Linux 4.13); none
+ * if the kernel cannot say, so that a group role is never assumed. */
+static gid_t *peer_groups(int fd, unsigned *n)
+{
+	socklen_t len = 32 * sizeof(gid_t);
+	gid_t *g = NULL;
+	*n = 0;
+	for (int tries = 0; tries < 2; tries++) {
+		gid_t *ng = realloc(g, len ? len : 1);
+		if (ng == NULL)
+			break;
+		g = ng;
+		socklen_t got = len;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &got) == 0) {
+			*n = got / sizeof(gid_t);
+			return g;
+		}
+		if (errno != ERANGE)
+			break;
+		len = got; /* the size it needs */
+	}
+	free(g);
+	return NULL;
+}
+
+static unsigned open_connections(unsigned uid)
+{
+	unsigned n = 0;
+	for (int i = 0; i < CTLD_MAX_CLIENTS; i++)
+		n += clients[i].fd >= 0 && !clients[i].closing && clients[i].who.uid == uid;
+	return n;
+}
+
+/* All slots taken: close the connection that matters least, among those
+ * of class up to max (0 refused and lingering, 1 idle between requests,
+ * 2 inside a request, 3 with an answer not read), the longest idle first.
+ * Returns its slot, or NULL. */
+static struct client *evict(int max)
+{
+	struct client *v = NULL;
+	int vclass = 0;
+	for (int i = 0; i < CTLD_MAX_CLIENTS; i++) {
+		struct client *c = &clients[i];
+		if (c->fd < 0 || c->state == C_PENDING)
+			continue;
+		int k = c->state == C_LINGER ? 0 : c->state == C_WRITE ? 3 :
+			c->hdr_got == 0 ? 1 : 2;
+		if (k > max)
+			continue;
+		if (v == NULL || k < vclass || (k == vclass && c->deadline < v->deadline)) {
+			v = c;
+			vclass = k;
+		}
+	}
+	if (v != NULL)
+		client_close(v);
+	return v;
+}
+
+/* An answer straight away, for a caller that gets no slot. */
+static void refuse_now(int fd, const char *why)
+{
+	json_t *a = json_pack("{s:b, s:s}", "ok", 0, "error", why);
+	char *s = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	if (s == NULL)
+		return;
+	size_t len = strlen(s);
+	uint8_t hdr[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16),
+			   (uint8_t)(len >> 8), (uint8_t)len };
+	struct iovec iov[2] = { { hdr, 4 }, { s, len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* nothing to do: the caller sees the connection close */
+	}
+	free(s);
+}
+
+/* Accept one waiting connection; returns false when none is left. Its
+ * role is looked up now: a caller without one, or over its uid's
+ * connection cap, is answered with the refusal and sends nothing more. */
 static bool accept_client(int lfd)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -163,73 +432,152 @@ static bool accept_client(int lfd)
 		return false;
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
+		close(fd);
+		return true;
+	}
+	unsigned n_groups;
+	gid_t *groups = peer_groups(fd, &n_groups);
+	struct ctl_caller who = { .uid = cr.uid, .gid = cr.gid, .pid = cr.pid,
+				  .groups = groups, .n_groups = n_groups };
+	who.role = ctl_role_of(&d, &who);
+	char why[160] = "";
+	const char *action = "connect";
+	unsigned same = open_connections(cr.uid);
+	if (who.role == VEIL_ROLE_NONE)
+		snprintf(why, sizeof(why), "permission denied: uid %u has no role", cr.uid);
+	else if (same >= d.cfg.connections_per_uid)
+		snprintf(why, sizeof(why), "too many connections: uid %u has %u open "
+			 "and connections_per_uid is %u", cr.uid, same,
+			 d.cfg.connections_per_uid);
+
 	struct client *c = NULL;
 	for (int i = 0; i < CTLD_MAX_CLIENTS && c == NULL; i++)
 		if (clients[i].fd < 0)
 			c = &clients[i];
-	if (c == NULL || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
+	/* a caller to be refused takes the slot only of another refused one */
+	if (c == NULL)
+		c = evict(why[0] ? 0 : 3);
+	if (c == NULL) {
+		if (why[0])
+			json_decref(ctl_refuse(&d, &who, action, NULL, why));
+		refuse_now(fd, why[0] ? why : "too many connections to veil-controld "
+			   "(every one busy): try again");
 		close(fd);
-		return c != NULL;
+		free(groups);
+		return true;
 	}
-	struct timeval tv = { 5, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
-	c->who = (struct ctl_caller){ .uid = cr.uid, .gid = cr.gid, .pid = cr.pid,
-				      .role = ctl_role_of(&d, cr.uid, cr.gid) };
+	c->who = who;
+	c->groups = groups;
+	c->state = C_READ;
+	c->deadline = idle_deadline();
+	if (why[0])
+		client_refuse(c, action, why);
 	return true;
+}
+
+/* A request's length is in: look the caller's role up again (a grant or a
+ * revocation applies to the next request of an open connection) and check
+ * the length against the role's limit before reading any of the body. */
+static bool request_start(struct client *c)
+{
+	char why[160];
+	c->need = (size_t)c->hdr[0] << 24 | (size_t)c->hdr[1] << 16 |
+		  (size_t)c->hdr[2] << 8 | c->hdr[3];
+	c->who.role = ctl_role_of(&d, &c->who);
+	size_t limit = c->who.role >= VEIL_ROLE_INVESTIGATOR ? VEIL_API_MSG_MAX
+							      : CTLD_READER_MSG_MAX;
+	if (c->who.role == VEIL_ROLE_NONE) {
+		snprintf(why, sizeof(why), "permission denied: uid %u has no role",
+			 c->who.uid);
+		client_refuse(c, "request", why);
+		return false;
+	}
+	if (c->need > limit) {
+		snprintf(why, sizeof(why), "request too large: %zu bytes; a%s %s's "
+			 "requests are at most %zu bytes", c->need,
+			 c->who.role == VEIL_ROLE_READER ? "" : "n",
+			 veil_role_name(c->who.role), limit);
+		client_refuse(c, "request", why);
+		return false;
+	}
+	c->cap = c->need + 1 < CLIENT_BODY_FIRST ? c->need + 1 : CLIENT_BODY_FIRST;
+	c->body = malloc(c->cap);
+	c->got = 0;
+	if (c->body == NULL) {
+		client_close(c);
+		return false;
+	}
+	return true;
+}
+
+static void request_done(struct client *c)
+{
+	c->trim = c->cap > CLIENT_BIG; /* once the answer is out too */
+	c->body[c->need] = '\0';
+	c->pending = ctl_handle(&d, &c->who, c->body, c->need);
+	/* a state change commits in its own transaction and leaves none
+	 * open: its answer does not wait on (or fail with) the group commit */
+	c->on_batch = d.store.txn;
+	explicit_bzero(c->body, c->need);
+	free(c->body);
+	c->body = NULL;
+	c->hdr_got = c->need = c->got = c->cap = 0;
+	c->state = C_PENDING;
+	c->deadline = idle_deadline();
 }
 
 /* Read what is there; handle a request once it is whole. */
 static void client_read(struct client *c)
 {
-	if (c->hdr_got < 4) {
-		ssize_t r = read(c->fd, c->hdr + c->hdr_got, 4 - c->hdr_got);
-		if (r <= 0) {
-			if (r == 0 || (errno != EAGAIN && errno != EINTR))
-				client_close(c);
-			return;
-		}
-		c->hdr_got += (size_t)r;
+	size_t budget = CLIENT_IO_PER_PASS;
+	while (budget > 0) {
+		ssize_t r;
 		if (c->hdr_got < 4)
-			return;
-		c->need = (size_t)c->hdr[0] << 24 | (size_t)c->hdr[1] << 16 |
-			  (size_t)c->hdr[2] << 8 | c->hdr[3];
-		if (c->need > VEIL_API_MSG_MAX) {
-			answer(c, json_pack("{s:b, s:s}", "ok", 0, "error",
-					    "request too large"));
-			if (c->fd >= 0)
-				client_close(c);
-			return;
+			r = read(c->fd, c->hdr + c->hdr_got, 4 - c->hdr_got);
+		else {
+			if (c->got + 1 == c->cap) { /* the body grows as it comes */
+				size_t cap = c->cap * 2 < c->need + 1 ? c->cap * 2 : c->need + 1;
+				char *b = realloc(c->body, cap);
+				if (b == NULL) {
+					client_close(c);
+					return;
+				}
+				c->body = b;
+				c->cap = cap;
+			}
+			size_t want = c->cap - 1 - c->got;
+			r = read(c->fd, c->body + c->got, want < budget ? want : budget);
 		}
-		c->body = malloc(c->need + 1);
-		c->got = 0;
-		if (c->body == NULL) {
-			client_close(c);
-			return;
-		}
-	}
-	if (c->got < c->need) {
-		ssize_t r = read(c->fd, c->body + c->got, c->need - c->got);
 		if (r <= 0) {
 			if (r == 0 || (errno != EAGAIN && errno != EINTR))
 				client_close(c);
 			return;
 		}
-		c->got += (size_t)r;
-		if (c->got < c->need)
+		if (c->hdr_got < 4) {
+			c->hdr_got += (size_t)r;
+			if (c->hdr_got < 4)
+				continue;
+			if (!request_start(c))
+				return; /* refused (or out of memory): nothing more is read */
+		} else {
+			c->got += (size_t)r;
+			budget -= (size_t)r < budget ? (size_t)r : budget;
+		}
+		if (c->got == c->need) {
+			request_done(c);
 			return;
+		}
 	}
-	c->body[c->need] = '\0';
-	c->pending = ctl_handle(&d, &c->who, c->body, c->need);
-	free(c->body);
-	c->body = NULL;
-	c->hdr_got = 0;
 }
 
 /* Group commit: one commit for the records of every request handled in
  * this pass, then the answers. If the commit fails, nothing that depended
- * on it goes out: each waiting caller gets an error instead. */
+ * on it goes out: each caller whose request left records in it gets an
+ * error instead (a state change that committed on its own keeps its
+ * answer: its change and its record are durable). */
 static void answer_pending(void)
 {
 	bool lost = ctl_store_sync(&d.store) != 0;
@@ -242,7 +590,7 @@ static void answer_pending(void)
 			continue;
 		json_t *a = c->pending;
 		c->pending = NULL;
-		if (lost) {
+		if (lost && c->on_batch) {
 			json_decref(a);
 			a = json_pack("{s:b, s:s}", "ok", 0, "error", "the governance "
 				      "log cannot be written; nothing was answered");
@@ -251,9 +599,19 @@ static void answer_pending(void)
 	}
 }
 
+static void close_idle(void)
+{
+	int64_t now = mono_ms();
+	for (int i = 0; i < CTLD_MAX_CLIENTS; i++)
+		if (clients[i].fd >= 0 && clients[i].state != C_PENDING &&
+		    now >= clients[i].deadline)
+			client_close(&clients[i]);
+}
+
 static int run(int lfd)
 {
 	struct pollfd pfd[CTLD_MAX_CLIENTS + 1];
+	struct client *of[CTLD_MAX_CLIENTS + 1];
 	int64_t next_housekeeping = 0;
 
 	while (!stopping) {
@@ -263,9 +621,15 @@ static int run(int lfd)
 		}
 		int n = 0;
 		pfd[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
-		for (int i = 0; i < CTLD_MAX_CLIENTS; i++)
-			if (clients[i].fd >= 0)
-				pfd[n++] = (struct pollfd){ .fd = clients[i].fd, .events = POLLIN };
+		for (int i = 0; i < CTLD_MAX_CLIENTS; i++) {
+			struct client *c = &clients[i];
+			if (c->fd < 0)
+				continue;
+			short ev = c->state == C_READ ? POLLIN : c->state == C_WRITE ? POLLOUT :
+				   c->state == C_LINGER ? POLLRDHUP : 0;
+			of[n] = c;
+			pfd[n++] = (struct pollfd){ .fd = c->fd, .events = ev };
+		}
 		int rc = poll(pfd, (nfds_t)n, 100);
 		if (rc < 0 && errno != EINTR) {
 			logmsg("poll: %s", strerror(errno));
@@ -277,24 +641,32 @@ static int run(int lfd)
 			ctl_housekeeping(&d);
 			next_housekeeping = ctl_now() + 60000;
 		}
+		ctl_refusals_flush(&d, false);
+		close_idle();
 		if (rc <= 0)
 			continue;
-		if (pfd[0].revents & POLLIN)
-			while (accept_client(lfd))
-				;
 		ctl_store_batch(&d.store, true);
 		for (int i = 1; i < n; i++) {
-			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+			struct client *c = of[i];
+			/* closed since the poll (idle): skip it */
+			if (pfd[i].revents == 0 || c->fd != pfd[i].fd)
 				continue;
-			for (int k = 0; k < CTLD_MAX_CLIENTS; k++)
-				if (clients[k].fd == pfd[i].fd) {
-					client_read(&clients[k]);
-					break;
-				}
+			if (c->state == C_READ)
+				client_read(c);
+			else if (c->state == C_WRITE)
+				client_write(c);
+			else if (c->state == C_LINGER)
+				client_close(c);
 		}
+		/* after the clients: a slot freed by an eviction is not one
+		 * whose poll result is still to be read */
+		if (pfd[0].revents & POLLIN)
+			for (int k = 0; k < ACCEPTS_PER_PASS && accept_client(lfd); k++)
+				;
 		answer_pending();
 		ctl_store_batch(&d.store, false);
 	}
+	ctl_refusals_flush(&d, true); /* no count is lost at shutdown */
 	return 0;
 }
 

@@ -35,6 +35,8 @@ struct ctl_config {
 	unsigned key_retention_days;
 	unsigned audit_retention_days;
 	unsigned rate_limit_per_min;
+	unsigned idle_timeout_s;       /* a connection without a request: closed */
+	unsigned connections_per_uid;  /* open API connections of one uid */
 	unsigned n_roles;
 	struct ctl_role_binding roles[CTL_MAX_ROLES];
 };

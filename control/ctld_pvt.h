@@ -11,6 +11,11 @@
 #define CTLD_MAX_TENANTS 1024
 #define CTLD_MAX_CLIENTS 256
 #define CTLD_MAX_TOKENS  200000 /* per resolve request */
+/* The largest request by role; a body over the caller's limit is refused
+ * without reading it, and a caller without a role sends none. */
+#define CTLD_READER_MSG_MAX (64u << 10)
+#define CTLD_REFUSERS 256          /* callers whose refusals are counted */
+#define CTLD_REFUSAL_INTERVAL_MS 60000
 
 struct ctl_tenant {
 	char id[VEIL_TENANT_MAX + 1];
@@ -23,7 +28,22 @@ struct ctl_tenant {
 struct ctl_rate {
 	unsigned uid;
 	int64_t window; /* minute number */
-	unsigned used;
+	unsigned used;  /* tokens resolved and names looked up in it */
+};
+
+/* The refusals of one caller: the first of an interval is recorded at
+ * once, the rest are counted and recorded as one record when the interval
+ * ends (ctl_refusals_flush). */
+struct ctl_refusal {
+	bool used;
+	unsigned uid;
+	int64_t since;      /* the interval began (ms) */
+	unsigned count;     /* refusals in it not yet recorded */
+	enum veil_role role;
+	bool mixed_action, mixed_tenant, mixed_why;
+	char action[33];
+	char tenant[VEIL_TENANT_MAX + 1]; /* "" for none */
+	char why[160];
 };
 
 struct ctld {
@@ -36,15 +56,19 @@ struct ctld {
 	struct ctl_tenant tenants[CTLD_MAX_TENANTS];
 	unsigned n_rates;
 	struct ctl_rate rates[CTLD_MAX_CLIENTS];
+	struct ctl_refusal refusals[CTLD_REFUSERS];
 	int64_t started;
 	uint64_t requests, errors;
 };
 
-/* The caller of one request. */
+/* The caller of one request: its credentials as the socket gives them
+ * (SO_PEERCRED, SO_PEERGROUPS), and its role as of this request. */
 struct ctl_caller {
 	unsigned uid, gid;
 	int pid;
 	enum veil_role role;
+	const gid_t *groups; /* supplementary groups */
+	unsigned n_groups;
 };
 
 /* tenants.c. A change is made in two steps: its SQL, in the transaction
@@ -117,7 +141,17 @@ typedef void (*ctl_log_fn)(const char *fmt, ...) __attribute__((format(printf, 1
 int ctl_reload(struct ctld *d, ctl_log_fn log);
 
 /* api.c: one request in, one answer out (a new JSON object). */
-enum veil_role ctl_role_of(struct ctld *d, unsigned uid, unsigned gid);
+/* The caller's role now: a database binding of its uid, else the
+ * strongest database binding of its gid or a supplementary group, else
+ * the same in the config file. */
+enum veil_role ctl_role_of(struct ctld *d, const struct ctl_caller *who);
+/* An error answer that says why; the refusal is in the governance log
+ * (rate-limited per caller: see struct ctl_refusal). tenant may be NULL. */
+json_t *ctl_refuse(struct ctld *d, const struct ctl_caller *who, const char *action,
+		   const char *tenant, const char *why);
+/* Record the counted refusals of every interval that has ended, or (all)
+ * of every interval. */
+void ctl_refusals_flush(struct ctld *d, bool all);
 json_t *ctl_handle(struct ctld *d, const struct ctl_caller *who,
 		   const char *msg, size_t len);
 /* Destroy versions past the key retention. */
