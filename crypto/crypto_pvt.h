@@ -137,5 +137,12 @@ size_t veil_token_format(char *dst, size_t cap, enum veil_kind kind,
 
 /* secmem internals, for white-box tests */
 size_t veil_secmem_pool_pages(void);
+struct veil_secmem_stats {
+	size_t slab_pages;   /* pages of the slabs of small objects */
+	size_t slab_objects; /* small objects handed out */
+	size_t region_pages; /* pages of the regions of page runs */
+	size_t big_bytes;    /* of the requests with a mapping of their own */
+};
+void veil_secmem_stats(struct veil_secmem_stats *st);
 
 #endif /* VEIL_CRYPTO_PVT_H */

@@ -218,6 +218,11 @@ void veil_key_free(struct veil_key *key)
 	veil_secmem_free(key); /* zeroizes */
 }
 
+size_t veil_key_locked_bytes(size_t n)
+{
+	return veil_secmem_need(sizeof(struct veil_key), n);
+}
+
 uint32_t veil_key_version(const struct veil_key *key)
 {
 	return key->version;

@@ -148,6 +148,8 @@ struct veil_key *veil_key_new(const uint8_t raw[VEIL_KEY_LEN],
 			      const char *tenant, uint32_t version);
 /** Zeroize and release a key. NULL is allowed. */
 void veil_key_free(struct veil_key *key);
+/** @return the locked memory (bytes) that @p n keys take. */
+size_t veil_key_locked_bytes(size_t n);
 uint32_t veil_key_version(const struct veil_key *key);
 const char *veil_key_tenant(const struct veil_key *key);
 
@@ -261,6 +263,13 @@ bool veil_token_find(const char *text, size_t len, size_t *off,
 void *veil_secmem_alloc(size_t size);
 /** Zeroize and release memory from veil_secmem_alloc(). NULL is allowed. */
 void veil_secmem_free(void *p);
+/**
+ * The locked memory that @p count allocations of @p size bytes take.
+ * Requests up to half a page are packed, many to a page (64-byte aligned);
+ * larger ones take whole pages.
+ * @return bytes, a whole number of pages.
+ */
+size_t veil_secmem_need(size_t size, size_t count);
 
 #ifdef __cplusplus
 }
