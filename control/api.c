@@ -549,9 +549,9 @@ static json_t *cmd_key_roll(struct ctld *d, const struct ctl_caller *who, json_t
 	if (rc != 0) {
 		change_failed(d, who, "key.roll", t->id, "failed");
 		if (rc == -2)
-			return error("%s has %d live key versions, the most there can "
-				     "be: destroy old ones first", t->id,
-				     CTLD_MAX_LIVE_VERSIONS);
+			return error("%s has %u live key versions, the most there can "
+				     "be (max_live_versions in veil.conf): destroy old "
+				     "ones first", t->id, d->cfg.max_live_versions);
 		return error("cannot make a new key version");
 	}
 	uint32_t v = nk.version;

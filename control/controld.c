@@ -796,8 +796,7 @@ int main(int argc, char **argv)
 	close(lfd);
 	unlink(d.cfg.socket_path);
 	veil_link_server_free(d.link);
-	for (unsigned i = 0; i < d.n_tenants; i++)
-		veil_keyring_free(d.tenants[i].ring);
+	ctl_tenants_free(&d);
 	veil_engine_free(d.engine);
 	ctl_store_close(&d.store);
 	return rc == 0 ? 0 : 1;

@@ -8,7 +8,6 @@
 #include "ctl_pvt.h"
 #include "veil_link.h"
 
-#define CTLD_MAX_TENANTS 1024
 #define CTLD_MAX_CLIENTS 256
 #define CTLD_MAX_TOKENS  200000 /* per resolve request */
 /* The largest request by role; a body over the caller's limit is refused
@@ -52,8 +51,14 @@ struct ctld {
 	struct ctl_store store;
 	struct veil_engine *engine;
 	struct veil_link_server *link;
-	unsigned n_tenants;
-	struct ctl_tenant tenants[CTLD_MAX_TENANTS];
+	/* The tenant table (tenants.c): grows as tenants are added; a pointer
+	 * into it stays valid until the next tenant is added. An index of
+	 * open-addressed slots finds a tenant by id (slot: index + 1, 0:
+	 * empty). Everything zero is an empty table. */
+	unsigned n_tenants, cap_tenants;
+	struct ctl_tenant *tenants;
+	uint32_t *tenant_slot;
+	size_t n_slots;       /* a power of two, at least twice n_tenants */
 	unsigned n_rates;
 	struct ctl_rate rates[CTLD_MAX_CLIENTS];
 	struct ctl_refusal refusals[CTLD_REFUSERS];
@@ -76,7 +81,6 @@ struct ctl_caller {
  * its record, its effect in memory and on the link (the _live, _add,
  * _destroyed, _apply functions); if it did not commit, the _drop
  * functions zeroize and free what was prepared. */
-#define CTLD_MAX_LIVE_VERSIONS 64 /* per tenant: what a veil_keyring holds */
 
 /* A key version stored in the open transaction, not live yet. */
 struct ctl_new_key {
@@ -94,13 +98,15 @@ struct ctl_new_tenant {
 
 struct ctl_tenant *ctl_tenant_find(struct ctld *d, const char *id);
 int ctl_tenants_load(struct ctld *d, char *err, size_t errlen);
+/* Zeroize and free every key and the table. */
+void ctl_tenants_free(struct ctld *d);
 int ctl_tenant_create(struct ctld *d, const char *id, struct ctl_new_tenant *nt,
 		      char *err, size_t errlen);
 /* -1 if its first key did not go live (see ctl_key_live). */
 int ctl_tenant_add(struct ctld *d, struct ctl_new_tenant *nt);
 void ctl_tenant_drop(struct ctl_new_tenant *nt);
 /* The version after current (of tenant id); -1 on failure, -2 when the
- * tenant has CTLD_MAX_LIVE_VERSIONS live versions. */
+ * tenant has max_live_versions (veil.conf) live versions. */
 int ctl_key_stage(struct ctld *d, const char *id, uint32_t current,
 		  struct ctl_new_key *nk);
 /* -1 if the ring did not take it (stored: a restart loads it). */

@@ -12,12 +12,84 @@
 
 #include "ctld_pvt.h"
 
+/* ---- the tenant table: an array that grows, and an index by id ---- */
+
+/* FNV-1a: ids are short and chosen by an admin, not by an attacker. */
+static uint64_t id_hash(const char *id)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *id; id++)
+		h = (h ^ (uint8_t)*id) * 1099511628211ull;
+	return h;
+}
+
 struct ctl_tenant *ctl_tenant_find(struct ctld *d, const char *id)
 {
+	if (d->n_slots == 0)
+		return NULL;
+	for (size_t i = id_hash(id) & (d->n_slots - 1);; i = (i + 1) & (d->n_slots - 1)) {
+		uint32_t s = d->tenant_slot[i];
+		if (s == 0)
+			return NULL;
+		if (strcmp(d->tenants[s - 1].id, id) == 0)
+			return &d->tenants[s - 1];
+	}
+}
+
+static void slot_put(uint32_t *slot, size_t n_slots, const char *id, uint32_t idx)
+{
+	size_t i = id_hash(id) & (n_slots - 1);
+	while (slot[i] != 0)
+		i = (i + 1) & (n_slots - 1);
+	slot[i] = idx + 1;
+}
+
+/* Room for one more tenant, made before a create commits so that adding
+ * it afterwards cannot fail. -1 (ENOMEM) if there is none. */
+static int tenant_reserve(struct ctld *d)
+{
+	if (d->n_tenants + 1 > d->cap_tenants) {
+		unsigned cap = d->cap_tenants ? d->cap_tenants * 2 : 64;
+		struct ctl_tenant *t = realloc(d->tenants, (size_t)cap * sizeof(*t));
+		if (t == NULL)
+			return -1;
+		d->tenants = t;
+		d->cap_tenants = cap;
+	}
+	if ((size_t)(d->n_tenants + 1) * 2 > d->n_slots) {
+		size_t n = d->n_slots ? d->n_slots * 2 : 128;
+		uint32_t *slot = calloc(n, sizeof(*slot));
+		if (slot == NULL)
+			return -1;
+		for (unsigned i = 0; i < d->n_tenants; i++)
+			slot_put(slot, n, d->tenants[i].id, i);
+		free(d->tenant_slot);
+		d->tenant_slot = slot;
+		d->n_slots = n;
+	}
+	return 0;
+}
+
+/* Append a tenant (room reserved) and index it. */
+static struct ctl_tenant *tenant_append(struct ctld *d, const char *id)
+{
+	struct ctl_tenant *t = &d->tenants[d->n_tenants];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	slot_put(d->tenant_slot, d->n_slots, t->id, d->n_tenants++);
+	return t;
+}
+
+void ctl_tenants_free(struct ctld *d)
+{
 	for (unsigned i = 0; i < d->n_tenants; i++)
-		if (strcmp(d->tenants[i].id, id) == 0)
-			return &d->tenants[i];
-	return NULL;
+		veil_keyring_free(d->tenants[i].ring);
+	free(d->tenants);
+	free(d->tenant_slot);
+	d->tenants = NULL;
+	d->tenant_slot = NULL;
+	d->n_tenants = d->cap_tenants = 0;
+	d->n_slots = 0;
 }
 
 /* Unwrap one stored key and put it in the tenant's ring. */
@@ -54,14 +126,18 @@ int ctl_tenants_load(struct ctld *d, char *err, size_t errlen)
 		const char *id = (const char *)sqlite3_column_text(st, 0);
 		struct ctl_tenant *t = ctl_tenant_find(d, id);
 		if (t == NULL) {
-			if (d->n_tenants == CTLD_MAX_TENANTS || !veil_tenant_valid(id)) {
-				snprintf(err, errlen, "tenant \"%.64s\": too many or bad id", id);
+			if (!veil_tenant_valid(id)) {
+				snprintf(err, errlen, "tenant \"%.64s\": bad id", id);
 				rc = -1;
 				break;
 			}
-			t = &d->tenants[d->n_tenants++];
-			memset(t, 0, sizeof(*t));
-			snprintf(t->id, sizeof(t->id), "%s", id);
+			if (tenant_reserve(d) != 0) {
+				snprintf(err, errlen, "out of memory for %u tenants",
+					 d->n_tenants + 1);
+				rc = -1;
+				break;
+			}
+			t = tenant_append(d, id);
 			t->ring = veil_keyring_new(id);
 			t->locked = !strcmp((const char *)sqlite3_column_text(st, 1), "locked");
 			t->roll_days = (unsigned)sqlite3_column_int64(st, 4);
@@ -93,8 +169,8 @@ int ctl_key_stage(struct ctld *d, const char *id, uint32_t current,
 	uint32_t v = current + 1;
 	memset(nk, 0, sizeof(*nk));
 	/* versions are never reused, even after destruction; and a ring
-	 * holds at most CTLD_MAX_LIVE_VERSIONS, checked before anything is
-	 * stored so that going live cannot fail after the commit */
+	 * tenant keeps at most max_live_versions, checked before anything is
+	 * stored */
 	if (sqlite3_prepare_v2(d->store.db, "SELECT max(version), sum(destroyed IS NULL) "
 			       "FROM keys WHERE tenant=?",
 			       -1, &st, NULL) != SQLITE_OK)
@@ -107,7 +183,7 @@ int ctl_key_stage(struct ctld *d, const char *id, uint32_t current,
 		live = sqlite3_column_int64(st, 1);
 	}
 	sqlite3_finalize(st);
-	if (live >= CTLD_MAX_LIVE_VERSIONS)
+	if (live >= d->cfg.max_live_versions)
 		return -2;
 	nk->raw = veil_secmem_alloc(32);
 	if (nk->raw == NULL || veil_key_generate(nk->raw) != 0 ||
@@ -169,8 +245,13 @@ int ctl_tenant_create(struct ctld *d, const char *id, struct ctl_new_tenant *nt,
 		snprintf(err, errlen, "tenant %s exists", id);
 		return -1;
 	}
-	if (d->n_tenants == CTLD_MAX_TENANTS) {
-		snprintf(err, errlen, "too many tenants (%d)", CTLD_MAX_TENANTS);
+	if (d->n_tenants >= d->cfg.max_tenants) {
+		snprintf(err, errlen, "too many tenants: there are %u, max_tenants "
+			 "in veil.conf is %u", d->n_tenants, d->cfg.max_tenants);
+		return -1;
+	}
+	if (tenant_reserve(d) != 0) {
+		snprintf(err, errlen, "out of memory for %u tenants", d->n_tenants + 1);
 		return -1;
 	}
 	sqlite3_stmt *st;
@@ -208,9 +289,7 @@ void ctl_tenant_drop(struct ctl_new_tenant *nt)
 
 int ctl_tenant_add(struct ctld *d, struct ctl_new_tenant *nt)
 {
-	struct ctl_tenant *t = &d->tenants[d->n_tenants++];
-	memset(t, 0, sizeof(*t));
-	snprintf(t->id, sizeof(t->id), "%s", nt->id);
+	struct ctl_tenant *t = tenant_append(d, nt->id); /* room reserved */
 	t->ring = nt->ring;
 	nt->ring = NULL;
 	return ctl_key_live(d, t, &nt->key);

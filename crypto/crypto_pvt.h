@@ -39,12 +39,14 @@ struct veil_key {
 	char tenant[VEIL_TENANT_MAX + 1];
 };
 
-#define VEIL_RING_MAX 64
+/* The keys sorted by version (found by binary search); the array of
+ * pointers grows as keys are added and is ordinary heap: the keys it
+ * points to are in locked memory. */
 struct veil_keyring {
 	char tenant[VEIL_TENANT_MAX + 1];
 	uint8_t tenant_tag[VEIL_TAG_LEN];
-	unsigned n;
-	struct veil_key *keys[VEIL_RING_MAX];
+	unsigned n, cap;
+	struct veil_key **keys;
 };
 
 /* One pass of a batch: n padded plaintexts (or ciphertexts) and their

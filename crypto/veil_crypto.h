@@ -156,11 +156,14 @@ const char *veil_key_tenant(const struct veil_key *key);
 /** @return a keyring for @p tenant, or NULL with errno (EINVAL, ENOMEM). */
 struct veil_keyring *veil_keyring_new(const char *tenant);
 /**
- * Add a key version; the ring takes ownership of @p key on success.
+ * Add a key version; the ring takes ownership of @p key on success. A ring
+ * holds any number of versions; finding one is O(log n).
  * @return 0, or -1 with errno: EINVAL (other tenant), EEXIST (version
- *   present), ENOSPC (too many versions).
+ *   present), ENOMEM.
  */
 int veil_keyring_add(struct veil_keyring *ring, struct veil_key *key);
+/** @return how many versions the ring holds. */
+unsigned veil_keyring_count(const struct veil_keyring *ring);
 /** @return the key of @p version, or NULL. */
 const struct veil_key *veil_keyring_get(const struct veil_keyring *ring,
 					uint32_t version);
