@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
 /*
- * Tenants and their key versions: the database keeps them wrapped, memory
- * keeps the live versions unwrapped in keyrings (locked memory) for resolve
- * and lookup, and every change, once committed with its governance record,
- * reaches memory and goes down the link to the dataplane.
+ * Tenants and their key versions: the database keeps them wrapped; memory
+ * keeps every tenant's row and current version number, and the versions
+ * lookups and resolves use unwrapped in keyrings (locked memory), at most
+ * key_cache of them (keycache.c). Every change, once committed with its
+ * governance record, reaches memory and goes down the link to the
+ * dataplane.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -82,6 +84,7 @@ static struct ctl_tenant *tenant_append(struct ctld *d, const char *id)
 
 void ctl_tenants_free(struct ctld *d)
 {
+	ctl_key_cache_free(d);
 	for (unsigned i = 0; i < d->n_tenants; i++)
 		veil_keyring_free(d->tenants[i].ring);
 	free(d->tenants);
@@ -92,69 +95,71 @@ void ctl_tenants_free(struct ctld *d)
 	d->n_slots = 0;
 }
 
-/* Unwrap one stored key and put it in the tenant's ring. */
-static int load_version(struct ctld *d, struct ctl_tenant *t, uint32_t version,
-			const void *wrapped, int wlen)
-{
-	uint8_t raw[32];
-	if (ctl_unwrap_key(d->store.wrap, wrapped, (size_t)wlen, raw) != 0)
-		return -1;
-	struct veil_key *k = veil_key_new(raw, t->id, version);
-	explicit_bzero(raw, sizeof(raw));
-	if (k == NULL || veil_keyring_add(t->ring, k) != 0) {
-		veil_key_free(k);
-		return -1;
-	}
-	if (version > t->current)
-		t->current = version;
-	return 0;
-}
-
+/* Each tenant and the number of its current version (the newest live
+ * one: the current version is never destroyed). No key is unwrapped here:
+ * keycache.c does it when a lookup or resolve needs a version. */
 int ctl_tenants_load(struct ctld *d, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(d->store.db, "SELECT t.id, t.state, k.version, k.wrapped, "
-			       "t.roll_days "
-			       "FROM tenants t LEFT JOIN keys k ON k.tenant = t.id "
-			       "AND k.destroyed IS NULL ORDER BY t.id, k.version",
+	if (sqlite3_prepare_v2(d->store.db, "SELECT t.id, t.state, t.roll_days, "
+			       "(SELECT max(version) FROM keys k WHERE k.tenant = t.id "
+			       "AND k.destroyed IS NULL) FROM tenants t ORDER BY t.id",
 			       -1, &st, NULL)) {
 		snprintf(err, errlen, "database: %s", sqlite3_errmsg(d->store.db));
 		return -1;
 	}
-	int rc = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	int rc = 0, step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *id = (const char *)sqlite3_column_text(st, 0);
-		struct ctl_tenant *t = ctl_tenant_find(d, id);
-		if (t == NULL) {
-			if (!veil_tenant_valid(id)) {
-				snprintf(err, errlen, "tenant \"%.64s\": bad id", id);
-				rc = -1;
-				break;
-			}
-			if (tenant_reserve(d) != 0) {
-				snprintf(err, errlen, "out of memory for %u tenants",
-					 d->n_tenants + 1);
-				rc = -1;
-				break;
-			}
-			t = tenant_append(d, id);
-			t->ring = veil_keyring_new(id);
-			t->locked = !strcmp((const char *)sqlite3_column_text(st, 1), "locked");
-			t->roll_days = (unsigned)sqlite3_column_int64(st, 4);
+		if (!veil_tenant_valid(id) || ctl_tenant_find(d, id) != NULL) {
+			snprintf(err, errlen, "tenant \"%.64s\": bad id", id);
+			rc = -1;
+			break;
 		}
-		if (sqlite3_column_type(st, 2) == SQLITE_NULL)
-			continue;
-		uint32_t v = (uint32_t)sqlite3_column_int64(st, 2);
-		if (load_version(d, t, v, sqlite3_column_blob(st, 3),
-				 sqlite3_column_bytes(st, 3)) != 0) {
-			snprintf(err, errlen, "tenant %s key version %u does not unwrap: "
-				 "wrong master key or tampered database", id, v);
+		if (tenant_reserve(d) != 0) {
+			snprintf(err, errlen, "out of memory for %u tenants", d->n_tenants + 1);
+			rc = -1;
+			break;
+		}
+		struct ctl_tenant *t = tenant_append(d, id);
+		t->locked = !strcmp((const char *)sqlite3_column_text(st, 1), "locked");
+		t->roll_days = (unsigned)sqlite3_column_int64(st, 2);
+		t->current = (uint32_t)sqlite3_column_int64(st, 3);
+		t->ring = veil_keyring_new(id);
+		if (t->ring == NULL) {
+			snprintf(err, errlen, "out of memory for %u tenants", d->n_tenants);
 			rc = -1;
 			break;
 		}
 	}
+	if (rc == 0 && step != SQLITE_DONE) {
+		snprintf(err, errlen, "database: %s", sqlite3_errmsg(d->store.db));
+		rc = -1;
+	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+unsigned ctl_live_versions(struct ctld *d, struct ctl_tenant *t, uint32_t **out)
+{
+	sqlite3_stmt *st;
+	unsigned n = 0, cap = 0;
+	*out = NULL;
+	if (sqlite3_prepare_v2(d->store.db, "SELECT version FROM keys WHERE tenant=? "
+			       "AND destroyed IS NULL ORDER BY version", -1, &st, NULL))
+		return 0;
+	sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (n == cap) {
+			uint32_t *v = realloc(*out, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+			if (v == NULL)
+				break;
+			*out = v;
+		}
+		(*out)[n++] = (uint32_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return n;
 }
 
 /* Make, wrap and store (in the open transaction) the version after
@@ -216,21 +221,17 @@ void ctl_key_drop(struct ctl_new_key *nk)
 }
 
 /* After the commit: the new version is live and current, here and in the
- * dataplane. The ring takes it (a new version number, below the ring's
- * capacity, checked by ctl_key_stage); if it did not, -1: the version is
- * stored, and a restart loads it. */
+ * dataplane; its key is kept (the next lookups use it), and if the cache
+ * cannot take it, it is unwrapped again when needed. */
 int ctl_key_live(struct ctld *d, struct ctl_tenant *t, struct ctl_new_key *nk)
 {
-	int rc = veil_keyring_add(t->ring, nk->key);
-	if (rc == 0) {
-		nk->key = NULL;
-		t->current = nk->version;
-		if (d->link != NULL)
-			veil_link_server_key_added(d->link, t->id, nk->version, true,
-						   nk->raw);
-	}
+	ctl_key_cache_put(d, t, nk->key); /* takes it */
+	nk->key = NULL;
+	t->current = nk->version;
+	if (d->link != NULL)
+		veil_link_server_key_added(d->link, t->id, nk->version, true, nk->raw);
 	ctl_key_drop(nk);
-	return rc;
+	return 0;
 }
 
 int ctl_tenant_create(struct ctld *d, const char *id, struct ctl_new_tenant *nt,
@@ -300,7 +301,7 @@ int ctl_tenant_add(struct ctld *d, struct ctl_new_tenant *nt)
 int ctl_key_destroy(struct ctld *d, struct ctl_tenant *t, uint32_t version)
 {
 	sqlite3_stmt *st;
-	if (version == t->current || veil_keyring_get(t->ring, version) == NULL)
+	if (version == t->current) /* and the UPDATE finds it only if live */
 		return -1;
 	if (sqlite3_prepare_v2(d->store.db, "UPDATE keys SET wrapped=NULL, destroyed=? "
 			       "WHERE tenant=? AND version=? AND destroyed IS NULL",
@@ -318,7 +319,7 @@ int ctl_key_destroy(struct ctld *d, struct ctl_tenant *t, uint32_t version)
  * dataplane. */
 void ctl_key_destroyed(struct ctld *d, struct ctl_tenant *t, uint32_t version)
 {
-	veil_keyring_destroy(t->ring, version);
+	ctl_key_cache_drop(d, t, version);
 	if (d->link != NULL)
 		veil_link_server_key_destroyed(d->link, t->id, version);
 }

@@ -243,6 +243,105 @@ static void test_400_versions(void **state)
 	}
 }
 
+static unsigned kept(struct fx *f)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < f->d.n_tenants; i++)
+		n += veil_keyring_count(f->d.tenants[i].ring);
+	return n;
+}
+
+/* A cache smaller than the versions a tenant has: a token of each old
+ * version still resolves (unwrapped on demand, the least recently used
+ * zeroized), one at a time and all in one bulk request; what is kept
+ * unwrapped never exceeds key_cache. */
+static void test_cache_smaller_than_versions(void **state)
+{
+	struct fx *f = *state;
+	enum { V = 120, CACHE = 16 };
+	static char *tok[V + 2];
+	char code[32];
+	f->d.cfg.key_cache = CACHE;
+	assert_true(ok(req(f, "{\"cmd\":\"tenant.create\",\"tenant\":\"acme\"}")));
+	assert_true(ok(req(f, "{\"cmd\":\"tenant.create\",\"tenant\":\"globex\"}")));
+	for (int v = 2; v <= V; v++)
+		assert_true(ok(req(f, "{\"cmd\":\"key.roll\",\"tenant\":\"acme\"}")));
+	assert_true(kept(f) <= CACHE);
+	memset(tok, 0, sizeof(tok));
+	assert_int_equal(lookup(f, "acme", "carol", tok, V + 2), V);
+	assert_true(kept(f) <= CACHE);
+	restart(f); /* nothing unwrapped at start */
+	assert_int_equal(kept(f), 0);
+	assert_int_equal(ctl_tenant_find(&f->d, "acme")->current, V);
+	/* version 1 first: a miss; then again: a hit */
+	uint64_t misses = f->d.keys.misses;
+	char *name = resolve(f, "acme", tok[1], code, sizeof(code));
+	assert_string_equal(name, "carol");
+	free(name);
+	assert_int_equal(f->d.keys.misses, misses + 1);
+	uint64_t hits = f->d.keys.hits;
+	name = resolve(f, "acme", tok[1], code, sizeof(code));
+	assert_string_equal(name, "carol");
+	free(name);
+	assert_int_equal(f->d.keys.misses, misses + 1);
+	assert_true(f->d.keys.hits > hits);
+	/* every old version, one at a time, newest first: right answers */
+	for (int v = V; v >= 1; v--) {
+		name = resolve(f, "acme", tok[v], code, sizeof(code));
+		assert_non_null(name);
+		assert_string_equal(name, "carol");
+		free(name);
+		assert_true(kept(f) <= CACHE);
+	}
+	assert_true(f->d.keys.evictions >= V - CACHE);
+	/* all of them in one request: more versions than the cache keeps */
+	char *msg = malloc(V * 200 + 256), *p = msg;
+	p += sprintf(p, "{\"cmd\":\"resolve\",\"tenant\":\"acme\",\"justification\":"
+		     "\"incident 42: who was it\",\"tokens\":[");
+	for (int v = 1; v <= V; v++)
+		p += sprintf(p, "%s\"%s\"", v > 1 ? "," : "", tok[(v * 7) % V + 1]);
+	strcpy(p, "]}");
+	json_t *a = ctl_handle(&f->d, &admin, msg, strlen(msg));
+	free(msg);
+	assert_int_equal(json_integer_value(json_object_get(a, "resolved")), V);
+	json_t *names = json_object_get(a, "names"), *vers = json_object_get(a, "versions");
+	for (int i = 0; i < V; i++) {
+		assert_string_equal(json_string_value(json_array_get(names, (size_t)i)), "carol");
+		assert_int_equal(json_integer_value(json_array_get(vers, (size_t)i)),
+				 ((i + 1) * 7) % V + 1);
+	}
+	json_decref(a);
+	assert_true(kept(f) <= CACHE);
+	/* another tenant's token is not resolved with acme's keys */
+	name = resolve(f, "globex", tok[3], code, sizeof(code));
+	assert_null(name);
+	assert_string_equal(code, "E_TENANT");
+	/* a destroyed version: not resolved, whether it was kept or not */
+	name = resolve(f, "acme", tok[2], code, sizeof(code));
+	free(name);
+	assert_true(ok(req(f, "{\"cmd\":\"key.destroy\",\"tenant\":\"acme\",\"version\":2,"
+			   "\"reason\":\"ticket 7: the customer asked for it\"}")));
+	assert_true(ok(req(f, "{\"cmd\":\"key.destroy\",\"tenant\":\"acme\",\"version\":3,"
+			   "\"reason\":\"ticket 7: the customer asked for it\"}")));
+	assert_null(resolve(f, "acme", tok[2], code, sizeof(code)));
+	assert_string_equal(code, "E_VERSION");
+	assert_null(resolve(f, "acme", tok[3], code, sizeof(code)));
+	assert_string_equal(code, "E_VERSION");
+	/* a version whose stored key was altered: that version fails (not
+	 * E_VERSION: it is live), the others resolve, controld starts */
+	assert_int_equal(sqlite3_exec(f->d.store.db, "UPDATE keys SET wrapped = "
+				      "zeroblob(40) WHERE tenant='acme' AND version=5",
+				      NULL, NULL, NULL), SQLITE_OK);
+	restart(f);
+	assert_null(resolve(f, "acme", tok[5], code, sizeof(code)));
+	assert_string_equal(code, "E_INTERNAL");
+	name = resolve(f, "acme", tok[6], code, sizeof(code));
+	assert_string_equal(name, "carol");
+	free(name);
+	for (int v = 1; v <= V; v++)
+		free(tok[v]);
+}
+
 /* max_live_versions: a roll past it is refused and stores nothing; after
  * a destroy there is room again. */
 static void test_max_live_versions(void **state)
@@ -273,6 +372,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_max_tenants, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_400_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_live_versions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_smaller_than_versions, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
