@@ -10,11 +10,16 @@
   right name: the cache evicts and the answers stay right.
 - veil-controld -n states the locked memory key_cache needs and
   RLIMIT_MEMLOCK.
+- the scale benchmark's bulk generator (tests/tools/gen_tenants.c) writes
+  what the API writes: the same tenants, key versions and governance
+  records (but for times, keys and MACs) as tenant create and key roll
+  through controld; controld serves what it made, and its chain verifies.
 
 usage: scale_tenants.py BUILD_DIR
 """
 import json
 import os
+import sqlite3
 import shutil
 import socket
 import struct
@@ -123,6 +128,64 @@ def many_versions(root):
         d.stop()
 
 
+def shape(db):
+    """What a state directory holds, without what differs every time
+    (times, the keys themselves, MACs)."""
+    con = sqlite3.connect(db)
+    try:
+        return {
+            "tenants": con.execute("SELECT id, state, roll_days FROM tenants "
+                                   "ORDER BY id").fetchall(),
+            "keys": con.execute("SELECT tenant, version, length(wrapped), "
+                                "destroyed IS NULL, created > 0 FROM keys "
+                                "ORDER BY tenant, version").fetchall(),
+            "audit": con.execute("SELECT seq, uid, role, action, tenant, tokens, "
+                                 "justification, outcome, length(mac) FROM audit "
+                                 "ORDER BY seq").fetchall(),
+        }
+    finally:
+        con.close()
+
+
+def generated_as_api(root):
+    """gen_tenants s 2 1; gen_tenants r 1 4 == tenant create s00000,
+    s00001, r00000 and three rolls of r00000 through the API."""
+    api_root, gen_root = os.path.join(root, "api"), os.path.join(root, "gen")
+    os.mkdir(api_root)
+    os.mkdir(gen_root)
+    a = veiltest.Controld(BUILD, api_root)
+    a.start()
+    try:
+        for t in ("s00000", "s00001", "r00000"):
+            check(req(a.sock, {"cmd": "tenant.create", "tenant": t}).get("ok"), "api: " + t)
+        for _ in range(3):
+            check(req(a.sock, {"cmd": "key.roll", "tenant": "r00000"}).get("ok"), "api: roll")
+    finally:
+        a.stop()
+    g = veiltest.Controld(BUILD, gen_root)
+    gen = os.path.join(BUILD, "tests", "gen_tenants")
+    for args in (["s", "2", "1"], ["r", "1", "4"]):
+        p = subprocess.run([gen, "-c", g.conf] + args, capture_output=True, text=True)
+        check(p.returncode == 0, "gen_tenants %s: %s" % (" ".join(args), p.stderr))
+    want = shape(os.path.join(api_root, "state", "veil.db"))
+    got = shape(os.path.join(gen_root, "state", "veil.db"))
+    for k in want:
+        check(got[k] == want[k], "generated %s as the API writes them:\n%r\n%r"
+              % (k, got[k], want[k]))
+    g.start()
+    try:
+        rc, a = g.ctl("audit", "verify")
+        check(rc == 0, "the generated governance log verifies: %r" % a)
+        toks = lookup(g.sock, "r00000", "dave")
+        check(sorted(toks) == [1, 2, 3, 4], "a generated tenant's 4 versions: %r" % toks)
+        a = resolve(g.sock, "r00000", [toks[v] for v in (1, 2, 3, 4)])
+        check(a.get("names") == ["dave"] * 4, "each resolves: %r" % a)
+        check(req(g.sock, {"cmd": "key.roll", "tenant": "r00000"}).get("version") == 5,
+              "and rolls on")
+    finally:
+        g.stop()
+
+
 def check_n(root):
     conf = os.path.join(root, "n.conf")
     with open(conf, "w") as f:
@@ -139,6 +202,7 @@ def main():
     root = tempfile.mkdtemp(prefix="veil-scale-")
     try:
         check_n(root)
+        generated_as_api(root)
         many_versions(root)
         many_tenants(root)
     finally:
