@@ -294,7 +294,9 @@ unsigned ctl_decrypt_tokens(struct ctld *d, struct ctl_tenant *t,
 		while (e < m && items[idx[e]].version == v)
 			e++;
 		errno = 0;
-		if (ctl_key_get(d, t, v) != NULL) {
+		if (v > t->current) /* never made: no need to ask the database */
+			errno = ENOENT;
+		else if (ctl_key_get(d, t, v) != NULL) {
 			ok += decrypt_run(d, t, items, idx + r, e - r);
 		} else if (errno != ENOENT) {
 			/* stored, but not usable now: not the token's fault */
