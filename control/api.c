@@ -549,9 +549,9 @@ static json_t *cmd_key_roll(struct ctld *d, const struct ctl_caller *who, json_t
 	if (rc != 0) {
 		change_failed(d, who, "key.roll", t->id, "failed");
 		if (rc == -2)
-			return error("%s has %d live key versions, the most there can "
-				     "be: destroy old ones first", t->id,
-				     CTLD_MAX_LIVE_VERSIONS);
+			return error("%s has %u live key versions, the most there can "
+				     "be (max_live_versions in veil.conf): destroy old "
+				     "ones first", t->id, d->cfg.max_live_versions);
 		return error("cannot make a new key version");
 	}
 	uint32_t v = nk.version;
@@ -749,11 +749,7 @@ static json_t *cmd_resolve(struct ctld *d, const struct ctl_caller *who, json_t 
 					    .out = names + off, .out_cap = cap };
 		off += cap;
 	}
-	for (size_t i = 0; i < n; i += VEIL_BATCH_MAX) {
-		unsigned m = (unsigned)(n - i < VEIL_BATCH_MAX ? n - i : VEIL_BATCH_MAX);
-		ok_count += veil_token_decrypt_batch(d->engine, t->ring, VEIL_KIND_ANY,
-						     it + i, m);
-	}
+	ok_count = ctl_decrypt_tokens(d, t, it, n); /* unwraps what it needs */
 	/* the record first, durable; names only after */
 	char outcome[96];
 	snprintf(outcome, sizeof(outcome), "ok: %u resolved, %zu failed", ok_count,
@@ -833,8 +829,11 @@ static json_t *cmd_lookup(struct ctld *d, const struct ctl_caller *who, json_t *
 	json_t *list = json_array();
 	json_t *toks = json_array();
 	uint8_t out[VEIL_TOKEN_MAX];
-	for (uint32_t v = 1; v <= t->current; v++) {
-		const struct veil_key *k = veil_keyring_get(t->ring, v);
+	uint32_t *live = NULL;
+	unsigned n_live = ctl_live_versions(d, t, &live);
+	for (unsigned i = 0; i < n_live; i++) {
+		uint32_t v = live[i];
+		const struct veil_key *k = ctl_key_get(d, t, v); /* unwrapped if not kept */
 		if (k == NULL)
 			continue;
 		struct veil_item it = { .in = (const uint8_t *)json_string_value(name),
@@ -847,6 +846,7 @@ static json_t *cmd_lookup(struct ctld *d, const struct ctl_caller *who, json_t *
 		json_array_append_new(list, json_pack("{s:i, s:o}", "version", (int)v,
 						      "token", tok));
 	}
+	free(live);
 	/* the record names the tokens handed out, never the name */
 	char *tj = json_dumps(toks, JSON_COMPACT);
 	int arc = audit(d, who, "lookup", t->id, tj, just, "ok");

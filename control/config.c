@@ -179,6 +179,12 @@ static int handler(void *user, const char *section, const char *name,
 		return parse_uint(&c->idle_timeout_s, value, 1, 3600, p, name);
 	if (!strcmp(name, "connections_per_uid")) /* up to CTLD_MAX_CLIENTS */
 		return parse_uint(&c->connections_per_uid, value, 1, 256, p, name);
+	if (!strcmp(name, "max_tenants"))
+		return parse_uint(&c->max_tenants, value, 1, 100000000, p, name);
+	if (!strcmp(name, "key_cache"))
+		return parse_uint(&c->key_cache, value, 1, 10000000, p, name);
+	if (!strcmp(name, "max_live_versions"))
+		return parse_uint(&c->max_live_versions, value, 2, 100000, p, name);
 	snprintf(p->msg, sizeof(p->msg), "unknown key \"%.40s\" in [controld]", name);
 	return 0;
 }
@@ -213,6 +219,9 @@ int ctl_config_load(struct ctl_config *c, const char *path, char *err,
 	c->rate_limit_per_min = 10000;
 	c->idle_timeout_s = 30;
 	c->connections_per_uid = 16;
+	c->max_tenants = 1000000;
+	c->max_live_versions = 1024;
+	c->key_cache = 4096;
 	/* root is admin unless the file says otherwise */
 	c->roles[c->n_roles++] = (struct ctl_role_binding){ false, 0, VEIL_ROLE_ADMIN };
 	if (path == NULL)

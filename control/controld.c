@@ -35,7 +35,8 @@ static const char usage[] =
 	"  -c FILE  configuration file (default " VEIL_DEFAULT_CONFIG ")\n"
 	"  -n       check the configuration and that the master key can be read\n"
 	"           (or made, for a new state directory), print \"configuration\n"
-	"           OK\" or the error with its file, and exit\n"
+	"           OK\" or the error with its file, and exit; also says the\n"
+	"           locked memory the keys need and RLIMIT_MEMLOCK\n"
 	"  -f       stay in the foreground, log to stderr (otherwise: syslog)\n"
 	"  --recover-audit REASON\n"
 	"           start although the governance log is missing, shortened,\n"
@@ -731,6 +732,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "veil-controld: %s\n", err);
 			return 1;
 		}
+		char need[400];
+		int fits = ctl_locked_need(&d.cfg, need, sizeof(need));
+		printf("%s\n", need);
+		if (fits != 0) {
+			fprintf(stderr, "veil-controld: %s\n", need);
+			return 1;
+		}
 		printf("configuration OK\n");
 		return 0;
 	}
@@ -796,8 +804,7 @@ int main(int argc, char **argv)
 	close(lfd);
 	unlink(d.cfg.socket_path);
 	veil_link_server_free(d.link);
-	for (unsigned i = 0; i < d.n_tenants; i++)
-		veil_keyring_free(d.tenants[i].ring);
+	ctl_tenants_free(&d);
 	veil_engine_free(d.engine);
 	ctl_store_close(&d.store);
 	return rc == 0 ? 0 : 1;

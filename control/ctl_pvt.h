@@ -37,6 +37,9 @@ struct ctl_config {
 	unsigned rate_limit_per_min;
 	unsigned idle_timeout_s;       /* a connection without a request: closed */
 	unsigned connections_per_uid;  /* open API connections of one uid */
+	unsigned max_tenants;          /* creates past it are refused */
+	unsigned max_live_versions;    /* per tenant: a roll past it is refused */
+	unsigned key_cache;            /* unwrapped key versions kept (locked) */
 	unsigned n_roles;
 	struct ctl_role_binding roles[CTL_MAX_ROLES];
 };

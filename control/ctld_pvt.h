@@ -8,7 +8,6 @@
 #include "ctl_pvt.h"
 #include "veil_link.h"
 
-#define CTLD_MAX_TENANTS 1024
 #define CTLD_MAX_CLIENTS 256
 #define CTLD_MAX_TOKENS  200000 /* per resolve request */
 /* The largest request by role; a body over the caller's limit is refused
@@ -22,7 +21,20 @@ struct ctl_tenant {
 	bool locked;
 	unsigned roll_days; /* automatic roll interval, 0: never */
 	uint32_t current;
-	struct veil_keyring *ring;
+	struct veil_keyring *ring; /* the versions kept unwrapped (keycache.c) */
+};
+
+/* The unwrapped key versions kept (keycache.c); all zero: empty, made at
+ * first use with key_cache entries. */
+struct ctl_cached;
+struct ctl_keycache {
+	unsigned cap, n;
+	struct ctl_cached *e;
+	uint32_t *bucket;       /* hash chains by (tenant index, version) */
+	size_t n_buckets;
+	uint32_t head, tail;    /* LRU order */
+	uint32_t free;
+	uint64_t hits, misses, evictions;
 };
 
 struct ctl_rate {
@@ -52,8 +64,15 @@ struct ctld {
 	struct ctl_store store;
 	struct veil_engine *engine;
 	struct veil_link_server *link;
-	unsigned n_tenants;
-	struct ctl_tenant tenants[CTLD_MAX_TENANTS];
+	/* The tenant table (tenants.c): grows as tenants are added; a pointer
+	 * into it stays valid until the next tenant is added. An index of
+	 * open-addressed slots finds a tenant by id (slot: index + 1, 0:
+	 * empty). Everything zero is an empty table. */
+	unsigned n_tenants, cap_tenants;
+	struct ctl_tenant *tenants;
+	uint32_t *tenant_slot;
+	size_t n_slots;       /* a power of two, at least twice n_tenants */
+	struct ctl_keycache keys;
 	unsigned n_rates;
 	struct ctl_rate rates[CTLD_MAX_CLIENTS];
 	struct ctl_refusal refusals[CTLD_REFUSERS];
@@ -76,7 +95,6 @@ struct ctl_caller {
  * its record, its effect in memory and on the link (the _live, _add,
  * _destroyed, _apply functions); if it did not commit, the _drop
  * functions zeroize and free what was prepared. */
-#define CTLD_MAX_LIVE_VERSIONS 64 /* per tenant: what a veil_keyring holds */
 
 /* A key version stored in the open transaction, not live yet. */
 struct ctl_new_key {
@@ -94,16 +112,18 @@ struct ctl_new_tenant {
 
 struct ctl_tenant *ctl_tenant_find(struct ctld *d, const char *id);
 int ctl_tenants_load(struct ctld *d, char *err, size_t errlen);
+/* Zeroize and free every key and the table. */
+void ctl_tenants_free(struct ctld *d);
 int ctl_tenant_create(struct ctld *d, const char *id, struct ctl_new_tenant *nt,
 		      char *err, size_t errlen);
 /* -1 if its first key did not go live (see ctl_key_live). */
 int ctl_tenant_add(struct ctld *d, struct ctl_new_tenant *nt);
 void ctl_tenant_drop(struct ctl_new_tenant *nt);
 /* The version after current (of tenant id); -1 on failure, -2 when the
- * tenant has CTLD_MAX_LIVE_VERSIONS live versions. */
+ * tenant has max_live_versions (veil.conf) live versions. */
 int ctl_key_stage(struct ctld *d, const char *id, uint32_t current,
 		  struct ctl_new_key *nk);
-/* -1 if the ring did not take it (stored: a restart loads it). */
+/* The new version is current (it cannot fail). */
 int ctl_key_live(struct ctld *d, struct ctl_tenant *t, struct ctl_new_key *nk);
 void ctl_key_drop(struct ctl_new_key *nk);
 /* -1 if version is current or not live. */
@@ -115,6 +135,29 @@ int ctl_tenant_set(struct ctld *d, struct ctl_tenant *t, bool locked,
 void ctl_tenant_apply(struct ctld *d, struct ctl_tenant *t, bool locked,
 		      unsigned roll_days);
 int ctl_link_keys(void *ctx, veil_link_emit_fn emit, void *arg);
+
+/* keycache.c: the unwrapped versions kept, at most key_cache of them.
+ * ctl_key_get: the key of a live version of t, unwrapped now if it is not
+ * kept (the least recently used one is zeroized when the cache is full);
+ * valid until the next call that may unwrap. NULL with errno ENOENT (not
+ * live), EIO (does not unwrap), ENOMEM/EAGAIN/EPERM (locked memory). */
+const struct veil_key *ctl_key_get(struct ctld *d, struct ctl_tenant *t,
+				   uint32_t version);
+/* Keep a key (the cache takes it, even on failure: -1). */
+int ctl_key_cache_put(struct ctld *d, struct ctl_tenant *t, struct veil_key *k);
+/* Zeroize a kept version (destroyed). */
+void ctl_key_cache_drop(struct ctld *d, struct ctl_tenant *t, uint32_t version);
+void ctl_key_cache_free(struct ctld *d);
+/* Decrypt n tokens of tenant t: the versions kept first, then each other
+ * version they name unwrapped once. Items of a version that is stored but
+ * cannot be used now get E_INTERNAL; of one not live, E_VERSION. */
+unsigned ctl_decrypt_tokens(struct ctld *d, struct ctl_tenant *t,
+			    struct veil_item *items, size_t n);
+/* veil-controld -n: the locked memory key_cache and an engine need, and
+ * RLIMIT_MEMLOCK, as a line in msg; -1 if the limit is too small. */
+int ctl_locked_need(const struct ctl_config *c, char *msg, size_t msglen);
+/* tenants.c: the live versions of t, ascending, in *out (malloc'd). */
+unsigned ctl_live_versions(struct ctld *d, struct ctl_tenant *t, uint32_t **out);
 
 /* link_status.c: "dataplane_synced" and "dataplane" (the link) into @p a. */
 void ctl_link_status_json(struct ctld *d, json_t *a);

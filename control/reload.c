@@ -126,6 +126,11 @@ int ctl_reload(struct ctld *d, ctl_log_fn log)
 		add(restart, sizeof(restart), "%s %s -> %s", k->name, now, file);
 		memcpy(file, now, k->len); /* kept until a restart */
 	}
+	if (n.key_cache != d->file_cfg.key_cache) {
+		add(restart, sizeof(restart), "key_cache %u -> %u", d->file_cfg.key_cache,
+		    n.key_cache);
+		n.key_cache = d->file_cfg.key_cache; /* the cache is made at start */
+	}
 	if (n.dataplane_uid != d->file_cfg.dataplane_uid) {
 		add(restart, sizeof(restart), "dataplane_user changed");
 		n.dataplane_uid = d->file_cfg.dataplane_uid; /* kept until a restart */

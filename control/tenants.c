@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
 /*
- * Tenants and their key versions: the database keeps them wrapped, memory
- * keeps the live versions unwrapped in keyrings (locked memory) for resolve
- * and lookup, and every change, once committed with its governance record,
- * reaches memory and goes down the link to the dataplane.
+ * Tenants and their key versions: the database keeps them wrapped; memory
+ * keeps every tenant's row and current version number, and the versions
+ * lookups and resolves use unwrapped in keyrings (locked memory), at most
+ * key_cache of them (keycache.c). Every change, once committed with its
+ * governance record, reaches memory and goes down the link to the
+ * dataplane.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,73 +14,152 @@
 
 #include "ctld_pvt.h"
 
-struct ctl_tenant *ctl_tenant_find(struct ctld *d, const char *id)
+/* ---- the tenant table: an array that grows, and an index by id ---- */
+
+/* FNV-1a: ids are short and chosen by an admin, not by an attacker. */
+static uint64_t id_hash(const char *id)
 {
-	for (unsigned i = 0; i < d->n_tenants; i++)
-		if (strcmp(d->tenants[i].id, id) == 0)
-			return &d->tenants[i];
-	return NULL;
+	uint64_t h = 1469598103934665603ull;
+	for (; *id; id++)
+		h = (h ^ (uint8_t)*id) * 1099511628211ull;
+	return h;
 }
 
-/* Unwrap one stored key and put it in the tenant's ring. */
-static int load_version(struct ctld *d, struct ctl_tenant *t, uint32_t version,
-			const void *wrapped, int wlen)
+struct ctl_tenant *ctl_tenant_find(struct ctld *d, const char *id)
 {
-	uint8_t raw[32];
-	if (ctl_unwrap_key(d->store.wrap, wrapped, (size_t)wlen, raw) != 0)
-		return -1;
-	struct veil_key *k = veil_key_new(raw, t->id, version);
-	explicit_bzero(raw, sizeof(raw));
-	if (k == NULL || veil_keyring_add(t->ring, k) != 0) {
-		veil_key_free(k);
-		return -1;
+	if (d->n_slots == 0)
+		return NULL;
+	for (size_t i = id_hash(id) & (d->n_slots - 1);; i = (i + 1) & (d->n_slots - 1)) {
+		uint32_t s = d->tenant_slot[i];
+		if (s == 0)
+			return NULL;
+		if (strcmp(d->tenants[s - 1].id, id) == 0)
+			return &d->tenants[s - 1];
 	}
-	if (version > t->current)
-		t->current = version;
+}
+
+static void slot_put(uint32_t *slot, size_t n_slots, const char *id, uint32_t idx)
+{
+	size_t i = id_hash(id) & (n_slots - 1);
+	while (slot[i] != 0)
+		i = (i + 1) & (n_slots - 1);
+	slot[i] = idx + 1;
+}
+
+/* Room for one more tenant, made before a create commits so that adding
+ * it afterwards cannot fail. -1 (ENOMEM) if there is none. */
+static int tenant_reserve(struct ctld *d)
+{
+	if (d->n_tenants + 1 > d->cap_tenants) {
+		unsigned cap = d->cap_tenants ? d->cap_tenants * 2 : 64;
+		struct ctl_tenant *t = realloc(d->tenants, (size_t)cap * sizeof(*t));
+		if (t == NULL)
+			return -1;
+		d->tenants = t;
+		d->cap_tenants = cap;
+	}
+	if ((size_t)(d->n_tenants + 1) * 2 > d->n_slots) {
+		size_t n = d->n_slots ? d->n_slots * 2 : 128;
+		uint32_t *slot = calloc(n, sizeof(*slot));
+		if (slot == NULL)
+			return -1;
+		for (unsigned i = 0; i < d->n_tenants; i++)
+			slot_put(slot, n, d->tenants[i].id, i);
+		free(d->tenant_slot);
+		d->tenant_slot = slot;
+		d->n_slots = n;
+	}
 	return 0;
 }
 
+/* Append a tenant (room reserved) and index it. */
+static struct ctl_tenant *tenant_append(struct ctld *d, const char *id)
+{
+	struct ctl_tenant *t = &d->tenants[d->n_tenants];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	slot_put(d->tenant_slot, d->n_slots, t->id, d->n_tenants++);
+	return t;
+}
+
+void ctl_tenants_free(struct ctld *d)
+{
+	ctl_key_cache_free(d);
+	for (unsigned i = 0; i < d->n_tenants; i++)
+		veil_keyring_free(d->tenants[i].ring);
+	free(d->tenants);
+	free(d->tenant_slot);
+	d->tenants = NULL;
+	d->tenant_slot = NULL;
+	d->n_tenants = d->cap_tenants = 0;
+	d->n_slots = 0;
+}
+
+/* Each tenant and the number of its current version (the newest live
+ * one: the current version is never destroyed). No key is unwrapped here:
+ * keycache.c does it when a lookup or resolve needs a version. */
 int ctl_tenants_load(struct ctld *d, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(d->store.db, "SELECT t.id, t.state, k.version, k.wrapped, "
-			       "t.roll_days "
-			       "FROM tenants t LEFT JOIN keys k ON k.tenant = t.id "
-			       "AND k.destroyed IS NULL ORDER BY t.id, k.version",
+	if (sqlite3_prepare_v2(d->store.db, "SELECT t.id, t.state, t.roll_days, "
+			       "(SELECT max(version) FROM keys k WHERE k.tenant = t.id "
+			       "AND k.destroyed IS NULL) FROM tenants t ORDER BY t.id",
 			       -1, &st, NULL)) {
 		snprintf(err, errlen, "database: %s", sqlite3_errmsg(d->store.db));
 		return -1;
 	}
-	int rc = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	int rc = 0, step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *id = (const char *)sqlite3_column_text(st, 0);
-		struct ctl_tenant *t = ctl_tenant_find(d, id);
-		if (t == NULL) {
-			if (d->n_tenants == CTLD_MAX_TENANTS || !veil_tenant_valid(id)) {
-				snprintf(err, errlen, "tenant \"%.64s\": too many or bad id", id);
-				rc = -1;
-				break;
-			}
-			t = &d->tenants[d->n_tenants++];
-			memset(t, 0, sizeof(*t));
-			snprintf(t->id, sizeof(t->id), "%s", id);
-			t->ring = veil_keyring_new(id);
-			t->locked = !strcmp((const char *)sqlite3_column_text(st, 1), "locked");
-			t->roll_days = (unsigned)sqlite3_column_int64(st, 4);
+		if (!veil_tenant_valid(id) || ctl_tenant_find(d, id) != NULL) {
+			snprintf(err, errlen, "tenant \"%.64s\": bad id", id);
+			rc = -1;
+			break;
 		}
-		if (sqlite3_column_type(st, 2) == SQLITE_NULL)
-			continue;
-		uint32_t v = (uint32_t)sqlite3_column_int64(st, 2);
-		if (load_version(d, t, v, sqlite3_column_blob(st, 3),
-				 sqlite3_column_bytes(st, 3)) != 0) {
-			snprintf(err, errlen, "tenant %s key version %u does not unwrap: "
-				 "wrong master key or tampered database", id, v);
+		if (tenant_reserve(d) != 0) {
+			snprintf(err, errlen, "out of memory for %u tenants", d->n_tenants + 1);
+			rc = -1;
+			break;
+		}
+		struct ctl_tenant *t = tenant_append(d, id);
+		t->locked = !strcmp((const char *)sqlite3_column_text(st, 1), "locked");
+		t->roll_days = (unsigned)sqlite3_column_int64(st, 2);
+		t->current = (uint32_t)sqlite3_column_int64(st, 3);
+		t->ring = veil_keyring_new(id);
+		if (t->ring == NULL) {
+			snprintf(err, errlen, "out of memory for %u tenants", d->n_tenants);
 			rc = -1;
 			break;
 		}
 	}
+	if (rc == 0 && step != SQLITE_DONE) {
+		snprintf(err, errlen, "database: %s", sqlite3_errmsg(d->store.db));
+		rc = -1;
+	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+unsigned ctl_live_versions(struct ctld *d, struct ctl_tenant *t, uint32_t **out)
+{
+	sqlite3_stmt *st;
+	unsigned n = 0, cap = 0;
+	*out = NULL;
+	if (sqlite3_prepare_v2(d->store.db, "SELECT version FROM keys WHERE tenant=? "
+			       "AND destroyed IS NULL ORDER BY version", -1, &st, NULL))
+		return 0;
+	sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (n == cap) {
+			uint32_t *v = realloc(*out, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+			if (v == NULL)
+				break;
+			*out = v;
+		}
+		(*out)[n++] = (uint32_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return n;
 }
 
 /* Make, wrap and store (in the open transaction) the version after
@@ -93,8 +174,8 @@ int ctl_key_stage(struct ctld *d, const char *id, uint32_t current,
 	uint32_t v = current + 1;
 	memset(nk, 0, sizeof(*nk));
 	/* versions are never reused, even after destruction; and a ring
-	 * holds at most CTLD_MAX_LIVE_VERSIONS, checked before anything is
-	 * stored so that going live cannot fail after the commit */
+	 * tenant keeps at most max_live_versions, checked before anything is
+	 * stored */
 	if (sqlite3_prepare_v2(d->store.db, "SELECT max(version), sum(destroyed IS NULL) "
 			       "FROM keys WHERE tenant=?",
 			       -1, &st, NULL) != SQLITE_OK)
@@ -107,7 +188,7 @@ int ctl_key_stage(struct ctld *d, const char *id, uint32_t current,
 		live = sqlite3_column_int64(st, 1);
 	}
 	sqlite3_finalize(st);
-	if (live >= CTLD_MAX_LIVE_VERSIONS)
+	if (live >= d->cfg.max_live_versions)
 		return -2;
 	nk->raw = veil_secmem_alloc(32);
 	if (nk->raw == NULL || veil_key_generate(nk->raw) != 0 ||
@@ -140,21 +221,17 @@ void ctl_key_drop(struct ctl_new_key *nk)
 }
 
 /* After the commit: the new version is live and current, here and in the
- * dataplane. The ring takes it (a new version number, below the ring's
- * capacity, checked by ctl_key_stage); if it did not, -1: the version is
- * stored, and a restart loads it. */
+ * dataplane; its key is kept (the next lookups use it), and if the cache
+ * cannot take it, it is unwrapped again when needed. */
 int ctl_key_live(struct ctld *d, struct ctl_tenant *t, struct ctl_new_key *nk)
 {
-	int rc = veil_keyring_add(t->ring, nk->key);
-	if (rc == 0) {
-		nk->key = NULL;
-		t->current = nk->version;
-		if (d->link != NULL)
-			veil_link_server_key_added(d->link, t->id, nk->version, true,
-						   nk->raw);
-	}
+	ctl_key_cache_put(d, t, nk->key); /* takes it */
+	nk->key = NULL;
+	t->current = nk->version;
+	if (d->link != NULL)
+		veil_link_server_key_added(d->link, t->id, nk->version, true, nk->raw);
 	ctl_key_drop(nk);
-	return rc;
+	return 0;
 }
 
 int ctl_tenant_create(struct ctld *d, const char *id, struct ctl_new_tenant *nt,
@@ -169,8 +246,13 @@ int ctl_tenant_create(struct ctld *d, const char *id, struct ctl_new_tenant *nt,
 		snprintf(err, errlen, "tenant %s exists", id);
 		return -1;
 	}
-	if (d->n_tenants == CTLD_MAX_TENANTS) {
-		snprintf(err, errlen, "too many tenants (%d)", CTLD_MAX_TENANTS);
+	if (d->n_tenants >= d->cfg.max_tenants) {
+		snprintf(err, errlen, "too many tenants: there are %u, max_tenants "
+			 "in veil.conf is %u", d->n_tenants, d->cfg.max_tenants);
+		return -1;
+	}
+	if (tenant_reserve(d) != 0) {
+		snprintf(err, errlen, "out of memory for %u tenants", d->n_tenants + 1);
 		return -1;
 	}
 	sqlite3_stmt *st;
@@ -208,9 +290,7 @@ void ctl_tenant_drop(struct ctl_new_tenant *nt)
 
 int ctl_tenant_add(struct ctld *d, struct ctl_new_tenant *nt)
 {
-	struct ctl_tenant *t = &d->tenants[d->n_tenants++];
-	memset(t, 0, sizeof(*t));
-	snprintf(t->id, sizeof(t->id), "%s", nt->id);
+	struct ctl_tenant *t = tenant_append(d, nt->id); /* room reserved */
 	t->ring = nt->ring;
 	nt->ring = NULL;
 	return ctl_key_live(d, t, &nt->key);
@@ -221,7 +301,7 @@ int ctl_tenant_add(struct ctld *d, struct ctl_new_tenant *nt)
 int ctl_key_destroy(struct ctld *d, struct ctl_tenant *t, uint32_t version)
 {
 	sqlite3_stmt *st;
-	if (version == t->current || veil_keyring_get(t->ring, version) == NULL)
+	if (version == t->current) /* and the UPDATE finds it only if live */
 		return -1;
 	if (sqlite3_prepare_v2(d->store.db, "UPDATE keys SET wrapped=NULL, destroyed=? "
 			       "WHERE tenant=? AND version=? AND destroyed IS NULL",
@@ -239,7 +319,7 @@ int ctl_key_destroy(struct ctld *d, struct ctl_tenant *t, uint32_t version)
  * dataplane. */
 void ctl_key_destroyed(struct ctld *d, struct ctl_tenant *t, uint32_t version)
 {
-	veil_keyring_destroy(t->ring, version);
+	ctl_key_cache_drop(d, t, version);
 	if (d->link != NULL)
 		veil_link_server_key_destroyed(d->link, t->id, version);
 }

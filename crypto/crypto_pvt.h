@@ -39,12 +39,14 @@ struct veil_key {
 	char tenant[VEIL_TENANT_MAX + 1];
 };
 
-#define VEIL_RING_MAX 64
+/* The keys sorted by version (found by binary search); the array of
+ * pointers grows as keys are added and is ordinary heap: the keys it
+ * points to are in locked memory. */
 struct veil_keyring {
 	char tenant[VEIL_TENANT_MAX + 1];
 	uint8_t tenant_tag[VEIL_TAG_LEN];
-	unsigned n;
-	struct veil_key *keys[VEIL_RING_MAX];
+	unsigned n, cap;
+	struct veil_key **keys;
 };
 
 /* One pass of a batch: n padded plaintexts (or ciphertexts) and their
@@ -137,5 +139,12 @@ size_t veil_token_format(char *dst, size_t cap, enum veil_kind kind,
 
 /* secmem internals, for white-box tests */
 size_t veil_secmem_pool_pages(void);
+struct veil_secmem_stats {
+	size_t slab_pages;   /* pages of the slabs of small objects */
+	size_t slab_objects; /* small objects handed out */
+	size_t region_pages; /* pages of the regions of page runs */
+	size_t big_bytes;    /* of the requests with a mapping of their own */
+};
+void veil_secmem_stats(struct veil_secmem_stats *st);
 
 #endif /* VEIL_CRYPTO_PVT_H */

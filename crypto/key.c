@@ -218,6 +218,11 @@ void veil_key_free(struct veil_key *key)
 	veil_secmem_free(key); /* zeroizes */
 }
 
+size_t veil_key_locked_bytes(size_t n)
+{
+	return veil_secmem_need(sizeof(struct veil_key), n);
+}
+
 uint32_t veil_key_version(const struct veil_key *key)
 {
 	return key->version;
@@ -244,45 +249,75 @@ struct veil_keyring *veil_keyring_new(const char *tenant)
 	return r;
 }
 
+/* The index of the first key whose version is >= version. */
+static unsigned ring_lower(const struct veil_keyring *ring, uint32_t version)
+{
+	unsigned lo = 0, hi = ring->n;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (ring->keys[mid]->version < version)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 int veil_keyring_add(struct veil_keyring *ring, struct veil_key *key)
 {
 	if (ring == NULL || key == NULL || strcmp(ring->tenant, key->tenant)) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (veil_keyring_get(ring, key->version) != NULL) {
+	unsigned at = ring_lower(ring, key->version);
+	if (at < ring->n && ring->keys[at]->version == key->version) {
 		errno = EEXIST;
 		return -1;
 	}
-	if (ring->n == VEIL_RING_MAX) {
-		errno = ENOSPC;
-		return -1;
+	if (ring->n == ring->cap) {
+		unsigned cap = ring->cap ? ring->cap * 2 : 4;
+		struct veil_key **k = cap > ring->cap ?
+			realloc(ring->keys, (size_t)cap * sizeof(*k)) : NULL;
+		if (k == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		ring->keys = k;
+		ring->cap = cap;
 	}
-	ring->keys[ring->n++] = key;
+	memmove(&ring->keys[at + 1], &ring->keys[at],
+		(ring->n - at) * sizeof(ring->keys[0]));
+	ring->keys[at] = key;
+	ring->n++;
 	return 0;
+}
+
+unsigned veil_keyring_count(const struct veil_keyring *ring)
+{
+	return ring->n;
 }
 
 const struct veil_key *veil_keyring_get(const struct veil_keyring *ring,
 					uint32_t version)
 {
-	for (unsigned i = 0; i < ring->n; i++)
-		if (ring->keys[i]->version == version)
-			return ring->keys[i];
-	return NULL;
+	unsigned at = ring_lower(ring, version);
+	return at < ring->n && ring->keys[at]->version == version ?
+	       ring->keys[at] : NULL;
 }
 
 int veil_keyring_destroy(struct veil_keyring *ring, uint32_t version)
 {
-	for (unsigned i = 0; i < ring->n; i++) {
-		if (ring->keys[i]->version != version)
-			continue;
-		veil_key_free(ring->keys[i]);
-		ring->keys[i] = ring->keys[--ring->n];
-		ring->keys[ring->n] = NULL;
-		return 0;
+	unsigned at = ring_lower(ring, version);
+	if (at == ring->n || ring->keys[at]->version != version) {
+		errno = ENOENT;
+		return -1;
 	}
-	errno = ENOENT;
-	return -1;
+	veil_key_free(ring->keys[at]);
+	ring->n--;
+	memmove(&ring->keys[at], &ring->keys[at + 1],
+		(ring->n - at) * sizeof(ring->keys[0]));
+	ring->keys[ring->n] = NULL;
+	return 0;
 }
 
 void veil_keyring_free(struct veil_keyring *ring)
@@ -291,6 +326,7 @@ void veil_keyring_free(struct veil_keyring *ring)
 		return;
 	for (unsigned i = 0; i < ring->n; i++)
 		veil_key_free(ring->keys[i]);
+	free(ring->keys);
 	free(ring);
 }
 

@@ -148,17 +148,22 @@ struct veil_key *veil_key_new(const uint8_t raw[VEIL_KEY_LEN],
 			      const char *tenant, uint32_t version);
 /** Zeroize and release a key. NULL is allowed. */
 void veil_key_free(struct veil_key *key);
+/** @return the locked memory (bytes) that @p n keys take. */
+size_t veil_key_locked_bytes(size_t n);
 uint32_t veil_key_version(const struct veil_key *key);
 const char *veil_key_tenant(const struct veil_key *key);
 
 /** @return a keyring for @p tenant, or NULL with errno (EINVAL, ENOMEM). */
 struct veil_keyring *veil_keyring_new(const char *tenant);
 /**
- * Add a key version; the ring takes ownership of @p key on success.
+ * Add a key version; the ring takes ownership of @p key on success. A ring
+ * holds any number of versions; finding one is O(log n).
  * @return 0, or -1 with errno: EINVAL (other tenant), EEXIST (version
- *   present), ENOSPC (too many versions).
+ *   present), ENOMEM.
  */
 int veil_keyring_add(struct veil_keyring *ring, struct veil_key *key);
+/** @return how many versions the ring holds. */
+unsigned veil_keyring_count(const struct veil_keyring *ring);
 /** @return the key of @p version, or NULL. */
 const struct veil_key *veil_keyring_get(const struct veil_keyring *ring,
 					uint32_t version);
@@ -261,6 +266,13 @@ bool veil_token_find(const char *text, size_t len, size_t *off,
 void *veil_secmem_alloc(size_t size);
 /** Zeroize and release memory from veil_secmem_alloc(). NULL is allowed. */
 void veil_secmem_free(void *p);
+/**
+ * The locked memory that @p count allocations of @p size bytes take.
+ * Requests up to half a page are packed, many to a page (64-byte aligned);
+ * larger ones take whole pages.
+ * @return bytes, a whole number of pages.
+ */
+size_t veil_secmem_need(size_t size, size_t count);
 
 #ifdef __cplusplus
 }

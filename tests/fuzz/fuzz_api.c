@@ -74,6 +74,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_decref(a);
 	}
 	/* keep the store small: tenants and keys made by inputs stay, but the
-	 * tenant table is bounded by CTLD_MAX_TENANTS in the daemon itself */
+	 * tenant table is bounded by max_tenants in the daemon itself */
 	return 0;
 }

@@ -559,7 +559,9 @@ def main():
     try:
         config_check(root)
         p = subprocess.run([CTLD, "-n", "-c", d.conf], capture_output=True, text=True)
-        check(p.stdout.strip() == "configuration OK", "-n says configuration OK")
+        check(p.stdout.strip().splitlines()[-1] == "configuration OK" and
+              "locked memory: 4096 keys (key_cache) need" in p.stdout,
+              "-n says configuration OK and the locked memory needed: %r" % p.stdout)
         d.start()
         tok, tok2 = end_to_end(d)
         roles(d, tok2)

@@ -286,7 +286,7 @@ def config_check(root):
           "-n with a master key open to others names it: %r" % (p.stdout + p.stderr))
     os.chmod(mk, 0o600)
     p = subprocess.run([CTLD, "-n", "-c", d.conf], capture_output=True, text=True)
-    check(p.returncode == 0 and p.stdout.strip() == "configuration OK",
+    check(p.returncode == 0 and p.stdout.strip().splitlines()[-1] == "configuration OK",
           "-n with a good master key: %r" % (p.stdout + p.stderr))
     # a new state directory: the key must be creatable
     fresh = os.path.join(r, "fresh.conf")

@@ -12,7 +12,7 @@ directory. With the real veil-controld and veilctl:
   space is freed and controld restarted: an ok answer has its record and its
   effect, an error answer has neither, and what controld shows from memory
   before the restart is what it shows from the database after it.
-- a roll past the keyring's 64 live versions is refused, storing nothing.
+- a roll past max_live_versions (veil.conf) is refused, storing nothing.
 - shredding: a destroyed version's wrapped key is in no file of the state
   directory once the answer is out (kill -9 right after it), for a destroy
   by an admin and for one by the key retention.
@@ -45,14 +45,14 @@ ACTIONS = {"tenant.set": "tenant.change", "config.set": "config.change"}  # of r
 
 
 class Daemon:
-    def __init__(self, root, state):
+    def __init__(self, root, state, extra=""):
         self.root, self.state = root, state
         link = os.path.join(root, "link.sock")
         self.conf = os.path.join(root, "veil.conf")
         self.sock = os.path.join(root, "controld.sock")
         with open(self.conf, "w") as f:
-            f.write("[controld]\nstate_dir = %s\nsocket = %s\nlink_socket = %s\n"
-                    "\n[roles]\nadmin = uid:0\n" % (state, self.sock, link))
+            f.write("[controld]\nstate_dir = %s\nsocket = %s\nlink_socket = %s\n%s"
+                    "\n[roles]\nadmin = uid:0\n" % (state, self.sock, link, extra))
         self.proc = None
         self.log = None
 
@@ -397,12 +397,11 @@ def reason_rule(root):
 
 
 def ring_full(root):
-    """A tenant's keyring holds 64 live versions: a roll past that is
-    refused before anything is stored (a version in the database that
-    memory cannot hold would keep controld from starting)."""
+    """A tenant keeps at most max_live_versions (here 64) live versions: a
+    roll past that is refused before anything is stored."""
     r = os.path.join(root, "ring")
     os.mkdir(r)
-    d = Daemon(r, os.path.join(r, "state"))
+    d = Daemon(r, os.path.join(r, "state"), "max_live_versions = 64\n")
     d.start()
     try:
         d.ctl("tenant", "create", "acme")

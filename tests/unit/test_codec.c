@@ -138,6 +138,40 @@ static void test_tenant_ids(void **state)
 	veil_keyring_free(r);
 }
 
+/* A ring holds a year of daily versions and more, added in any order;
+ * each is found by its version, a destroyed one is gone, the rest stay. */
+static void test_keyring_many_versions(void **state)
+{
+	(void)state;
+	enum { N = 1000 };
+	uint8_t raw[32] = { 3 };
+	struct veil_keyring *r = veil_keyring_new("acme");
+	static struct veil_key *k[N + 1];
+	assert_non_null(r);
+	/* 1, 1+7, 1+14, ... mod N: every version once, out of order */
+	for (unsigned i = 0, v = 1; i < N; i++, v = (v + 6) % N + 1) {
+		k[v] = veil_key_new(raw, "acme", v);
+		assert_non_null(k[v]);
+		assert_int_equal(veil_keyring_add(r, k[v]), 0);
+	}
+	assert_int_equal(veil_keyring_count(r), N);
+	for (unsigned v = 1; v <= N; v++)
+		assert_ptr_equal(veil_keyring_get(r, v), k[v]);
+	assert_null(veil_keyring_get(r, 0));
+	assert_null(veil_keyring_get(r, N + 1));
+	for (unsigned v = 1; v <= N; v += 3)
+		assert_int_equal(veil_keyring_destroy(r, v), 0);
+	assert_int_equal(veil_keyring_destroy(r, 1), -1);
+	assert_int_equal(errno, ENOENT);
+	for (unsigned v = 1; v <= N; v++)
+		if (v % 3 == 1)
+			assert_null(veil_keyring_get(r, v));
+		else
+			assert_ptr_equal(veil_keyring_get(r, v), k[v]);
+	assert_int_equal(veil_keyring_count(r), N - (N + 2) / 3);
+	veil_keyring_free(r);
+}
+
 static void test_options(void **state)
 {
 	(void)state;
@@ -187,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_token_find),
 		cmocka_unit_test(test_status_strings),
 		cmocka_unit_test(test_tenant_ids),
+		cmocka_unit_test(test_keyring_many_versions),
 		cmocka_unit_test(test_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,8 +63,8 @@ static void test_alloc_locked_zeroed(void **state)
 	(void)state;
 	uint8_t *p = veil_secmem_alloc(100);
 	assert_non_null(p);
-	assert_int_equal((uintptr_t)p % 4096, 0);
-	assert_true(all_zero(p, 4096));
+	assert_int_equal((uintptr_t)p % 64, 0); /* a cache line of its own */
+	assert_true(all_zero(p, 100));
 	memset(p, 0x5a, 100);
 	long locked;
 	bool dd;
@@ -167,6 +167,145 @@ static void test_engine_scratch_released(void **state)
 	veil_key_free(k);
 }
 
+/* VmLck of this process, in kB (-1 if not found). */
+static long vm_locked_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmLck:", 6) == 0)
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+	return x < y ? -1 : x > y;
+}
+
+#define MANY 3000
+
+/* Many small allocations of mixed sizes: each 64-byte aligned, none
+ * overlaps another, each keeps what was written to it while the others
+ * are written; freed ones read back as zeros. */
+static void test_many_small_no_overlap(void **state)
+{
+	(void)state;
+	static uint8_t *p[MANY];
+	static size_t sz[MANY];
+	static const size_t sizes[] = { 32, 64, 100, sizeof(struct veil_key), 2000, 1 };
+	for (int i = 0; i < MANY; i++) {
+		sz[i] = sizes[i % 6];
+		p[i] = veil_secmem_alloc(sz[i]);
+		assert_non_null(p[i]);
+		assert_int_equal((uintptr_t)p[i] % 64, 0);
+		assert_true(all_zero(p[i], sz[i]));
+		memset(p[i], (i % 255) + 1, sz[i]);
+	}
+	for (int i = 0; i < MANY; i++)
+		for (size_t j = 0; j < sz[i]; j++)
+			assert_int_equal(p[i][j], (i % 255) + 1);
+	/* sorted by address, each ends before the next begins */
+	static struct { uint8_t *p; size_t n; } r[MANY];
+	for (int i = 0; i < MANY; i++)
+		r[i].p = p[i], r[i].n = sz[i];
+	qsort(r, MANY, sizeof(r[0]), cmp_ptr);
+	for (int i = 1; i < MANY; i++)
+		assert_true(r[i - 1].p + r[i - 1].n <= r[i].p);
+	/* free every other one of each size: zeroized at once (their slabs
+	 * stay: the neighbours are still in use) */
+#define FREED(i) ((i) / 6 % 2 == 0)
+	for (int i = 0; i < MANY; i++) {
+		if (!FREED(i))
+			continue;
+		veil_secmem_free(p[i]);
+		assert_true(all_zero(p[i], sz[i]));
+	}
+	for (int i = 0; i < MANY; i++)
+		for (size_t j = 0; !FREED(i) && j < sz[i]; j++)
+			assert_int_equal(p[i][j], (i % 255) + 1);
+	/* a freed object is handed out again, zeroed */
+	for (int i = 0; i < MANY; i++) {
+		if (!FREED(i))
+			continue;
+		p[i] = veil_secmem_alloc(sz[i]);
+		assert_non_null(p[i]);
+		assert_true(all_zero(p[i], sz[i]));
+	}
+	for (int i = 0; i < MANY; i++)
+		veil_secmem_free(p[i]);
+}
+
+/* Keys are packed: locking 2,000 keys costs the pages they fill, not a
+ * page each; and the pages go back when the keys do. */
+static void test_keys_packed_in_locked_pages(void **state)
+{
+	(void)state;
+	enum { N = 2000 };
+	static struct veil_key *k[N];
+	uint8_t raw[VEIL_KEY_LEN] = { 7 };
+	long before = vm_locked_kb();
+	assert_true(before >= 0);
+	for (int i = 0; i < N; i++) {
+		k[i] = veil_key_new(raw, "acme", (uint32_t)i + 1);
+		assert_non_null(k[i]);
+		long locked;
+		bool dd;
+		if (i % 97 == 0) { /* locked and out of core dumps */
+			assert_true(smaps_of(k[i], &locked, &dd));
+			assert_true(dd);
+		}
+	}
+	long grown = vm_locked_kb() - before;
+	size_t need = veil_key_locked_bytes(N);
+	/* 2,000 pages if each key took one; packed, what they fill */
+	assert_true(need < (size_t)N * 4096 / 2);
+#ifndef UNDER_ASAN /* ASan makes mlock() a no-op */
+	assert_true(grown > 0);
+	assert_true((size_t)grown * 1024 <= need + 8 * 4096);
+	assert_true((size_t)grown * 1024 + 8 * 4096 >= need);
+#endif
+	for (int i = 0; i < N; i++)
+		veil_key_free(k[i]);
+	long after = vm_locked_kb() - before;
+	/* back to where it was, but for one kept slab (at most 8 pages) */
+	assert_true(after <= 8 * 4);
+	(void)grown;
+}
+
+/* A slab whose objects are all freed is unmapped (one per size class is
+ * kept); its pages no longer count. */
+static void test_empty_slabs_returned(void **state)
+{
+	(void)state;
+	enum { N = 600 };
+	static void *p[N];
+	struct veil_secmem_stats s0, s1, s2;
+	veil_secmem_stats(&s0);
+	for (int i = 0; i < N; i++)
+		assert_non_null(p[i] = veil_secmem_alloc(640));
+	veil_secmem_stats(&s1);
+	assert_int_equal(s1.slab_objects, s0.slab_objects + N);
+	/* 640 bytes: 32 in 5 pages */
+	assert_true(s1.slab_pages >= s0.slab_pages + N / 32 * 5);
+	assert_true(s1.slab_pages <= s0.slab_pages + (N / 32 + 2) * 5);
+	for (int i = 0; i < N; i++)
+		veil_secmem_free(p[i]);
+	veil_secmem_stats(&s2);
+	assert_int_equal(s2.slab_objects, s0.slab_objects);
+	assert_true(s2.slab_pages <= s0.slab_pages + 5);
+	/* a pointer that is not an object's start is refused, not freed */
+	uint8_t *q = veil_secmem_alloc(64);
+	q[0] = 1;
+	veil_secmem_free(q + 8);
+	assert_int_equal(q[0], 1);
+	veil_secmem_free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +313,9 @@ int main(void)
 		cmocka_unit_test(test_pool_reuse_and_big),
 		cmocka_unit_test(test_key_zeroized),
 		cmocka_unit_test(test_engine_scratch_released),
+		cmocka_unit_test(test_many_small_no_overlap),
+		cmocka_unit_test(test_keys_packed_in_locked_pages),
+		cmocka_unit_test(test_empty_slabs_returned),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
