@@ -114,7 +114,8 @@ int ctl_tenant_set(struct ctld *d, struct ctl_tenant *t, bool locked,
 		   unsigned roll_days);
 void ctl_tenant_apply(struct ctld *d, struct ctl_tenant *t, bool locked,
 		      unsigned roll_days);
-int ctl_link_keys(void *ctx, veil_link_emit_fn emit, void *arg);
+int ctl_link_keys(void *ctx, const char *after, uint32_t after_version,
+		  unsigned max, veil_link_emit_fn emit, void *arg);
 
 /* link_status.c: "dataplane_synced" and "dataplane" (the link) into @p a. */
 void ctl_link_status_json(struct ctld *d, json_t *a);

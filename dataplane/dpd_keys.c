@@ -3,9 +3,10 @@
  * The main lcore's side of the link to veil-controld (docs/link-protocol.md)
  * and the key table of the tenants this dataplane serves.
  *
- * Keys: every live version of each served tenant is kept as a veil_key
- * (locked, non-dumpable memory, zeroized when freed); keys of other tenants
- * are wiped as they arrive. The key each source encrypts with is published
+ * Keys: the current version of each served tenant, the only one it
+ * encrypts with, is kept as a veil_key (locked, non-dumpable memory,
+ * zeroized when freed); a KEY_ADD of a new current version replaces it.
+ * Keys of other tenants are wiped as they arrive. The key each source encrypts with is published
  * to the worker as an immutable table behind an atomic pointer, which the
  * worker takes at burst boundaries and acknowledges with the table's
  * generation. A key version that goes away (destroyed, replaced by a
@@ -209,6 +210,13 @@ static void on_key_add(struct vdd_keys *k, struct veil_link_key *m)
 		k->keys_ignored++;
 		return;
 	}
+	if (!m->current) {
+		/* the dataplane encrypts with the current version only, and
+		 * controld sends no other */
+		explicit_bzero(m->key, sizeof(m->key));
+		k->keys_ignored++;
+		return;
+	}
 	struct veil_key *key = veil_key_new(m->key, m->tenant, m->version);
 	explicit_bzero(m->key, sizeof(m->key));
 	if (key == NULL) {
@@ -219,27 +227,12 @@ static void on_key_add(struct vdd_keys *k, struct veil_link_key *m)
 	}
 	k->keys_in++;
 	t->deleted = false;
-	unsigned i = 0;
-	while (i < t->nv && t->v[i].version != m->version)
-		i++;
-	if (i < t->nv) {
-		/* a resend (a resync, a new controld): the new copy wins */
-		retire(k, t->v[i].key, false, k->gen + 1);
-	} else {
-		if (t->nv == VDD_MAX_VERSIONS) {
-			/* full: the oldest version that is not current goes */
-			unsigned o = t->v[0].version == t->current ? 1 : 0;
-			for (unsigned j = 0; j < t->nv; j++)
-				if (t->v[j].version != t->current &&
-				    t->v[j].version < t->v[o].version)
-					o = j;
-			drop_version(k, t, o);
-		}
-		i = t->nv++;
-	}
-	t->v[i] = (struct ver){ m->version, k->round, key };
-	if (m->current)
-		t->current = m->version;
+	/* the new current version replaces every other: a roll, a resync's
+	 * or a repair's resend (docs/link-protocol.md) */
+	while (t->nv > 0)
+		drop_version(k, t, t->nv - 1);
+	t->v[t->nv++] = (struct ver){ m->version, k->round, key };
+	t->current = m->version;
 	k->dirty = true;
 }
 
