@@ -638,6 +638,11 @@ void veil_link_server_tenant_state(struct veil_link_server *s,
 		need_repair(s, tenant);
 }
 
+bool veil_link_server_busy(const struct veil_link_server *s)
+{
+	return s->link != NULL && s->peer_hello && (s->resync || s->n_repair > 0);
+}
+
 void veil_link_server_resync_status(const struct veil_link_server *s,
 				    struct veil_link_server_resync *st)
 {

@@ -359,6 +359,15 @@ veil_link_server_new(const struct veil_link_server_opts *o, char *err,
  * @return number of messages handled.
  */
 int veil_link_server_poll(struct veil_link_server *srv);
+/**
+ * @return true while a resync runs or tenants wait to be resent: the
+ *   caller should poll again within VEIL_LINK_BUSY_POLL_MS (each poll
+ *   sends what the ring takes; the dataplane drains it in between), not
+ *   only every 100 ms.
+ */
+bool veil_link_server_busy(const struct veil_link_server *srv);
+#define VEIL_LINK_BUSY_POLL_MS 10
+
 /*
  * The changes, as they happen (after their commit). Each goes down at
  * once, unless a running resync has yet to reach its tenant and carries it
