@@ -873,6 +873,50 @@ static void test_server_slow_consumer_many_keys(void **state)
 	free(st.t);
 }
 
+/* More tenants changed while the ring is full than the repair list holds
+ * (1,024): the resync starts again from the first key, and in the end the
+ * dataplane has every change. */
+static void test_server_repair_overflow_resyncs(void **state)
+{
+	(void)state;
+	enum { N = 1100 };
+	struct fake_store st;
+	store_init(&st, N, NULL, 0);
+	struct dp_model m;
+	model_init(&m, N);
+	struct veil_link_server *srv = server(&st, 16, VEIL_LINK_UID_DEFAULT);
+	struct veil_link *d = dataplane(srv);
+	struct veil_link_hello h = { 42, 1 };
+	assert_int_equal(veil_link_send(d, VEIL_LINK_MSG_HELLO, &h, sizeof(h)), 0);
+	for (unsigned polls = 0; m.syncs == 0; polls++) {
+		assert_true(polls < 1000);
+		veil_link_server_poll(srv);
+		consume(d, &m, 0);
+	}
+	/* 15 messages fill the ring; then every lock waits for a repair */
+	for (unsigned i = 0; i < N; i++)
+		set_lock(srv, &st, i, true);
+	struct veil_link_server_resync rs;
+	veil_link_server_resync_status(srv, &rs);
+	assert_int_equal(rs.restarts, 1);
+	assert_true(rs.running);
+	/* ... which the resync from the first key carries */
+	for (unsigned polls = 0; rs.running || rs.repairs > 0; polls++) {
+		assert_true(polls < 1000);
+		consume(d, &m, 0);
+		veil_link_server_poll(srv);
+		veil_link_server_resync_status(srv, &rs);
+	}
+	consume(d, &m, 0);
+	assert_int_equal(m.syncs, 2);
+	assert_true(m.all_at_sync);
+	model_matches(&m, &st);
+	veil_link_close(d);
+	veil_link_server_free(srv);
+	free(m.t);
+	free(st.t);
+}
+
 /* ---- who may be at the other end ---- */
 
 static void test_peer_uid_checked_both_ways(void **state)
@@ -1062,6 +1106,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_resync_and_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_full_ring_resumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_slow_consumer_many_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_repair_overflow_resyncs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_uid_checked_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_uid_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_dataplane_and_restart, setup, teardown),
