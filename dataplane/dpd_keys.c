@@ -223,9 +223,13 @@ static void on_key_add(struct vdd_keys *k, struct veil_link_key *m)
 	struct veil_key *key = veil_key_new(m->key, m->tenant, m->version);
 	explicit_bzero(m->key, sizeof(m->key));
 	if (key == NULL) {
+		/* another version held is not current any more (it may even
+		 * be destroyed): the tenant's lines wait rather than use it */
 		fprintf(stderr, "veil-dataplane: key version %u of tenant %s cannot "
 			"be kept in locked memory: %s\n", m->version, t->id,
 			strerror(errno));
+		if (t->current != m->version)
+			drop_key(k, t);
 		return;
 	}
 	k->keys_in++;
