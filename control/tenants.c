@@ -282,7 +282,10 @@ int ctl_link_keys(void *ctx, const char *after, uint32_t after_version,
 {
 	struct ctld *d = ctx;
 	sqlite3_stmt *ids, *key;
+	char from[VEIL_TENANT_MAX + 1];
 	int rc = 0;
+	/* a copy: the caller's cursor moves as keys are emitted */
+	snprintf(from, sizeof(from), "%s", after);
 	if (sqlite3_prepare_v2(d->store.db, "SELECT id FROM tenants WHERE id >= ? "
 			       "ORDER BY id", -1, &ids, NULL))
 		return -1;
@@ -291,7 +294,7 @@ int ctl_link_keys(void *ctx, const char *after, uint32_t after_version,
 		sqlite3_finalize(ids);
 		return -1;
 	}
-	sqlite3_bind_text(ids, 1, after, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ids, 1, from, -1, SQLITE_STATIC);
 	/* no LIMIT: tenants passed over must not end the walk early; the
 	 * statement steps lazily along the index */
 	unsigned n = 0;
@@ -299,7 +302,7 @@ int ctl_link_keys(void *ctx, const char *after, uint32_t after_version,
 		const char *id = (const char *)sqlite3_column_text(ids, 0);
 		struct ctl_tenant *t = ctl_tenant_find(d, id);
 		if (t == NULL || t->current == 0 ||
-		    (strcmp(id, after) == 0 && t->current <= after_version))
+		    (strcmp(id, from) == 0 && t->current <= after_version))
 			continue; /* not committed yet, or the cursor's own */
 		sqlite3_reset(key);
 		sqlite3_bind_text(key, 1, t->id, -1, SQLITE_STATIC);
