@@ -613,7 +613,6 @@ struct dp_model {
 	uint32_t round;
 	unsigned syncs, adds, states, destroys, bad_keys, sync_keys;
 	bool all_at_sync;      /* every tenant had its key at the SYNC_DONE */
-	bool after_sync;       /* a message came after the SYNC_DONE */
 };
 
 static void model_init(struct dp_model *m, unsigned n)
@@ -644,8 +643,6 @@ static unsigned consume(struct veil_link *d, struct dp_model *m, unsigned max)
 	unsigned n = 0;
 	while ((max == 0 || n < max) && veil_link_recv(d, &type, p.raw, &len) == 1) {
 		n++;
-		if (m->syncs > 0)
-			m->after_sync = true;
 		if (type == VEIL_LINK_MSG_KEY_ADD) {
 			struct dp_tenant *t = model_find(m, p.key.tenant);
 			uint8_t want[32];
