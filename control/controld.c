@@ -631,7 +631,10 @@ static int run(int lfd)
 			of[n] = c;
 			pfd[n++] = (struct pollfd){ .fd = c->fd, .events = ev };
 		}
-		int rc = poll(pfd, (nfds_t)n, 100);
+		/* a resync under way goes on at every poll: sooner then */
+		int rc = poll(pfd, (nfds_t)n, d.link != NULL &&
+			      veil_link_server_busy(d.link) ?
+			      VEIL_LINK_BUSY_POLL_MS : 100);
 		if (rc < 0 && errno != EINTR) {
 			logmsg("poll: %s", strerror(errno));
 			return -1;

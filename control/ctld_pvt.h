@@ -134,7 +134,8 @@ int ctl_tenant_set(struct ctld *d, struct ctl_tenant *t, bool locked,
 		   unsigned roll_days);
 void ctl_tenant_apply(struct ctld *d, struct ctl_tenant *t, bool locked,
 		      unsigned roll_days);
-int ctl_link_keys(void *ctx, veil_link_emit_fn emit, void *arg);
+int ctl_link_keys(void *ctx, const char *after, uint32_t after_version,
+		  unsigned max, veil_link_emit_fn emit, void *arg);
 
 /* keycache.c: the unwrapped versions kept, at most key_cache of them.
  * ctl_key_get: the key of a live version of t, unwrapped now if it is not

@@ -9,11 +9,23 @@
  * connected. When the dataplane leaves (its connection ends), its region
  * is closed and wiped; the next one gets a new region and a full resync.
  *
- * Nothing is queued outside the region: a change that finds the ring full
- * marks the link "resync pending", and the next poll sends every live key
- * again. A resync is authoritative: at its SYNC_DONE the dataplane destroys
- * every key version the resync did not carry, so a destruction that could
- * not be sent is not lost either.
+ * A resync walks the tenants in order, one current key each, from a
+ * cursor (the last tenant and version sent): each poll sends as many as the
+ * ring takes and the next goes on from there, so a dataplane that drains
+ * slowly still gets all of them, each once; SYNC_DONE goes when every key
+ * went. A resync is authoritative: at its SYNC_DONE the dataplane destroys
+ * every key version it did not carry and unlocks every tenant it did not
+ * say was locked.
+ *
+ * Changes during a resync: a key version ahead of the cursor is not sent
+ * (the resync carries it when it gets there); everything else goes at
+ * once. Nothing is queued outside the region: a change that finds the ring
+ * full puts its tenant on the repair list, and the next polls resend that
+ * tenant whole (its state, then its current key, which makes the
+ * dataplane drop every other version of it); until then other changes of
+ * that tenant are not sent, the repair carries them. A change of a tenant
+ * still ahead of a running resync needs no repair: the resync carries it.
+ * Past REPAIR_MAX tenants the resync starts again from the first key.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -29,6 +41,9 @@
 #include "veil_link.h"
 
 #define MAX_WORKERS 64
+#define REPAIR_MAX  1024 /* tenants waiting to be resent, then a resync */
+
+typedef char tenant_id[VEIL_LINK_TENANT_MAX + 1];
 
 struct veil_link_server {
 	struct veil_link_server_opts o;
@@ -36,7 +51,14 @@ struct veil_link_server {
 	int lfd;
 	struct veil_link *link; /* the connected dataplane's, or NULL */
 	bool peer_hello;     /* it said hello */
-	bool resync_pending; /* send every live key at the next poll */
+	bool resync;         /* a resync runs: on from the cursor at each poll */
+	tenant_id cur_tenant; /* the cursor: the last key the resync sent */
+	uint32_t cur_version;
+	uint32_t resync_keys; /* keys the running resync sent */
+	tenant_id *repair;   /* tenants to resend whole (a change found the
+				ring full), REPAIR_MAX */
+	unsigned n_repair;
+	uint64_t resyncs, restarts;
 	bool synced;
 	bool seen;
 	struct veil_link_cred peer;
@@ -169,11 +191,18 @@ veil_link_server_new(const struct veil_link_server_opts *o, char *err,
 	}
 	s->o = *o;
 	s->lfd = -1;
+	s->repair = calloc(REPAIR_MAX, sizeof(*s->repair));
+	if (s->repair == NULL) {
+		free(s);
+		snprintf(err, errlen, "link: out of memory");
+		return NULL;
+	}
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	s->o.socket_path = s->path;
 	if (listen_link(s, err, errlen) != 0) {
 		if (s->lfd >= 0)
 			close(s->lfd);
+		free(s->repair);
 		free(s);
 		return NULL;
 	}
@@ -187,7 +216,8 @@ static void drop_peer(struct veil_link_server *s, const char *why)
 	      s->peer.uid, why);
 	veil_link_close(s->link);
 	s->link = NULL;
-	s->peer_hello = s->synced = s->resync_pending = false;
+	s->peer_hello = s->synced = s->resync = false;
+	s->n_repair = 0;
 	s->last_contact_ms = mono_ms();
 }
 
@@ -200,6 +230,7 @@ void veil_link_server_free(struct veil_link_server *s)
 		close(s->lfd);
 		unlink(s->path);
 	}
+	free(s->repair);
 	free(s);
 }
 
@@ -319,9 +350,22 @@ static void take(struct veil_link_server *s, int fd)
 					   (uint32_t)cr.gid };
 	s->seen = true;
 	s->connections++;
-	s->peer_hello = s->synced = s->resync_pending = false;
+	s->peer_hello = s->synced = s->resync = false;
+	s->n_repair = 0;
 	s->last_contact_ms = mono_ms();
 	logf_(s, "dataplane pid %u (uid %u) connected", s->peer.pid, s->peer.uid);
+}
+
+/* The tenant id into a message's field: -1 (EINVAL) if it is too long. */
+static int put_tenant(char dst[VEIL_LINK_TENANT_MAX + 1], const char *tenant)
+{
+	size_t n = strlen(tenant);
+	if (n > VEIL_LINK_TENANT_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(dst, tenant, n);
+	return 0;
 }
 
 static int send_key(struct veil_link *l, const char *tenant, uint32_t version,
@@ -329,12 +373,8 @@ static int send_key(struct veil_link *l, const char *tenant, uint32_t version,
 {
 	struct veil_link_key k;
 	memset(&k, 0, sizeof(k));
-	size_t n = strlen(tenant);
-	if (n > VEIL_LINK_TENANT_MAX) {
-		errno = EINVAL;
+	if (put_tenant(k.tenant, tenant) != 0)
 		return -1;
-	}
-	memcpy(k.tenant, tenant, n);
 	k.version = version;
 	k.current = current ? 1 : 0;
 	memcpy(k.key, key, sizeof(k.key));
@@ -343,40 +383,156 @@ static int send_key(struct veil_link *l, const char *tenant, uint32_t version,
 	return rc;
 }
 
-struct resync {
-	struct veil_link *link;
-	uint32_t keys;
-	bool failed;
+static int send_state(struct veil_link *l, const char *tenant,
+		      enum veil_link_tenant_state state)
+{
+	struct veil_link_tenant t;
+	memset(&t, 0, sizeof(t));
+	if (put_tenant(t.tenant, tenant) != 0)
+		return -1;
+	t.state = (uint8_t)state;
+	return veil_link_send(l, VEIL_LINK_MSG_TENANT_STATE, &t, sizeof(t));
+}
+
+/* A resync from the first key. Repairs are dropped: it carries them. */
+static void resync_start(struct veil_link_server *s)
+{
+	s->resync = true;
+	s->cur_tenant[0] = '\0';
+	s->cur_version = 0;
+	s->resync_keys = 0;
+	s->n_repair = 0;
+}
+
+/* Is (tenant, version) still ahead of the running resync's cursor, which
+ * will carry it? */
+static bool ahead(const struct veil_link_server *s, const char *tenant,
+		  uint32_t version)
+{
+	if (!s->resync)
+		return false;
+	int c = strcmp(tenant, s->cur_tenant);
+	return c > 0 || (c == 0 && version > s->cur_version);
+}
+
+/* ... and the tenant, whose state the resync sends with its key? The
+ * cursor's own tenant is behind: its key went. */
+static bool tenant_ahead(const struct veil_link_server *s, const char *tenant)
+{
+	return s->resync && strcmp(tenant, s->cur_tenant) > 0;
+}
+
+static bool in_repair(const struct veil_link_server *s, const char *tenant)
+{
+	for (unsigned i = 0; i < s->n_repair; i++)
+		if (strcmp(s->repair[i], tenant) == 0)
+			return true;
+	return false;
+}
+
+/* A change of @p tenant could not be sent (the ring is full): the tenant
+ * is resent whole at the next polls; too many of them, a new resync. */
+static void need_repair(struct veil_link_server *s, const char *tenant)
+{
+	if (tenant_ahead(s, tenant) || in_repair(s, tenant))
+		return;
+	if (strlen(tenant) > VEIL_LINK_TENANT_MAX)
+		return; /* no such tenant: never sent either */
+	if (s->n_repair == REPAIR_MAX) {
+		logf_(s, "more than %d tenants changed while the dataplane's ring "
+		      "was full: resending every key", REPAIR_MAX);
+		s->restarts++;
+		resync_start(s);
+		return;
+	}
+	snprintf(s->repair[s->n_repair++], sizeof(tenant_id), "%s", tenant);
+}
+
+struct emit_ctx {
+	struct veil_link_server *s;
+	const char *want; /* a repair: this tenant only */
+	unsigned emitted;
+	bool stopped;     /* the ring is full: go on at the next poll */
+	bool found;       /* a repair: the tenant's key went */
 };
 
+/* A resync's key: a locked tenant's state first (so that its key is never
+ * used), then the key; the cursor moves once both went. A state that went
+ * without its key is sent again with it, which changes nothing. */
 static int resync_emit(void *arg, const char *tenant, uint32_t version,
-		       bool current, const uint8_t key[32])
+		       bool current, bool locked, const uint8_t key[32])
 {
-	struct resync *r = arg;
-	if (r->failed)
-		return -1;
-	if (send_key(r->link, tenant, version, current, key) != 0) {
-		r->failed = true;
-		return -1;
+	struct emit_ctx *r = arg;
+	struct veil_link_server *s = r->s;
+	r->emitted++;
+	if ((locked && send_state(s->link, tenant, VEIL_LINK_TENANT_LOCKED) != 0) ||
+	    send_key(s->link, tenant, version, current, key) != 0) {
+		if (errno != EINVAL) {
+			r->stopped = true;
+			return 1;
+		}
+		/* cannot be said on the link at all: passed over */
+		logf_(s, "resync: a tenant id longer than %d characters is "
+		      "passed over", VEIL_LINK_TENANT_MAX);
+	} else {
+		s->resync_keys++;
 	}
-	r->keys++;
+	snprintf(s->cur_tenant, sizeof(s->cur_tenant), "%s", tenant);
+	s->cur_version = version;
 	return 0;
 }
 
-/* Send every live key, then SYNC_DONE; on a full ring, try again later. */
-static void resync(struct veil_link_server *s)
+/* The running resync, on from its cursor: as many keys as the ring takes,
+ * then SYNC_DONE once every key went. */
+static void resync_step(struct veil_link_server *s)
 {
-	struct resync r = { .link = s->link };
-
-	s->resync_pending = true;
-	if (s->o.keys(s->o.ctx, resync_emit, &r) != 0 || r.failed)
-		return;
-	struct veil_link_sync done = { .keys = r.keys };
+	for (;;) {
+		struct emit_ctx r = { .s = s };
+		unsigned max = s->o.slots;
+		if (s->o.keys(s->o.ctx, s->cur_tenant, s->cur_version, max,
+			      resync_emit, &r) != 0 || r.stopped)
+			return; /* the keys cannot be read now, or the ring is
+				 * full: on from the cursor at the next poll */
+		if (r.emitted < max)
+			break; /* the end of the keys */
+	}
+	struct veil_link_sync done = { .keys = s->resync_keys };
 	if (veil_link_send(s->link, VEIL_LINK_MSG_SYNC_DONE, &done,
 			   sizeof(done)) != 0)
 		return;
-	s->resync_pending = false;
+	s->resync = false;
 	s->synced = true;
+	s->resyncs++;
+}
+
+/* A repair: the tenant's state, explicit, then its current key. */
+static int repair_emit(void *arg, const char *tenant, uint32_t version,
+		       bool current, bool locked, const uint8_t key[32])
+{
+	struct emit_ctx *r = arg;
+	if (strcmp(tenant, r->want) != 0)
+		return 1; /* past it: the tenant has no key (any more) */
+	if (send_state(r->s->link, tenant, locked ? VEIL_LINK_TENANT_LOCKED :
+		       VEIL_LINK_TENANT_ACTIVE) != 0 ||
+	    send_key(r->s->link, tenant, version, current, key) != 0) {
+		r->stopped = true;
+		return 1;
+	}
+	r->found = true;
+	return 0;
+}
+
+/* Resend the tenants whose change found the ring full, while it takes
+ * them. */
+static void repair_step(struct veil_link_server *s)
+{
+	while (s->n_repair > 0) {
+		struct emit_ctx r = { .s = s, .want = s->repair[s->n_repair - 1] };
+		if (s->o.keys(s->o.ctx, r.want, 0, 1, repair_emit, &r) != 0 ||
+		    r.stopped)
+			return;
+		s->n_repair--;
+	}
 }
 
 int veil_link_server_poll(struct veil_link_server *s)
@@ -407,7 +563,7 @@ int veil_link_server_poll(struct veil_link_server *s)
 			/* a (re)started dataplane: it has nothing yet */
 			s->peer_hello = true;
 			s->synced = false;
-			s->resync_pending = true;
+			resync_start(s);
 		} else if (type == VEIL_LINK_MSG_COUNTERS &&
 			   m.cnt.worker < MAX_WORKERS &&
 			   m.cnt.n <= VEIL_LINK_NCOUNTERS) {
@@ -427,19 +583,30 @@ int veil_link_server_poll(struct veil_link_server *s)
 	}
 	if (!s->peer_hello)
 		return handled;
-	if (s->resync_pending)
-		resync(s);
+	/* the repairs first: they are changes the dataplane waits for (a
+	 * lock); a resync's keys are new to it */
+	repair_step(s);
+	if (s->resync)
+		resync_step(s);
 	return handled;
+}
+
+/* Whether a change of @p tenant goes down now: there is a dataplane that
+ * said hello, and no repair of the tenant is waiting (it carries the
+ * change). */
+static bool change_goes(const struct veil_link_server *s, const char *tenant)
+{
+	return s->link != NULL && s->peer_hello && !in_repair(s, tenant);
 }
 
 void veil_link_server_key_added(struct veil_link_server *s, const char *tenant,
 				uint32_t version, bool current,
 				const uint8_t key[32])
 {
-	if (s->link == NULL || !s->peer_hello || s->resync_pending)
-		return; /* the coming resync carries it */
+	if (!change_goes(s, tenant) || ahead(s, tenant, version))
+		return; /* the coming resync or repair carries it */
 	if (send_key(s->link, tenant, version, current, key) != 0)
-		s->resync_pending = true;
+		need_repair(s, tenant);
 }
 
 void veil_link_server_key_destroyed(struct veil_link_server *s,
@@ -447,34 +614,42 @@ void veil_link_server_key_destroyed(struct veil_link_server *s,
 {
 	struct veil_link_key_ref r;
 
-	if (s->link == NULL || !s->peer_hello)
+	if (!change_goes(s, tenant))
 		return;
 	memset(&r, 0, sizeof(r));
-	size_t n = strlen(tenant);
-	if (n > VEIL_LINK_TENANT_MAX)
+	if (put_tenant(r.tenant, tenant) != 0)
 		return;
-	memcpy(r.tenant, tenant, n);
 	r.version = version;
-	if (s->resync_pending)
-		return; /* the coming resync leaves it out */
+	/* sent even ahead of a resync: a version the dataplane held from
+	 * before goes now, not at the SYNC_DONE */
 	if (veil_link_send(s->link, VEIL_LINK_MSG_KEY_DESTROY, &r, sizeof(r)) != 0)
-		s->resync_pending = true;
+		need_repair(s, tenant);
 }
 
 void veil_link_server_tenant_state(struct veil_link_server *s,
 				   const char *tenant,
 				   enum veil_link_tenant_state state)
 {
-	struct veil_link_tenant t;
+	if (!change_goes(s, tenant))
+		return;
+	/* sent even ahead of a resync: a lock takes effect now; the resync
+	 * says it again when it gets there */
+	if (send_state(s->link, tenant, state) != 0 && errno != EINVAL)
+		need_repair(s, tenant);
+}
 
-	if (s->link == NULL || !s->peer_hello)
-		return;
-	memset(&t, 0, sizeof(t));
-	size_t n = strlen(tenant);
-	if (n > VEIL_LINK_TENANT_MAX)
-		return;
-	memcpy(t.tenant, tenant, n);
-	t.state = (uint8_t)state;
-	if (veil_link_send(s->link, VEIL_LINK_MSG_TENANT_STATE, &t, sizeof(t)) != 0)
-		s->resync_pending = true;
+bool veil_link_server_busy(const struct veil_link_server *s)
+{
+	return s->link != NULL && s->peer_hello && (s->resync || s->n_repair > 0);
+}
+
+void veil_link_server_resync_status(const struct veil_link_server *s,
+				    struct veil_link_server_resync *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->running = s->link != NULL && s->resync;
+	st->keys = s->resync_keys;
+	st->repairs = s->n_repair;
+	st->resyncs = s->resyncs;
+	st->restarts = s->restarts;
 }

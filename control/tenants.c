@@ -350,34 +350,57 @@ void ctl_tenant_apply(struct ctld *d, struct ctl_tenant *t, bool locked,
 	t->roll_days = roll_days;
 }
 
-/* The link's resync: every live key, unwrapped only for the copy, then the
- * state of every locked tenant (active is what a dataplane assumes). */
-int ctl_link_keys(void *ctx, veil_link_emit_fn emit, void *arg)
+/* The link's resync, from its cursor: each tenant's current version (the
+ * dataplane encrypts with nothing else), unwrapped only for the copy, with
+ * whether the tenant is locked; tenants in id order (the primary key's
+ * index), strictly after (after, after_version). The current version and
+ * the state are memory's: a tenant or version staged in a transaction that
+ * is not committed yet is not there, and the link gets it as a change once
+ * it is. */
+int ctl_link_keys(void *ctx, const char *after, uint32_t after_version,
+		  unsigned max, veil_link_emit_fn emit, void *arg)
 {
 	struct ctld *d = ctx;
-	sqlite3_stmt *st;
+	sqlite3_stmt *ids, *key;
+	char from[VEIL_TENANT_MAX + 1];
 	int rc = 0;
-	if (sqlite3_prepare_v2(d->store.db, "SELECT tenant, version, wrapped FROM keys "
-			       "WHERE destroyed IS NULL ORDER BY tenant, version",
-			       -1, &st, NULL))
+	/* a copy: the caller's cursor moves as keys are emitted */
+	snprintf(from, sizeof(from), "%s", after);
+	if (sqlite3_prepare_v2(d->store.db, "SELECT id FROM tenants WHERE id >= ? "
+			       "ORDER BY id", -1, &ids, NULL))
 		return -1;
-	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-		const char *id = (const char *)sqlite3_column_text(st, 0);
-		uint32_t v = (uint32_t)sqlite3_column_int64(st, 1);
+	if (sqlite3_prepare_v2(d->store.db, "SELECT wrapped FROM keys WHERE tenant=? "
+			       "AND version=? AND destroyed IS NULL", -1, &key, NULL)) {
+		sqlite3_finalize(ids);
+		return -1;
+	}
+	sqlite3_bind_text(ids, 1, from, -1, SQLITE_STATIC);
+	/* no LIMIT: tenants passed over must not end the walk early; the
+	 * statement steps lazily along the index */
+	unsigned n = 0;
+	while (n < max && sqlite3_step(ids) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(ids, 0);
 		struct ctl_tenant *t = ctl_tenant_find(d, id);
+		if (t == NULL || t->current == 0 ||
+		    (strcmp(id, from) == 0 && t->current <= after_version))
+			continue; /* not committed yet, or the cursor's own */
+		sqlite3_reset(key);
+		sqlite3_bind_text(key, 1, t->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(key, 2, t->current);
 		uint8_t raw[32];
-		if (t == NULL || ctl_unwrap_key(d->store.wrap, sqlite3_column_blob(st, 2),
-						(size_t)sqlite3_column_bytes(st, 2), raw) != 0) {
+		if (sqlite3_step(key) != SQLITE_ROW ||
+		    ctl_unwrap_key(d->store.wrap, sqlite3_column_blob(key, 0),
+				   (size_t)sqlite3_column_bytes(key, 0), raw) != 0) {
 			rc = -1;
 			break;
 		}
-		rc = emit(arg, id, v, v == t->current, raw);
+		n++;
+		int stop = emit(arg, t->id, t->current, true, t->locked, raw);
 		explicit_bzero(raw, sizeof(raw));
+		if (stop)
+			break;
 	}
-	sqlite3_finalize(st);
-	for (unsigned i = 0; rc == 0 && i < d->n_tenants; i++)
-		if (d->tenants[i].locked && d->link != NULL)
-			veil_link_server_tenant_state(d->link, d->tenants[i].id,
-						      VEIL_LINK_TENANT_LOCKED);
+	sqlite3_finalize(key);
+	sqlite3_finalize(ids);
 	return rc;
 }

@@ -291,16 +291,29 @@ const char *veil_link_msg_name(int type);
 /* controld's side: the link server                                   */
 /* ------------------------------------------------------------------ */
 
-/** Called by the server for each live key version during a resync. */
+/**
+ * Called by the keys callback for each key version of a resync, in
+ * order: the tenant, the version, whether it is the tenant's current one,
+ * whether the tenant is locked, and the key.
+ * @return 0 to go on, non-zero to stop (the ring is full: the resync goes
+ *   on from the last version taken at the next poll).
+ */
 typedef int (*veil_link_emit_fn)(void *arg, const char *tenant,
-				 uint32_t version, bool current,
+				 uint32_t version, bool current, bool locked,
 				 const uint8_t key[32]);
 /**
- * Where the server gets every live key version from (controld's key store):
- * call @p emit for each and return 0, or -1 if the keys cannot be read now.
+ * Where the server gets the keys a dataplane needs (controld's key store):
+ * each tenant's current version (the dataplane encrypts with nothing
+ * else), in the order of (tenant id, version), tenant ids compared byte by
+ * byte (strcmp, SQLite's BINARY), starting strictly after
+ * (@p after_tenant, @p after_version) ("" and 0: from the first). Call
+ * @p emit for each, at most @p max of them (a hint: the server stops
+ * earlier by returning non-zero from @p emit), and return 0 (also when
+ * emit stopped it), or -1 if the keys cannot be read now.
  */
-typedef int (*veil_link_keys_fn)(void *ctx, veil_link_emit_fn emit,
-				 void *arg);
+typedef int (*veil_link_keys_fn)(void *ctx, const char *after_tenant,
+				 uint32_t after_version, unsigned max,
+				 veil_link_emit_fn emit, void *arg);
 
 struct veil_link_server;
 
@@ -318,7 +331,7 @@ struct veil_link_server_opts {
 	uint32_t slots;          /**< message slots per direction, per region */
 	int64_t dataplane_uid;   /**< the uid a dataplane must have, or
 				      VEIL_LINK_UID_DEFAULT */
-	veil_link_keys_fn keys;  /**< every live key, for each resync */
+	veil_link_keys_fn keys;  /**< the keys, from a cursor, for resyncs */
 	void *ctx;               /**< for keys and log */
 	/** A line for controld's log (no key, no name in it); NULL: stderr. */
 	void (*log)(void *ctx, const char *msg);
@@ -339,11 +352,28 @@ veil_link_server_new(const struct veil_link_server_opts *o, char *err,
 		     size_t errlen);
 /**
  * Do the periodic work; call at least every 100 ms: take connections,
- * notice a dataplane that left, heartbeat, answer HELLOs with a resync,
- * store counters, retry a pending resync.
+ * notice a dataplane that left, heartbeat, store counters, answer a HELLO
+ * with a resync, resend the tenants whose change found the ring full, and
+ * take a running resync on from where it stopped: as many keys as the
+ * ring takes, SYNC_DONE once every key went (docs/link-protocol.md).
  * @return number of messages handled.
  */
 int veil_link_server_poll(struct veil_link_server *srv);
+/**
+ * @return true while a resync runs or tenants wait to be resent: the
+ *   caller should poll again within VEIL_LINK_BUSY_POLL_MS (each poll
+ *   sends what the ring takes; the dataplane drains it in between), not
+ *   only every 100 ms.
+ */
+bool veil_link_server_busy(const struct veil_link_server *srv);
+#define VEIL_LINK_BUSY_POLL_MS 10
+
+/*
+ * The changes, as they happen (after their commit). Each goes down at
+ * once, unless a running resync has yet to reach its tenant and carries it
+ * anyway; one that finds the ring full has its tenant resent whole (its
+ * current key and state) at the next polls.
+ */
 /** A key version was made (current: it is now the one to encrypt with). */
 void veil_link_server_key_added(struct veil_link_server *srv,
 				const char *tenant, uint32_t version,
@@ -360,6 +390,17 @@ void veil_link_server_tenant_state(struct veil_link_server *srv,
  *   resync; false as soon as it is gone.
  */
 bool veil_link_server_synced(const struct veil_link_server *srv);
+
+/** Where a resync stands (for tests and benchmarks). */
+struct veil_link_server_resync {
+	bool running;          /**< a resync is under way */
+	uint32_t keys;         /**< keys it sent so far (or, done: in all) */
+	uint32_t repairs;      /**< tenants waiting to be resent whole */
+	uint64_t resyncs;      /**< resyncs completed (SYNC_DONE sent) */
+	uint64_t restarts;     /**< resyncs restarted from the first key */
+};
+void veil_link_server_resync_status(const struct veil_link_server *srv,
+				    struct veil_link_server_resync *st);
 
 /** The link as veilctl status shows it. */
 struct veil_link_server_status {

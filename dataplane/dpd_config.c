@@ -122,23 +122,64 @@ static int dataplane_key(struct parse *p, const char *name, const char *value)
 	return 0;
 }
 
+static const char *source_name(const void *ctx, uint32_t i)
+{
+	const struct vdd_config *c = ctx;
+	return c->sources[i].name;
+}
+
+/* Room for one more source (the array grows: a dataplane may serve a
+ * source per tenant, 100,000 of them and more). @return the next free
+ * entry, zeroed, or NULL with a message. */
+static struct vdd_source_cfg *source_slot(struct vdd_config *c, char *err,
+					  size_t errlen)
+{
+	if (c->n_sources == VDD_MAX_SOURCES) {
+		snprintf(err, errlen, "more than %u sources", VDD_MAX_SOURCES);
+		return NULL;
+	}
+	if (c->n_sources == c->cap_sources) {
+		unsigned cap = c->cap_sources ? 2 * c->cap_sources : 64;
+		struct vdd_source_cfg *a = realloc(c->sources, cap * sizeof(*a));
+		if (a == NULL) {
+			snprintf(err, errlen, "%u sources: out of memory", cap);
+			return NULL;
+		}
+		c->sources = a;
+		c->cap_sources = cap;
+	}
+	struct vdd_source_cfg *s = &c->sources[c->n_sources];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+/* The entry source_slot() gave is a source now, found by its name. */
+static int source_commit(struct vdd_config *c, char *err, size_t errlen)
+{
+	if (vdd_index_add(&c->source_idx, c->sources[c->n_sources].name,
+			  c->n_sources, source_name, c) != 0) {
+		snprintf(err, errlen, "source %s: out of memory",
+			 c->sources[c->n_sources].name);
+		return -1;
+	}
+	c->n_sources++;
+	return 0;
+}
+
 static struct vdd_source_cfg *source_get(struct parse *p, const char *name)
 {
 	struct vdd_config *c = p->c;
 	int i = vdd_source_find(c, name);
 	if (i >= 0)
 		return &c->sources[i];
-	if (c->n_sources == VDD_MAX_SOURCES) {
-		snprintf(p->msg, sizeof(p->msg), "more than %d sources", VDD_MAX_SOURCES);
-		return NULL;
-	}
-	if (strlen(name) == 0 || strlen(name) >= sizeof(c->sources[0].name)) {
+	if (strlen(name) == 0 || strlen(name) >= sizeof(((struct vdd_source_cfg *)0)->name)) {
 		snprintf(p->msg, sizeof(p->msg), "[source NAME]: a name of 1 to %zu "
-			 "characters", sizeof(c->sources[0].name) - 1);
+			 "characters", sizeof(((struct vdd_source_cfg *)0)->name) - 1);
 		return NULL;
 	}
-	struct vdd_source_cfg *s = &c->sources[c->n_sources];
-	memset(s, 0, sizeof(*s));
+	struct vdd_source_cfg *s = source_slot(c, p->msg, sizeof(p->msg));
+	if (s == NULL)
+		return NULL;
 	s->src = vdp_source_new(name);
 	if (s->src == NULL) {
 		snprintf(p->msg, sizeof(p->msg), "source \"%.40s\": %s", name,
@@ -148,7 +189,10 @@ static struct vdd_source_cfg *source_get(struct parse *p, const char *name)
 	strcpy(s->name, name);
 	strcpy(s->format, "auto");
 	s->from_config = true;
-	c->n_sources++;
+	if (source_commit(c, p->msg, sizeof(p->msg)) != 0) {
+		vdp_source_free(s->src);
+		return NULL;
+	}
 	return s;
 }
 
@@ -255,10 +299,10 @@ int vdd_config_load(struct vdd_config *c, const char *path, char *err,
 	c->wait_keys = 10;
 	c->hold_lines = 65536;
 	c->hold_bytes = 32u << 20;
-	c->sources = calloc(VDD_MAX_SOURCES, sizeof(*c->sources));
 	c->inputs = calloc(VDD_MAX_INPUTS, sizeof(*c->inputs));
 	c->net = vdr_net_cfg_new();
-	if (c->sources == NULL || c->inputs == NULL || c->net == NULL) {
+	if (vdd_index_init(&c->source_idx, 64) != 0 || c->inputs == NULL ||
+	    c->net == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -308,10 +352,7 @@ int vdd_config_load(struct vdd_config *c, const char *path, char *err,
 
 int vdd_source_find(const struct vdd_config *c, const char *name)
 {
-	for (unsigned i = 0; i < c->n_sources; i++)
-		if (!strcmp(c->sources[i].name, name))
-			return (int)i;
-	return -1;
+	return (int)vdd_index_find(&c->source_idx, name, source_name, c);
 }
 
 int vdd_source_add_cli(struct vdd_config *c, const char *input,
@@ -331,17 +372,14 @@ int vdd_source_add_cli(struct vdd_config *c, const char *input,
 			 "([a-z0-9_.-], 1 to %d)", tenant, VEIL_TENANT_MAX);
 		return -1;
 	}
-	if (c->n_sources == VDD_MAX_SOURCES) {
-		snprintf(err, errlen, "more than %d sources", VDD_MAX_SOURCES);
-		return -1;
-	}
 	snprintf(base, sizeof(base), "%s", !strcmp(input, "-") ? "stdin"
 			      : slash != NULL && slash[1] ? slash + 1 : input);
 	snprintf(name, sizeof(name), "%s", base);
 	for (unsigned k = 2; vdd_source_find(c, name) >= 0; k++)
 		snprintf(name, sizeof(name), "%s#%u", base, k);
-	struct vdd_source_cfg *s = &c->sources[c->n_sources];
-	memset(s, 0, sizeof(*s));
+	struct vdd_source_cfg *s = source_slot(c, err, errlen);
+	if (s == NULL)
+		return -1;
 	s->src = vdp_source_new(name);
 	if (s->src == NULL) {
 		snprintf(err, errlen, "source %s: %s", name, strerror(errno));
@@ -359,7 +397,12 @@ int vdd_source_add_cli(struct vdd_config *c, const char *input,
 		s->src = NULL;
 		return -1;
 	}
-	return (int)c->n_sources++;
+	if (source_commit(c, err, errlen) != 0) {
+		vdp_source_free(s->src);
+		s->src = NULL;
+		return -1;
+	}
+	return (int)c->n_sources - 1;
 }
 
 void vdd_config_free(struct vdd_config *c)
@@ -367,6 +410,7 @@ void vdd_config_free(struct vdd_config *c)
 	for (unsigned i = 0; c->sources != NULL && i < c->n_sources; i++)
 		vdp_source_free(c->sources[i].src);
 	free(c->sources);
+	vdd_index_free(&c->source_idx);
 	free(c->inputs);
 	vdr_net_cfg_free(c->net);
 	memset(c, 0, sizeof(*c));

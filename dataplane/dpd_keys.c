@@ -3,9 +3,10 @@
  * The main lcore's side of the link to veil-controld (docs/link-protocol.md)
  * and the key table of the tenants this dataplane serves.
  *
- * Keys: every live version of each served tenant is kept as a veil_key
- * (locked, non-dumpable memory, zeroized when freed); keys of other tenants
- * are wiped as they arrive. The key each source encrypts with is published
+ * Keys: the current version of each served tenant, the only one it
+ * encrypts with, is kept as a veil_key (locked, non-dumpable memory,
+ * zeroized when freed); a KEY_ADD of a new current version replaces it.
+ * Keys of other tenants are wiped as they arrive. The key each source encrypts with is published
  * to the worker as an immutable table behind an atomic pointer, which the
  * worker takes at burst boundaries and acknowledges with the table's
  * generation. A key version that goes away (destroyed, replaced by a
@@ -36,17 +37,12 @@
 
 #include "dpd_pvt.h"
 
-struct ver {
-	uint32_t version;
-	uint32_t round; /* the resync round that last carried it */
-	struct veil_key *key;
-};
-
+/* A tenant its sources name: the one key it encrypts with. */
 struct tenant {
 	char id[VEIL_TENANT_MAX + 1];
-	unsigned nv;
-	struct ver v[VDD_MAX_VERSIONS];
-	uint32_t current; /* 0: none */
+	struct veil_key *key; /* the current version's, or NULL */
+	uint32_t current;     /* its version; 0: none */
+	uint32_t round;       /* the resync round that last carried it */
 	bool locked, deleted;
 	uint32_t locked_round;
 };
@@ -73,7 +69,8 @@ struct vdd_keys {
 	uint32_t refused_uid;
 	double next_refusal_log;
 	unsigned n_t;
-	struct tenant *t;
+	struct tenant *t;      /* as many as the sources name */
+	struct vdd_index idx;  /* tenant id -> index into t */
 	unsigned n_src;
 	uint64_t gen;
 	struct vdd_keytab *cur;
@@ -83,12 +80,18 @@ struct vdd_keys {
 	uint64_t keys_in, keys_ignored;
 };
 
+static const char *tenant_key(const void *ctx, uint32_t i)
+{
+	const struct vdd_keys *k = ctx;
+	return k->t[i].id;
+}
+
+/* Every message of the link names its tenant: a hash lookup, whatever
+ * the number of tenants. */
 static struct tenant *tenant_find(struct vdd_keys *k, const char *id)
 {
-	for (unsigned i = 0; i < k->n_t; i++)
-		if (!strcmp(k->t[i].id, id))
-			return &k->t[i];
-	return NULL;
+	int64_t i = vdd_index_find(&k->idx, id, tenant_key, k);
+	return i < 0 ? NULL : &k->t[i];
 }
 
 static void retire(struct vdd_keys *k, void *p, bool table, uint64_t gen)
@@ -113,13 +116,13 @@ static void retire(struct vdd_keys *k, void *p, bool table, uint64_t gen)
 	k->dirty = true;
 }
 
-/* A key version goes: retired with the next table's generation. */
-static void drop_version(struct vdd_keys *k, struct tenant *t, unsigned i)
+/* The tenant's key goes: retired with the next table's generation. */
+static void drop_key(struct vdd_keys *k, struct tenant *t)
 {
-	retire(k, t->v[i].key, false, k->gen + 1);
-	if (t->current == t->v[i].version)
-		t->current = 0;
-	t->v[i] = t->v[--t->nv];
+	retire(k, t->key, false, k->gen + 1);
+	t->key = NULL;
+	t->current = 0;
+	k->dirty = true;
 }
 
 static void publish(struct vdd_keys *k)
@@ -131,10 +134,7 @@ static void publish(struct vdd_keys *k)
 	t->n = k->n_src;
 	for (unsigned s = 0; s < k->n_src; s++) {
 		const struct tenant *tt = &k->t[k->cfg->sources[s].tenant_idx];
-		t->key[s] = NULL;
-		for (unsigned i = 0; !tt->locked && tt->current && i < tt->nv; i++)
-			if (tt->v[i].version == tt->current)
-				t->key[s] = tt->v[i].key;
+		t->key[s] = tt->locked ? NULL : tt->key;
 	}
 	struct vdd_keytab *old = k->cur;
 	k->cur = t;
@@ -167,9 +167,12 @@ struct vdd_keys *vdd_keys_new(struct vdd_shared *sh, struct vdd_config *c)
 	struct vdd_keys *k = calloc(1, sizeof(*k));
 	if (k == NULL)
 		return NULL;
-	k->t = calloc(VDD_MAX_TENANTS, sizeof(*k->t));
-	if (k->t == NULL) {
+	/* at most one tenant per source; the sources are known from now on */
+	k->t = calloc(c->n_sources ? c->n_sources : 1, sizeof(*k->t));
+	if (k->t == NULL || vdd_index_init(&k->idx, c->n_sources) != 0) {
+		free(k->t);
 		free(k);
+		errno = ENOMEM;
 		return NULL;
 	}
 	k->sh = sh;
@@ -180,13 +183,14 @@ struct vdd_keys *vdd_keys_new(struct vdd_shared *sh, struct vdd_config *c)
 	for (unsigned s = 0; s < c->n_sources; s++) {
 		struct tenant *t = tenant_find(k, c->sources[s].tenant);
 		if (t == NULL) {
-			if (k->n_t == VDD_MAX_TENANTS) {
-				errno = E2BIG;
+			t = &k->t[k->n_t];
+			snprintf(t->id, sizeof(t->id), "%s", c->sources[s].tenant);
+			if (vdd_index_add(&k->idx, t->id, k->n_t, tenant_key, k) != 0) {
 				vdd_keys_free(k);
+				errno = ENOMEM;
 				return NULL;
 			}
-			t = &k->t[k->n_t++];
-			snprintf(t->id, sizeof(t->id), "%s", c->sources[s].tenant);
+			k->n_t++;
 		}
 		c->sources[s].tenant_idx = (unsigned)(t - k->t);
 	}
@@ -209,37 +213,33 @@ static void on_key_add(struct vdd_keys *k, struct veil_link_key *m)
 		k->keys_ignored++;
 		return;
 	}
+	if (!m->current) {
+		/* the dataplane encrypts with the current version only, and
+		 * controld sends no other */
+		explicit_bzero(m->key, sizeof(m->key));
+		k->keys_ignored++;
+		return;
+	}
 	struct veil_key *key = veil_key_new(m->key, m->tenant, m->version);
 	explicit_bzero(m->key, sizeof(m->key));
 	if (key == NULL) {
+		/* another version held is not current any more (it may even
+		 * be destroyed): the tenant's lines wait rather than use it */
 		fprintf(stderr, "veil-dataplane: key version %u of tenant %s cannot "
 			"be kept in locked memory: %s\n", m->version, t->id,
 			strerror(errno));
+		if (t->current != m->version)
+			drop_key(k, t);
 		return;
 	}
 	k->keys_in++;
 	t->deleted = false;
-	unsigned i = 0;
-	while (i < t->nv && t->v[i].version != m->version)
-		i++;
-	if (i < t->nv) {
-		/* a resend (a resync, a new controld): the new copy wins */
-		retire(k, t->v[i].key, false, k->gen + 1);
-	} else {
-		if (t->nv == VDD_MAX_VERSIONS) {
-			/* full: the oldest version that is not current goes */
-			unsigned o = t->v[0].version == t->current ? 1 : 0;
-			for (unsigned j = 0; j < t->nv; j++)
-				if (t->v[j].version != t->current &&
-				    t->v[j].version < t->v[o].version)
-					o = j;
-			drop_version(k, t, o);
-		}
-		i = t->nv++;
-	}
-	t->v[i] = (struct ver){ m->version, k->round, key };
-	if (m->current)
-		t->current = m->version;
+	/* the new current version replaces the one held (a roll), or a copy
+	 * of itself (a resync's or a repair's resend) */
+	retire(k, t->key, false, k->gen + 1);
+	t->key = key;
+	t->current = m->version;
+	t->round = k->round;
 	k->dirty = true;
 }
 
@@ -247,11 +247,8 @@ static void on_key_destroy(struct vdd_keys *k, struct veil_link_key_ref *m)
 {
 	m->tenant[VEIL_LINK_TENANT_MAX] = '\0';
 	struct tenant *t = tenant_find(k, m->tenant);
-	for (unsigned i = 0; t != NULL && i < t->nv; i++)
-		if (t->v[i].version == m->version) {
-			drop_version(k, t, i);
-			return;
-		}
+	if (t != NULL && t->key != NULL && t->current == m->version)
+		drop_key(k, t);
 }
 
 static void on_tenant_state(struct vdd_keys *k, struct veil_link_tenant *m)
@@ -266,8 +263,7 @@ static void on_tenant_state(struct vdd_keys *k, struct veil_link_tenant *m)
 	} else if (m->state == VEIL_LINK_TENANT_ACTIVE) {
 		t->locked = false;
 	} else if (m->state == VEIL_LINK_TENANT_DELETED) {
-		while (t->nv > 0)
-			drop_version(k, t, t->nv - 1);
+		drop_key(k, t);
 		t->deleted = true;
 	}
 	k->dirty = true;
@@ -278,9 +274,8 @@ static void on_sync_done(struct vdd_keys *k)
 {
 	for (unsigned i = 0; i < k->n_t; i++) {
 		struct tenant *t = &k->t[i];
-		for (unsigned j = t->nv; j-- > 0;)
-			if (t->v[j].round != k->round)
-				drop_version(k, t, j);
+		if (t->key != NULL && t->round != k->round)
+			drop_key(k, t);
 		if (t->locked && t->locked_round != k->round)
 			t->locked = false;
 	}
@@ -499,7 +494,7 @@ void vdd_keys_describe(const struct vdd_keys *k, bool *attached, bool *synced,
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < k->n_t; i++)
-		n += k->t[i].nv;
+		n += k->t[i].key != NULL;
 	*attached = k->ever_attached;
 	*synced = k->ever_synced;
 	*versions = n;
@@ -524,8 +519,8 @@ unsigned vdd_keys_versions(const struct vdd_keys *k, unsigned ti,
 		return 0;
 	const struct tenant *t = &k->t[ti];
 	unsigned n = 0;
-	for (unsigned i = 0; i < t->nv && n < cap; i++)
-		v[n++] = t->v[i].version;
+	if (t->key != NULL && cap > 0)
+		v[n++] = t->current;
 	*current = t->current;
 	*locked = t->locked;
 	return n;
@@ -534,6 +529,11 @@ unsigned vdd_keys_versions(const struct vdd_keys *k, unsigned ti,
 unsigned vdd_keys_tenants(const struct vdd_keys *k)
 {
 	return k->n_t;
+}
+
+uint64_t vdd_keys_generation(const struct vdd_keys *k)
+{
+	return k->gen;
 }
 
 const char *vdd_keys_tenant_id(const struct vdd_keys *k, unsigned t)
@@ -552,9 +552,9 @@ void vdd_keys_free(struct vdd_keys *k)
 	vdd_keys_reclaim(k, true);
 	free(k->ret);
 	for (unsigned i = 0; k->t != NULL && i < k->n_t; i++)
-		for (unsigned j = 0; j < k->t[i].nv; j++)
-			veil_key_free(k->t[i].v[j].key);
+		veil_key_free(k->t[i].key);
 	free(k->t);
+	vdd_index_free(&k->idx);
 	free(k->cur);
 	free(k);
 }

@@ -18,13 +18,31 @@
 #include "veil_driver.h"
 #include "veil_link.h"
 
-#define VDD_MAX_SOURCES  4096
+#define VDD_MAX_SOURCES  (1u << 20) /* and so tenants: one per source at most */
 #define VDD_MAX_INPUTS   4096
-#define VDD_MAX_TENANTS  256
-#define VDD_MAX_VERSIONS 64
 #define VDD_MAX_MESSAGE  (16u << 20)
 #define VDD_MAX_WORKERS  16
 #define VDD_MAX_XSTATS   96
+
+/* ---- a name -> index table (dpd_index.c) ---- */
+
+/* Names (tenant ids, source names) to indices in O(1); the caller keeps
+ * the names, key_of() gives the name of index i. */
+struct vdd_index {
+	uint32_t *slot; /* index + 1; 0: empty */
+	uint32_t mask;
+	uint32_t n;
+};
+int vdd_index_init(struct vdd_index *x, uint32_t n); /* room for n; 0 or -1 */
+/* @return the index of @p name, or -1. */
+int64_t vdd_index_find(const struct vdd_index *x, const char *name,
+		       const char *(*key_of)(const void *ctx, uint32_t i),
+		       const void *ctx);
+/* Add @p name (not there yet) as index @p i. @return 0, or -1 (ENOMEM). */
+int vdd_index_add(struct vdd_index *x, const char *name, uint32_t i,
+		  const char *(*key_of)(const void *ctx, uint32_t i),
+		  const void *ctx);
+void vdd_index_free(struct vdd_index *x);
 
 /* ---- configuration (dpd_config.c) ---- */
 
@@ -54,7 +72,9 @@ struct vdd_config {
 	unsigned hold_lines;
 	size_t hold_bytes;
 	unsigned n_sources;
-	struct vdd_source_cfg *sources; /* VDD_MAX_SOURCES */
+	struct vdd_source_cfg *sources; /* grows, up to VDD_MAX_SOURCES */
+	unsigned cap_sources;
+	struct vdd_index source_idx;    /* name -> index into sources */
 	unsigned n_inputs;
 	struct vdd_input_cfg *inputs;   /* VDD_MAX_INPUTS */
 	/* [network], [listen], [upstream], [port]; [source] networks = */
@@ -147,6 +167,9 @@ void vdd_keys_link(const struct vdd_keys *k, struct vdd_link_info *li);
 void vdd_keys_describe(const struct vdd_keys *k, bool *attached, bool *synced,
 		       unsigned *versions, unsigned *attaches);
 unsigned vdd_keys_tenants(const struct vdd_keys *k);
+/* The generation of the key table last published: it changes with every
+ * change of a tenant's key or lock. */
+uint64_t vdd_keys_generation(const struct vdd_keys *k);
 /* Tenant @p t's key versions held (their numbers, up to @p cap into @p v),
  * its current version (0: none) and whether it is locked; never key
  * material. @return how many. */

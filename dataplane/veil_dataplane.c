@@ -147,39 +147,50 @@ static void progress(struct run *r, bool end)
  * worker's published totals (sh.ctr, sh.wctr: relaxed atomic loads of
  * 64-bit values); what only the main lcore may read (the key table, the
  * number of workers) it copies into tel below, under tel.lock, every
- * 50 ms and at the end. Everything the callbacks touch is static: they
- * stay safe however late a request comes. Key versions are numbers only:
- * no key material ever leaves the key table. */
+ * 50 ms (the tenants only when the key table changed) and at the end.
+ * Everything the callbacks touch is static or allocated once and kept to
+ * the exit: they stay safe however late a request comes. Key versions are
+ * numbers only: no key material ever leaves the key table. */
+
+/* A tenant as the telemetry shows it: the dataplane holds one key version
+ * per tenant at most, the current one (docs/link-protocol.md). */
+struct tel_tenant {
+	char id[VEIL_TENANT_MAX + 1];
+	bool held, locked;
+	uint32_t current;
+};
 
 static struct {
 	pthread_mutex_t lock;
 	unsigned n_workers;
 	unsigned n_t;
-	struct {
-		char id[VEIL_TENANT_MAX + 1];
-		unsigned nv;
-		uint32_t v[VDD_MAX_VERSIONS];
-		uint32_t current;
-		bool locked;
-	} t[VDD_MAX_TENANTS];
+	struct tel_tenant *t; /* n_t of them, allocated once */
+	uint64_t keys_gen;    /* the key table copied (0: none yet) */
 	struct vdd_link_info link;
 	char link_socket[VEIL_LINK_SOCKET_MAX + 1];
 } tel = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void telemetry_publish(const struct run *r)
 {
+	unsigned n = r->keys ? vdd_keys_tenants(r->keys) : 0;
+	/* the tenants are known from the start: their copy is made once */
+	struct tel_tenant *t = tel.t == NULL && n > 0 ? calloc(n, sizeof(*t)) : NULL;
 	pthread_mutex_lock(&tel.lock);
 	tel.n_workers = sh.n_workers > 1 ? sh.n_workers : 1;
-	unsigned n = r->keys ? vdd_keys_tenants(r->keys) : 0;
-	tel.n_t = n < VDD_MAX_TENANTS ? n : VDD_MAX_TENANTS;
-	for (unsigned i = 0; i < tel.n_t; i++) {
-		snprintf(tel.t[i].id, sizeof(tel.t[i].id), "%s",
-			 vdd_keys_tenant_id(r->keys, i));
-		tel.t[i].nv = vdd_keys_versions(r->keys, i, tel.t[i].v,
-						VDD_MAX_VERSIONS,
-						&tel.t[i].current,
-						&tel.t[i].locked);
+	if (t != NULL) {
+		tel.t = t;
+		tel.n_t = n;
 	}
+	uint64_t gen = r->keys ? vdd_keys_generation(r->keys) : 0;
+	for (unsigned i = 0; gen != tel.keys_gen && i < tel.n_t; i++) {
+		uint32_t v;
+		struct tel_tenant *e = &tel.t[i];
+		snprintf(e->id, sizeof(e->id), "%s", vdd_keys_tenant_id(r->keys, i));
+		e->held = vdd_keys_versions(r->keys, i, &v, 1, &e->current,
+					    &e->locked) > 0;
+	}
+	if (tel.t != NULL)
+		tel.keys_gen = gen;
 	if (r->keys != NULL)
 		vdd_keys_link(r->keys, &tel.link);
 	snprintf(tel.link_socket, sizeof(tel.link_socket), "%s", r->cfg.link_socket);
@@ -270,8 +281,8 @@ static int tel_keys(const char *cmd, const char *params,
 			goto out;
 		}
 		rte_tel_data_start_array(a, RTE_TEL_U64_VAL);
-		for (unsigned j = 0; j < tel.t[i].nv; j++)
-			rte_tel_data_add_array_u64(a, tel.t[i].v[j]);
+		if (tel.t[i].held)
+			rte_tel_data_add_array_u64(a, tel.t[i].current);
 		rte_tel_data_start_dict(d);
 		rte_tel_data_add_dict_string(d, "tenant", tel.t[i].id);
 		if (rte_tel_data_add_dict_container(d, "versions", a, 0) != 0) {
@@ -300,7 +311,7 @@ static int tel_keys(const char *cmd, const char *params,
 	}
 	for (unsigned i = 0; i < tel.n_t; i++) {
 		rte_tel_data_add_array_string(a[0], tel.t[i].id);
-		rte_tel_data_add_array_u64(a[1], tel.t[i].nv);
+		rte_tel_data_add_array_u64(a[1], tel.t[i].held);
 		rte_tel_data_add_array_u64(a[2], tel.t[i].current);
 		rte_tel_data_add_array_u64(a[3], tel.t[i].locked);
 	}

@@ -145,18 +145,26 @@ struct fake_keys {
 	bool fail;
 };
 
-static int fake_keys_fn(void *ctx, veil_link_emit_fn emit, void *arg)
+/* Tenants t000, t001, ... one current version each (every third one
+ * locked), from the server's cursor on. */
+static int fake_keys_fn(void *ctx, const char *after, uint32_t after_version,
+			unsigned max, veil_link_emit_fn emit, void *arg)
 {
 	struct fake_keys *k = ctx;
 	if (k->fail)
 		return -1;
-	for (unsigned i = 0; i < k->n; i++) {
+	unsigned n = 0;
+	for (unsigned i = 0; i < k->n && n < max; i++) {
 		char tenant[16];
 		uint8_t key[32];
-		snprintf(tenant, sizeof(tenant), "t%u", i % 5);
+		snprintf(tenant, sizeof(tenant), "t%03u", i);
+		int c = strcmp(tenant, after);
+		if (c < 0 || (c == 0 && i + 1 <= after_version))
+			continue;
 		memset(key, (int)(0x40 + i), sizeof(key));
-		if (emit(arg, tenant, i + 1, i + 1 == k->n, key) != 0)
-			return -1;
+		n++;
+		if (emit(arg, tenant, i + 1, true, i % 3 == 0, key) != 0)
+			break;
 	}
 	return 0;
 }

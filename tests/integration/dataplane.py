@@ -19,7 +19,9 @@ veilctl.
  - W3C: a #Fields line without identity columns is refused with its data
    lines (format w3c and auto); columns pinned in the config;
  - DPDK telemetry (on without --no-telemetry): /veil/counters, /veil/workers
-   and /veil/keys over the telemetry socket of a running dataplane.
+   and /veil/keys over the telemetry socket of a running dataplane;
+ - more tenants than the dataplane's old limit (256): 1,000 tenants, an
+   input of the same name for each, every line's token is its own tenant's.
 
 usage: dataplane.py BUILD_DIR LINES_DIR
 """
@@ -29,6 +31,8 @@ import random
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -462,6 +466,66 @@ def roll_and_restart(root, d):
           "restart: the new controld got the final counters: %r" % a.get("totals"))
 
 
+def api_calls(d, reqs):
+    """Requests to controld's API, one after the other on one connection;
+    their answers."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(d.sock)
+    answers = []
+    buf = b""
+    for req in reqs:
+        body = json.dumps(req).encode()
+        s.sendall(struct.pack(">I", len(body)) + body)
+        while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise RuntimeError("controld closed the connection")
+            buf += chunk
+        n = 4 + struct.unpack(">I", buf[:4])[0]
+        answers.append(json.loads(buf[4:n]))
+        buf = buf[n:]
+    s.close()
+    return answers
+
+
+def many_tenants(root, d, n=1000):
+    """More tenants than the dataplane once took (256): n tenants, a line
+    with the same user name for each, every token its own tenant's (the
+    token controld's lookup gives under that tenant's key), all distinct."""
+    ids = ["mt%04d" % i for i in range(n)]
+    made = api_calls(d, [{"cmd": "tenant.create", "tenant": t} for t in ids])
+    check(all(a.get("ok") for a in made), "%d tenants created (%r)"
+          % (n, [a for a in made if not a.get("ok")][:1]))
+    args = []
+    for t in ids:
+        path = os.path.join(root, "in-%s.log" % t)
+        with open(path, "w") as f:
+            f.write("CEF:0|V|P|1|1|n|1|src=10.0.0.1 suser=alice@example.com "
+                    "msg=%s\n" % t)
+        args += ["--tenant", t, "--in", path]
+    out = os.path.join(root, "many.out")
+    rc, s, err = run_dp(["--link", d.link, "--wait-keys", "30", "--out", out] + args,
+                        timeout=300)
+    check(rc == 0 and s is not None and s["lines_out"] == n and s["lines_dropped"] == 0,
+          "%d tenants: every line written (rc %d, %s)" % (n, rc, (err or "")[-300:]))
+    with open(out, "rb") as f:
+        lines = f.read().split(b"\n")[:-1]
+    got = []
+    for o in lines:
+        m = re.search(rb"suser=(veil_u[0-9]+_[a-z2-7]+) msg=(mt[0-9]{4})$", o)
+        got.append((m.group(2).decode(), m.group(1).decode()) if m else None)
+    want = api_calls(d, [{"cmd": "lookup", "tenant": t, "justification": JUST,
+                          "kind": "user", "name": "alice@example.com"} for t in ids])
+    bad = [i for i, t in enumerate(ids)
+           if i >= len(got) or got[i] is None or got[i][0] != t or
+           not want[i].get("ok") or got[i][1] != want[i]["tokens"][-1]["token"]]
+    check(len(lines) == n and not bad,
+          "%d tenants: each line's token is its own tenant's (%d bad, first %r)"
+          % (n, len(bad), [(ids[i], got[i] if i < len(got) else None) for i in bad[:1]]))
+    check(len(set(g[1] for g in got if g)) == n,
+          "%d tenants: the same name gives %d different tokens" % (n, n))
+
+
 def bad_inputs(root, d):
     rng = random.Random(4711)
     good = b"CEF:0|V|P|1|1|n|1|suser=dave.bad shost=WS-BAD\n"
@@ -688,6 +752,7 @@ def main():
         usage_and_config(root, d)
         as_nobody(root)
         telemetry(root, d)
+        many_tenants(root, d)
     finally:
         d.stop()
         shutil.rmtree(root, ignore_errors=True)

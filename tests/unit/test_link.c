@@ -379,21 +379,74 @@ static void test_attach_refuses_bad_regions(void **state)
 
 /* ---- the server side ---- */
 
-struct fake_store {
-	unsigned n;
-	uint32_t version[64];
-	bool fail;
+/* controld's key store as the server sees it: tenants in id order, each
+ * with its current version and whether it is locked. */
+struct fake_tenant {
+	char id[VEIL_LINK_TENANT_MAX + 1];
+	uint32_t current;
+	bool locked;
 };
 
-static int fake_keys(void *ctx, veil_link_emit_fn emit, void *arg)
+struct fake_store {
+	unsigned n;
+	struct fake_tenant *t; /* sorted by id */
+	bool fail;
+	unsigned calls;
+};
+
+/* The key of a tenant's version: distinct for each, checkable. */
+static void key_of(const char *tenant, uint32_t version, uint8_t key[32])
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = tenant; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	for (int i = 0; i < 32; i++)
+		key[i] = (uint8_t)(h >> (i % 4 * 8)) ^ (uint8_t)(version * 31 + i);
+}
+
+/* @p n tenants t00000, t00001, ... at version 1; or, with @p one, that
+ * tenant only, at version @p version. */
+static void store_init(struct fake_store *st, unsigned n, const char *one,
+		       uint32_t version)
+{
+	memset(st, 0, sizeof(*st));
+	st->n = one ? 1 : n;
+	st->t = calloc(st->n ? st->n : 1, sizeof(*st->t));
+	assert_non_null(st->t);
+	for (unsigned i = 0; i < st->n; i++) {
+		if (one)
+			snprintf(st->t[i].id, sizeof(st->t[i].id), "%s", one);
+		else
+			snprintf(st->t[i].id, sizeof(st->t[i].id), "t%05u", i);
+		st->t[i].current = one ? version : 1;
+	}
+}
+
+/* The keys callback: what ctl_link_keys does over SQLite, over the array. */
+static int fake_keys(void *ctx, const char *after, uint32_t after_version,
+		     unsigned max, veil_link_emit_fn emit, void *arg)
 {
 	struct fake_store *st = ctx;
+	st->calls++;
 	if (st->fail)
 		return -1;
-	for (unsigned i = 0; i < st->n; i++) {
-		struct veil_link_key k = sample_key("acme", st->version[i]);
-		if (emit(arg, "acme", st->version[i], i + 1 == st->n, k.key) != 0)
-			return -1;
+	unsigned lo = 0, hi = st->n, n = 0;
+	while (lo < hi) { /* the first id >= after */
+		unsigned mid = (lo + hi) / 2;
+		if (strcmp(st->t[mid].id, after) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (unsigned i = lo; i < st->n && n < max; i++) {
+		const struct fake_tenant *t = &st->t[i];
+		if (!strcmp(t->id, after) && t->current <= after_version)
+			continue;
+		uint8_t key[32];
+		key_of(t->id, t->current, key);
+		n++;
+		if (emit(arg, t->id, t->current, true, t->locked, key) != 0)
+			break;
 	}
 	return 0;
 }
@@ -463,7 +516,8 @@ static void drain(struct veil_link *d, unsigned *adds, unsigned *syncs,
 static void test_server_resync_and_changes(void **state)
 {
 	(void)state;
-	struct fake_store st = { .n = 3, .version = { 1, 2, 3 } };
+	struct fake_store st;
+	store_init(&st, 1, "acme", 3);
 	struct veil_link_server *srv = server(&st, 64, VEIL_LINK_UID_DEFAULT);
 	uint8_t key[32] = { 0 };
 	struct veil_link_server_status ss;
@@ -490,14 +544,16 @@ static void test_server_resync_and_changes(void **state)
 	assert_int_equal(veil_link_server_poll(srv), 1);
 	assert_true(veil_link_server_synced(srv));
 	drain(d, &adds, &syncs, &destroys, &last);
-	assert_int_equal(adds, 3);
+	/* the current version only: the dataplane encrypts with nothing else */
+	assert_int_equal(adds, 1);
+	assert_int_equal(last, 3);
 	assert_int_equal(syncs, 1);
 
 	/* a roll and a destruction go down as they happen */
 	veil_link_server_key_added(srv, "acme", 4, true, key);
 	veil_link_server_key_destroyed(srv, "acme", 1);
 	drain(d, &adds, &syncs, &destroys, &last);
-	assert_int_equal(adds, 4);
+	assert_int_equal(adds, 2);
 	assert_int_equal(last, 4);
 	assert_int_equal(destroys, 1);
 
@@ -533,57 +589,329 @@ static void test_server_resync_and_changes(void **state)
 	veil_link_server_poll(srv);
 	adds = syncs = 0;
 	drain(d, &adds, &syncs, &destroys, &last);
-	assert_int_equal(adds, 3);
+	assert_int_equal(adds, 1);
 	assert_int_equal(syncs, 1);
 	veil_link_server_status(srv, &ss);
 	assert_int_equal(ss.connections, 2);
 	veil_link_close(d);
 	veil_link_server_free(srv);
+	free(st.t);
 }
 
-static void test_server_full_ring_resyncs(void **state)
+/* ---- the dataplane's side as a model: what it holds after each message ---- */
+
+struct dp_tenant {
+	uint32_t version;      /* the key it holds (0: none) */
+	uint32_t key_round, locked_round;
+	bool locked;
+	unsigned adds;         /* KEY_ADDs that came for it */
+};
+
+struct dp_model {
+	unsigned n;
+	struct dp_tenant *t;   /* by the number in "t%05u" */
+	uint32_t round;
+	unsigned syncs, adds, states, destroys, bad_keys, sync_keys;
+	bool all_at_sync;      /* every tenant had its key at the SYNC_DONE */
+};
+
+static void model_init(struct dp_model *m, unsigned n)
+{
+	memset(m, 0, sizeof(*m));
+	m->n = n;
+	m->t = calloc(n, sizeof(*m->t));
+	assert_non_null(m->t);
+	m->round = 1;
+}
+
+static struct dp_tenant *model_find(struct dp_model *m, const char *id)
+{
+	assert_true(id[0] == 't');
+	unsigned i = (unsigned)strtoul(id + 1, NULL, 10);
+	assert_true(i < m->n);
+	return &m->t[i];
+}
+
+/* Take at most @p max messages (0: every one there) as the dataplane does:
+ * a KEY_ADD replaces the tenant's key, a SYNC_DONE drops the keys and
+ * locks the resync did not carry. @return how many. */
+static unsigned consume(struct veil_link *d, struct dp_model *m, unsigned max)
+{
+	union veil_link_payload p;
+	enum veil_link_msg type;
+	uint32_t len;
+	unsigned n = 0;
+	while ((max == 0 || n < max) && veil_link_recv(d, &type, p.raw, &len) == 1) {
+		n++;
+		if (type == VEIL_LINK_MSG_KEY_ADD) {
+			struct dp_tenant *t = model_find(m, p.key.tenant);
+			uint8_t want[32];
+			key_of(p.key.tenant, p.key.version, want);
+			if (memcmp(want, p.key.key, 32) != 0 || !p.key.current)
+				m->bad_keys++;
+			t->version = p.key.version;
+			t->key_round = m->round;
+			t->adds++;
+			m->adds++;
+		} else if (type == VEIL_LINK_MSG_KEY_DESTROY) {
+			struct dp_tenant *t = model_find(m, p.ref.tenant);
+			if (t->version == p.ref.version)
+				t->version = 0;
+			m->destroys++;
+		} else if (type == VEIL_LINK_MSG_TENANT_STATE) {
+			struct dp_tenant *t = model_find(m, p.ten.tenant);
+			t->locked = p.ten.state == VEIL_LINK_TENANT_LOCKED;
+			t->locked_round = m->round;
+			m->states++;
+		} else if (type == VEIL_LINK_MSG_SYNC_DONE) {
+			m->syncs++;
+			m->sync_keys = p.sync.keys;
+			m->all_at_sync = true;
+			for (unsigned i = 0; i < m->n; i++) {
+				struct dp_tenant *t = &m->t[i];
+				if (t->key_round != m->round)
+					t->version = 0;
+				if (t->locked && t->locked_round != m->round)
+					t->locked = false;
+				if (t->version == 0)
+					m->all_at_sync = false;
+			}
+			m->round++;
+		}
+	}
+	return n;
+}
+
+/* The model holds what the store says: each tenant's current key, and
+ * its lock. */
+static void model_matches(const struct dp_model *m, const struct fake_store *st)
+{
+	for (unsigned i = 0; i < st->n; i++) {
+		if (m->t[i].version != st->t[i].current ||
+		    m->t[i].locked != st->t[i].locked)
+			fail_msg("%s: the dataplane holds version %u%s, controld "
+				 "has %u%s", st->t[i].id, m->t[i].version,
+				 m->t[i].locked ? " (locked)" : "", st->t[i].current,
+				 st->t[i].locked ? " (locked)" : "");
+	}
+	assert_int_equal(m->bad_keys, 0);
+}
+
+static void roll(struct veil_link_server *srv, struct fake_store *st,
+		 unsigned i)
+{
+	uint8_t key[32];
+	struct fake_tenant *t = &st->t[i];
+	t->current++;
+	key_of(t->id, t->current, key);
+	veil_link_server_key_added(srv, t->id, t->current, true, key);
+	/* and the version before goes (crypto-shredding) */
+	veil_link_server_key_destroyed(srv, t->id, t->current - 1);
+}
+
+static void set_lock(struct veil_link_server *srv, struct fake_store *st,
+		     unsigned i, bool locked)
+{
+	st->t[i].locked = locked;
+	veil_link_server_tenant_state(srv, st->t[i].id, locked ?
+				      VEIL_LINK_TENANT_LOCKED :
+				      VEIL_LINK_TENANT_ACTIVE);
+}
+
+/* 16 slots hold 15 messages: a resync of 20 keys goes on where it
+ * stopped, each key once; a change that finds the ring full has its
+ * tenant resent whole, with what is true by then. */
+static void test_server_full_ring_resumes(void **state)
 {
 	(void)state;
-	/* 16 slots hold 15 messages: 20 keys cannot go down in one go */
-	struct fake_store st = { .n = 20 };
-	for (unsigned i = 0; i < 20; i++)
-		st.version[i] = i + 1;
+	struct fake_store st;
+	store_init(&st, 20, NULL, 0);
+	struct dp_model m;
+	model_init(&m, 20);
 	struct veil_link_server *srv = server(&st, 16, VEIL_LINK_UID_DEFAULT);
 	struct veil_link *d = dataplane(srv);
 	struct veil_link_hello h = { 42, 1 };
 	assert_int_equal(veil_link_send(d, VEIL_LINK_MSG_HELLO, &h, sizeof(h)), 0);
 	veil_link_server_poll(srv);
 	assert_false(veil_link_server_synced(srv));
-
-	unsigned adds = 0, syncs = 0, destroys = 0, rounds = 0;
-	uint32_t last = 0;
-	/* a dataplane draining as it goes gets a complete resync */
-	st.n = 10;
-	while (!veil_link_server_synced(srv) && rounds++ < 10) {
-		drain(d, &adds, &syncs, &destroys, &last);
+	for (unsigned rounds = 0; !veil_link_server_synced(srv) && rounds < 10; rounds++) {
+		consume(d, &m, 0);
 		veil_link_server_poll(srv);
 	}
 	assert_true(veil_link_server_synced(srv));
-	adds = syncs = 0;
-	drain(d, &adds, &syncs, &destroys, &last);
-	assert_int_equal(syncs, 1);
-	assert_int_equal(adds, 10);
+	consume(d, &m, 0);
+	assert_int_equal(m.syncs, 1);
+	assert_int_equal(m.sync_keys, 20);
+	assert_int_equal(m.adds, 20);
+	assert_true(m.all_at_sync);
+	model_matches(&m, &st);
 
-	/* a destruction that finds the ring full turns into a resync */
-	uint8_t key[32] = { 0 };
-	for (int i = 0; i < 15; i++)
-		veil_link_server_key_added(srv, "acme", 100, true, key);
-	veil_link_server_key_destroyed(srv, "acme", 3);
-	adds = syncs = destroys = 0;
-	drain(d, &adds, &syncs, &destroys, &last);
-	assert_int_equal(destroys, 0);
+	/* fill the ring with rolls of t00000 (and their destructions) */
+	for (int i = 0; i < 8; i++)
+		roll(srv, &st, 0);
+	/* a lock that finds it full: the tenant waits for a repair */
+	set_lock(srv, &st, 5, true);
+	struct veil_link_server_resync rs;
+	veil_link_server_resync_status(srv, &rs);
+	assert_int_equal(rs.repairs, 2); /* t00000's last roll, and t00005 */
+	consume(d, &m, 0);
+	assert_int_equal(m.t[5].locked, false);
+	/* an unlock meanwhile is not sent: the repair carries it */
+	set_lock(srv, &st, 5, false);
+	roll(srv, &st, 0);
+	assert_int_equal(consume(d, &m, 0), 0);
 	veil_link_server_poll(srv);
-	adds = syncs = 0;
-	drain(d, &adds, &syncs, &destroys, &last);
-	assert_int_equal(syncs, 1);
-	assert_int_equal(adds, 10);
+	veil_link_server_resync_status(srv, &rs);
+	assert_int_equal(rs.repairs, 0);
+	assert_int_equal(rs.restarts, 0);
+	consume(d, &m, 0);
+	model_matches(&m, &st);
+	assert_int_equal(m.syncs, 1); /* no new resync */
 	veil_link_close(d);
 	veil_link_server_free(srv);
+	free(m.t);
+	free(st.t);
+}
+
+/* 20,000 keys and a dataplane that takes 5 messages per poll: the resync
+ * goes on where it stopped until every key went, each once, SYNC_DONE
+ * last; rolls, destructions, locks and unlocks made meanwhile, behind and
+ * ahead of it, are all there at the end. (Before, a resync that found the
+ * ring full began again from the first key at the next poll: it never
+ * ended.) */
+static void test_server_slow_consumer_many_keys(void **state)
+{
+	(void)state;
+	enum { N = 20000 };
+	struct fake_store st;
+	store_init(&st, N, NULL, 0);
+	for (unsigned i = 0; i < N; i++) {
+		if (i % 10 == 0)
+			st.t[i].current = 3;
+		st.t[i].locked = i % 97 == 0;
+	}
+	struct dp_model m;
+	model_init(&m, N);
+	struct veil_link_server *srv = server(&st, 64, VEIL_LINK_UID_DEFAULT);
+	struct veil_link *d = dataplane(srv);
+	struct veil_link_hello h = { 42, 1 };
+	assert_int_equal(veil_link_send(d, VEIL_LINK_MSG_HELLO, &h, sizeof(h)), 0);
+
+	/* the tenants the changes touch: behind the resync when they are
+	 * made, and ahead of it */
+	static const unsigned first[] = { 10, 20, 40, 97, 15000, 16000, 17000, 19400 };
+	static const unsigned second[] = { 30, 5000, 9700, 12000, 19990 };
+	bool first_done = false, second_done = false;
+	struct veil_link_server_resync rs = { 0 };
+	unsigned polls = 0, max_repairs = 0;
+	for (;;) {
+		veil_link_server_poll(srv);
+		consume(d, &m, 5);
+		veil_link_server_resync_status(srv, &rs);
+		if (rs.repairs > max_repairs)
+			max_repairs = rs.repairs;
+		if (!first_done && rs.keys >= 1000) {
+			first_done = true;
+			assert_true(rs.running);
+			roll(srv, &st, 10);        /* behind */
+			roll(srv, &st, 20);
+			set_lock(srv, &st, 40, true);
+			set_lock(srv, &st, 97, false);
+			roll(srv, &st, 15000);     /* ahead */
+			set_lock(srv, &st, 16000, true);
+			roll(srv, &st, 17000);
+			roll(srv, &st, 17000);
+			set_lock(srv, &st, 19400, false);
+		}
+		if (!second_done && rs.keys >= 13000) {
+			second_done = true;
+			assert_true(rs.running);
+			roll(srv, &st, 30);
+			set_lock(srv, &st, 5000, true);
+			set_lock(srv, &st, 9700, false);
+			roll(srv, &st, 12000);
+			set_lock(srv, &st, 19990, true);
+			roll(srv, &st, 19990);
+		}
+		if (!rs.running && rs.repairs == 0)
+			break;
+		assert_true(++polls < 200000);
+	}
+	consume(d, &m, 0);
+	assert_true(first_done && second_done);
+	/* the changes behind the resync found the ring full (it refills
+	 * it at each poll): their tenants were resent */
+	assert_true(max_repairs > 0);
+	assert_int_equal(m.syncs, 1);
+	assert_true(m.all_at_sync);
+	assert_int_equal(m.sync_keys, N); /* one key per tenant */
+	assert_int_equal(rs.resyncs, 1);
+	assert_int_equal(rs.restarts, 0);
+	model_matches(&m, &st);
+	/* every tenant no change touched got its key exactly once */
+	for (unsigned i = 0; i < N; i++) {
+		bool touched = false;
+		for (size_t j = 0; j < sizeof(first) / sizeof(first[0]); j++)
+			touched |= first[j] == i;
+		for (size_t j = 0; j < sizeof(second) / sizeof(second[0]); j++)
+			touched |= second[j] == i;
+		if (!touched && m.t[i].adds != 1)
+			fail_msg("%s: %u KEY_ADDs", st.t[i].id, m.t[i].adds);
+	}
+	/* after the resync, changes go down as they happen */
+	roll(srv, &st, 7);
+	set_lock(srv, &st, 8, true);
+	consume(d, &m, 0);
+	model_matches(&m, &st);
+	assert_int_equal(m.syncs, 1);
+	veil_link_close(d);
+	veil_link_server_free(srv);
+	free(m.t);
+	free(st.t);
+}
+
+/* More tenants changed while the ring is full than the repair list holds
+ * (1,024): the resync starts again from the first key, and in the end the
+ * dataplane has every change. */
+static void test_server_repair_overflow_resyncs(void **state)
+{
+	(void)state;
+	enum { N = 1100 };
+	struct fake_store st;
+	store_init(&st, N, NULL, 0);
+	struct dp_model m;
+	model_init(&m, N);
+	struct veil_link_server *srv = server(&st, 16, VEIL_LINK_UID_DEFAULT);
+	struct veil_link *d = dataplane(srv);
+	struct veil_link_hello h = { 42, 1 };
+	assert_int_equal(veil_link_send(d, VEIL_LINK_MSG_HELLO, &h, sizeof(h)), 0);
+	for (unsigned polls = 0; m.syncs == 0; polls++) {
+		assert_true(polls < 1000);
+		veil_link_server_poll(srv);
+		consume(d, &m, 0);
+	}
+	/* 15 messages fill the ring; then every lock waits for a repair */
+	for (unsigned i = 0; i < N; i++)
+		set_lock(srv, &st, i, true);
+	struct veil_link_server_resync rs;
+	veil_link_server_resync_status(srv, &rs);
+	assert_int_equal(rs.restarts, 1);
+	assert_true(rs.running);
+	/* ... which the resync from the first key carries */
+	for (unsigned polls = 0; rs.running || rs.repairs > 0; polls++) {
+		assert_true(polls < 1000);
+		consume(d, &m, 0);
+		veil_link_server_poll(srv);
+		veil_link_server_resync_status(srv, &rs);
+	}
+	consume(d, &m, 0);
+	assert_int_equal(m.syncs, 2);
+	assert_true(m.all_at_sync);
+	model_matches(&m, &st);
+	veil_link_close(d);
+	veil_link_server_free(srv);
+	free(m.t);
+	free(st.t);
 }
 
 /* ---- who may be at the other end ---- */
@@ -591,7 +919,8 @@ static void test_server_full_ring_resyncs(void **state)
 static void test_peer_uid_checked_both_ways(void **state)
 {
 	(void)state;
-	struct fake_store st = { .n = 1, .version = { 1 } };
+	struct fake_store st;
+	store_init(&st, 1, "acme", 1);
 	uint32_t other = geteuid() == 4242 ? 4243 : 4242;
 
 	/* the dataplane expects controld to run as another uid: it refuses
@@ -626,6 +955,7 @@ static void test_peer_uid_checked_both_ways(void **state)
 	assert_int_equal(errno, ECONNRESET); /* no region, no key */
 	close(fd);
 	veil_link_server_free(srv);
+	free(st.t);
 }
 
 /* As root: a child that setuid()s to nobody connects to a controld that
@@ -635,7 +965,8 @@ static void test_foreign_uid_refused(void **state)
 	(void)state;
 	if (geteuid() != 0)
 		skip();
-	struct fake_store st = { .n = 1, .version = { 1 } };
+	struct fake_store st;
+	store_init(&st, 1, "acme", 1);
 	struct veil_link_server *srv = server(&st, 16, VEIL_LINK_UID_DEFAULT);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
@@ -671,6 +1002,7 @@ static void test_foreign_uid_refused(void **state)
 	assert_false(ss.connected);
 	assert_non_null(strstr(last_log, "from uid 65534"));
 	veil_link_server_free(srv);
+	free(st.t);
 }
 
 /* One dataplane at a time; a stopped controld is seen, a new one taken
@@ -678,7 +1010,8 @@ static void test_foreign_uid_refused(void **state)
 static void test_second_dataplane_and_restart(void **state)
 {
 	(void)state;
-	struct fake_store st = { .n = 1, .version = { 1 } };
+	struct fake_store st;
+	store_init(&st, 1, "acme", 1);
 	struct veil_link_server *srv = server(&st, 16, VEIL_LINK_UID_DEFAULT);
 	struct veil_link *d = dataplane(srv);
 	int fd = veil_link_connect(path, VEIL_LINK_UID_DEFAULT, NULL);
@@ -707,13 +1040,15 @@ static void test_second_dataplane_and_restart(void **state)
 	assert_true(veil_link_epoch(d) != epoch);
 	veil_link_close(d);
 	veil_link_server_free(srv);
+	free(st.t);
 }
 
 /* The socket's directory: nobody else may write in it. */
 static void test_server_directory_checks(void **state)
 {
 	(void)state;
-	struct fake_store st = { 0 };
+	struct fake_store st;
+	store_init(&st, 0, NULL, 0);
 	char err[400], sub[160], sock[200];
 	struct veil_link_server_opts o = { .socket_path = sock, .slots = 16,
 		.dataplane_uid = VEIL_LINK_UID_DEFAULT, .keys = fake_keys,
@@ -753,6 +1088,7 @@ static void test_server_directory_checks(void **state)
 	assert_null(veil_link_server_new(&o, err, sizeof(err)));
 	assert_non_null(strstr(err, "absolute"));
 	rmdir(sub);
+	free(st.t);
 }
 
 int main(void)
@@ -765,7 +1101,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_region_locked_and_not_dumped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_refuses_bad_regions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_resync_and_changes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_server_full_ring_resyncs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_full_ring_resumes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_slow_consumer_many_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_repair_overflow_resyncs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_uid_checked_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_uid_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_dataplane_and_restart, setup, teardown),
