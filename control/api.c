@@ -659,6 +659,58 @@ static char *tokens_text(json_t *tokens)
 	return out;
 }
 
+/* A record that names tokens: a list of up to CTL_TOKENS_INLINE_MAX in the
+ * record itself; a longer one (a bulk resolve's 200,000) aside, in chunks
+ * (struct ctl_token_list), so that listing records stays cheap. */
+static int audit_tokens(struct ctld *d, const struct ctl_caller *who, const char *action,
+			const char *tenant, json_t *tokens, const char *just,
+			const char *outcome)
+{
+	size_t n = json_array_size(tokens);
+	if (n <= CTL_TOKENS_INLINE_MAX) {
+		char *text = tokens_text(tokens);
+		int rc = text ? audit(d, who, action, tenant, text, just, outcome) : -1;
+		free(text);
+		return rc;
+	}
+	size_t nc = (n + CTL_TOKENS_CHUNK - 1) / CTL_TOKENS_CHUNK;
+	char **chunk = calloc(nc, sizeof(*chunk)), *head = NULL;
+	size_t *count = calloc(nc, sizeof(*count));
+	json_t *part = json_array();
+	int rc = -1;
+	if (chunk == NULL || count == NULL || part == NULL)
+		goto out;
+	for (size_t i = 0; i < CTL_TOKENS_HEAD; i++)
+		json_array_append(part, json_array_get(tokens, i));
+	if ((head = tokens_text(part)) == NULL)
+		goto out;
+	for (size_t c = 0; c < nc; c++) {
+		json_array_clear(part);
+		for (size_t i = c * CTL_TOKENS_CHUNK; i < n && i < (c + 1) * CTL_TOKENS_CHUNK; i++)
+			json_array_append(part, json_array_get(tokens, i));
+		count[c] = json_array_size(part);
+		if ((chunk[c] = tokens_text(part)) == NULL)
+			goto out;
+	}
+	struct ctl_token_list list = { .count = n, .n_chunks = nc,
+				       .chunk = (const char *const *)chunk,
+				       .chunk_count = count };
+	struct ctl_audit_rec r = {
+		.uid = who->uid, .role = veil_role_name(who->role), .action = action,
+		.tenant = tenant, .tokens = head, .justification = just,
+		.outcome = outcome, .list = &list,
+	};
+	rc = ctl_audit_append(&d->store, &r);
+out:
+	for (size_t c = 0; chunk != NULL && c < nc; c++)
+		free(chunk[c]);
+	free(chunk);
+	free(count);
+	free(head);
+	json_decref(part);
+	return rc;
+}
+
 /* Collect the tokens of a resolve: "token", "tokens" or "text". */
 static int collect_tokens(json_t *req, json_t *tokens, const char **why)
 {
@@ -754,10 +806,8 @@ static json_t *cmd_resolve(struct ctld *d, const struct ctl_caller *who, json_t 
 	char outcome[96];
 	snprintf(outcome, sizeof(outcome), "ok: %u resolved, %zu failed", ok_count,
 		 n - ok_count);
-	char *toks = tokens_text(tokens);
-	int arc = audit(d, who, n > 1 ? "resolve.bulk" : "resolve", t->id, toks, just,
-			outcome);
-	free(toks);
+	int arc = audit_tokens(d, who, n > 1 ? "resolve.bulk" : "resolve", t->id, tokens,
+			       just, outcome);
 	if (arc != 0) {
 		veil_secmem_free(names);
 		free(it);
@@ -848,9 +898,7 @@ static json_t *cmd_lookup(struct ctld *d, const struct ctl_caller *who, json_t *
 	}
 	free(live);
 	/* the record names the tokens handed out, never the name */
-	char *tj = json_dumps(toks, JSON_COMPACT);
-	int arc = audit(d, who, "lookup", t->id, tj, just, "ok");
-	free(tj);
+	int arc = audit_tokens(d, who, "lookup", t->id, toks, just, "ok");
 	json_decref(toks);
 	if (arc != 0) {
 		json_decref(list);
@@ -877,7 +925,136 @@ static json_t *record_json(sqlite3_stmt *st)
 		if (sqlite3_column_type(st, c) != SQLITE_NULL)
 			json_object_set_new(o, opt[c], json_string(
 				(const char *)sqlite3_column_text(st, c)));
+	/* a long list: its first tokens and how many (audit.tokens lists
+	 * them all) */
+	const char *toks = (const char *)sqlite3_column_text(st, 6);
+	char *shown;
+	size_t total;
+	if (toks != NULL && ctl_audit_tokens_shown(toks, &shown, &total) == 0) {
+		if (shown != NULL)
+			json_object_set_new(o, "tokens", json_string(shown));
+		json_object_set_new(o, "tokens_total", json_integer((json_int_t)total));
+		free(shown);
+	}
 	return o;
+}
+
+/* audit.show answers in pages: at most AUDIT_PAGE_MAX records (and about
+ * AUDIT_PAGE_BYTES of text) each, whatever the caller asks, so that one
+ * request costs what its page costs and no answer nears the frame limit. */
+#define AUDIT_PAGE_DEFAULT 1000
+#define AUDIT_PAGE_MAX 10000
+#define AUDIT_PAGE_BYTES (8u << 20)
+
+/* The request's position: after_seq and before_seq (either or both), and
+ * a cursor ("after:N", "before:N") as a page's next_cursor says it, which
+ * takes the place of its side (a range goes on with its other bound). */
+static const char *page_bounds(json_t *req, int64_t *after, int64_t *before)
+{
+	json_t *a = json_object_get(req, "after_seq"), *b = json_object_get(req, "before_seq");
+	json_t *c = json_object_get(req, "cursor");
+	*after = -1;
+	*before = INT64_MAX;
+	if ((a && !json_is_integer(a)) || (b && !json_is_integer(b)))
+		return "after_seq and before_seq are integers";
+	if (a)
+		*after = json_integer_value(a);
+	if (b)
+		*before = json_integer_value(b);
+	if (c != NULL) {
+		const char *v = json_string_value(c);
+		long long n;
+		char kind[8], end;
+		if (v == NULL || sscanf(v, "%7[a-z]:%lld%c", kind, &n, &end) != 2 || n < 0 ||
+		    (strcmp(kind, "after") && strcmp(kind, "before")))
+			return "\"cursor\" is a next_cursor of an earlier page "
+			       "(\"after:SEQ\" or \"before:SEQ\")";
+		if ((kind[0] == 'a' && a) || (kind[0] == 'b' && b))
+			return "give a cursor or its after_seq/before_seq, not both";
+		*(kind[0] == 'a' ? after : before) = n;
+	}
+	return NULL;
+}
+
+/* The actions an action filter means: the action itself and its group
+ * ("resolve": resolve, resolve.bulk), as they occur in the log, found by
+ * seeks on audit_action. Returns how many (up to max; max + 1 if more). */
+#define ACTIONS_MAX 16
+
+static int action_group(sqlite3 *db, const char *action, char (*names)[64], int max)
+{
+	sqlite3_stmt *st;
+	int n = 0;
+	char lo[80], hi[80];
+	if (sqlite3_prepare_v2(db, "SELECT min(action) FROM audit WHERE action >= ?1 "
+			       "AND action < ?2", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	/* the action itself, then each of "action." up to "action/" */
+	snprintf(lo, sizeof(lo), "%s", action);
+	snprintf(hi, sizeof(hi), "%s\x01", action);
+	for (int pass = 0; n <= max; pass = 1) {
+		sqlite3_bind_text(st, 1, lo, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, hi, -1, SQLITE_TRANSIENT);
+		const char *got = sqlite3_step(st) == SQLITE_ROW ?
+			(const char *)sqlite3_column_text(st, 0) : NULL;
+		if (got != NULL && n < max)
+			snprintf(names[n], 64, "%s", got);
+		if (got != NULL)
+			n++;
+		if (got != NULL && pass == 1)
+			snprintf(lo, sizeof(lo), "%s\x01", got);
+		else if (pass == 1) {
+			sqlite3_reset(st);
+			break;
+		} else {
+			snprintf(lo, sizeof(lo), "%s.", action);
+			snprintf(hi, sizeof(hi), "%s/", action);
+		}
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* The filters that are given, and only those (so that an index serves
+ * each): ?3 since, ?4 until, ?5 uid, ?6 tenant; and the action's group as
+ * n_actions exact actions (?10...), each taken in seq order from
+ * audit_action and merged, or (n_actions < 0) as a prefix test. */
+static void page_sql(char *sql, size_t cap, json_t *req, bool ascending, int n_actions)
+{
+	char f[200];
+	const char *dir = ascending ? "ASC" : "DESC";
+	snprintf(f, sizeof(f), "seq > ?1 AND seq < ?2%s%s%s%s",
+		 json_object_get(req, "since_ms") ? " AND time >= ?3" : "",
+		 json_object_get(req, "until_ms") ? " AND time <= ?4" : "",
+		 json_object_get(req, "uid") ? " AND uid = ?5" : "",
+		 json_object_get(req, "tenant") ? " AND tenant = ?6" : "");
+	int k = snprintf(sql, cap, "SELECT seq,time,uid,role,action,tenant,tokens,"
+			 "justification,outcome FROM audit WHERE ");
+	if (n_actions < 0)
+		k += snprintf(sql + k, cap - (size_t)k, "%s AND (action = ?7 OR (action "
+			      ">= ?7 || '.' AND action < ?7 || '/'))", f);
+	else if (n_actions == 0)
+		k += snprintf(sql + k, cap - (size_t)k, "%s", f);
+	else {
+		k += snprintf(sql + k, cap - (size_t)k, "seq IN (");
+		for (int i = 0; i < n_actions; i++)
+			k += snprintf(sql + k, cap - (size_t)k, "%sSELECT seq FROM (SELECT "
+				      "seq FROM audit WHERE %s AND action = ?%d ORDER BY "
+				      "seq %s LIMIT ?8)", i ? " UNION ALL " : "", f,
+				      10 + i, dir);
+		k += snprintf(sql + k, cap - (size_t)k, ")");
+	}
+	snprintf(sql + k, cap - (size_t)k, " ORDER BY seq %s LIMIT ?8", dir);
+}
+
+/* The text a record takes in the answer, roughly. */
+static size_t record_bytes(sqlite3_stmt *st)
+{
+	size_t n = 160;
+	for (int c = 3; c <= 8; c++)
+		n += (size_t)sqlite3_column_bytes(st, c);
+	return n;
 }
 
 static json_t *cmd_audit_show(struct ctld *d, const struct ctl_caller *who, json_t *req)
@@ -892,28 +1069,124 @@ static json_t *cmd_audit_show(struct ctld *d, const struct ctl_caller *who, json
 	    (tenant && !json_is_string(tenant)) || (action && !json_is_string(action)))
 		return error("filters: since_ms, until_ms, uid, limit are integers; "
 			     "tenant, action are strings");
-	if (sqlite3_prepare_v2(d->store.db,
-			       "SELECT seq,time,uid,role,action,tenant,tokens,justification,outcome "
-			       "FROM audit WHERE time >= ?1 AND time <= ?2 "
-			       "AND (?3 IS NULL OR uid = ?3) AND (?4 IS NULL OR tenant = ?4) "
-			       "AND (?5 IS NULL OR action = ?5 OR action LIKE ?5 || '.%') "
-			       "ORDER BY seq DESC LIMIT ?6", -1, &st, NULL))
+	int64_t after, before;
+	const char *why = page_bounds(req, &after, &before);
+	if (why != NULL)
+		return error("%s", why);
+	json_int_t n = limit ? json_integer_value(limit) : AUDIT_PAGE_DEFAULT;
+	if (n < 1)
+		return error("\"limit\" must be at least 1 (a page holds at most %d)",
+			     AUDIT_PAGE_MAX);
+	if (n > AUDIT_PAGE_MAX)
+		n = AUDIT_PAGE_MAX;
+	/* after a seq: the oldest page after it; else the newest before */
+	bool ascending = after >= 0;
+	char names[ACTIONS_MAX][64];
+	int n_actions = 0;
+	if (action != NULL && json_string_length(action) > 32)
+		return error("\"action\" is an action name (at most 32 characters)");
+	if (action != NULL) {
+		n_actions = action_group(d->store.db, json_string_value(action), names,
+					 ACTIONS_MAX);
+		if (n_actions == 0) /* none in the log */
+			return json_pack("{s:b, s:[]}", "ok", 1, "records");
+		if (n_actions > ACTIONS_MAX)
+			n_actions = -1;
+	}
+	char sql[ACTIONS_MAX * 320 + 512];
+	page_sql(sql, sizeof(sql), req, ascending, n_actions);
+	if (sqlite3_prepare_v2(d->store.db, sql, -1, &st, NULL))
 		return error("database: %s", sqlite3_errmsg(d->store.db));
-	sqlite3_bind_int64(st, 1, since ? json_integer_value(since) : 0);
-	sqlite3_bind_int64(st, 2, until ? json_integer_value(until) : INT64_MAX);
+	for (int i = 0; i < n_actions; i++)
+		sqlite3_bind_text(st, 10 + i, names[i], -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, before);
+	if (since)
+		sqlite3_bind_int64(st, 3, json_integer_value(since));
+	if (until)
+		sqlite3_bind_int64(st, 4, json_integer_value(until));
 	if (actor)
-		sqlite3_bind_int64(st, 3, json_integer_value(actor));
+		sqlite3_bind_int64(st, 5, json_integer_value(actor));
 	if (tenant)
-		sqlite3_bind_text(st, 4, json_string_value(tenant), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 6, json_string_value(tenant), -1, SQLITE_TRANSIENT);
 	if (action)
-		sqlite3_bind_text(st, 5, json_string_value(action), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 6, limit ? json_integer_value(limit) : 1000);
-	json_t *recs = json_array();
-	while (sqlite3_step(st) == SQLITE_ROW)
-		json_array_insert_new(recs, 0, record_json(st));
+		sqlite3_bind_text(st, 7, json_string_value(action), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 8, n + 1); /* one more: whether more remain */
+	json_t **page = malloc((size_t)n * sizeof(*page));
+	if (page == NULL) {
+		sqlite3_finalize(st);
+		return error("out of memory");
+	}
+	size_t got = 0, bytes = 0;
+	bool more = false;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		bytes += record_bytes(st);
+		if (got == (size_t)n || (got > 0 && bytes > AUDIT_PAGE_BYTES)) {
+			more = true;
+			break;
+		}
+		page[got++] = record_json(st);
+	}
 	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		for (size_t i = 0; i < got; i++)
+			json_decref(page[i]);
+		free(page);
+		return error("database: %s", sqlite3_errmsg(d->store.db));
+	}
+	/* in seq order either way: built from the front, never inserted at 0 */
+	json_t *recs = json_array();
+	for (size_t i = 0; i < got; i++)
+		json_array_append_new(recs, page[ascending ? i : got - 1 - i]);
+	free(page);
 	json_t *a = ok();
+	if (more && got > 0) {
+		char cur[40];
+		json_t *edge = json_array_get(recs, ascending ? got - 1 : 0);
+		snprintf(cur, sizeof(cur), "%s:%lld", ascending ? "after" : "before",
+			 (long long)json_integer_value(json_object_get(edge, "seq")));
+		json_object_set_new(a, "next_cursor", json_string(cur));
+	}
 	json_object_set_new(a, "records", recs);
+	return a;
+}
+
+/* The tokens of one record, a page at a time: a bulk resolve's list is
+ * long (audit.show gives its first tokens and tokens_total). */
+#define AUDIT_TOKENS_DEFAULT 10000
+#define AUDIT_TOKENS_MAX 50000
+
+static json_t *cmd_audit_tokens(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	(void)who;
+	json_t *seq = json_object_get(req, "seq"), *off = json_object_get(req, "offset");
+	json_t *lim = json_object_get(req, "limit");
+	if (!json_is_integer(seq) || (off && !json_is_integer(off)) ||
+	    (lim && !json_is_integer(lim)))
+		return error("\"seq\" (a record's) is required; offset and limit are "
+			     "integers");
+	json_int_t o = off ? json_integer_value(off) : 0;
+	json_int_t n = lim ? json_integer_value(lim) : AUDIT_TOKENS_DEFAULT;
+	if (o < 0 || o > CTLD_MAX_TOKENS || n < 1)
+		return error("\"offset\" must be 0..%d and \"limit\" at least 1",
+			     CTLD_MAX_TOKENS);
+	if (n > AUDIT_TOKENS_MAX)
+		n = AUDIT_TOKENS_MAX;
+	json_t *list;
+	size_t total;
+	char why[160];
+	if (ctl_audit_tokens(&d->store, json_integer_value(seq), (size_t)o, (size_t)n,
+			     &list, &total, why, sizeof(why)) != 0)
+		return error("%s", why);
+	json_t *a = ok();
+	json_object_set_new(a, "seq", json_integer(json_integer_value(seq)));
+	json_object_set_new(a, "tokens_total", json_integer((json_int_t)total));
+	json_object_set_new(a, "offset", json_integer(o));
+	if ((size_t)o + json_array_size(list) < total)
+		json_object_set_new(a, "next_offset",
+				    json_integer(o + (json_int_t)json_array_size(list)));
+	json_object_set_new(a, "tokens", list);
 	return a;
 }
 
@@ -1136,6 +1409,7 @@ static const struct command {
 	{ "resolve", VEIL_ROLE_INVESTIGATOR, cmd_resolve, false },
 	{ "lookup", VEIL_ROLE_INVESTIGATOR, cmd_lookup, false },
 	{ "audit.show", VEIL_ROLE_READER, cmd_audit_show, false },
+	{ "audit.tokens", VEIL_ROLE_READER, cmd_audit_tokens, false },
 	{ "audit.verify", VEIL_ROLE_READER, cmd_audit_verify, false },
 	{ "role.list", VEIL_ROLE_READER, cmd_role_list, false },
 	{ "role.grant", VEIL_ROLE_ADMIN, cmd_role_grant, true },
@@ -1190,6 +1464,8 @@ out:
 		d->errors++;
 	return ans;
 }
+
+#define CTLD_PRUNE_MAX 50000 /* records pruned a housekeeping: 72M a day */
 
 void ctl_housekeeping(struct ctld *d)
 {
@@ -1267,11 +1543,13 @@ void ctl_housekeeping(struct ctld *d)
 			not_live(t->id, v);
 	}
 	/* a record that fails verification stops pruning and stays: say so,
-	 * once for each place it stops at (this runs every minute) */
+	 * once for each place it stops at (this runs every minute). At most
+	 * CTLD_PRUNE_MAX records a minute, in steps: a backlog (a retention
+	 * made shorter) goes over the minutes that follow, not in one stall */
 	static char said[400];
 	char why[400];
 	if (ctl_audit_prune(&d->store, ctl_now() - (int64_t)d->cfg.audit_retention_days *
-			    86400000, why, sizeof(why)) < 0 && why[0] == '\0')
+			    86400000, CTLD_PRUNE_MAX, why, sizeof(why)) < 0 && why[0] == '\0')
 		snprintf(why, sizeof(why), "pruning the governance log failed: %s",
 			 sqlite3_errmsg(d->store.db));
 	if (why[0] != '\0' && strcmp(why, said) != 0)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "veil_control.h"
@@ -82,6 +83,7 @@ struct ctl_store {
 	sqlite3 *db;
 	struct ctl_wrap *wrap;
 	uint8_t *audit_key;   /* 32 bytes, locked memory */
+	struct evp_mac_ctx_st *mac; /* HMAC under it, while in use (store.c) */
 	uint8_t last_mac[32]; /* of the newest audit record */
 	int64_t last_seq;
 	/* group commit (ctl_store_batch) */
@@ -100,7 +102,7 @@ struct ctl_store {
 	int64_t mark_seq;        /* the head and anchor the mark holds */
 	int64_t mark_anchor;
 	char mark_path[280];
-	char note[512];          /* what the open did that is worth a log line */
+	char note[1024];         /* what the open did that is worth a log line */
 };
 
 /* Open the state store: refuses (-1, and why in err, with the recovery
@@ -123,6 +125,22 @@ int ctl_store_recover(struct ctl_store *s, const struct ctl_config *c,
 void ctl_store_close(struct ctl_store *s);
 int64_t ctl_now(void);
 
+/* A long token list (a bulk resolve's), kept beside its record: the
+ * record's tokens field holds its digest form, {"count":N,"sha256":HEX,
+ * "first":[the first tokens]}, which the MAC covers; the tokens go into
+ * the audit_tokens table in chunks, JSON array text each. The SHA-256 is
+ * over "[" + each chunk without its brackets, joined by "," + "]": the
+ * list as it would have been written inline. */
+#define CTL_TOKENS_INLINE_MAX 100   /* a list longer than this goes aside */
+#define CTL_TOKENS_HEAD 20          /* the tokens the digest form keeps */
+#define CTL_TOKENS_CHUNK 1000       /* tokens a row of audit_tokens */
+struct ctl_token_list {
+	size_t count;               /* tokens in all */
+	size_t n_chunks;
+	const char *const *chunk;   /* JSON array text of consecutive tokens */
+	const size_t *chunk_count;  /* tokens in each (at least 1) */
+};
+
 struct ctl_audit_rec {
 	int64_t seq;
 	int64_t time;
@@ -133,11 +151,25 @@ struct ctl_audit_rec {
 	const char *tokens;        /* JSON array text, never names */
 	const char *justification;
 	const char *outcome;
+	/* a long list: tokens is then the JSON array text of its first
+	 * CTL_TOKENS_HEAD; ctl_audit_append stores the digest form */
+	const struct ctl_token_list *list;
 };
 
 /* Append one record, chained. Outside a batch it is durable (fsync'd) when
  * this returns 0; inside one, when ctl_store_sync returns 0. */
 int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *r);
+/* The tokens of record seq from offset on, at most max: a new JSON array
+ * in *out and the list's length in *total (0 for a record without
+ * tokens), whether the list is inline or kept aside. 0, or -1 with why (no
+ * such record, a list that does not read, a database error). */
+int ctl_audit_tokens(struct ctl_store *s, int64_t seq, size_t offset, size_t max,
+		     json_t **out, size_t *total, char *why, size_t whylen);
+/* A record's tokens field as audit.show gives it: the JSON array text of
+ * its tokens, or of the first CTL_TOKENS_HEAD of a long list (a new
+ * string in *shown, NULL to keep the field as it is), and in *total how
+ * many the list holds. -1 if the field is not a list. */
+int ctl_audit_tokens_shown(const char *field, char **shown, size_t *total);
 /* Group commit: turn batching on (records share one transaction) or off
  * (committing what is open). */
 void ctl_store_batch(struct ctl_store *s, bool on);
@@ -162,10 +194,18 @@ int ctl_store_shred(struct ctl_store *s);
 int64_t ctl_audit_verify(struct ctl_store *s, int64_t *count, char *why,
 			 size_t whylen);
 /* Delete the oldest run of records older than before, each verified from
- * the anchor first; keeps the chain verifiable. Returns how many went, or
- * -1 on a database error. A record that fails verification stops it and is
- * kept; why then says which (else it is left empty). */
-int64_t ctl_audit_prune(struct ctl_store *s, int64_t before, char *why,
+ * the anchor first; keeps the chain verifiable. At most max records (0: no
+ * limit), in transactions of CTL_PRUNE_STEP records that each move the
+ * anchor; then the freed pages go back to the file system
+ * (auto_vacuum=INCREMENTAL) and the WAL into the database. Returns how
+ * many went, or -1 on a database error before any did. A record that fails
+ * verification stops it and is kept; why then says which (else it is left
+ * empty). */
+#define CTL_PRUNE_STEP 10000
+#define CTL_VACUUM_PAGES 2048     /* pages a step of incremental_vacuum */
+#define CTL_VACUUM_STEPS 256      /* steps after one prune (2 GiB at 4 KiB) */
+#define CTL_WAL_LIMIT 16777216   /* journal_size_limit (16 MiB): the WAL after a reset */
+int64_t ctl_audit_prune(struct ctl_store *s, int64_t before, int64_t max, char *why,
 			size_t whylen);
 
 #endif

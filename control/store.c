@@ -31,11 +31,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "ctl_pvt.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* STRICT: a field of another type than its column's is refused, not
  * stored (a BLOB tenant would hide a record from audit show). */
@@ -45,8 +49,20 @@
 #define AUDIT_SELECT "SELECT seq,time,uid,role,action,tenant,tokens," \
 	"justification,outcome,mac FROM audit "
 
+#define AUDIT_INDEXES \
+	"CREATE INDEX IF NOT EXISTS audit_time ON audit(time);"	\
+	"CREATE INDEX IF NOT EXISTS audit_uid ON audit(uid);"	\
+	"CREATE INDEX IF NOT EXISTS audit_tenant ON audit(tenant);" \
+	"CREATE INDEX IF NOT EXISTS audit_action ON audit(action);"
+
 static const char schema[] =
+	/* a new database gives pruned pages back (give_back); an older one
+	 * is changed once at open if it is small (vacuum_mode) */
+	"PRAGMA auto_vacuum=INCREMENTAL;"
 	"PRAGMA journal_mode=WAL;"
+	/* the WAL goes back to this size when it restarts after a checkpoint,
+	 * whatever a big transaction (a prune, a bulk record) made it */
+	"PRAGMA journal_size_limit=" STR(CTL_WAL_LIMIT) ";"
 	"PRAGMA synchronous=FULL;"
 	"PRAGMA foreign_keys=ON;"
 	/* what a delete frees is zeroed: a destroyed key leaves no copy in
@@ -60,6 +76,10 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS roles(is_gid INTEGER NOT NULL, id INTEGER NOT NULL,"
 	"  role TEXT NOT NULL, PRIMARY KEY(is_gid, id));"
 	"CREATE TABLE IF NOT EXISTS audit" AUDIT_COLUMNS " STRICT;"
+	/* long token lists, beside their records (struct ctl_token_list) */
+	"CREATE TABLE IF NOT EXISTS audit_tokens(seq INTEGER NOT NULL, idx INTEGER NOT NULL,"
+	"  first INTEGER NOT NULL, n INTEGER NOT NULL, tokens TEXT NOT NULL,"
+	"  PRIMARY KEY(seq, idx)) STRICT;"
 	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v BLOB);"
 	"CREATE TABLE IF NOT EXISTS settings(k TEXT PRIMARY KEY, v INTEGER NOT NULL);";
 
@@ -127,23 +147,47 @@ static uint64_t get_be64(const uint8_t *p)
 	return v;
 }
 
-/* HMAC-SHA256(key, label || data): the tags of what meta keeps. */
-static int key_tag(const uint8_t *key, const char *label, const uint8_t *data,
+/* The HMAC-SHA256 context under the audit key, made once and reset for
+ * each MAC (EVP_MAC_init with no key keeps the key): fetching and freeing
+ * one for every record was most of what verifying cost. It holds what the
+ * key derives, so it lives only while it is used: for a walk, a prune, a
+ * batch of appends (mac_release after each). */
+static EVP_MAC_CTX *audit_mac(struct ctl_store *s)
+{
+	if (s->mac == NULL) {
+		EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		OSSL_PARAM params[] = {
+			OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+							 (char *)"SHA256", 0),
+			OSSL_PARAM_construct_end(),
+		};
+		s->mac = mac ? EVP_MAC_CTX_new(mac) : NULL;
+		EVP_MAC_free(mac); /* the context keeps its own reference */
+		if (s->mac == NULL || EVP_MAC_init(s->mac, s->audit_key, 32, params) != 1) {
+			EVP_MAC_CTX_free(s->mac);
+			s->mac = NULL;
+		}
+		return s->mac;
+	}
+	return EVP_MAC_init(s->mac, NULL, 0, NULL) == 1 ? s->mac : NULL;
+}
+
+static void mac_release(struct ctl_store *s)
+{
+	EVP_MAC_CTX_free(s->mac); /* cleanses */
+	s->mac = NULL;
+}
+
+/* HMAC-SHA256(audit key, label || data): the tags of what meta keeps. */
+static int key_tag(struct ctl_store *s, const char *label, const uint8_t *data,
 		   size_t len, uint8_t tag[32])
 {
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	EVP_MAC_CTX *m = mac ? EVP_MAC_CTX_new(mac) : NULL;
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-		OSSL_PARAM_construct_end(),
-	};
+	EVP_MAC_CTX *m = audit_mac(s);
 	size_t outl = 0;
-	int ok = m != NULL && EVP_MAC_init(m, key, 32, params) == 1 &&
+	int ok = m != NULL &&
 		 EVP_MAC_update(m, (const uint8_t *)label, strlen(label)) == 1 &&
 		 EVP_MAC_update(m, data, len) == 1 &&
 		 EVP_MAC_final(m, tag, &outl, 32) == 1 && outl == 32;
-	EVP_MAC_CTX_free(m);
-	EVP_MAC_free(mac);
 	return ok ? 0 : -1;
 }
 
@@ -152,12 +196,12 @@ static int key_tag(const uint8_t *key, const char *label, const uint8_t *data,
  * a record of the table (hiding removed records) without the key. */
 #define POS_LEN 72
 
-static int pack_pos(const uint8_t *key, const char *label, uint8_t out[POS_LEN],
+static int pack_pos(struct ctl_store *s, const char *label, uint8_t out[POS_LEN],
 		    int64_t seq, const uint8_t mac[32])
 {
 	put_be64(out, (uint64_t)seq);
 	memcpy(out + 8, mac, 32);
-	return key_tag(key, label, out, 40, out + 40);
+	return key_tag(s, label, out, 40, out + 40);
 }
 
 /* Read a head or anchor from meta; -1 if missing or not authentic. */
@@ -167,7 +211,7 @@ static int get_pos(struct ctl_store *s, const char *label, int64_t *seq,
 	uint8_t in[POS_LEN], tag[32];
 	int n;
 	if (meta_get(s->db, label, in, &n, POS_LEN) != 0 || n != POS_LEN ||
-	    key_tag(s->audit_key, label, in, 40, tag) != 0 ||
+	    key_tag(s, label, in, 40, tag) != 0 ||
 	    CRYPTO_memcmp(tag, in + 40, 32) != 0)
 		return -1;
 	*seq = (int64_t)get_be64(in);
@@ -179,7 +223,7 @@ static int put_pos(struct ctl_store *s, const char *label, int64_t seq,
 		   const uint8_t mac[32])
 {
 	uint8_t out[POS_LEN];
-	return pack_pos(s->audit_key, label, out, seq, mac) == 0 &&
+	return pack_pos(s, label, out, seq, mac) == 0 &&
 	       meta_put(s->db, label, out, POS_LEN) == 0 ? 0 : -1;
 }
 
@@ -324,7 +368,7 @@ static int acc_load(struct ctl_store *s, struct accepted *a, unsigned *n)
 		return count_of(s->db, "SELECT count(*) FROM meta WHERE k='audit_accepted'")
 		       == 0 ? 0 : -1;
 	if (len < 32 || (len - 32) % ACC_LEN != 0 ||
-	    key_tag(s->audit_key, "audit_accepted", buf, (size_t)len - 32, tag) != 0 ||
+	    key_tag(s, "audit_accepted", buf, (size_t)len - 32, tag) != 0 ||
 	    CRYPTO_memcmp(tag, buf + len - 32, 32) != 0)
 		return -1;
 	for (int off = 0; off < len - 32; off += ACC_LEN, (*n)++) {
@@ -352,7 +396,7 @@ static int acc_add(struct ctl_store *s, const struct accepted *e)
 		memcpy(p + 48, a[i].prev, 32);
 	}
 	size_t len = n * ACC_LEN;
-	return key_tag(s->audit_key, "audit_accepted", buf, len, buf + len) == 0 &&
+	return key_tag(s, "audit_accepted", buf, len, buf + len) == 0 &&
 	       meta_put(s->db, "audit_accepted", buf, (int)len + 32) == 0 ? 0 : -1;
 }
 
@@ -369,36 +413,275 @@ static void put_field(EVP_MAC_CTX *m, const char *v)
 		EVP_MAC_update(m, (const uint8_t *)v, n);
 }
 
-static int record_mac(const uint8_t *key, const uint8_t prev[32],
+static int record_mac(struct ctl_store *s, const uint8_t prev[32],
 		      const struct ctl_audit_rec *r, uint8_t out[32])
 {
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	EVP_MAC_CTX *m = mac ? EVP_MAC_CTX_new(mac) : NULL;
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-		OSSL_PARAM_construct_end(),
-	};
+	EVP_MAC_CTX *m = audit_mac(s);
 	char nums[64];
 	size_t outl = 0;
-	int ok = m != NULL && EVP_MAC_init(m, key, 32, params) == 1;
-	if (ok) {
-		EVP_MAC_update(m, prev, 32);
-		snprintf(nums, sizeof(nums), "%lld/%lld/%u", (long long)r->seq,
-			 (long long)r->time, r->uid);
-		put_field(m, nums);
-		put_field(m, r->role);
-		put_field(m, r->action);
-		put_field(m, r->tenant);
-		put_field(m, r->tokens);
-		put_field(m, r->justification);
-		put_field(m, r->outcome);
-		ok = EVP_MAC_final(m, out, &outl, 32) == 1 && outl == 32;
-	}
-	EVP_MAC_CTX_free(m);
-	EVP_MAC_free(mac);
+	if (m == NULL)
+		return -1;
+	EVP_MAC_update(m, prev, 32);
+	snprintf(nums, sizeof(nums), "%lld/%lld/%u", (long long)r->seq,
+		 (long long)r->time, r->uid);
+	put_field(m, nums);
+	put_field(m, r->role);
+	put_field(m, r->action);
+	put_field(m, r->tenant);
+	put_field(m, r->tokens);
+	put_field(m, r->justification);
+	put_field(m, r->outcome);
+	return EVP_MAC_final(m, out, &outl, 32) == 1 && outl == 32 ? 0 : -1;
+}
+
+
+/* ---- long token lists, kept aside (struct ctl_token_list) ---- */
+
+/* The SHA-256 of a list from its chunks, each JSON array text of at
+ * least one token: "[" + the chunks without their brackets, joined by ","
+ * + "]", the list as it would have been written inline. */
+struct list_hash {
+	EVP_MD_CTX *h;
+	size_t chunks;
+};
+
+static int lh_begin(struct list_hash *l)
+{
+	l->chunks = 0;
+	l->h = EVP_MD_CTX_new();
+	return l->h != NULL && EVP_DigestInit_ex(l->h, EVP_sha256(), NULL) == 1 &&
+	       EVP_DigestUpdate(l->h, "[", 1) == 1 ? 0 : -1;
+}
+
+static int lh_chunk(struct list_hash *l, const char *text, size_t len)
+{
+	if (len < 3 || text[0] != '[' || text[len - 1] != ']')
+		return -1;
+	return (l->chunks++ == 0 || EVP_DigestUpdate(l->h, ",", 1) == 1) &&
+	       EVP_DigestUpdate(l->h, text + 1, len - 2) == 1 ? 0 : -1;
+}
+
+static int lh_end(struct list_hash *l, char hex[65])
+{
+	uint8_t d[32];
+	unsigned n = 0;
+	int ok = EVP_DigestUpdate(l->h, "]", 1) == 1 &&
+		 EVP_DigestFinal_ex(l->h, d, &n) == 1 && n == 32;
+	EVP_MD_CTX_free(l->h);
+	l->h = NULL;
+	for (int i = 0; ok && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
 	return ok ? 0 : -1;
 }
 
+/* The digest form of a list whose first tokens are head (JSON array
+ * text): a new string, or NULL. */
+static char *list_form(const struct ctl_token_list *list, const char *head)
+{
+	struct list_hash l;
+	char hex[65];
+	size_t total = 0;
+	if (lh_begin(&l) != 0) {
+		EVP_MD_CTX_free(l.h);
+		return NULL;
+	}
+	for (size_t i = 0; i < list->n_chunks; i++) {
+		total += list->chunk_count[i];
+		if (list->chunk_count[i] == 0 ||
+		    lh_chunk(&l, list->chunk[i], strlen(list->chunk[i])) != 0) {
+			EVP_MD_CTX_free(l.h);
+			return NULL;
+		}
+	}
+	json_t *first = json_loads(head, 0, NULL);
+	if (lh_end(&l, hex) != 0 || total != list->count || !json_is_array(first)) {
+		json_decref(first);
+		return NULL;
+	}
+	json_t *o = json_pack("{s:I, s:s, s:o}", "count", (json_int_t)total,
+			      "sha256", hex, "first", first);
+	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(o);
+	return text;
+}
+
+/* A digest form's count and SHA-256 (hex); -1 if it is not one. */
+static int list_form_read(const char *text, json_int_t *count, char hex[65],
+			  json_t **first)
+{
+	json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	json_t *c = json_object_get(o, "count");
+	const char *h = json_string_value(json_object_get(o, "sha256"));
+	json_t *f = json_object_get(o, "first");
+	int rc = -1;
+	if (json_is_integer(c) && json_integer_value(c) > 0 && h != NULL &&
+	    strlen(h) == 64 && json_is_array(f)) {
+		*count = json_integer_value(c);
+		memcpy(hex, h, 65);
+		if (first != NULL)
+			*first = json_incref(f);
+		rc = 0;
+	}
+	json_decref(o);
+	return rc;
+}
+
+/* The list kept aside for record seq against its digest form: the
+ * chunks in order, each of the tokens its row says, hashing to the
+ * digest, as many as it counts. */
+static int check_list(struct ctl_store *s, int64_t seq, const char *form, char *why,
+		      size_t whylen)
+{
+	sqlite3_stmt *st;
+	struct list_hash l;
+	json_int_t count, at = 0, idx = 0;
+	char want[65], got[65];
+	bool ok = list_form_read(form, &count, want, NULL) == 0 && lh_begin(&l) == 0;
+	if (!ok || sqlite3_prepare_v2(s->db, "SELECT idx, first, n, tokens FROM "
+				      "audit_tokens WHERE seq=? ORDER BY idx", -1, &st,
+				      NULL) != SQLITE_OK) {
+		EVP_MD_CTX_free(l.h);
+		snprintf(why, whylen, "record %lld: its token list cannot be read",
+			 (long long)seq);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, seq);
+	while (ok && sqlite3_step(st) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 3);
+		size_t len = (size_t)sqlite3_column_bytes(st, 3);
+		json_t *a = t ? json_loadb(t, len, 0, NULL) : NULL;
+		ok = sqlite3_column_int64(st, 0) == idx++ &&
+		     sqlite3_column_int64(st, 1) == at &&
+		     json_is_array(a) && json_array_size(a) > 0 &&
+		     (json_int_t)json_array_size(a) == sqlite3_column_int64(st, 2) &&
+		     lh_chunk(&l, t, len) == 0;
+		at += (json_int_t)json_array_size(a);
+		json_decref(a);
+	}
+	sqlite3_finalize(st);
+	ok = ok && at == count && lh_end(&l, got) == 0 && strcmp(got, want) == 0;
+	EVP_MD_CTX_free(l.h);
+	if (!ok) {
+		snprintf(why, whylen, "record %lld: its token list (audit_tokens) was "
+			 "altered", (long long)seq);
+		return -1;
+	}
+	return 0;
+}
+
+/* Rows of audit_tokens that belong to no record kept aside: 0 if none. */
+static int64_t stray_lists(struct ctl_store *s)
+{
+	return count_of(s->db, "SELECT count(*) FROM (SELECT DISTINCT seq FROM "
+			"audit_tokens) t LEFT JOIN audit a ON a.seq = t.seq WHERE "
+			"a.seq IS NULL OR a.tokens IS NULL OR substr(a.tokens, 1, 1) != '{'");
+}
+
+int ctl_audit_tokens_shown(const char *field, char **shown, size_t *total)
+{
+	json_int_t count;
+	char hex[65];
+	json_t *first = NULL;
+	*shown = NULL;
+	if (field[0] == '{') {
+		if (list_form_read(field, &count, hex, &first) != 0)
+			return -1;
+		*total = (size_t)count;
+		*shown = json_dumps(first, JSON_COMPACT);
+		json_decref(first);
+		return *shown != NULL ? 0 : -1;
+	}
+	json_t *a = json_loads(field, 0, NULL);
+	if (!json_is_array(a)) {
+		json_decref(a);
+		return -1;
+	}
+	*total = json_array_size(a);
+	if (*total > CTL_TOKENS_INLINE_MAX) {
+		/* an inline list from before lists were kept aside */
+		while (json_array_size(a) > CTL_TOKENS_HEAD)
+			json_array_remove(a, json_array_size(a) - 1);
+		*shown = json_dumps(a, JSON_COMPACT);
+	}
+	json_decref(a);
+	return 0;
+}
+
+/* The slice [offset, offset + max) of array a, appended to out. */
+static void slice_into(json_t *out, json_t *a, size_t base, size_t offset, size_t max)
+{
+	for (size_t i = 0; i < json_array_size(a); i++)
+		if (base + i >= offset && base + i < offset + max)
+			json_array_append(out, json_array_get(a, i));
+}
+
+int ctl_audit_tokens(struct ctl_store *s, int64_t seq, size_t offset, size_t max,
+		     json_t **out, size_t *total, char *why, size_t whylen)
+{
+	sqlite3_stmt *st;
+	json_int_t count;
+	char hex[65];
+	int rc = -1;
+	*out = NULL;
+	*total = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT tokens FROM audit WHERE seq=?", -1, &st,
+			       NULL) != SQLITE_OK) {
+		snprintf(why, whylen, "database: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, seq);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		snprintf(why, whylen, "no record %lld in the governance log", (long long)seq);
+		sqlite3_finalize(st);
+		return -1;
+	}
+	const char *field = (const char *)sqlite3_column_text(st, 0);
+	json_t *list = json_array();
+	snprintf(why, whylen, "record %lld: its tokens do not read (audit verify "
+		 "says more)", (long long)seq);
+	if (field == NULL)
+		rc = 0;
+	else if (field[0] == '[') {
+		json_t *a = json_loads(field, 0, NULL);
+		if (json_is_array(a)) {
+			*total = json_array_size(a);
+			slice_into(list, a, 0, offset, max);
+			rc = 0;
+		}
+		json_decref(a);
+	} else if (list_form_read(field, &count, hex, NULL) == 0) {
+		sqlite3_stmt *c;
+		*total = (size_t)count;
+		rc = 0;
+		if (sqlite3_prepare_v2(s->db, "SELECT first, tokens FROM audit_tokens "
+				       "WHERE seq=?1 AND first + n > ?2 AND first < ?3 "
+				       "ORDER BY idx", -1, &c, NULL) != SQLITE_OK)
+			rc = -1;
+		else {
+			sqlite3_bind_int64(c, 1, seq);
+			sqlite3_bind_int64(c, 2, (int64_t)offset);
+			sqlite3_bind_int64(c, 3, (int64_t)(offset + max));
+			while (rc == 0 && sqlite3_step(c) == SQLITE_ROW) {
+				json_t *a = json_loadb((const char *)sqlite3_column_text(c, 1),
+						       (size_t)sqlite3_column_bytes(c, 1), 0, NULL);
+				if (!json_is_array(a))
+					rc = -1;
+				else
+					slice_into(list, a, (size_t)sqlite3_column_int64(c, 0),
+						   offset, max);
+				json_decref(a);
+			}
+			sqlite3_finalize(c);
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc == 0) {
+		*out = list;
+		why[0] = '\0';
+	} else
+		json_decref(list);
+	return rc;
+}
 
 /* ---- checking records ---- */
 
@@ -417,10 +700,11 @@ static const char *type_name(int t)
 }
 
 /* One row of AUDIT_SELECT: 0 if every field is of its column's type and
- * the MAC chains from prev (its MAC in mac), else -1 and why. The types
- * are read before any value, which could convert them. */
+ * the MAC chains from prev (its MAC in mac), and with lists, a token list
+ * kept aside matches its digest form; else -1 and why. The types are read
+ * before any value, which could convert them. */
 static int check_row(struct ctl_store *s, sqlite3_stmt *st, const uint8_t prev[32],
-		     uint8_t mac[32], char *why, size_t whylen)
+		     uint8_t mac[32], bool lists, char *why, size_t whylen)
 {
 	static const int want[10] = { SQLITE_INTEGER, SQLITE_INTEGER, SQLITE_INTEGER,
 		SQLITE_TEXT, SQLITE_TEXT, SQLITE_TEXT, SQLITE_TEXT, SQLITE_TEXT,
@@ -458,12 +742,14 @@ static int check_row(struct ctl_store *s, sqlite3_stmt *st, const uint8_t prev[3
 		    strlen((const char *)sqlite3_column_text(st, c)) !=
 		    (size_t)sqlite3_column_bytes(st, c))
 			clean = false;
-	if (!clean || record_mac(s->audit_key, prev, &r, mac) != 0 ||
+	if (!clean || record_mac(s, prev, &r, mac) != 0 ||
 	    sqlite3_column_bytes(st, 9) != 32 ||
 	    CRYPTO_memcmp(mac, sqlite3_column_blob(st, 9), 32) != 0) {
 		snprintf(why, whylen, "record %lld was altered or inserted", seq);
 		return -1;
 	}
+	if (lists && r.tokens != NULL && r.tokens[0] == '{')
+		return check_list(s, seq, r.tokens, why, whylen);
 	return 0;
 }
 
@@ -530,8 +816,19 @@ static const char *missing(char *buf, size_t cap, int64_t first, int64_t last)
  * head, or every break in it was accepted by a recovery; else the seq
  * where the first other break starts, what it is in why, and in first the
  * accepted-break entry a recovery would add for it. */
+static int64_t walk_chain(struct ctl_store *s, int64_t *count, char *why,
+			  size_t whylen, struct accepted *first);
+
 static int64_t walk(struct ctl_store *s, int64_t *count, char *why, size_t whylen,
 		    struct accepted *first)
+{
+	int64_t bad = walk_chain(s, count, why, whylen, first);
+	mac_release(s);
+	return bad;
+}
+
+static int64_t walk_chain(struct ctl_store *s, int64_t *count, char *why,
+			  size_t whylen, struct accepted *first)
 {
 	static struct accepted acc[ACC_MAX];
 	uint8_t prev[32], mac[32], head_mac[32];
@@ -562,7 +859,8 @@ static int64_t walk(struct ctl_store *s, int64_t *count, char *why, size_t whyle
 		int64_t seq = sqlite3_column_int64(st, 0);
 		while (seq >= expect) {
 			char w[256];
-			if (seq == expect && check_row(s, st, prev, mac, w, sizeof(w)) == 0) {
+			if (seq == expect &&
+			    check_row(s, st, prev, mac, true, w, sizeof(w)) == 0) {
 				memcpy(prev, mac, 32);
 				expect = seq + 1;
 				(*count)++;
@@ -606,6 +904,11 @@ static int64_t walk(struct ctl_store *s, int64_t *count, char *why, size_t whyle
 		bad = head;
 		snprintf(why, whylen, "the head does not match record %lld",
 			 (long long)head);
+	} else if (bad == 0 && stray_lists(s) != 0) {
+		/* not part of the chain; reported, never believed */
+		bad = head + 1;
+		snprintf(why, whylen, "the token lists table (audit_tokens) holds "
+			 "lists of no record kept aside: rows were added");
 	}
 	if (bad != 0 && first != NULL) {
 		/* a recovery record would be the next after the head, chained
@@ -644,6 +947,7 @@ static int new_audit_key(struct ctl_store *s)
 {
 	uint8_t wk[64];
 	int wl;
+	mac_release(s); /* made under the key before, if any */
 	return RAND_priv_bytes(s->audit_key, 32) == 1 &&
 	       (wl = ctl_wrap_key(s->wrap, s->audit_key, wk)) > 0 &&
 	       meta_put(s->db, "audit_key", wk, wl) == 0 ? 0 : -1;
@@ -768,9 +1072,34 @@ static void context(struct ctl_store *s, bool had_log, int mstate,
 			 mstate == MARK_BAD ? "not authentic" : "none");
 }
 
+/* A database made before auto_vacuum=INCREMENTAL: changed once (a VACUUM,
+ * which rewrites the file) if it is at most CTL_VACUUM_AT_OPEN; a bigger
+ * one is left as it is, and note says the one-time command. */
+#define CTL_VACUUM_AT_OPEN (64 << 20)
+
+static void vacuum_mode(struct ctl_store *s, const char *path, char *note, size_t cap)
+{
+	note[0] = '\0';
+	if (count_of(s->db, "PRAGMA auto_vacuum") != 0)
+		return;
+	int64_t size = count_of(s->db, "PRAGMA page_count") *
+		       count_of(s->db, "PRAGMA page_size");
+	if (size <= CTL_VACUUM_AT_OPEN &&
+	    sqlite3_exec(s->db, "PRAGMA auto_vacuum=INCREMENTAL; VACUUM", NULL, NULL,
+			 NULL) == SQLITE_OK)
+		return;
+	snprintf(note, cap, "the database %.250s (%lld MiB) was made without "
+		 "auto_vacuum: pruning frees pages in it but the file does not "
+		 "shrink; to change that once, stop veil-controld and run: sqlite3 "
+		 "%.250s 'PRAGMA auto_vacuum=INCREMENTAL; VACUUM' (it rewrites the "
+		 "file: as much free disk as its size)", path, (long long)(size >> 20),
+		 path);
+}
+
 static int store_open(struct ctl_store *s, const struct ctl_config *c,
 		      const struct ctl_recovery *rec, char *err, size_t errlen)
 {
+	char vnote[800];
 	char path[300], found[1536] = "";
 	struct mark m = { 0 };
 	static const uint8_t zero[32];
@@ -791,6 +1120,7 @@ static int store_open(struct ctl_store *s, const struct ctl_config *c,
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
+	vacuum_mode(s, path, vnote, sizeof(vnote));
 
 	/* the mark lives beside the master key */
 	const char *slash = strrchr(c->master_key, '/');
@@ -916,6 +1246,15 @@ static int store_open(struct ctl_store *s, const struct ctl_config *c,
 			 "%s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
+	/* after make_strict, which makes the table anew: an index for each
+	 * filter of audit.show (the rowid, seq, is in each: a filter's
+	 * records come in seq order); a database made before them gets them
+	 * here, once */
+	if (sqlite3_exec(s->db, AUDIT_INDEXES, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "database %s: cannot index the governance log: %s",
+			 path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
 	if (mstate == MARK_BAD && rec != NULL) {
 		/* kept for the investigation; a new one follows */
 		char aside[300];
@@ -966,6 +1305,11 @@ static int store_open(struct ctl_store *s, const struct ctl_config *c,
 			 s->mark_path, strerror(errno));
 		goto fail;
 	}
+	mac_release(s);
+	if (vnote[0] != '\0') {
+		size_t n = strlen(s->note);
+		snprintf(s->note + n, sizeof(s->note) - n, "%s%s", n ? "; " : "", vnote);
+	}
 	return 0;
 rfail:
 	snprintf(err, errlen, "cannot record the recovery: %s", sqlite3_errmsg(s->db));
@@ -997,6 +1341,7 @@ int ctl_store_recover(struct ctl_store *s, const struct ctl_config *c,
 
 void ctl_store_close(struct ctl_store *s)
 {
+	mac_release(s);
 	if (s->db != NULL)
 		sqlite3_close(s->db);
 	if (s->mark_open)
@@ -1020,6 +1365,7 @@ void ctl_store_batch(struct ctl_store *s, bool on)
 
 int ctl_store_sync(struct ctl_store *s)
 {
+	mac_release(s); /* the batch's appends are done */
 	if (!s->txn)
 		return s->batch_failed ? -1 : 0;
 	s->txn = false;
@@ -1069,6 +1415,7 @@ int ctl_store_commit(struct ctl_store *s)
 
 void ctl_store_abort(struct ctl_store *s)
 {
+	mac_release(s);
 	if (!s->change)
 		return;
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1097,6 +1444,26 @@ int ctl_store_shred(struct ctl_store *s)
 	return busy ? -1 : 0;
 }
 
+/* The chunks of a long list, in the record's transaction. */
+static int put_list(struct ctl_store *s, int64_t seq, const struct ctl_token_list *l)
+{
+	sqlite3_stmt *st;
+	size_t first = 0;
+	int ok = sqlite3_prepare_v2(s->db, "INSERT INTO audit_tokens(seq,idx,first,n,"
+				    "tokens) VALUES(?,?,?,?,?)", -1, &st, NULL) == SQLITE_OK;
+	for (size_t i = 0; ok && i < l->n_chunks; i++) {
+		sqlite3_bind_int64(st, 1, seq);
+		sqlite3_bind_int64(st, 2, (int64_t)i);
+		sqlite3_bind_int64(st, 3, (int64_t)first);
+		sqlite3_bind_int64(st, 4, (int64_t)l->chunk_count[i]);
+		sqlite3_bind_text(st, 5, l->chunk[i], -1, SQLITE_STATIC);
+		ok = sqlite3_step(st) == SQLITE_DONE && sqlite3_reset(st) == SQLITE_OK;
+		first += l->chunk_count[i];
+	}
+	sqlite3_finalize(st);
+	return ok ? 0 : -1;
+}
+
 int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)
 {
 	struct ctl_audit_rec r = *in;
@@ -1106,19 +1473,30 @@ int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)
 	r.seq = s->last_seq + 1;
 	if (r.time == 0)
 		r.time = ctl_now();
-	if (record_mac(s->audit_key, s->last_mac, &r, mac) != 0)
+	char *form = NULL;
+	if (r.list != NULL && (form = list_form(r.list, r.tokens)) == NULL)
 		return -1;
+	if (form != NULL)
+		r.tokens = form;
+	if (record_mac(s, s->last_mac, &r, mac) != 0) {
+		free(form);
+		return -1;
+	}
 	if (s->batch && !s->txn) {
-		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+			free(form);
 			return -1;
+		}
 		s->txn = true;
 		s->durable_seq = s->last_seq;
 		memcpy(s->durable_mac, s->last_mac, 32);
 	}
 	/* inside a batch, a savepoint undoes this record alone on failure */
 	if (sqlite3_exec(s->db, s->txn ? "SAVEPOINT rec" : "BEGIN IMMEDIATE",
-			 NULL, NULL, NULL) != SQLITE_OK)
+			 NULL, NULL, NULL) != SQLITE_OK) {
+		free(form);
 		return -1;
+	}
 	if (sqlite3_prepare_v2(s->db, "INSERT INTO audit(seq,time,uid,role,action,"
 			       "tenant,tokens,justification,outcome,mac) "
 			       "VALUES(?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL))
@@ -1133,26 +1511,32 @@ int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)
 	sqlite3_bind_text(st, 8, r.justification, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 9, r.outcome, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 10, mac, 32, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (sqlite3_step(st) != SQLITE_DONE ||
+	    (r.list != NULL && put_list(s, r.seq, r.list) != 0))
 		goto fail;
 	if (put_pos(s, "audit_head", r.seq, mac) != 0 ||
 	    sqlite3_exec(s->db, s->txn ? "RELEASE rec" : "COMMIT",
 			 NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_finalize(st);
+	free(form);
 	s->last_seq = r.seq;
 	memcpy(s->last_mac, mac, 32);
 	if (!s->txn) {
+		mac_release(s);
 		s->commits++;
 		return chain_committed(s);
 	}
 	return 0;
 fail:
 	sqlite3_finalize(st);
+	free(form);
 	if (s->txn)
 		sqlite3_exec(s->db, "ROLLBACK TO rec; RELEASE rec", NULL, NULL, NULL);
-	else
+	else {
+		mac_release(s);
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	}
 	return -1;
 }
 
@@ -1162,20 +1546,17 @@ int64_t ctl_audit_verify(struct ctl_store *s, int64_t *count, char *why,
 	return walk(s, count, why, whylen, NULL);
 }
 
-int64_t ctl_audit_prune(struct ctl_store *s, int64_t before, char *why,
-			size_t whylen)
+/* One step of pruning: at most max records of the oldest run older than
+ * before, in a transaction of its own that moves the anchor with them.
+ * Returns how many went (0: the run is over), or -1. */
+static int64_t prune_step(struct ctl_store *s, int64_t before, int64_t max, char *why,
+			  size_t whylen)
 {
 	sqlite3_stmt *st;
 	uint8_t prev[32], mac[32];
 	int64_t anchor, last;
 	int64_t rc = -1;
 
-	why[0] = '\0';
-	/* Only the oldest run of records that are all older than the cut-off
-	 * goes, each verified from the anchor before its time is believed: a
-	 * record after a newer one stays even if its clock said earlier, and
-	 * one that does not verify stops it (reported, never deleted). The
-	 * newest record dropped becomes the anchor. */
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
 	if (get_pos(s, "audit_anchor", &anchor, prev) != 0) {
@@ -1183,10 +1564,11 @@ int64_t ctl_audit_prune(struct ctl_store *s, int64_t before, char *why,
 			 "is missing or not authentic");
 		goto out;
 	}
-	if (sqlite3_prepare_v2(s->db, AUDIT_SELECT "WHERE seq > ?1 ORDER BY seq",
+	if (sqlite3_prepare_v2(s->db, AUDIT_SELECT "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 			       -1, &st, NULL))
 		goto out;
 	sqlite3_bind_int64(st, 1, anchor);
+	sqlite3_bind_int64(st, 2, max);
 	last = anchor;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		if (sqlite3_column_type(st, 1) == SQLITE_INTEGER &&
@@ -1197,7 +1579,7 @@ int64_t ctl_audit_prune(struct ctl_store *s, int64_t before, char *why,
 		if (seq != last + 1) {
 			snprintf(w, sizeof(w), "record %lld is missing", (long long)(last + 1));
 			seq = last + 1;
-		} else if (check_row(s, st, prev, mac, w, sizeof(w)) == 0) {
+		} else if (check_row(s, st, prev, mac, false, w, sizeof(w)) == 0) {
 			memcpy(prev, mac, 32);
 			last = seq;
 			continue;
@@ -1210,17 +1592,22 @@ int64_t ctl_audit_prune(struct ctl_store *s, int64_t before, char *why,
 	sqlite3_finalize(st);
 	rc = 0;
 	if (last > anchor) {
-		if (sqlite3_prepare_v2(s->db, "DELETE FROM audit WHERE seq <= ?", -1, &st,
-				       NULL) != SQLITE_OK) {
-			rc = -1;
-			goto out;
+		static const char *const del[] = { "DELETE FROM audit WHERE seq <= ?",
+			"DELETE FROM audit_tokens WHERE seq <= ?" };
+		rc = put_pos(s, "audit_anchor", last, prev) == 0 ? last - anchor : -1;
+		for (int i = 0; i < 2 && rc >= 0; i++) {
+			if (sqlite3_prepare_v2(s->db, del[i], -1, &st, NULL) != SQLITE_OK) {
+				rc = -1;
+				break;
+			}
+			sqlite3_bind_int64(st, 1, last);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				rc = -1;
+			sqlite3_finalize(st);
 		}
-		sqlite3_bind_int64(st, 1, last);
-		rc = put_pos(s, "audit_anchor", last, prev) == 0 &&
-		     sqlite3_step(st) == SQLITE_DONE ? last - anchor : -1;
-		sqlite3_finalize(st);
 	}
 out:
+	mac_release(s);
 	if (sqlite3_exec(s->db, rc >= 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL)
 	    != SQLITE_OK)
 		rc = -1;
@@ -1229,4 +1616,46 @@ out:
 		chain_committed(s);
 	}
 	return rc;
+}
+
+/* After a prune: give the freed pages back to the file system, a few at a
+ * time (each step its own short transaction), then let the WAL go back
+ * into the database; journal_size_limit truncates it at its next reset. */
+static void give_back(struct ctl_store *s)
+{
+	for (int i = 0; i < CTL_VACUUM_STEPS &&
+	     count_of(s->db, "PRAGMA freelist_count") > 0; i++)
+		if (sqlite3_exec(s->db, "PRAGMA incremental_vacuum(" STR(CTL_VACUUM_PAGES)
+				 ")", NULL, NULL, NULL) != SQLITE_OK)
+			break;
+	sqlite3_exec(s->db, "PRAGMA wal_checkpoint(PASSIVE)", NULL, NULL, NULL);
+}
+
+int64_t ctl_audit_prune(struct ctl_store *s, int64_t before, int64_t max, char *why,
+			size_t whylen)
+{
+	int64_t total = 0, n = 0;
+
+	why[0] = '\0';
+	/* Only the oldest run of records that are all older than the cut-off
+	 * goes, each verified from the anchor before its time is believed: a
+	 * record after a newer one stays even if its clock said earlier, and
+	 * one that does not verify stops it (reported, never deleted). The
+	 * newest record dropped becomes the anchor. In steps of
+	 * CTL_PRUNE_STEP records, a transaction each: no step holds the
+	 * database long, and the WAL holds one step's pages, not all. */
+	while (max <= 0 || total < max) {
+		int64_t step = CTL_PRUNE_STEP;
+		if (max > 0 && max - total < step)
+			step = max - total;
+		n = prune_step(s, before, step, why, whylen);
+		if (n <= 0)
+			break;
+		total += n;
+		if (n < step || why[0] != '\0')
+			break;
+	}
+	if (total > 0)
+		give_back(s);
+	return n < 0 && total == 0 ? -1 : total;
 }

@@ -49,14 +49,21 @@ const char help_lookup[] =
 	"  -t TENANT, -j JUSTIFICATION (at least 8 characters), -K the kind (user)\n";
 const char help_audit[] =
 	"usage: veilctl audit show [--since T] [--until T] [--tenant T] [--uid N]\n"
-	"                          [--action A] [--limit N]\n"
+	"                          [--action A] [--limit N] [--before SEQ | --after SEQ]\n"
 	"       veilctl audit export --csv [the same filters]\n"
+	"       veilctl audit tokens SEQ\n"
 	"       veilctl audit verify\n"
-	"The governance log (any role): show prints it, export writes RFC 4180 CSV,\n"
-	"verify checks the hash chain and names the first bad record.\n"
+	"The governance log (any role): show prints one page (the newest N records,\n"
+	"default 1000, at most 10000) and says on stderr how to get the next;\n"
+	"export writes every record that matches, from the oldest, as RFC 4180 CSV;\n"
+	"tokens lists every token of record SEQ (show prints a long list's first\n"
+	"20 and its count); verify checks the hash chain and names the first bad\n"
+	"record.\n"
 	"  T: YYYY-MM-DDTHH:MM:SSZ (UTC, as show prints times), YYYY-MM-DD, or\n"
 	"     milliseconds since 1970\n"
-	"  --action A: the action or its group (resolve: resolve and resolve.bulk)\n";
+	"  --action A: the action or its group (resolve: resolve and resolve.bulk)\n"
+	"  --before SEQ: the newest records before record SEQ; --after SEQ: the\n"
+	"     oldest records after it\n";
 const char help_role[] =
 	"usage: veilctl role list\n"
 	"       veilctl role grant (--uid N | --gid N) ROLE   (admin)\n"

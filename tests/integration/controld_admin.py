@@ -382,7 +382,8 @@ def veilctl(root):
         rc, _, _ = d.run("resolve", "-t", "acme", "-j", JUST, *([tok] * n))
         rc, out, _ = d.run("audit", "show", "--action", "resolve.bulk")
         shown = out.count(tok)
-        more = re.search(r"and ([\d,]+) more tokens \(--json shows them all\)", out)
+        more = re.search(r"and ([\d,]+) more tokens \(veilctl audit tokens \d+ lists them "
+                         r"all\)", out)
         left = int(more.group(1).replace(",", "")) if more else 0
         check(rc == 0 and shown + left == n and shown > 0,
               "audit show: %d tokens shown, %d said to be left out, of %d" % (shown, left, n))

@@ -40,7 +40,7 @@ VEILCTL = os.path.join(BUILD, "control", "veilctl")
 REASON = "ticket 4712: the customer asked for the data to be erased"
 GRANTEE = 61020  # a uid the tests grant roles to
 PAGE = 4096
-SLACKS = range(0, 9)  # pages left free on the full tmpfs
+SLACKS = range(0, 17)  # pages left free on the full tmpfs
 ACTIONS = {"tenant.set": "tenant.change", "config.set": "config.change"}  # of records
 
 

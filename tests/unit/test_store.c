@@ -137,7 +137,7 @@ static void expect_verify(struct fx *f, int64_t want, int64_t count)
 static int prune(struct fx *f, int64_t before)
 {
 	char why[512] = "x";
-	int64_t n = ctl_audit_prune(&f->s, before, why, sizeof(why));
+	int64_t n = ctl_audit_prune(&f->s, before, 0, why, sizeof(why));
 	if (n >= 0 && why[0] != '\0')
 		print_message("# prune: %s\n", why);
 	return n >= 0 && why[0] == '\0' ? 0 : -1;
@@ -1167,7 +1167,7 @@ static void test_prune_unverified(void **state)
 	store_open(f);
 	append_n(f, 5, 1000, 1000);
 	sql(f, "UPDATE audit SET time=0 WHERE seq <= 2");
-	assert_int_equal(ctl_audit_prune(&f->s, 4000, why, sizeof(why)), 0);
+	assert_int_equal(ctl_audit_prune(&f->s, 4000, 0, why, sizeof(why)), 0);
 	assert_non_null(strstr(why, "record 1"));
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 5);
 	/* the anchor did not move */
@@ -1179,7 +1179,7 @@ static void test_prune_unverified(void **state)
 
 	/* one altered in the middle: the records before it go, it stays */
 	sql(f, "UPDATE audit SET outcome='denied' WHERE seq=3");
-	assert_int_equal(ctl_audit_prune(&f->s, 1000000, why, sizeof(why)), 2);
+	assert_int_equal(ctl_audit_prune(&f->s, 1000000, 0, why, sizeof(why)), 2);
 	assert_non_null(strstr(why, "record 3"));
 	assert_int_equal(sql_int(f, "SELECT min(seq) FROM audit"), 3);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 3);
@@ -1421,6 +1421,362 @@ static void test_store_shred(void **state)
 	assert_false(f->s.shred_pending);
 }
 
+/* ---- pruning in steps, the WAL and the file kept bounded ---- */
+
+static off_t file_size(struct fx *f, const char *name)
+{
+	char path[300];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%s", f->cfg.state_dir, name);
+	return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+/* n records of ~1 KB at time t0 + i, in one batch (one commit). */
+static void append_big(struct fx *f, int n, int64_t t0)
+{
+	char just[1001];
+	memset(just, 'j', 1000);
+	just[1000] = '\0';
+	ctl_store_batch(&f->s, true);
+	for (int i = 0; i < n; i++) {
+		struct ctl_audit_rec r = { .time = t0 + i, .uid = 1000, .role = "investigator",
+					   .action = "resolve", .tenant = "acme",
+					   .tokens = "[\"veil_u1_aaaabbbbccccdddd\"]",
+					   .justification = just, .outcome = "ok" };
+		assert_int_equal(ctl_audit_append(&f->s, &r), 0);
+	}
+	assert_int_equal(ctl_store_sync(&f->s), 0);
+	ctl_store_batch(&f->s, false);
+}
+
+static void test_prune_steps(void **state)
+{
+	struct fx *f = *state;
+	char why[256] = "";
+
+	store_open(f);
+	assert_int_equal(sql_int(f, "PRAGMA auto_vacuum"), 2); /* incremental */
+	append_big(f, 35000, 1000);
+	append_n(f, 3, 1000000, 1);
+	store_close(f); /* a clean close: the WAL into the database */
+	store_open(f);
+	off_t db_before = file_size(f, "veil.db");
+	assert_true(db_before > 35000 * 1000);
+
+	/* a budget: that many and no more, the anchor moved with them */
+	assert_int_equal(ctl_audit_prune(&f->s, 500000, 15000, why, sizeof(why)), 15000);
+	assert_string_equal(why, "");
+	assert_int_equal(sql_int(f, "SELECT min(seq) FROM audit"), 15001);
+	expect_verify(f, 0, 20003);
+	/* the rest, in steps of CTL_PRUNE_STEP */
+	assert_int_equal(ctl_audit_prune(&f->s, 500000, 0, why, sizeof(why)), 20000);
+	assert_int_equal(sql_int(f, "SELECT min(seq) FROM audit"), 35001);
+	expect_verify(f, 0, 3);
+	assert_int_equal(ctl_audit_prune(&f->s, 500000, 0, why, sizeof(why)), 0);
+
+	/* the next commit restarts the WAL at journal_size_limit at most: not
+	 * the 35 MB that went; and the file gave the pages back */
+	append_n(f, 1, 2000000, 0);
+	off_t wal = file_size(f, "veil.db-wal");
+	if (wal > CTL_WAL_LIMIT)
+		fail_msg("the WAL is %lld bytes after the prune (limit %d)",
+			 (long long)wal, CTL_WAL_LIMIT);
+	off_t db_after = file_size(f, "veil.db");
+	if (db_after > db_before / 4)
+		fail_msg("veil.db: %lld bytes before the prune, %lld after",
+			 (long long)db_before, (long long)db_after);
+	assert_int_equal(sql_int(f, "PRAGMA freelist_count"), 0);
+	expect_verify(f, 0, 4);
+	store_close(f);
+	store_open(f);
+	expect_verify(f, 0, 4);
+}
+
+/* A database made without auto_vacuum gets it at open when it is small. */
+static void test_vacuum_migration(void **state)
+{
+	struct fx *f = *state;
+
+	store_open(f);
+	append_n(f, 50, 1000, 1);
+	store_close(f);
+	sql(f, "PRAGMA auto_vacuum=NONE; VACUUM");
+	assert_int_equal(sql_int(f, "PRAGMA auto_vacuum"), 0);
+	store_open(f);
+	assert_int_equal(sql_int(f, "PRAGMA auto_vacuum"), 2);
+	assert_null(strstr(f->s.note, "auto_vacuum"));
+	expect_verify(f, 0, 50);
+	assert_int_equal(prune(f, 1030), 0);
+	expect_verify(f, 0, 20);
+}
+
+/* ---- indexes for audit.show's filters ---- */
+
+/* How SQLite would run q: its query plan, one line per step. */
+static void plan_of(struct fx *f, const char *q, char *out, size_t cap)
+{
+	sqlite3_stmt *st;
+	char eq[512];
+	snprintf(eq, sizeof(eq), "EXPLAIN QUERY PLAN %s", q);
+	out[0] = '\0';
+	assert_int_equal(sqlite3_prepare_v2(f->s.db, eq, -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		size_t n = strlen(out);
+		snprintf(out + n, cap - n, "%s\n", sqlite3_column_text(st, 3));
+	}
+	sqlite3_finalize(st);
+}
+
+static void expect_indexed(struct fx *f)
+{
+	static const char *const filter[][2] = {
+		{ "uid = 1001", "audit_uid" }, { "tenant = 'acme'", "audit_tenant" },
+		{ "action = 'resolve'", "audit_action" },
+	};
+	char q[256], plan[1024];
+	for (int i = 0; i < 4; i++) {
+		static const char *const name[] = { "audit_time", "audit_uid",
+						    "audit_tenant", "audit_action" };
+		snprintf(q, sizeof(q), "SELECT count(*) FROM sqlite_schema WHERE "
+			 "type='index' AND name='%s' AND tbl_name='audit'", name[i]);
+		if (sql_int(f, q) != 1)
+			fail_msg("no index %s", name[i]);
+	}
+	/* a page of one filter: from its index, in seq order, no sort */
+	for (int i = 0; i < 3; i++)
+		for (int asc = 0; asc < 2; asc++) {
+			snprintf(q, sizeof(q), "SELECT seq FROM audit WHERE seq > 0 AND "
+				 "seq < 1000000 AND %s ORDER BY seq %s LIMIT 100",
+				 filter[i][0], asc ? "ASC" : "DESC");
+			plan_of(f, q, plan, sizeof(plan));
+			if (strstr(plan, filter[i][1]) == NULL ||
+			    strstr(plan, "TEMP B-TREE") != NULL)
+				fail_msg("%s: %s", q, plan);
+		}
+	snprintf(q, sizeof(q), "SELECT seq FROM audit WHERE time >= 5 AND time < 10");
+	plan_of(f, q, plan, sizeof(plan));
+	if (strstr(plan, "audit_time") == NULL)
+		fail_msg("%s: %s", q, plan);
+}
+
+static void test_audit_indexes(void **state)
+{
+	struct fx *f = *state;
+
+	store_open(f);
+	append_n(f, 20, 1000, 1);
+	expect_indexed(f);
+	/* a database from before them (and before STRICT, which makes the
+	 * table anew): they come at the next open */
+	store_close(f);
+	sql(f, "DROP INDEX audit_time; DROP INDEX audit_uid; DROP INDEX audit_tenant;"
+	    "DROP INDEX audit_action");
+	unstrict(f);
+	store_open(f);
+	expect_indexed(f);
+	assert_int_equal(sql_int(f, "SELECT strict FROM pragma_table_list WHERE "
+				 "name='audit'"), 1);
+	expect_verify(f, 0, 20);
+}
+
+/* ---- long token lists kept aside ---- */
+
+/* Append a record with n tokens "tNNNNNN" (from t0), the way controld
+ * does for a long list: the first CTL_TOKENS_HEAD inline, the rest aside
+ * in chunks. */
+static void append_list(struct fx *f, size_t n, size_t t0)
+{
+	size_t nc = (n + CTL_TOKENS_CHUNK - 1) / CTL_TOKENS_CHUNK;
+	char **chunk = calloc(nc, sizeof(*chunk)), head[1024] = "[";
+	size_t *count = calloc(nc, sizeof(*count));
+	assert_non_null(chunk);
+	assert_non_null(count);
+	for (size_t c = 0; c < nc; c++) {
+		size_t from = c * CTL_TOKENS_CHUNK;
+		count[c] = n - from < CTL_TOKENS_CHUNK ? n - from : CTL_TOKENS_CHUNK;
+		chunk[c] = malloc(count[c] * 12 + 3);
+		char *p = chunk[c];
+		*p++ = '[';
+		for (size_t i = 0; i < count[c]; i++)
+			p += sprintf(p, "%s\"t%07zu\"", i ? "," : "", t0 + from + i);
+		strcpy(p, "]");
+	}
+	for (size_t i = 0; i < CTL_TOKENS_HEAD && i < n; i++)
+		sprintf(head + strlen(head), "%s\"t%07zu\"", i ? "," : "", t0 + i);
+	strcat(head, "]");
+	struct ctl_token_list l = { .count = n, .n_chunks = nc,
+				    .chunk = (const char *const *)chunk,
+				    .chunk_count = count };
+	struct ctl_audit_rec r = { .time = 500, .uid = 7, .role = "investigator",
+				   .action = "resolve.bulk", .tenant = "acme",
+				   .tokens = head, .justification = "INC-1: bulk",
+				   .outcome = "ok", .list = &l };
+	assert_int_equal(ctl_audit_append(&f->s, &r), 0);
+	for (size_t c = 0; c < nc; c++)
+		free(chunk[c]);
+	free(chunk);
+	free(count);
+}
+
+/* Every token of record seq, in pages of page: they must be tNNNNNN from
+ * t0 on, n of them. */
+static void expect_tokens(struct fx *f, int64_t seq, size_t n, size_t t0, size_t page)
+{
+	size_t off = 0, total = 0;
+	char why[200];
+	while (off < n) {
+		json_t *a;
+		if (ctl_audit_tokens(&f->s, seq, off, page, &a, &total, why, sizeof(why)) != 0)
+			fail_msg("ctl_audit_tokens %lld at %zu: %s", (long long)seq, off, why);
+		assert_int_equal(total, n);
+		assert_true(json_array_size(a) > 0);
+		for (size_t i = 0; i < json_array_size(a); i++) {
+			char want[16];
+			snprintf(want, sizeof(want), "t%07zu", t0 + off + i);
+			assert_string_equal(json_string_value(json_array_get(a, i)), want);
+		}
+		off += json_array_size(a);
+		json_decref(a);
+	}
+	assert_int_equal(off, n);
+}
+
+static void test_list_aside(void **state)
+{
+	struct fx *f = *state;
+	char why[200], *shown;
+	size_t total;
+
+	store_open(f);
+	append_n(f, 2, 1000, 1);
+	append_list(f, 2500, 0);          /* record 3: three chunks */
+	append_n(f, 2, 2000, 1);
+	append_list(f, 101, 5000);        /* record 6: one chunk, just over */
+	expect_verify(f, 0, 6);
+	/* the record holds the digest form, not the tokens */
+	assert_int_equal(sql_int(f, "SELECT length(tokens) < 600 FROM audit WHERE seq=3"), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit_tokens WHERE seq=3"), 3);
+	expect_tokens(f, 3, 2500, 0, 700);
+	expect_tokens(f, 3, 2500, 0, 5000);
+	expect_tokens(f, 6, 101, 5000, 10);
+	/* a page inside one chunk and across two */
+	json_t *a;
+	assert_int_equal(ctl_audit_tokens(&f->s, 3, 999, 2, &a, &total, why,
+					  sizeof(why)), 0);
+	assert_string_equal(json_string_value(json_array_get(a, 0)), "t0000999");
+	assert_string_equal(json_string_value(json_array_get(a, 1)), "t0001000");
+	json_decref(a);
+	/* past the end: nothing; an inline list; no such record */
+	assert_int_equal(ctl_audit_tokens(&f->s, 3, 2500, 10, &a, &total, why,
+					  sizeof(why)), 0);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+	assert_int_equal(ctl_audit_tokens(&f->s, 1, 0, 10, &a, &total, why,
+					  sizeof(why)), 0);
+	assert_int_equal(total, 1);
+	json_decref(a);
+	assert_int_equal(ctl_audit_tokens(&f->s, 99, 0, 10, &a, &total, why,
+					  sizeof(why)), -1);
+	assert_non_null(strstr(why, "no record 99"));
+
+	/* what audit.show gives: the first tokens and the count */
+	char q[64];
+	sqlite3_stmt *st;
+	snprintf(q, sizeof(q), "SELECT tokens FROM audit WHERE seq=3");
+	assert_int_equal(sqlite3_prepare_v2(f->s.db, q, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(ctl_audit_tokens_shown((const char *)sqlite3_column_text(st, 0),
+						&shown, &total), 0);
+	sqlite3_finalize(st);
+	assert_int_equal(total, 2500);
+	json_t *h = json_loads(shown, 0, NULL);
+	assert_int_equal(json_array_size(h), CTL_TOKENS_HEAD);
+	assert_string_equal(json_string_value(json_array_get(h, 19)), "t0000019");
+	json_decref(h);
+	free(shown);
+	assert_int_equal(ctl_audit_tokens_shown("[\"a\",\"b\"]", &shown, &total), 0);
+	assert_null(shown); /* short: as it is */
+	assert_int_equal(total, 2);
+
+	/* after a reopen, the same */
+	store_close(f);
+	store_open(f);
+	expect_verify(f, 0, 6);
+	expect_tokens(f, 3, 2500, 0, 1000);
+}
+
+static void test_list_aside_tampered(void **state)
+{
+	struct fx *f = *state;
+
+	store_open(f);
+	append_list(f, 2500, 0);
+	append_n(f, 3, 1000, 1);
+	expect_verify(f, 0, 4);
+	/* one token edited */
+	assert_int_equal(sql(f, "UPDATE audit_tokens SET tokens=replace(tokens, "
+			     "'\"t0001234\"', '\"t0009999\"') WHERE seq=1 AND idx=1"), 1);
+	expect_verify(f, 1, 0);
+	sql(f, "UPDATE audit_tokens SET tokens=replace(tokens, '\"t0009999\"', "
+	    "'\"t0001234\"') WHERE seq=1");
+	expect_verify(f, 0, 4);
+	/* a chunk removed, or moved */
+	sql(f, "CREATE TABLE keep AS SELECT * FROM audit_tokens");
+	sql(f, "DELETE FROM audit_tokens WHERE seq=1 AND idx=2");
+	expect_verify(f, 1, 0);
+	sql(f, "DELETE FROM audit_tokens; INSERT INTO audit_tokens SELECT * FROM keep");
+	expect_verify(f, 0, 4);
+	sql(f, "UPDATE audit_tokens SET first=first+1 WHERE seq=1 AND idx=1");
+	expect_verify(f, 1, 0);
+	sql(f, "DELETE FROM audit_tokens; INSERT INTO audit_tokens SELECT * FROM keep");
+	/* a token added at the end (the count no longer fits) */
+	sql(f, "UPDATE audit_tokens SET tokens=replace(tokens, ']', ',\"tX\"]'), n=n+1 "
+	    "WHERE seq=1 AND idx=2");
+	expect_verify(f, 1, 0);
+	sql(f, "DELETE FROM audit_tokens; INSERT INTO audit_tokens SELECT * FROM keep");
+	expect_verify(f, 0, 4);
+	/* a list of a record that has none */
+	sql(f, "INSERT INTO audit_tokens VALUES(3, 0, 0, 1, '[\"tY\"]')");
+	char why[256] = "";
+	int64_t n;
+	assert_true(ctl_audit_verify(&f->s, &n, why, sizeof(why)) != 0);
+	assert_non_null(strstr(why, "audit_tokens"));
+	sql(f, "DELETE FROM audit_tokens WHERE seq=3");
+	expect_verify(f, 0, 4);
+	/* pruning takes a list with its record */
+	assert_int_equal(prune(f, 600), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 3);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit_tokens"), 0);
+	expect_verify(f, 0, 3);
+}
+
+/* Records from before lists were kept aside: a long list inline. */
+static void test_list_inline_old(void **state)
+{
+	struct fx *f = *state;
+	char *text = malloc(200 * 12 + 3), *p = text, *shown;
+	size_t total;
+
+	store_open(f);
+	*p++ = '[';
+	for (int i = 0; i < 200; i++)
+		p += sprintf(p, "%s\"t%07d\"", i ? "," : "", i);
+	strcpy(p, "]");
+	struct ctl_audit_rec r = { .uid = 7, .role = "investigator",
+				   .action = "resolve.bulk", .tokens = text,
+				   .justification = "INC-2: old bulk", .outcome = "ok" };
+	assert_int_equal(ctl_audit_append(&f->s, &r), 0);
+	expect_verify(f, 0, 1);
+	expect_tokens(f, 1, 200, 0, 64);
+	assert_int_equal(ctl_audit_tokens_shown(text, &shown, &total), 0);
+	assert_int_equal(total, 200);
+	json_t *h = json_loads(shown, 0, NULL);
+	assert_int_equal(json_array_size(h), CTL_TOKENS_HEAD);
+	json_decref(h);
+	free(shown);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1452,6 +1808,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_change_commit_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_change_after_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_shred, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_indexes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vacuum_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_aside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_aside_tampered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_inline_old, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
