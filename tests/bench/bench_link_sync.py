@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -43,19 +42,11 @@ def creates(sock_path, ids, out):
     appends the ids made to out, stops at the first refusal."""
     s = socket.socket(socket.AF_UNIX)
     s.connect(sock_path)
-    buf = b""
     for t in ids:
-        body = json.dumps({"cmd": "tenant.create", "tenant": t}).encode()
-        s.sendall(struct.pack(">I", len(body)) + body)
-        while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
-            chunk = s.recv(65536)
-            if not chunk:
-                out.append(("error", "connection closed"))
-                return
-            buf += chunk
-        n = 4 + struct.unpack(">I", buf[:4])[0]
-        a = json.loads(buf[4:n])
-        buf = buf[n:]
+        a = veiltest.api_call_on(s, {"cmd": "tenant.create", "tenant": t})
+        if a is None:
+            out.append(("error", "connection closed"))
+            return
         if not a.get("ok"):
             out.append(("error", a.get("error")))
             return

@@ -20,15 +20,16 @@ Then veil-controld on it:
 
 usage: bench_scale.py BUILD_DIR [--tenants N] [--deep N] [--versions N]
 """
-import json
 import os
 import shutil
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                "integration"))
+import veiltest  # noqa: E402
 
 BUILD = sys.argv[1]
 
@@ -45,18 +46,7 @@ CTLD = os.path.join(BUILD, "control", "veil-controld")
 GEN = os.path.join(BUILD, "tests", "gen_tenants")
 
 
-def req(sock, obj):
-    body = json.dumps(obj).encode()
-    with socket.socket(socket.AF_UNIX) as s:
-        s.connect(sock)
-        s.sendall(struct.pack(">I", len(body)) + body)
-        data = b""
-        while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
-            chunk = s.recv(1 << 20)
-            if not chunk:
-                break
-            data += chunk
-    return json.loads(data[4:])
+req = veiltest.api_call
 
 
 def status(pid):

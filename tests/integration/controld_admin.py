@@ -14,7 +14,6 @@ import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -92,17 +91,7 @@ class Ctld(veiltest.Controld):
         return self.records(action)
 
 
-def call_on(s, req):
-    """One request on an open connection; the answer."""
-    body = json.dumps(req).encode()
-    s.sendall(struct.pack(">I", len(body)) + body)
-    data = b""
-    while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
-        chunk = s.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    return json.loads(data[4:])
+call_on = veiltest.api_call_on
 
 
 def reload(root):

@@ -32,7 +32,6 @@ import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -472,18 +471,11 @@ def api_calls(d, reqs):
     s = socket.socket(socket.AF_UNIX)
     s.connect(d.sock)
     answers = []
-    buf = b""
     for req in reqs:
-        body = json.dumps(req).encode()
-        s.sendall(struct.pack(">I", len(body)) + body)
-        while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
-            chunk = s.recv(65536)
-            if not chunk:
-                raise RuntimeError("controld closed the connection")
-            buf += chunk
-        n = 4 + struct.unpack(">I", buf[:4])[0]
-        answers.append(json.loads(buf[4:n]))
-        buf = buf[n:]
+        a = veiltest.api_call_on(s, req)
+        if a is None:
+            raise RuntimeError("controld closed the connection")
+        answers.append(a)
     s.close()
     return answers
 

@@ -17,12 +17,9 @@
 
 usage: scale_tenants.py BUILD_DIR
 """
-import json
 import os
 import sqlite3
 import shutil
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -37,19 +34,7 @@ TENANTS = 2500
 VERSIONS = 400
 
 
-def req(sock, obj):
-    """One request over the socket: the answer (a dict)."""
-    body = json.dumps(obj).encode()
-    with socket.socket(socket.AF_UNIX) as s:
-        s.connect(sock)
-        s.sendall(struct.pack(">I", len(body)) + body)
-        data = b""
-        while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
-            chunk = s.recv(1 << 20)
-            if not chunk:
-                break
-            data += chunk
-    return json.loads(data[4:]) if len(data) >= 4 else {"ok": False, "error": "no answer"}
+req = veiltest.api_call
 
 
 def lookup(sock, tenant, name):

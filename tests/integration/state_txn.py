@@ -24,9 +24,7 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
-import struct
 import subprocess
 import sys
 import tempfile
@@ -94,17 +92,7 @@ class Daemon:
 
     def req(self, obj):
         """One request as it goes over the socket: the answer (a dict)."""
-        body = json.dumps(obj).encode()
-        with socket.socket(socket.AF_UNIX) as s:
-            s.connect(self.sock)
-            s.sendall(struct.pack(">I", len(body)) + body)
-            data = b""
-            while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        return json.loads(data[4:]) if len(data) >= 4 else {"ok": False, "error": "no answer"}
+        return veiltest.api_call(self.sock, obj)
 
 
 # ---- the full disk ----

@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import tempfile
 import time
@@ -71,6 +72,30 @@ def wait_unix(path, proc=None, tries=200):
         except OSError:
             time.sleep(0.05)
     return False
+
+
+def api_call_on(s, req):
+    """One request of veil-controld's admin API (a 4-byte big-endian length,
+    then JSON) on the open connection @s. @return the answer (a dict), or
+    None if the connection closed before the whole answer came."""
+    body = json.dumps(req).encode()
+    s.sendall(struct.pack(">I", len(body)) + body)
+    data = b""
+    while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            return None
+        data += chunk
+    return json.loads(data[4:])
+
+
+def api_call(path, req):
+    """One request on a new connection to the socket @path. @return the
+    answer, or {"ok": False, "error": "no answer"} if none came."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(path)
+        a = api_call_on(s, req)
+    return a if a is not None else {"ok": False, "error": "no answer"}
 
 
 def make_certs(d):
