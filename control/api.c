@@ -199,18 +199,6 @@ static json_t *refuse(struct ctld *d, const struct ctl_caller *who,
 
 /* ---- state changes: the change and its record in one transaction ---- */
 
-/* controld's own messages (it runs under systemd, stderr is the journal) */
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("veil-controld: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
 /* A record of a caller's, or with who NULL, of controld's own (the
  * housekeeping): role "system", uid 0. */
 static int record(struct ctld *d, const struct ctl_caller *who, const char *action,
@@ -241,7 +229,7 @@ static int commit_change(struct ctld *d, const struct ctl_caller *who,
 /* The change did not commit: say so in the log, and to the caller. */
 static void rolled_back(struct ctld *d)
 {
-	note("governance log commit failed: %s; the change was rolled back",
+	ctl_log("governance log commit failed: %s; the change was rolled back",
 	     sqlite3_errmsg(d->store.db));
 }
 
@@ -255,7 +243,7 @@ static json_t *not_changed(struct ctld *d)
  * short of a bug: ctl_key_stage checks the ring's room). */
 static void not_live(const char *tenant, uint32_t version)
 {
-	note("tenant %s: key version %u is stored but not in memory (%s); "
+	ctl_log("tenant %s: key version %u is stored but not in memory (%s); "
 	     "restart veil-controld to load it", tenant, version, strerror(errno));
 }
 
@@ -599,7 +587,7 @@ static json_t *cmd_key_destroy(struct ctld *d, const struct ctl_caller *who, jso
 	ctl_key_destroyed(d, t, ver);
 	bool shredded = ctl_store_shred(&d->store) == 0;
 	if (!shredded)
-		note("shredding %s version %u: the WAL could not be truncated (%s); "
+		ctl_log("shredding %s version %u: the WAL could not be truncated (%s); "
 		     "retrying at the next housekeeping", t->id, ver,
 		     sqlite3_errmsg(d->store.db));
 	json_t *a = ok();
@@ -1509,7 +1497,7 @@ void ctl_housekeeping(struct ctld *d)
 	}
 	/* a shred that could not finish before is retried here */
 	if ((destroyed || d->store.shred_pending) && ctl_store_shred(&d->store) != 0)
-		note("shredding: the WAL could not be truncated (%s); retrying at "
+		ctl_log("shredding: the WAL could not be truncated (%s); retrying at "
 		     "the next housekeeping", sqlite3_errmsg(d->store.db));
 	/* automatic rolls: the current version is older than the interval */
 	for (unsigned i = 0; i < d->n_tenants; i++) {
@@ -1553,6 +1541,6 @@ void ctl_housekeeping(struct ctld *d)
 		snprintf(why, sizeof(why), "pruning the governance log failed: %s",
 			 sqlite3_errmsg(d->store.db));
 	if (why[0] != '\0' && strcmp(why, said) != 0)
-		fprintf(stderr, "veil-controld: %s\n", why);
+		ctl_log("%s", why);
 	memcpy(said, why, sizeof(said));
 }

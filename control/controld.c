@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include "ctld_pvt.h"
@@ -97,33 +96,11 @@ struct client {
 static struct ctld d;
 static struct client clients[CTLD_MAX_CLIENTS];
 
-/* Without -f, syslog (facility daemon; journald takes it): a daemon's
- * stderr is /dev/null (openlog's LOG_PERROR copies to the terminal until
- * daemon() detaches). With -f and for -n, stderr. */
-static bool to_syslog;
-
-static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logmsg(const char *fmt, ...)
-{
-	va_list ap;
-	if (to_syslog) {
-		va_start(ap, fmt);
-		vsyslog(LOG_NOTICE, fmt, ap);
-		va_end(ap);
-		return;
-	}
-	va_start(ap, fmt);
-	fputs("veil-controld: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
 /* The link server's lines (dataplanes connecting, leaving, refused). */
 static void link_log(void *ctx, const char *msg)
 {
 	(void)ctx;
-	logmsg("link: %s", msg);
+	ctl_log("link: %s", msg);
 }
 
 static int64_t mono_ms(void)
@@ -172,17 +149,17 @@ static int socket_dir(const char *dir, const char *group, gid_t gid)
 	if (mkdir(dir, 0700) == 0) {
 		if ((grouped && chown(dir, (uid_t)-1, gid) != 0) ||
 		    chmod(dir, grouped ? 0750 : 0755) != 0) {
-			logmsg("socket directory %s: %s", dir, strerror(errno));
+			ctl_log("socket directory %s: %s", dir, strerror(errno));
 			return -1;
 		}
 	} else if (errno != EEXIST) {
-		logmsg("socket directory %s: %s", dir, strerror(errno));
+		ctl_log("socket directory %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	char bad[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct stat st;
 	if (grouped && !group_can_pass(dir, gid, bad, sizeof(bad), &st)) {
-		logmsg("socket_group %s: its members cannot reach the socket: %s is mode "
+		ctl_log("socket_group %s: its members cannot reach the socket: %s is mode "
 		       "%04o, owner %u:%u (it needs o+x, or group %s with g+x: e.g. "
 		       "chgrp %s %s; chmod 0750 %s); veil-controld does not loosen a "
 		       "directory it did not make", group, bad,
@@ -197,14 +174,14 @@ static int listen_socket(const struct ctl_config *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(c->socket_path) >= sizeof(sa.sun_path)) {
-		logmsg("socket path too long: %s", c->socket_path);
+		ctl_log("socket path too long: %s", c->socket_path);
 		return -1;
 	}
 	gid_t gid = (gid_t)-1;
 	if (c->socket_group[0] != '\0') {
 		struct group *g = getgrnam(c->socket_group);
 		if (g == NULL) {
-			logmsg("socket group %s: no such group", c->socket_group);
+			ctl_log("socket group %s: no such group", c->socket_group);
 			return -1;
 		}
 		gid = g->gr_gid;
@@ -222,13 +199,13 @@ static int listen_socket(const struct ctl_config *c)
 	unlink(c->socket_path);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    chmod(c->socket_path, 0660) != 0 || listen(fd, 64) != 0) {
-		logmsg("socket %s: %s", c->socket_path, strerror(errno));
+		ctl_log("socket %s: %s", c->socket_path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
 	if (gid != (gid_t)-1 && chown(c->socket_path, (uid_t)-1, gid) != 0) {
-		logmsg("socket group %s: %s", c->socket_group, strerror(errno));
+		ctl_log("socket group %s: %s", c->socket_group, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -583,7 +560,7 @@ static void answer_pending(void)
 {
 	bool lost = ctl_store_sync(&d.store) != 0;
 	if (lost)
-		logmsg("governance log commit failed: %s; withholding answers",
+		ctl_log("governance log commit failed: %s; withholding answers",
 		       sqlite3_errmsg(d.store.db));
 	for (int i = 0; i < CTLD_MAX_CLIENTS; i++) {
 		struct client *c = &clients[i];
@@ -618,7 +595,7 @@ static int run(int lfd)
 	while (!stopping) {
 		if (reload_wanted) {
 			reload_wanted = 0;
-			ctl_reload(&d, logmsg);
+			ctl_reload(&d);
 		}
 		int n = 0;
 		pfd[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
@@ -636,7 +613,7 @@ static int run(int lfd)
 			      veil_link_server_busy(d.link) ?
 			      VEIL_LINK_BUSY_POLL_MS : 100);
 		if (rc < 0 && errno != EINTR) {
-			logmsg("poll: %s", strerror(errno));
+			ctl_log("poll: %s", strerror(errno));
 			return -1;
 		}
 		if (d.link != NULL)
@@ -746,9 +723,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!foreground) {
-		/* LOG_PERROR: on the terminal too, until daemon() closes it */
-		openlog("veil-controld", LOG_PID | LOG_PERROR, LOG_DAEMON);
-		to_syslog = true;
+		ctl_log_to_syslog();
 	}
 	prctl(PR_SET_DUMPABLE, 0); /* keys: no core dumps, no ptrace */
 	umask(077);
@@ -756,21 +731,21 @@ int main(int argc, char **argv)
 		clients[i].fd = -1;
 	d.started = ctl_now();
 	if (open_store(recover, err, sizeof(err)) != 0) {
-		logmsg("%s", err);
+		ctl_log("%s", err);
 		return 1;
 	}
 	if (d.store.note[0] != '\0')
-		logmsg("%s", d.store.note);
+		ctl_log("%s", d.store.note);
 	char eerr[160];
 	struct veil_engine_opts eo;
 	if (veil_engine_opts_from_env(&eo, eerr, sizeof(eerr)) != 0 ||
 	    (d.engine = veil_engine_new(&eo)) == NULL) {
-		logmsg("crypto engine: %s", eerr[0] ? eerr : strerror(errno));
+		ctl_log("crypto engine: %s", eerr[0] ? eerr : strerror(errno));
 		return 1;
 	}
 	if (ctl_settings_load(&d, err, sizeof(err)) != 0 ||
 	    ctl_tenants_load(&d, err, sizeof(err)) != 0) {
-		logmsg("%s", err);
+		ctl_log("%s", err);
 		return 1;
 	}
 	struct veil_link_server_opts lo = {
@@ -780,7 +755,7 @@ int main(int argc, char **argv)
 	};
 	d.link = veil_link_server_new(&lo, err, sizeof(err));
 	if (d.link == NULL) {
-		logmsg("dataplane link: %s", err);
+		ctl_log("dataplane link: %s", err);
 		return 1;
 	}
 	/* before the socket exists: whoever sees it may signal us */
@@ -793,14 +768,14 @@ int main(int argc, char **argv)
 	if (lfd < 0)
 		return 1;
 	if (!foreground && daemon(0, 0) != 0) {
-		logmsg("daemon: %s", strerror(errno));
+		ctl_log("daemon: %s", strerror(errno));
 		return 1;
 	}
-	logmsg("serving %u tenants on %s (crypto %s, link %s)", d.n_tenants,
+	ctl_log("serving %u tenants on %s (crypto %s, link %s)", d.n_tenants,
 	       d.cfg.socket_path, veil_engine_name(d.engine), d.cfg.link_socket);
 	int rc = run(lfd);
 
-	logmsg("stopping after %llu requests", (unsigned long long)d.requests);
+	ctl_log("stopping after %llu requests", (unsigned long long)d.requests);
 	for (int i = 0; i < CTLD_MAX_CLIENTS; i++)
 		if (clients[i].fd >= 0)
 			client_close(&clients[i]);

@@ -181,8 +181,12 @@ void ctl_setting_apply(struct ctld *d, const struct ctl_setting_change *ch);
  * change (runtime settings stay over them), keys read only at start are
  * kept and reported; a file with an error changes nothing. Logs what
  * changed and writes a config.reload record. 0, or -1 if refused. */
-typedef void (*ctl_log_fn)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int ctl_reload(struct ctld *d, ctl_log_fn log);
+int ctl_reload(struct ctld *d);
+
+/* log.c: the daemon's messages: stderr, or syslog once ctl_log_to_syslog()
+ * was called (without -f). */
+void ctl_log_to_syslog(void);
+void ctl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* api.c: one request in, one answer out (a new JSON object). */
 /* The caller's role now: a database binding of its uid, else the

@@ -192,13 +192,13 @@ static struct veil_key *unwrap_version(struct ctld *d, struct ctl_tenant *t,
 			err = errno;
 			explicit_bzero(raw, sizeof(raw));
 			if (k == NULL)
-				fprintf(stderr, "veil-controld: tenant %s key version %u: no "
+				ctl_log("tenant %s key version %u: no "
 					"locked memory for it (%s): raise LimitMEMLOCK or lower "
-					"key_cache (veil-controld -n says what it needs)\n",
+					"key_cache (veil-controld -n says what it needs)",
 					t->id, version, strerror(err));
 		} else {
-			fprintf(stderr, "veil-controld: tenant %s key version %u does not "
-				"unwrap: wrong master key or tampered database\n",
+			ctl_log("tenant %s key version %u does not "
+				"unwrap: wrong master key or tampered database",
 				t->id, version);
 		}
 	}

@@ -95,27 +95,27 @@ static void setting_changes(json_t *before, json_t *after, char *buf, size_t cap
 }
 
 /* The reload's governance record, durable when this returns. */
-static void record(struct ctld *d, ctl_log_fn log, const char *outcome)
+static void record(struct ctld *d, const char *outcome)
 {
 	struct ctl_audit_rec r = { .uid = 0, .role = "system",
 				   .action = "config.reload", .outcome = outcome };
 	if (ctl_audit_append(&d->store, &r) != 0)
-		log("governance log: the reload's record cannot be written: %s",
+		ctl_log("governance log: the reload's record cannot be written: %s",
 		    sqlite3_errmsg(d->store.db));
 }
 
-int ctl_reload(struct ctld *d, ctl_log_fn log)
+int ctl_reload(struct ctld *d)
 {
 	struct ctl_config n;
 	char err[512], changes[2048] = "", restart[1024] = "", outcome[3200];
 	char path[sizeof(d->file_cfg.path)];
 	snprintf(path, sizeof(path), "%s", d->file_cfg.path);
 
-	log("reloading %s (SIGHUP)", path);
+	ctl_log("reloading %s (SIGHUP)", path);
 	if (ctl_config_load(&n, path, err, sizeof(err)) != 0) {
-		log("reload refused, the configuration in effect stays: %s", err);
+		ctl_log("reload refused, the configuration in effect stays: %s", err);
 		snprintf(outcome, sizeof(outcome), "refused: %s", err);
-		record(d, log, outcome);
+		record(d, outcome);
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof(restart_keys) / sizeof(restart_keys[0]); i++) {
@@ -144,9 +144,9 @@ int ctl_reload(struct ctld *d, ctl_log_fn log)
 		d->cfg = old_cfg;
 		d->file_cfg = old_file;
 		json_decref(before);
-		log("reload refused, the configuration in effect stays: %s", err);
+		ctl_log("reload refused, the configuration in effect stays: %s", err);
 		snprintf(outcome, sizeof(outcome), "refused: %s", err);
-		record(d, log, outcome);
+		record(d, outcome);
 		return -1;
 	}
 	json_t *after = ctl_settings_json(d);
@@ -154,13 +154,13 @@ int ctl_reload(struct ctld *d, ctl_log_fn log)
 	json_decref(before);
 	json_decref(after);
 
-	log("reloaded %s: %s", path, changes[0] ? changes : "no change");
+	ctl_log("reloaded %s: %s", path, changes[0] ? changes : "no change");
 	if (restart[0])
-		log("changed in %s but needs a restart to apply (kept as it was): %s",
+		ctl_log("changed in %s but needs a restart to apply (kept as it was): %s",
 		    path, restart);
 	snprintf(outcome, sizeof(outcome), "ok: %s%s%s", changes[0] ? changes :
 		 "no change", restart[0] ? "; needs a restart (kept as it was): " : "",
 		 restart);
-	record(d, log, outcome);
+	record(d, outcome);
 	return 0;
 }

@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -186,7 +187,7 @@ def syslog(root):
         return
     r = os.path.join(root, "syslog")
     os.mkdir(r)
-    d = Ctld(r, "veil-test-adm-sl-%d" % os.getpid())
+    d = Ctld(r, "veil-test-adm-sl-%d" % os.getpid(), controld="key_cache = 1\n")
     logsock = os.path.join(r, "log.sock")
     lst = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     lst.bind(logsock)
@@ -217,6 +218,25 @@ def syslog(root):
         check(m and int(m.group(1)) >> 3 == 3,
               "the daemon's start is in syslog (facility daemon, its pid): %r" % msgs)
         pid = int(m.group(2)) if m else 0
+        # a message from the library's side of the daemon (the key cache):
+        # version 1 no longer unwraps, and a resolve needs it (the cache
+        # holds one version, the current one)
+        d.ctl("tenant", "create", "acme")
+        _, a = d.ctl("lookup", "-t", "acme", "-j", JUST, "alice")
+        tok = a["tokens"][0]["token"] if a.get("tokens") else ""
+        d.ctl("key", "roll", "acme")
+        d.ctl("lookup", "-t", "acme", "-j", JUST, "alice")
+        with sqlite3.connect(os.path.join(r, "state", "veil.db"), timeout=10) as db:
+            db.execute("UPDATE keys SET wrapped = zeroblob(40) WHERE tenant = 'acme' "
+                       "AND version = 1")
+        d.ctl("resolve", "-t", "acme", "-j", JUST, tok)
+        try:
+            while not any("does not unwrap" in x for x in msgs):
+                msgs.append(lst.recv(4096).decode("utf-8", "replace"))
+        except socket.timeout:
+            pass
+        check(any("version 1 does not unwrap" in x for x in msgs),
+              "a message of the key cache is in syslog too: %r" % msgs)
         if pid:
             os.kill(pid, signal.SIGHUP)
             try:
