@@ -560,8 +560,12 @@ int veil_link_server_poll(struct veil_link_server *s)
 		handled++;
 		s->last_contact_ms = now;
 		if (type == VEIL_LINK_MSG_HELLO) {
-			/* a (re)started dataplane: it has nothing yet */
+			/* a (re)started dataplane: it has nothing yet, and
+			 * its counters start from zero (rows of workers an
+			 * earlier run had go: they would add to its totals) */
 			s->peer_hello = true;
+			for (unsigned i = 0; i < MAX_WORKERS; i++)
+				s->counters[i].valid = false;
 			s->synced = false;
 			resync_start(s);
 		} else if (type == VEIL_LINK_MSG_COUNTERS &&

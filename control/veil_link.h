@@ -100,8 +100,10 @@ struct veil_link_counters {
 };
 
 /**
- * What value[] of a worker's COUNTERS holds, by index: lines in, out,
- * dropped and held (waiting for a key), identities replaced, bytes read
+ * What value[] of a worker's COUNTERS holds, by index: lines in, out
+ * (written whole to the output), dropped, held (waiting for a key) and not
+ * written (the output failed: in = out + dropped + held + not written),
+ * identities replaced, bytes read
  * and written (line ends included), then the lines dropped by
  * reason: the dataplane library's reasons in the order of
  * VDP_REASON_LIST (veil_dp.h), then oversize (longer than the maximum
@@ -113,6 +115,7 @@ struct veil_link_counters {
 	X(LINES_OUT, "lines_out")                                              \
 	X(LINES_DROPPED, "lines_dropped")                                      \
 	X(LINES_HELD, "lines_held")                                            \
+	X(LINES_NOT_WRITTEN, "lines_not_written")                              \
 	X(IDENTITIES, "identities")                                            \
 	X(IDENTITIES_USER, "identities_user")                                  \
 	X(IDENTITIES_DEVICE, "identities_device")                              \

@@ -961,16 +961,16 @@ static int cmd_stats(int argc, char **argv)
 		       str(a, "link"), json_array_size(workers),
 		       json_array_size(workers) == 1 ? "" : "s");
 		if (json_array_size(workers) > 0)
-			printf("%-6s %12s %12s %10s %8s %12s %14s %14s  %s\n", "WORKER",
-			       "LINES IN", "WRITTEN", "DROPPED", "HELD", "IDENTITIES",
-			       "BYTES IN", "BYTES OUT", "UPDATED");
+			printf("%-6s %12s %12s %10s %8s %11s %12s %14s %14s  %s\n", "WORKER",
+			       "LINES IN", "WRITTEN", "DROPPED", "HELD", "NOT WRITTEN",
+			       "IDENTITIES", "BYTES IN", "BYTES OUT", "UPDATED");
 		long long now = (long long)time(NULL) * 1000;
 		json_array_foreach(workers, i, w) {
 			json_t *c = json_object_get(w, "counters");
-			printf("%-6lld %12lld %12lld %10lld %8lld %12lld %14lld %14lld  %llds ago\n",
+			printf("%-6lld %12lld %12lld %10lld %8lld %11lld %12lld %14lld %14lld  %llds ago\n",
 			       num(w, "worker"), num(c, "lines_in"), num(c, "lines_out"),
 			       num(c, "lines_dropped"), num(c, "lines_held"),
-			       num(c, "identities"), num(c, "bytes_in"), num(c, "bytes_out"),
+			       num(c, "lines_not_written"), num(c, "identities"), num(c, "bytes_in"), num(c, "bytes_out"),
 			       (now - num(w, "updated_ms")) / 1000);
 		}
 		json_t *drops = json_object_get(json_object_get(a, "totals"), "dropped");

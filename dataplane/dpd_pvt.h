@@ -204,6 +204,9 @@ int vdd_worker_run(struct vdd_worker *x);
 const char *vdd_worker_error(const struct vdd_worker *x);
 /* Lines still held when the loop ended (stopped early). */
 unsigned vdd_worker_held(const struct vdd_worker *x);
+/* Lines read and then not processed because the output had failed (held
+ * ones, and in snapshot mode the rest of the input): not written. */
+uint64_t vdd_worker_abandoned(const struct vdd_worker *x);
 void vdd_worker_free(struct vdd_worker *x);
 
 /* Two or more workers: the vdd_worker loop above runs on the main lcore

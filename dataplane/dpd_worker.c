@@ -75,6 +75,9 @@ struct vdd_worker {
 	struct vdp_burst out;
 	struct vdd_pool *pool;       /* two or more workers, or NULL */
 	int slot;                    /* a queue pair per worker: its index */
+	bool tx_failed;              /* the output failed: nothing more goes */
+	uint64_t abandoned;          /* lines read, then not processed because
+				        the output had failed: not written */
 	char err[256];
 };
 
@@ -82,7 +85,7 @@ static int pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n
 static int pool_complete(struct vdd_pool *p, bool all);
 static void pool_ack(struct vdd_pool *p);
 static void pool_counters(struct vdd_pool *p, uint64_t *t, const struct vdr_stats *st,
-			  unsigned held);
+			  unsigned held, uint64_t abandoned);
 
 struct vdd_worker *vdd_worker_new(struct vdd_shared *sh, struct vdp_worker *w,
 				  struct vdr_driver *drv, unsigned n_src,
@@ -172,6 +175,11 @@ unsigned vdd_worker_held(const struct vdd_worker *x)
 	return x->q_live;
 }
 
+uint64_t vdd_worker_abandoned(const struct vdd_worker *x)
+{
+	return x->abandoned;
+}
+
 void vdd_worker_free(struct vdd_worker *x)
 {
 	if (x == NULL)
@@ -214,16 +222,20 @@ static void publish(struct vdd_worker *x)
 
 	if (x->pool != NULL) {
 		vdr_stats(x->drv, &st);
-		pool_counters(x->pool, t, &st, x->q_live);
+		pool_counters(x->pool, t, &st, x->q_live, x->abandoned);
 		goto totals;
 	}
 	add_pipeline(t, x->w, x->n_src);
 	vdr_stats(x->drv, &st);
 	/* lines over the maximum never reach the pipeline: in and dropped */
 	t[VEIL_LINK_CTR_DROP_OVERSIZE] = st.rx_oversize;
-	t[VEIL_LINK_CTR_LINES_IN] += st.rx_oversize + x->q_live;
+	t[VEIL_LINK_CTR_LINES_IN] += st.rx_oversize + x->q_live + x->abandoned;
 	t[VEIL_LINK_CTR_LINES_DROPPED] += st.rx_oversize;
 	t[VEIL_LINK_CTR_LINES_HELD] = x->q_live;
+	/* out counts the lines written whole: the pipeline's minus those the
+	 * output lost */
+	t[VEIL_LINK_CTR_LINES_OUT] -= st.tx_lost;
+	t[VEIL_LINK_CTR_LINES_NOT_WRITTEN] = st.tx_lost + x->abandoned;
 	t[VEIL_LINK_CTR_BYTES_IN] = st.rx_bytes;
 	t[VEIL_LINK_CTR_BYTES_OUT] = st.tx_bytes;
 totals:
@@ -312,21 +324,27 @@ static bool can_go(const struct vdd_worker *x, unsigned src)
 	       x->now - x->wait_since[src] >= x->wait_keys;
 }
 
+/* The lines to the pipeline and the output. @return 0; -1 when the output
+ * failed (the lines were taken: the driver counts those it did not write);
+ * -2 when they were not taken (an earlier failure, or no memory). */
 static int process(struct vdd_worker *x, const struct vdp_line *in, unsigned n)
 {
 	if (x->pool != NULL) {
-		if (x->err[0] != '\0' || pool_submit(x->pool, in, n) != 0) {
+		int rc = x->err[0] != '\0' ? -2 : pool_submit(x->pool, in, n);
+		if (rc != 0) {
 			if (x->err[0] == '\0')
 				snprintf(x->err, sizeof(x->err), "%s",
 					 vdr_error(x->drv)[0] ? vdr_error(x->drv)
 							      : "out of memory");
-			return -1;
+			x->tx_failed = true;
+			return rc;
 		}
 		return 0;
 	}
 	vdp_process_burst(x->w, in, n, &x->out);
 	if (vdr_tx(x->drv, &x->out) < 0) {
 		snprintf(x->err, sizeof(x->err), "%s", vdr_error(x->drv));
+		x->tx_failed = true;
 		return -1;
 	}
 	return 0;
@@ -398,9 +416,10 @@ static int drain(struct vdd_worker *x)
 	}
 	if (k == 0)
 		return 0;
-	if (process(x, x->lines, k) != 0)
+	int rc = process(x, x->lines, k);
+	if (rc == -2)
 		return -1;
-	for (unsigned i = 0; i < k; i++) {
+	for (unsigned i = 0; i < k; i++) { /* taken, also when tx failed */
 		const struct held *h = &x->q[x->q_head];
 		if (h->src < x->n_src)
 			x->held_n[h->src]--;
@@ -411,7 +430,7 @@ static int drain(struct vdd_worker *x)
 	}
 	if (x->q_n == 0)
 		x->q_head = x->a_head = x->a_tail = 0;
-	return (int)k;
+	return rc != 0 ? -1 : (int)k;
 }
 
 /* When the next held source reaches its wait_keys (then it may go, as a
@@ -448,9 +467,10 @@ static int drain_per_source(struct vdd_worker *x)
 		x->next_deadline = next_deadline(x);
 		return 0;
 	}
-	if (process(x, x->lines, k) != 0)
+	int rc = process(x, x->lines, k);
+	if (rc == -2)
 		return -1;
-	for (unsigned i = 0; i < k; i++) {
+	for (unsigned i = 0; i < k; i++) { /* taken, also when tx failed */
 		struct held *h = &x->q[idx[i]];
 		h->taken = true;
 		if (h->src < x->n_src)
@@ -467,7 +487,7 @@ static int drain_per_source(struct vdd_worker *x)
 		x->q_head = x->a_head = x->a_tail = 0;
 	if (k < VDP_BURST_MAX) /* all that could go went: look again later */
 		x->rescan = false, x->next_deadline = next_deadline(x);
-	return (int)k;
+	return rc != 0 ? -1 : (int)k;
 }
 
 /* Per-source order: admit a received burst. Lines of a source with
@@ -492,12 +512,38 @@ static int admit_per_source(struct vdd_worker *x, unsigned n)
 		else
 			break;
 	}
-	if (g > 0 && process(x, x->go, g) != 0)
-		return -1;
+	int rc = g > 0 ? process(x, x->go, g) : 0;
+	if (rc == -2)
+		x->abandoned += g; /* neither held nor given back */
 	vdr_rx_return(x->drv, n - i);
+	if (rc != 0)
+		return -1;
 	if (i == 0 && n > 0)
 		usleep(1000); /* the queue's room is for lines that wait */
 	return 0;
+}
+
+/* The output failed: nothing more is processed. The lines held, and in
+ * snapshot mode (order kept across sources: a finite input) the rest of
+ * the input, are counted as not written, so that every line of the input
+ * is accounted for. */
+static void abandon_rest(struct vdd_worker *x)
+{
+	x->abandoned += x->q_live;
+	for (unsigned s = 0; s < x->n_src; s++)
+		x->held_n[s] = 0;
+	if (x->a_tail > 0)
+		explicit_bzero(x->arena, x->a_tail); /* names */
+	x->q_n = x->q_live = x->q_head = 0;
+	x->a_head = x->a_tail = 0;
+	if (x->per_source)
+		return;
+	for (;;) {
+		int n = vdr_rx(x->drv, x->lines, VDP_BURST_MAX);
+		if (n < 0) /* the end, or a read error (counted by the driver) */
+			break;
+		x->abandoned += (uint64_t)n;
+	}
 }
 
 int vdd_worker_run(struct vdd_worker *x)
@@ -546,7 +592,10 @@ int vdd_worker_run(struct vdd_worker *x)
 		if (x->q_n == 0)
 			while (go < (unsigned)n && can_go(x, x->lines[go].src))
 				go++;
-		if (go > 0 && process(x, x->lines, go) != 0) {
+		int prc = go > 0 ? process(x, x->lines, go) : 0;
+		if (prc != 0) {
+			/* the lines not taken go back, to be counted below */
+			vdr_rx_return(x->drv, (unsigned)n - (prc == -1 ? go : 0));
 			rc = -1;
 			break;
 		}
@@ -575,6 +624,8 @@ int vdd_worker_run(struct vdd_worker *x)
 		snprintf(x->err, sizeof(x->err), "%s", vdr_error(x->drv));
 		rc = -1;
 	}
+	if (x->tx_failed)
+		abandon_rest(x);
 	publish(x);
 	if (x->slot >= 0) {
 		if (rc != 0) /* fail closed: the process ends */
@@ -913,7 +964,7 @@ static int pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n
 		need += in[i].len;
 	if (!grow_buf(&d->ibuf, &d->icap, need + 1)) {
 		p->free_d[p->n_free++] = d;
-		return -1;
+		return -2; /* not taken */
 	}
 	size_t o = 0;
 	d->bytes_in = 0;
@@ -938,7 +989,7 @@ static int pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n
  * own, with what only the distributor sees (oversize lines, held lines,
  * the driver's exact byte counts) on worker 0. */
 static void pool_counters(struct vdd_pool *p, uint64_t *t, const struct vdr_stats *st,
-			  unsigned held)
+			  unsigned held, uint64_t abandoned)
 {
 	uint64_t w[VDD_MAX_WORKERS][VEIL_LINK_CTR_COUNT];
 	uint64_t bin = 0, bout = 0;
@@ -952,15 +1003,27 @@ static void pool_counters(struct vdd_pool *p, uint64_t *t, const struct vdr_stat
 		bout += w[i][VEIL_LINK_CTR_BYTES_OUT];
 	}
 	w[0][VEIL_LINK_CTR_DROP_OVERSIZE] += st->rx_oversize;
-	w[0][VEIL_LINK_CTR_LINES_IN] += st->rx_oversize + held;
+	w[0][VEIL_LINK_CTR_LINES_IN] += st->rx_oversize + held + abandoned;
 	w[0][VEIL_LINK_CTR_LINES_DROPPED] += st->rx_oversize;
 	w[0][VEIL_LINK_CTR_LINES_HELD] = held;
+	w[0][VEIL_LINK_CTR_LINES_NOT_WRITTEN] = st->tx_lost + abandoned;
+	/* the output is shared: the lines it lost come off the workers' out
+	 * in worker order, so that the rows add up to the totals */
+	uint64_t lost = st->tx_lost;
+	for (unsigned i = 0; i < p->n && lost > 0; i++) {
+		uint64_t k = lost < w[i][VEIL_LINK_CTR_LINES_OUT]
+				     ? lost : w[i][VEIL_LINK_CTR_LINES_OUT];
+		w[i][VEIL_LINK_CTR_LINES_OUT] -= k;
+		lost -= k;
+	}
 	w[0][VEIL_LINK_CTR_BYTES_IN] += st->rx_bytes - bin;
 	w[0][VEIL_LINK_CTR_BYTES_OUT] += st->tx_bytes - bout;
 	t[VEIL_LINK_CTR_DROP_OVERSIZE] = st->rx_oversize;
-	t[VEIL_LINK_CTR_LINES_IN] += st->rx_oversize + held;
+	t[VEIL_LINK_CTR_LINES_IN] += st->rx_oversize + held + abandoned;
 	t[VEIL_LINK_CTR_LINES_DROPPED] += st->rx_oversize;
 	t[VEIL_LINK_CTR_LINES_HELD] = held;
+	t[VEIL_LINK_CTR_LINES_OUT] -= st->tx_lost;
+	t[VEIL_LINK_CTR_LINES_NOT_WRITTEN] = st->tx_lost + abandoned;
 	t[VEIL_LINK_CTR_BYTES_IN] = st->rx_bytes;
 	t[VEIL_LINK_CTR_BYTES_OUT] = st->tx_bytes;
 	for (unsigned i = 0; i < p->n; i++)

@@ -450,6 +450,8 @@ struct totals {
 	struct vdp_counters sum;
 	struct vdr_stats st;
 	uint64_t in, out, dropped, held, oversize;
+	uint64_t not_written; /* the output lost them, or they were read
+				 after it failed */
 	uint64_t *tenant_nokey;
 };
 
@@ -476,11 +478,16 @@ static void totals(struct run *r, struct totals *t)
 			t->tenant_nokey[r->cfg.sources[s].tenant_idx] += c->drops[VDP_R_NO_KEY];
 	}
 	t->held = 0;
-	for (unsigned i = 0; i < r->n_loops; i++)
+	uint64_t abandoned = 0;
+	for (unsigned i = 0; i < r->n_loops; i++) {
 		t->held += vdd_worker_held(r->loop[i]);
+		abandoned += vdd_worker_abandoned(r->loop[i]);
+	}
 	t->oversize = t->st.rx_oversize;
-	t->in = t->sum.lines_in + t->oversize + t->held;
-	t->out = t->sum.lines_out;
+	/* every line once: in = out + dropped + held + not written */
+	t->in = t->sum.lines_in + t->oversize + t->held + abandoned;
+	t->out = t->sum.lines_out - t->st.tx_lost;
+	t->not_written = t->st.tx_lost + abandoned;
 	t->dropped = t->sum.lines_dropped + t->oversize;
 }
 
@@ -494,11 +501,11 @@ static void summary_text(struct run *r, const struct totals *t, double secs,
 	vdd_keys_describe(r->keys, &att, &syn, &vers, &attaches);
 	fprintf(stderr, "veil-dataplane: %llu lines in %.2f s: %llu written, "
 		"%llu dropped, %llu held", (unsigned long long)t->in, secs,
-		(unsigned long long)(t->out - t->st.tx_lost),
+		(unsigned long long)t->out,
 		(unsigned long long)t->dropped, (unsigned long long)t->held);
-	if (t->st.tx_lost > 0)
-		fprintf(stderr, ", %llu rewritten but NOT WRITTEN (output error)",
-			(unsigned long long)t->st.tx_lost);
+	if (t->not_written > 0)
+		fprintf(stderr, ", %llu NOT WRITTEN (output error)",
+			(unsigned long long)t->not_written);
 	fputc('\n', stderr);
 	fprintf(stderr, "  identities replaced: %llu (and %llu repeats); \"no "
 		"user\" values left: %llu; fields marked: %llu\n",
@@ -596,7 +603,7 @@ static void summary_json(struct run *r, const struct totals *t, double secs,
 		"\"lines_held\":%llu,\"lines_not_written\":%llu,\"dropped\":{",
 		(unsigned long long)t->in, (unsigned long long)t->out,
 		(unsigned long long)t->dropped, (unsigned long long)t->held,
-		(unsigned long long)t->st.tx_lost);
+		(unsigned long long)t->not_written);
 	for (unsigned k = 0; k < VDP_REASON_COUNT; k++)
 		fprintf(f, "\"%s\":%llu,", vdp_reason_name(k),
 			(unsigned long long)t->sum.drops[k]);

@@ -8,6 +8,13 @@
  * send fails too (the worker stops). Nothing is silently lost: the lines
  * of a burst, or of the buffer, that did not reach the output are counted
  * as tx_lost; tx_bytes counts only bytes that were written.
+ *
+ * A write that fails part way (a full disk, a file size limit) leaves no
+ * torn line: the whole lines of what was written count as written, and a
+ * regular file is cut back to the end of the last of them. (The file
+ * driver's lines come from LF framing, so a line holds no LF: the LFs of
+ * the written bytes are its whole lines.) Output that cannot be cut (a
+ * pipe) keeps the partial line, which is counted as not written.
  */
 #include <errno.h>
 #include <poll.h>
@@ -15,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "drv_pvt.h"
 
@@ -38,9 +46,13 @@ int vdr_writer_init(struct vdr_writer *w, struct vdr_driver *drv,
 	return 0;
 }
 
-static int write_all(struct vdr_writer *w, const char *p, size_t n)
+/* Write @p n bytes; @p done (if given) gets the bytes written, also when
+ * it fails part way. */
+static int write_all(struct vdr_writer *w, const char *p, size_t n, size_t *done)
 {
 	size_t total = n;
+	if (done != NULL)
+		*done = 0;
 	while (n > 0) {
 		ssize_t k = write(w->fd, p, n);
 		if (k < 0 && errno == EINTR)
@@ -55,13 +67,48 @@ static int write_all(struct vdr_writer *w, const char *p, size_t n)
 			w->failed = true;
 			vdr_set_error(w->drv, "%s: write: %s", w->name,
 				      k < 0 ? strerror(errno) : "no progress");
+			w->bytes += total - n;
 			return VDR_ERR;
 		}
 		p += k;
 		n -= (size_t)k;
+		if (done != NULL)
+			*done += (size_t)k;
 	}
 	w->bytes += total;
 	return 0;
+}
+
+/* After a failed write: the last @p cut bytes written are part of a line
+ * that did not go out whole. A regular file is cut back to the end of the
+ * last whole line (@return true); other output keeps them. */
+static bool cut_back(struct vdr_writer *w, size_t cut)
+{
+	struct stat sb;
+	if (cut == 0)
+		return true;
+	if (fstat(w->fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return false;
+	off_t end = lseek(w->fd, 0, SEEK_CUR);
+	if (end < (off_t)cut || ftruncate(w->fd, end - (off_t)cut) != 0 ||
+	    lseek(w->fd, end - (off_t)cut, SEEK_SET) < 0)
+		return false;
+	w->bytes -= cut;
+	return true;
+}
+
+/* The whole lines of the first @p done bytes of the buffer. */
+static size_t whole_lines(const char *p, size_t done, size_t *end)
+{
+	size_t n = 0, last = 0;
+	const char *q = p, *stop = p + done;
+	while (q < stop && (q = memchr(q, '\n', (size_t)(stop - q))) != NULL) {
+		n++;
+		q++;
+		last = (size_t)(q - p);
+	}
+	*end = last;
+	return n;
 }
 
 int vdr_writer_flush(struct vdr_writer *w)
@@ -70,11 +117,14 @@ int vdr_writer_flush(struct vdr_writer *w)
 		return VDR_ERR;
 	if (w->sink != VDR_SINK_FD || w->len == 0)
 		return 0;
-	int rc = write_all(w, w->buf, w->len);
+	size_t done;
+	int rc = write_all(w, w->buf, w->len, &done);
 	if (rc != 0) {
-		/* the buffered lines never went out */
-		w->lost += w->buf_msgs;
-		w->lost_taken += w->buf_msgs;
+		/* the whole lines written went out; the others never did */
+		size_t end, n = whole_lines(w->buf, done, &end);
+		(void)cut_back(w, done - end);
+		w->lost += w->buf_msgs - n;
+		w->lost_taken += w->buf_msgs - n;
 	}
 	w->len = 0;
 	w->buf_msgs = 0;
@@ -99,10 +149,16 @@ static int write_long(struct vdr_writer *w, const struct vdp_burst *b,
 	const struct vdp_seg *s = b->segs + o->first_seg;
 	if (vdr_writer_flush(w) != 0)
 		return VDR_ERR;
-	for (unsigned k = 0; k < o->n_segs; k++)
-		if (write_all(w, s[k].p, s[k].len) != 0)
+	size_t done, all = 0;
+	for (unsigned k = 0; k <= o->n_segs; k++) {
+		bool lf = k == o->n_segs;
+		if (write_all(w, lf ? "\n" : s[k].p, lf ? 1 : s[k].len, &done) != 0) {
+			(void)cut_back(w, all + done);
 			return VDR_ERR;
-	return write_all(w, "\n", 1);
+		}
+		all += done;
+	}
+	return 0;
 }
 
 /* The burst's forwarded lines from @p i on never reached the output. */

@@ -55,7 +55,8 @@ def run_dp(args, timeout=120, user=None, js=True, eal=None):
 
 def adds_up(s):
     return (s is not None and
-            s["lines_in"] == s["lines_out"] + s["lines_dropped"] + s["lines_held"] and
+            s["lines_in"] == s["lines_out"] + s["lines_dropped"] + s["lines_held"]
+            + s["lines_not_written"] and
             s["lines_dropped"] == sum(s["dropped"].values()))
 
 
