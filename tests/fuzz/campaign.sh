@@ -41,7 +41,7 @@ fi
 ninja -C build-san >/dev/null
 if [ ${#targets[@]} -eq 0 ]; then
 	for f in build-san/tests/fuzz_*; do
-		[ -x "$f" ] && targets+=("${f#build-san/tests/fuzz_}")
+		[ -f "$f" ] && [ -x "$f" ] && targets+=("${f#build-san/tests/fuzz_}")
 	done
 fi
 secs=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 }')
