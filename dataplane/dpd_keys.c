@@ -53,6 +53,12 @@ struct retired {
 	uint64_t gen; /* free once the worker took this generation */
 };
 
+/* The link's state changes go to the log while running: without a link
+ * for LINK_DOWN_SAY_AFTER seconds (then every LINK_DOWN_SAY_EVERY while it
+ * lasts), attached again after that, lost. */
+#define LINK_DOWN_SAY_AFTER 1.0
+#define LINK_DOWN_SAY_EVERY 60.0
+
 struct vdd_keys {
 	struct vdd_shared *sh;
 	struct vdd_config *cfg;
@@ -68,6 +74,10 @@ struct vdd_keys {
 	uint64_t refused_peers, refused_regions;
 	uint32_t refused_uid;
 	double next_refusal_log;
+	/* the link's state as the log last told it: down since (without a
+	 * link since the start, or since it was lost), when to say so again */
+	double down_since, next_down_log;
+	bool said_down;
 	unsigned n_t;
 	struct tenant *t;      /* as many as the sources name */
 	struct vdd_index idx;  /* tenant id -> index into t */
@@ -194,7 +204,8 @@ struct vdd_keys *vdd_keys_new(struct vdd_shared *sh, struct vdd_config *c)
 		}
 		c->sources[s].tenant_idx = (unsigned)(t - k->t);
 	}
-	k->start = k->next_attach = vdd_now();
+	k->start = k->next_attach = k->down_since = vdd_now();
+	k->next_down_log = k->start + LINK_DOWN_SAY_AFTER;
 	publish(k); /* every source without a key: hold */
 	if (k->cur == NULL) {
 		vdd_keys_free(k);
@@ -312,6 +323,27 @@ static const char *controld_who(const struct vdd_keys *k, char *buf, size_t cap)
 }
 
 /* A refusal is logged the first time, then at most every 10 s. */
+static const char *attach_why(const struct vdd_keys *k)
+{
+	if (k->attach_errno == 0)
+		return "not attached yet";
+	return k->attach_errno == ENOENT || k->attach_errno == ECONNREFUSED
+	       ? "nobody listens there" : strerror(k->attach_errno);
+}
+
+static void say_down(struct vdd_keys *k, double now)
+{
+	if (now < k->next_down_log)
+		return;
+	k->next_down_log = now + LINK_DOWN_SAY_EVERY;
+	k->said_down = true;
+	fprintf(stderr, "veil-dataplane: no link to veil-controld at %s (%s) for "
+		"%.0f s: lines wait for their tenant's key up to wait_keys (%g s), "
+		"then are dropped (no-key), never written in clear; still "
+		"trying\n", k->cfg->link_socket, attach_why(k), now - k->down_since,
+		k->cfg->wait_keys);
+}
+
 static bool refusal_log_due(struct vdd_keys *k, double now)
 {
 	if (now < k->next_refusal_log)
@@ -386,6 +418,11 @@ static void take_region(struct vdd_keys *k, double now)
 		k->next_attach = now + 0.05;
 		return;
 	}
+	if (k->said_down)
+		fprintf(stderr, "veil-dataplane: link to veil-controld at %s "
+			"attached (after %.1f s without)\n", k->cfg->link_socket,
+			now - k->down_since);
+	k->said_down = false;
 	k->ever_attached = true;
 	k->synced = false;
 	k->attaches++;
@@ -404,6 +441,8 @@ void vdd_keys_poll(struct vdd_keys *k, bool final)
 		connect_link(k, now);
 	if (k->link == NULL && k->conn >= 0 && !final)
 		take_region(k, now);
+	if (k->link == NULL && !final)
+		say_down(k, now);
 	if (k->link != NULL) {
 		veil_link_heartbeat(k->link);
 		for (int n = 0; n < 4096; n++) {
@@ -435,6 +474,13 @@ void vdd_keys_poll(struct vdd_keys *k, bool final)
 				k->link = NULL;
 				k->synced = false;
 				k->next_attach = now;
+				k->down_since = now;
+				k->next_down_log = now + LINK_DOWN_SAY_AFTER;
+				k->said_down = true;
+				fprintf(stderr, "veil-dataplane: link to veil-controld "
+					"at %s LOST (it stopped or restarted): the keys "
+					"are kept; connecting again\n",
+					k->cfg->link_socket);
 			}
 		}
 	}
@@ -468,9 +514,7 @@ const char *vdd_keys_why(const struct vdd_keys *k, unsigned ti, char *buf,
 		snprintf(buf, cap, "veil-controld was not reachable on its link "
 			 "socket %s within %g s: %s (is veil-controld running, "
 			 "with link_socket = %s?)", k->cfg->link_socket, w,
-			 k->attach_errno == ENOENT || k->attach_errno == ECONNREFUSED
-			 ? "nobody listens there" : strerror(k->attach_errno),
-			 k->cfg->link_socket);
+			 attach_why(k), k->cfg->link_socket);
 	else if (!k->ever_synced)
 		snprintf(buf, cap, "attached to veil-controld's link, but its keys "
 			 "did not arrive within %g s", w);
