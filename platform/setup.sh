@@ -13,6 +13,7 @@ PACKAGES=(
 	dpdk-dev libdpdk-dev                         # DPDK 22.11
 	libipsec-mb-dev                              # intel-ipsec-mb 1.3
 	libssl-dev                                   # OpenSSL 3
+	zlib1g-dev                                   # dataplane: the spool's CRC-32
 	libsqlite3-dev libjansson-dev libinih-dev    # controld: state, API, config
 	libyajl-dev libpcre2-dev                     # dataplane: JSON lines, regex extractor
 	sqlite3                                      # tests edit the database

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * The spool: a disk-backed first-in first-out queue of lines, one per
+ * upstream, for the lines an upstream cannot take now (it is down, or
+ * slower than the senders). Private to drivers/.
+ *
+ * On disk: a directory (mode 0700) of segment files NNNNNNNNNNNNNNNN.seg
+ * (hexadecimal sequence numbers, mode 0600), each a magic and records
+ * (length, CRC-32 of length and bytes, the bytes), and a file "head" that
+ * says where the first record not yet delivered is (written to a temporary
+ * file, synced, renamed). Segments before the head are deleted.
+ *
+ * The guarantee (docs/reliability.md): a record appended and then synced
+ * (vdr_spool_sync) survives a crash of the process (kill -9) and of the
+ * machine; it is delivered at least once: records delivered after the last
+ * vdr_spool_commit are delivered again after a restart (duplicates, never
+ * a loss). A record written part way when the process died fails its
+ * length or CRC check at the next open and is cut off (counted as torn): it
+ * was never synced, so it was never promised. When the spool holds
+ * max_bytes, appends are refused (ENOSPC) and counted.
+ *
+ * Not thread-safe: one owner (the upstream's loop).
+ */
+#ifndef VEIL_DRV_SPOOL_H
+#define VEIL_DRV_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vdr_spool;
+
+struct vdr_spool_stats {
+	uint64_t queued;        /* records in the spool, not yet delivered */
+	uint64_t queued_bytes;  /* their bytes (without the record headers) */
+	uint64_t used_bytes;    /* the segment files' size on disk */
+	uint64_t appended;      /* since the open */
+	uint64_t delivered;     /* since the open */
+	uint64_t dropped_full;  /* appends refused: the spool was full */
+	uint64_t recovered;     /* found at the open, from before it */
+	uint64_t torn;          /* cut at the open: written part way */
+	uint64_t write_errors;  /* appends that failed on the disk (full, EIO) */
+	unsigned segments;
+};
+
+/**
+ * Open (or create) the spool in @p dir (its parent must exist), holding at
+ * most @p max_bytes of segment files. Recovers what an earlier run left:
+ * every record after the head, checked, a torn tail cut off.
+ * @return 0, or -1 with errno set and @p err saying what and where.
+ */
+int vdr_spool_open(struct vdr_spool **out, const char *dir, uint64_t max_bytes,
+		   char *err, size_t cap);
+
+/** Append a record of @p len bytes (1 to 16 MiB). @return 0, or -1: errno
+ * ENOSPC (full: counted in dropped_full), EINVAL, or a write error. */
+int vdr_spool_append(struct vdr_spool *s, const void *p, uint32_t len);
+
+/** Make every appended record durable (fdatasync; the directory too when
+ * a segment was added). @return 0 or -1 (errno). */
+int vdr_spool_sync(struct vdr_spool *s);
+
+/** The first record not yet delivered: @p p (valid until the next call)
+ * and @p len. @return 1, 0 when the spool is empty, -1 on a read error. */
+int vdr_spool_peek(struct vdr_spool *s, const void **p, uint32_t *len);
+
+/** The record vdr_spool_peek() gave was delivered: the next one comes. */
+void vdr_spool_next(struct vdr_spool *s);
+
+/** Make the delivered position durable and delete the segments wholly
+ * delivered. Until then, a restart delivers those records again.
+ * @return 0 or -1 (errno). */
+int vdr_spool_commit(struct vdr_spool *s);
+
+void vdr_spool_stats(const struct vdr_spool *s, struct vdr_spool_stats *st);
+
+/** Close (commits first). NULL is fine. */
+void vdr_spool_close(struct vdr_spool *s);
+
+#endif
