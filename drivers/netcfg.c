@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "net_pvt.h"
-#include "veil_dp.h"
+#include "veil_msg.h"
 
 struct vdr_net_cfg *vdr_net_cfg_new(void)
 {

@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "veil_dp.h"
+#include "veil_msg.h"
 
 #define VDR_EOF (-1) /**< vdr_rx(): every input is exhausted */
 #define VDR_ERR (-2) /**< vdr_rx(), vdr_tx(): a fatal error, see vdr_error() */

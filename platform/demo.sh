@@ -17,7 +17,7 @@ bash platform/setup.sh
 tok=build/crypto/veil-token
 ctld=build/control/veil-controld
 ctl=build/control/veilctl
-dp=build/veil-dataplane
+dp=build/dataplane/veil-dataplane
 sample=platform/demo/sample.log
 work=$(mktemp -d /tmp/veil-demo.XXXXXX)
 ctld_pid=

@@ -40,7 +40,7 @@ import veiltest  # noqa: E402 (tests/integration, on the path above)
 BUILD = sys.argv[1]
 COUNT = int(sys.argv[sys.argv.index("--count") + 1]) if "--count" in sys.argv else 2000000
 SIZE = 256
-DP = os.path.join(BUILD, "veil-dataplane")
+DP = os.path.join(BUILD, "dataplane", "veil-dataplane")
 GEN = os.path.join(BUILD, "tests", "gen_syslog")
 BENCH_WORKER = os.path.join(BUILD, "tests", "bench_worker")
 VEIL_MAC = "02:00:00:00:00:10"

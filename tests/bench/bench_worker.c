@@ -2,7 +2,7 @@
 /*
  * Worker benchmark (a meson benchmark, never a test): the pipeline through
  * the real worker loop of veil-dataplane (vdd_worker_run(), the code of
- * dataplane/dpd_worker.c that the process runs) over the in-memory driver
+ * dataplane/process/dpd_worker.c that the process runs) over the in-memory driver
  * (drivers/mem.c), on the corpus of tests/bench/gen_corpus.py, read the
  * number of times needed for about --seconds per pass. In the same run:
  *  (a) the floor: the mem driver's rx, each line forwarded whole as one

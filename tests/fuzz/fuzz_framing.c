@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
 /*
- * libFuzzer target for message framing (dataplane/framing.c), in every
+ * libFuzzer target for message framing (drivers/framing.c), in every
  * mode, against a reference framer written here the obvious way (the whole
  * stream at once).
  *
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "veil_dp.h"
+#include "veil_msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
 /*
- * libFuzzer target for the syslog header parser (dataplane/syslog.c): any
+ * libFuzzer target for the syslog header parser (dataplane/pipeline/syslog.c): any
  * bytes as one message. The body is within the message; a STRUCTURED-DATA
  * span only comes with RFC 5424, is within the message, starts with '['
  * and ends with ']', and the body is after it; a message of kind NONE is

@@ -26,7 +26,7 @@ from veiltest import check
 BUILD = sys.argv[1]
 CTLD = os.path.join(BUILD, "control", "veil-controld")
 VEILCTL = os.path.join(BUILD, "control", "veilctl")
-DATAPLANE = os.path.join(BUILD, "veil-dataplane")
+DATAPLANE = os.path.join(BUILD, "dataplane", "veil-dataplane")
 JUST = "ticket 4711: suspected account takeover"
 INVESTIGATOR, STRANGER, LATER = 61101, 61102, 61103
 TIME_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"

@@ -43,7 +43,7 @@ from veiltest import check, two_workers_eal
 BUILD, LINES = sys.argv[1], sys.argv[2]
 CTLD = os.path.join(BUILD, "control", "veil-controld")
 VEILCTL = os.path.join(BUILD, "control", "veilctl")
-DP = os.path.join(BUILD, "veil-dataplane")
+DP = os.path.join(BUILD, "dataplane", "veil-dataplane")
 JUST = "ticket 5150: dataplane end-to-end test"
 TOKEN = re.compile(veiltest.TOKEN_RE)
 

@@ -45,7 +45,8 @@ def reachable(build):
     os.chmod(d, 0o755)
     atexit.register(shutil.rmtree, d, True)
     os.mkdir(os.path.join(d, "control"), 0o755)
-    for rel in ("control/veil-controld", "control/veil-link-peer", "veil-dataplane"):
+    os.mkdir(os.path.join(d, "dataplane"), 0o755)
+    for rel in ("control/veil-controld", "control/veil-link-peer", "dataplane/veil-dataplane"):
         shutil.copy2(os.path.join(build, rel), os.path.join(d, rel))
         os.chmod(os.path.join(d, rel), 0o755)
     return d
@@ -168,7 +169,7 @@ def main():
         # controld's keys
         prefix = "veiltrust%d" % os.getpid()
         tel = os.path.join(veiltest.dpdk_runtime_dir(prefix), "dpdk_telemetry.v2")
-        dp = subprocess.Popen([os.path.join(BUILD, "veil-dataplane"), "--no-huge", "--no-pci",
+        dp = subprocess.Popen([os.path.join(BUILD, "dataplane", "veil-dataplane"), "--no-huge", "--no-pci",
                                "--file-prefix", prefix, "-l", "0-1",
                                "--", "-c", dpconf, "--wait-keys", "600", "--tenant", "acme",
                                "--in", "-", "--out", os.path.join(root, "held.out"),

@@ -67,7 +67,7 @@ except ImportError:
 
 BUILD = sys.argv[1]
 ECHO = os.path.join(BUILD, "tests", "dpdk_echo")
-DP = os.path.join(BUILD, "veil-dataplane")
+DP = os.path.join(BUILD, "dataplane", "veil-dataplane")
 CTLD = os.path.join(BUILD, "control", "veil-controld")
 VEILCTL = os.path.join(BUILD, "control", "veilctl")
 TOKEN = re.compile(veiltest.TOKEN_RE)

@@ -29,7 +29,7 @@ import veiltest
 from veiltest import check
 
 BUILD = sys.argv[1]
-DP = os.path.join(BUILD, "veil-dataplane")
+DP = os.path.join(BUILD, "dataplane", "veil-dataplane")
 TOKEN = re.compile(veiltest.TOKEN_RE)
 WAIT_KEYS = 4.0
 

@@ -43,7 +43,7 @@ from veiltest import check, free_port, wait_port
 BUILD = sys.argv[1]
 CTLD = os.path.join(BUILD, "control", "veil-controld")
 VEILCTL = os.path.join(BUILD, "control", "veilctl")
-DP = os.path.join(BUILD, "veil-dataplane")
+DP = os.path.join(BUILD, "dataplane", "veil-dataplane")
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
 LOGGER = shutil.which("logger") or "/usr/bin/logger"
 JUST = "ticket 6514: network socket end-to-end test"

@@ -118,7 +118,7 @@ def make_certs(d):
 # The programs that tests run as other uids, by their path in a build
 # directory.
 USER_PROGRAMS = ("control/veilctl", "control/veil-link-peer",
-                 "control/veil-controld", "veil-dataplane")
+                 "control/veil-controld", "dataplane/veil-dataplane")
 _reachable = {}
 
 
@@ -196,7 +196,7 @@ def run_dataplane(build, args, eal=None, js=True, timeout=120, user=None):
         os.setuid(user)
     if user is not None:
         build = reachable_build(build)
-    p = subprocess.run([os.path.join(build, "veil-dataplane")] + (eal or []) + ["--"]
+    p = subprocess.run([os.path.join(build, "dataplane", "veil-dataplane")] + (eal or []) + ["--"]
                        + args + (["--json"] if js else []), capture_output=True,
                        timeout=timeout, preexec_fn=drop if user is not None else None)
     err = p.stderr.decode("utf-8", "replace")

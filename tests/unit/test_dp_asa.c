@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
 /*
- * The Cisco ASA/FTD parser (dataplane/fmt_asa.c) on messages written as
+ * The Cisco ASA/FTD parser (dataplane/pipeline/fmt_asa.c) on messages written as
  * Cisco's syslog reference documents them and as ASAs send them: every
  * header variant, every form of the message-ID table, the generic forms in
  * unknown IDs, the identity firewall, and what is dropped. Each line marks

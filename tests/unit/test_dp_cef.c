@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
 /*
- * The CEF and LEEF parsers (dataplane/fmt_cef.c, fmt_leef.c) on lines
+ * The CEF and LEEF parsers (dataplane/pipeline/fmt_cef.c, fmt_leef.c) on lines
  * written as the vendors document them. Each line marks its expected
  * identity spans with « and »; the helper strips the marks, parses the
  * line (after vdp_syslog_parse, as the pipeline does) and checks the exact

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
-/* Message framing (dataplane/framing.c): every mode, streams cut at every
+/* Message framing (drivers/framing.c): every mode, streams cut at every
  * byte position, zero copy, oversize messages, bad octet counts, the end of
  * a stream, and the counters. */
 #include <errno.h>
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "veil_dp.h"
+#include "veil_msg.h"
 
 #define MAX_MSGS 64
 

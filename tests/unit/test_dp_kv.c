@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
 /*
- * The key=value family and Juniper parsers (dataplane/fmt_kv.c: fortigate,
- * sophos, checkpoint; dataplane/fmt_juniper.c: juniper) on lines written as
+ * The key=value family and Juniper parsers (dataplane/pipeline/fmt_kv.c: fortigate,
+ * sophos, checkpoint; dataplane/pipeline/fmt_juniper.c: juniper) on lines written as
  * the vendors document and send them, syslog header included. Each line
  * marks its expected identity spans with « and »; the helper strips the
  * marks, runs vdp_syslog_parse() and the parser as the pipeline does, and

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
-/* The syslog header parser (dataplane/syslog.c): real-world RFC 5424 and
+/* The syslog header parser (dataplane/pipeline/syslog.c): real-world RFC 5424 and
  * RFC 3164 headers and bare messages, with the exact body offset and
  * STRUCTURED-DATA span of each; every prefix of every example is parsed
  * too, in an exactly sized buffer, to check the bounds. */

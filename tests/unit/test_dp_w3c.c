@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
 /*
- * The W3C extended and Squid parsers (dataplane/fmt_w3c.c, fmt_squid.c)
+ * The W3C extended and Squid parsers (dataplane/pipeline/fmt_w3c.c, fmt_squid.c)
  * on lines written as IIS, TMG, Blue Coat ProxySG and Squid write them.
  * Each line marks its expected identity spans with « and »; the helper
  * strips the marks, parses the line (after vdp_syslog_parse, as the

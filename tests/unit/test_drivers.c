@@ -468,7 +468,7 @@ static void file_writer(void **state)
 	free(blob);
 }
 
-/* ---- the worker's per-source hold queue (dataplane/dpd_worker.c) ---- */
+/* ---- the worker's per-source hold queue (dataplane/process/dpd_worker.c) ---- */
 
 /* A scripted driver: source 0 (A) and 2 (C) lose a (never used) key at
  * t0 + 0.5 s, so that B (source 1, never a key) reaches wait_keys (1 s)

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "net_pvt.h"
-#include "veil_dp.h"
+#include "veil_msg.h"
 
 static char err[300];
 

@@ -41,7 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "veil_dp.h"
+#include "veil_msg.h"
 
 #define OCTET_DIGITS_MAX 9
 #define FRAMER_MAX_MSG	 999999999u /* the largest 9-digit MSG-LEN */
