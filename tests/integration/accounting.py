@@ -45,7 +45,7 @@ def run(ctld, inp, out, eal=None, fsize=None):
         if fsize is not None:
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    p = subprocess.run([os.path.join(BUILD, "veil-dataplane")]
+    p = subprocess.run([os.path.join(BUILD, "dataplane", "veil-dataplane")]
                        + (eal or veiltest.SNAPSHOT_EAL) + ["--", "-c", ctld.conf,
                        "--tenant", "acme", "--in", inp, "--out", out, "--json"],
                        capture_output=True, timeout=120, preexec_fn=limit)

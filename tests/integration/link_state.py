@@ -26,7 +26,7 @@ import veiltest
 from veiltest import check
 
 BUILD = sys.argv[1]
-DP = os.path.join(BUILD, "veil-dataplane")
+DP = os.path.join(BUILD, "dataplane", "veil-dataplane")
 
 
 class Lines:

@@ -402,7 +402,8 @@ def main():
             check(x.get("upstream_lost", 0) == 0 and x.get("upstream_queued", 0) == 0,
                   "nothing left in the queue at exit")
             check(sm.get("lines_in") == sm.get("lines_out") + sm.get("lines_dropped", 0)
-                  + sm.get("lines_held", 0), "the summary adds up")
+                  + sm.get("lines_held", 0) + sm.get("lines_not_written", 0),
+                  "the summary adds up")
         with open(os.path.join(root, "dataplane.err"), "rb") as f:
             e = f.read()
         check(b".user" not in e and b"-WS-" not in e, "no name on veil-dataplane's stderr")
