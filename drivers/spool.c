@@ -37,15 +37,25 @@ struct seg {
 	uint64_t size; /* valid bytes (the magic included) */
 };
 
+/* A record taken (sent) and not yet acknowledged: where it ends. */
+struct taken {
+	uint64_t seq, off_after;
+	uint32_t len;
+};
+
 struct vdr_spool {
 	int dfd;
 	char dir[PATH_MAX];
 	uint64_t max_bytes, seg_bytes;
 	struct seg *seg;
 	unsigned n_seg, cap_seg;
-	unsigned h;              /* the head's segment: seg[h] */
-	uint64_t head_off;       /* the head's offset in it */
-	uint64_t done_seq, done_off; /* the head as the head file says */
+	unsigned h;              /* the read head's segment: seg[h] */
+	uint64_t head_off;       /* the read head's offset in it */
+	uint64_t untaken;        /* records after the read head */
+	struct taken *tk;        /* taken, not acknowledged: a ring */
+	size_t tk_cap, tk_head, tk_n;
+	uint64_t ack_seq, ack_off;   /* the first record not acknowledged */
+	uint64_t done_seq, done_off; /* the head file's position */
 	int rfd;                 /* seg[h], for reading; or -1 */
 	uint64_t rfd_seq;
 	int wfd;                 /* the tail segment, seg[n_seg - 1] */
@@ -348,7 +358,7 @@ int vdr_spool_open(struct vdr_spool **out, const char *dir, uint64_t max_bytes,
 		if (i == 0)
 			hoff = f;
 	}
-	s->st.recovered = s->st.queued;
+	s->st.recovered = s->untaken = s->st.queued;
 	if (s->n_seg == 0) {
 		if (new_seg(s, have_head ? hseq + 1 : 1) != 0) {
 			fail(err, cap, errno, "spool %s: %s", dir, strerror(errno));
@@ -360,8 +370,8 @@ int vdr_spool_open(struct vdr_spool **out, const char *dir, uint64_t max_bytes,
 		goto bad;
 	}
 	s->head_off = hoff;
-	s->done_seq = s->seg[0].seq;
-	s->done_off = s->head_off;
+	s->ack_seq = s->done_seq = s->seg[0].seq;
+	s->ack_off = s->done_off = s->head_off;
 	s->st.segments = s->n_seg;
 	*out = s;
 	return 0;
@@ -413,6 +423,7 @@ int vdr_spool_append(struct vdr_spool *s, const void *p, uint32_t len)
 	s->st.queued++;
 	s->st.queued_bytes += len;
 	s->st.appended++;
+	s->untaken++;
 	return 0;
 }
 
@@ -436,7 +447,7 @@ int vdr_spool_peek(struct vdr_spool *s, const void **p, uint32_t *len)
 		*len = s->plen;
 		return 1;
 	}
-	if (s->st.queued == 0)
+	if (s->untaken == 0)
 		return 0;
 	while (s->head_off >= s->seg[s->h].size && s->h + 1 < s->n_seg) {
 		s->h++;
@@ -478,15 +489,77 @@ int vdr_spool_peek(struct vdr_spool *s, const void **p, uint32_t *len)
 	return 1;
 }
 
-void vdr_spool_next(struct vdr_spool *s)
+/* The record at the read head, of @p len bytes, is taken. */
+static int take(struct vdr_spool *s, uint32_t len)
 {
-	if (!s->peeked)
-		return;
+	if (s->tk_n == s->tk_cap) {
+		size_t c = s->tk_cap ? 2 * s->tk_cap : 1024;
+		struct taken *n = malloc(c * sizeof(*n));
+		if (n == NULL)
+			return -1;
+		for (size_t i = 0; i < s->tk_n; i++)
+			n[i] = s->tk[(s->tk_head + i) % s->tk_cap];
+		free(s->tk);
+		s->tk = n;
+		s->tk_cap = c;
+		s->tk_head = 0;
+	}
+	s->head_off += REC_HDR + len;
+	s->tk[(s->tk_head + s->tk_n++) % s->tk_cap] =
+		(struct taken){ s->seg[s->h].seq, s->head_off, len };
+	s->untaken--;
+	return 0;
+}
+
+int vdr_spool_take(struct vdr_spool *s)
+{
+	if (!s->peeked) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (take(s, s->plen) != 0) {
+		errno = ENOMEM;
+		return -1;
+	}
 	s->peeked = false;
-	s->head_off += REC_HDR + s->plen;
-	s->st.queued--;
-	s->st.queued_bytes -= s->plen;
-	s->st.delivered++;
+	return 0;
+}
+
+int vdr_spool_take_appended(struct vdr_spool *s, uint32_t len)
+{
+	if (s->untaken != 1 || s->peeked) {
+		errno = EINVAL;
+		return -1;
+	}
+	while (s->head_off >= s->seg[s->h].size && s->h + 1 < s->n_seg) {
+		s->h++;
+		s->head_off = SEG_HDR;
+	}
+	if (s->head_off + REC_HDR + len != s->seg[s->h].size) {
+		errno = EINVAL; /* not the record appended last */
+		return -1;
+	}
+	if (take(s, len) != 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+uint64_t vdr_spool_ack(struct vdr_spool *s, uint64_t n)
+{
+	uint64_t k = 0;
+	for (; k < n && s->tk_n > 0; k++) {
+		const struct taken *t = &s->tk[s->tk_head];
+		s->ack_seq = t->seq;
+		s->ack_off = t->off_after;
+		s->st.queued--;
+		s->st.queued_bytes -= t->len;
+		s->st.delivered++;
+		s->tk_head = (s->tk_head + 1) % s->tk_cap;
+		s->tk_n--;
+	}
+	return k;
 }
 
 static int write_head(struct vdr_spool *s, uint64_t seq, uint64_t off)
@@ -511,28 +584,34 @@ static int write_head(struct vdr_spool *s, uint64_t seq, uint64_t off)
 
 int vdr_spool_commit(struct vdr_spool *s)
 {
-	/* a head at the end of a segment that has a successor: the next */
-	while (s->head_off >= s->seg[s->h].size && s->h + 1 < s->n_seg && !s->peeked) {
-		s->h++;
-		s->head_off = SEG_HDR;
+	/* the segment the acknowledged head is in; an ack at the end of a
+	 * segment that has a successor is the successor's start */
+	unsigned a = 0;
+	while (a < s->n_seg && s->seg[a].seq != s->ack_seq)
+		a++;
+	if (a == s->n_seg)
+		a = 0;
+	if (s->ack_off >= s->seg[a].size && a + 1 < s->n_seg && a < s->h) {
+		a++;
+		s->ack_seq = s->seg[a].seq;
+		s->ack_off = SEG_HDR;
 	}
-	uint64_t seq = s->seg[s->h].seq;
-	if (seq == s->done_seq && s->head_off == s->done_off)
+	if (s->ack_seq == s->done_seq && s->ack_off == s->done_off)
 		return 0;
-	if (write_head(s, seq, s->head_off) != 0)
+	if (write_head(s, s->ack_seq, s->ack_off) != 0)
 		return -1;
-	s->done_seq = seq;
-	s->done_off = s->head_off;
-	for (unsigned i = 0; i < s->h; i++) {
+	s->done_seq = s->ack_seq;
+	s->done_off = s->ack_off;
+	for (unsigned i = 0; i < a; i++) {
 		char name[32];
 		seg_name(name, sizeof(name), s->seg[i].seq);
 		unlinkat(s->dfd, name, 0);
 		s->st.used_bytes -= s->seg[i].size;
 	}
-	if (s->h > 0) {
-		memmove(s->seg, s->seg + s->h, (s->n_seg - s->h) * sizeof(*s->seg));
-		s->n_seg -= s->h;
-		s->h = 0;
+	if (a > 0) {
+		memmove(s->seg, s->seg + a, (s->n_seg - a) * sizeof(*s->seg));
+		s->n_seg -= a;
+		s->h -= a;
 		s->st.segments = s->n_seg;
 	}
 	return 0;
@@ -541,6 +620,7 @@ int vdr_spool_commit(struct vdr_spool *s)
 void vdr_spool_stats(const struct vdr_spool *s, struct vdr_spool_stats *st)
 {
 	*st = s->st;
+	st->unsent = s->untaken;
 }
 
 void vdr_spool_close(struct vdr_spool *s)
@@ -561,5 +641,6 @@ void vdr_spool_close(struct vdr_spool *s)
 		explicit_bzero(s->rbuf, s->rcap); /* anonymized lines, still */
 	free(s->rbuf);
 	free(s->seg);
+	free(s->tk);
 	free(s);
 }

@@ -10,14 +10,22 @@
  * says where the first record not yet delivered is (written to a temporary
  * file, synced, renamed). Segments before the head are deleted.
  *
- * The guarantee (docs/reliability.md): a record appended and then synced
- * (vdr_spool_sync) survives a crash of the process (kill -9) and of the
- * machine; it is delivered at least once: records delivered after the last
- * vdr_spool_commit are delivered again after a restart (duplicates, never
- * a loss). A record written part way when the process died fails its
- * length or CRC check at the next open and is cut off (counted as torn): it
- * was never synced, so it was never promised. When the spool holds
- * max_bytes, appends are refused (ENOSPC) and counted.
+ * A record goes through three states: appended (in the spool, not sent),
+ * taken (sent, not yet acknowledged by the peer: vdr_spool_peek and
+ * vdr_spool_take, or vdr_spool_take_appended for the record just appended
+ * when its bytes are at hand), acknowledged (vdr_spool_ack, oldest first).
+ * vdr_spool_commit makes the acknowledged position durable and deletes the
+ * segments wholly before it.
+ *
+ * The guarantee (docs/reliability.md): a record whose append returned
+ * survives a kill -9 of the process (the kernel has its bytes); once
+ * vdr_spool_sync returned, it survives the machine's crash too. It is
+ * delivered at least once: after a restart every record after the last
+ * committed acknowledgement is sent again (duplicates, never a loss). A
+ * record written part way when the process or the machine stopped fails
+ * its length or CRC check at the next open and is cut off (counted as
+ * torn): its append never returned. When the spool holds max_bytes,
+ * appends are refused (ENOSPC) and counted.
  *
  * Not thread-safe: one owner (the upstream's loop).
  */
@@ -30,11 +38,12 @@
 struct vdr_spool;
 
 struct vdr_spool_stats {
-	uint64_t queued;        /* records in the spool, not yet delivered */
+	uint64_t queued;        /* records not yet acknowledged */
 	uint64_t queued_bytes;  /* their bytes (without the record headers) */
+	uint64_t unsent;        /* of those, not taken (sent) yet */
 	uint64_t used_bytes;    /* the segment files' size on disk */
 	uint64_t appended;      /* since the open */
-	uint64_t delivered;     /* since the open */
+	uint64_t delivered;     /* acknowledged since the open */
 	uint64_t dropped_full;  /* appends refused: the spool was full */
 	uint64_t recovered;     /* found at the open, from before it */
 	uint64_t torn;          /* cut at the open: written part way */
@@ -59,15 +68,24 @@ int vdr_spool_append(struct vdr_spool *s, const void *p, uint32_t len);
  * a segment was added). @return 0 or -1 (errno). */
 int vdr_spool_sync(struct vdr_spool *s);
 
-/** The first record not yet delivered: @p p (valid until the next call)
- * and @p len. @return 1, 0 when the spool is empty, -1 on a read error. */
+/** The first record not taken yet: @p p (valid until the next call) and
+ * @p len. @return 1, 0 when every record is taken, -1 on a read error. */
 int vdr_spool_peek(struct vdr_spool *s, const void **p, uint32_t *len);
 
-/** The record vdr_spool_peek() gave was delivered: the next one comes. */
-void vdr_spool_next(struct vdr_spool *s);
+/** The record vdr_spool_peek() gave is taken (sent). @return 0 or -1. */
+int vdr_spool_take(struct vdr_spool *s);
 
-/** Make the delivered position durable and delete the segments wholly
- * delivered. Until then, a restart delivers those records again.
+/** The record appended last, of @p len bytes, is taken without reading it
+ * back (the caller has its bytes): only when it is the one record not
+ * taken. @return 0, or -1 (EINVAL: other records wait before it). */
+int vdr_spool_take_appended(struct vdr_spool *s, uint32_t len);
+
+/** The @p n oldest taken records were acknowledged. @return how many were
+ * (at most the taken ones). */
+uint64_t vdr_spool_ack(struct vdr_spool *s, uint64_t n);
+
+/** Make the acknowledged position durable and delete the segments wholly
+ * before it. Until then, a restart sends those records again.
  * @return 0 or -1 (errno). */
 int vdr_spool_commit(struct vdr_spool *s);
 

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,8 +62,9 @@ static void put(struct vdr_spool *s, unsigned i)
 	assert_int_equal(vdr_spool_append(s, b, (uint32_t)n), 0);
 }
 
-/* The next record is line @p i. */
-static void expect(struct vdr_spool *s, unsigned i)
+/* The next record is line @p i: taken (sent), acknowledged unless
+ * @p ack is false. */
+static void expect_ack(struct vdr_spool *s, unsigned i, bool ack)
 {
 	const void *p;
 	uint32_t len;
@@ -71,7 +73,14 @@ static void expect(struct vdr_spool *s, unsigned i)
 	assert_int_equal(vdr_spool_peek(s, &p, &len), 1);
 	assert_int_equal(len, (uint32_t)n);
 	assert_memory_equal(p, b, len);
-	vdr_spool_next(s);
+	assert_int_equal(vdr_spool_take(s), 0);
+	if (ack)
+		assert_int_equal(vdr_spool_ack(s, 1), 1);
+}
+
+static void expect(struct vdr_spool *s, unsigned i)
+{
+	expect_ack(s, i, true);
 }
 
 static void test_order_and_restart(void **state)
@@ -119,14 +128,44 @@ static void test_at_least_once(void **state)
 		if (vdr_spool_commit(s) != 0)
 			_exit(4);
 		for (unsigned i = 5; i < 12; i++)
-			expect(s, i);
+			expect_ack(s, i, false); /* sent, not acknowledged */
+		for (unsigned i = 12; i < 15; i++)
+			expect(s, i); /* acknowledged, not committed */
 		_exit(0); /* a crash: no commit, no close */
 	}
 	int status;
 	waitpid(pid, &status, 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	struct vdr_spool *s = open_ok(1 << 20);
-	for (unsigned i = 5; i < 20; i++) /* 5..11 twice: never lost */
+	for (unsigned i = 5; i < 20; i++) /* 5..14 twice: never lost */
+		expect(s, i);
+	vdr_spool_close(s);
+}
+
+/* The record just appended, taken without reading it back: only when it
+ * is the one not taken; acknowledged ones do not come again. */
+static void test_take_appended(void **state)
+{
+	(void)state;
+	char b[64];
+	struct vdr_spool_stats st;
+	struct vdr_spool *s = open_ok(1 << 20);
+	for (unsigned i = 0; i < 10; i++) {
+		int n = snprintf(b, sizeof(b), "<134>line %u of the spool", i);
+		assert_int_equal(vdr_spool_append(s, b, (uint32_t)n), 0);
+		assert_int_equal(vdr_spool_take_appended(s, (uint32_t)n), 0);
+	}
+	put(s, 10);
+	put(s, 11);
+	assert_int_equal(vdr_spool_take_appended(s, 10), -1); /* 10 waits */
+	vdr_spool_stats(s, &st);
+	assert_int_equal(st.queued, 12);
+	assert_int_equal(st.unsent, 2);
+	assert_int_equal(vdr_spool_ack(s, 4), 4);
+	assert_int_equal(vdr_spool_commit(s), 0);
+	vdr_spool_close(s);
+	s = open_ok(1 << 20);
+	for (unsigned i = 4; i < 12; i++)
 		expect(s, i);
 	vdr_spool_close(s);
 }
@@ -310,6 +349,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_order_and_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_at_least_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_take_appended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_and_segments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
