@@ -24,6 +24,20 @@
 
 enum vdr_proto { VDR_UDP, VDR_TCP, VDR_TLS };
 
+/* [upstream] on_queue_full: what happens to a line when the upstream's
+ * memory queue (queue_bytes) is full. */
+enum vdr_on_full {
+	VDR_FULL_DEFAULT = 0, /* not set: block for TCP/TLS, drop for UDP
+				 (the socket driver); drop (dpdk) */
+	VDR_FULL_BLOCK,       /* TCP/TLS senders are not read until there is
+				 room (their TCP slows them); lines on their
+				 way, and UDP lines meanwhile, are queued up
+				 to 64 MiB over queue_bytes, then dropped */
+	VDR_FULL_SPOOL,       /* every line goes through a disk spool first
+				 (at-least-once across restarts) */
+	VDR_FULL_DROP,        /* dropped and counted */
+};
+
 /* An IPv4 or IPv6 address (network order) with a prefix length. */
 struct vdr_prefix {
 	int family;      /* AF_INET or AF_INET6 */
@@ -67,6 +81,10 @@ struct vdr_upstream_cfg {
 	char tls_cert[VDR_PATH_MAX];         /* tls_cert/tls_key: a client
 						certificate, optional */
 	char tls_key[VDR_PATH_MAX];
+	enum vdr_on_full on_full;            /* on_queue_full = block | spool |
+						drop */
+	uint64_t spool_bytes;                /* spool_bytes (1 GiB): the spool's
+						bound on disk */
 };
 
 /* [port NAME]: an ethdev port of the dpdk driver. */
@@ -127,7 +145,9 @@ struct vdr_net_cfg {
 	size_t queue_bytes;                  /* queue_bytes (64 MiB): per
 						upstream, while it is down */
 	double drain_timeout;                /* drain_timeout = S (5): at exit */
-	double reconnect_min, reconnect_max; /* reconnect_min (0.5), _max (30) */
+	double reconnect_min, reconnect_max; /* reconnect_min (0.2), _max (2) */
+	char spool_dir[VDR_PATH_MAX];        /* spool_dir (/var/spool/veil): an
+						upstream's spool is spool_dir/NAME */
 	unsigned frag_entries;               /* frag_entries (4096): datagrams
 						being reassembled at once */
 	double frag_timeout;                 /* frag_timeout = S (2) */
@@ -139,6 +159,9 @@ struct vdr_net_cfg {
  * or AF_INET6 (16). @return the source, or -1. */
 int vdr_net_lookup(const struct vdr_net_cfg *c, int family, const uint8_t *ip);
 int vdr_net_lookup_sa(const struct vdr_net_cfg *c, const struct sockaddr *sa);
+/* What a full queue of upstream @p u does, its default resolved. */
+enum vdr_on_full vdr_upstream_on_full(const struct vdr_net_cfg *c,
+				      const struct vdr_upstream_cfg *u);
 /* Parse "IP/LEN" or "IP" into @p p. @return 0 or -1. */
 int vdr_prefix_parse(const char *s, struct vdr_prefix *p);
 

@@ -28,12 +28,23 @@ struct vdr_net_cfg *vdr_net_cfg_new(void)
 	c->max_connections = 4096;
 	c->queue_bytes = 64u << 20;
 	c->drain_timeout = 5;
-	c->reconnect_min = 0.5;
-	c->reconnect_max = 30;
+	/* a collector that comes back is noticed within reconnect_max */
+	c->reconnect_min = 0.2;
+	c->reconnect_max = 2;
+	snprintf(c->spool_dir, sizeof(c->spool_dir), "/var/spool/veil");
 	c->frag_entries = 4096;
 	c->frag_timeout = 2;
 	c->udp_rcvbuf = 8u << 20;
 	return c;
+}
+
+enum vdr_on_full vdr_upstream_on_full(const struct vdr_net_cfg *c,
+				      const struct vdr_upstream_cfg *u)
+{
+	if (u->on_full != VDR_FULL_DEFAULT)
+		return u->on_full;
+	return strcmp(c->driver, "dpdk") && u->proto != VDR_UDP ? VDR_FULL_BLOCK
+								 : VDR_FULL_DROP;
 }
 
 void vdr_net_cfg_free(struct vdr_net_cfg *c)
@@ -221,7 +232,7 @@ static int num(const char *key, const char *v, double lo, double hi, double *out
 	char *end;
 	errno = 0;
 	double n = strtod(v, &end);
-	if (errno || end == v || !(n >= lo && n <= hi))
+	if (errno || end == v)
 		goto bad;
 	/* sizes may end in K, M or G (powers of 1024) */
 	if (*end == 'K' || *end == 'k')
@@ -415,6 +426,8 @@ static int network_key(struct vdr_net_cfg *c, const char *k, const char *v,
 		snprintf(c->driver, sizeof(c->driver), "%s", v);
 		return 0;
 	}
+	if (!strcmp(k, "spool_dir"))
+		return path(k, v, c->spool_dir, sizeof(c->spool_dir), err, errlen);
 	struct { const char *k; double lo, hi; } t[] = {
 		{ "idle_timeout", 1, 86400 }, { "max_connections", 1, 1 << 20 },
 		{ "queue_bytes", 0, (double)(1ull << 36) },
@@ -443,7 +456,7 @@ static int network_key(struct vdr_net_cfg *c, const char *k, const char *v,
 	snprintf(err, errlen, "unknown key \"%.40s\" in [network] (driver, "
 		 "idle_timeout, max_connections, queue_bytes, drain_timeout, "
 		 "reconnect_min, reconnect_max, frag_entries, frag_timeout, "
-		 "udp_rcvbuf)", k);
+		 "udp_rcvbuf, spool_dir)", k);
 	return -1;
 }
 
@@ -505,9 +518,27 @@ static int upstream_key(struct vdr_upstream_cfg *u, const char *k,
 		return path(k, v, u->tls_cert, sizeof(u->tls_cert), err, errlen);
 	if (!strcmp(k, "tls_key"))
 		return path(k, v, u->tls_key, sizeof(u->tls_key), err, errlen);
+	if (!strcmp(k, "on_queue_full")) {
+		static const char *const names[] = { "block", "spool", "drop" };
+		for (unsigned i = 0; i < 3; i++)
+			if (!strcmp(v, names[i])) {
+				u->on_full = (enum vdr_on_full)(VDR_FULL_BLOCK + i);
+				return 0;
+			}
+		snprintf(err, errlen, "on_queue_full: \"%.40s\" is not block, "
+			 "spool or drop", v);
+		return -1;
+	}
+	if (!strcmp(k, "spool_bytes")) {
+		double n;
+		if (num(k, v, 1 << 20, (double)(1ull << 44), &n, err, errlen) != 0)
+			return -1;
+		u->spool_bytes = (uint64_t)n;
+		return 0;
+	}
 	snprintf(err, errlen, "unknown key \"%.40s\" in [upstream] (protocol, "
 		 "address, framing, tls_ca, tls_verify, tls_server_name, "
-		 "tls_cert, tls_key)", k);
+		 "tls_cert, tls_key, on_queue_full, spool_bytes)", k);
 	return -1;
 }
 
@@ -640,6 +671,7 @@ int vdr_net_cfg_set(struct vdr_net_cfg *c, const char *section,
 			c->up[i].proto = VDR_UDP;
 			c->up[i].framing = VDP_FRAME_OCTET_COUNT;
 			c->up[i].tls_verify = true;
+			c->up[i].spool_bytes = 1ull << 30;
 			c->n_up++;
 		}
 		return upstream_key(&c->up[i], key, value, err, errlen);
@@ -748,6 +780,18 @@ int vdr_net_cfg_check(const struct vdr_net_cfg *c, char *err, size_t errlen)
 	}
 	for (unsigned i = 0; i < c->n_up; i++) {
 		const struct vdr_upstream_cfg *u = &c->up[i];
+		if (dpdk && vdr_upstream_on_full(c, u) != VDR_FULL_DROP) {
+			snprintf(err, errlen, "[upstream %s]: on_queue_full = block "
+				 "and spool need the socket driver (the dpdk "
+				 "driver drops, counted)", u->name);
+			return -1;
+		}
+		if (vdr_upstream_on_full(c, u) == VDR_FULL_SPOOL &&
+		    strlen(c->spool_dir) + strlen(u->name) + 2 > VDR_PATH_MAX) {
+			snprintf(err, errlen, "[upstream %s]: spool_dir plus the "
+				 "name is too long", u->name);
+			return -1;
+		}
 		if (u->host[0] == '\0') {
 			snprintf(err, errlen, "[upstream %s] has no address", u->name);
 			return -1;
@@ -822,10 +866,16 @@ void vdr_net_cfg_describe(const struct vdr_net_cfg *c, char *buf, size_t cap)
 	for (unsigned i = 0; i < c->n_listen; i++)
 		ADD("  listen %s: %s %s\n", c->listen[i].name,
 		    proto_name(c->listen[i].proto), c->listen[i].addr_text);
-	for (unsigned i = 0; i < c->n_up; i++)
-		ADD("  upstream %s: %s %s%s%s:%s\n", c->up[i].name,
+	for (unsigned i = 0; i < c->n_up; i++) {
+		static const char *const full[] = { "drop", "block", "spool", "drop" };
+		ADD("  upstream %s: %s %s%s%s:%s, on a full queue: %s", c->up[i].name,
 		    proto_name(c->up[i].proto), strchr(c->up[i].host, ':') ? "[" : "",
 		    c->up[i].host, strchr(c->up[i].host, ':') ? "]" : "",
-		    c->up[i].port);
+		    c->up[i].port, full[vdr_upstream_on_full(c, &c->up[i])]);
+		if (vdr_upstream_on_full(c, &c->up[i]) == VDR_FULL_SPOOL)
+			ADD(" (%s/%s, at most %llu MiB)", c->spool_dir, c->up[i].name,
+			    (unsigned long long)(c->up[i].spool_bytes >> 20));
+		ADD("\n");
+	}
 #undef ADD
 }

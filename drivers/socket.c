@@ -175,7 +175,7 @@ static void dispatch(struct sock_drv *d, const struct epoll_event *e)
 		}
 	} else if (kind == OBJ_CONN) {
 		struct sk_conn *c = e->data.ptr;
-		if (c->state == C_HANDSHAKE || sk_pend_room(d))
+		if (c->state == C_HANDSHAKE || (sk_pend_room(d) && !d->up_full))
 			sk_conn_read(d, c);
 	} else {
 		sk_up_event(d, e->data.ptr, e->events);
@@ -194,14 +194,23 @@ static int sock_rx(struct vdr_driver *dv, struct vdp_line *lines, unsigned max)
 		d->bp_last = d->now;
 		d->x[SKX_rx_paused]++;
 	}
+	/* an upstream that blocks is full: the TCP and TLS senders wait (their
+	 * TCP windows close), until the collector takes its queue */
+	d->up_full = false;
+	for (unsigned i = 0; i < d->n_up; i++)
+		if (d->up[i].on_full == VDR_FULL_BLOCK &&
+		    d->up[i].q_cost >= d->cfg.queue_bytes)
+			d->up_full = true;
+	if (d->up_full)
+		d->x[SKX_rx_paused_upstream]++;
 	int n = epoll_wait(d->ep, ev, EV_MAX, pend_n(d) > 0 ||
 			   (d->flags & VDR_SOCK_NO_WAIT) ? 0 : 1);
 	d->now = vdr_now();
 	for (int i = 0; i < n; i++)
 		dispatch(d, &ev[i]);
 	/* connections read to their round's limit, in turn */
-	for (struct sk_conn *c = d->ready, *next; c != NULL && sk_pend_room(d);
-	     c = next) {
+	for (struct sk_conn *c = d->ready, *next;
+	     c != NULL && sk_pend_room(d) && !d->up_full; c = next) {
 		next = c->rnext;
 		sk_conn_read(d, c); /* may close c, never another */
 	}
@@ -302,8 +311,15 @@ static int sock_flush(struct vdr_driver *dv)
 						   (pf[k].revents & POLLHUP ? EPOLLHUP : 0));
 	}
 	uint64_t left = 0;
+	d->tx_held = 0;
 	for (unsigned k = 0; k < d->n_up; k++) {
 		struct sk_up *u = &d->up[k];
+		if (u->sp != NULL) {
+			/* not lost: in the spool, for the next run */
+			sk_spool_service(d, u, true);
+			d->tx_held += sk_spool_left(u);
+			continue;
+		}
 		uint64_t n = u->r_tail - u->r_head;
 		if (n == 0)
 			continue;
@@ -333,6 +349,7 @@ static void sock_stats(const struct vdr_driver *dv, struct vdr_stats *st)
 	st->tx_bytes = d->tx_bytes;
 	st->tx_errors = d->tx_errors;
 	st->tx_lost = d->tx_lost;
+	st->tx_held = d->tx_held;
 }
 
 static unsigned sock_xstats(const struct vdr_driver *dv, const char **names,
@@ -353,6 +370,13 @@ static unsigned sock_xstats(const struct vdr_driver *dv, const char **names,
 		v[SKX_upstream_connects] += u->connects;
 		v[SKX_upstream_disconnects] += u->disconnects;
 		v[SKX_upstream_reconnect_failures] += u->failures;
+		v[SKX_upstream_spool_dropped] += u->drops[SK_DROP_SPOOL_FULL];
+		if (u->sp != NULL) {
+			struct vdr_spool_stats ss;
+			vdr_spool_stats(u->sp, &ss);
+			v[SKX_upstream_spooled] += ss.queued;
+			v[SKX_upstream_spool_bytes] += ss.used_bytes;
+		}
 	}
 	for (unsigned i = 0; i < SKX_COUNT && i < cap; i++) {
 		names[i] = sk_xnames[i];
@@ -507,6 +531,10 @@ struct vdr_driver *vdr_socket_new(const struct vdr_net_cfg *c, size_t max_msg,
 		u->retry_at = d->now;
 		if (u->cfg.proto == VDR_TLS &&
 		    (u->ctx = sk_tls_client_ctx(u, err, errlen)) == NULL)
+			goto out;
+		u->on_full = vdr_upstream_on_full(c, &u->cfg);
+		u->down_since = d->now;
+		if (u->on_full == VDR_FULL_SPOOL && sk_spool_open(d, u, err, errlen) != 0)
 			goto out;
 	}
 	/* first connection attempts now (non-blocking) */

@@ -10,6 +10,7 @@
  *   socket_udp.c       UDP in (recvmmsg) and out (sendmmsg)
  *   socket_upstream.c  TCP/TLS upstreams: the queue, connections,
  *                      acknowledgements, reconnects
+ *   socket_spool.c     an upstream's disk spool (on_queue_full = spool)
  */
 #ifndef VEIL_SOCKET_PVT_H
 #define VEIL_SOCKET_PVT_H
@@ -39,6 +40,7 @@
 #include <openssl/x509v3.h>
 
 #include "net_pvt.h"
+#include "spool.h"
 
 #define RX_READ (64u * 1024u)     /* bytes read from a connection per round */
 #define UDP_BATCH 64              /* datagrams per recvmmsg / sendmmsg */
@@ -54,6 +56,11 @@
 #define REC_COST 16u              /* queue bytes charged per line */
 #define ACCEPT_PAUSE 0.1          /* a listener rests after EMFILE */
 #define UP_DEAD_MS 30000          /* an upstream that acknowledges nothing */
+#define SK_LOG_EVERY 60.0         /* a state that lasts: said again after */
+#define BLOCK_SLACK (64u << 20)   /* block: queued over queue_bytes, at most */
+#define SPOOL_SYNC 0.05           /* the spool's appends made durable after */
+#define SPOOL_COMMIT 0.5          /* its acknowledged position, after */
+#define SPOOL_FILL 4096           /* lines moved from a spool per round */
 
 /* The driver's own counters (vdr_xstats), in their stable order. Gauges
  * (tcp_open, upstream_queued, upstream_queue_bytes) are computed. */
@@ -80,6 +87,7 @@
 	X(tls_failed)                                                          \
 	X(tls_handshake_timeouts)                                              \
 	X(rx_paused)                                                           \
+	X(rx_paused_upstream)                                                  \
 	X(upstream_sent)                                                       \
 	X(upstream_queued)                                                     \
 	X(upstream_queue_bytes)                                                \
@@ -89,6 +97,10 @@
 	X(upstream_connects)                                                   \
 	X(upstream_disconnects)                                                \
 	X(upstream_reconnect_failures)                                         \
+	X(upstream_spooled)                                                    \
+	X(upstream_spool_bytes)                                                \
+	X(upstream_spool_dropped)                                              \
+	X(upstream_spool_errors)                                               \
 	X(tx_empty)
 
 #define SK_ENUM_(n) SKX_##n,
@@ -127,6 +139,16 @@ struct sk_conn {
 
 enum up_state { U_DOWN, U_RESOLVING, U_CONNECTING, U_HANDSHAKE, U_UP };
 
+/* Why an upstream dropped a line (sk_up_drop). */
+enum sk_drop {
+	SK_DROP_QUEUE_FULL,
+	SK_DROP_NO_MEMORY,
+	SK_DROP_SPOOL_FULL,
+	SK_DROP_SPOOL_ERROR,
+	SK_DROP_TOO_BIG,
+	SK_DROP_COUNT
+};
+
 struct qrec {
 	uint64_t end;  /* absolute byte position after the line */
 	uint64_t wire; /* bytes on the connection once its last byte was
@@ -162,8 +184,20 @@ struct sk_up {
 	size_t tls_wlen;       /* a retried SSL_write's length */
 	bool blocked;          /* a write would block: wait for EPOLLOUT */
 	bool was_up;
+	enum vdr_on_full on_full;
+	/* on_queue_full = spool: every line goes through it */
+	struct vdr_spool *sp;
+	bool sp_dirty;         /* appended since the last sync */
+	double sp_next_sync, sp_next_commit;
+	char *sp_buf;          /* a line made contiguous for the spool */
+	size_t sp_cap;
+	/* the log: down since, said so, when to say it again */
+	double down_since, next_down_log;
+	bool said_down;
+	double next_drop_log[SK_DROP_COUNT];
 	/* counters */
 	uint64_t sent, dropped, lost, resent, connects, disconnects, failures;
+	uint64_t drops[SK_DROP_COUNT];
 };
 
 struct sk_gai {
@@ -212,8 +246,11 @@ struct sock_drv {
 	size_t txs_cap;
 	struct sk_conn *cur;         /* the connection being framed */
 	double now, next_scan, bp_last;
+	bool up_full;                /* an upstream that blocks is full: TCP and
+					TLS senders are not read */
 	uint64_t x[SKX_COUNT];
 	uint64_t rx_msgs, rx_bytes, tx_msgs, tx_bytes, tx_errors, tx_lost;
+	uint64_t tx_held;            /* at the end: lines left in spools */
 };
 
 enum close_why {
@@ -259,6 +296,10 @@ bool sk_q_empty(const struct sk_up *u);
 struct qrec *sk_q_rec(const struct sk_up *u, uint64_t i);
 void sk_q_line(struct sock_drv *d, struct sk_up *u,
 		   const struct vdp_burst *b, const struct vdp_out *o);
+bool sk_q_room(const struct sock_drv *d, const struct sk_up *u, size_t len);
+int sk_q_put_line(struct sk_up *u, const char *flat, const struct vdp_seg *s,
+		  unsigned n, size_t len);
+void sk_up_drop(struct sock_drv *d, struct sk_up *u, enum sk_drop why);
 void sk_q_release(struct sk_up *u, uint64_t upto);
 void sk_up_fail(struct sock_drv *d, struct sk_up *u, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -266,5 +307,12 @@ void sk_up_want(struct sock_drv *d, struct sk_up *u, uint32_t ev);
 void sk_up_event(struct sock_drv *d, struct sk_up *u, uint32_t ev);
 void sk_up_service(struct sock_drv *d, struct sk_up *u);
 void sk_up_free(struct sk_up *u);
+/* socket_spool.c */
+int sk_spool_open(struct sock_drv *d, struct sk_up *u, char *err, size_t errlen);
+void sk_spool_line(struct sock_drv *d, struct sk_up *u, const struct vdp_seg *s,
+		   unsigned n, size_t len);
+void sk_spool_service(struct sock_drv *d, struct sk_up *u, bool now);
+uint64_t sk_spool_left(const struct sk_up *u);
+void sk_spool_close(struct sk_up *u);
 
 #endif

@@ -131,8 +131,7 @@ void sk_udp_send(struct sock_drv *d, struct sk_up *u)
 			/* a line no datagram can carry: dropped, counted */
 			u->q_wr = sk_q_rec(u, u->r_wr)->end;
 			u->r_wr++;
-			u->dropped++;
-			d->tx_lost++;
+			sk_up_drop(d, u, SK_DROP_TOO_BIG);
 			sk_q_release(u, u->r_wr);
 			continue;
 		}

@@ -94,9 +94,42 @@ static size_t octet_header(char *buf, uint32_t len)
 	return n + 1;
 }
 
-/* Append forwarded line @p i of @p b, framed for @p u. */
-void sk_q_line(struct sock_drv *d, struct sk_up *u,
-		   const struct vdp_burst *b, const struct vdp_out *o)
+/* A line is dropped at upstream @p u, for @p why: counted; the first of
+ * each reason is logged, then a count at most once a minute. */
+void sk_up_drop(struct sock_drv *d, struct sk_up *u, enum sk_drop why)
+{
+	static const char *const text[SK_DROP_COUNT] = {
+		[SK_DROP_QUEUE_FULL] = "its queue is full (queue_bytes; on_queue_full = "
+				       "drop, or UDP lines while TCP senders wait)",
+		[SK_DROP_NO_MEMORY] = "out of memory",
+		[SK_DROP_SPOOL_FULL] = "its spool is full (spool_bytes)",
+		[SK_DROP_SPOOL_ERROR] = "its spool cannot be written or read",
+		[SK_DROP_TOO_BIG] = "a line too long for one datagram",
+	};
+	u->dropped++;
+	u->drops[why]++;
+	d->tx_lost++;
+	if (why == SK_DROP_NO_MEMORY)
+		d->x[SKX_drop_no_memory]++;
+	if (d->now < u->next_drop_log[why])
+		return;
+	u->next_drop_log[why] = d->now + SK_LOG_EVERY;
+	fprintf(stderr, "veil-dataplane: upstream %s (%s): lines DROPPED: %s "
+		"(%llu so far)\n", u->cfg.name, u->text, text[why],
+		(unsigned long long)u->drops[why]);
+}
+
+/* Whether a line of @p len bytes fits the memory queue now (a line always
+ * fits an empty one). */
+bool sk_q_room(const struct sock_drv *d, const struct sk_up *u, size_t len)
+{
+	return sk_q_empty(u) || u->q_cost + len + 16 + REC_COST <= d->cfg.queue_bytes;
+}
+
+/* Put a line into the memory queue, framed for @p u: its bytes are
+ * @p flat, or (NULL) the @p n segments @p s. @return 0, or -1 (no memory). */
+int sk_q_put_line(struct sk_up *u, const char *flat, const struct vdp_seg *s,
+		  unsigned n, size_t len)
 {
 	char hdr[16];
 	size_t hl = 0;
@@ -105,10 +138,40 @@ void sk_q_line(struct sock_drv *d, struct sk_up *u,
 		if (u->cfg.framing == VDP_FRAME_LF)
 			lf = true;
 		else
-			hl = octet_header(hdr, o->len);
+			hl = octet_header(hdr, (uint32_t)len);
 	}
-	size_t flen = hl + o->len + lf;
-	size_t cost = flen + REC_COST;
+	size_t flen = hl + len + lf;
+	if (q_reserve(u, flen) != 0)
+		return -1;
+	q_put(u, hdr, hl);
+	if (flat != NULL)
+		q_put(u, flat, len);
+	for (unsigned k = 0; flat == NULL && k < n; k++)
+		q_put(u, s[k].p, s[k].len);
+	if (lf)
+		q_put(u, "\n", 1);
+	*sk_q_rec(u, u->r_tail) = (struct qrec){ u->q_tail, 0 };
+	u->r_tail++;
+	u->q_cost += flen + REC_COST;
+	return 0;
+}
+
+/* Append forwarded line @p o of @p b for @p u, as its on_queue_full
+ * says: through the spool, or into the memory queue (drop: up to
+ * queue_bytes; block: TCP/TLS senders wait while it is over queue_bytes,
+ * and the lines on their way by then (read, in the pipeline), and UDP lines,
+ * which cannot be made to wait, are queued up to BLOCK_SLACK more). */
+void sk_q_line(struct sock_drv *d, struct sk_up *u,
+	       const struct vdp_burst *b, const struct vdp_out *o)
+{
+	const struct vdp_seg *s = b->segs + o->first_seg;
+	if (u->sp != NULL) {
+		sk_spool_line(d, u, s, o->n_segs, o->len);
+		return;
+	}
+	size_t limit = d->cfg.queue_bytes +
+		       (u->on_full == VDR_FULL_BLOCK ? BLOCK_SLACK : 0);
+	size_t cost = (size_t)o->len + 16 + REC_COST;
 	/* full: what the connection takes now, and what it acknowledged,
 	 * make room before a line is dropped (a burst is bigger than a
 	 * small queue) */
@@ -116,31 +179,20 @@ void sk_q_line(struct sock_drv *d, struct sk_up *u,
 	    u->state == U_UP && !u->blocked)
 		up_push(d, u);
 	/* a line always fits an empty queue */
-	if (!sk_q_empty(u) && u->q_cost + cost > d->cfg.queue_bytes) {
-		u->dropped++;
-		d->tx_lost++;
+	if (!sk_q_empty(u) && u->q_cost + cost > limit) {
+		sk_up_drop(d, u, SK_DROP_QUEUE_FULL);
 		return;
 	}
-	if (q_reserve(u, flen) != 0) {
-		u->dropped++;
-		d->tx_lost++;
-		d->x[SKX_drop_no_memory]++;
-		return;
-	}
-	q_put(u, hdr, hl);
-	const struct vdp_seg *s = b->segs + o->first_seg;
-	for (unsigned k = 0; k < o->n_segs; k++)
-		q_put(u, s[k].p, s[k].len);
-	if (lf)
-		q_put(u, "\n", 1);
-	*sk_q_rec(u, u->r_tail) = (struct qrec){ u->q_tail, 0 };
-	u->r_tail++;
-	u->q_cost += cost;
+	if (sk_q_put_line(u, NULL, s, o->n_segs, o->len) != 0)
+		sk_up_drop(d, u, SK_DROP_NO_MEMORY);
 }
 
-/* Lines from r_head on are done (delivered, or given up). */
+/* Lines from r_head on are done (delivered, or given up); a spool hears
+ * they were delivered. */
 void sk_q_release(struct sk_up *u, uint64_t upto)
 {
+	if (u->sp != NULL && upto > u->r_head)
+		vdr_spool_ack(u->sp, upto - u->r_head);
 	while (u->r_head < upto) {
 		const struct qrec *r = sk_q_rec(u, u->r_head);
 		size_t flen = (size_t)(r->end - u->q_head);
@@ -183,6 +235,26 @@ static void up_close_fd(struct sock_drv *d, struct sk_up *u)
 	(void)d;
 }
 
+/* The log: an upstream went down, or is still down (once a minute). */
+static void say_down(struct sock_drv *d, struct sk_up *u, const char *why,
+		     bool was_up)
+{
+	static const char *const meanwhile[] = {
+		[VDR_FULL_DEFAULT] = "", [VDR_FULL_DROP] = "queued in memory, then "
+		"dropped (on_queue_full = drop)", [VDR_FULL_BLOCK] = "queued in "
+		"memory; when that is full, TCP and TLS senders wait",
+		[VDR_FULL_SPOOL] = "kept in its spool on disk",
+	};
+	u->next_down_log = d->now + SK_LOG_EVERY;
+	fprintf(stderr, "veil-dataplane: upstream %s (%s) %s: %s; %llu lines "
+		"waiting, new lines are %s; connecting again within %.1f s\n",
+		u->cfg.name, u->text, was_up ? "DOWN" : u->said_down ? "still down"
+		: "not reachable", why, (unsigned long long)(u->sp != NULL
+		? sk_spool_left(u) : u->r_tail - u->r_head),
+		meanwhile[u->on_full], u->retry_at - d->now);
+	u->said_down = true;
+}
+
 /* The connection failed or broke: try again after the backoff. */
 void sk_up_fail(struct sock_drv *d, struct sk_up *u, const char *fmt, ...)
 {
@@ -211,10 +283,14 @@ void sk_up_fail(struct sock_drv *d, struct sk_up *u, const char *fmt, ...)
 	if (was_up) {
 		u->disconnects++;
 		q_rewind(u);
+		u->down_since = d->now;
+		u->next_down_log = d->now;
 	} else {
 		u->failures++;
 	}
 	d->tx_errors++;
+	if (u->state == U_DOWN && d->now >= u->next_down_log)
+		say_down(d, u, why, was_up);
 	vdr_set_error(&d->base, "upstream %s: %s%s", u->text, why,
 		      u->state == U_DOWN && u->retry_at > d->now
 			      ? "; retrying" : "");
@@ -228,6 +304,12 @@ void sk_up_want(struct sock_drv *d, struct sk_up *u, uint32_t ev)
 
 static void up_established(struct sock_drv *d, struct sk_up *u)
 {
+	if (u->said_down)
+		fprintf(stderr, "veil-dataplane: upstream %s (%s) up again after "
+			"%.1f s; sending what waits\n", u->cfg.name, u->text,
+			d->now - u->down_since);
+	u->said_down = false;
+	u->next_down_log = d->now;
 	u->state = U_UP;
 	u->connects++;
 	u->backoff = d->cfg.reconnect_min;
@@ -652,10 +734,12 @@ void sk_up_service(struct sock_drv *d, struct sk_up *u)
 			up_acked(u);
 		break;
 	}
+	sk_spool_service(d, u, false);
 }
 
 void sk_up_free(struct sk_up *u)
 {
+	sk_spool_close(u);
 	if (u->ssl != NULL) {
 		if (u->state == U_UP) {
 			ERR_clear_error();

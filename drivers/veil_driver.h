@@ -52,6 +52,9 @@ struct vdr_stats {
 	uint64_t tx_lost;         /**< forwarded lines that a failed write kept
 				       from the output (given to a vdr_tx()
 				       that failed, or buffered when it did) */
+	uint64_t tx_held;         /**< forwarded lines not delivered yet, kept
+				       for the next run (an upstream's disk
+				       spool at the end) */
 };
 
 struct vdr_driver;

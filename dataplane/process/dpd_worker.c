@@ -234,7 +234,8 @@ static void publish(struct vdd_worker *x)
 	t[VEIL_LINK_CTR_LINES_HELD] = x->q_live;
 	/* out counts the lines written whole: the pipeline's minus those the
 	 * output lost */
-	t[VEIL_LINK_CTR_LINES_OUT] -= st.tx_lost;
+	t[VEIL_LINK_CTR_LINES_OUT] -= st.tx_lost + st.tx_held;
+	t[VEIL_LINK_CTR_LINES_HELD] += st.tx_held;
 	t[VEIL_LINK_CTR_LINES_NOT_WRITTEN] = st.tx_lost + x->abandoned;
 	t[VEIL_LINK_CTR_BYTES_IN] = st.rx_bytes;
 	t[VEIL_LINK_CTR_BYTES_OUT] = st.tx_bytes;
@@ -1009,7 +1010,8 @@ static void pool_counters(struct vdd_pool *p, uint64_t *t, const struct vdr_stat
 	w[0][VEIL_LINK_CTR_LINES_NOT_WRITTEN] = st->tx_lost + abandoned;
 	/* the output is shared: the lines it lost come off the workers' out
 	 * in worker order, so that the rows add up to the totals */
-	uint64_t lost = st->tx_lost;
+	w[0][VEIL_LINK_CTR_LINES_HELD] += st->tx_held;
+	uint64_t lost = st->tx_lost + st->tx_held;
 	for (unsigned i = 0; i < p->n && lost > 0; i++) {
 		uint64_t k = lost < w[i][VEIL_LINK_CTR_LINES_OUT]
 				     ? lost : w[i][VEIL_LINK_CTR_LINES_OUT];
@@ -1022,7 +1024,8 @@ static void pool_counters(struct vdd_pool *p, uint64_t *t, const struct vdr_stat
 	t[VEIL_LINK_CTR_LINES_IN] += st->rx_oversize + held + abandoned;
 	t[VEIL_LINK_CTR_LINES_DROPPED] += st->rx_oversize;
 	t[VEIL_LINK_CTR_LINES_HELD] = held;
-	t[VEIL_LINK_CTR_LINES_OUT] -= st->tx_lost;
+	t[VEIL_LINK_CTR_LINES_OUT] -= st->tx_lost + st->tx_held;
+	t[VEIL_LINK_CTR_LINES_HELD] += st->tx_held;
 	t[VEIL_LINK_CTR_LINES_NOT_WRITTEN] = st->tx_lost + abandoned;
 	t[VEIL_LINK_CTR_BYTES_IN] = st->rx_bytes;
 	t[VEIL_LINK_CTR_BYTES_OUT] = st->tx_bytes;

@@ -66,8 +66,10 @@ static const char usage_text[] =
 	"EAL: without EAL options (nothing before --, or no --) veil-dataplane uses\n"
 	"  --no-huge --no-pci --no-shconf --no-telemetry: no hugepages, no root,\n"
 	"  no files.\n"
-	"exit status: 0 done; 1 lines not delivered for want of a key, an input or\n"
-	"  output error, or stopped with lines held; 2 usage or configuration\n"
+	"exit status: 0 done; 1 lines not delivered (for want of a key, an input or\n"
+	"  output error, dropped at an upstream), or stopped with lines held for a\n"
+	"  key (lines left in an upstream's spool are not: the next start sends\n"
+	"  them); 2 usage or configuration\n"
 	"See docs/dataplane-process.md and docs/network.md.\n";
 
 static void print_usage(const char *prog)
@@ -477,7 +479,7 @@ static void totals(struct run *r, struct totals *t)
 		if (t->tenant_nokey != NULL)
 			t->tenant_nokey[r->cfg.sources[s].tenant_idx] += c->drops[VDP_R_NO_KEY];
 	}
-	t->held = 0;
+	t->held = t->st.tx_held; /* in an upstream's spool, for the next run */
 	uint64_t abandoned = 0;
 	for (unsigned i = 0; i < r->n_loops; i++) {
 		t->held += vdd_worker_held(r->loop[i]);
@@ -486,7 +488,7 @@ static void totals(struct run *r, struct totals *t)
 	t->oversize = t->st.rx_oversize;
 	/* every line once: in = out + dropped + held + not written */
 	t->in = t->sum.lines_in + t->oversize + t->held + abandoned;
-	t->out = t->sum.lines_out - t->st.tx_lost;
+	t->out = t->sum.lines_out - t->st.tx_lost - t->st.tx_held;
 	t->not_written = t->st.tx_lost + abandoned;
 	t->dropped = t->sum.lines_dropped + t->oversize;
 }
@@ -504,8 +506,10 @@ static void summary_text(struct run *r, const struct totals *t, double secs,
 		(unsigned long long)t->out,
 		(unsigned long long)t->dropped, (unsigned long long)t->held);
 	if (t->not_written > 0)
-		fprintf(stderr, ", %llu NOT WRITTEN (output error)",
-			(unsigned long long)t->not_written);
+		fprintf(stderr, ", %llu NOT WRITTEN (%s)",
+			(unsigned long long)t->not_written,
+			r->network ? "dropped at an upstream, or not delivered before "
+				     "the end" : "output error");
 	fputc('\n', stderr);
 	fprintf(stderr, "  identities replaced: %llu (and %llu repeats); \"no "
 		"user\" values left: %llu; fields marked: %llu\n",
@@ -582,10 +586,14 @@ static void summary_text(struct run *r, const struct totals *t, double secs,
 				(unsigned long long)t->tenant_nokey[i],
 				vdd_keys_tenant_id(r->keys, i),
 				vdd_keys_why(r->keys, i, why, sizeof(why)));
-	if (t->held > 0)
+	if (t->held > t->st.tx_held)
 		fprintf(stderr, "veil-dataplane: stopped with %llu lines held (waiting "
 			"for a key, or behind one); they were not written\n",
-			(unsigned long long)t->held);
+			(unsigned long long)(t->held - t->st.tx_held));
+	if (t->st.tx_held > 0)
+		fprintf(stderr, "veil-dataplane: %llu lines wait in the upstreams' "
+			"spools; the next start sends them\n",
+			(unsigned long long)t->st.tx_held);
 	if (error != NULL)
 		fprintf(stderr, "veil-dataplane: %s\n", error);
 }
@@ -1147,7 +1155,10 @@ int main(int argc, char **argv)
 	if (wrc != 0 && (error == NULL || error[0] == '\0'))
 		error = "a worker could not start";
 	uint64_t nokey = t.sum.drops[VDP_R_NO_KEY];
-	if (error != NULL || nokey > 0 || t.held > 0 || t.st.rx_errors > 0)
+	/* lines left in an upstream's spool are not lost: the next run sends
+	 * them; lines held for a key, or not written, are */
+	if (error != NULL || nokey > 0 || t.held > t.st.tx_held ||
+	    t.not_written > 0 || t.st.rx_errors > 0)
 		status = EXIT_FAILED;
 	if (t.st.rx_errors > 0 && error == NULL && vdr_error(r.drv)[0])
 		error = vdr_error(r.drv);

@@ -226,6 +226,15 @@ static void test_socket_config(void **state)
 	assert_int_equal(set(c, "listen x", "framing", "cr"), -1);
 	assert_int_equal(set(c, "upstream y", "framing", "auto"), -1);
 	assert_int_equal(set(c, "upstream y", "tls_verify", "maybe"), -1);
+	/* what a full queue does: the defaults, and sizes whose number alone
+	 * is below the range (64M of a key from 1M up) */
+	assert_int_equal(vdr_upstream_on_full(c, &c->up[1]), VDR_FULL_BLOCK);
+	assert_int_equal(set(c, "upstream raw", "on_queue_full", "spool"), 0);
+	assert_int_equal(vdr_upstream_on_full(c, &c->up[1]), VDR_FULL_SPOOL);
+	assert_int_equal(set(c, "upstream raw", "on_queue_full", "wait"), -1);
+	assert_int_equal(set(c, "upstream raw", "spool_bytes", "64M"), 0);
+	assert_true(c->up[1].spool_bytes == 64u << 20);
+	assert_int_equal(set(c, "upstream raw", "spool_bytes", "64"), -1);
 	assert_int_equal(set(c, "listen", "address", "0.0.0.0:514"), -1);
 	/* [port] is the dpdk driver's */
 	assert_int_equal(set(c, "port p0", "device", "net_pcap0"), 0);
