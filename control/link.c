@@ -43,39 +43,10 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "link_pvt.h"
 #include "veil_link.h"
 
-#define LINK_MAGIC 0x4b4e4c56u /* "VLNK" */
-#define CACHE_LINE 64
-#define SLOT_SIZE  256
-
 enum { SIDE_CONTROLD = 0, SIDE_DATAPLANE = 1 };
-enum { DIR_DOWN = 0, DIR_UP = 1 };
-
-struct link_slot {
-	uint16_t type;
-	uint16_t proto;
-	uint32_t len;
-	uint64_t seq;
-	uint8_t reserved[8];
-	uint8_t payload[VEIL_LINK_PAYLOAD_MAX];
-};
-_Static_assert(sizeof(struct link_slot) == SLOT_SIZE, "slot size");
-
-struct link_hdr {
-	uint32_t magic;
-	uint16_t proto;
-	uint16_t hdr_size;
-	uint32_t slot_size;
-	uint32_t nslots;
-	uint64_t region_size;
-	uint64_t epoch;
-	uint64_t ring_off[4];  /* down, down_free, up, up_free */
-	uint64_t slot_off[2];  /* down, up */
-	_Atomic uint32_t closed;
-	uint32_t pad;
-	alignas(CACHE_LINE) _Atomic uint64_t heartbeat_ns[2]; /* by side */
-};
 
 struct veil_link {
 	int side;
@@ -128,7 +99,7 @@ static uint64_t now_ns(void)
 
 static size_t align_up(size_t v)
 {
-	return (v + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+	return (v + LINK_CACHE_LINE - 1) / LINK_CACHE_LINE * LINK_CACHE_LINE;
 }
 
 /* Compute the layout; returns the region size. */
@@ -140,7 +111,7 @@ static size_t layout(struct link_hdr *h, uint32_t nslots)
 
 	for (int r = 0; r < 4; r++, off += ring)
 		h->ring_off[r] = off;
-	for (int d = 0; d < 2; d++, off += (size_t)nslots * SLOT_SIZE)
+	for (int d = 0; d < 2; d++, off += (size_t)nslots * LINK_SLOT_SIZE)
 		h->slot_off[d] = off;
 	return off;
 }
@@ -229,7 +200,7 @@ struct veil_link *veil_link_create(uint32_t slots)
 	memcpy(h, &tmp, sizeof(tmp));
 	h->proto = VEIL_LINK_PROTO;
 	h->hdr_size = sizeof(*h);
-	h->slot_size = SLOT_SIZE;
+	h->slot_size = LINK_SLOT_SIZE;
 	h->nslots = slots;
 	h->region_size = size;
 	if (RAND_bytes((unsigned char *)&h->epoch, sizeof(h->epoch)) != 1)
@@ -366,7 +337,7 @@ int veil_link_connect(const char *path, int64_t controld_uid,
 static int check_header(const struct link_hdr *h, size_t size)
 {
 	if (h->magic != LINK_MAGIC || h->proto != VEIL_LINK_PROTO ||
-	    h->hdr_size != sizeof(*h) || h->slot_size != SLOT_SIZE ||
+	    h->hdr_size != sizeof(*h) || h->slot_size != LINK_SLOT_SIZE ||
 	    h->region_size != size || h->nslots < 16 || h->nslots > 65536 ||
 	    (h->nslots & (h->nslots - 1)) != 0)
 		return -1;
@@ -495,7 +466,7 @@ void veil_link_close(struct veil_link *l)
 		atomic_store(&l->hdr->closed, 1);
 		/* wipe every slot: some may still hold keys not yet received */
 		explicit_bzero(l->base + l->slot_off[0],
-			       (size_t)2 * l->nslots * SLOT_SIZE);
+			       (size_t)2 * l->nslots * LINK_SLOT_SIZE);
 		close(l->memfd);
 	}
 	if (l->sock >= 0)

@@ -6,11 +6,19 @@
  * recomputed per name. The template lives only for the batch call: OpenSSL
  * keeps its key schedule in its own heap, and EVP_CIPHER_CTX_free cleanses
  * it, so no key copy outlives the call outside veil's locked memory.
+ *
+ * An empty plaintext (RFC 5297 allows it; veil's padded names never are)
+ * takes another path: EVP's SIV ignores a zero-length update, so it never
+ * reaches S2V's last step and its Final fails. That step is one CMAC, done
+ * here with OpenSSL's CMAC on the S2V state the key context holds.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "crypto_pvt.h"
@@ -35,6 +43,34 @@ static int tmpl_init(struct ossl_state *s, const struct veil_siv_ctx *c,
 	return 0;
 }
 
+/*
+ * V of an empty plaintext: S2V's last input is shorter than a block, so
+ * V = CMAC(K1, dbl(D) xor 10^127), D being the state after the associated
+ * data (c->d). The scratch block is wiped; the MAC context cleanses its key.
+ */
+static int empty_v(const struct veil_siv_ctx *c, uint8_t v[VEIL_BLK])
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "CMAC", NULL);
+	EVP_MAC_CTX *mc = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER,
+						 (char *)"AES-128-CBC", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	uint8_t t[VEIL_BLK];
+	size_t outl = 0;
+
+	veil_dbl(t, c->d);
+	t[0] ^= 0x80;
+	int ok = mc != NULL && EVP_MAC_init(mc, c->raw, 16, params) == 1 &&
+		 EVP_MAC_update(mc, t, sizeof(t)) == 1 &&
+		 EVP_MAC_final(mc, v, &outl, VEIL_BLK) == 1 && outl == VEIL_BLK;
+	explicit_bzero(t, sizeof(t));
+	EVP_MAC_CTX_free(mc);
+	EVP_MAC_free(mac);
+	return ok ? 0 : -1;
+}
+
 static int ossl_encrypt(struct veil_engine *e, const struct veil_siv_ctx *c,
 			const struct veil_siv_job *job)
 {
@@ -45,10 +81,12 @@ static int ossl_encrypt(struct veil_engine *e, const struct veil_siv_ctx *c,
 		goto out;
 	for (unsigned i = 0; i < job->n; i++) {
 		uint8_t *o = job->out[i];
-		/* EVP skips zero-length updates, so SIV's S2V never sees an
-		 * empty plaintext: veil names are never empty once padded. */
-		if (job->len[i] == 0 ||
-		    EVP_CIPHER_CTX_copy(s->work, s->tmpl) != 1 ||
+		if (job->len[i] == 0) {
+			if (empty_v(c, o) != 0)
+				goto out;
+			continue;
+		}
+		if (EVP_CIPHER_CTX_copy(s->work, s->tmpl) != 1 ||
 		    EVP_EncryptUpdate(s->work, o + VEIL_BLK, &outl, job->in[i],
 				      job->len[i]) != 1 ||
 		    EVP_EncryptFinal_ex(s->work, o + VEIL_BLK + outl, &outl) != 1 ||
@@ -75,8 +113,14 @@ static int ossl_decrypt(struct veil_engine *e, const struct veil_siv_ctx *c,
 		uint8_t *o = job->out[i];
 		const uint8_t *in = job->in[i];
 		job->ok[i] = 0;
-		if (job->len[i] == 0 ||
-		    EVP_CIPHER_CTX_copy(s->work, s->tmpl) != 1 ||
+		if (job->len[i] == 0) {
+			uint8_t v[VEIL_BLK];
+			if (empty_v(c, v) != 0)
+				goto out;
+			job->ok[i] = CRYPTO_memcmp(v, in, VEIL_BLK) == 0;
+			continue;
+		}
+		if (EVP_CIPHER_CTX_copy(s->work, s->tmpl) != 1 ||
 		    EVP_CIPHER_CTX_ctrl(s->work, EVP_CTRL_AEAD_SET_TAG, VEIL_BLK,
 					(void *)in) != 1)
 			goto out;

@@ -224,7 +224,8 @@ unsigned veil_siv_decrypt_batch(struct veil_engine *e,
 /**
  * Plain RFC 5297 AES-SIV (no veil padding, any associated data), through
  * the engine's backend; for test vectors and interoperability checks.
- * out receives V || C (16 + pt_len bytes).
+ * out receives V || C (16 + pt_len bytes). Every backend takes an empty
+ * plaintext (out is V alone) and empty AD strings (each one S2V input).
  * @return 0, or -1 with errno (EINVAL: more than 8 AD strings or pt_len
  *   over VEIL_SIV_MAX - 16).
  */

@@ -52,39 +52,12 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "link_pvt.h"
 #include "veil_link.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The region as link.c lays it out (docs/link-protocol.md). open_raw()
- * checks it against every live region, so a change in link.c shows here
- * as an abort rather than as wrong results. */
-#define RAW_MAGIC 0x4b4e4c56u
-#define RAW_SLOT  256
-struct raw_hdr {
-	uint32_t magic;
-	uint16_t proto;
-	uint16_t hdr_size;
-	uint32_t slot_size;
-	uint32_t nslots;
-	uint64_t region_size;
-	uint64_t epoch;
-	uint64_t ring_off[4]; /* down, down_free, up, up_free */
-	uint64_t slot_off[2]; /* down, up */
-};
-
-struct raw_slot {
-	uint16_t type;
-	uint16_t proto;
-	uint32_t len;
-	uint64_t seq;
-	uint8_t reserved[8];
-	uint8_t payload[VEIL_LINK_PAYLOAD_MAX];
-};
-_Static_assert(sizeof(struct raw_slot) == RAW_SLOT, "slot size");
-
 /* The protocol's rules, from the public message list. */
-enum { DIR_DOWN = 0, DIR_UP = 1 };
 #define SIZE_(name, dir, type) [VEIL_LINK_MSG_##name] = sizeof(type),
 #define DIR_(name, dir, type) [VEIL_LINK_MSG_##name] = DIR_##dir,
 static const uint32_t want_size[VEIL_LINK_MSG_COUNT] = { VEIL_LINK_MSG_LIST(SIZE_) };
@@ -184,7 +157,7 @@ struct run {
 	struct veil_link *d; /* the dataplane's */
 	uint8_t *raw;        /* a third mapping, for the harness */
 	size_t raw_size;
-	const struct raw_hdr *h;
+	const struct link_hdr *h;
 	uint32_t nslots;
 	uint64_t raw_enq[2]; /* by direction: entries the harness enqueued */
 };
@@ -205,9 +178,9 @@ static struct rte_ring *free_ring(struct run *r, int dir)
 	return ring(r, dir * 2 + 1);
 }
 
-static struct raw_slot *slot(struct run *r, int dir, uint32_t idx)
+static struct link_slot *slot(struct run *r, int dir, uint32_t idx)
 {
-	return (struct raw_slot *)(r->raw + r->h->slot_off[dir]) + idx;
+	return (struct link_slot *)(r->raw + r->h->slot_off[dir]) + idx;
 }
 
 static struct veil_link *receiver(struct run *r, int dir)
@@ -225,13 +198,13 @@ static void open_raw(struct run *r)
 	r->raw_size = (size_t)st.st_size;
 	r->raw = mmap(NULL, r->raw_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	CHECK(r->raw != MAP_FAILED);
-	r->h = (const struct raw_hdr *)r->raw;
-	CHECK(r->h->magic == RAW_MAGIC && r->h->proto == VEIL_LINK_PROTO);
-	CHECK(r->h->slot_size == RAW_SLOT && r->h->nslots == r->nslots);
-	CHECK(r->h->hdr_size >= sizeof(struct raw_hdr));
+	r->h = (const struct link_hdr *)r->raw;
+	CHECK(r->h->magic == LINK_MAGIC && r->h->proto == VEIL_LINK_PROTO);
+	CHECK(r->h->slot_size == LINK_SLOT_SIZE && r->h->nslots == r->nslots);
+	CHECK(r->h->hdr_size >= sizeof(struct link_hdr));
 	CHECK(r->h->region_size == r->raw_size);
 	for (int d = 0; d < 2; d++)
-		CHECK(r->h->slot_off[d] + (uint64_t)r->nslots * RAW_SLOT <= r->raw_size);
+		CHECK(r->h->slot_off[d] + (uint64_t)r->nslots * LINK_SLOT_SIZE <= r->raw_size);
 	for (int i = 0; i < 4; i++)
 		CHECK(rte_ring_get_capacity(ring(r, i)) == r->nslots - 1);
 	CHECK(rte_ring_count(free_ring(r, DIR_DOWN)) == r->nslots - 1);
@@ -241,7 +214,7 @@ static void open_raw(struct run *r)
 /* Receive one message on the side that receives direction dir, and check
  * what the link says against the rules; `sent` (if not NULL) is the slot
  * the harness put in an empty ring, so the outcome is known in advance. */
-static int recv_checked(struct run *r, int dir, const struct raw_slot *sent)
+static int recv_checked(struct run *r, int dir, const struct link_slot *sent)
 {
 	uint8_t buf[VEIL_LINK_PAYLOAD_MAX];
 	enum veil_link_msg type = VEIL_LINK_MSG_NONE;
@@ -289,7 +262,7 @@ static bool all_zero(const void *p, size_t n)
 
 static void op_raw_slot(struct run *r, int dir, struct input *in)
 {
-	struct raw_slot s;
+	struct link_slot s;
 	uint32_t idx;
 	size_t n = (size_t)take_u8(in) + 1;
 
@@ -301,7 +274,7 @@ static void op_raw_slot(struct run *r, int dir, struct input *in)
 	/* free rings only ever hold good indices: the receiver checks them
 	 * before it gives a slot back */
 	CHECK(idx != 0 && idx < r->nslots);
-	struct raw_slot *dst = slot(r, dir, idx);
+	struct link_slot *dst = slot(r, dir, idx);
 	memcpy(dst, &s, sizeof(s));
 	CHECK(rte_ring_enqueue_elem(filled(r, dir), &idx, sizeof(idx)) == 0);
 	r->raw_enq[dir]++;
@@ -500,7 +473,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(cs.received + cs.bad_msgs == r.raw_enq[DIR_UP] + ds.sent);
 	CHECK(ds.received + ds.bad_msgs == r.raw_enq[DIR_DOWN] + cs.sent);
 	for (int dir = 0; dir < 2; dir++)
-		CHECK(all_zero(slot(&r, dir, 0), (size_t)r.nslots * RAW_SLOT));
+		CHECK(all_zero(slot(&r, dir, 0), (size_t)r.nslots * LINK_SLOT_SIZE));
 
 	munmap(r.raw, r.raw_size);
 	veil_link_close(r.d);

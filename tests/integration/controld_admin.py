@@ -183,7 +183,7 @@ def syslog(root):
     """Without -f, controld's messages go to syslog (here a socket of ours
     bound over /dev/log in a mount namespace of the daemon's own)."""
     if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
-        print("controld_admin: SKIP the syslog check: unshare -m is not permitted here")
+        veiltest.skip("syslog", "unshare -m is not permitted here")
         return
     r = os.path.join(root, "syslog")
     os.mkdir(r)

@@ -336,7 +336,8 @@ def memory_returned(root):
     under AddressSanitizer, whose allocator keeps freed memory on purpose."""
     with open(CTLD, "rb") as f:
         if b"__asan_init" in f.read():
-            print("  memory returned: skipped (AddressSanitizer build)")
+            veiltest.skip("memory returned", "AddressSanitizer build (its "
+                          "allocator keeps freed memory)")
             return
     r = os.path.join(root, "mem")
     os.mkdir(r)

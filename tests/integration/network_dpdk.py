@@ -37,7 +37,8 @@ E. the same with two workers, a queue pair each (a pcap file per RX and
    order, by its TX queue; as root, the TAP has a queue pair per worker
    and the kernel's ARP and ping replies leave by the port.
 Exits 77 (skipped) if scapy is missing; B and C are skipped, with the
-reason, when not root or without /dev/net/tun.
+reason, when not root or without /dev/net/tun, and the run then exits 77
+too once the other parts passed.
 """
 import json
 import os
@@ -901,22 +902,19 @@ def main():
         if all(os.access(x, os.X_OK) for x in (DP, CTLD, VEILCTL)):
             part_d(tmp)
             if why:
-                print("E without the TAP:", why)
+                veiltest.skip("E's TAP", why)
             part_e(tmp, tap=why is None)
         else:
-            print("SKIP D and E: veil-dataplane, veil-controld or veilctl not built")
+            veiltest.skip("D and E", "veil-dataplane, veil-controld or veilctl not built")
         if why:
-            print("SKIP B and C:", why)
+            veiltest.skip("B and C", why)
         else:
             part_b(tmp)
             part_c(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if veiltest.results["failed"]:
-        print("%d failure(s)" % veiltest.results["failed"])
-        sys.exit(1)
-    print("network-dpdk: OK")
+    return veiltest.finish("network-dpdk")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -20,6 +20,7 @@ import time
 TOKEN_RE = rb"veil_[ud][0-9]+_[a-z2-7]+"
 
 results = {"passed": 0, "failed": 0}
+skipped = []  # the parts this run could not do here, with the reason
 
 
 def check(cond, what):
@@ -32,11 +33,22 @@ def check(cond, what):
     return cond
 
 
+def skip(part, why):
+    """Record a part of the test that cannot run here (and say why): the
+    test then ends as skipped (77), not as passed, unless something failed."""
+    skipped.append(part)
+    print("SKIP %s: %s" % (part, why), flush=True)
+
+
 def finish(name):
-    """Print the tally. @return the exit status (1 if anything failed)."""
-    print("%s: %d checks passed, %d failed" % (name, results["passed"],
-                                              results["failed"]))
-    return 1 if results["failed"] else 0
+    """Print the tally. @return the exit status: 1 if anything failed, else
+    77 (meson's "skipped") if a part could not run here, else 0."""
+    print("%s: %d checks passed, %d failed, %d part(s) skipped%s"
+          % (name, results["passed"], results["failed"], len(skipped),
+             (" (%s)" % ", ".join(skipped)) if skipped else ""))
+    if results["failed"]:
+        return 1
+    return 77 if skipped else 0
 
 
 def free_port(kind=socket.SOCK_STREAM):

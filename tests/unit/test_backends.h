@@ -12,7 +12,8 @@
 
 /* Options of every engine this machine can run: OpenSSL first (the
  * reference), then ipsec-mb for each architecture the CPU and the library
- * support. Prints what was skipped. Returns the count. */
+ * support (the others are not part of this machine). Prints them. Returns
+ * the count. */
 static inline unsigned all_backends(struct veil_engine_opts *o, bool no_bucketing)
 {
 	unsigned n = 0;
@@ -20,7 +21,7 @@ static inline unsigned all_backends(struct veil_engine_opts *o, bool no_bucketin
 					    .no_bucketing = no_bucketing };
 	for (int a = VEIL_ARCH_NOAESNI; a < VEIL_ARCH_COUNT; a++) {
 		if (!veil_arch_supported((enum veil_arch)a)) {
-			printf("# skipped ipsec-mb/%s: not supported here\n",
+			printf("# not here: ipsec-mb/%s (this CPU or ipsec-mb build lacks it)\n",
 			       veil_arch_name((enum veil_arch)a));
 			continue;
 		}

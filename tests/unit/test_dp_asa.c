@@ -4,9 +4,7 @@
  * Cisco's syslog reference documents them and as ASAs send them: every
  * header variant, every form of the message-ID table, the generic forms in
  * unknown IDs, the identity firewall, and what is dropped. Each line marks
- * its expected identity spans with « and »; the helper strips the marks,
- * runs vdp_syslog_parse() and the parser, and checks the exact spans,
- * kinds, escapes and names.
+ * its expected identity spans with « and » (dp_harness.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,119 +15,26 @@
 
 #include <cmocka.h>
 
-#include "dp_pvt.h"
-
-#define OPEN  "\xc2\xab" /* « */
-#define CLOSE "\xc2\xbb" /* » */
+#include "dp_harness.h"
 
 /* the common headers */
 #define H     "<166>Jan 05 2024 12:00:00 asa-hq : " /* logging device-id */
 #define HB    "<166>Jan  5 12:00:00 10.1.1.1 "        /* a relay's BSD header */
 #define HNONE "<166>Jan 05 2024 12:00:00: "           /* no device id */
 
-struct want {
-	int kind;
-	const char *name;
-};
-
-#define U(n)  { VEIL_KIND_USER, n }
-#define D(n)  { VEIL_KIND_DEVICE, n }
-#define NW(w) (sizeof(w) / sizeof((w)[0]))
+/* ASA names are never escaped */
+#define U(n)  DP_U(NONE, n)
+#define D(n)  DP_D(NONE, n)
 
 static const struct vdp_format *asa;
 
-static void check_keys(const struct vdp_keys *ks, const char *hdr,
-		       const char *marked, enum vdp_parse_rc rc,
-		       const struct want *w, unsigned nw)
-{
-	size_t hl = strlen(hdr), ml = strlen(marked), len = hl;
-	size_t off[2 * VDP_MAX_FIELDS], slen[2 * VDP_MAX_FIELDS];
-	unsigned ns = 0;
-	char *tmp = malloc(hl + ml + 1);
-	assert_non_null(tmp);
-	memcpy(tmp, hdr, hl);
-	for (size_t i = 0; i < ml;) {
-		if (!strncmp(marked + i, OPEN, 2)) {
-			assert_true(ns < 2 * VDP_MAX_FIELDS);
-			off[ns] = len;
-			i += 2;
-		} else if (!strncmp(marked + i, CLOSE, 2)) {
-			slen[ns] = len - off[ns];
-			ns++;
-			i += 2;
-		} else {
-			tmp[len++] = marked[i++];
-		}
-	}
-	assert_int_equal(ns, nw);
-	char *msg = malloc(len ? len : 1); /* exact size, no NUL */
-	assert_non_null(msg);
-	memcpy(msg, tmp, len);
-	free(tmp);
-
-	struct vdp_msg m = { .data = msg, .len = len };
-	if (vdp_syslog_parse(&m) == VDP_SYSLOG_NONE && m.body == 0)
-		m.body = hl;
-	struct vdp_parse_ctx ctx = { .keys = ks };
-	struct vdp_fields out;
-	memset(&out, 0x5a, sizeof(out));
-	out.n = 0;
-	enum vdp_parse_rc got = asa->parse(&ctx, &m, &out);
-	if (got != rc)
-		fail_msg("rc %d, expected %d, for: %.*s", got, rc, (int)len, msg);
-	if (rc == VDP_PARSED) {
-		if (out.n != nw)
-			fail_msg("%u fields, expected %u, for: %.*s", out.n, nw,
-				 (int)len, msg);
-		for (unsigned i = 0; i < nw; i++) {
-			const struct vdp_field *f = &out.f[i];
-			if (f->off != off[i] || f->len != slen[i])
-				fail_msg("field %u at %u+%u \"%.*s\", expected %zu+%zu in: %.*s",
-					 i, f->off, f->len, (int)f->len, msg + f->off,
-					 off[i], slen[i], (int)len, msg);
-			assert_int_equal(f->kind, w[i].kind);
-			assert_int_equal(f->esc, VDP_ESC_NONE);
-			assert_int_equal(f->len, strlen(w[i].name));
-			assert_memory_equal(msg + f->off, w[i].name, f->len);
-		}
-	}
-	free(msg);
-}
-
-static void check(const char *hdr, const char *marked, enum vdp_parse_rc rc,
-		  const struct want *w, unsigned nw)
-{
-	struct vdp_keys ks;
-	vdp_keys_set(&ks, asa->default_users, asa->default_devices);
-	check_keys(&ks, hdr, marked, rc, w, nw);
-}
-
-#define OK(hdr, line, ...)                                                      \
-	do {                                                                    \
-		static const struct want w_[] = { __VA_ARGS__ };                \
-		check(hdr, line, VDP_PARSED, w_, NW(w_));                       \
-	} while (0)
-#define NONE(hdr, line)    check(hdr, line, VDP_PARSED, NULL, 0)
-#define BAD(hdr, line)     check(hdr, line, VDP_MALFORMED, NULL, 0)
-#define NOTMINE(hdr, line) check(hdr, line, VDP_NOT_MINE, NULL, 0)
-#define NONEK(ks, hdr, line) check_keys(ks, hdr, line, VDP_PARSED, NULL, 0)
-#define OKK(ks, hdr, line, ...)                                                 \
-	do {                                                                    \
-		static const struct want w_[] = { __VA_ARGS__ };                \
-		check_keys(ks, hdr, line, VDP_PARSED, w_, NW(w_));              \
-	} while (0)
-
-static bool detect(const char *line)
-{
-	size_t n = strlen(line);
-	char *msg = malloc(n ? n : 1);
-	memcpy(msg, line, n);
-	struct vdp_msg m = { .data = msg, .len = n };
-	vdp_syslog_parse(&m);
-	bool r = asa->detect(&m);
-	free(msg);
-	return r;
-}
+#define OK(hdr, line, ...)      DP_OK(asa, hdr, line, __VA_ARGS__)
+#define NONE(hdr, line)         DP_NONE(asa, hdr, line)
+#define BAD(hdr, line)          DP_BAD(asa, hdr, line)
+#define NOTMINE(hdr, line)      DP_NOTMINE(asa, hdr, line)
+#define OKK(ks, hdr, line, ...) DP_OKK(asa, ks, hdr, line, __VA_ARGS__)
+#define NONEK(ks, hdr, line)    DP_NONEK(asa, ks, hdr, line)
+#define detect(line) dp_detect(asa, "", line)
 
 /* ------------------------------------------------------------------ */
 

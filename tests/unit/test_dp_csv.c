@@ -3,7 +3,7 @@
  * The CSV formats (fmt_csv.c): PAN-OS syslog CSV, every log type with
  * identity columns, and the Websense report layout. Lines follow the
  * vendors' documented column orders (PAN-OS 10.x/11.x); each test asserts
- * the exact spans, kinds, escapes and unescaped names.
+ * the exact spans, kinds, escapes and unescaped names (dp_harness.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "dp_pvt.h"
+#include "dp_harness.h"
 
 #define U VEIL_KIND_USER
 #define D VEIL_KIND_DEVICE
@@ -33,74 +33,13 @@ static int setup(void **state)
 	return 0;
 }
 
-/* Parse a copy of exactly the line's bytes (no NUL after it, so ASan sees
- * overreads), after its syslog header. hdr: the header the line starts
- * with, for when the syslog parser finds none. */
+/* Parse the line after its syslog header (dp_run); hdr: the header the
+ * line starts with, for when the syslog parser finds none. */
 static enum vdp_parse_rc run(const struct vdp_format *fmt,
 			     const struct vdp_keys *ks, const char *line,
 			     const char *hdr, struct vdp_fields *out)
 {
-	size_t len = strlen(line);
-	char *copy = malloc(len ? len : 1);
-	assert_non_null(copy);
-	memcpy(copy, line, len);
-	struct vdp_msg m = { .data = copy, .len = len };
-	vdp_syslog_parse(&m);
-	if (m.body == 0 && hdr != NULL)
-		m.body = strlen(hdr);
-	struct vdp_parse_ctx ctx = { .keys = ks };
-	memset(out, 0x5a, sizeof(*out)); /* parse must set n */
-	enum vdp_parse_rc rc = fmt->parse(&ctx, &m, out);
-	if (ctx.state != NULL && fmt->free_state != NULL)
-		fmt->free_state(ctx.state);
-	free(copy);
-	return rc;
-}
-
-static bool detect(const struct vdp_format *fmt, const char *line)
-{
-	size_t len = strlen(line);
-	char *copy = malloc(len ? len : 1);
-	assert_non_null(copy);
-	memcpy(copy, line, len);
-	struct vdp_msg m = { .data = copy, .len = len };
-	vdp_syslog_parse(&m);
-	bool r = fmt->detect(&m);
-	free(copy);
-	return r;
-}
-
-/* Offset just after the nth (1-based) occurrence of s in line. */
-static size_t after(const char *line, const char *s, unsigned nth)
-{
-	const char *p = line;
-	for (;;) {
-		const char *q = strstr(p, s);
-		assert_non_null(q);
-		if (--nth == 0)
-			return (size_t)(q - line) + strlen(s);
-		p = q + 1;
-	}
-}
-
-/* Field i is raw at off, of this kind and escape, and names name. */
-static void field(const char *line, const struct vdp_fields *fs, unsigned i,
-		  size_t off, const char *raw, enum veil_kind kind,
-		  enum vdp_esc esc, const char *name)
-{
-	char buf[1024];
-	assert_true(i < fs->n);
-	const struct vdp_field *f = &fs->f[i];
-	assert_int_equal(f->off, off);
-	assert_int_equal(f->len, strlen(raw));
-	if (f->len > 0)
-		assert_memory_equal(line + f->off, raw, f->len);
-	assert_int_equal(f->kind, kind);
-	assert_int_equal(f->esc, esc);
-	long n = vdp_unescape(esc, line + f->off, f->len, buf, sizeof(buf), NULL);
-	assert_int_equal(n, (long)strlen(name));
-	if (n > 0)
-		assert_memory_equal(buf, name, (size_t)n);
+	return dp_run(fmt, ks, line, strlen(line), hdr, out);
 }
 
 /* ---- PAN-OS lines, per the documented column orders ---- */
@@ -265,21 +204,21 @@ static void test_panos_traffic(void **state)
 	const char *l = traffic_bsd;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, BSD_HDR, &o), VDP_PARSED);
 	assert_int_equal(o.n, 4);
-	field(l, &o, 0, after(l, "Allow-Web,", 1), "corp\\jdoe", U, VDP_ESC_NONE, "corp\\jdoe");
-	field(l, &o, 1, after(l, "corp\\jdoe,", 1), "", U, VDP_ESC_NONE, "");
-	field(l, &o, 2, after(l, "Windows 11,", 1), "JDOE-LT01", D, VDP_ESC_NONE, "JDOE-LT01");
-	field(l, &o, 3, after(l, "00:15:5d:01:ab:cd,,,,,,,", 1), "", D, VDP_ESC_NONE, "");
+	dp_field(l, &o, 0, dp_after(l, "Allow-Web,", 1), "corp\\jdoe", U, VDP_ESC_NONE, "corp\\jdoe");
+	dp_field(l, &o, 1, dp_after(l, "corp\\jdoe,", 1), "", U, VDP_ESC_NONE, "");
+	dp_field(l, &o, 2, dp_after(l, "Windows 11,", 1), "JDOE-LT01", D, VDP_ESC_NONE, "JDOE-LT01");
+	dp_field(l, &o, 3, dp_after(l, "00:15:5d:01:ab:cd,,,,,,,", 1), "", D, VDP_ESC_NONE, "");
 
 	/* source and destination users, RFC 5424 header */
 	l = traffic_both;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, IETF_HDR, &o), VDP_PARSED);
 	assert_int_equal(o.n, 4);
-	field(l, &o, 0, after(l, "Allow-Web,", 1), "jdoe@corp.example", U, VDP_ESC_NONE,
+	dp_field(l, &o, 0, dp_after(l, "Allow-Web,", 1), "jdoe@corp.example", U, VDP_ESC_NONE,
 	      "jdoe@corp.example");
-	field(l, &o, 1, after(l, "jdoe@corp.example,", 1), "svc_backup@corp.example", U,
+	dp_field(l, &o, 1, dp_after(l, "jdoe@corp.example,", 1), "svc_backup@corp.example", U,
 	      VDP_ESC_NONE, "svc_backup@corp.example");
-	field(l, &o, 2, after(l, "Windows 11,", 1), "JDOE-LT01", D, VDP_ESC_NONE, "JDOE-LT01");
-	field(l, &o, 3, after(l, "00:15:5d:01:ab:cd,,,,,,,", 1), "FS01.corp.example", D,
+	dp_field(l, &o, 2, dp_after(l, "Windows 11,", 1), "JDOE-LT01", D, VDP_ESC_NONE, "JDOE-LT01");
+	dp_field(l, &o, 3, dp_after(l, "00:15:5d:01:ab:cd,,,,,,,", 1), "FS01.corp.example", D,
 	      VDP_ESC_NONE, "FS01.corp.example");
 }
 
@@ -291,17 +230,17 @@ static void test_panos_traffic_older_and_quoted(void **state)
 	const char *l = traffic_91;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(l, &o, 0, after(l, "Allow-Web,", 1), "corp\\jdoe", U, VDP_ESC_NONE, "corp\\jdoe");
-	field(l, &o, 1, after(l, "corp\\jdoe,", 1), "", U, VDP_ESC_NONE, "");
+	dp_field(l, &o, 0, dp_after(l, "Allow-Web,", 1), "corp\\jdoe", U, VDP_ESC_NONE, "corp\\jdoe");
+	dp_field(l, &o, 1, dp_after(l, "corp\\jdoe,", 1), "", U, VDP_ESC_NONE, "");
 
 	/* quoted fields before and at the user: "" is a quote */
 	l = traffic_quoted;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 4);
-	field(l, &o, 0, after(l, "mail\",\"", 1), "Doe, John \"\"JD\"\"", U, VDP_ESC_CSV,
+	dp_field(l, &o, 0, dp_after(l, "mail\",\"", 1), "Doe, John \"\"JD\"\"", U, VDP_ESC_CSV,
 	      "Doe, John \"JD\"");
-	field(l, &o, 1, after(l, "\"\"JD\"\"\",", 1), "", U, VDP_ESC_NONE, "");
-	field(l, &o, 2, after(l, "Windows 11,", 1), "Jos\u00e9's Mac", D, VDP_ESC_NONE,
+	dp_field(l, &o, 1, dp_after(l, "\"\"JD\"\"\",", 1), "", U, VDP_ESC_NONE, "");
+	dp_field(l, &o, 2, dp_after(l, "Windows 11,", 1), "Jos\u00e9's Mac", D, VDP_ESC_NONE,
 	      "Jos\u00e9's Mac");
 }
 
@@ -313,23 +252,23 @@ static void test_panos_threat(void **state)
 	const char *l = threat_url;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, BSD_HDR, &o), VDP_PARSED);
 	assert_int_equal(o.n, 6);
-	field(l, &o, 0, after(l, "Allow-Web,", 1), "corp\\m.rossi", U, VDP_ESC_NONE,
+	dp_field(l, &o, 0, dp_after(l, "Allow-Web,", 1), "corp\\m.rossi", U, VDP_ESC_NONE,
 	      "corp\\m.rossi");
-	field(l, &o, 1, after(l, "m.rossi,", 1), "", U, VDP_ESC_NONE, "");
-	field(l, &o, 2, after(l, "https://www.google.com/,", 1), "", U, VDP_ESC_NONE, "");
-	field(l, &o, 3, after(l, "https://www.google.com/,,,", 1), "", U, VDP_ESC_NONE, "");
-	field(l, &o, 4, after(l, "low-risk\",2b8c9d3e-1f2a-4b5c-8d7e-6f5a4b3c2d1e,0,,,,,,,,,", 1),
+	dp_field(l, &o, 1, dp_after(l, "m.rossi,", 1), "", U, VDP_ESC_NONE, "");
+	dp_field(l, &o, 2, dp_after(l, "https://www.google.com/,", 1), "", U, VDP_ESC_NONE, "");
+	dp_field(l, &o, 3, dp_after(l, "https://www.google.com/,,,", 1), "", U, VDP_ESC_NONE, "");
+	dp_field(l, &o, 4, dp_after(l, "low-risk\",2b8c9d3e-1f2a-4b5c-8d7e-6f5a4b3c2d1e,0,,,,,,,,,", 1),
 	      "ROSSI-PC", D, VDP_ESC_NONE, "ROSSI-PC");
-	field(l, &o, 5, after(l, "ROSSI-PC,,,,,,,,", 1), "", D, VDP_ESC_NONE, "");
+	dp_field(l, &o, 5, dp_after(l, "ROSSI-PC,,,,,,,,", 1), "", D, VDP_ESC_NONE, "");
 
 	/* WildFire email verdict: sender and recipient */
 	l = threat_mail;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 6);
-	field(l, &o, 2, after(l, "https://www.google.com/,", 1),
+	dp_field(l, &o, 2, dp_after(l, "https://www.google.com/,", 1),
 	      "Alice Martin <alice@partner.example>", U, VDP_ESC_NONE,
 	      "Alice Martin <alice@partner.example>");
-	field(l, &o, 3, after(l, "partner.example>,,", 1), "bob.smith@corp.example", U,
+	dp_field(l, &o, 3, dp_after(l, "partner.example>,,", 1), "bob.smith@corp.example", U,
 	      VDP_ESC_NONE, "bob.smith@corp.example");
 }
 
@@ -340,11 +279,11 @@ static void test_panos_decryption(void **state)
 	const char *l = decryption;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 4);
-	field(l, &o, 0, after(l, "Decrypt-Outbound,", 1), "corp\\jdoe", U, VDP_ESC_NONE,
+	dp_field(l, &o, 0, dp_after(l, "Decrypt-Outbound,", 1), "corp\\jdoe", U, VDP_ESC_NONE,
 	      "corp\\jdoe");
-	field(l, &o, 2, after(l, "Workstation,Windows,,,,,", 1), "JDOE-LT01", D,
+	dp_field(l, &o, 2, dp_after(l, "Workstation,Windows,,,,,", 1), "JDOE-LT01", D,
 	      VDP_ESC_NONE, "JDOE-LT01");
-	field(l, &o, 3, after(l, "JDOE-LT01,,,,,,,,", 1), "", D, VDP_ESC_NONE, "");
+	dp_field(l, &o, 3, dp_after(l, "JDOE-LT01,,,,,,,,", 1), "", D, VDP_ESC_NONE, "");
 }
 
 static void test_panos_userid(void **state)
@@ -356,14 +295,14 @@ static void test_panos_userid(void **state)
 	const char *name = "CORP\\Jos\u00e9.M\u00fcller";
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, BSD_HDR, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(l, &o, 0, after(l, "vsys1,10.1.20.45,", 1), name, U, VDP_ESC_NONE, name);
-	field(l, &o, 1, after(l, "0x0,", 1), name, U, VDP_ESC_NONE, name);
+	dp_field(l, &o, 0, dp_after(l, "vsys1,10.1.20.45,", 1), name, U, VDP_ESC_NONE, name);
+	dp_field(l, &o, 1, dp_after(l, "0x0,", 1), name, U, VDP_ESC_NONE, name);
 
 	/* an 8.x-length line: the columns it has */
 	l = userid_short;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 1);
-	field(l, &o, 0, after(l, "vsys1,10.1.20.45,", 1), "corp\\asmith", U, VDP_ESC_NONE,
+	dp_field(l, &o, 0, dp_after(l, "vsys1,10.1.20.45,", 1), "corp\\asmith", U, VDP_ESC_NONE,
 	      "corp\\asmith");
 }
 
@@ -374,23 +313,23 @@ static void test_panos_globalprotect_hip_auth_config(void **state)
 	const char *l = gp;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(l, &o, 0, after(l, "IPSec,", 1), "jdoe@corp.example", U, VDP_ESC_NONE,
+	dp_field(l, &o, 0, dp_after(l, "IPSec,", 1), "jdoe@corp.example", U, VDP_ESC_NONE,
 	      "jdoe@corp.example");
-	field(l, &o, 1, after(l, "US,", 1), "JDOE-LT01", D, VDP_ESC_NONE, "JDOE-LT01");
+	dp_field(l, &o, 1, dp_after(l, "US,", 1), "JDOE-LT01", D, VDP_ESC_NONE, "JDOE-LT01");
 
 	l = hip;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(l, &o, 0, after(l, "10:15:21,", 1), "corp\\jdoe", U, VDP_ESC_NONE, "corp\\jdoe");
-	field(l, &o, 1, after(l, "vsys1,", 1), "JDOE-LT01", D, VDP_ESC_NONE, "JDOE-LT01");
+	dp_field(l, &o, 0, dp_after(l, "10:15:21,", 1), "corp\\jdoe", U, VDP_ESC_NONE, "corp\\jdoe");
+	dp_field(l, &o, 1, dp_after(l, "vsys1,", 1), "JDOE-LT01", D, VDP_ESC_NONE, "JDOE-LT01");
 
 	l = auth;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 3);
-	field(l, &o, 0, after(l, "10.1.20.45,", 1), "jdoe", U, VDP_ESC_NONE, "jdoe");
-	field(l, &o, 1, after(l, "10.1.20.45,jdoe,", 1), "jdoe@corp.example", U,
+	dp_field(l, &o, 0, dp_after(l, "10.1.20.45,", 1), "jdoe", U, VDP_ESC_NONE, "jdoe");
+	dp_field(l, &o, 1, dp_after(l, "10.1.20.45,jdoe,", 1), "jdoe@corp.example", U,
 	      VDP_ESC_NONE, "jdoe@corp.example");
-	field(l, &o, 2, after(l, "Workstation,Windows,,,,,", 1), "JDOE-LT01", D,
+	dp_field(l, &o, 2, dp_after(l, "Workstation,Windows,,,,,", 1), "JDOE-LT01", D,
 	      VDP_ESC_NONE, "JDOE-LT01");
 
 	/* the short type name some versions send */
@@ -400,15 +339,15 @@ static void test_panos_globalprotect_hip_auth_config(void **state)
 	l = auth_short;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(l, &o, 1, after(l, "m.rossi,", 1), "m.rossi@corp.example", U, VDP_ESC_NONE,
+	dp_field(l, &o, 1, dp_after(l, "m.rossi,", 1), "m.rossi@corp.example", U, VDP_ESC_NONE,
 	      "m.rossi@corp.example");
 
 	/* CONFIG: the admin's client host, then the admin */
 	l = config;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(l, &o, 0, after(l, "10:15:21,", 1), "10.1.1.5", D, VDP_ESC_NONE, "10.1.1.5");
-	field(l, &o, 1, after(l, "vsys1,set,", 1), "admin", U, VDP_ESC_NONE, "admin");
+	dp_field(l, &o, 0, dp_after(l, "10:15:21,", 1), "10.1.1.5", D, VDP_ESC_NONE, "10.1.1.5");
+	dp_field(l, &o, 1, dp_after(l, "vsys1,set,", 1), "admin", U, VDP_ESC_NONE, "admin");
 }
 
 static void test_panos_system(void **state)
@@ -419,13 +358,13 @@ static void test_panos_system(void **state)
 	const char *l = sys_authfail;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, BSD_HDR, &o), VDP_PARSED);
 	assert_int_equal(o.n, 1);
-	field(l, &o, 0, after(l, "for user '", 1), "admin", U, VDP_ESC_NONE, "admin");
+	dp_field(l, &o, 0, dp_after(l, "for user '", 1), "admin", U, VDP_ESC_NONE, "admin");
 
 	/* "User name: X," in a quoted Description */
 	l = sys_gp;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 1);
-	field(l, &o, 0, after(l, "User name: ", 1), "corp\\jdoe", U, VDP_ESC_CSV, "corp\\jdoe");
+	dp_field(l, &o, 0, dp_after(l, "User name: ", 1), "corp\\jdoe", U, VDP_ESC_CSV, "corp\\jdoe");
 
 	/* no name in it */
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, sys_general, NULL, &o), VDP_PARSED);
@@ -439,16 +378,16 @@ static void test_panos_system(void **state)
 	l = many;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 3);
-	field(l, &o, 0, after(l, "User '", 1), "ann", U, VDP_ESC_CSV, "ann");
-	field(l, &o, 1, after(l, "user '", 1), "bob", U, VDP_ESC_CSV, "bob");
-	field(l, &o, 2, after(l, "User name: ", 1), "carl", U, VDP_ESC_CSV, "carl");
+	dp_field(l, &o, 0, dp_after(l, "User '", 1), "ann", U, VDP_ESC_CSV, "ann");
+	dp_field(l, &o, 1, dp_after(l, "user '", 1), "bob", U, VDP_ESC_CSV, "bob");
+	dp_field(l, &o, 2, dp_after(l, "User name: ", 1), "carl", U, VDP_ESC_CSV, "carl");
 	static const char cut[] =
 		"1,2024/03/01 10:15:22,013201001234,SYSTEM,auth,0,2024/03/01 10:15:21,"
 		",auth-fail,,0,0,general,medium,failed authentication for user 'adm";
 	l = cut;
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 1);
-	field(l, &o, 0, after(l, "user '", 1), "adm", U, VDP_ESC_NONE, "adm");
+	dp_field(l, &o, 0, dp_after(l, "user '", 1), "adm", U, VDP_ESC_NONE, "adm");
 
 	/* more names than a message may have: dropped, not cut short */
 	char big[2048];
@@ -477,7 +416,7 @@ static void test_panos_types_without_identities(void **state)
 		"2024/03/01 10:15:21,10.1.20.45,corp\\jdoe,beacon-detection,medium";
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, correlation, NULL, &o),
 			 VDP_MALFORMED);
-	assert_false(detect(&vdp_fmt_panos, correlation));
+	assert_false(dp_detect(&vdp_fmt_panos, "", correlation));
 }
 
 static void test_panos_not_mine(void **state)
@@ -494,7 +433,7 @@ static void test_panos_not_mine(void **state)
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
 		assert_int_equal(run(&vdp_fmt_panos, &panos_keys, lines[i], NULL, &o),
 				 VDP_NOT_MINE);
-		assert_false(detect(&vdp_fmt_panos, lines[i]));
+		assert_false(dp_detect(&vdp_fmt_panos, "", lines[i]));
 	}
 }
 
@@ -508,7 +447,7 @@ static void test_panos_quoting(void **state)
 		"10.1.20.45,142.250.72.110,,,Allow \"web\" out,jdoe,,ssl";
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, lit, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(lit, &o, 0, after(lit, "out,", 1), "jdoe", U, VDP_ESC_NONE, "jdoe");
+	dp_field(lit, &o, 0, dp_after(lit, "out,", 1), "jdoe", U, VDP_ESC_NONE, "jdoe");
 
 	/* an unterminated quote before the user: the user can't be found */
 	static const char open[] =
@@ -546,7 +485,7 @@ static void test_panos_quoting(void **state)
 		"vsys1,10.1.20.45,corp\\jdoe\r\n";
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, crlf, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 1);
-	field(crlf, &o, 0, after(crlf, "10.1.20.45,", 1), "corp\\jdoe", U, VDP_ESC_NONE,
+	dp_field(crlf, &o, 0, dp_after(crlf, "10.1.20.45,", 1), "corp\\jdoe", U, VDP_ESC_NONE,
 	      "corp\\jdoe");
 	/* ... quoted */
 	static const char crlf_q[] =
@@ -554,7 +493,7 @@ static void test_panos_quoting(void **state)
 		"vsys1,10.1.20.45,\"Doe, J\"\r\n";
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, crlf_q, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 1);
-	field(crlf_q, &o, 0, after(crlf_q, "10.1.20.45,\"", 1), "Doe, J", U, VDP_ESC_CSV,
+	dp_field(crlf_q, &o, 0, dp_after(crlf_q, "10.1.20.45,\"", 1), "Doe, J", U, VDP_ESC_CSV,
 	      "Doe, J");
 	/* a trailing comma: an empty last column */
 	static const char comma[] =
@@ -562,7 +501,7 @@ static void test_panos_quoting(void **state)
 		"vsys1,10.1.20.45,";
 	assert_int_equal(run(&vdp_fmt_panos, &panos_keys, comma, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 1);
-	field(comma, &o, 0, strlen(comma), "", U, VDP_ESC_NONE, "");
+	dp_field(comma, &o, 0, strlen(comma), "", U, VDP_ESC_NONE, "");
 }
 
 static void test_panos_keys(void **state)
@@ -578,9 +517,9 @@ static void test_panos_keys(void **state)
 	vdp_keys_set(&ks, u1, d1);
 	assert_int_equal(run(&vdp_fmt_panos, &ks, l, IETF_HDR, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(l, &o, 0, after(l, "jdoe@corp.example,", 1), "svc_backup@corp.example", U,
+	dp_field(l, &o, 0, dp_after(l, "jdoe@corp.example,", 1), "svc_backup@corp.example", U,
 	      VDP_ESC_NONE, "svc_backup@corp.example");
-	field(l, &o, 1, after(l, "svc_backup@corp.example,", 1), "ssl", D, VDP_ESC_NONE,
+	dp_field(l, &o, 1, dp_after(l, "svc_backup@corp.example,", 1), "ssl", D, VDP_ESC_NONE,
 	      "ssl");
 
 	/* one column named twice: reported once, the first key's kind */
@@ -591,9 +530,9 @@ static void test_panos_keys(void **state)
 	vdp_keys_set(&ks, u2, d2);
 	assert_int_equal(run(&vdp_fmt_panos, &ks, l, IETF_HDR, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(l, &o, 0, after(l, "10:15:22,", 1), "013201001234", D, VDP_ESC_NONE,
+	dp_field(l, &o, 0, dp_after(l, "10:15:22,", 1), "013201001234", D, VDP_ESC_NONE,
 	      "013201001234");
-	field(l, &o, 1, after(l, "Allow-Web,", 1), "jdoe@corp.example", U, VDP_ESC_NONE,
+	dp_field(l, &o, 1, dp_after(l, "Allow-Web,", 1), "jdoe@corp.example", U, VDP_ESC_NONE,
 	      "jdoe@corp.example");
 
 	/* no keys: nothing */
@@ -611,7 +550,7 @@ static void test_panos_detect(void **state)
 		sys_authfail, sys_gp, sys_general,
 	};
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-		assert_true(detect(&vdp_fmt_panos, yes[i]));
+		assert_true(dp_detect(&vdp_fmt_panos, "", yes[i]));
 	static const char *const no[] = {
 		"1,2024-03-01 10:15:22,013201001234,TRAFFIC,end",   /* ISO date */
 		"1,2024/03/01 10:15:22,013201001234,\"TRAFFIC\",end",
@@ -619,8 +558,8 @@ static void test_panos_detect(void **state)
 		"CEF:0|Palo Alto Networks|PAN-OS|10.2|end|TRAFFIC|1|suser=jdoe",
 	};
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-		assert_false(detect(&vdp_fmt_panos, no[i]));
-	assert_false(detect(&vdp_fmt_websense, traffic_both));
+		assert_false(dp_detect(&vdp_fmt_panos, "", no[i]));
+	assert_false(dp_detect(&vdp_fmt_websense, "", traffic_both));
 }
 
 /* ---- Websense ---- */
@@ -652,26 +591,26 @@ static void test_websense(void **state)
 	const char *l = ws_quoted;
 	assert_int_equal(run(&vdp_fmt_websense, &ws_keys, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(l, &o, 0, after(l, "10:15:22\",\"", 1), "CORP\\jdoe", U, VDP_ESC_CSV,
+	dp_field(l, &o, 0, dp_after(l, "10:15:22\",\"", 1), "CORP\\jdoe", U, VDP_ESC_CSV,
 	      "CORP\\jdoe");
-	field(l, &o, 1, after(l, "jdoe\",\"", 1), "JDOE-LT01", D, VDP_ESC_CSV, "JDOE-LT01");
+	dp_field(l, &o, 1, dp_after(l, "jdoe\",\"", 1), "JDOE-LT01", D, VDP_ESC_CSV, "JDOE-LT01");
 
 	l = ws_plain;
 	assert_int_equal(run(&vdp_fmt_websense, &ws_keys, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(l, &o, 0, after(l, "10:16:40,", 1), "jdoe@corp.example", U, VDP_ESC_NONE,
+	dp_field(l, &o, 0, dp_after(l, "10:16:40,", 1), "jdoe@corp.example", U, VDP_ESC_NONE,
 	      "jdoe@corp.example");
-	field(l, &o, 1, after(l, "corp.example,", 1), "10.1.20.46", D, VDP_ESC_NONE,
+	dp_field(l, &o, 1, dp_after(l, "corp.example,", 1), "10.1.20.46", D, VDP_ESC_NONE,
 	      "10.1.20.46");
 
 	/* an LDAP user path with commas and quotes */
 	l = ws_ldap;
 	assert_int_equal(run(&vdp_fmt_websense, &ws_keys, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(l, &o, 0, after(l, "AM\",\"", 1),
+	dp_field(l, &o, 0, dp_after(l, "AM\",\"", 1),
 	      "LDAP://10.0.0.10 OU=Sales,DC=corp,DC=example/Smith, \"\"Bob\"\"", U,
 	      VDP_ESC_CSV, "LDAP://10.0.0.10 OU=Sales,DC=corp,DC=example/Smith, \"Bob\"");
-	field(l, &o, 1, after(l, "\"\"Bob\"\"\",\"", 1), "SALES-PC-07", D, VDP_ESC_CSV,
+	dp_field(l, &o, 1, dp_after(l, "\"\"Bob\"\"\",\"", 1), "SALES-PC-07", D, VDP_ESC_CSV,
 	      "SALES-PC-07");
 
 	/* the header line names columns, no one */
@@ -682,14 +621,14 @@ static void test_websense(void **state)
 	static const char empty[] = "\"2024-03-01\",\"10:18:00\",\"\",\"-\",\"10.1.20.9\"";
 	assert_int_equal(run(&vdp_fmt_websense, &ws_keys, empty, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(empty, &o, 0, after(empty, "10:18:00\",\"", 1), "", U, VDP_ESC_CSV, "");
-	field(empty, &o, 1, after(empty, "\"\",\"", 1), "-", D, VDP_ESC_CSV, "-");
+	dp_field(empty, &o, 0, dp_after(empty, "10:18:00\",\"", 1), "", U, VDP_ESC_CSV, "");
+	dp_field(empty, &o, 1, dp_after(empty, "\"\",\"", 1), "-", D, VDP_ESC_CSV, "-");
 
 	/* a short line; a UTF-8 name */
 	static const char shortl[] = "2024-03-01,10:18:00,Zo\u00eb.\u00c5ngstr\u00f6m@corp.example";
 	assert_int_equal(run(&vdp_fmt_websense, &ws_keys, shortl, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 1);
-	field(shortl, &o, 0, after(shortl, "10:18:00,", 1),
+	dp_field(shortl, &o, 0, dp_after(shortl, "10:18:00,", 1),
 	      "Zo\u00eb.\u00c5ngstr\u00f6m@corp.example", U, VDP_ESC_NONE,
 	      "Zo\u00eb.\u00c5ngstr\u00f6m@corp.example");
 
@@ -715,25 +654,25 @@ static void test_websense_keys_and_detect(void **state)
 	const char *l = ws_plain;
 	assert_int_equal(run(&vdp_fmt_websense, &ks, l, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(l, &o, 0, after(l, "10.1.20.46,", 1), "10.1.20.46", D, VDP_ESC_NONE,
+	dp_field(l, &o, 0, dp_after(l, "10.1.20.46,", 1), "10.1.20.46", D, VDP_ESC_NONE,
 	      "10.1.20.46");
-	field(l, &o, 1, after(l, "corp.example,", 2), "Sales", U, VDP_ESC_NONE, "Sales");
+	dp_field(l, &o, 1, dp_after(l, "corp.example,", 2), "Sales", U, VDP_ESC_NONE, "Sales");
 	/* a column by number has no title: the header's "User" is reported */
 	static const char *const u3[] = { "col:3", NULL };
 	vdp_keys_set(&ks, u3, NULL);
 	assert_int_equal(run(&vdp_fmt_websense, &ks, ws_header, NULL, &o), VDP_PARSED);
 	assert_int_equal(o.n, 1);
 
-	assert_true(detect(&vdp_fmt_websense, ws_quoted));
-	assert_true(detect(&vdp_fmt_websense, ws_plain));
-	assert_true(detect(&vdp_fmt_websense, ws_header));
-	assert_true(detect(&vdp_fmt_websense, ws_ldap));
-	assert_true(detect(&vdp_fmt_websense, "<13>Mar  1 10:15:22 wsg01 1/3/2024,9:05,jdoe"));
-	assert_false(detect(&vdp_fmt_websense, "\"Mar 1, 2024\",\"10:15:22\",\"jdoe\""));
-	assert_false(detect(&vdp_fmt_websense, "2024-03-01,10:15:22"));
-	assert_false(detect(&vdp_fmt_websense, "2024-03-01,noon,jdoe"));
-	assert_false(detect(&vdp_fmt_websense, "{\"user\":\"jdoe\"}"));
-	assert_false(detect(&vdp_fmt_websense, ""));
+	assert_true(dp_detect(&vdp_fmt_websense, "", ws_quoted));
+	assert_true(dp_detect(&vdp_fmt_websense, "", ws_plain));
+	assert_true(dp_detect(&vdp_fmt_websense, "", ws_header));
+	assert_true(dp_detect(&vdp_fmt_websense, "", ws_ldap));
+	assert_true(dp_detect(&vdp_fmt_websense, "", "<13>Mar  1 10:15:22 wsg01 1/3/2024,9:05,jdoe"));
+	assert_false(dp_detect(&vdp_fmt_websense, "", "\"Mar 1, 2024\",\"10:15:22\",\"jdoe\""));
+	assert_false(dp_detect(&vdp_fmt_websense, "", "2024-03-01,10:15:22"));
+	assert_false(dp_detect(&vdp_fmt_websense, "", "2024-03-01,noon,jdoe"));
+	assert_false(dp_detect(&vdp_fmt_websense, "", "{\"user\":\"jdoe\"}"));
+	assert_false(dp_detect(&vdp_fmt_websense, "", ""));
 }
 
 int main(void)

@@ -3,7 +3,7 @@
  * The JSON lines format (fmt_json.c): Zscaler NSS JSON feeds and similar
  * objects; dotted paths, arrays, escapes, values that are not strings,
  * broken and foreign bodies. Each test asserts exact spans, kinds, escapes
- * and the unescaped names.
+ * and the unescaped names (dp_harness.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "dp_pvt.h"
+#include "dp_harness.h"
 
 #define U VEIL_KIND_USER
 #define D VEIL_KIND_DEVICE
@@ -29,75 +29,25 @@ static int setup(void **state)
 	return 0;
 }
 
-/* Parse a copy of exactly len bytes of line (no NUL after them). */
 static enum vdp_parse_rc run_n(const struct vdp_keys *ks, const char *line,
 			       size_t len, const char *hdr,
 			       struct vdp_fields *out)
 {
-	char *copy = malloc(len ? len : 1);
-	assert_non_null(copy);
-	memcpy(copy, line, len);
-	struct vdp_msg m = { .data = copy, .len = len };
-	vdp_syslog_parse(&m);
-	if (m.body == 0 && hdr != NULL)
-		m.body = strlen(hdr);
-	struct vdp_parse_ctx ctx = { .keys = ks };
-	memset(out, 0x5a, sizeof(*out)); /* parse must set n */
-	enum vdp_parse_rc rc = vdp_fmt_json.parse(&ctx, &m, out);
-	if (ctx.state != NULL && vdp_fmt_json.free_state != NULL)
-		vdp_fmt_json.free_state(ctx.state);
-	free(copy);
-	return rc;
+	return dp_run(&vdp_fmt_json, ks, line, len, hdr, out);
 }
 
 static enum vdp_parse_rc run(const struct vdp_keys *ks, const char *line,
 			     struct vdp_fields *out)
 {
-	return run_n(ks, line, strlen(line), NULL, out);
+	return dp_run(&vdp_fmt_json, ks, line, strlen(line), NULL, out);
 }
 
-static bool detect(const char *line)
-{
-	size_t len = strlen(line);
-	char *copy = malloc(len ? len : 1);
-	assert_non_null(copy);
-	memcpy(copy, line, len);
-	struct vdp_msg m = { .data = copy, .len = len };
-	vdp_syslog_parse(&m);
-	bool r = vdp_fmt_json.detect(&m);
-	free(copy);
-	return r;
-}
-
-static size_t after(const char *line, const char *s, unsigned nth)
-{
-	const char *p = line;
-	for (;;) {
-		const char *q = strstr(p, s);
-		assert_non_null(q);
-		if (--nth == 0)
-			return (size_t)(q - line) + strlen(s);
-		p = q + 1;
-	}
-}
-
+/* Field i: JSON-escaped, @p raw at @p off (dp_field). */
 static void field(const char *line, const struct vdp_fields *fs, unsigned i,
 		  size_t off, const char *raw, enum veil_kind kind,
 		  const char *name)
 {
-	char buf[8192];
-	assert_true(i < fs->n);
-	const struct vdp_field *f = &fs->f[i];
-	assert_int_equal(f->off, off);
-	assert_int_equal(f->len, strlen(raw));
-	if (f->len > 0)
-		assert_memory_equal(line + f->off, raw, f->len);
-	assert_int_equal(f->kind, kind);
-	assert_int_equal(f->esc, J);
-	long n = vdp_unescape(J, line + f->off, f->len, buf, sizeof(buf), NULL);
-	assert_int_equal(n, (long)strlen(name));
-	if (n > 0)
-		assert_memory_equal(buf, name, (size_t)n);
+	dp_field(line, fs, i, off, raw, kind, J, name);
 }
 
 /* Zscaler NSS web feed in its Splunk JSON form: the identities are under
@@ -121,10 +71,10 @@ static void test_zscaler_nss(void **state)
 	const char *l = nss_web;
 	assert_int_equal(run(&def, l, &o), VDP_PARSED);
 	assert_int_equal(o.n, 3);
-	field(l, &o, 0, after(l, "\"user\":\"", 1), "jdoe@safemarch.com", U,
+	field(l, &o, 0, dp_after(l, "\"user\":\"", 1), "jdoe@safemarch.com", U,
 	      "jdoe@safemarch.com");
-	field(l, &o, 1, after(l, "\"deviceowner\":\"", 1), "jdoe", U, "jdoe");
-	field(l, &o, 2, after(l, "\"devicehostname\":\"", 1), "JDOE-LT01", D, "JDOE-LT01");
+	field(l, &o, 1, dp_after(l, "\"deviceowner\":\"", 1), "jdoe", U, "jdoe");
+	field(l, &o, 2, dp_after(l, "\"devicehostname\":\"", 1), "JDOE-LT01", D, "JDOE-LT01");
 
 	/* a flat feed behind an RFC 5424 header, with spacing */
 	static const char flat[] =
@@ -136,9 +86,9 @@ static void test_zscaler_nss(void **state)
 	assert_int_equal(run_n(&def, l, strlen(l), "<134>1 2024-03-01T10:15:22.443Z nss01 "
 			       "zscaler - - - ", &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(l, &o, 0, after(l, "\"login\" : \"", 1), "m.rossi@safemarch.com", U,
+	field(l, &o, 0, dp_after(l, "\"login\" : \"", 1), "m.rossi@safemarch.com", U,
 	      "m.rossi@safemarch.com");
-	field(l, &o, 1, after(l, "\t\"", 1), "ROSSI-PC", D, "ROSSI-PC");
+	field(l, &o, 1, dp_after(l, "\t\"", 1), "ROSSI-PC", D, "ROSSI-PC");
 
 	/* ZPA user status */
 	static const char zpa[] =
@@ -150,9 +100,9 @@ static void test_zscaler_nss(void **state)
 	l = zpa;
 	assert_int_equal(run(&def, l, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(l, &o, 0, after(l, "\"Username\": \"", 1), "jdoe@acme.example", U,
+	field(l, &o, 0, dp_after(l, "\"Username\": \"", 1), "jdoe@acme.example", U,
 	      "jdoe@acme.example");
-	field(l, &o, 1, after(l, "\"Hostname\": \"", 1), "DESKTOP-2K299HC", D,
+	field(l, &o, 1, dp_after(l, "\"Hostname\": \"", 1), "DESKTOP-2K299HC", D,
 	      "DESKTOP-2K299HC");
 }
 
@@ -166,23 +116,23 @@ static void test_escapes(void **state)
 		"\"PC\\tTAB\\u0041\",\"username\":\"Zo\u00eb \u00c5ngstr\u00f6m\"}";
 	assert_int_equal(run(&def, l, &o), VDP_PARSED);
 	assert_int_equal(o.n, 5);
-	field(l, &o, 0, after(l, "\"login\":\"", 1), "corp\\\\j\\\"doe\\\"", U,
+	field(l, &o, 0, dp_after(l, "\"login\":\"", 1), "corp\\\\j\\\"doe\\\"", U,
 	      "corp\\j\"doe\"");
-	field(l, &o, 1, after(l, "\"user\":\"", 1), "J\\u00e9r\\u00f4me", U,
+	field(l, &o, 1, dp_after(l, "\"user\":\"", 1), "J\\u00e9r\\u00f4me", U,
 	      "J\u00e9r\u00f4me");
-	field(l, &o, 2, after(l, "\"deviceowner\":\"", 1), "\\ud83d\\ude00 emoji\\/x", U,
+	field(l, &o, 2, dp_after(l, "\"deviceowner\":\"", 1), "\\ud83d\\ude00 emoji\\/x", U,
 	      "\U0001F600 emoji/x");
-	field(l, &o, 3, after(l, "\"devicehostname\":\"", 1), "PC\\tTAB\\u0041", D,
+	field(l, &o, 3, dp_after(l, "\"devicehostname\":\"", 1), "PC\\tTAB\\u0041", D,
 	      "PC\tTABA");
-	field(l, &o, 4, after(l, "\"username\":\"", 1), "Zo\u00eb \u00c5ngstr\u00f6m", U,
+	field(l, &o, 4, dp_after(l, "\"username\":\"", 1), "Zo\u00eb \u00c5ngstr\u00f6m", U,
 	      "Zo\u00eb \u00c5ngstr\u00f6m");
 
 	/* keys are matched decoded: an escaped key is no way around */
 	static const char k[] = "{\"lo\\u0067in\":\"hidden\",\"\\u0075ser\":\"too\"}";
 	assert_int_equal(run(&def, k, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(k, &o, 0, after(k, ":\"", 1), "hidden", U, "hidden");
-	field(k, &o, 1, after(k, ":\"", 2), "too", U, "too");
+	field(k, &o, 0, dp_after(k, ":\"", 1), "hidden", U, "hidden");
+	field(k, &o, 1, dp_after(k, ":\"", 2), "too", U, "too");
 
 	/* a long escaped value (yajl's decode buffer grows) */
 	char big[8192];
@@ -195,7 +145,7 @@ static void test_escapes(void **state)
 	snprintf(big + n, sizeof(big) - (size_t)n, "\"}");
 	assert_int_equal(run(&def, big, &o), VDP_PARSED);
 	assert_int_equal(o.n, 1);
-	assert_int_equal(o.f[0].off, after(big, "\"login\":\"", 1));
+	assert_int_equal(o.f[0].off, dp_after(big, "\"login\":\"", 1));
 	assert_int_equal(o.f[0].len, 600 * 3);
 }
 
@@ -215,20 +165,20 @@ static void test_paths_and_arrays(void **state)
 		"\"a.b\":\"dotted\"}";
 	assert_int_equal(run(&ks, l, &o), VDP_PARSED);
 	assert_int_equal(o.n, 8);
-	field(l, &o, 0, after(l, "\"name\":\"", 1), "alice", U, "alice");
-	field(l, &o, 1, after(l, "[\"", 1), "bob", U, "bob");
-	field(l, &o, 2, after(l, "[\"", 2), "carol", U, "carol");
-	field(l, &o, 3, after(l, "],\"", 1), "dave", U, "dave");
-	field(l, &o, 4, after(l, "\"host\":\"", 1), "PC-1", D, "PC-1");
-	field(l, &o, 5, after(l, "\"host\":\"", 2), "PC-2", D, "PC-2");
-	field(l, &o, 6, after(l, "\"c\":\"", 1), "deep", U, "deep");
-	field(l, &o, 7, after(l, "\"a.b\":\"", 1), "dotted", U, "dotted");
+	field(l, &o, 0, dp_after(l, "\"name\":\"", 1), "alice", U, "alice");
+	field(l, &o, 1, dp_after(l, "[\"", 1), "bob", U, "bob");
+	field(l, &o, 2, dp_after(l, "[\"", 2), "carol", U, "carol");
+	field(l, &o, 3, dp_after(l, "],\"", 1), "dave", U, "dave");
+	field(l, &o, 4, dp_after(l, "\"host\":\"", 1), "PC-1", D, "PC-1");
+	field(l, &o, 5, dp_after(l, "\"host\":\"", 2), "PC-2", D, "PC-2");
+	field(l, &o, 6, dp_after(l, "\"c\":\"", 1), "deep", U, "deep");
+	field(l, &o, 7, dp_after(l, "\"a.b\":\"", 1), "dotted", U, "dotted");
 
 	/* the same key twice: both */
 	static const char dup[] = "{\"login\":\"one\",\"login\":\"two\"}";
 	assert_int_equal(run(&def, dup, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(dup, &o, 1, after(dup, "\"login\":\"", 2), "two", U, "two");
+	field(dup, &o, 1, dp_after(dup, "\"login\":\"", 2), "two", U, "two");
 
 	/* a path of exactly VDP_KEY_MAX bytes matches; children of a longer
 	 * one are followed without matching */
@@ -247,8 +197,8 @@ static void test_paths_and_arrays(void **state)
 		 "\"kkkk\":{\"k\":\"z\"}}}}", key, key);
 	assert_int_equal(run(&ks, doc, &o), VDP_PARSED);
 	assert_int_equal(o.n, 2);
-	field(doc, &o, 0, after(doc, "\"k\":\"", 1), "x", U, "x");
-	field(doc, &o, 1, after(doc, "\"kkk\":\"", 1), "y", U, "y");
+	field(doc, &o, 0, dp_after(doc, "\"k\":\"", 1), "x", U, "x");
+	field(doc, &o, 1, dp_after(doc, "\"kkk\":\"", 1), "y", U, "y");
 }
 
 static void test_not_strings(void **state)
@@ -262,7 +212,7 @@ static void test_not_strings(void **state)
 		"\"event\":{\"user\":-0.5,\"login\":\"\"}}";
 	assert_int_equal(run(&def, l, &o), VDP_PARSED);
 	assert_int_equal(o.n, 1);
-	field(l, &o, 0, after(l, "\"event\":{\"user\":-0.5,\"login\":\"", 1), "", U, "");
+	field(l, &o, 0, dp_after(l, "\"event\":{\"user\":-0.5,\"login\":\"", 1), "", U, "");
 
 	/* a number too big for any C type is still just a number */
 	static const char big[] =
@@ -295,7 +245,7 @@ static void test_malformed(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(run(&def, bad[i], &o), VDP_MALFORMED);
-		assert_true(detect(bad[i]));
+		assert_true(dp_detect(&vdp_fmt_json, "", bad[i]));
 	}
 	/* a NUL byte inside */
 	static const char nul[] = "{\"login\":\"jd\0oe\"}";
@@ -317,7 +267,7 @@ static void test_limits(void **state)
 	snprintf(doc + n, sizeof(doc) - (size_t)n, ",\"a\":[]}");
 	assert_int_equal(run(&def, doc, &o), VDP_PARSED);
 	assert_int_equal(o.n, 1);
-	field(doc, &o, 0, after(doc, "[\"", 1), "deep", U, "deep");
+	field(doc, &o, 0, dp_after(doc, "[\"", 1), "deep", U, "deep");
 	/* one deeper: a name there could not be placed on its path */
 	n = snprintf(doc, sizeof(doc), "{\"login\":");
 	for (int i = 0; i < 64; i++)
@@ -358,11 +308,11 @@ static void test_not_json(void **state)
 	};
 	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
 		assert_int_equal(run(&def, other[i], &o), VDP_NOT_MINE);
-		assert_false(detect(other[i]));
+		assert_false(dp_detect(&vdp_fmt_json, "", other[i]));
 	}
-	assert_true(detect(nss_web));
-	assert_true(detect(" \t{\"a\":1}"));
-	assert_true(detect("<134>1 2024-03-01T10:15:22Z nss01 zscaler - - - {\"a\":1}"));
+	assert_true(dp_detect(&vdp_fmt_json, "", nss_web));
+	assert_true(dp_detect(&vdp_fmt_json, "", " \t{\"a\":1}"));
+	assert_true(dp_detect(&vdp_fmt_json, "", "<134>1 2024-03-01T10:15:22Z nss01 zscaler - - - {\"a\":1}"));
 }
 
 int main(void)
