@@ -1044,13 +1044,37 @@ static void upstream_ack_boundary(void **state)
 	vdr_free(d);
 }
 
-/* A small queue: what does not fit is dropped and counted; what fits
- * arrives once the collector is there. vdr_flush() counts what is left. */
+/* on_queue_full = block (a TCP upstream's default): over queue_bytes
+ * nothing is dropped; the lines on their way are queued, and the next rx
+ * does not read TCP senders (counted as rx_paused_upstream). */
+static void upstream_block(void **state)
+{
+	(void)state;
+	unsigned port = free_port(SOCK_STREAM);
+	struct vdr_net_cfg *c = cfg_up("tcp", port);
+	set(c, "network", "queue_bytes", "1000");
+	struct vdr_driver *d = new_drv(c, 0);
+	vdr_net_cfg_free(c);
+	static struct mkburst m;
+	unsigned n = burst_of(&m, 0, 100, false);
+	assert_int_equal(vdr_tx(d, &m.b), (int)n);
+	assert_int_equal(xstat(d, "upstream_queued"), 100);
+	assert_int_equal(xstat(d, "upstream_dropped"), 0);
+	struct vdp_line lines[8];
+	(void)vdr_rx(d, lines, 8);
+	assert_true(xstat(d, "rx_paused_upstream") > 0);
+	vdr_free(d);
+}
+
+/* A small queue that drops: what does not fit is dropped and counted; what
+ * fits arrives once the collector is there. vdr_flush() counts what is
+ * left. */
 static void upstream_small_queue(void **state)
 {
 	(void)state;
 	unsigned port = free_port(SOCK_STREAM);
 	struct vdr_net_cfg *c = cfg_up("tcp", port);
+	set(c, "upstream out", "on_queue_full", "drop");
 	set(c, "network", "queue_bytes", "1000");
 	set(c, "network", "drain_timeout", "0.3");
 	struct vdr_driver *d = new_drv(c, 0);
@@ -1287,6 +1311,7 @@ int main(void)
 		cmocka_unit_test(tls_in),
 		cmocka_unit_test(upstream_tcp),
 		cmocka_unit_test(upstream_ack_boundary),
+		cmocka_unit_test(upstream_block),
 		cmocka_unit_test(upstream_small_queue),
 		cmocka_unit_test(upstream_by_name),
 		cmocka_unit_test(upstream_tls),
