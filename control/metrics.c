@@ -58,7 +58,7 @@ struct snapshot {
 	uint64_t requests, errors;
 	unsigned callers;
 	unsigned tenants, tenants_locked;
-	int64_t key_versions; /* -1: the count failed */
+	int64_t key_versions; /* < 0: the count at the start failed */
 	uint64_t cache_hits, cache_misses, cache_evictions;
 	unsigned cache_keys, cache_cap;
 	uint64_t audit_records, audit_commits;
@@ -76,7 +76,7 @@ static struct {
 	struct snapshot pub;     /* what scrapes see (under lock) */
 	struct snapshot next;    /* the poll loop's, built between ticks */
 	int64_t audit_seq;       /* the last governance record counted */
-	bool state_changed;      /* recount the locked tenants and key versions */
+	bool locked_changed;     /* a tenant.set: count the locked tenants again */
 	int64_t last_ms;
 	uint64_t last_requests;
 } m = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -129,9 +129,13 @@ static void count_record(struct snapshot *s, const char *action, const char *out
 		}
 	} else if (lookup) {
 		s->lookup_served++;
-	} else if (strncmp(action, "audit.", 6) != 0 && strcmp(action, "connect") &&
-		   strcmp(action, "request")) {
-		m.state_changed = true; /* a tenant, a key, a role, a setting */
+	} else if (!strcmp(action, "tenant.create") || !strcmp(action, "key.roll")) {
+		/* a change commits with its record: each counted once */
+		s->key_versions += s->key_versions >= 0;
+	} else if (!strcmp(action, "key.destroy")) {
+		s->key_versions -= s->key_versions > 0;
+	} else if (!strncmp(action, "tenant.", 7)) { /* tenant.change: lock, unlock */
+		m.locked_changed = true;
 	}
 }
 
@@ -154,31 +158,38 @@ static void read_audit(struct ctld *d)
 	sqlite3_finalize(st);
 }
 
-/* What only a change of state moves: the locked tenants (a walk of the
- * table) and the live key versions (a count in the database). */
-static void count_state(struct ctld *d, struct snapshot *s)
+/* The live key versions, counted once at the start: a full scan of the
+ * keys table (1M tenants: about a second), too slow for the loop. From
+ * then on the governance records of the changes keep the count. */
+static int64_t count_key_versions(struct ctld *d)
+{
+	sqlite3_stmt *st;
+	int64_t n = -1;
+	if (sqlite3_prepare_v2(d->store.db, "SELECT count(*) FROM keys WHERE destroyed "
+			       "IS NULL", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	return n;
+}
+
+/* The locked tenants: a walk of the table, after a tenant's change only. */
+static unsigned count_locked(struct ctld *d)
 {
 	unsigned locked = 0;
 	for (unsigned i = 0; i < d->n_tenants; i++)
 		locked += d->tenants[i].locked;
-	s->tenants_locked = locked;
-	sqlite3_stmt *st;
-	s->key_versions = -1;
-	if (sqlite3_prepare_v2(d->store.db, "SELECT count(*) FROM keys WHERE destroyed "
-			       "IS NULL", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			s->key_versions = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
+	return locked;
 }
 
 static void gather(struct ctld *d, unsigned callers)
 {
 	struct snapshot *s = &m.next;
 	read_audit(d);
-	if (m.state_changed || s->tenants != d->n_tenants) {
-		m.state_changed = false;
-		count_state(d, s);
+	if (m.locked_changed) {
+		m.locked_changed = false;
+		s->tenants_locked = count_locked(d);
 	}
 	s->started_ms = d->started;
 	s->requests = d->requests;
@@ -466,7 +477,8 @@ int ctl_metrics_open(struct ctld *d, char *err, size_t errlen)
 	}
 	m.fd = fd;
 	m.audit_seq = d->store.last_seq; /* counted from here on */
-	m.state_changed = true;
+	m.next.key_versions = count_key_versions(d);
+	m.next.tenants_locked = count_locked(d);
 	return 0;
 }
 

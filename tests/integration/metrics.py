@@ -10,12 +10,14 @@ processes, scraped with curl and checked with promtool:
  - the scrape is the 0.0.4 text format (its Content-Type), every family
    with HELP and TYPE, and `promtool check metrics` finds nothing wrong;
  - the values move: a tenant created (tenants and live key versions +1), a
-   lookup served and one refused, a resolve and its tokens, a tenant
-   locked, an open API connection, the governance records written;
+   lookup served and one refused, a resolve and its tokens, a key roll
+   and a destruction, a tenant locked, an open API connection, the
+   governance records written;
  - the dataplane's counters per worker, after a veil-dataplane run over
    the link, equal its own summary (lines in/out, drops by reason,
    identities by kind, bytes); the link's connections;
- - no name, tenant id or token in the text; 404 off /metrics, 405 for POST.
+ - no name, tenant id or token in the text; 404 off /metrics, 405 for POST;
+ - after a restart the gauges come from the state, the counters from zero.
 
 Exits 77 (skipped) when curl or promtool (Debian package prometheus,
 installed by platform/setup.sh) is missing.
@@ -219,6 +221,20 @@ def values_move(port, d):
           "a resolve: served %r -> %r, tokens resolved %r -> %r"
           % (s3.get(rs), s4.get(rs), s3.get(tr), s4.get(tr)))
 
+    # key versions follow rolls and destructions
+    kv = ("veil_key_versions_live", "")
+    rc, _ = d.ctl("key", "roll", "acme")
+    check(rc == 0, "key roll")
+    s5 = wait_for(port, lambda s: s.get(kv) == s4.get(kv) + 1)
+    check(s5.get(kv) == s4.get(kv) + 1, "a roll: key versions %r -> %r"
+          % (s4.get(kv), s5.get(kv)))
+    rc, a = d.ctl("key", "destroy", "acme", "1", "--reason", "metrics test: shred v1",
+                  "--yes")
+    check(rc == 0, "key destroy: %r" % a)
+    s5 = wait_for(port, lambda s: s.get(kv) == s4.get(kv))
+    check(s5.get(kv) == s4.get(kv), "a destruction: key versions back to %r (%r)"
+          % (s4.get(kv), s5.get(kv)))
+
     rc, _ = d.ctl("tenant", "lock", "acme")
     check(rc == 0, "tenant lock")
     s5 = wait_for(port, lambda s: s.get(("veil_tenants_locked", "")) == 1)
@@ -300,6 +316,18 @@ def main():
         format_checks(port, d)
         values_move(port, d)
         dataplane_counters(droot, port, d)
+        # a restart: the gauges from the state, the counters from zero
+        before, _ = scrape(port)
+        d.stop()
+        d.start()
+        check(veiltest.wait_port(port), "the metrics port again after a restart")
+        after, _ = scrape(port)
+        for g in ("veil_tenants", "veil_key_versions_live", "veil_tenants_locked"):
+            check(after.get((g, "")) == before.get((g, "")), "after a restart %s %r == %r"
+                  % (g, after.get((g, "")), before.get((g, ""))))
+        check(after.get(("veil_lookup_requests_total", '{outcome="served"}')) == 0 and
+              after.get(("veil_audit_records_total", "")) == 0,
+              "the counters count from the start")
     finally:
         if d is not None:
             d.stop()
