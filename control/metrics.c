@@ -202,7 +202,7 @@ static void gather(struct ctld *d, unsigned callers)
 	s->cache_keys = d->keys.n;
 	s->cache_cap = d->cfg.key_cache;
 	s->audit_commits = d->store.commits;
-	memset(&s->link, 0, sizeof(s->link));
+	s->link = (struct veil_link_server_status){ .last_contact_ms = -1 };
 	for (unsigned w = 0; w < MAX_WORKERS; w++) {
 		const struct veil_link_worker_counters *c = d->link != NULL ?
 			veil_link_server_counters(d->link, w) : NULL;
