@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <grp.h>
 #include <ini.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,20 @@ static int parse_uint(unsigned *dst, const char *v, unsigned lo, unsigned hi,
 	}
 	*dst = (unsigned)n;
 	return 1;
+}
+
+static int parse_bool(bool *dst, const char *v, struct parse *p, const char *name)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true")) {
+		*dst = true;
+		return 1;
+	}
+	if (!strcmp(v, "no") || !strcmp(v, "false")) {
+		*dst = false;
+		return 1;
+	}
+	snprintf(p->msg, sizeof(p->msg), "%s: \"%.40s\" is not yes or no", name, v);
+	return 0;
 }
 
 /* One identity "uid:N", "gid:N", "user:NAME" or "group:NAME". */
@@ -185,6 +201,11 @@ static int handler(void *user, const char *section, const char *name,
 		return parse_uint(&c->key_cache, value, 1, 10000000, p, name);
 	if (!strcmp(name, "max_live_versions"))
 		return parse_uint(&c->max_live_versions, value, 2, 100000, p, name);
+	if (!strcmp(name, "metrics_listen")) /* checked once the file is read */
+		return copy_str(c->metrics_listen, sizeof(c->metrics_listen), value, p,
+				name);
+	if (!strcmp(name, "metrics_allow_remote"))
+		return parse_bool(&c->metrics_allow_remote, value, p, name);
 	snprintf(p->msg, sizeof(p->msg), "unknown key \"%.40s\" in [controld]", name);
 	return 0;
 }
@@ -231,6 +252,13 @@ int ctl_config_load(struct ctl_config *c, const char *path, char *err,
 	struct parse p = { .c = c };
 	if (veil_ini_parse(path, handler, &p, p.msg, err, errlen) != 0)
 		return -1;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char merr[400];
+	if (ctl_config_metrics_addr(c, &ss, &sslen, merr, sizeof(merr)) != 0) {
+		snprintf(err, errlen, "%s: %s", path, merr);
+		return -1;
+	}
 done:
 	if (c->master_key[0] == '\0')
 		snprintf(c->master_key, sizeof(c->master_key), "%s/master.key",
@@ -284,4 +312,64 @@ int ctl_config_check_master_key(const struct ctl_config *c, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+	return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
+int ctl_config_metrics_addr(const struct ctl_config *c, struct sockaddr_storage *ss,
+			    socklen_t *len, char *err, size_t errlen)
+{
+	const char *v = c->metrics_listen;
+	char host[64];
+	const char *port;
+	*len = 0;
+	if (v[0] == '\0')
+		return 0; /* off */
+	/* ADDRESS:PORT, an IPv6 address in brackets */
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+		if (close == NULL || close[1] != ':')
+			goto bad;
+		snprintf(host, sizeof(host), "%.*s", (int)(close - v - 1), v + 1);
+		port = close + 2;
+	} else {
+		const char *colon = strrchr(v, ':');
+		if (colon == NULL || strchr(v, ':') != colon)
+			goto bad;
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - v), v);
+		port = colon + 1;
+	}
+	char *end;
+	unsigned long pn = strtoul(port, &end, 10);
+	if (port[0] < '0' || port[0] > '9' || *end != '\0' || pn < 1 || pn > 65535)
+		goto bad;
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+				  .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	if (getaddrinfo(host, port, &hints, &ai) != 0 || ai == NULL)
+		goto bad;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	if (!is_loopback(ss) && !c->metrics_allow_remote) {
+		*len = 0;
+		snprintf(err, errlen, "metrics_listen: %s is not a loopback address: "
+			 "the metrics would be served to other hosts. Use 127.0.0.1:PORT "
+			 "or [::1]:PORT (and a local agent to forward them), or set "
+			 "metrics_allow_remote = yes to serve them there on purpose", v);
+		return -1;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "metrics_listen: \"%s\" is not ADDRESS:PORT with a "
+		 "numeric address and a port from 1 to 65535 (e.g. 127.0.0.1:9464 or "
+		 "[::1]:9464)", v);
+	return -1;
 }

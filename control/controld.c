@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "ctld_pvt.h"
+#include "metrics.h"
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59 /* Linux 4.13 */
@@ -624,6 +625,7 @@ static int run(int lfd)
 		}
 		ctl_refusals_flush(&d, false);
 		close_idle();
+		ctl_metrics_tick(&d, (unsigned)n - 1);
 		if (rc <= 0)
 			continue;
 		ctl_store_batch(&d.store, true);
@@ -765,10 +767,17 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int lfd = listen_socket(&d.cfg);
-	if (lfd < 0)
+	if (lfd < 0 || ctl_metrics_open(&d, err, sizeof(err)) != 0) {
+		if (lfd >= 0)
+			ctl_log("%s", err);
 		return 1;
+	}
 	if (!foreground && daemon(0, 0) != 0) {
 		ctl_log("daemon: %s", strerror(errno));
+		return 1;
+	}
+	if (ctl_metrics_start(&d, err, sizeof(err)) != 0) {
+		ctl_log("%s", err);
 		return 1;
 	}
 	ctl_log("serving %u tenants on %s (crypto %s, link %s)", d.n_tenants,
@@ -779,6 +788,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < CTLD_MAX_CLIENTS; i++)
 		if (clients[i].fd >= 0)
 			client_close(&clients[i]);
+	ctl_metrics_stop();
 	close(lfd);
 	unlink(d.cfg.socket_path);
 	veil_link_server_free(d.link);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -41,6 +42,8 @@ struct ctl_config {
 	unsigned max_tenants;          /* creates past it are refused */
 	unsigned max_live_versions;    /* per tenant: a roll past it is refused */
 	unsigned key_cache;            /* unwrapped key versions kept (locked) */
+	char metrics_listen[64];       /* ADDRESS:PORT of /metrics, "" off */
+	bool metrics_allow_remote;     /* metrics_listen may be non-loopback */
 	unsigned n_roles;
 	struct ctl_role_binding roles[CTL_MAX_ROLES];
 };
@@ -49,6 +52,11 @@ struct ctl_config {
  * and writes "file:line: message" into err. */
 int ctl_config_load(struct ctl_config *c, const char *path, char *err,
 		    size_t errlen);
+/* metrics_listen as an address to bind (*len 0: off); -1 with why in err
+ * for one that does not parse, or that is not a loopback address while
+ * metrics_allow_remote is off. ctl_config_load checks it too. */
+int ctl_config_metrics_addr(const struct ctl_config *c, struct sockaddr_storage *ss,
+			    socklen_t *len, char *err, size_t errlen);
 /* veil-controld -n: the master key can be read (as at start), or, for a
  * state directory that holds no keys yet, created. -1 with the error,
  * naming the file, in err. */

@@ -28,6 +28,7 @@ static const struct restart_key {
 	RK("socket_group", socket_group),
 	RK("master_key", master_key),
 	RK("link_socket", link_socket),
+	RK("metrics_listen", metrics_listen),
 #undef RK
 };
 

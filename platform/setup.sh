@@ -15,6 +15,7 @@ PACKAGES=(
 	libssl-dev                                   # OpenSSL 3
 	zlib1g-dev                                   # dataplane: the spool's CRC-32
 	libsqlite3-dev libjansson-dev libinih-dev    # controld: state, API, config
+	libmicrohttpd-dev                            # controld: the metrics endpoint
 	libyajl-dev libpcre2-dev                     # dataplane: JSON lines, regex extractor
 	sqlite3                                      # tests edit the database
 	libcmocka-dev                                # unit tests
@@ -23,6 +24,7 @@ PACKAGES=(
 	python3-scapy                                # network-dpdk test: frames and pcaps
 	iproute2 iputils-ping procps                 # network-dpdk test: netns, veth, ping, sysctl
 	openssl bsdutils rsyslog rsyslog-openssl     # socket driver tests: certificates, logger, TLS peers
+	curl prometheus                              # metrics test: scrape, promtool check metrics
 )
 
 missing=()
