@@ -42,6 +42,12 @@ if ((${#missing[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# the prometheus package is here for its promtool only: the server it
+	# brings is not left running on a machine with systemd
+	if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+		systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+		echo "setup: installed prometheus for promtool; its server is disabled"
+	fi
 fi
 
 configure() { # dir, env and meson options...
