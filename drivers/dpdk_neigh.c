@@ -5,6 +5,7 @@
  * up again while unknown and refreshed while known.
  */
 #include "dpdk_pvt.h"
+
 /* ------------------------------------------------------------------ */
 /* next hops: the kernel's neighbour table of the TAP interface       */
 /* ------------------------------------------------------------------ */

@@ -4,6 +4,7 @@
  * RSS over IP and UDP, their mbuf pools; stopped with their TAP.
  */
 #include "dpdk_pvt.h"
+
 /* ------------------------------------------------------------------ */
 /* start and stop                                                     */
 /* ------------------------------------------------------------------ */

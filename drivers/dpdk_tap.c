@@ -6,6 +6,7 @@
  * through it, and whatever the kernel sends on it leaves by the port.
  */
 #include "dpdk_pvt.h"
+
 /* ------------------------------------------------------------------ */
 /* the exception path                                                 */
 /* ------------------------------------------------------------------ */

@@ -5,6 +5,7 @@
  * OpenSSL's reason for a failure (never data).
  */
 #include "socket_pvt.h"
+
 const char *sk_tls_reason(char *buf, size_t cap)
 {
 	unsigned long e = ERR_peek_last_error();
