@@ -102,7 +102,7 @@ void sk_pend_push(struct sock_drv *d, const char *msg, size_t len,
 		      uint16_t src)
 {
 	if (d->pl_tail == d->pl_cap) {
-		size_t nc = d->pl_cap ? 2 * d->pl_cap : 1024;
+		size_t nc = d->pl_cap ? 2 * d->pl_cap : PEND_LINES_INIT;
 		struct pend *np = realloc(d->pl, nc * sizeof(*np));
 		if (np == NULL) {
 			d->x[SKX_drop_no_memory]++;
@@ -189,14 +189,14 @@ static int sock_rx(struct vdr_driver *dv, struct vdp_line *lines, unsigned max)
 
 	pend_consume(d, d->last_out - d->returned);
 	d->last_out = d->returned = 0;
-	d->now = vdr_now();
+	d->now = veil_now();
 	if (!sk_pend_room(d)) {
 		d->bp_last = d->now;
 		d->x[SKX_rx_paused]++;
 	}
 	int n = epoll_wait(d->ep, ev, EV_MAX, pend_n(d) > 0 ||
-			   (d->flags & VDR_SOCK_NO_WAIT) ? 0 : 1);
-	d->now = vdr_now();
+			   (d->flags & VDR_SOCK_NO_WAIT) ? 0 : RX_WAIT_MS);
+	d->now = veil_now();
 	for (int i = 0; i < n; i++)
 		dispatch(d, &ev[i]);
 	/* connections read to their round's limit, in turn */
@@ -236,7 +236,7 @@ static int sock_tx(struct vdr_driver *dv, const struct vdp_burst *b)
 {
 	struct sock_drv *d = sd_of(dv);
 	int taken = 0;
-	d->now = vdr_now();
+	d->now = veil_now();
 	for (unsigned i = 0; i < b->n; i++) {
 		const struct vdp_out *o = &b->line[i];
 		if (o->verdict != VDP_FORWARD)
@@ -269,7 +269,7 @@ static bool all_sent(const struct sock_drv *d)
 static int sock_flush(struct vdr_driver *dv)
 {
 	struct sock_drv *d = sd_of(dv);
-	d->now = vdr_now();
+	d->now = veil_now();
 	double end = d->now + d->cfg.drain_timeout;
 	for (;;) {
 		for (unsigned k = 0; k < d->n_up; k++)
@@ -292,8 +292,8 @@ static int sock_flush(struct vdr_driver *dv)
 			pf[np] = (struct pollfd){ .fd = u->fd, .events = e };
 			pu[np++] = u;
 		}
-		poll(pf, np, 5);
-		d->now = vdr_now();
+		poll(pf, np, FLUSH_POLL_MS);
+		d->now = veil_now();
 		for (unsigned k = 0; k < np; k++)
 			if (pf[k].revents != 0)
 				sk_up_event(d, pu[k], (pf[k].revents & POLLIN ? EPOLLIN : 0) |
@@ -453,7 +453,7 @@ struct vdr_driver *vdr_socket_new(const struct vdr_net_cfg *c, size_t max_msg,
 		snprintf(err, errlen, "socket driver: epoll: %s", strerror(errno));
 		goto out;
 	}
-	d->now = vdr_now();
+	d->now = veil_now();
 	d->next_scan = d->now + 1.0;
 
 	bool any_udp = false;

@@ -54,6 +54,9 @@
 #define REC_COST 16u              /* queue bytes charged per line */
 #define ACCEPT_PAUSE 0.1          /* a listener rests after EMFILE */
 #define UP_DEAD_MS 30000          /* an upstream that acknowledges nothing */
+#define RX_WAIT_MS 1              /* vdr_rx(): the longest wait for input */
+#define FLUSH_POLL_MS 5           /* vdr_flush(): one wait for the upstreams */
+#define PEND_LINES_INIT 1024      /* the pending line table's first size */
 
 /* The driver's own counters (vdr_xstats), in their stable order. Gauges
  * (tcp_open, upstream_queued, upstream_queue_bytes) are computed. */

@@ -34,7 +34,7 @@
 	X(MALFORMED, "malformed")     /* recognized, not safely parseable */   \
 	X(TOO_MANY, "too-many-fields") /* more identities than fit a line */   \
 	X(BAD_ESCAPE, "bad-escape")   /* an identity value badly escaped */    \
-	X(TOO_LONG, "name-too-long")  /* a name longer than 1024 bytes */      \
+	X(TOO_LONG, "name-too-long")  /* longer than VEIL_NAME_MAX bytes */    \
 	X(NO_KEY, "no-key")           /* no key version for the source yet */  \
 	X(CRYPTO, "crypto-error")     /* the token engine refused a name */    \
 	X(BURST_FULL, "burst-full")   /* token storage of the burst exhausted */ \
@@ -46,6 +46,8 @@
 enum vdp_reason { VDP_REASON_LIST(VDP_REASON_ENUM_) VDP_REASON_COUNT };
 /** @return "malformed", ... */
 const char *vdp_reason_name(enum vdp_reason r);
+
+#define VDP_MAX_FORMATS 24 /**< room for the formats (vdp_format_names()) */
 
 /** Counters of one source in one worker (no locks: one writer). */
 struct vdp_counters {
@@ -60,7 +62,8 @@ struct vdp_counters {
 	uint64_t marked;           /**< fields replaced by the marker */
 	uint64_t drops[VDP_REASON_COUNT];
 	uint64_t marks[VDP_REASON_COUNT];
-	uint64_t by_format[24];    /**< lines parsed, by vdp_format_names() index */
+	uint64_t by_format[VDP_MAX_FORMATS]; /**< lines parsed, by vdp_format_names()
+					   index */
 };
 
 struct vdp_source;

@@ -128,9 +128,10 @@ int vdd_parse_options(struct vdd_run *r, int argc, char **argv, bool *check,
 	if (wait != NULL) {
 		char *end;
 		double w = strtod(wait, &end);
-		if (end == wait || *end != '\0' || !(w >= 0 && w <= 86400)) {
+		if (end == wait || *end != '\0' ||
+		    !(w >= 0 && w <= VDD_WAIT_KEYS_MAX)) {
 			snprintf(err, errlen, "--wait-keys: \"%s\" is not a number of "
-				 "seconds from 0 to 86400", wait);
+				 "seconds from 0 to %d", wait, VDD_WAIT_KEYS_MAX);
 			goto out;
 		}
 		r->cfg.wait_keys = w;

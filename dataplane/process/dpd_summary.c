@@ -10,7 +10,7 @@
 
 void vdd_progress(struct vdd_run *r, bool end)
 {
-	double now = vdd_now();
+	double now = veil_now();
 	if (!r->progress)
 		return;
 	if (end) {

@@ -40,7 +40,7 @@ static void housekeeping(void *arg)
 	struct vdd_run *r = arg;
 	vdd_keys_poll(r->keys, false);
 	vdd_progress(r, false);
-	double now = vdd_now();
+	double now = veil_now();
 	if (now >= r->next_tel) {
 		vdd_telemetry_publish(r);
 		r->next_tel = now + VDD_TELEMETRY_S;
@@ -354,7 +354,7 @@ static int run(struct vdd_run *r)
 static int finish(struct vdd_run *r, int wrc)
 {
 	int status = EXIT_OK;
-	r->t1 = vdd_now();
+	r->t1 = veil_now();
 	vdd_keys_poll(r->keys, true); /* the last counters go up */
 	vdd_telemetry_publish(r);
 	vdd_progress(r, true);
@@ -417,7 +417,7 @@ int main(int argc, char **argv)
 		/* one worker: on a worker lcore, or here when there is none;
 		 * two or more: the workers on their lcores, the distributor
 		 * here */
-		r.t0 = vdd_now();
+		r.t0 = veil_now();
 		r.next_progress = r.t0 + VDD_PROGRESS_S;
 		vdd_telemetry_publish(&r);
 		int wrc = run(&r);
