@@ -305,8 +305,8 @@ bool dpdk_in_prefix(const struct vdr_prefix *p, const uint8_t *ip)
 /* An upstream: the port that has an address of its family (on its
  * network if one is), the next hop, the kernel fallback socket. */
 int dpdk_setup_upstream(struct dpdk_drv *d, struct dp_upstream *u,
-			  const struct vdr_upstream_cfg *c, char *err,
-			  size_t errlen)
+			const struct vdr_upstream_cfg *c, char *err,
+			size_t errlen)
 {
 	u->cfg = c;
 	u->kfd = -1;

@@ -72,7 +72,7 @@ void sk_sa_text(const struct sockaddr *sa, char *buf, size_t cap)
 /* The reason of the last OpenSSL error (never data: OpenSSL's errors name
  * a function and a reason). */
 int sk_set_events(struct sock_drv *d, int fd, void *obj, uint32_t *cur,
-		      uint32_t ev)
+		  uint32_t ev)
 {
 	if (*cur == ev)
 		return 0;
@@ -99,7 +99,7 @@ bool sk_pend_room(const struct sock_drv *d)
 }
 
 void sk_pend_push(struct sock_drv *d, const char *msg, size_t len,
-		      uint16_t src)
+		  uint16_t src)
 {
 	if (d->pl_tail == d->pl_cap) {
 		size_t nc = d->pl_cap ? 2 * d->pl_cap : PEND_LINES_INIT;

@@ -20,7 +20,7 @@ const char *sk_tls_reason(char *buf, size_t cap)
 /* ------------------------------------------------------------------ */
 
 SSL_CTX *sk_tls_server_ctx(const struct sk_listen *l, char *err,
-			       size_t errlen)
+			   size_t errlen)
 {
 	char why[160];
 	const struct vdr_listen_cfg *c = &l->cfg;

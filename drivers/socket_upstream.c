@@ -97,7 +97,7 @@ static size_t octet_header(char *buf, uint32_t len)
 
 /* Append forwarded line @p i of @p b, framed for @p u. */
 void sk_q_line(struct sock_drv *d, struct sk_up *u,
-		   const struct vdp_burst *b, const struct vdp_out *o)
+	       const struct vdp_burst *b, const struct vdp_out *o)
 {
 	char hdr[16];
 	size_t hl = 0;

@@ -53,7 +53,7 @@ struct in_opt {
 };
 
 int vdd_parse_options(struct vdd_run *r, int argc, char **argv, bool *check,
-			 bool eal_hint, char *err, size_t errlen)
+		      bool eal_hint, char *err, size_t errlen)
 {
 	static const struct option lo[] = {
 		{ "in", required_argument, NULL, 'i' },

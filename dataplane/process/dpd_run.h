@@ -73,7 +73,7 @@ struct vdd_totals {
 /* dpd_options.c */
 extern const char vdd_usage_text[];
 int vdd_parse_options(struct vdd_run *r, int argc, char **argv, bool *check,
-			 bool eal_hint, char *err, size_t errlen);
+		      bool eal_hint, char *err, size_t errlen);
 int vdd_split_args(int argc, char **argv, int *dd);
 
 /* dpd_eal.c */
@@ -89,8 +89,8 @@ void vdd_telemetry_register(void);
 void vdd_progress(struct vdd_run *r, bool end);
 void vdd_totals(struct vdd_run *r, struct vdd_totals *t);
 void vdd_summary_text(struct vdd_run *r, const struct vdd_totals *t, double secs,
-			 const char *error);
+		      const char *error);
 void vdd_summary_json(struct vdd_run *r, const struct vdd_totals *t, double secs,
-			 const char *error, int status);
+		      const char *error, int status);
 
 #endif

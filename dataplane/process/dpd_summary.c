@@ -106,7 +106,7 @@ void vdd_totals(struct vdd_run *r, struct vdd_totals *t)
 }
 
 void vdd_summary_text(struct vdd_run *r, const struct vdd_totals *t, double secs,
-			 const char *error)
+		      const char *error)
 {
 	bool att, syn;
 	unsigned vers, attaches;
@@ -205,7 +205,7 @@ void vdd_summary_text(struct vdd_run *r, const struct vdd_totals *t, double secs
 }
 
 void vdd_summary_json(struct vdd_run *r, const struct vdd_totals *t, double secs,
-			 const char *error, int status)
+		      const char *error, int status)
 {
 	bool att, syn;
 	unsigned vers, attaches;
