@@ -100,14 +100,35 @@ struct veil_link_counters {
 };
 
 /**
+ * Why the dataplane's pipeline dropped a line (or replaced a field by the
+ * marker), in the order of the link's DROP_* counters: the one list of
+ * the reasons, which the pipeline's enum vdp_reason (veil_dp.h) is made
+ * from too. X(P##NAME, "text"): P is pasted before each name (DROP_ for
+ * the counters, nothing for the pipeline).
+ */
+#define VEIL_DROP_REASON_LIST(X, P)                                            \
+	X(P##UNKNOWN_FORMAT, "unknown-format") /* no parser recognized it */   \
+	X(P##MALFORMED, "malformed")   /* recognized, not safely parseable */  \
+	X(P##TOO_MANY, "too-many-fields") /* more identities than fit */       \
+	X(P##BAD_ESCAPE, "bad-escape") /* an identity value badly escaped */   \
+	X(P##TOO_LONG, "name-too-long") /* longer than VEIL_NAME_MAX bytes */  \
+	X(P##NO_KEY, "no-key")         /* no key version for the source yet */ \
+	X(P##CRYPTO, "crypto-error")   /* the token engine refused a name */   \
+	X(P##BURST_FULL, "burst-full") /* token storage of the burst gone */   \
+	X(P##FIELDS_NO_IDENTITY, "fields-without-identity") /* a W3C #Fields  \
+		line naming no identity column, and the data lines under it */ \
+	X(P##FIELDS_PINNED, "fields-pinned") /* a W3C #Fields line where the   \
+		source pins its columns (w3c_fields) */
+
+/**
  * What value[] of a worker's COUNTERS holds, by index: lines in, out
  * (written whole to the output), dropped, held (waiting for a key) and not
  * written (the output failed: in = out + dropped + held + not written),
  * identities replaced, bytes read
  * and written (line ends included), then the lines dropped by
- * reason: the dataplane library's reasons in the order of
- * VDP_REASON_LIST (veil_dp.h), then oversize (longer than the maximum
- * message size). Every value counts from the dataplane's start.
+ * reason: the pipeline's reasons (VEIL_DROP_REASON_LIST, above), then
+ * oversize (longer than the maximum message size). Every value counts
+ * from the dataplane's start.
  * X(NAME, "text").
  */
 #define VEIL_LINK_COUNTER_LIST(X)                                              \
@@ -121,16 +142,7 @@ struct veil_link_counters {
 	X(IDENTITIES_DEVICE, "identities_device")                              \
 	X(BYTES_IN, "bytes_in")                                                \
 	X(BYTES_OUT, "bytes_out")                                              \
-	X(DROP_UNKNOWN_FORMAT, "unknown-format")                               \
-	X(DROP_MALFORMED, "malformed")                                         \
-	X(DROP_TOO_MANY, "too-many-fields")                                    \
-	X(DROP_BAD_ESCAPE, "bad-escape")                                       \
-	X(DROP_TOO_LONG, "name-too-long")                                      \
-	X(DROP_NO_KEY, "no-key")                                               \
-	X(DROP_CRYPTO, "crypto-error")                                         \
-	X(DROP_BURST_FULL, "burst-full")                                       \
-	X(DROP_FIELDS_NO_IDENTITY, "fields-without-identity")                  \
-	X(DROP_FIELDS_PINNED, "fields-pinned")                                 \
+	VEIL_DROP_REASON_LIST(X, DROP_)                                        \
 	X(DROP_OVERSIZE, "oversize")
 
 #define VEIL_LINK_CTR_ENUM_(name, str) VEIL_LINK_CTR_##name,

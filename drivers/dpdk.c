@@ -388,19 +388,19 @@ struct vdr_driver *vdr_dpdk_new(const struct vdr_net_cfg *c, size_t max_msg,
 		v->port[i].idx = i;
 		v->n_port = i + 1;
 		if (dpdk_start_port(v, &v->port[i], err, errlen) != 0)
-			goto dpdk_fail;
+			goto fail;
 	}
 	if (worker_new(v, 0, max_msg, err, errlen) == NULL ||
 	    dpdk_tap_routes(v->w[0], err, errlen) != 0)
-		goto dpdk_fail;
+		goto fail;
 	for (unsigned i = 1; i < workers; i++)
 		if (worker_new(v, i, max_msg, err, errlen) == NULL)
-			goto dpdk_fail;
+			goto fail;
 	for (unsigned i = 0; i < workers; i++)
 		if (worker_start(v->w[i], max_msg, err, errlen) != 0)
-			goto dpdk_fail;
+			goto fail;
 	return &v->base;
-dpdk_fail:
+fail:
 	dev_free(&v->base);
 	errno = EINVAL;
 	return NULL;

@@ -5,6 +5,7 @@
  * up again while unknown and refreshed while known.
  */
 #include "dpdk_pvt.h"
+
 /* ------------------------------------------------------------------ */
 /* next hops: the kernel's neighbour table of the TAP interface       */
 /* ------------------------------------------------------------------ */
@@ -82,7 +83,7 @@ void dpdk_refresh_neighbours(struct dpdk_drv *d, bool force)
 		if (u->fixed_mac || !u->port->has_tap)
 			continue;
 		if (t == 0)
-			t = vdr_now();
+			t = veil_now();
 		if (!force && t < u->next_lookup)
 			continue;
 		struct rte_ether_addr mac;

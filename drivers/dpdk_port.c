@@ -4,6 +4,7 @@
  * RSS over IP and UDP, their mbuf pools; stopped with their TAP.
  */
 #include "dpdk_pvt.h"
+
 /* ------------------------------------------------------------------ */
 /* start and stop                                                     */
 /* ------------------------------------------------------------------ */
@@ -49,7 +50,7 @@ void dpdk_prefix_mask(unsigned plen, uint8_t *mask, size_t n)
 
 /* Give the TAP interface the port's addresses and bring it up (ioctl). */
 int dpdk_start_port(struct dpdk_dev *v, struct dp_port *p, char *err,
-		      size_t errlen)
+		    size_t errlen)
 {
 	const struct vdr_port_cfg *c = p->cfg;
 	if (rte_eth_dev_get_port_by_name(c->device, &p->id) != 0)

@@ -210,14 +210,14 @@ int dpdk_fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void dpdk_prefix_mask(unsigned plen, uint8_t *mask, size_t n);
 int dpdk_start_port(struct dpdk_dev *v, struct dp_port *p, char *err,
-		      size_t errlen);
+		    size_t errlen);
 
 /* dpdk_tap.c */
 void dpdk_flush_kernel(struct dpdk_drv *d, struct dp_port *p);
 void dpdk_to_kernel(struct dpdk_drv *d, struct dp_port *p,
-		      struct rte_mbuf *m, unsigned n_vlan, uint32_t w);
+		    struct rte_mbuf *m, unsigned n_vlan, uint32_t w);
 unsigned dpdk_tx_wire(struct dp_port *p, uint16_t q, struct rte_mbuf **m,
-			unsigned n);
+		      unsigned n);
 void dpdk_poll_kernel(struct dpdk_drv *d, struct dp_port *p);
 int dpdk_start_tap(struct dp_port *p, uint16_t nw, char *err, size_t errlen);
 int dpdk_tap_routes(struct dpdk_drv *d, char *err, size_t errlen);
@@ -234,7 +234,7 @@ int dpdk_tx(struct vdr_driver *dv, const struct vdp_burst *b);
 int dpdk_flush(struct vdr_driver *dv);
 bool dpdk_in_prefix(const struct vdr_prefix *p, const uint8_t *ip);
 int dpdk_setup_upstream(struct dpdk_drv *d, struct dp_upstream *u,
-			  const struct vdr_upstream_cfg *c, char *err,
-			  size_t errlen);
+			const struct vdr_upstream_cfg *c, char *err,
+			size_t errlen);
 
 #endif

@@ -6,6 +6,7 @@
  * kernel.
  */
 #include "dpdk_pvt.h"
+
 /* ------------------------------------------------------------------ */
 /* RX                                                                 */
 /* ------------------------------------------------------------------ */
@@ -315,7 +316,7 @@ static void poll_inner(struct dpdk_drv *d)
 {
 	if (d->inner == NULL) /* no clock read per poll without one */
 		return;
-	double t = vdr_now();
+	double t = veil_now();
 	if (t - d->inner_last < INNER_POLL_S || d->n_msgs >= MSG_CAP)
 		return;
 	d->inner_last = t;

@@ -6,6 +6,7 @@
  * through it, and whatever the kernel sends on it leaves by the port.
  */
 #include "dpdk_pvt.h"
+
 /* ------------------------------------------------------------------ */
 /* the exception path                                                 */
 /* ------------------------------------------------------------------ */
@@ -32,7 +33,7 @@ void dpdk_flush_kernel(struct dpdk_drv *d, struct dp_port *p)
  * the port's VLAN), standing for @p w received frames. The queue is
  * flushed after each RX burst. */
 void dpdk_to_kernel(struct dpdk_drv *d, struct dp_port *p,
-		      struct rte_mbuf *m, unsigned n_vlan, uint32_t w)
+		    struct rte_mbuf *m, unsigned n_vlan, uint32_t w)
 {
 	if (!p->has_tap) {
 		d->x.drop_no_exception += w;
@@ -55,7 +56,7 @@ void dpdk_to_kernel(struct dpdk_drv *d, struct dp_port *p,
 /* Send @p n frames on the port's TX queue @p q, a few tries; the rest are
  * freed. @return how many were sent. */
 unsigned dpdk_tx_wire(struct dp_port *p, uint16_t q, struct rte_mbuf **m,
-			unsigned n)
+		      unsigned n)
 {
 	unsigned sent = 0;
 	for (int t = 0; t < TX_RETRIES && sent < n; t++)

@@ -6,6 +6,7 @@
  * set-up (the port of their family, the next hop, the fallback socket).
  */
 #include "dpdk_pvt.h"
+
 /* ------------------------------------------------------------------ */
 /* TX                                                                 */
 /* ------------------------------------------------------------------ */
@@ -32,7 +33,7 @@ static struct rte_mbuf *chain_of(struct rte_mempool *pool, const uint8_t *b,
 	while (len > 0 || head == NULL) {
 		struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
 		if (m == NULL)
-			goto dpdk_fail;
+			goto fail;
 		uint16_t room = rte_pktmbuf_tailroom(m);
 		uint16_t n = len < room ? (uint16_t)len : room;
 		memcpy(rte_pktmbuf_append(m, n), b, n);
@@ -42,11 +43,11 @@ static struct rte_mbuf *chain_of(struct rte_mempool *pool, const uint8_t *b,
 			head = m;
 		else if (rte_pktmbuf_chain(head, m) != 0) {
 			rte_pktmbuf_free(m);
-			goto dpdk_fail;
+			goto fail;
 		}
 	}
 	return head;
-dpdk_fail:
+fail:
 	rte_pktmbuf_free(head);
 	return NULL;
 }
@@ -154,11 +155,11 @@ static int build_datagram(struct dpdk_drv *d, const struct dp_upstream *u,
 			rte_pktmbuf_free(m);
 			m = fr[i] = c;
 			if (m == NULL || m->nb_segs > 1)
-				goto dpdk_fail;
+				goto fail;
 		}
 		uint8_t *e = (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)l2);
 		if (e == NULL)
-			goto dpdk_fail;
+			goto fail;
 		memcpy(e, hdr, l2);
 		m->l2_len = (uint16_t)l2;
 		m->l3_len = (uint16_t)l3;
@@ -179,7 +180,7 @@ static int build_datagram(struct dpdk_drv *d, const struct dp_upstream *u,
 	for (int32_t i = 0; i < n; i++)
 		out[i] = fr[i];
 	return n;
-dpdk_fail:
+fail:
 	for (int32_t i = 0; i < n; i++)
 		rte_pktmbuf_free(fr[i]);
 	return -1;
@@ -304,8 +305,8 @@ bool dpdk_in_prefix(const struct vdr_prefix *p, const uint8_t *ip)
 /* An upstream: the port that has an address of its family (on its
  * network if one is), the next hop, the kernel fallback socket. */
 int dpdk_setup_upstream(struct dpdk_drv *d, struct dp_upstream *u,
-			  const struct vdr_upstream_cfg *c, char *err,
-			  size_t errlen)
+			const struct vdr_upstream_cfg *c, char *err,
+			size_t errlen)
 {
 	u->cfg = c;
 	u->kfd = -1;

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "veil_clock.h" /* veil_now(): timeouts, backoff, neighbour refresh */
 #include "veil_driver.h"
 
 struct vdr_ops {
@@ -31,13 +32,9 @@ struct vdr_driver {
 void vdr_set_error(struct vdr_driver *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Monotonic seconds (timeouts, backoff, neighbour refresh). */
-static inline double vdr_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+/* The longest a file driver waits in vdr_rx() for a pipe or a terminal,
+ * and in a write for a full non-blocking stdout (ms). */
+#define VDR_FILE_WAIT_MS 100
 
 /* ---- the line reader (reader.c) ---- */
 

@@ -21,6 +21,7 @@
 #define VDR_MAX_NETS     4096
 #define VDR_PATH_MAX     256
 #define VDR_NAME_MAX     64
+#define VDR_DESC_DEFAULT 1024 /* a port's RX and TX descriptors per queue */
 
 enum vdr_proto { VDR_UDP, VDR_TCP, VDR_TLS };
 
@@ -117,7 +118,8 @@ struct vdr_port_cfg {
 						(0, the default: one per
 						worker; RSS over IP and UDP
 						when more than 1) */
-	unsigned rx_desc, tx_desc;           /* rx_desc, tx_desc (default 1024) */
+	unsigned rx_desc, tx_desc;           /* rx_desc, tx_desc (default
+						VDR_DESC_DEFAULT) */
 };
 
 struct vdr_net_map {

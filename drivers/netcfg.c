@@ -429,7 +429,7 @@ static int network_key(struct vdr_net_cfg *c, const char *k, const char *v,
 	if (!strcmp(k, "spool_dir"))
 		return path(k, v, c->spool_dir, sizeof(c->spool_dir), err, errlen);
 	struct { const char *k; double lo, hi; } t[] = {
-		{ "idle_timeout", 1, 86400 }, { "max_connections", 1, 1 << 20 },
+		{ "idle_timeout", 1, VEIL_S_PER_DAY }, { "max_connections", 1, 1 << 20 },
 		{ "queue_bytes", 0, (double)(1ull << 36) },
 		{ "drain_timeout", 0, 3600 }, { "reconnect_min", 0.01, 3600 },
 		{ "reconnect_max", 0.01, 3600 }, { "frag_entries", 16, 1 << 20 },
@@ -695,7 +695,7 @@ int vdr_net_cfg_set(struct vdr_net_cfg *c, const char *section,
 			p->mtu = 1500;
 			snprintf(p->exception, sizeof(p->exception), "veil-%.10s", n);
 			p->queues = 0; /* one per worker */
-			p->rx_desc = p->tx_desc = 1024;
+			p->rx_desc = p->tx_desc = VDR_DESC_DEFAULT;
 			c->n_port++;
 		}
 		return port_key(&c->port[i], key, value, err, errlen);

@@ -195,7 +195,7 @@ static int read_block(struct vdr_reader *r, struct vdr_input *in)
 	}
 	if (!in->regular) {
 		struct pollfd pfd = { .fd = in->fd, .events = POLLIN };
-		int pr = poll(&pfd, 1, 100);
+		int pr = poll(&pfd, 1, VDR_FILE_WAIT_MS);
 		if (pr == 0 || (pr < 0 && errno == EINTR))
 			return 1;
 	}

@@ -72,7 +72,7 @@ void sk_sa_text(const struct sockaddr *sa, char *buf, size_t cap)
 /* The reason of the last OpenSSL error (never data: OpenSSL's errors name
  * a function and a reason). */
 int sk_set_events(struct sock_drv *d, int fd, void *obj, uint32_t *cur,
-		      uint32_t ev)
+		  uint32_t ev)
 {
 	if (*cur == ev)
 		return 0;
@@ -99,10 +99,10 @@ bool sk_pend_room(const struct sock_drv *d)
 }
 
 void sk_pend_push(struct sock_drv *d, const char *msg, size_t len,
-		      uint16_t src)
+		  uint16_t src)
 {
 	if (d->pl_tail == d->pl_cap) {
-		size_t nc = d->pl_cap ? 2 * d->pl_cap : 1024;
+		size_t nc = d->pl_cap ? 2 * d->pl_cap : PEND_LINES_INIT;
 		struct pend *np = realloc(d->pl, nc * sizeof(*np));
 		if (np == NULL) {
 			d->x[SKX_drop_no_memory]++;
@@ -189,7 +189,7 @@ static int sock_rx(struct vdr_driver *dv, struct vdp_line *lines, unsigned max)
 
 	pend_consume(d, d->last_out - d->returned);
 	d->last_out = d->returned = 0;
-	d->now = vdr_now();
+	d->now = veil_now();
 	if (!sk_pend_room(d)) {
 		d->bp_last = d->now;
 		d->x[SKX_rx_paused]++;
@@ -204,8 +204,8 @@ static int sock_rx(struct vdr_driver *dv, struct vdp_line *lines, unsigned max)
 	if (d->up_full)
 		d->x[SKX_rx_paused_upstream]++;
 	int n = epoll_wait(d->ep, ev, EV_MAX, pend_n(d) > 0 ||
-			   (d->flags & VDR_SOCK_NO_WAIT) ? 0 : 1);
-	d->now = vdr_now();
+			   (d->flags & VDR_SOCK_NO_WAIT) ? 0 : RX_WAIT_MS);
+	d->now = veil_now();
 	for (int i = 0; i < n; i++)
 		dispatch(d, &ev[i]);
 	/* connections read to their round's limit, in turn */
@@ -245,7 +245,7 @@ static int sock_tx(struct vdr_driver *dv, const struct vdp_burst *b)
 {
 	struct sock_drv *d = sd_of(dv);
 	int taken = 0;
-	d->now = vdr_now();
+	d->now = veil_now();
 	for (unsigned i = 0; i < b->n; i++) {
 		const struct vdp_out *o = &b->line[i];
 		if (o->verdict != VDP_FORWARD)
@@ -278,7 +278,7 @@ static bool all_sent(const struct sock_drv *d)
 static int sock_flush(struct vdr_driver *dv)
 {
 	struct sock_drv *d = sd_of(dv);
-	d->now = vdr_now();
+	d->now = veil_now();
 	double end = d->now + d->cfg.drain_timeout;
 	for (;;) {
 		for (unsigned k = 0; k < d->n_up; k++)
@@ -301,8 +301,8 @@ static int sock_flush(struct vdr_driver *dv)
 			pf[np] = (struct pollfd){ .fd = u->fd, .events = e };
 			pu[np++] = u;
 		}
-		poll(pf, np, 5);
-		d->now = vdr_now();
+		poll(pf, np, FLUSH_POLL_MS);
+		d->now = veil_now();
 		for (unsigned k = 0; k < np; k++)
 			if (pf[k].revents != 0)
 				sk_up_event(d, pu[k], (pf[k].revents & POLLIN ? EPOLLIN : 0) |
@@ -477,7 +477,7 @@ struct vdr_driver *vdr_socket_new(const struct vdr_net_cfg *c, size_t max_msg,
 		snprintf(err, errlen, "socket driver: epoll: %s", strerror(errno));
 		goto out;
 	}
-	d->now = vdr_now();
+	d->now = veil_now();
 	d->next_scan = d->now + 1.0;
 
 	bool any_udp = false;

@@ -6,6 +6,7 @@
  * handshake and idle timeouts.
  */
 #include "socket_pvt.h"
+
 /* ------------------------------------------------------------------ */
 /* inbound connections                                                */
 /* ------------------------------------------------------------------ */
@@ -43,7 +44,7 @@ static void on_msg(void *arg, const char *msg, size_t len)
 }
 
 void sk_conn_close(struct sock_drv *d, struct sk_conn *c,
-		       enum close_why why)
+		   enum close_why why)
 {
 	if (why != CL_TLS && why != CL_HS_TIMEOUT && why != CL_FREE &&
 	    c->fr != NULL) {
@@ -363,7 +364,7 @@ void sk_scan_timeouts(struct sock_drv *d)
 /* ------------------------------------------------------------------ */
 
 int sk_listen_open(struct sock_drv *d, struct sk_listen *l, char *err,
-		       size_t errlen)
+		   size_t errlen)
 {
 	const struct vdr_listen_cfg *c = &l->cfg;
 	const struct sockaddr *sa = (const struct sockaddr *)&c->addr;

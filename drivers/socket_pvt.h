@@ -61,6 +61,9 @@
 #define SPOOL_SYNC 0.05           /* the spool's appends made durable after */
 #define SPOOL_COMMIT 0.5          /* its acknowledged position, after */
 #define SPOOL_FILL 4096           /* lines moved from a spool per round */
+#define RX_WAIT_MS 1              /* vdr_rx(): the longest wait for input */
+#define FLUSH_POLL_MS 5           /* vdr_flush(): one wait for the upstreams */
+#define PEND_LINES_INIT 1024      /* the pending line table's first size */
 
 /* The driver's own counters (vdr_xstats), in their stable order. Gauges
  * (tcp_open, upstream_queued, upstream_queue_bytes) are computed. */
@@ -267,25 +270,25 @@ enum close_why {
 /* socket.c */
 void sk_sa_text(const struct sockaddr *sa, char *buf, size_t cap);
 int sk_set_events(struct sock_drv *d, int fd, void *obj, uint32_t *cur,
-		      uint32_t ev);
+		  uint32_t ev);
 bool sk_pend_room(const struct sock_drv *d);
 void sk_pend_push(struct sock_drv *d, const char *msg, size_t len,
-		      uint16_t src);
+		  uint16_t src);
 
 /* socket_tls.c */
 const char *sk_tls_reason(char *buf, size_t cap);
 SSL_CTX *sk_tls_server_ctx(const struct sk_listen *l, char *err,
-			       size_t errlen);
+			   size_t errlen);
 SSL_CTX *sk_tls_client_ctx(const struct sk_up *u, char *err, size_t errlen);
 
 /* socket_listen.c */
 void sk_conn_close(struct sock_drv *d, struct sk_conn *c,
-		       enum close_why why);
+		   enum close_why why);
 void sk_listen_accept(struct sock_drv *d, struct sk_listen *l);
 void sk_conn_read(struct sock_drv *d, struct sk_conn *c);
 void sk_scan_timeouts(struct sock_drv *d);
 int sk_listen_open(struct sock_drv *d, struct sk_listen *l, char *err,
-		       size_t errlen);
+		   size_t errlen);
 
 /* socket_udp.c */
 void sk_udp_read(struct sock_drv *d, struct sk_listen *l);
@@ -295,7 +298,7 @@ void sk_udp_send(struct sock_drv *d, struct sk_up *u);
 bool sk_q_empty(const struct sk_up *u);
 struct qrec *sk_q_rec(const struct sk_up *u, uint64_t i);
 void sk_q_line(struct sock_drv *d, struct sk_up *u,
-		   const struct vdp_burst *b, const struct vdp_out *o);
+	       const struct vdp_burst *b, const struct vdp_out *o);
 bool sk_q_room(const struct sock_drv *d, const struct sk_up *u, size_t len);
 int sk_q_put_line(struct sk_up *u, const char *flat, const struct vdp_seg *s,
 		  unsigned n, size_t len);

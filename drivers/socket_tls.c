@@ -5,6 +5,7 @@
  * OpenSSL's reason for a failure (never data).
  */
 #include "socket_pvt.h"
+
 const char *sk_tls_reason(char *buf, size_t cap)
 {
 	unsigned long e = ERR_peek_last_error();
@@ -19,7 +20,7 @@ const char *sk_tls_reason(char *buf, size_t cap)
 /* ------------------------------------------------------------------ */
 
 SSL_CTX *sk_tls_server_ctx(const struct sk_listen *l, char *err,
-			       size_t errlen)
+			   size_t errlen)
 {
 	char why[160];
 	const struct vdr_listen_cfg *c = &l->cfg;

@@ -5,6 +5,7 @@
  * connection with its reconnects and backoff, and writing to it.
  */
 #include "socket_pvt.h"
+
 /* ------------------------------------------------------------------ */
 /* upstreams: the queue                                               */
 /* ------------------------------------------------------------------ */

@@ -59,7 +59,7 @@ static int write_all(struct vdr_writer *w, const char *p, size_t n, size_t *done
 			continue;
 		if (k < 0 && errno == EAGAIN) { /* a non-blocking stdout */
 			struct pollfd pfd = { .fd = w->fd, .events = POLLOUT };
-			poll(&pfd, 1, 100);
+			poll(&pfd, 1, VDR_FILE_WAIT_MS);
 			continue;
 		}
 		if (k <= 0) {

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "veil_crypto.h" /* enum veil_kind */
+#include "veil_dp.h"     /* VDP_MAX_FORMATS */
 
 #define VDP_MAX_FIELDS 32 /* identity fields in one message */
 #define VDP_MAX_KEYS   32 /* identity keys of one source and format */
@@ -190,7 +191,6 @@ long vdp_unescape(enum vdp_esc esc, const char *raw, size_t len, char *out,
 
 /* ---- sources (source.c) ---- */
 
-#define VDP_MAX_FORMATS 24
 #define VDP_MAX_NOUSER  16
 
 struct vdp_source {

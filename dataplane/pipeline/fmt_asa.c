@@ -31,6 +31,7 @@
 #include "dp_pvt.h"
 
 #define ASA_SCAN_MAX 1024 /* how far into the message "%ASA-" may start */
+#define ASA_CLASS_MAX 24  /* the longest optional class before the tag */
 
 enum asa_key { K_USER, K_IDFW, K__COUNT };
 
@@ -191,7 +192,7 @@ static bool asa_header(const char *d, size_t at, size_t len, size_t *text,
 	if (!ok)
 		return false;
 	size_t q = p; /* an optional class: lowercase letters and '-' */
-	while (q < len && q - p < 24 &&
+	while (q < len && q - p < ASA_CLASS_MAX &&
 	       ((d[q] >= 'a' && d[q] <= 'z') || d[q] == '-'))
 		q++;
 	if ((q > p && d[q - 1] != '-') || len - q < 9)

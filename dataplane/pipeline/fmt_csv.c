@@ -400,10 +400,12 @@ static const struct pan_type *pan_type_find(const char *s, size_t n)
 	return NULL;
 }
 
+#define TYPE_LEN_MAX 24 /* the longest Type value taken as one */
+
 /* Upper-case letters and '-': the shape of a Type value. */
 static bool type_shaped(const char *s, size_t n)
 {
-	if (n < 2 || n > 24)
+	if (n < 2 || n > TYPE_LEN_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= 'A' && s[i] <= 'Z') || s[i] == '-'))

@@ -186,7 +186,7 @@ static enum vdp_parse_rc parse_with(struct vdp_worker *w, unsigned si,
 	out->n = 0;
 	enum vdp_parse_rc rc = f->parse(&ctx, m, out);
 	*st = ctx.state;
-	if (rc == VDP_PARSED && fi < 24)
+	if (rc == VDP_PARSED && fi < VDP_MAX_FORMATS)
 		w->cnt[si].by_format[fi]++;
 	return rc;
 }
@@ -434,10 +434,14 @@ static bool collect(struct vdp_worker *w, const struct vdp_line *ln,
 
 /* ---- encryption ---- */
 
+/* A token's text before its base32 body: "veil_", the kind, up to 10
+ * digits of version and "_" (17 bytes), with room to spare. */
+#define TOKEN_HEAD_MAX 24
+
 static size_t token_cap(size_t name_len)
 {
 	size_t bin = 4 + 16 + veil_padded_len(name_len, true);
-	return 24 + (bin * 8 + 4) / 5;
+	return TOKEN_HEAD_MAX + (bin * 8 + 4) / 5;
 }
 
 static void encrypt_items(struct vdp_worker *w, const struct veil_key *key,

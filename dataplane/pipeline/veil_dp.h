@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "veil_crypto.h"
+#include "veil_link.h" /* control/: VEIL_DROP_REASON_LIST */
 #include "veil_msg.h" /* drivers/: framing, struct vdp_line, struct vdp_burst */
 
 /* ------------------------------------------------------------------ */
@@ -27,25 +28,17 @@
 
 /**
  * Why a line was dropped (or a field replaced by the marker); counted per
- * source and reason.
+ * source and reason. The list is the link's (control/veil_link.h,
+ * VEIL_DROP_REASON_LIST), whose DROP_* counters carry these counts to
+ * veil-controld: one list, so the two cannot drift apart.
  */
-#define VDP_REASON_LIST(X)                                                     \
-	X(UNKNOWN_FORMAT, "unknown-format") /* no parser recognized the line */ \
-	X(MALFORMED, "malformed")     /* recognized, not safely parseable */   \
-	X(TOO_MANY, "too-many-fields") /* more identities than fit a line */   \
-	X(BAD_ESCAPE, "bad-escape")   /* an identity value badly escaped */    \
-	X(TOO_LONG, "name-too-long")  /* a name longer than 1024 bytes */      \
-	X(NO_KEY, "no-key")           /* no key version for the source yet */  \
-	X(CRYPTO, "crypto-error")     /* the token engine refused a name */    \
-	X(BURST_FULL, "burst-full")   /* token storage of the burst exhausted */ \
-	X(FIELDS_NO_IDENTITY, "fields-without-identity") /* a W3C #Fields     \
-		line naming no identity column, and the data lines under it */ \
-	X(FIELDS_PINNED, "fields-pinned") /* a W3C #Fields line where the      \
-		source pins its columns (w3c_fields) */
+#define VDP_REASON_LIST(X) VEIL_DROP_REASON_LIST(X, )
 #define VDP_REASON_ENUM_(name, str) VDP_R_##name,
 enum vdp_reason { VDP_REASON_LIST(VDP_REASON_ENUM_) VDP_REASON_COUNT };
 /** @return "malformed", ... */
 const char *vdp_reason_name(enum vdp_reason r);
+
+#define VDP_MAX_FORMATS 24 /**< room for the formats (vdp_format_names()) */
 
 /** Counters of one source in one worker (no locks: one writer). */
 struct vdp_counters {
@@ -60,7 +53,8 @@ struct vdp_counters {
 	uint64_t marked;           /**< fields replaced by the marker */
 	uint64_t drops[VDP_REASON_COUNT];
 	uint64_t marks[VDP_REASON_COUNT];
-	uint64_t by_format[24];    /**< lines parsed, by vdp_format_names() index */
+	uint64_t by_format[VDP_MAX_FORMATS]; /**< lines parsed, by vdp_format_names()
+					   index */
 };
 
 struct vdp_source;

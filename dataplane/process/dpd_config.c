@@ -101,7 +101,7 @@ static int dataplane_key(struct parse *p, const char *name, const char *value)
 		return 1;
 	}
 	if (!strcmp(name, "wait_keys")) {
-		if (!parse_num(&n, value, 0, 86400, p, name))
+		if (!parse_num(&n, value, 0, VDD_WAIT_KEYS_MAX, p, name))
 			return 0;
 		c->wait_keys = n;
 		return 1;

@@ -204,7 +204,7 @@ struct vdd_keys *vdd_keys_new(struct vdd_shared *sh, struct vdd_config *c)
 		}
 		c->sources[s].tenant_idx = (unsigned)(t - k->t);
 	}
-	k->start = k->next_attach = k->down_since = vdd_now();
+	k->start = k->next_attach = k->down_since = veil_now();
 	k->next_down_log = k->start + LINK_DOWN_SAY_AFTER;
 	publish(k); /* every source without a key: hold */
 	if (k->cur == NULL) {
@@ -435,7 +435,7 @@ void vdd_keys_poll(struct vdd_keys *k, bool final)
 	union veil_link_payload m;
 	enum veil_link_msg type;
 	uint32_t len;
-	double now = vdd_now();
+	double now = veil_now();
 
 	if (k->link == NULL && k->conn < 0 && !final && now >= k->next_attach)
 		connect_link(k, now);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "veil_clock.h"
 #include "veil_crypto.h"
 #include "veil_dp.h"
 #include "veil_driver.h"
@@ -21,6 +22,7 @@
 #define VDD_MAX_SOURCES  (1u << 20) /* and so tenants: one per source at most */
 #define VDD_MAX_INPUTS   4096
 #define VDD_MAX_MESSAGE  (16u << 20)
+#define VDD_WAIT_KEYS_MAX VEIL_S_PER_DAY /* wait_keys, --wait-keys: seconds */
 #define VDD_MAX_WORKERS  16
 #define VDD_MAX_XSTATS   96
 
@@ -231,6 +233,5 @@ void vdd_pool_stop(struct vdd_pool *p);
 double vdd_pool_lane_cpu(const struct vdd_pool *p, unsigned i);
 void vdd_pool_free(struct vdd_pool *p);
 
-double vdd_now(void); /* monotonic seconds */
 
 #endif

@@ -34,12 +34,8 @@
 
 #include "dpd_pvt.h"
 
-double vdd_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#define WAIT_US 1000     /* a worker that cannot go on: a key, room, a lane */
+#define SPIN_SLEEP_US 50 /* a lane or distributor spinning long: sleep */
 
 struct held {
 	uint64_t off;
@@ -114,7 +110,7 @@ struct vdd_worker *vdd_worker_new(struct vdd_shared *sh, struct vdp_worker *w,
 		errno = ENOMEM;
 		return NULL;
 	}
-	double t0 = vdd_now();
+	double t0 = veil_now();
 	for (unsigned s = 0; s < n_src; s++)
 		x->wait_since[s] = t0;
 	return x;
@@ -265,22 +261,14 @@ totals:
 			      memory_order_relaxed);
 }
 
-/* The clock at a burst boundary: the coarse clock (a few ms of
- * resolution, a fraction of the cost per read) is enough for what it
- * times here (publishing every 50 ms, housekeeping, wait_keys). */
-static double coarse_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A burst boundary: the latest key table, the clock, the totals. */
 static void boundary(struct vdd_worker *x)
 {
 	struct vdd_keytab *t = atomic_load_explicit(&x->sh->keytab,
 						    memory_order_acquire);
-	x->now = coarse_now();
+	/* the coarse clock is enough for what it times here (publishing
+	 * every 50 ms, housekeeping, wait_keys) */
+	x->now = veil_now_coarse();
 	if (t != x->seen) {
 		for (unsigned s = 0; s < x->n_src && s < t->n; s++) {
 			if (t->key[s] == x->key[s])
@@ -520,7 +508,7 @@ static int admit_per_source(struct vdd_worker *x, unsigned n)
 	if (rc != 0)
 		return -1;
 	if (i == 0 && n > 0)
-		usleep(1000); /* the queue's room is for lines that wait */
+		usleep(WAIT_US); /* the queue's room is for lines that wait */
 	return 0;
 }
 
@@ -568,7 +556,7 @@ int vdd_worker_run(struct vdd_worker *x)
 		if (eof && x->q_live == 0)
 			break;
 		if (eof || (x->q_n == x->q_cap && !x->per_source)) {
-			usleep(1000); /* waiting for a key, or its deadline */
+			usleep(WAIT_US); /* waiting for a key, or its deadline */
 			continue;
 		}
 		unsigned room = x->per_source ? VDP_BURST_MAX : x->q_cap - x->q_n;
@@ -609,7 +597,7 @@ int vdd_worker_run(struct vdd_worker *x)
 		 * again at once (a poll-mode driver must not sleep; the socket
 		 * and file drivers wait in their rx) */
 		if (j == 0 && n > 0)
-			usleep(1000);
+			usleep(WAIT_US);
 	}
 	if (x->pool != NULL) {
 		/* every burst in flight, written in order, then the workers
@@ -722,7 +710,7 @@ static void idle(unsigned *spins)
 	if (*spins < 4096)
 		sched_yield(); /* fewer cores than lcores: let the others run */
 	else
-		usleep(50);
+		usleep(SPIN_SLEEP_US);
 }
 
 static bool grow_buf(char **b, size_t *cap, size_t need)

@@ -103,7 +103,7 @@ static int floor_pass(uint64_t loops, struct result *r)
 	struct vdr_driver *d = driver(false, loops);
 	if (d == NULL)
 		return -1;
-	double w0 = vdd_now(), c0 = cpu_now();
+	double w0 = veil_now(), c0 = cpu_now();
 	int n;
 	while ((n = vdr_rx(d, in, VDP_BURST_MAX)) != VDR_EOF) {
 		if (n < 0)
@@ -119,7 +119,7 @@ static int floor_pass(uint64_t loops, struct result *r)
 	}
 	vdr_flush(d);
 	r->cpu = cpu_now() - c0;
-	r->wall = vdd_now() - w0;
+	r->wall = veil_now() - w0;
 	take_stats(d, r);
 	vdr_free(d);
 	return n == VDR_EOF ? 0 : -1;
@@ -181,7 +181,7 @@ static int worker_pass(const struct veil_engine_opts *eo, const struct veil_key 
 	struct vdd_pool *pool = nw >= 2 ? vdd_pool_new(x, pw + 1, nw) : NULL;
 	pthread_t th[VDD_MAX_WORKERS];
 	struct lane_arg la[VDD_MAX_WORKERS];
-	double w0 = vdd_now(), c0 = cpu_now();
+	double w0 = veil_now(), c0 = cpu_now();
 	for (unsigned i = 0; pool != NULL && i < nw; i++) {
 		la[i] = (struct lane_arg){ pool, i };
 		pthread_create(&th[i], NULL, lane_thread, &la[i]);
@@ -193,7 +193,7 @@ static int worker_pass(const struct veil_engine_opts *eo, const struct veil_key 
 	r->cpu = pool != NULL ? 0 : cpu_now() - c0;
 	for (unsigned i = 0; pool != NULL && i < nw; i++)
 		r->cpu += vdd_pool_lane_cpu(pool, i);
-	r->wall = vdd_now() - w0;
+	r->wall = veil_now() - w0;
 	r->workers = nw;
 	if (rc != 0)
 		fprintf(stderr, "bench_worker: %s\n", vdd_worker_error(x));

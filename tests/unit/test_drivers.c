@@ -488,7 +488,7 @@ struct script_drv {
 static int script_rx(struct vdr_driver *dv, struct vdp_line *l, unsigned max)
 {
 	struct script_drv *d = (struct script_drv *)dv;
-	double t = vdd_now() - d->t0;
+	double t = veil_now() - d->t0;
 	assert_true(max >= 8);
 	unsigned n = 0;
 	if (d->step == 0) { /* A and C lose their key at t0 + 0.5 */
@@ -600,7 +600,7 @@ static void hold_per_source_room(void **state)
 	struct vdd_worker *x = vdd_worker_new(&sh, pw, &d.base, 3, 1.0, 8, 4096);
 	assert_non_null(x);
 	vdd_worker_set_order(x, true);
-	d.t0 = vdd_now();
+	d.t0 = veil_now();
 	assert_int_equal(vdd_worker_run(x), 0);
 	assert_int_equal(d.step, 4);
 	/* B's 7 went (dropped, no key); A1 and C1..C3 wait */
