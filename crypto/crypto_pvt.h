@@ -121,8 +121,31 @@ size_t veil_pad(uint8_t *dst, const uint8_t *name, size_t len, bool bucketing);
 long veil_unpad(const uint8_t *pt, size_t len);
 
 /* codec */
-size_t veil_b32_encoded_len(size_t n);
+static inline size_t veil_b32_encoded_len(size_t n)
+{
+	return (n * 8 + 4) / 5;
+}
+/* Base32 of n bytes into veil_b32_encoded_len(n) characters (no NUL),
+ * by the fastest path of this CPU. */
 void veil_b32_encode(char *dst, const uint8_t *src, size_t n);
+/* The encoder's paths: the scalar one is the reference, each vector path
+ * writes the same characters. */
+enum veil_b32_path {
+	VEIL_B32_SCALAR,
+	VEIL_B32_AVX2,
+	VEIL_B32_AVX512, /* AVX-512 VBMI */
+	VEIL_B32_PATHS
+};
+const char *veil_b32_path_name(enum veil_b32_path p);
+bool veil_b32_path_supported(enum veil_b32_path p);
+/* The path veil_b32_encode uses (the best one until set). */
+enum veil_b32_path veil_b32_path(void);
+/* Use path p from now on, process-wide (tests, benchmarks); -1 if this
+ * CPU cannot run it. */
+int veil_b32_set_path(enum veil_b32_path p);
+/* Encode with path p (the scalar one if this CPU cannot run p). */
+void veil_b32_encode_path(enum veil_b32_path p, char *dst, const uint8_t *src,
+			  size_t n);
 /* returns decoded length, or -1 (bad char, bad length, non-canonical) */
 long veil_b32_decode(uint8_t *dst, size_t cap, const char *src, size_t n);
 void veil_tenant_tag(const char *tenant, uint8_t tag[VEIL_TAG_LEN]);
@@ -132,10 +155,18 @@ void veil_tenant_tag(const char *tenant, uint8_t tag[VEIL_TAG_LEN]);
 int veil_token_parse(const uint8_t *tok, size_t len, enum veil_kind *kind,
 		     uint32_t *version, uint8_t *blob, size_t blob_cap,
 		     size_t *blob_len);
-/* Format a token. Returns the text length, or 0 if cap is too small. */
-size_t veil_token_format(char *dst, size_t cap, enum veil_kind kind,
-			 uint32_t version, const uint8_t tag[VEIL_TAG_LEN],
-			 const uint8_t *siv, size_t siv_len);
+/* The text before the base32: "veil_" kind version "_", at most
+ * VEIL_PREFIX_MAX characters (no NUL). Returns its length. */
+#define VEIL_PREFIX_MAX 17
+size_t veil_token_prefix(char head[VEIL_PREFIX_MAX], enum veil_kind kind,
+			 uint32_t version);
+/* Format a token: head (from veil_token_prefix), then the base32 of the
+ * blob. blob points at VEIL_HDR_LEN bytes of room, which this fills with
+ * the header, followed by V || C (siv_len bytes). Returns the text length,
+ * or 0 if cap is too small. */
+size_t veil_token_format(char *dst, size_t cap, const char *head, size_t hlen,
+			 const uint8_t tag[VEIL_TAG_LEN], uint8_t *blob,
+			 size_t siv_len);
 
 /* secmem internals, for white-box tests */
 size_t veil_secmem_pool_pages(void);

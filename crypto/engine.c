@@ -170,16 +170,6 @@ const char *veil_engine_name(const struct veil_engine *e)
 
 /* ---- batches ---- */
 
-static size_t prefix_len(uint32_t version)
-{
-	size_t n = sizeof(VEIL_TOKEN_PREFIX) - 1 + 2; /* kind, '_' */
-	do {
-		n++;
-		version /= 10;
-	} while (version != 0);
-	return n;
-}
-
 static void fail_item(struct veil_item *it, int status)
 {
 	it->status = status;
@@ -196,7 +186,8 @@ static unsigned encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 	uint16_t len[VEIL_CHUNK_ITEMS];
 	struct veil_item *owner[VEIL_CHUNK_ITEMS];
 	unsigned done = 0, i = 0;
-	size_t pfx = prefix_len(key->version);
+	char head[VEIL_PREFIX_MAX];
+	size_t pfx = veil_token_prefix(head, kind, key->version);
 
 	if (kind != VEIL_KIND_USER && kind != VEIL_KIND_DEVICE) {
 		for (unsigned j = 0; j < n; j++)
@@ -227,10 +218,13 @@ static unsigned encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 			veil_pad(e->pt + blocks * VEIL_BLK, it->in, it->in_len,
 				 e->bucketing);
 			len[m] = (uint16_t)plen;
-			out[m] = text ? e->siv + sivpos : it->out;
+			/* text: the token header goes in front of V || C, so
+			 * that the blob is encoded in one piece */
+			out[m] = text ? e->siv + sivpos + VEIL_HDR_LEN : it->out;
 			owner[m++] = it;
 			blocks += plen / VEIL_BLK + 1;
-			sivpos += VEIL_BLK + (plen / VEIL_BLK + 1) * VEIL_BLK;
+			sivpos += VEIL_HDR_LEN + VEIL_BLK +
+				  (plen / VEIL_BLK + 1) * VEIL_BLK;
 		}
 		if (m == 0)
 			continue;
@@ -246,8 +240,8 @@ static unsigned encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 			size_t siv_len = VEIL_BLK + len[j];
 			if (text)
 				it->out_len = veil_token_format(
-					(char *)it->out, it->out_cap, kind,
-					key->version, key->tenant_tag, out[j],
+					(char *)it->out, it->out_cap, head, pfx,
+					key->tenant_tag, out[j] - VEIL_HDR_LEN,
 					siv_len);
 			else
 				it->out_len = siv_len;
