@@ -416,6 +416,7 @@ size_t veil_token_prefix(char head[VEIL_PREFIX_MAX], enum veil_kind kind,
 	char digits[10];
 	int nd = 0;
 
+	memset(head, 0, VEIL_PREFIX_MAX);
 	memcpy(head, VEIL_TOKEN_PREFIX, hlen);
 	head[hlen++] = kind == VEIL_KIND_USER ? 'u' : 'd';
 	do {
@@ -429,19 +430,17 @@ size_t veil_token_prefix(char head[VEIL_PREFIX_MAX], enum veil_kind kind,
 }
 
 size_t veil_token_format(char *dst, size_t cap, const char *head, size_t hlen,
-			 const uint8_t tag[VEIL_TAG_LEN], uint8_t *blob,
-			 size_t siv_len)
+			 const uint8_t *blob, size_t siv_len)
 {
-	size_t ct_len = siv_len - VEIL_BLK;
 	size_t total = hlen + veil_b32_encoded_len(VEIL_HDR_LEN + siv_len);
 
 	if (total > cap)
 		return 0;
-	blob[0] = tag[0];
-	blob[1] = tag[1];
-	blob[2] = (uint8_t)(ct_len >> 8);
-	blob[3] = (uint8_t)ct_len;
-	memcpy(dst, head, hlen);
+	/* a fixed 16-byte move (the base32 after it is longer than that and
+	 * overwrites what lies past hlen), and the 17th character if any */
+	memcpy(dst, head, 16);
+	if (hlen > 16)
+		dst[16] = head[16];
 	veil_b32_encode(dst + hlen, blob, VEIL_HDR_LEN + siv_len);
 	return total;
 }

@@ -156,17 +156,26 @@ int veil_token_parse(const uint8_t *tok, size_t len, enum veil_kind *kind,
 		     uint32_t *version, uint8_t *blob, size_t blob_cap,
 		     size_t *blob_len);
 /* The text before the base32: "veil_" kind version "_", at most
- * VEIL_PREFIX_MAX characters (no NUL). Returns its length. */
+ * VEIL_PREFIX_MAX characters (no NUL), the rest of head zeroed. Returns
+ * its length. */
 #define VEIL_PREFIX_MAX 17
 size_t veil_token_prefix(char head[VEIL_PREFIX_MAX], enum veil_kind kind,
 			 uint32_t version);
+/* The token header: tenant tag, then the ciphertext length big-endian. */
+static inline void veil_token_header(uint8_t hdr[VEIL_HDR_LEN],
+				     const uint8_t tag[VEIL_TAG_LEN],
+				     size_t ct_len)
+{
+	hdr[0] = tag[0];
+	hdr[1] = tag[1];
+	hdr[2] = (uint8_t)(ct_len >> 8);
+	hdr[3] = (uint8_t)ct_len;
+}
 /* Format a token: head (from veil_token_prefix), then the base32 of the
- * blob. blob points at VEIL_HDR_LEN bytes of room, which this fills with
- * the header, followed by V || C (siv_len bytes). Returns the text length,
- * or 0 if cap is too small. */
+ * blob: the header (veil_token_header) followed by V || C (siv_len bytes).
+ * Returns the text length, or 0 if cap is too small. */
 size_t veil_token_format(char *dst, size_t cap, const char *head, size_t hlen,
-			 const uint8_t tag[VEIL_TAG_LEN], uint8_t *blob,
-			 size_t siv_len);
+			 const uint8_t *blob, size_t siv_len);
 
 /* secmem internals, for white-box tests */
 size_t veil_secmem_pool_pages(void);
