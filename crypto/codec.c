@@ -188,8 +188,6 @@ b32_encode_vbmi(char *dst, const uint8_t *src, size_t n)
 }
 #endif /* __x86_64__ */
 
-typedef void b32_encode_fn(char *dst, const uint8_t *src, size_t n);
-
 static const char *const b32_path_names[VEIL_B32_PATHS] = {
 	[VEIL_B32_SCALAR] = "scalar",
 	[VEIL_B32_AVX2] = "avx2",
@@ -223,7 +221,7 @@ bool veil_b32_path_supported(enum veil_b32_path p)
 	}
 }
 
-static b32_encode_fn *path_fn(enum veil_b32_path p)
+static veil_b32_encode_fn *path_fn(enum veil_b32_path p)
 {
 	switch (p) {
 #if defined(__x86_64__)
@@ -247,7 +245,7 @@ void veil_b32_encode_path(enum veil_b32_path p, char *dst, const uint8_t *src,
  * first call (or set by veil_b32_set_path). Read and written atomically:
  * every thread that races on the first call stores the same pointer. */
 static enum veil_b32_path chosen_path = VEIL_B32_PATHS;
-static b32_encode_fn *chosen_fn;
+static veil_b32_encode_fn *chosen_fn;
 
 static enum veil_b32_path best_path(void)
 {
@@ -272,9 +270,9 @@ int veil_b32_set_path(enum veil_b32_path p)
 	return 0;
 }
 
-void veil_b32_encode(char *dst, const uint8_t *src, size_t n)
+veil_b32_encode_fn *veil_b32_encoder(void)
 {
-	b32_encode_fn *fn = __atomic_load_n(&chosen_fn, __ATOMIC_RELAXED);
+	veil_b32_encode_fn *fn = __atomic_load_n(&chosen_fn, __ATOMIC_RELAXED);
 
 	if (fn == NULL) {
 		enum veil_b32_path p = best_path();
@@ -282,7 +280,12 @@ void veil_b32_encode(char *dst, const uint8_t *src, size_t n)
 		__atomic_store_n(&chosen_fn, fn, __ATOMIC_RELAXED);
 		__atomic_store_n(&chosen_path, p, __ATOMIC_RELEASE);
 	}
-	fn(dst, src, n);
+	return fn;
+}
+
+void veil_b32_encode(char *dst, const uint8_t *src, size_t n)
+{
+	veil_b32_encoder()(dst, src, n);
 }
 
 /*
@@ -427,22 +430,6 @@ size_t veil_token_prefix(char head[VEIL_PREFIX_MAX], enum veil_kind kind,
 		head[hlen++] = digits[--nd];
 	head[hlen++] = '_';
 	return hlen;
-}
-
-size_t veil_token_format(char *dst, size_t cap, const char *head, size_t hlen,
-			 const uint8_t *blob, size_t siv_len)
-{
-	size_t total = hlen + veil_b32_encoded_len(VEIL_HDR_LEN + siv_len);
-
-	if (total > cap)
-		return 0;
-	/* a fixed 16-byte move (the base32 after it is longer than that and
-	 * overwrites what lies past hlen), and the 17th character if any */
-	memcpy(dst, head, 16);
-	if (hlen > 16)
-		dst[16] = head[16];
-	veil_b32_encode(dst + hlen, blob, VEIL_HDR_LEN + siv_len);
-	return total;
 }
 
 bool veil_token_find(const char *text, size_t len, size_t *off,

@@ -4,6 +4,7 @@
 #define VEIL_CRYPTO_PVT_H
 
 #include <stdalign.h>
+#include <string.h>
 
 #include "veil_crypto.h"
 
@@ -146,6 +147,9 @@ int veil_b32_set_path(enum veil_b32_path p);
 /* Encode with path p (the scalar one if this CPU cannot run p). */
 void veil_b32_encode_path(enum veil_b32_path p, char *dst, const uint8_t *src,
 			  size_t n);
+/* The encoder veil_b32_encode calls now, for a loop to call directly. */
+typedef void veil_b32_encode_fn(char *dst, const uint8_t *src, size_t n);
+veil_b32_encode_fn *veil_b32_encoder(void);
 /* returns decoded length, or -1 (bad char, bad length, non-canonical) */
 long veil_b32_decode(uint8_t *dst, size_t cap, const char *src, size_t n);
 void veil_tenant_tag(const char *tenant, uint8_t tag[VEIL_TAG_LEN]);
@@ -172,10 +176,25 @@ static inline void veil_token_header(uint8_t hdr[VEIL_HDR_LEN],
 	hdr[3] = (uint8_t)ct_len;
 }
 /* Format a token: head (from veil_token_prefix), then the base32 of the
- * blob: the header (veil_token_header) followed by V || C (siv_len bytes).
- * Returns the text length, or 0 if cap is too small. */
-size_t veil_token_format(char *dst, size_t cap, const char *head, size_t hlen,
-			 const uint8_t *blob, size_t siv_len);
+ * blob (by enc, from veil_b32_encoder): the header (veil_token_header)
+ * followed by V || C (siv_len bytes). Returns the text length, or 0 if cap
+ * is too small. Inline: the engine calls it once per token. */
+static inline size_t veil_token_format(char *dst, size_t cap, const char *head,
+				       size_t hlen, const uint8_t *blob,
+				       size_t siv_len, veil_b32_encode_fn *enc)
+{
+	size_t total = hlen + veil_b32_encoded_len(VEIL_HDR_LEN + siv_len);
+
+	if (total > cap)
+		return 0;
+	/* a fixed 16-byte move (the base32 after it is longer than that and
+	 * overwrites what lies past hlen), and the 17th character if any */
+	memcpy(dst, head, 16);
+	if (hlen > 16)
+		dst[16] = head[16];
+	enc(dst + hlen, blob, VEIL_HDR_LEN + siv_len);
+	return total;
+}
 
 /* secmem internals, for white-box tests */
 size_t veil_secmem_pool_pages(void);

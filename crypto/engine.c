@@ -218,6 +218,7 @@ static unsigned encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 	unsigned done = 0, i = 0;
 	char head[VEIL_PREFIX_MAX];
 	size_t pfx = veil_token_prefix(head, kind, key->version);
+	veil_b32_encode_fn *enc = veil_b32_encoder();
 
 	if (kind != VEIL_KIND_USER && kind != VEIL_KIND_DEVICE) {
 		for (unsigned j = 0; j < n; j++)
@@ -276,7 +277,7 @@ static unsigned encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 			if (text)
 				it->out_len = veil_token_format(
 					(char *)it->out, it->out_cap, head, pfx,
-					out[j] - VEIL_HDR_LEN, siv_len);
+					out[j] - VEIL_HDR_LEN, siv_len, enc);
 			else
 				it->out_len = siv_len;
 			done++;
