@@ -226,18 +226,27 @@ static unsigned encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 		return 0;
 	}
 	const struct veil_siv_ctx *c = &key->ctx[kind];
+	/* locals: the byte stores of the padding may alias anything, so
+	 * fields read through pointers would be read again for every item */
+	const bool bucketing = e->bucketing;
+	uint8_t *const pt = e->pt, *const siv = e->siv;
+	const uint8_t tag[VEIL_TAG_LEN] = { key->tenant_tag[0],
+					    key->tenant_tag[1] };
 	while (i < n) {
 		unsigned m = 0;
 		size_t blocks = 0, sivpos = 0;
 		for (; i < n && m < VEIL_CHUNK_ITEMS &&
 		       blocks < VEIL_CHUNK_BLOCKS; i++) {
 			struct veil_item *it = &items[i];
+			const uint8_t *name = it->in;
+			size_t nlen = it->in_len;
 			fail_item(it, VEIL_OK);
-			if (it->in_len > VEIL_NAME_MAX) {
+			if (nlen > VEIL_NAME_MAX) {
 				fail_item(it, VEIL_E_TOOLONG);
 				continue;
 			}
-			size_t plen = veil_padded_len_fast(it->in_len, e->bucketing);
+			size_t plen = veil_padded_len_fast(nlen, bucketing);
+			size_t nb = (plen + VEIL_BLK - 1) / VEIL_BLK;
 			size_t need = text ? pfx + veil_b32_encoded_len(
 						     VEIL_HDR_LEN + VEIL_BLK + plen)
 					   : VEIL_BLK + plen;
@@ -245,22 +254,19 @@ static unsigned encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 				fail_item(it, VEIL_E_NOSPACE);
 				continue;
 			}
-			in[m] = e->pt + blocks * VEIL_BLK;
-			pad_inline(e->pt + blocks * VEIL_BLK, it->in, it->in_len,
-				   plen);
+			in[m] = pt + blocks * VEIL_BLK;
 			len[m] = (uint16_t)plen;
 			/* text: the token header goes in front of V || C, so
 			 * that the blob is encoded in one piece; written now,
 			 * long before the encoder loads it (a load that spans
 			 * recent small stores waits for them) */
 			if (text)
-				veil_token_header(e->siv + sivpos, key->tenant_tag,
-						  plen);
-			out[m] = text ? e->siv + sivpos + VEIL_HDR_LEN : it->out;
+				veil_token_header(siv + sivpos, tag, plen);
+			out[m] = text ? siv + sivpos + VEIL_HDR_LEN : it->out;
 			owner[m++] = it;
-			blocks += plen / VEIL_BLK + 1;
-			sivpos += VEIL_HDR_LEN + VEIL_BLK +
-				  (plen / VEIL_BLK + 1) * VEIL_BLK;
+			pad_inline(pt + blocks * VEIL_BLK, name, nlen, plen);
+			blocks += nb;
+			sivpos += VEIL_HDR_LEN + VEIL_BLK + nb * VEIL_BLK;
 		}
 		if (m == 0)
 			continue;
