@@ -127,11 +127,41 @@ b32_avx2_step(__m128i lo, __m128i hi)
 	return _mm256_sub_epi8(_mm256_add_epi8(v, _mm256_set1_epi8('a')), digit);
 }
 
+/* Copy k (1..64) bytes with a few overlapping fixed-size moves. */
+static inline void copy_small(char *dst, const char *src, size_t k)
+{
+	if (k >= 32) {
+		memcpy(dst, src, 32);
+		memcpy(dst + k - 32, src + k - 32, 32);
+	} else if (k >= 16) {
+		memcpy(dst, src, 16);
+		memcpy(dst + k - 16, src + k - 16, 16);
+	} else if (k >= 8) {
+		memcpy(dst, src, 8);
+		memcpy(dst + k - 8, src + k - 8, 8);
+	} else if (k >= 4) {
+		memcpy(dst, src, 4);
+		memcpy(dst + k - 4, src + k - 4, 4);
+	} else {
+		for (size_t i = 0; i < k; i++)
+			dst[i] = src[i];
+	}
+}
+
 __attribute__((target("avx2"))) static void
 b32_encode_avx2(char *dst, const uint8_t *src, size_t n)
 {
+	/* PSHUFB indexes: window[o + j] picks byte o + j of a 16-byte load
+	 * while that is < 16, zero after */
+	static const int8_t window[32] = {
+		0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+		-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	};
+	const bool back = n >= 16; /* 16 bytes before the end are readable */
+	const uint8_t *end = src + n;
+
 	/* A step loads 16 bytes at +0 and +10: whole steps while 26 bytes
-	 * are readable, the rest from a zeroed copy. */
+	 * are readable. */
 	for (; n >= 26; n -= 20, src += 20, dst += 32)
 		_mm256_storeu_si256(
 			(__m256i *)dst,
@@ -139,15 +169,32 @@ b32_encode_avx2(char *dst, const uint8_t *src, size_t n)
 				      _mm_loadu_si128((const __m128i *)(src + 10))));
 	if (n == 0)
 		return;
-	uint8_t in[48] = { 0 };
 	char out[64];
-	memcpy(in, src, n);
-	for (size_t k = 0; k < 2; k++)
-		_mm256_storeu_si256(
-			(__m256i *)(out + 32 * k),
-			b32_avx2_step(_mm_loadu_si128((const __m128i *)(in + 20 * k)),
-				      _mm_loadu_si128((const __m128i *)(in + 20 * k + 10))));
-	memcpy(dst, out, veil_b32_encoded_len(n));
+	if (back) {
+		/* the last 16 bytes, shifted into place by PSHUFB: byte k of
+		 * last is src[n - 16 + k], so src[o + j] is at o + j + 16 - n */
+		const __m128i last = _mm_loadu_si128((const __m128i *)(end - 16));
+		const __m128i zero = _mm_setzero_si128();
+#define B32_WINDOW(o) (o + 16 - (long)n >= 16 ? zero : _mm_shuffle_epi8( \
+		last, _mm_loadu_si128((const __m128i *)(window + o + 16 - n))))
+		__m128i lo = n >= 16 ? _mm_loadu_si128((const __m128i *)src)
+				     : B32_WINDOW(0);
+		_mm256_storeu_si256((__m256i *)out,
+				    b32_avx2_step(lo, B32_WINDOW(10)));
+		if (n > 20)
+			_mm256_storeu_si256((__m256i *)(out + 32),
+					    b32_avx2_step(B32_WINDOW(20), zero));
+#undef B32_WINDOW
+	} else {
+		uint8_t in[48] = { 0 };
+		memcpy(in, src, n);
+		for (size_t k = 0; k < 2; k++)
+			_mm256_storeu_si256(
+				(__m256i *)(out + 32 * k),
+				b32_avx2_step(_mm_loadu_si128((const __m128i *)(in + 20 * k)),
+					      _mm_loadu_si128((const __m128i *)(in + 20 * k + 10))));
+	}
+	copy_small(dst, out, veil_b32_encoded_len(n));
 }
 
 /* AVX-512 VBMI: 40 bytes (8 groups) to 64 characters a step, with masked
