@@ -8,6 +8,10 @@
 
 #include <openssl/evp.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "crypto_pvt.h"
 
 static const char b32_alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
@@ -35,11 +39,6 @@ static uint8_t lower(uint8_t ch)
 	return (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch;
 }
 
-size_t veil_b32_encoded_len(size_t n)
-{
-	return (n * 8 + 4) / 5;
-}
-
 /* Two base32 characters for every 10-bit value, filled once. */
 static uint16_t b32_pairs[1024];
 static pthread_once_t pairs_once = PTHREAD_ONCE_INIT;
@@ -52,7 +51,9 @@ static void pairs_init(void)
 	}
 }
 
-void veil_b32_encode(char *dst, const uint8_t *src, size_t n)
+/* The reference encoder: every vector path must write exactly what this
+ * one writes, for every length (tests/unit/test_b32.c). */
+static void b32_encode_scalar(char *dst, const uint8_t *src, size_t n)
 {
 	uint32_t acc = 0;
 	int bits = 0;
@@ -79,6 +80,259 @@ void veil_b32_encode(char *dst, const uint8_t *src, size_t n)
 	}
 	if (bits > 0)
 		*dst++ = b32_alphabet[(acc << (5 - bits)) & 31];
+}
+
+#if defined(__x86_64__)
+/*
+ * The vector paths share one layout: each 5-byte group goes into a 64-bit
+ * lane as a big-endian 40-bit value v; character k of the group is then
+ * (v >> (35 - 5k)) & 31. A missing tail of the last group reads as zero
+ * bytes, which is exactly RFC 4648's padding with zero bits, so a partial
+ * group needs no special case: only the characters stored are fewer.
+ */
+
+/* AVX2: 20 bytes (4 groups) to 32 characters a step. Each 128-bit lane
+ * takes 10 bytes; the 5-bit fields are spread into bytes by three
+ * shift-and-mask steps (40 -> 2 x 20 -> 4 x 10 -> 8 x 5 bits). */
+__attribute__((target("avx2"))) static inline __m256i
+b32_avx2_step(__m128i lo, __m128i hi)
+{
+	const __m256i gather = _mm256_setr_epi8(
+		4, 3, 2, 1, 0, -1, -1, -1, 9, 8, 7, 6, 5, -1, -1, -1,
+		4, 3, 2, 1, 0, -1, -1, -1, 9, 8, 7, 6, 5, -1, -1, -1);
+	const __m256i reverse = _mm256_setr_epi8(
+		7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8,
+		7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8);
+	__m256i v = _mm256_shuffle_epi8(
+		_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1),
+		gather);
+	/* field i (from the least significant) into byte i */
+	v = _mm256_or_si256(
+		_mm256_and_si256(v, _mm256_set1_epi64x(0xfffff)),
+		_mm256_and_si256(_mm256_slli_epi64(v, 12),
+				 _mm256_set1_epi64x(0xfffff00000000)));
+	v = _mm256_or_si256(
+		_mm256_and_si256(v, _mm256_set1_epi64x(0x000003ff000003ff)),
+		_mm256_and_si256(_mm256_slli_epi64(v, 6),
+				 _mm256_set1_epi64x(0x03ff000003ff0000)));
+	v = _mm256_or_si256(
+		_mm256_and_si256(v, _mm256_set1_epi64x(0x001f001f001f001f)),
+		_mm256_and_si256(_mm256_slli_epi64(v, 3),
+				 _mm256_set1_epi64x(0x1f001f001f001f00)));
+	/* the most significant field first, then 0-25 -> a-z, 26-31 -> 2-7 */
+	v = _mm256_shuffle_epi8(v, reverse);
+	__m256i digit = _mm256_and_si256(
+		_mm256_cmpgt_epi8(v, _mm256_set1_epi8(25)),
+		_mm256_set1_epi8('a' - ('2' - 26)));
+	return _mm256_sub_epi8(_mm256_add_epi8(v, _mm256_set1_epi8('a')), digit);
+}
+
+/* Copy k (1..64) bytes with a few overlapping fixed-size moves. */
+static inline void copy_small(char *dst, const char *src, size_t k)
+{
+	if (k >= 32) {
+		memcpy(dst, src, 32);
+		memcpy(dst + k - 32, src + k - 32, 32);
+	} else if (k >= 16) {
+		memcpy(dst, src, 16);
+		memcpy(dst + k - 16, src + k - 16, 16);
+	} else if (k >= 8) {
+		memcpy(dst, src, 8);
+		memcpy(dst + k - 8, src + k - 8, 8);
+	} else if (k >= 4) {
+		memcpy(dst, src, 4);
+		memcpy(dst + k - 4, src + k - 4, 4);
+	} else {
+		for (size_t i = 0; i < k; i++)
+			dst[i] = src[i];
+	}
+}
+
+__attribute__((target("avx2"))) static void
+b32_encode_avx2(char *dst, const uint8_t *src, size_t n)
+{
+	/* PSHUFB indexes: window[o + j] picks byte o + j of a 16-byte load
+	 * while that is < 16, zero after */
+	static const int8_t window[32] = {
+		0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+		-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	};
+	const bool back = n >= 16; /* 16 bytes before the end are readable */
+	const uint8_t *end = src + n;
+
+	/* A step loads 16 bytes at +0 and +10: whole steps while 26 bytes
+	 * are readable. */
+	for (; n >= 26; n -= 20, src += 20, dst += 32)
+		_mm256_storeu_si256(
+			(__m256i *)dst,
+			b32_avx2_step(_mm_loadu_si128((const __m128i *)src),
+				      _mm_loadu_si128((const __m128i *)(src + 10))));
+	if (n == 0)
+		return;
+	char out[64];
+	if (back) {
+		/* the last 16 bytes, shifted into place by PSHUFB: byte k of
+		 * last is src[n - 16 + k], so src[o + j] is at o + j + 16 - n */
+		const __m128i last = _mm_loadu_si128((const __m128i *)(end - 16));
+		const __m128i zero = _mm_setzero_si128();
+#define B32_WINDOW(o) (o + 16 - (long)n >= 16 ? zero : _mm_shuffle_epi8( \
+		last, _mm_loadu_si128((const __m128i *)(window + o + 16 - n))))
+		__m128i lo = n >= 16 ? _mm_loadu_si128((const __m128i *)src)
+				     : B32_WINDOW(0);
+		_mm256_storeu_si256((__m256i *)out,
+				    b32_avx2_step(lo, B32_WINDOW(10)));
+		if (n > 20)
+			_mm256_storeu_si256((__m256i *)(out + 32),
+					    b32_avx2_step(B32_WINDOW(20), zero));
+#undef B32_WINDOW
+	} else {
+		uint8_t in[48] = { 0 };
+		memcpy(in, src, n);
+		for (size_t k = 0; k < 2; k++)
+			_mm256_storeu_si256(
+				(__m256i *)(out + 32 * k),
+				b32_avx2_step(_mm_loadu_si128((const __m128i *)(in + 20 * k)),
+					      _mm_loadu_si128((const __m128i *)(in + 20 * k + 10))));
+	}
+	copy_small(dst, out, veil_b32_encoded_len(n));
+}
+
+/* AVX-512 VBMI: 40 bytes (8 groups) to 64 characters a step, with masked
+ * loads and stores (no read or write past either buffer): VPERMB gathers
+ * the groups into lanes, VPMULTISHIFTQB cuts the eight fields of each lane
+ * and VPERMB looks them up in the alphabet (twice over: 6 index bits). */
+#define B32_VBMI_TARGET "avx512f,avx512bw,avx512vbmi"
+
+__attribute__((target(B32_VBMI_TARGET))) static inline __m512i
+b32_vbmi_step(__m512i in)
+{
+	const __m512i gather = _mm512_set_epi64(
+		0x0000002324252627, 0x0000001e1f202122, 0x000000191a1b1c1d,
+		0x0000001415161718, 0x0000000f10111213, 0x0000000a0b0c0d0e,
+		0x0000000506070809, 0x0000000001020304);
+	const __m512i shifts = _mm512_set1_epi64(0x00050a0f14191e23);
+	const __m512i alphabet = _mm512_loadu_si512(
+		"abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwxyz234567");
+	__m512i v = _mm512_maskz_permutexvar_epi8(0x1f1f1f1f1f1f1f1full, gather,
+						  in);
+	v = _mm512_multishift_epi64_epi8(shifts, v);
+	return _mm512_permutexvar_epi8(v, alphabet);
+}
+
+__attribute__((target(B32_VBMI_TARGET))) static void
+b32_encode_vbmi(char *dst, const uint8_t *src, size_t n)
+{
+	for (; n >= 40; n -= 40, src += 40, dst += 64)
+		_mm512_storeu_si512(
+			dst, b32_vbmi_step(_mm512_maskz_loadu_epi8(
+				     (UINT64_C(1) << 40) - 1, src)));
+	if (n == 0)
+		return;
+	__m512i v = b32_vbmi_step(
+		_mm512_maskz_loadu_epi8((UINT64_C(1) << n) - 1, src));
+	_mm512_mask_storeu_epi8(
+		dst, (UINT64_C(1) << veil_b32_encoded_len(n)) - 1, v);
+}
+#endif /* __x86_64__ */
+
+static const char *const b32_path_names[VEIL_B32_PATHS] = {
+	[VEIL_B32_SCALAR] = "scalar",
+	[VEIL_B32_AVX2] = "avx2",
+	[VEIL_B32_AVX512] = "avx512vbmi",
+};
+
+const char *veil_b32_path_name(enum veil_b32_path p)
+{
+	return (unsigned)p < VEIL_B32_PATHS ? b32_path_names[p] : "unknown";
+}
+
+bool veil_b32_path_supported(enum veil_b32_path p)
+{
+	switch (p) {
+	case VEIL_B32_SCALAR:
+		return true;
+#if defined(__x86_64__)
+	case VEIL_B32_AVX2:
+		__builtin_cpu_init();
+		return __builtin_cpu_supports("avx2");
+	case VEIL_B32_AVX512:
+		/* the CPU's flags, and the OS saving the ZMM state: GCC and
+		 * clang check XCR0 for the AVX-512 features they report */
+		__builtin_cpu_init();
+		return __builtin_cpu_supports("avx512f") &&
+		       __builtin_cpu_supports("avx512bw") &&
+		       __builtin_cpu_supports("avx512vbmi");
+#endif
+	default:
+		return false;
+	}
+}
+
+static veil_b32_encode_fn *path_fn(enum veil_b32_path p)
+{
+	switch (p) {
+#if defined(__x86_64__)
+	case VEIL_B32_AVX2: return b32_encode_avx2;
+	case VEIL_B32_AVX512: return b32_encode_vbmi;
+#endif
+	default: return b32_encode_scalar;
+	}
+}
+
+void veil_b32_encode_path(enum veil_b32_path p, char *dst, const uint8_t *src,
+			  size_t n)
+{
+	if (veil_b32_path_supported(p))
+		path_fn(p)(dst, src, n);
+	else
+		b32_encode_scalar(dst, src, n);
+}
+
+/* The encoder of veil_b32_encode: the best path of this CPU, chosen on the
+ * first call (or set by veil_b32_set_path). Read and written atomically:
+ * every thread that races on the first call stores the same pointer. */
+static enum veil_b32_path chosen_path = VEIL_B32_PATHS;
+static veil_b32_encode_fn *chosen_fn;
+
+static enum veil_b32_path best_path(void)
+{
+	for (int p = VEIL_B32_PATHS - 1; p > VEIL_B32_SCALAR; p--)
+		if (veil_b32_path_supported((enum veil_b32_path)p))
+			return (enum veil_b32_path)p;
+	return VEIL_B32_SCALAR;
+}
+
+enum veil_b32_path veil_b32_path(void)
+{
+	enum veil_b32_path p = __atomic_load_n(&chosen_path, __ATOMIC_ACQUIRE);
+	return p == VEIL_B32_PATHS ? best_path() : p;
+}
+
+int veil_b32_set_path(enum veil_b32_path p)
+{
+	if ((unsigned)p >= VEIL_B32_PATHS || !veil_b32_path_supported(p))
+		return -1;
+	__atomic_store_n(&chosen_fn, path_fn(p), __ATOMIC_RELAXED);
+	__atomic_store_n(&chosen_path, p, __ATOMIC_RELEASE);
+	return 0;
+}
+
+veil_b32_encode_fn *veil_b32_encoder(void)
+{
+	veil_b32_encode_fn *fn = __atomic_load_n(&chosen_fn, __ATOMIC_RELAXED);
+
+	if (fn == NULL) {
+		enum veil_b32_path p = best_path();
+		fn = path_fn(p);
+		__atomic_store_n(&chosen_fn, fn, __ATOMIC_RELAXED);
+		__atomic_store_n(&chosen_path, p, __ATOMIC_RELEASE);
+	}
+	return fn;
+}
+
+void veil_b32_encode(char *dst, const uint8_t *src, size_t n)
+{
+	veil_b32_encoder()(dst, src, n);
 }
 
 /*
@@ -205,20 +459,16 @@ int veil_token_parse(const uint8_t *tok, size_t len, enum veil_kind *kind,
 	return VEIL_OK;
 }
 
-size_t veil_token_format(char *dst, size_t cap, enum veil_kind kind,
-			 uint32_t version, const uint8_t tag[VEIL_TAG_LEN],
-			 const uint8_t *siv, size_t siv_len)
+size_t veil_token_prefix(char head[VEIL_PREFIX_MAX], enum veil_kind kind,
+			 uint32_t version)
 {
-	char head[24];
-	size_t ct_len = siv_len - VEIL_BLK;
-	uint8_t hdr[VEIL_HDR_LEN] = { tag[0], tag[1], (uint8_t)(ct_len >> 8),
-				      (uint8_t)ct_len };
 	size_t hlen = sizeof(VEIL_TOKEN_PREFIX) - 1;
-
-	memcpy(head, VEIL_TOKEN_PREFIX, hlen);
-	head[hlen++] = kind == VEIL_KIND_USER ? 'u' : 'd';
 	char digits[10];
 	int nd = 0;
+
+	memset(head, 0, VEIL_PREFIX_MAX);
+	memcpy(head, VEIL_TOKEN_PREFIX, hlen);
+	head[hlen++] = kind == VEIL_KIND_USER ? 'u' : 'd';
 	do {
 		digits[nd++] = (char)('0' + version % 10);
 		version /= 10;
@@ -226,18 +476,7 @@ size_t veil_token_format(char *dst, size_t cap, enum veil_kind kind,
 	while (nd > 0)
 		head[hlen++] = digits[--nd];
 	head[hlen++] = '_';
-
-	size_t total = hlen + veil_b32_encoded_len(VEIL_HDR_LEN + siv_len);
-	if (total > cap)
-		return 0;
-	memcpy(dst, head, hlen);
-	/* The header is 4 bytes: encode header and SIV output as one stream
-	 * without copying them together, in 5-byte groups. */
-	uint8_t first[5] = { hdr[0], hdr[1], hdr[2], hdr[3], siv[0] };
-	char *o = dst + hlen;
-	veil_b32_encode(o, first, 5);
-	veil_b32_encode(o + 8, siv + 1, siv_len - 1);
-	return total;
+	return hlen;
 }
 
 bool veil_token_find(const char *text, size_t len, size_t *off,

@@ -4,6 +4,7 @@
 #define VEIL_CRYPTO_PVT_H
 
 #include <stdalign.h>
+#include <string.h>
 
 #include "veil_crypto.h"
 
@@ -121,8 +122,34 @@ size_t veil_pad(uint8_t *dst, const uint8_t *name, size_t len, bool bucketing);
 long veil_unpad(const uint8_t *pt, size_t len);
 
 /* codec */
-size_t veil_b32_encoded_len(size_t n);
+static inline size_t veil_b32_encoded_len(size_t n)
+{
+	return (n * 8 + 4) / 5;
+}
+/* Base32 of n bytes into veil_b32_encoded_len(n) characters (no NUL),
+ * by the fastest path of this CPU. */
 void veil_b32_encode(char *dst, const uint8_t *src, size_t n);
+/* The encoder's paths: the scalar one is the reference, each vector path
+ * writes the same characters. */
+enum veil_b32_path {
+	VEIL_B32_SCALAR,
+	VEIL_B32_AVX2,
+	VEIL_B32_AVX512, /* AVX-512 VBMI */
+	VEIL_B32_PATHS
+};
+const char *veil_b32_path_name(enum veil_b32_path p);
+bool veil_b32_path_supported(enum veil_b32_path p);
+/* The path veil_b32_encode uses (the best one until set). */
+enum veil_b32_path veil_b32_path(void);
+/* Use path p from now on, process-wide (tests, benchmarks); -1 if this
+ * CPU cannot run it. */
+int veil_b32_set_path(enum veil_b32_path p);
+/* Encode with path p (the scalar one if this CPU cannot run p). */
+void veil_b32_encode_path(enum veil_b32_path p, char *dst, const uint8_t *src,
+			  size_t n);
+/* The encoder veil_b32_encode calls now, for a loop to call directly. */
+typedef void veil_b32_encode_fn(char *dst, const uint8_t *src, size_t n);
+veil_b32_encode_fn *veil_b32_encoder(void);
 /* returns decoded length, or -1 (bad char, bad length, non-canonical) */
 long veil_b32_decode(uint8_t *dst, size_t cap, const char *src, size_t n);
 void veil_tenant_tag(const char *tenant, uint8_t tag[VEIL_TAG_LEN]);
@@ -132,10 +159,42 @@ void veil_tenant_tag(const char *tenant, uint8_t tag[VEIL_TAG_LEN]);
 int veil_token_parse(const uint8_t *tok, size_t len, enum veil_kind *kind,
 		     uint32_t *version, uint8_t *blob, size_t blob_cap,
 		     size_t *blob_len);
-/* Format a token. Returns the text length, or 0 if cap is too small. */
-size_t veil_token_format(char *dst, size_t cap, enum veil_kind kind,
-			 uint32_t version, const uint8_t tag[VEIL_TAG_LEN],
-			 const uint8_t *siv, size_t siv_len);
+/* The text before the base32: "veil_" kind version "_", at most
+ * VEIL_PREFIX_MAX characters (no NUL), the rest of head zeroed. Returns
+ * its length. */
+#define VEIL_PREFIX_MAX 17
+size_t veil_token_prefix(char head[VEIL_PREFIX_MAX], enum veil_kind kind,
+			 uint32_t version);
+/* The token header: tenant tag, then the ciphertext length big-endian. */
+static inline void veil_token_header(uint8_t hdr[VEIL_HDR_LEN],
+				     const uint8_t tag[VEIL_TAG_LEN],
+				     size_t ct_len)
+{
+	hdr[0] = tag[0];
+	hdr[1] = tag[1];
+	hdr[2] = (uint8_t)(ct_len >> 8);
+	hdr[3] = (uint8_t)ct_len;
+}
+/* Format a token: head (from veil_token_prefix), then the base32 of the
+ * blob (by enc, from veil_b32_encoder): the header (veil_token_header)
+ * followed by V || C (siv_len bytes). Returns the text length, or 0 if cap
+ * is too small. Inline: the engine calls it once per token. */
+static inline size_t veil_token_format(char *dst, size_t cap, const char *head,
+				       size_t hlen, const uint8_t *blob,
+				       size_t siv_len, veil_b32_encode_fn *enc)
+{
+	size_t total = hlen + veil_b32_encoded_len(VEIL_HDR_LEN + siv_len);
+
+	if (total > cap)
+		return 0;
+	/* a fixed 16-byte move (the base32 after it is longer than that and
+	 * overwrites what lies past hlen), and the 17th character if any */
+	memcpy(dst, head, 16);
+	if (hlen > 16)
+		dst[16] = head[16];
+	enc(dst + hlen, blob, VEIL_HDR_LEN + siv_len);
+	return total;
+}
 
 /* secmem internals, for white-box tests */
 size_t veil_secmem_pool_pages(void);
