@@ -1045,9 +1045,9 @@ static size_t record_bytes(sqlite3_stmt *st)
 	return n;
 }
 
-static json_t *cmd_audit_show(struct ctld *d, const struct ctl_caller *who, json_t *req)
+/* Runs in the worker (or inline without it): the store's connection only. */
+static json_t *read_audit_show(struct ctl_store *store, json_t *req)
 {
-	(void)who;
 	sqlite3_stmt *st;
 	json_t *since = json_object_get(req, "since_ms"), *until = json_object_get(req, "until_ms");
 	json_t *actor = json_object_get(req, "uid"), *limit = json_object_get(req, "limit");
@@ -1074,7 +1074,7 @@ static json_t *cmd_audit_show(struct ctld *d, const struct ctl_caller *who, json
 	if (action != NULL && json_string_length(action) > 32)
 		return error("\"action\" is an action name (at most 32 characters)");
 	if (action != NULL) {
-		n_actions = action_group(d->store.db, json_string_value(action), names,
+		n_actions = action_group(store->db, json_string_value(action), names,
 					 ACTIONS_MAX);
 		if (n_actions == 0) /* none in the log */
 			return json_pack("{s:b, s:[]}", "ok", 1, "records");
@@ -1083,8 +1083,8 @@ static json_t *cmd_audit_show(struct ctld *d, const struct ctl_caller *who, json
 	}
 	char sql[ACTIONS_MAX * 320 + 512];
 	page_sql(sql, sizeof(sql), req, ascending, n_actions);
-	if (sqlite3_prepare_v2(d->store.db, sql, -1, &st, NULL))
-		return error("database: %s", sqlite3_errmsg(d->store.db));
+	if (sqlite3_prepare_v2(store->db, sql, -1, &st, NULL))
+		return error("database: %s", sqlite3_errmsg(store->db));
 	for (int i = 0; i < n_actions; i++)
 		sqlite3_bind_text(st, 10 + i, names[i], -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 1, after);
@@ -1121,7 +1121,7 @@ static json_t *cmd_audit_show(struct ctld *d, const struct ctl_caller *who, json
 		for (size_t i = 0; i < got; i++)
 			json_decref(page[i]);
 		free(page);
-		return error("database: %s", sqlite3_errmsg(d->store.db));
+		return error("database: %s", sqlite3_errmsg(store->db));
 	}
 	/* in seq order either way: built from the front, never inserted at 0 */
 	json_t *recs = json_array();
@@ -1180,11 +1180,11 @@ static json_t *cmd_audit_tokens(struct ctld *d, const struct ctl_caller *who, js
 
 /* The log's recoveries: each audit.recover record says what was found
  * (its outcome) and why it was accepted (its justification). */
-static json_t *recoveries(struct ctld *d, char *problem, size_t cap)
+static json_t *recoveries(struct ctl_store *store, char *problem, size_t cap)
 {
 	sqlite3_stmt *st;
 	json_t *list = json_array();
-	if (sqlite3_prepare_v2(d->store.db, "SELECT seq,time,uid,role,justification,"
+	if (sqlite3_prepare_v2(store->db, "SELECT seq,time,uid,role,justification,"
 			       "outcome FROM audit WHERE action='audit.recover' "
 			       "ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
 		return list;
@@ -1218,14 +1218,13 @@ static json_t *recoveries(struct ctld *d, char *problem, size_t cap)
  * as it always was). A break no recovery accepted: first_bad_seq and the
  * problem. A recovered log: not intact either, "accepted", and the problem
  * says what each recovery found, when, and why it was accepted. */
-static json_t *cmd_audit_verify(struct ctld *d, const struct ctl_caller *who, json_t *req)
+static json_t *read_audit_verify(struct ctl_store *store, json_t *req)
 {
-	(void)who;
 	(void)req;
 	int64_t count;
 	char why[512] = "", problem[4096] = "";
-	int64_t bad = ctl_audit_verify(&d->store, &count, why, sizeof(why));
-	json_t *rec = recoveries(d, problem, sizeof(problem));
+	int64_t bad = ctl_audit_verify(store, &count, why, sizeof(why));
+	json_t *rec = recoveries(store, problem, sizeof(problem));
 	json_t *a = ok();
 	json_object_set_new(a, "records", json_integer(count));
 	if (bad == 0 && json_array_size(rec) == 0) {
@@ -1246,6 +1245,18 @@ static json_t *cmd_audit_verify(struct ctld *d, const struct ctl_caller *who, js
 		json_object_set_new(a, "problem", json_string(problem));
 	}
 	return a;
+}
+
+struct ctl_job *ctl_walk_job(void)
+{
+	struct ctl_job *j = calloc(1, sizeof(*j));
+	if (j != NULL) {
+		j->fn = read_audit_verify;
+		j->req = json_object();
+		j->slot = -1;
+		j->keep = true;
+	}
+	return j;
 }
 
 static json_t *cmd_role_list(struct ctld *d, const struct ctl_caller *who, json_t *req)
@@ -1384,31 +1395,56 @@ static const struct command {
 	 * its record in a transaction of its own (ctl_store_begin), outside
 	 * the group commit of resolves and lookups, before it answers */
 	bool changes_state;
+	/* or a read that may take long: run by the worker, on its own
+	 * connection, while the loop serves the others */
+	json_t *(*read)(struct ctl_store *, json_t *);
 } commands[] = {
-	{ "status", VEIL_ROLE_READER, cmd_status, false },
-	{ "stats", VEIL_ROLE_READER, cmd_stats, false },
-	{ "tenant.create", VEIL_ROLE_ADMIN, cmd_tenant_create, true },
-	{ "tenant.list", VEIL_ROLE_READER, cmd_tenant_list, false },
-	{ "tenant.show", VEIL_ROLE_READER, cmd_tenant_show, false },
-	{ "tenant.set", VEIL_ROLE_ADMIN, cmd_tenant_set, true },
-	{ "key.list", VEIL_ROLE_READER, cmd_tenant_show, false },
-	{ "key.roll", VEIL_ROLE_ADMIN, cmd_key_roll, true },
-	{ "key.destroy", VEIL_ROLE_ADMIN, cmd_key_destroy, true },
-	{ "resolve", VEIL_ROLE_INVESTIGATOR, cmd_resolve, false },
-	{ "lookup", VEIL_ROLE_INVESTIGATOR, cmd_lookup, false },
-	{ "audit.show", VEIL_ROLE_READER, cmd_audit_show, false },
-	{ "audit.tokens", VEIL_ROLE_READER, cmd_audit_tokens, false },
-	{ "audit.verify", VEIL_ROLE_READER, cmd_audit_verify, false },
-	{ "role.list", VEIL_ROLE_READER, cmd_role_list, false },
-	{ "role.grant", VEIL_ROLE_ADMIN, cmd_role_grant, true },
-	{ "role.revoke", VEIL_ROLE_ADMIN, cmd_role_revoke, true },
-	{ "config.show", VEIL_ROLE_READER, cmd_config_show, false },
-	{ "config.set", VEIL_ROLE_ADMIN, cmd_config_set, true },
+	{ "status", VEIL_ROLE_READER, cmd_status, false, NULL },
+	{ "stats", VEIL_ROLE_READER, cmd_stats, false, NULL },
+	{ "tenant.create", VEIL_ROLE_ADMIN, cmd_tenant_create, true, NULL },
+	{ "tenant.list", VEIL_ROLE_READER, cmd_tenant_list, false, NULL },
+	{ "tenant.show", VEIL_ROLE_READER, cmd_tenant_show, false, NULL },
+	{ "tenant.set", VEIL_ROLE_ADMIN, cmd_tenant_set, true, NULL },
+	{ "key.list", VEIL_ROLE_READER, cmd_tenant_show, false, NULL },
+	{ "key.roll", VEIL_ROLE_ADMIN, cmd_key_roll, true, NULL },
+	{ "key.destroy", VEIL_ROLE_ADMIN, cmd_key_destroy, true, NULL },
+	{ "resolve", VEIL_ROLE_INVESTIGATOR, cmd_resolve, false, NULL },
+	{ "lookup", VEIL_ROLE_INVESTIGATOR, cmd_lookup, false, NULL },
+	{ "audit.show", VEIL_ROLE_READER, NULL, false, read_audit_show },
+	{ "audit.tokens", VEIL_ROLE_READER, cmd_audit_tokens, false, NULL },
+	{ "audit.verify", VEIL_ROLE_READER, NULL, false, read_audit_verify },
+	{ "role.list", VEIL_ROLE_READER, cmd_role_list, false, NULL },
+	{ "role.grant", VEIL_ROLE_ADMIN, cmd_role_grant, true, NULL },
+	{ "role.revoke", VEIL_ROLE_ADMIN, cmd_role_revoke, true, NULL },
+	{ "config.show", VEIL_ROLE_READER, cmd_config_show, false, NULL },
+	{ "config.set", VEIL_ROLE_ADMIN, cmd_config_set, true, NULL },
 };
 
 json_t *ctl_handle(struct ctld *d, const struct ctl_caller *who, const char *msg,
 		   size_t len)
 {
+	return ctl_handle_job(d, who, msg, len, NULL);
+}
+
+/* A read for the worker: NULL (and *job) when it takes it. */
+static json_t *run_read(struct ctld *d, const struct command *c, json_t *req,
+			struct ctl_job **job)
+{
+	if (job == NULL || d->worker == NULL)
+		return c->read(&d->store, req);
+	*job = calloc(1, sizeof(**job));
+	if (*job == NULL)
+		return error("out of memory");
+	(*job)->fn = c->read;
+	(*job)->req = json_incref(req);
+	return NULL;
+}
+
+json_t *ctl_handle_job(struct ctld *d, const struct ctl_caller *who, const char *msg,
+		       size_t len, struct ctl_job **job)
+{
+	if (job != NULL)
+		*job = NULL;
 	json_error_t jerr;
 	d->requests++;
 	json_t *req = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -1441,6 +1477,12 @@ json_t *ctl_handle(struct ctld *d, const struct ctl_caller *who, const char *msg
 			ans = commands[i].fn(d, who, req);
 			/* a change that did not commit leaves nothing behind */
 			ctl_store_abort(&d->store);
+		} else if (commands[i].read != NULL) {
+			ans = run_read(d, &commands[i], req, job);
+			if (ans == NULL) {
+				json_decref(req);
+				return NULL; /* the worker answers */
+			}
 		} else
 			ans = commands[i].fn(d, who, req);
 		goto out;
@@ -1454,6 +1496,7 @@ out:
 }
 
 #define CTLD_PRUNE_MAX 50000 /* records pruned a housekeeping: 72M a day */
+#define CTLD_PRUNE_PASS 1000 /* records a step, between two passes of the loop */
 
 void ctl_housekeeping(struct ctld *d)
 {
@@ -1530,17 +1573,39 @@ void ctl_housekeeping(struct ctld *d)
 		if (ctl_key_live(d, t, &nk) != 0)
 			not_live(t->id, v);
 	}
+	/* pruning: at most CTLD_PRUNE_MAX records a minute (a backlog, a
+	 * retention made shorter, goes over the minutes that follow), in
+	 * steps of CTLD_PRUNE_PASS between the loop's passes (ctl_prune_pass) */
+	d->prune_before = ctl_now() - (int64_t)d->cfg.audit_retention_days * 86400000;
+	d->prune_left = CTLD_PRUNE_MAX;
+}
+
+bool ctl_prune_pass(struct ctld *d)
+{
 	/* a record that fails verification stops pruning and stays: say so,
-	 * once for each place it stops at (this runs every minute). At most
-	 * CTLD_PRUNE_MAX records a minute, in steps: a backlog (a retention
-	 * made shorter) goes over the minutes that follow, not in one stall */
+	 * once for each place it stops at (this runs every minute) */
 	static char said[400];
-	char why[400];
-	if (ctl_audit_prune(&d->store, ctl_now() - (int64_t)d->cfg.audit_retention_days *
-			    86400000, CTLD_PRUNE_MAX, why, sizeof(why)) < 0 && why[0] == '\0')
+	char why[400] = "";
+	if (d->prune_vacuum) {
+		d->prune_vacuum = ctl_store_give_back_step(&d->store) == 1;
+		return d->prune_vacuum;
+	}
+	if (d->prune_left <= 0)
+		return false;
+	int64_t step = d->prune_left < CTLD_PRUNE_PASS ? d->prune_left : CTLD_PRUNE_PASS;
+	int64_t n = ctl_audit_prune_step(&d->store, d->prune_before, step, why, sizeof(why));
+	if (n < 0 && why[0] == '\0')
 		snprintf(why, sizeof(why), "pruning the governance log failed: %s",
 			 sqlite3_errmsg(d->store.db));
 	if (why[0] != '\0' && strcmp(why, said) != 0)
 		ctl_log("%s", why);
-	memcpy(said, why, sizeof(said));
+	if (n < step || why[0] != '\0')
+		memcpy(said, why, sizeof(said));
+	d->prune_left = n == step && why[0] == '\0' ? d->prune_left - n : 0;
+	d->prune_any |= n > 0;
+	if (d->prune_left == 0 && d->prune_any) {
+		d->prune_vacuum = true; /* then the pages go back, a step a pass */
+		d->prune_any = false;
+	}
+	return d->prune_left > 0 || d->prune_vacuum;
 }

@@ -35,6 +35,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 
 #include "ctl_pvt.h"
 
@@ -300,35 +301,45 @@ static int mark_read(struct ctl_store *s, struct mark *m)
 	return found ? MARK_OK : MARK_BAD;
 }
 
-/* Write the chain's head and anchor as they are into the older slot. */
-static int mark_write(struct ctl_store *s)
+/* The mark file, open for writing (made if missing). */
+static int mark_open(struct ctl_store *s)
+{
+	if (s->mark_open)
+		return 0;
+	bool created = access(s->mark_path, F_OK) != 0;
+	s->mark_fd = open(s->mark_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (s->mark_fd < 0)
+		return -1;
+	if (s->mark_fd < 3) {
+		/* started with a standard stream closed: daemon() would put
+		 * /dev/null over it */
+		int fd = fcntl(s->mark_fd, F_DUPFD_CLOEXEC, 3);
+		close(s->mark_fd);
+		if ((s->mark_fd = fd) < 0)
+			return -1;
+	}
+	s->mark_open = true;
+	if (created && ctl_fsync_dir(s->mark_path) != 0)
+		return -1;
+	return 0;
+}
+
+/* One packed slot into its place, durably. */
+static int mark_put(int fd, const uint8_t slot[MARK_SLOT], uint64_t gen)
+{
+	return pwrite(fd, slot, MARK_SLOT, (off_t)(gen & 1) * MARK_STRIDE) == MARK_SLOT &&
+	       fdatasync(fd) == 0 ? 0 : -1;
+}
+
+/* The chain's head and anchor as they are, packed into the next
+ * generation's slot. */
+static int mark_next(struct ctl_store *s, uint8_t out[MARK_SLOT])
 {
 	struct mark m = { .gen = s->mark_gen + 1, .seq = s->last_seq,
 			  .anchor = s->anchor_seq };
-	uint8_t out[MARK_SLOT];
-	bool created = false;
-
-	if (!s->mark_open) {
-		created = access(s->mark_path, F_OK) != 0;
-		s->mark_fd = open(s->mark_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-				  0600);
-		if (s->mark_fd < 0)
-			return -1;
-		if (s->mark_fd < 3) {
-			/* started with a standard stream closed: daemon() would put
-			 * /dev/null over it */
-			int fd = fcntl(s->mark_fd, F_DUPFD_CLOEXEC, 3);
-			close(s->mark_fd);
-			if ((s->mark_fd = fd) < 0)
-				return -1;
-		}
-		s->mark_open = true;
-	}
 	memcpy(m.id, s->chain_id, 16);
 	memcpy(m.mac, s->last_mac, 32);
-	if (mark_pack(s, &m, out) != 0 ||
-	    pwrite(s->mark_fd, out, MARK_SLOT, (off_t)(m.gen & 1) * MARK_STRIDE) != MARK_SLOT ||
-	    fdatasync(s->mark_fd) != 0 || (created && ctl_fsync_dir(s->mark_path) != 0))
+	if (mark_pack(s, &m, out) != 0)
 		return -1;
 	s->mark_gen = m.gen;
 	s->mark_seq = m.seq;
@@ -336,13 +347,146 @@ static int mark_write(struct ctl_store *s)
 	return 0;
 }
 
+/* Write the chain's head and anchor as they are into the older slot, now. */
+static int mark_write(struct ctl_store *s)
+{
+	uint8_t out[MARK_SLOT];
+	if (mark_open(s) != 0 || mark_next(s, out) != 0)
+		return -1;
+	return mark_put(s->mark_fd, out, s->mark_gen);
+}
+
+/* The mark's writer (ctl_store_mark_async): the loop packs each new state
+ * after its commit returned (so what it holds is durable already) and
+ * hands it over; the thread writes the newest it was given, with its
+ * fdatasync, off the loop. The mark may lag the database by the commits of
+ * a few passes, never lead it: a state is handed over only once its
+ * records are durable. */
+struct ctl_mark_writer {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t wake, written;
+	bool stop, failed;
+	int fd;
+	uint8_t slot[MARK_SLOT]; /* the newest state handed over */
+	uint64_t want, done;     /* generations: handed over, written */
+};
+
+static void *mark_thread(void *arg)
+{
+	struct ctl_mark_writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->stop && w->done == w->want)
+			pthread_cond_wait(&w->wake, &w->mu);
+		if (w->done == w->want)
+			break; /* stopping, everything written */
+		uint8_t slot[MARK_SLOT];
+		uint64_t gen = w->want;
+		memcpy(slot, w->slot, MARK_SLOT);
+		pthread_mutex_unlock(&w->mu);
+		int rc = mark_put(w->fd, slot, gen);
+		pthread_mutex_lock(&w->mu);
+		if (rc != 0)
+			w->failed = true;
+		w->done = gen;
+		pthread_cond_broadcast(&w->written);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+int ctl_store_mark_async(struct ctl_store *s)
+{
+	struct ctl_mark_writer *w = calloc(1, sizeof(*w));
+	if (w == NULL || mark_open(s) != 0) {
+		free(w);
+		return -1;
+	}
+	w->fd = s->mark_fd;
+	w->want = w->done = s->mark_gen;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->wake, NULL);
+	pthread_cond_init(&w->written, NULL);
+	if (pthread_create(&w->th, NULL, mark_thread, w) != 0) {
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->wake);
+		pthread_cond_destroy(&w->written);
+		free(w);
+		return -1;
+	}
+	s->mark_writer = w;
+	return 0;
+}
+
+/* Wait until the writer wrote everything handed to it; -1 if a write
+ * failed since the last call. */
+static int mark_wait(struct ctl_mark_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->done != w->want)
+		pthread_cond_wait(&w->written, &w->mu);
+	bool failed = w->failed;
+	w->failed = false;
+	pthread_mutex_unlock(&w->mu);
+	return failed ? -1 : 0;
+}
+
+static void mark_writer_stop(struct ctl_store *s)
+{
+	struct ctl_mark_writer *w = s->mark_writer;
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->th, NULL);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->wake);
+	pthread_cond_destroy(&w->written);
+	free(w);
+	s->mark_writer = NULL;
+}
+
+/* Hand the state as it is now to the writer; with wait, return once it
+ * is written. -1 if a write failed (it is tried again with the next
+ * state): the caller answers as for a failed commit. */
+static int mark_post(struct ctl_store *s, bool wait)
+{
+	struct ctl_mark_writer *w = s->mark_writer;
+	uint8_t out[MARK_SLOT];
+	if (mark_next(s, out) != 0)
+		return -1;
+	pthread_mutex_lock(&w->mu);
+	memcpy(w->slot, out, MARK_SLOT);
+	w->want = s->mark_gen;
+	bool failed = w->failed;
+	w->failed = false;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->mu);
+	if (wait && mark_wait(w) != 0)
+		failed = true;
+	return failed ? -1 : 0;
+}
+
 /* The one hook after a commit of records (or of the anchor): the mark
- * follows the durable chain, never ahead of it. */
+ * follows the durable chain, never ahead of it. With the writer thread
+ * the loop does not wait for it, except when the anchor moved: a mark
+ * left naming a record that pruning removed would refuse the next
+ * start. */
 static int chain_committed(struct ctl_store *s)
 {
 	if (s->mark_seq == s->last_seq && s->mark_anchor == s->anchor_seq)
 		return 0;
+	if (s->mark_writer != NULL)
+		return mark_post(s, s->mark_anchor != s->anchor_seq);
 	return mark_write(s);
+}
+
+int ctl_store_mark_flush(struct ctl_store *s)
+{
+	return s->mark_writer != NULL ? mark_wait(s->mark_writer) : 0;
 }
 
 /* ---- breaks a recovery accepted (meta audit_accepted) ---- */
@@ -360,7 +504,7 @@ struct accepted {
 
 static int acc_load(struct ctl_store *s, struct accepted *a, unsigned *n)
 {
-	static uint8_t buf[ACC_MAX * ACC_LEN + 32];
+	static _Thread_local uint8_t buf[ACC_MAX * ACC_LEN + 32];
 	uint8_t tag[32];
 	int len;
 	*n = 0;
@@ -382,8 +526,8 @@ static int acc_load(struct ctl_store *s, struct accepted *a, unsigned *n)
 
 static int acc_add(struct ctl_store *s, const struct accepted *e)
 {
-	static struct accepted a[ACC_MAX];
-	static uint8_t buf[ACC_MAX * ACC_LEN + 32];
+	static _Thread_local struct accepted a[ACC_MAX];
+	static _Thread_local uint8_t buf[ACC_MAX * ACC_LEN + 32];
 	unsigned n;
 	if (acc_load(s, a, &n) != 0 || n >= ACC_MAX)
 		return -1;
@@ -812,104 +956,176 @@ static const char *missing(char *buf, size_t cap, int64_t first, int64_t last)
 	return buf;
 }
 
-/* Walk the chain from the anchor. Returns 0 if it is intact up to the
- * head, or every break in it was accepted by a recovery; else the seq
- * where the first other break starts, what it is in why, and in first the
- * accepted-break entry a recovery would add for it. */
-static int64_t walk_chain(struct ctl_store *s, int64_t *count, char *why,
-			  size_t whylen, struct accepted *first);
+/* Walk the chain from the anchor, or from a checkpoint after it (from,
+ * from_mac: a record whose MAC is known good; from 0: the anchor).
+ * Returns 0 if it is intact up to the head, or every break in it was
+ * accepted by a recovery; else the seq where the first other break
+ * starts, what it is in why, and in first the accepted-break entry a
+ * recovery would add for it. Without a transaction open it reads in
+ * snapshots of CTL_WALK_CHUNK records (a long walk holds no snapshot, and
+ * so the WAL, for its whole length); the head is checked in the last. */
+static int64_t walk_chain(struct ctl_store *s, int64_t from, const uint8_t *from_mac,
+			  int64_t *count, char *why, size_t whylen,
+			  struct accepted *first);
 
 static int64_t walk(struct ctl_store *s, int64_t *count, char *why, size_t whylen,
 		    struct accepted *first)
 {
-	int64_t bad = walk_chain(s, count, why, whylen, first);
+	int64_t bad = walk_chain(s, 0, NULL, count, why, whylen, first);
 	mac_release(s);
 	return bad;
 }
 
-static int64_t walk_chain(struct ctl_store *s, int64_t *count, char *why,
-			  size_t whylen, struct accepted *first)
+/* One record of the walk at the row st holds: chained on, a gap or a bad
+ * record skipped where a recovery accepted it, or the break (its seq, what
+ * it is in why). */
+static int64_t walk_row(struct ctl_store *s, sqlite3_stmt *st, const struct accepted *acc,
+			unsigned nacc, uint8_t prev[32], int64_t *expect, int64_t *count,
+			char *why, size_t whylen)
 {
-	static struct accepted acc[ACC_MAX];
-	uint8_t prev[32], mac[32], head_mac[32];
-	int64_t anchor = 0, head = 0;
+	uint8_t mac[32];
+	int64_t seq = sqlite3_column_int64(st, 0);
+	while (seq >= *expect) {
+		char w[256];
+		if (seq == *expect && check_row(s, st, prev, mac, true, w, sizeof(w)) == 0) {
+			memcpy(prev, mac, 32);
+			*expect = seq + 1;
+			(*count)++;
+			return 0;
+		}
+		if (seq != *expect) {
+			char what[80];
+			snprintf(w, sizeof(w), "%s (next is %lld)", missing(what,
+				 sizeof(what), *expect, seq - 1), (long long)seq);
+		}
+		/* a break: one a recovery accepted, as it was then? */
+		const struct accepted *e = NULL;
+		for (unsigned i = 0; i < nacc && e == NULL; i++)
+			if (acc[i].first == *expect)
+				e = &acc[i];
+		uint8_t dg[32];
+		if (e != NULL && e->rec > *expect &&
+		    rows_digest(s, e->first, e->rec, dg) == 0 &&
+		    CRYPTO_memcmp(dg, e->digest, 32) == 0) {
+			memcpy(prev, e->prev, 32);
+			*expect = e->rec;
+			continue;
+		}
+		snprintf(why, whylen, "%s%s", w, e != NULL ? " (and changed "
+			 "since the recovery that accepted it)" : "");
+		return *expect;
+	}
+	return 0;
+}
+
+/* The end of a walk: the head names the last record verified, and no
+ * token list is kept for a record that is not there. */
+static int64_t walk_end(struct ctl_store *s, int64_t expect, const uint8_t prev[32],
+			char *why, size_t whylen)
+{
+	int64_t head;
+	uint8_t head_mac[32];
+	if (get_pos(s, "audit_head", &head, head_mac) != 0) {
+		snprintf(why, whylen, "the chain's anchor or head is missing or "
+			 "not authentic");
+		return expect;
+	}
+	if (expect - 1 < head) {
+		snprintf(why, whylen, "the log ends at record %lld but its head is "
+			 "record %lld: records were removed from the end",
+			 (long long)(expect - 1), (long long)head);
+		return expect;
+	}
+	if (expect - 1 > head) {
+		snprintf(why, whylen, "record %lld is after the head (record %lld)",
+			 (long long)(head + 1), (long long)head);
+		return head + 1;
+	}
+	if (CRYPTO_memcmp(prev, head_mac, 32) != 0) {
+		snprintf(why, whylen, "the head does not match record %lld",
+			 (long long)head);
+		return head;
+	}
+	if (stray_lists(s) != 0) {
+		/* not part of the chain; reported, never believed */
+		snprintf(why, whylen, "the token lists table (audit_tokens) holds "
+			 "lists of no record kept aside: rows were added");
+		return head + 1;
+	}
+	return 0;
+}
+
+static int64_t walk_chain(struct ctl_store *s, int64_t from, const uint8_t *from_mac,
+			  int64_t *count, char *why, size_t whylen,
+			  struct accepted *first)
+{
+	static _Thread_local struct accepted acc[ACC_MAX];
+	uint8_t prev[32], head_mac[32];
+	int64_t anchor = 0, head = 0, bad = 0;
 	unsigned nacc = 0;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
+	bool own = sqlite3_get_autocommit(s->db) != 0;
 
 	*count = 0;
+	if (own && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(why, whylen, "cannot read the log: %s", sqlite3_errmsg(s->db));
+		return 1;
+	}
 	if (get_pos(s, "audit_anchor", &anchor, prev) != 0 ||
 	    get_pos(s, "audit_head", &head, head_mac) != 0) {
 		snprintf(why, whylen, "the chain's anchor or head is missing or "
 			 "not authentic");
-		return anchor > 0 ? anchor + 1 : 1;
+		bad = anchor > 0 ? anchor + 1 : 1;
+		goto out;
 	}
 	if (acc_load(s, acc, &nacc) != 0) {
 		snprintf(why, whylen, "the list of breaks accepted by recoveries "
 			 "(meta audit_accepted) is not authentic");
-		return anchor + 1;
+		bad = anchor + 1;
+		goto out;
 	}
-	if (sqlite3_prepare_v2(s->db, AUDIT_SELECT "WHERE seq > ?1 ORDER BY seq",
+	if (sqlite3_prepare_v2(s->db, AUDIT_SELECT "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 			       -1, &st, NULL)) {
 		snprintf(why, whylen, "cannot read the log: %s", sqlite3_errmsg(s->db));
-		return anchor + 1;
+		bad = anchor + 1;
+		goto out;
 	}
-	sqlite3_bind_int64(st, 1, anchor);
-	int64_t expect = anchor + 1, bad = 0;
-	while (bad == 0 && sqlite3_step(st) == SQLITE_ROW) {
-		int64_t seq = sqlite3_column_int64(st, 0);
-		while (seq >= expect) {
-			char w[256];
-			if (seq == expect &&
-			    check_row(s, st, prev, mac, true, w, sizeof(w)) == 0) {
-				memcpy(prev, mac, 32);
-				expect = seq + 1;
-				(*count)++;
-				break;
-			}
-			if (seq != expect) {
-				char what[80];
-				snprintf(w, sizeof(w), "%s (next is %lld)", missing(what,
-					 sizeof(what), expect, seq - 1), (long long)seq);
-			}
-			/* a break: one a recovery accepted, as it was then? */
-			const struct accepted *e = NULL;
-			for (unsigned i = 0; i < nacc && e == NULL; i++)
-				if (acc[i].first == expect)
-					e = &acc[i];
-			uint8_t dg[32];
-			if (e != NULL && e->rec > expect &&
-			    rows_digest(s, e->first, e->rec, dg) == 0 &&
-			    CRYPTO_memcmp(dg, e->digest, 32) == 0) {
-				memcpy(prev, e->prev, 32);
-				expect = e->rec;
-				continue;
-			}
+	int64_t expect = anchor + 1;
+	if (from > anchor && from_mac != NULL) {
+		memcpy(prev, from_mac, 32);
+		expect = from + 1;
+	}
+	for (;;) {
+		int64_t rows = 0;
+		sqlite3_bind_int64(st, 1, expect - 1);
+		sqlite3_bind_int64(st, 2, own ? CTL_WALK_CHUNK : -1);
+		while (bad == 0 && sqlite3_step(st) == SQLITE_ROW) {
+			rows++;
+			bad = walk_row(s, st, acc, nacc, prev, &expect, count, why, whylen);
+		}
+		sqlite3_reset(st);
+		if (bad != 0 || !own || rows < CTL_WALK_CHUNK)
+			break;
+		/* the next snapshot; pruning may have moved the anchor past
+		 * where the walk is: it goes on from the anchor, authentic */
+		int64_t a2;
+		uint8_t amac[32];
+		if (sqlite3_exec(s->db, "COMMIT; BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+		    get_pos(s, "audit_anchor", &a2, amac) != 0) {
+			snprintf(why, whylen, "the chain's anchor is missing or not "
+				 "authentic");
 			bad = expect;
-			snprintf(why, whylen, "%s%s", w, e != NULL ? " (and changed "
-				 "since the recovery that accepted it)" : "");
 			break;
 		}
+		if (a2 >= expect) {
+			memcpy(prev, amac, 32);
+			expect = a2 + 1;
+		}
 	}
+	if (bad == 0)
+		bad = walk_end(s, expect, prev, why, whylen);
+out:
 	sqlite3_finalize(st);
-	if (bad == 0 && expect - 1 < head) {
-		bad = expect;
-		snprintf(why, whylen, "the log ends at record %lld but its head is "
-			 "record %lld: records were removed from the end",
-			 (long long)(expect - 1), (long long)head);
-	} else if (bad == 0 && expect - 1 > head) {
-		bad = head + 1;
-		snprintf(why, whylen, "record %lld is after the head (record %lld)",
-			 (long long)(head + 1), (long long)head);
-	} else if (bad == 0 && CRYPTO_memcmp(prev, head_mac, 32) != 0) {
-		bad = head;
-		snprintf(why, whylen, "the head does not match record %lld",
-			 (long long)head);
-	} else if (bad == 0 && stray_lists(s) != 0) {
-		/* not part of the chain; reported, never believed */
-		bad = head + 1;
-		snprintf(why, whylen, "the token lists table (audit_tokens) holds "
-			 "lists of no record kept aside: rows were added");
-	}
 	if (bad != 0 && first != NULL) {
 		/* a recovery record would be the next after the head, chained
 		 * from it; the rows from the break up to it are kept as found */
@@ -917,8 +1133,10 @@ static int64_t walk_chain(struct ctl_store *s, int64_t *count, char *why,
 		first->rec = s->last_seq + 1;
 		memcpy(first->prev, s->last_mac, 32);
 		if (rows_digest(s, first->first, first->rec, first->digest) != 0)
-			return -1;
+			bad = -1;
 	}
+	if (own)
+		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	return bad;
 }
 
@@ -1220,11 +1438,18 @@ static int store_open(struct ctl_store *s, const struct ctl_config *c,
 		/* from before the mark: it gets an identity, once it verifies */
 		new_id = !has_id;
 	}
-	/* the whole chain, every start */
+	/* the whole chain at every start; a long one from the mark's
+	 * checkpoint (check_mark found the record it names in the log, with
+	 * its MAC), the rest walked in the background (walk_pending) */
 	int64_t cnt;
 	char why[512];
 	struct accepted brk;
-	int64_t bad = walk(s, &cnt, why, sizeof(why), &brk);
+	s->walk_pending = rec == NULL && mstate == MARK_OK && !new_id &&
+			  found[0] == '\0' && m.seq > s->anchor_seq &&
+			  s->last_seq - s->anchor_seq > CTL_WALK_AT_START;
+	int64_t bad = walk_chain(s, s->walk_pending ? m.seq : 0, m.mac, &cnt, why,
+				 sizeof(why), &brk);
+	mac_release(s);
 	if (bad != 0)
 		add_finding(found, sizeof(found), "the chain is broken: %s", why);
 	if (found[0] != '\0' && rec == NULL)
@@ -1341,6 +1566,7 @@ int ctl_store_recover(struct ctl_store *s, const struct ctl_config *c,
 
 void ctl_store_close(struct ctl_store *s)
 {
+	mark_writer_stop(s); /* writes what it was handed first */
 	mac_release(s);
 	if (s->db != NULL)
 		sqlite3_close(s->db);
@@ -1546,11 +1772,46 @@ int64_t ctl_audit_verify(struct ctl_store *s, int64_t *count, char *why,
 	return walk(s, count, why, whylen, NULL);
 }
 
+int ctl_store_reader(const struct ctl_store *s, struct ctl_store *r, char *err,
+		     size_t errlen)
+{
+	const char *path = sqlite3_db_filename(s->db, "main");
+	memset(r, 0, sizeof(*r));
+	r->mark_fd = -1;
+	if (path == NULL || sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY |
+					    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "database %s: a reader connection: %s",
+			 path ? path : "?", r->db ? sqlite3_errmsg(r->db) : "cannot open");
+		sqlite3_close(r->db);
+		r->db = NULL;
+		return -1;
+	}
+	sqlite3_busy_timeout(r->db, 5000);
+	r->audit_key = s->audit_key;
+	r->reader = true;
+	return 0;
+}
+
+void ctl_store_reader_close(struct ctl_store *r)
+{
+	mac_release(r);
+	sqlite3_close(r->db);
+	memset(r, 0, sizeof(*r));
+}
+
+void ctl_audit_refusal(const char *why, const char *conf, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "the governance log cannot be trusted: the chain "
+			 "is broken: %s: refusing to serve", why);
+	if (n >= 0 && (size_t)n < cap)
+		snprintf(out + n, cap - (size_t)n, RECOVERY_HINT, conf[0] ? conf : "FILE");
+}
+
 /* One step of pruning: at most max records of the oldest run older than
  * before, in a transaction of its own that moves the anchor with them.
  * Returns how many went (0: the run is over), or -1. */
-static int64_t prune_step(struct ctl_store *s, int64_t before, int64_t max, char *why,
-			  size_t whylen)
+int64_t ctl_audit_prune_step(struct ctl_store *s, int64_t before, int64_t max,
+			     char *why, size_t whylen)
 {
 	sqlite3_stmt *st;
 	uint8_t prev[32], mac[32];
@@ -1618,17 +1879,24 @@ out:
 	return rc;
 }
 
+int ctl_store_give_back_step(struct ctl_store *s)
+{
+	if (count_of(s->db, "PRAGMA freelist_count") > 0 &&
+	    sqlite3_exec(s->db, "PRAGMA incremental_vacuum(" STR(CTL_VACUUM_PAGES) ")",
+			 NULL, NULL, NULL) == SQLITE_OK &&
+	    count_of(s->db, "PRAGMA freelist_count") > 0)
+		return 1;
+	sqlite3_exec(s->db, "PRAGMA wal_checkpoint(PASSIVE)", NULL, NULL, NULL);
+	return 0;
+}
+
 /* After a prune: give the freed pages back to the file system, a few at a
  * time (each step its own short transaction), then let the WAL go back
  * into the database; journal_size_limit truncates it at its next reset. */
 static void give_back(struct ctl_store *s)
 {
-	for (int i = 0; i < CTL_VACUUM_STEPS &&
-	     count_of(s->db, "PRAGMA freelist_count") > 0; i++)
-		if (sqlite3_exec(s->db, "PRAGMA incremental_vacuum(" STR(CTL_VACUUM_PAGES)
-				 ")", NULL, NULL, NULL) != SQLITE_OK)
-			break;
-	sqlite3_exec(s->db, "PRAGMA wal_checkpoint(PASSIVE)", NULL, NULL, NULL);
+	for (int i = 0; i < CTL_VACUUM_STEPS && ctl_store_give_back_step(s) == 1; i++)
+		;
 }
 
 int64_t ctl_audit_prune(struct ctl_store *s, int64_t before, int64_t max, char *why,
@@ -1648,7 +1916,7 @@ int64_t ctl_audit_prune(struct ctl_store *s, int64_t before, int64_t max, char *
 		int64_t step = CTL_PRUNE_STEP;
 		if (max > 0 && max - total < step)
 			step = max - total;
-		n = prune_step(s, before, step, why, whylen);
+		n = ctl_audit_prune_step(s, before, step, why, whylen);
 		if (n <= 0)
 			break;
 		total += n;
