@@ -226,6 +226,10 @@ json_t *ctl_handle(struct ctld *d, const struct ctl_caller *who,
  * ctl_worker_submit (slot and serial left to the caller). */
 json_t *ctl_handle_job(struct ctld *d, const struct ctl_caller *who,
 		       const char *msg, size_t len, struct ctl_job **job);
+/* The query of an audit.show page for the filters of req (bound by
+ * position: see api.c), newest first unless ascending. */
+void ctl_audit_page_sql(char *sql, size_t cap, json_t *req, bool ascending,
+			int n_actions);
 /* The job that walks the whole chain (after a start from the mark). */
 struct ctl_job *ctl_walk_job(void);
 /* One step of the pruning housekeeping started; true while more is due
