@@ -135,6 +135,9 @@ def big_log(root):
     d.start()
     # the start walked from the mark; the whole walk runs behind it, and
     # every verify below queues behind that walk in the same worker
+    st = veiltest.api_call(d.sock, {"cmd": "status"})
+    check(isinstance(st.get("audit_chain_walking"), bool),
+          "status says whether the chain is being walked: %r" % st)
     for what, req in (("audit.verify", {"cmd": "audit.verify"}),
                       ("audit.show of a full page", {"cmd": "audit.show",
                                                      "limit": 10000})):
@@ -146,6 +149,10 @@ def big_log(root):
     rc, a = d.ctl("audit", "verify")
     check(a.get("intact") is True and a.get("records") == BIG,
           "the whole chain verifies in the background: %r" % a)
+    # the start's walk ran before that verify (one worker, in order): done
+    st = veiltest.api_call(d.sock, {"cmd": "status"})
+    check(st.get("audit_chain_walking") is False,
+          "after it, status says the walk is done: %r" % st.get("audit_chain_walking"))
     # the loop stays free to take state changes while a verify runs
     s = send(d.sock, {"cmd": "audit.verify"})
     rc, t = d.ctl("tenant", "create", "acme")
