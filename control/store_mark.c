@@ -135,6 +135,7 @@ struct ctl_mark_writer {
 	int fd;
 	uint8_t slot[MARK_SLOT]; /* the newest state handed over */
 	uint64_t want, done;     /* generations: handed over, written */
+	int64_t want_seq, done_seq; /* the head each of them names */
 };
 
 static void *mark_thread(void *arg)
@@ -148,6 +149,7 @@ static void *mark_thread(void *arg)
 			break; /* stopping, everything written */
 		uint8_t slot[MARK_SLOT];
 		uint64_t gen = w->want;
+		int64_t seq = w->want_seq;
 		memcpy(slot, w->slot, MARK_SLOT);
 		pthread_mutex_unlock(&w->mu);
 		int rc = mark_put(w->fd, slot, gen);
@@ -155,6 +157,8 @@ static void *mark_thread(void *arg)
 		if (rc != 0)
 			w->failed = true;
 		w->done = gen;
+		if (rc == 0)
+			w->done_seq = seq;
 		pthread_cond_broadcast(&w->written);
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -170,6 +174,7 @@ int ctl_store_mark_async(struct ctl_store *s)
 	}
 	w->fd = s->mark_fd;
 	w->want = w->done = s->mark_gen;
+	w->want_seq = w->done_seq = s->mark_seq;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->wake, NULL);
 	pthread_cond_init(&w->written, NULL);
@@ -226,6 +231,11 @@ static int mark_post(struct ctl_store *s, bool wait)
 	pthread_mutex_lock(&w->mu);
 	memcpy(w->slot, out, MARK_SLOT);
 	w->want = s->mark_gen;
+	w->want_seq = s->mark_seq;
+	/* a mark on disk that names a record pruning removed would refuse
+	 * the next start: wait for this one then (rarely: the head is far
+	 * ahead of the anchor unless the log was idle for the retention) */
+	wait = wait && s->anchor_seq > w->done_seq;
 	bool failed = w->failed;
 	w->failed = false;
 	pthread_cond_signal(&w->wake);

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ctld_pvt.h"
@@ -55,6 +57,11 @@ static void run_job(struct ctl_worker *w, struct ctl_job *j)
 static void *worker_main(void *arg)
 {
 	struct ctl_worker *w = arg;
+	/* on a machine with few cores the loop comes first: the worker's
+	 * long reads take the CPU the loop leaves (Linux: a thread's nice) */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0) {
+		/* not allowed: it runs at the loop's priority */
+	}
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
 		struct ctl_job *j = w->todo;
