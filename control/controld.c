@@ -2,7 +2,10 @@
 /*
  * veil-controld: the control plane. State store, key versions, governance
  * log, roles, the admin API on a Unix socket, and the link that hands key
- * versions to the dataplane. One thread, one poll loop.
+ * versions to the dataplane. One poll loop serves every caller; a read that
+ * may take long (audit.show, audit.verify, the walk of the chain after a
+ * start) runs in a worker thread of its own (worker.c), and the mark's
+ * fdatasync in another (store.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,10 +71,12 @@ enum client_state {
 	C_PENDING, /* handled: the answer waits for this pass's group commit */
 	C_WRITE,   /* writing the answer */
 	C_LINGER,  /* refused: the answer is out, closed when the caller closes */
+	C_WORKING, /* the worker runs its request; its answer comes from there */
 };
 
 struct client {
 	int fd;
+	uint64_t serial;  /* this connection's, for the worker's answer */
 	enum client_state state;
 	bool closing;     /* refused: no request after this answer */
 	struct ctl_caller who;
@@ -96,6 +101,8 @@ struct client {
 
 static struct ctld d;
 static struct client clients[CTLD_MAX_CLIENTS];
+static uint64_t serials;
+static int exit_code;
 
 /* The link server's lines (dataplanes connecting, leaving, refused). */
 static void link_log(void *ctx, const char *msg)
@@ -281,11 +288,9 @@ static void client_write(struct client *c)
 		answer_done(c);
 }
 
-static void answer(struct client *c, json_t *a)
+/* The answer's text (taken: freed once written). */
+static void answer_text(struct client *c, char *s, size_t len)
 {
-	char *s = json_dumps(a, JSON_COMPACT);
-	json_decref(a);
-	size_t len = s != NULL ? strlen(s) : 0;
 	if (len > VEIL_API_MSG_MAX) {
 		explicit_bzero(s, len);
 		free(s);
@@ -310,6 +315,13 @@ static void answer(struct client *c, json_t *a)
 	c->out_hdr[3] = (uint8_t)len;
 	c->state = C_WRITE;
 	client_write(c);
+}
+
+static void answer(struct client *c, json_t *a)
+{
+	char *s = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	answer_text(c, s, s != NULL ? strlen(s) : 0);
 }
 
 /* Refuse the caller: the answer goes out after the group commit (its
@@ -366,7 +378,7 @@ static struct client *evict(int max)
 	int vclass = 0;
 	for (int i = 0; i < CTLD_MAX_CLIENTS; i++) {
 		struct client *c = &clients[i];
-		if (c->fd < 0 || c->state == C_PENDING)
+		if (c->fd < 0 || c->state == C_PENDING || c->state == C_WORKING)
 			continue;
 		int k = c->state == C_LINGER ? 0 : c->state == C_WRITE ? 3 :
 			c->hdr_got == 0 ? 1 : 2;
@@ -448,6 +460,7 @@ static bool accept_client(int lfd)
 	}
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->serial = ++serials;
 	c->who = who;
 	c->groups = groups;
 	c->state = C_READ;
@@ -496,7 +509,8 @@ static void request_done(struct client *c)
 {
 	c->trim = c->cap > CLIENT_BIG; /* once the answer is out too */
 	c->body[c->need] = '\0';
-	c->pending = ctl_handle(&d, &c->who, c->body, c->need);
+	struct ctl_job *job = NULL;
+	c->pending = ctl_handle_job(&d, &c->who, c->body, c->need, &job);
 	/* a state change commits in its own transaction and leaves none
 	 * open: its answer does not wait on (or fail with) the group commit */
 	c->on_batch = d.store.txn;
@@ -506,6 +520,13 @@ static void request_done(struct client *c)
 	c->hdr_got = c->need = c->got = c->cap = 0;
 	c->state = C_PENDING;
 	c->deadline = idle_deadline();
+	if (job != NULL) {
+		/* the worker answers; the loop goes on with the others */
+		job->slot = (int)(c - clients);
+		job->serial = c->serial;
+		ctl_worker_submit(&d, job);
+		c->state = C_WORKING;
+	}
 }
 
 /* Read what is there; handle a request once it is whole. */
@@ -583,15 +604,60 @@ static void close_idle(void)
 	int64_t now = mono_ms();
 	for (int i = 0; i < CTLD_MAX_CLIENTS; i++)
 		if (clients[i].fd >= 0 && clients[i].state != C_PENDING &&
-		    now >= clients[i].deadline)
+		    clients[i].state != C_WORKING && now >= clients[i].deadline)
 			client_close(&clients[i]);
+}
+
+/* The walk of the whole chain after a start from the mark is done: a
+ * break refuses to serve, as a start would have. */
+static void walk_done(struct ctl_job *j)
+{
+	d.chain_walking = false;
+	json_t *a = j->answer;
+	if (!j->ok || json_is_true(json_object_get(a, "intact")) ||
+	    json_is_true(json_object_get(a, "accepted"))) {
+		if (!j->ok)
+			ctl_log("the walk of the governance log's chain did not finish: %s",
+				json_string_value(json_object_get(a, "error")));
+		return;
+	}
+	char msg[1024];
+	ctl_audit_refusal(json_string_value(json_object_get(a, "problem")),
+			  d.cfg.path, msg, sizeof(msg));
+	ctl_log("%s", msg);
+	exit_code = 1;
+	stopping = 1;
+}
+
+/* The worker's finished answers, to callers still there (a slot closed
+ * and taken again since has another serial). */
+static void worker_answers(void)
+{
+	struct ctl_job *j;
+	while ((j = ctl_worker_done(&d)) != NULL) {
+		if (!j->ok)
+			d.errors++;
+		if (j->slot < 0)
+			walk_done(j);
+		else {
+			struct client *c = &clients[j->slot];
+			if (c->fd >= 0 && c->serial == j->serial && c->state == C_WORKING) {
+				c->deadline = idle_deadline();
+				answer_text(c, j->text, j->len);
+				j->text = NULL;
+			}
+		}
+		ctl_job_free(j);
+	}
 }
 
 static int run(int lfd)
 {
-	struct pollfd pfd[CTLD_MAX_CLIENTS + 1];
-	struct client *of[CTLD_MAX_CLIENTS + 1];
+	struct pollfd pfd[CTLD_MAX_CLIENTS + 2];
+	struct client *of[CTLD_MAX_CLIENTS + 2];
 	int64_t next_housekeeping = 0;
+	bool pruning = false;
+	int wfd = ctl_worker_fd(&d);
 
 	while (!stopping) {
 		if (reload_wanted) {
@@ -600,6 +666,7 @@ static int run(int lfd)
 		}
 		int n = 0;
 		pfd[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = wfd, .events = POLLIN };
 		for (int i = 0; i < CTLD_MAX_CLIENTS; i++) {
 			struct client *c = &clients[i];
 			if (c->fd < 0)
@@ -609,8 +676,9 @@ static int run(int lfd)
 			of[n] = c;
 			pfd[n++] = (struct pollfd){ .fd = c->fd, .events = ev };
 		}
-		/* a resync under way goes on at every poll: sooner then */
-		int rc = poll(pfd, (nfds_t)n, d.link != NULL &&
+		/* a resync under way goes on at every poll: sooner then; a
+		 * prune under way at once (a step between two passes) */
+		int rc = poll(pfd, (nfds_t)n, pruning ? 0 : d.link != NULL &&
 			      veil_link_server_busy(d.link) ?
 			      VEIL_LINK_BUSY_POLL_MS : 100);
 		if (rc < 0 && errno != EINTR) {
@@ -623,18 +691,24 @@ static int run(int lfd)
 			ctl_housekeeping(&d);
 			next_housekeeping = ctl_now() + 60000;
 		}
+		/* one step of pruning, a short transaction, between passes */
+		pruning = ctl_prune_pass(&d);
 		ctl_refusals_flush(&d, false);
 		close_idle();
-		ctl_metrics_tick(&d, (unsigned)n - 1);
+		ctl_metrics_tick(&d, (unsigned)n - 2); /* the callers: n less the listener and the worker's pipe */
 		if (rc <= 0)
 			continue;
+		if (pfd[1].revents & POLLIN)
+			worker_answers();
 		ctl_store_batch(&d.store, true);
-		for (int i = 1; i < n; i++) {
+		for (int i = 2; i < n; i++) {
 			struct client *c = of[i];
 			/* closed since the poll (idle): skip it */
 			if (pfd[i].revents == 0 || c->fd != pfd[i].fd)
 				continue;
-			if (c->state == C_READ)
+			if (c->state == C_WORKING)
+				client_close(c); /* gone (its answer is dropped) */
+			else if (c->state == C_READ)
 				client_read(c);
 			else if (c->state == C_WRITE)
 				client_write(c);
@@ -650,7 +724,7 @@ static int run(int lfd)
 		ctl_store_batch(&d.store, false);
 	}
 	ctl_refusals_flush(&d, true); /* no count is lost at shutdown */
-	return 0;
+	return exit_code;
 }
 
 /* The store, checked against the governance log's mark; with a reason,
@@ -780,11 +854,37 @@ int main(int argc, char **argv)
 		ctl_log("%s", err);
 		return 1;
 	}
+	/* the mark's fdatasync off the loop: after daemon(), which keeps no
+	 * thread */
+	if (ctl_store_mark_async(&d.store) != 0)
+		ctl_log("the governance log's mark is written in the loop (no "
+			"writer thread: %s)", strerror(errno));
+	if (ctl_worker_start(&d, err, sizeof(err)) != 0)
+		ctl_log("long reads run in the loop (no worker: %s)", err);
+	if (d.store.walk_pending) {
+		/* started from the mark's checkpoint: the rest of the chain is
+		 * walked while the loop serves */
+		struct ctl_job *j = d.worker != NULL ? ctl_walk_job() : NULL;
+		if (j != NULL) {
+			d.chain_walking = true;
+			ctl_worker_submit(&d, j);
+		} else {
+			json_t *a = ctl_handle(&d, &(struct ctl_caller){ .role = VEIL_ROLE_ADMIN },
+					       "{\"cmd\":\"audit.verify\"}", 22);
+			struct ctl_job w = { .ok = json_is_true(json_object_get(a, "ok")),
+					     .answer = a };
+			walk_done(&w);
+			json_decref(a);
+			if (stopping)
+				return 1;
+		}
+	}
 	ctl_log("serving %u tenants on %s (crypto %s, link %s)", d.n_tenants,
 	       d.cfg.socket_path, veil_engine_name(d.engine), d.cfg.link_socket);
 	int rc = run(lfd);
 
 	ctl_log("stopping after %llu requests", (unsigned long long)d.requests);
+	ctl_worker_stop(&d);
 	for (int i = 0; i < CTLD_MAX_CLIENTS; i++)
 		if (clients[i].fd >= 0)
 			client_close(&clients[i]);

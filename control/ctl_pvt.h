@@ -110,6 +110,9 @@ struct ctl_store {
 	int64_t mark_seq;        /* the head and anchor the mark holds */
 	int64_t mark_anchor;
 	char mark_path[280];
+	struct ctl_mark_writer *mark_writer; /* the thread, once async */
+	bool walk_pending;       /* started from the mark: the whole walk is due */
+	bool reader;             /* a reader connection (ctl_store_reader) */
 	char note[1024];         /* what the open did that is worth a log line */
 };
 
@@ -132,6 +135,14 @@ int ctl_store_recover(struct ctl_store *s, const struct ctl_config *c,
 		      const struct ctl_recovery *r, char *err, size_t errlen);
 void ctl_store_close(struct ctl_store *s);
 int64_t ctl_now(void);
+/* From now on the mark is written by a thread of its own, after each
+ * commit without the caller waiting for its fdatasync (it lags the
+ * database, never leads it); ctl_store_close writes the last state. Call
+ * it after daemon(): a fork keeps no thread. 0, or -1 (writes stay
+ * synchronous). */
+int ctl_store_mark_async(struct ctl_store *s);
+/* Wait until the mark holds everything committed; -1 if a write failed. */
+int ctl_store_mark_flush(struct ctl_store *s);
 
 /* A long token list (a bulk resolve's), kept beside its record: the
  * record's tokens field holds its digest form, {"count":N,"sha256":HEX,
@@ -201,6 +212,29 @@ int ctl_store_shred(struct ctl_store *s);
  * in why). count: the records whose MAC verified. */
 int64_t ctl_audit_verify(struct ctl_store *s, int64_t *count, char *why,
 			 size_t whylen);
+/* A read-only connection to s's database for another thread, sharing s's
+ * audit key (s must outlive it): what ctl_audit_verify, ctl_audit_tokens
+ * and the queries of audit.show need. WAL: it reads while s writes. */
+int ctl_store_reader(const struct ctl_store *s, struct ctl_store *r, char *err,
+		     size_t errlen);
+void ctl_store_reader_close(struct ctl_store *r);
+/* A start walks the whole chain when it holds at most CTL_WALK_AT_START
+ * records; a longer one only from the mark's checkpoint, and sets
+ * walk_pending: the daemon walks the rest in the background. A walk reads
+ * in snapshots of CTL_WALK_CHUNK records. */
+#define CTL_WALK_AT_START 100000
+#define CTL_WALK_CHUNK 50000
+/* The log line for a chain found broken after the start (with the
+ * recovery command for the config file conf). */
+void ctl_audit_refusal(const char *why, const char *conf, char *out, size_t cap);
+/* One step of ctl_audit_prune: at most max records, one transaction. How
+ * many went (0: none is due), or -1; why as for ctl_audit_prune. */
+int64_t ctl_audit_prune_step(struct ctl_store *s, int64_t before, int64_t max,
+			     char *why, size_t whylen);
+/* After pruning, one step of giving the freed pages back (CTL_VACUUM_PAGES
+ * pages, a transaction): 1 while more remain, 0 when done (the WAL then
+ * checkpointed). */
+int ctl_store_give_back_step(struct ctl_store *s);
 /* Delete the oldest run of records older than before, each verified from
  * the anchor first; keeps the chain verifiable. At most max records (0: no
  * limit), in transactions of CTL_PRUNE_STEP records that each move the

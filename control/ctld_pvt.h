@@ -78,6 +78,25 @@ struct ctld {
 	struct ctl_refusal refusals[CTLD_REFUSERS];
 	int64_t started;
 	uint64_t requests, errors;
+	struct ctl_worker *worker;  /* long reads (worker.c), once started */
+	bool chain_walking;         /* the start's walk of the whole chain runs */
+	/* pruning, a step a pass of the loop (ctl_prune_pass) */
+	int64_t prune_before, prune_left;
+	bool prune_any, prune_vacuum;
+};
+
+/* A request run by the worker (worker.c): fn with the worker's reader
+ * connection; the answer comes back as text (and as JSON with keep). */
+struct ctl_job {
+	struct ctl_job *next;
+	json_t *(*fn)(struct ctl_store *r, json_t *req);
+	json_t *req;
+	int slot;           /* whose answer (controld.c); -1: the daemon's own */
+	uint64_t serial;    /* the connection in that slot */
+	bool keep, ok;
+	json_t *answer;     /* with keep */
+	char *text;         /* the answer as it goes out */
+	size_t len;
 };
 
 /* The caller of one request: its credentials as the socket gives them
@@ -202,6 +221,30 @@ json_t *ctl_refuse(struct ctld *d, const struct ctl_caller *who, const char *act
 void ctl_refusals_flush(struct ctld *d, bool all);
 json_t *ctl_handle(struct ctld *d, const struct ctl_caller *who,
 		   const char *msg, size_t len);
+/* As ctl_handle; with the worker running, a request that may take long
+ * (audit.show, audit.verify) is not answered: NULL, and *job is made for
+ * ctl_worker_submit (slot and serial left to the caller). */
+json_t *ctl_handle_job(struct ctld *d, const struct ctl_caller *who,
+		       const char *msg, size_t len, struct ctl_job **job);
+/* The query of an audit.show page for the filters of req (bound by
+ * position: see api.c), newest first unless ascending. */
+void ctl_audit_page_sql(char *sql, size_t cap, json_t *req, bool ascending,
+			int n_actions);
+/* The job that walks the whole chain (after a start from the mark). */
+struct ctl_job *ctl_walk_job(void);
+/* One step of the pruning housekeeping started; true while more is due
+ * (the loop does not sleep then). */
+bool ctl_prune_pass(struct ctld *d);
+
+/* worker.c: the thread of long reads, with a reader connection of its
+ * own. ctl_worker_fd is readable when a job is done; ctl_worker_done
+ * gives the finished jobs, one a call, NULL when none is left. */
+int ctl_worker_start(struct ctld *d, char *err, size_t errlen);
+int ctl_worker_fd(struct ctld *d);
+void ctl_worker_submit(struct ctld *d, struct ctl_job *j);
+struct ctl_job *ctl_worker_done(struct ctld *d);
+void ctl_worker_stop(struct ctld *d);
+void ctl_job_free(struct ctl_job *j);
 /* Destroy versions past the key retention. */
 void ctl_housekeeping(struct ctld *d);
 

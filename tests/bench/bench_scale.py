@@ -16,15 +16,35 @@ Then veil-controld on it:
     unwrapped) and warm;
   - a resolve of one token of an old version: a cache miss (the version
     is unwrapped) and a hit;
-  - a tenant create with all of them present.
+  - a tenant create with all of them present;
+  - a dataplane attaching on the link (tests/bench/bench_link --attach):
+    the resync of every tenant's key;
+  - audited lookups and resolves, one a request, from 8 and from 32
+    connections: records/s (each answered request is one durable record);
+  - then a governance log of RECORDS records over 400 days, generated in
+    bulk by tests/bench/gen_audit (the store's own append: real MACs and
+    chain; tests/integration/controld_offloop.py starts a daemon on one),
+    and veil-controld on it: the start, and the latency of small requests
+    (status, tenant.show) from 4 other callers while each long
+    operation runs: the pruning of a quarter of it, audit export of the
+    whole log (veilctl, page by page), audit verify; their throughput and
+    peak RSS, and an extrapolation of each to 100,000,000 records (a
+    year), labelled as such: computed, not measured.
+
+Every target of the control plane at scale has its line; nothing is
+asserted about a time.
 
 usage: bench_scale.py BUILD_DIR [--tenants N] [--deep N] [--versions N]
+                      [--records N] [--seconds S]
 """
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
@@ -41,9 +61,14 @@ def arg(name, default):
 TENANTS = arg("--tenants", 100000)
 DEEP = arg("--deep", 10)
 VERSIONS = arg("--versions", 400)
+RECORDS = arg("--records", 2000000)
+SECONDS = arg("--seconds", 5)
+YEAR = 100000000  # records: a year of a busy appliance
 JUST = "benchmark: control plane at scale"
 CTLD = os.path.join(BUILD, "control", "veil-controld")
 GEN = os.path.join(BUILD, "tests", "gen_tenants")
+GEN_AUDIT = os.path.join(BUILD, "tests", "gen_audit")
+LINK = os.path.join(BUILD, "tests", "bench_link")
 
 
 req = veiltest.api_call
@@ -55,22 +80,26 @@ def status(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
             k, _, v = line.partition(":")
-            if k in ("VmRSS", "VmLck"):
+            if k in ("VmRSS", "VmLck", "VmHWM"):
                 out[k] = int(v.split()[0])
     return out
 
 
 class Ctld:
-    def __init__(self, root):
+    def __init__(self, root, retention=3650):
         self.root = root
         self.sock = os.path.join(root, "controld.sock")
         self.conf = os.path.join(root, "veil.conf")
+        self.link = os.path.join(root, "link.sock")
+        self.write_conf(retention)
+        self.proc = None
+
+    def write_conf(self, retention):
         with open(self.conf, "w") as f:
             f.write("[controld]\nstate_dir = %s/state\nsocket = %s\nlink_socket = %s\n"
-                    "\n[roles]\nadmin = uid:%d\n" % (root, self.sock,
-                                                    os.path.join(root, "link.sock"),
-                                                    os.getuid()))
-        self.proc = None
+                    "rate_limit = 1000000\nconnections_per_uid = 64\naudit_retention_days = %d\n"
+                    "\n[roles]\nadmin = uid:%d\n" % (self.root, self.sock, self.link,
+                                                    retention, os.getuid()))
 
     def start(self):
         """Start it; the seconds until it answers a request."""
@@ -98,6 +127,180 @@ def timed(fn):
     t0 = time.monotonic()
     r = fn()
     return time.monotonic() - t0, r
+
+
+def link_resync(d):
+    """A dataplane attaching: every tenant's current key over the link."""
+    p = subprocess.run([LINK, "--attach", d.link, "--timeout", "600"],
+                       stdout=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        print("link resync: no complete sync (bench_link exit %d)" % p.returncode)
+        return
+    r = json.loads(p.stdout)
+    print("link resync of %d keys: %.3f s after HELLO (first key %.3f s), %.0f keys/s"
+          % (r["keys"], r["seconds"], r["first_key_s"], r["keys_per_s"]))
+
+
+def caller(sock_path, reqs, stop, lat, errors):
+    """Requests in turn on one connection until @stop; each one's latency
+    (s) into @lat."""
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(sock_path)
+            i = 0
+            while not stop.is_set():
+                t = time.monotonic()
+                a = veiltest.api_call_on(s, reqs[i % len(reqs)])
+                lat.append(time.monotonic() - t)
+                if a is None or not a.get("ok"):
+                    errors.append(a)
+                    return
+                i += 1
+    except OSError as e:
+        errors.append(str(e))
+
+
+def callers(sock_path, n, reqs):
+    """Start @n callers; @return a function that stops them and returns
+    (latencies, errors)."""
+    stop = threading.Event()
+    lat, errors = [], []
+    th = [threading.Thread(target=caller, args=(sock_path, reqs, stop, lat, errors))
+          for _ in range(n)]
+    for t in th:
+        t.start()
+
+    def done():
+        stop.set()
+        for t in th:
+            t.join()
+        return lat, errors
+    return done
+
+
+def audited_rate(d, conns, what, req):
+    """@conns callers send @req (an audited request) for SECONDS: records/s
+    from the log's head, as committed."""
+    a0 = veiltest.api_call(d.sock, {"cmd": "status"})
+    t0 = time.monotonic()
+    done = callers(d.sock, conns, [req])
+    time.sleep(SECONDS)
+    lat, errors = done()
+    secs = time.monotonic() - t0
+    a1 = veiltest.api_call(d.sock, {"cmd": "status"})
+    recs = a1["audit_records"] - a0["audit_records"]
+    commits = a1["audit_commits"] - a0["audit_commits"]
+    print("audited %s, %d connections: %.0f records/s (%d in %.1f s, %.1f a commit)%s%s"
+          % (what, conns, recs / secs, recs, secs, recs / max(commits, 1),
+             " (target >= 30000 on 32: %s)" % ("MET" if recs / secs >= 30000 else
+                                                "NOT MET") if conns == 32 else "",
+             "; errors: %r" % errors[:1] if errors else ""))
+
+
+def p99(lat):
+    if not lat:
+        return float("nan")
+    lat = sorted(lat)
+    return lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
+
+
+def under_load(d, what, fn, small):
+    """Run fn() while 4 callers send @small; print its figures and the
+    callers' p99. @return fn's result."""
+    done = callers(d.sock, 4, small)
+    t0 = time.monotonic()
+    r = fn()
+    secs = time.monotonic() - t0
+    lat, errors = done()
+    print("  %-44s %7.2f s; small requests meanwhile: %d, p99 %.1f ms, max %.1f ms "
+          "(target p99 <= 10 ms: %s)%s"
+          % (what, secs, len(lat), p99(lat), max(lat) * 1000 if lat else float("nan"),
+             "MET" if p99(lat) <= 10 else "NOT MET",
+             "; errors: %r" % errors[:1] if errors else ""))
+    return secs, r
+
+
+def big_log(d):
+    """The governance log at size, and the small requests while the long
+    operations on it run."""
+    t, _ = timed(lambda: subprocess.run([GEN_AUDIT, "make", d.conf, str(RECORDS), "400"],
+                                        check=True, stdout=subprocess.DEVNULL))
+    print("governance log: %d records over 400 days generated in %.1f s (%.0f records/s)"
+          % (RECORDS, t, RECORDS / t))
+    # retention 300 days: a quarter of the log is due for pruning at start
+    d.write_conf(300)
+    print("start with %d records: %.3f s (%s)" % (
+        RECORDS, d.start(), "the chain from the mark, the whole walk behind it"
+        if RECORDS > 100000 else "the whole chain"))
+    req(d.sock, {"cmd": "tenant.create", "tenant": "small"})
+    # reads: a caller that adds records would keep an export chasing the head
+    small = [{"cmd": "status"}, {"cmd": "tenant.show", "tenant": "small"}]
+
+    def pruned():
+        """Wait until the first housekeeping's prune (50,000 records a
+        minute, 1,000 a step between passes) is through."""
+        first = None
+        for _ in range(600):
+            a = veiltest.api_call(d.sock, {"cmd": "audit.show", "after_seq": 0, "limit": 1})
+            first = a["records"][0]["seq"] if a.get("records") else None
+            if first is not None and first > min(50000, RECORDS // 4) - 10:
+                break
+            time.sleep(0.05)
+        return first
+    secs, first = under_load(d, "pruning from the start (<= 50,000 records):", pruned,
+                             small)
+    print("    pruned up to record %s (the oldest left is %s)" % (
+        first - 1 if first else "?", first))
+
+    base = callers(d.sock, 4, small)
+    time.sleep(2)
+    lat, _ = base()
+    print("  %-44s %d small requests in 2 s, p99 %.1f ms" % ("idle (no long work):",
+                                                              len(lat), p99(lat)))
+
+    vctl = os.path.join(BUILD, "control", "veilctl")
+
+    def export():
+        t = time.monotonic()
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", vctl, "--socket", d.sock,
+                            "audit", "export", "--csv"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+        rss = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "?"
+        return time.monotonic() - t, rss, p.returncode
+    n = RECORDS - (first or 1) + 1
+    secs, (esecs, rss, rc) = under_load(d, "audit export --csv of the whole log:",
+                                        export, small)
+    print("    %d records, %.0f records/s (exit %d), veilctl peak RSS %s KiB, "
+          "controld VmHWM %d KiB" % (n, n / esecs, rc, rss, status(d.proc.pid)["VmHWM"]))
+    print("    extrapolated to %d records (computed, not measured): %.0f s"
+          % (YEAR, YEAR / (n / esecs)))
+    secs, a = under_load(d, "audit verify of the whole log:",
+                         lambda: veiltest.api_call(d.sock, {"cmd": "audit.verify"}), small)
+    print("    %d records, %.0f records/s, intact %s" % (a.get("records", 0),
+                                                     a.get("records", 0) / secs,
+                                                     a.get("intact")))
+    if a.get("records"):
+        print("    extrapolated to %d records (computed, not measured): %.0f s"
+              % (YEAR, YEAR / (a["records"] / secs)))
+    secs, a = under_load(d, "audit show, pages of 10,000 from the oldest:",
+                         lambda: show_all(d), small)
+    print("    %d records in %d pages, %.0f records/s, controld VmHWM %d KiB"
+          % (a[0], a[1], a[0] / secs, status(d.proc.pid)["VmHWM"]))
+    d.stop()
+
+
+def show_all(d):
+    n = pages = 0
+    req = {"cmd": "audit.show", "after_seq": 0, "limit": 10000}
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(d.sock)
+        while True:
+            a = veiltest.api_call_on(s, req)
+            n += len(a["records"])
+            pages += 1
+            if "next_cursor" not in a:
+                return n, pages
+            req = {"cmd": "audit.show", "cursor": a["next_cursor"], "limit": 10000}
 
 
 def main():
@@ -155,6 +358,19 @@ def main():
         print("tenant create with %d present: %.1f ms" % (TENANTS + DEEP, t * 1e3))
         st = status(d.proc.pid)
         print("after the requests: VmRSS %d KiB, VmLck %d KiB" % (st["VmRSS"], st["VmLck"]))
+        link_resync(d)
+        # a tenant of one version: one token a lookup
+        req(d.sock, {"cmd": "tenant.create", "tenant": "rate"})
+        tok = req(d.sock, dict(look, tenant="rate"))["tokens"][0]["token"]
+        for conns in (8, 32):
+            audited_rate(d, conns, "lookup", dict(look, tenant="rate"))
+            audited_rate(d, conns, "resolve", dict(res, tenant="rate", token=tok))
+        d.stop()
+        # the log on a state directory of its own: the records above are
+        # newer than the generated ones and would stop the prune
+        os.mkdir(os.path.join(root, "log"))
+        d = Ctld(os.path.join(root, "log"))
+        big_log(d)
     finally:
         d.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "ctl_pvt.h"
+#include "ctld_pvt.h"
 
 struct fx {
 	char dir[64];     /* mkdtemp under /tmp, removed by teardown */
@@ -1777,6 +1777,42 @@ static void test_list_inline_old(void **state)
 	free(text);
 }
 
+/* audit.show with --since/--until takes its window from the time index,
+ * newest or oldest first, with the other filters too (an action as a
+ * prefix, -1, or as exact actions); without a time bound a page seeks by
+ * seq. */
+static void test_page_sql_time_index(void **state)
+{
+	struct fx *f = *state;
+	static const char *const reqs[] = {
+		"{\"since_ms\": 1}", "{\"until_ms\": 1}",
+		"{\"since_ms\": 1, \"until_ms\": 2}",
+		"{\"since_ms\": 1, \"uid\": 7}",
+		"{\"since_ms\": 1, \"until_ms\": 2, \"after_seq\": 5}",
+	};
+	store_open(f);
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]) * 2 + 2; i++) {
+		bool timed = i < sizeof(reqs) / sizeof(reqs[0]) * 2;
+		json_t *req = json_loads(timed ? reqs[i / 2] : "{}", 0, NULL);
+		char sql[2048], plan[1024] = "";
+		sqlite3_stmt *st;
+		ctl_audit_page_sql(sql, sizeof(sql), req, i % 2 == 0, (int)(i % 3) - 1);
+		char *q = NULL;
+		assert_true(asprintf(&q, "EXPLAIN QUERY PLAN %s", sql) > 0);
+		assert_int_equal(sqlite3_prepare_v2(f->s.db, q, -1, &st, NULL), SQLITE_OK);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(plan + strlen(plan), sizeof(plan) - strlen(plan), "%s; ",
+				 (const char *)sqlite3_column_text(st, 3));
+		sqlite3_finalize(st);
+		free(q);
+		json_decref(req);
+		if (timed && strstr(plan, "USING INDEX audit_time (time") == NULL)
+			fail_msg("%s: %s", reqs[i / 2], plan);
+		if (!timed && strstr(plan, "INTEGER PRIMARY KEY") == NULL)
+			fail_msg("no filter: %s", plan);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1814,6 +1850,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_aside_tampered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_inline_old, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_page_sql_time_index, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
