@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "veil_clock.h"
 #include "api_pvt.h"
 
 
@@ -285,7 +286,7 @@ bool api_justification_ok(const char *j)
 bool api_rate_ok(struct ctld *d, unsigned uid, unsigned cost, bool lookup,
 		    char *why, size_t whylen)
 {
-	int64_t minute = ctl_now() / 60000;
+	int64_t minute = ctl_now() / VEIL_MS_PER_MINUTE;
 	unsigned limit = d->cfg.rate_limit_per_min;
 	struct ctl_rate *r = NULL, *stale = NULL;
 	for (unsigned i = 0; i < d->n_rates && r == NULL; i++)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "veil_clock.h"
 #include "api_pvt.h"
 
 #define CTLD_PRUNE_MAX 50000 /* records pruned a housekeeping: 72M a day */
@@ -15,7 +16,7 @@
 
 void ctl_housekeeping(struct ctld *d)
 {
-	int64_t cutoff = ctl_now() - (int64_t)d->cfg.key_retention_days * 86400000;
+	int64_t cutoff = ctl_now() - (int64_t)d->cfg.key_retention_days * VEIL_MS_PER_DAY;
 	sqlite3_stmt *st;
 	/* a version ages out once it has not been current for the retention:
 	 * its successor's creation time is when it stopped being current */
@@ -69,7 +70,7 @@ void ctl_housekeeping(struct ctld *d)
 		sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, t->current);
 		bool due = sqlite3_step(st) == SQLITE_ROW &&
-			   sqlite3_column_int64(st, 0) + (int64_t)t->roll_days * 86400000 <= ctl_now();
+			   sqlite3_column_int64(st, 0) + (int64_t)t->roll_days * VEIL_MS_PER_DAY <= ctl_now();
 		sqlite3_finalize(st);
 		if (!due || ctl_store_begin(&d->store) != 0)
 			continue;
@@ -91,7 +92,7 @@ void ctl_housekeeping(struct ctld *d)
 	/* pruning: at most CTLD_PRUNE_MAX records a minute (a backlog, a
 	 * retention made shorter, goes over the minutes that follow), in
 	 * steps of CTLD_PRUNE_PASS between the loop's passes (ctl_prune_pass) */
-	d->prune_before = ctl_now() - (int64_t)d->cfg.audit_retention_days * 86400000;
+	d->prune_before = ctl_now() - (int64_t)d->cfg.audit_retention_days * VEIL_MS_PER_DAY;
 	d->prune_left = CTLD_PRUNE_MAX;
 }
 

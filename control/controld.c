@@ -25,6 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "veil_clock.h"
 #include "ctld_pvt.h"
 #include "metrics.h"
 
@@ -111,16 +112,9 @@ static void link_log(void *ctx, const char *msg)
 	ctl_log("link: %s", msg);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t idle_deadline(void)
 {
-	return mono_ms() + (int64_t)d.cfg.idle_timeout_s * 1000;
+	return (int64_t)veil_now_ms() + (int64_t)d.cfg.idle_timeout_s * 1000;
 }
 
 /* Can the members of group gid pass every directory down to dir (its
@@ -601,7 +595,7 @@ static void answer_pending(void)
 
 static void close_idle(void)
 {
-	int64_t now = mono_ms();
+	int64_t now = (int64_t)veil_now_ms();
 	for (int i = 0; i < CTLD_MAX_CLIENTS; i++)
 		if (clients[i].fd >= 0 && clients[i].state != C_PENDING &&
 		    clients[i].state != C_WORKING && now >= clients[i].deadline)
@@ -689,7 +683,7 @@ static int run(int lfd)
 			veil_link_server_poll(d.link);
 		if (ctl_now() >= next_housekeeping) {
 			ctl_housekeeping(&d);
-			next_housekeeping = ctl_now() + 60000;
+			next_housekeeping = ctl_now() + VEIL_MS_PER_MINUTE;
 		}
 		/* one step of pruning, a short transaction, between passes */
 		pruning = ctl_prune_pass(&d);

@@ -43,6 +43,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "veil_clock.h"
 #include "link_pvt.h"
 #include "veil_link.h"
 
@@ -88,13 +89,6 @@ const char *veil_link_msg_name(int type)
 	if (type <= VEIL_LINK_MSG_NONE || type >= VEIL_LINK_MSG_COUNT)
 		return "UNKNOWN";
 	return msg_name[type];
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static size_t align_up(size_t v)
@@ -204,7 +198,7 @@ struct veil_link *veil_link_create(uint32_t slots)
 	h->nslots = slots;
 	h->region_size = size;
 	if (RAND_bytes((unsigned char *)&h->epoch, sizeof(h->epoch)) != 1)
-		h->epoch = now_ns();
+		h->epoch = veil_now_ns();
 	bind_ptrs(l, slots);
 	for (int r = 0; r < 4; r++)
 		rte_ring_init(l->ring[r], r < 2 ? "down" : "up", slots,
@@ -214,7 +208,7 @@ struct veil_link *veil_link_create(uint32_t slots)
 		rte_ring_enqueue_elem(l->ring[1], &i, sizeof(i));
 		rte_ring_enqueue_elem(l->ring[3], &i, sizeof(i));
 	}
-	atomic_store(&h->heartbeat_ns[SIDE_CONTROLD], now_ns());
+	atomic_store(&h->heartbeat_ns[SIDE_CONTROLD], veil_now_ns());
 	__atomic_store_n(&h->magic, LINK_MAGIC, __ATOMIC_RELEASE);
 	return l;
 }
@@ -557,13 +551,13 @@ int veil_link_recv(struct veil_link *l, enum veil_link_msg *type, void *buf,
 
 void veil_link_heartbeat(struct veil_link *l)
 {
-	atomic_store(&l->hdr->heartbeat_ns[l->side], now_ns());
+	atomic_store(&l->hdr->heartbeat_ns[l->side], veil_now_ns());
 }
 
 uint64_t veil_link_peer_age_ms(const struct veil_link *l)
 {
 	uint64_t t = atomic_load(&l->hdr->heartbeat_ns[1 - l->side]);
-	uint64_t now = now_ns();
+	uint64_t now = veil_now_ns();
 	if (t == 0)
 		return UINT64_MAX;
 	return now > t ? (now - t) / 1000000u : 0;

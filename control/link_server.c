@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "veil_clock.h"
 #include "veil_link.h"
 
 #define MAX_WORKERS 64
@@ -68,13 +69,6 @@ struct veil_link_server {
 	uint64_t last_refusal_log_ms, refusals_unlogged;
 	struct veil_link_worker_counters counters[MAX_WORKERS];
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void logf_(struct veil_link_server *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -218,7 +212,7 @@ static void drop_peer(struct veil_link_server *s, const char *why)
 	s->link = NULL;
 	s->peer_hello = s->synced = s->resync = false;
 	s->n_repair = 0;
-	s->last_contact_ms = mono_ms();
+	s->last_contact_ms = veil_now_ms();
 }
 
 void veil_link_server_free(struct veil_link_server *s)
@@ -258,7 +252,7 @@ void veil_link_server_status(const struct veil_link_server *s,
 	st->seen = s->seen;
 	st->peer = s->peer;
 	st->last_contact_ms = s->last_contact_ms == 0 ? -1
-		: (int64_t)(mono_ms() - s->last_contact_ms);
+		: (int64_t)(veil_now_ms() - s->last_contact_ms);
 	st->connections = s->connections;
 	st->refused_peers = s->refused_peers;
 	st->refused_busy = s->refused_busy;
@@ -280,7 +274,7 @@ static void log_refusal(struct veil_link_server *s, const char *fmt, ...)
 static void log_refusal(struct veil_link_server *s, const char *fmt, ...)
 {
 	char msg[300];
-	uint64_t now = mono_ms();
+	uint64_t now = veil_now_ms();
 	if (s->last_refusal_log_ms != 0 && now - s->last_refusal_log_ms < 1000) {
 		s->refusals_unlogged++;
 		return;
@@ -352,7 +346,7 @@ static void take(struct veil_link_server *s, int fd)
 	s->connections++;
 	s->peer_hello = s->synced = s->resync = false;
 	s->n_repair = 0;
-	s->last_contact_ms = mono_ms();
+	s->last_contact_ms = veil_now_ms();
 	logf_(s, "dataplane pid %u (uid %u) connected", s->peer.pid, s->peer.uid);
 }
 
@@ -551,7 +545,7 @@ int veil_link_server_poll(struct veil_link_server *s)
 	 * taken below, then its region goes */
 	bool gone = veil_link_stale(s->link);
 	veil_link_heartbeat(s->link);
-	uint64_t age = veil_link_peer_age_ms(s->link), now = mono_ms();
+	uint64_t age = veil_link_peer_age_ms(s->link), now = veil_now_ms();
 	if (age != UINT64_MAX && age < now && now - age > s->last_contact_ms)
 		s->last_contact_ms = now - age;
 	while ((rc = veil_link_recv(s->link, &type, m.raw, &len)) != 0) {

@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <microhttpd.h>
 
+#include "veil_clock.h"
 #include "metrics.h"
 
 #define MAX_WORKERS 64
@@ -80,13 +81,6 @@ static struct {
 	int64_t last_ms;
 	uint64_t last_requests;
 } m = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the poll loop's side ---- */
 
@@ -219,7 +213,7 @@ void ctl_metrics_tick(struct ctld *d, unsigned callers)
 {
 	if (m.mhd == NULL)
 		return;
-	int64_t now = mono_ms();
+	int64_t now = (int64_t)veil_now_ms();
 	bool asked = d->requests != m.last_requests;
 	if (now - m.last_ms < (asked ? REFRESH_BUSY_MS : REFRESH_MS))
 		return;
@@ -400,7 +394,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
 			     const char *text)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text),
-		(void *)text, MHD_RESPMEM_PERSISTENT);
+		(void *)(uintptr_t)text, MHD_RESPMEM_PERSISTENT); /* read only */
 	if (r == NULL)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
@@ -487,7 +481,7 @@ int ctl_metrics_start(struct ctld *d, char *err, size_t errlen)
 	if (m.fd < 0)
 		return 0;
 	gather(d, 0);
-	m.last_ms = mono_ms();
+	m.last_ms = (int64_t)veil_now_ms();
 	/* the thread inherits this mask: signals go to the poll loop */
 	sigset_t all, old;
 	sigfillset(&all);

@@ -153,9 +153,10 @@ EVP_MAC_CTX *st_audit_mac(struct ctl_store *s)
 {
 	if (s->mac == NULL) {
 		EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		static char sha256[] = "SHA256"; /* OSSL_PARAM takes char * */
 		OSSL_PARAM params[] = {
 			OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-							 (char *)"SHA256", 0),
+							 sha256, 0),
 			OSSL_PARAM_construct_end(),
 		};
 		s->mac = mac ? EVP_MAC_CTX_new(mac) : NULL;

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "veil_clock.h"
 #include "veil_crypto.h"
 #include "veil_link.h"
 
@@ -136,13 +137,6 @@ static unsigned sync_done(void)
 	return dropped;
 }
 
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Handle a KEY_ADD: build the key in locked memory, wipe the message. */
 static int on_key(struct veil_engine *e, struct veil_link_key *k,
 		  const char *probe)
@@ -193,7 +187,7 @@ static int serve(struct veil_link *l, struct veil_engine *e, const char *probe,
 	printf("{\"event\":\"attach\",\"epoch\":\"%016llx\"}\n",
 	       (unsigned long long)veil_link_epoch(l));
 	fflush(stdout);
-	while (!stop && mono() < deadline) {
+	while (!stop && veil_now() < deadline) {
 		int rc = veil_link_recv(l, &type, m.raw, &len);
 		if (rc < 0) {
 			printf("{\"event\":\"bad_message\"}\n");
@@ -260,7 +254,7 @@ static struct veil_link *take_link(const char *path, int64_t want_uid,
 	}
 	struct veil_link *l;
 	while ((l = veil_link_attach(fd)) == NULL && errno == EAGAIN &&
-	       !stop && mono() < deadline)
+	       !stop && veil_now() < deadline)
 		usleep(10000);
 	if (l == NULL) {
 		printf("{\"event\":\"closed\",\"why\":\"%s\"}\n",
@@ -327,9 +321,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "veil-link-peer: engine: %s\n", strerror(errno));
 		return 1;
 	}
-	double deadline = mono() + timeout;
+	double deadline = veil_now() + timeout;
 	int rc = 2;
-	while (!stop && mono() < deadline) {
+	while (!stop && veil_now() < deadline) {
 		struct veil_link *l = take_link(path, want_uid, deadline);
 		if (l == NULL) {
 			usleep(50000);

@@ -182,11 +182,15 @@ static int subkey(struct ctl_wrap *w, const char *label)
 		return 0;
 	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
 	EVP_KDF_CTX *k = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
+	/* OSSL_PARAM takes char * and void *: its own copies of the texts */
+	static char sha256[] = "SHA256", salt[] = "veil-controld";
+	char info[32]; /* ll < 32, above */
+	memcpy(info, label, ll);
 	OSSL_PARAM p[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, sha256, 0),
 		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, w->kek, 32),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (char *)"veil-controld", 13),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (char *)label, ll),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, 13),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, ll),
 		OSSL_PARAM_construct_end(),
 	};
 	int ok = k != NULL && EVP_KDF_derive(k, w->sub, 32, p) == 1;

@@ -52,9 +52,9 @@ static int empty_v(const struct veil_siv_ctx *c, uint8_t v[VEIL_BLK])
 {
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "CMAC", NULL);
 	EVP_MAC_CTX *mc = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	static char cbc[] = "AES-128-CBC"; /* OSSL_PARAM takes char * */
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER,
-						 (char *)"AES-128-CBC", 0),
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cbc, 0),
 		OSSL_PARAM_construct_end(),
 	};
 	uint8_t t[VEIL_BLK];
@@ -122,7 +122,7 @@ static int ossl_decrypt(struct veil_engine *e, const struct veil_siv_ctx *c,
 		}
 		if (EVP_CIPHER_CTX_copy(s->work, s->tmpl) != 1 ||
 		    EVP_CIPHER_CTX_ctrl(s->work, EVP_CTRL_AEAD_SET_TAG, VEIL_BLK,
-					(void *)in) != 1)
+					(void *)(uintptr_t)in) != 1) /* read only */
 			goto out;
 		/* An authentication failure shows in Update or Final. */
 		if (EVP_DecryptUpdate(s->work, o, &outl, in + VEIL_BLK,

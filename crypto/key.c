@@ -80,9 +80,9 @@ static int cmac(const uint8_t k1[16], const uint8_t *msg, size_t len,
 {
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "CMAC", NULL);
 	EVP_MAC_CTX *mc = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	static char cbc[] = "AES-128-CBC"; /* OSSL_PARAM takes char * */
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER,
-						 (char *)"AES-128-CBC", 0),
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cbc, 0),
 		OSSL_PARAM_construct_end(),
 	};
 	size_t outl = 0;

@@ -100,8 +100,8 @@ static size_t octet_header(char *buf, uint32_t len)
 void sk_up_drop(struct sock_drv *d, struct sk_up *u, enum sk_drop why)
 {
 	static const char *const text[SK_DROP_COUNT] = {
-		[SK_DROP_QUEUE_FULL] = "its queue is full (queue_bytes; on_queue_full = "
-				       "drop, or UDP lines while TCP senders wait)",
+		[SK_DROP_QUEUE_FULL] = ("its queue is full (queue_bytes; on_queue_full "
+					"= drop, or UDP lines while TCP senders wait)"),
 		[SK_DROP_NO_MEMORY] = "out of memory",
 		[SK_DROP_SPOOL_FULL] = "its spool is full (spool_bytes)",
 		[SK_DROP_SPOOL_ERROR] = "its spool cannot be written or read",
@@ -366,8 +366,9 @@ static void up_connected(struct sock_drv *d, struct sk_up *u)
 		sk_up_fail(d, u, "TLS: out of memory");
 		return;
 	}
-	const char *name = u->cfg.tls_server_name[0] ? u->cfg.tls_server_name
-						     : u->cfg.host;
+	/* not const: SSL_set_tlsext_host_name() casts it to void * */
+	char *name = u->cfg.tls_server_name[0] ? u->cfg.tls_server_name
+					       : u->cfg.host;
 	unsigned char ipb[16];
 	bool is_ip = inet_pton(AF_INET, name, ipb) == 1 ||
 		     inet_pton(AF_INET6, name, ipb) == 1;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #define VEIL_MS_PER_DAY 86400000
+#define VEIL_MS_PER_MINUTE 60000
 #define VEIL_S_PER_DAY 86400
 
 static inline uint64_t veil_clock_ns_of(clockid_t id)

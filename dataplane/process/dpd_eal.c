@@ -26,7 +26,11 @@ int vdd_eal_start(struct vdd_run *r, int argc, char **argv)
 	/* the user's options, or the snapshot defaults */
 	int eargc = 0;
 	eargv[eargc++] = argv[0];
-	eargv[eargc++] = "--log-level=lib.eal:warning"; /* the user's wins */
+	/* rte_eal_init() takes char **: arrays of our own, not literals */
+	static char log_level[] = "--log-level=lib.eal:warning",
+		    no_huge[] = "--no-huge", no_pci[] = "--no-pci",
+		    no_shconf[] = "--no-shconf", no_telemetry[] = "--no-telemetry";
+	eargv[eargc++] = log_level; /* the user's wins */
 	bool user_eal = r->has_dd && r->dd > 1;
 	if (r->dpdk && !user_eal) {
 		fprintf(stderr, "veil-dataplane: [network] driver = dpdk needs EAL "
@@ -36,10 +40,10 @@ int vdd_eal_start(struct vdd_run *r, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!user_eal) {
-		eargv[eargc++] = "--no-huge";
-		eargv[eargc++] = "--no-pci";
-		eargv[eargc++] = "--no-shconf";
-		eargv[eargc++] = "--no-telemetry";
+		eargv[eargc++] = no_huge;
+		eargv[eargc++] = no_pci;
+		eargv[eargc++] = no_shconf;
+		eargv[eargc++] = no_telemetry;
 	} else
 		for (int i = 1; i < r->dd; i++)
 			eargv[eargc++] = argv[i];

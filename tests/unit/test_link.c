@@ -258,7 +258,7 @@ static void send_hs(int sock, const struct veil_link_handshake *hs, int fd,
 		char buf[CMSG_SPACE(sizeof(int) * 2)];
 		struct cmsghdr align;
 	} cm;
-	struct iovec iov = { .iov_base = (void *)hs, .iov_len = sizeof(*hs) };
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)hs, .iov_len = sizeof(*hs) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	memset(&cm, 0, sizeof(cm));
 	if (fd >= 0) {

@@ -660,10 +660,15 @@ static void test_sum(void **state)
 static void eal_up(void)
 {
 	static bool up;
-	char *eal[] = { "test_pkt", "--no-huge", "-m", "256", "--no-pci",
-			"--no-shconf", "--no-telemetry", "-l", "0",
-			"--log-level=lib.eal:error", "--vdev=net_ring0",
-			"--vdev=net_ring1", "--vdev=net_ring2", NULL };
+	/* rte_eal_init() takes char **: writable copies of the options */
+	static char a[][32] = { "test_pkt", "--no-huge", "-m", "256", "--no-pci",
+				"--no-shconf", "--no-telemetry", "-l", "0",
+				"--log-level=lib.eal:error", "--vdev=net_ring0",
+				"--vdev=net_ring1", "--vdev=net_ring2" };
+	char *eal[sizeof(a) / sizeof(a[0]) + 1];
+	for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
+		eal[i] = a[i];
+	eal[sizeof(a) / sizeof(a[0])] = NULL;
 	if (!up)
 		assert_true(rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1,
 					 eal) >= 0);

@@ -622,8 +622,9 @@ static void *tls_client_main(void *arg)
 	int fd = tcp_connect(t->port);
 	SSL *s = SSL_new(ctx);
 	SSL_set_fd(s, fd);
-	SSL_set1_host(s, "localhost");
-	SSL_set_tlsext_host_name(s, "localhost");
+	static char host[] = "localhost"; /* the macro casts it to void * */
+	SSL_set1_host(s, host);
+	SSL_set_tlsext_host_name(s, host);
 	t->handshake = SSL_connect(s);
 	if (t->handshake == 1) {
 		SSL_write(s, t->data, (int)strlen(t->data));

@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: LicenseRef-veil-proprietary */
+/*
+ * Two or more workers (dpd_worker.c has the loop they share): the
+ * distributor (the loop, on the main lcore) hands bursts to the lanes over
+ * a single-producer single-consumer ring each way, and gives their results
+ * back to the driver in the order it took them.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dpd_worker_pvt.h"
+
+/* ------------------------------------------------------------------ */
+/* Two or more workers: the distributor (this loop, on the main lcore),  */
+/* a single-producer single-consumer ring each way per worker, and the   */
+/* reorder step before the driver's tx.                                  */
+/* ------------------------------------------------------------------ */
+
+#define POOL_DEPTH 8 /* bursts in flight per worker */
+
+/* One burst on its way: the input lines copied (the driver's lines are
+ * valid only until its next rx), and the output as one segment per line
+ * (a worker's vdp_burst is valid only until its next burst). */
+struct desc {
+	uint64_t seq;
+	const struct vdd_keytab *kt; /* the keys it was admitted under */
+	unsigned n;
+	struct vdp_line in[VDP_BURST_MAX];
+	char *ibuf;
+	size_t icap;
+	struct vdp_burst ob;
+	struct vdp_seg oseg[VDP_BURST_MAX];
+	char *obuf;
+	size_t ocap;
+	uint64_t bytes_in, bytes_out; /* line ends included */
+};
+
+struct spsc {
+	_Atomic unsigned head, tail; /* head: consumer, tail: producer */
+	unsigned cap;                /* a power of two */
+	struct desc **slot;
+};
+
+struct lane {
+	struct vdd_pool *p;
+	unsigned idx;
+	struct vdp_worker *w;
+	struct spsc in, out;
+	const struct veil_key **key; /* by source, as given to its pipeline */
+	struct vdp_burst b;
+	uint64_t bytes_in, bytes_out;
+	double cpu;
+	/* its totals, for the distributor (published every burst) */
+	_Atomic uint64_t ctr[VEIL_LINK_CTR_COUNT];
+};
+
+struct vdd_pool {
+	struct vdd_worker *x;
+	unsigned n;
+	struct lane *lane;
+	struct desc *descs;
+	struct desc **free_d;
+	unsigned n_free, n_desc;
+	struct desc **inflight; /* by seq % n_desc */
+	uint64_t next_seq, tx_seq;
+	atomic_bool stop;
+};
+
+static bool spsc_push(struct spsc *r, struct desc *d)
+{
+	unsigned t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	unsigned h = atomic_load_explicit(&r->head, memory_order_acquire);
+	if (t - h == r->cap)
+		return false;
+	r->slot[t & (r->cap - 1)] = d;
+	atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+	return true;
+}
+
+static struct desc *spsc_pop(struct spsc *r)
+{
+	unsigned h = atomic_load_explicit(&r->head, memory_order_relaxed);
+	unsigned t = atomic_load_explicit(&r->tail, memory_order_acquire);
+	if (h == t)
+		return NULL;
+	struct desc *d = r->slot[h & (r->cap - 1)];
+	atomic_store_explicit(&r->head, h + 1, memory_order_release);
+	return d;
+}
+
+static void idle(unsigned *spins)
+{
+	if (++*spins < 64)
+		return;
+	if (*spins < 4096)
+		sched_yield(); /* fewer cores than lcores: let the others run */
+	else
+		usleep(SPIN_SLEEP_US);
+}
+
+static bool grow_buf(char **b, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return true;
+	size_t c = *cap ? *cap : 1 << 16;
+	while (c < need)
+		c *= 2;
+	char *nb = realloc(*b, c);
+	if (nb == NULL)
+		return false;
+	*b = nb;
+	*cap = c;
+	return true;
+}
+
+struct vdd_pool *vdd_pool_new(struct vdd_worker *x, struct vdp_worker **pipes,
+			      unsigned n)
+{
+	if (n < 1 || n > VDD_MAX_WORKERS) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct vdd_pool *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	p->x = x;
+	p->n = n;
+	p->n_desc = n * POOL_DEPTH;
+	unsigned cap = 1;
+	while (cap < p->n_desc)
+		cap *= 2;
+	p->lane = calloc(n, sizeof(*p->lane));
+	p->descs = calloc(p->n_desc, sizeof(*p->descs));
+	p->free_d = calloc(p->n_desc, sizeof(*p->free_d));
+	p->inflight = calloc(p->n_desc, sizeof(*p->inflight));
+	if (p->lane == NULL || p->descs == NULL || p->free_d == NULL ||
+	    p->inflight == NULL)
+		goto fail;
+	for (unsigned i = 0; i < n; i++) {
+		struct lane *l = &p->lane[i];
+		l->p = p;
+		l->idx = i;
+		l->w = pipes[i];
+		l->in.cap = l->out.cap = cap;
+		l->in.slot = calloc(cap, sizeof(*l->in.slot));
+		l->out.slot = calloc(cap, sizeof(*l->out.slot));
+		l->key = calloc(x->n_src, sizeof(*l->key));
+		if (l->in.slot == NULL || l->out.slot == NULL || l->key == NULL)
+			goto fail;
+	}
+	for (unsigned i = 0; i < p->n_desc; i++)
+		p->free_d[p->n_free++] = &p->descs[i];
+	x->pool = p;
+	atomic_store(&x->sh->worker_gen, 0);
+	x->sh->n_workers = n;
+	return p;
+fail:
+	vdd_pool_free(p);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void vdd_pool_free(struct vdd_pool *p)
+{
+	if (p == NULL)
+		return;
+	for (unsigned i = 0; p->lane != NULL && i < p->n; i++) {
+		free(p->lane[i].in.slot);
+		free(p->lane[i].out.slot);
+		free(p->lane[i].key);
+	}
+	for (unsigned i = 0; p->descs != NULL && i < p->n_desc; i++) {
+		struct desc *d = &p->descs[i];
+		if (d->ibuf != NULL)
+			explicit_bzero(d->ibuf, d->icap); /* names */
+		if (d->obuf != NULL)
+			explicit_bzero(d->obuf, d->ocap);
+		free(d->ibuf);
+		free(d->obuf);
+	}
+	if (p->x != NULL && p->x->pool == p)
+		p->x->pool = NULL;
+	free(p->lane);
+	free(p->descs);
+	free(p->free_d);
+	free(p->inflight);
+	free(p);
+}
+
+double vdd_pool_lane_cpu(const struct vdd_pool *p, unsigned i)
+{
+	return i < p->n ? p->lane[i].cpu : 0;
+}
+
+/* A worker's totals, from its pipeline and its bytes. */
+static void lane_publish(struct lane *l)
+{
+	uint64_t t[VEIL_LINK_CTR_COUNT] = { 0 };
+	vdd_add_pipeline(t, l->w, l->p->x->n_src);
+	t[VEIL_LINK_CTR_BYTES_IN] = l->bytes_in;
+	t[VEIL_LINK_CTR_BYTES_OUT] = l->bytes_out;
+	for (unsigned i = 0; i < VEIL_LINK_CTR_COUNT; i++)
+		atomic_store_explicit(&l->ctr[i], t[i], memory_order_relaxed);
+}
+
+/* Rewrite one burst on worker @p l, the output copied into the burst. */
+static void lane_burst(struct lane *l, struct desc *d)
+{
+	const struct vdd_keytab *kt = d->kt;
+	for (unsigned s = 0; s < l->p->x->n_src && s < kt->n; s++)
+		if (l->key[s] != kt->key[s]) {
+			l->key[s] = kt->key[s];
+			vdp_worker_set_key(l->w, s, kt->key[s]);
+		}
+	vdp_process_burst(l->w, d->in, d->n, &l->b);
+	size_t need = 0;
+	for (unsigned i = 0; i < d->n; i++)
+		if (l->b.line[i].verdict == VDP_FORWARD)
+			need += l->b.line[i].len;
+	bool room = grow_buf(&d->obuf, &d->ocap, need + 1);
+	size_t o = 0;
+	d->bytes_out = 0;
+	for (unsigned i = 0; i < d->n; i++) {
+		struct vdp_out *ol = &d->ob.line[i];
+		*ol = l->b.line[i];
+		ol->n_segs = 1;
+		ol->first_seg = i;
+		if (ol->verdict != VDP_FORWARD)
+			continue;
+		if (!room) {
+			/* no memory for the output: never forwarded as is */
+			ol->verdict = VDP_DROP;
+			ol->reason = VDP_R_CRYPTO;
+			continue;
+		}
+		size_t len = ol->len ? vdp_burst_copy(&l->b, i, d->obuf + o,
+						       d->ocap - o) : 0;
+		d->oseg[i] = (struct vdp_seg){ d->obuf + o, (uint32_t)len, 0, 0,
+					      false };
+		ol->len = (uint32_t)len;
+		o += len;
+		d->bytes_out += len + 1;
+	}
+	d->ob.n = d->n;
+	d->ob.segs = d->oseg;
+	l->bytes_in += d->bytes_in;
+	l->bytes_out += d->bytes_out;
+	lane_publish(l);
+}
+
+int vdd_pool_lane_run(struct vdd_pool *p, unsigned i)
+{
+	struct lane *l = &p->lane[i];
+	struct timespec a, b;
+	unsigned spins = 0;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+	for (;;) {
+		struct desc *d = spsc_pop(&l->in);
+		if (d == NULL) {
+			if (atomic_load_explicit(&p->stop, memory_order_acquire) &&
+			    spsc_pop(&l->in) == NULL)
+				break;
+			idle(&spins);
+			continue;
+		}
+		spins = 0;
+		lane_burst(l, d);
+		while (!spsc_push(&l->out, d)) /* never full: n_desc slots */
+			idle(&spins);
+	}
+	lane_publish(l);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+	l->cpu = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	return 0;
+}
+
+/* The results back in sequence order, to the driver: what is ready, or
+ * (@p all) everything in flight. @return 0, or -1 after a failed tx (the
+ * rest still goes to the driver, which counts it lost). */
+int vdd_pool_complete(struct vdd_pool *p, bool all)
+{
+	int rc = 0;
+	unsigned spins = 0;
+	while (p->tx_seq < p->next_seq) {
+		struct lane *l = &p->lane[p->tx_seq % p->n];
+		struct desc *d = spsc_pop(&l->out);
+		if (d == NULL) {
+			if (!all)
+				break;
+			idle(&spins);
+			continue;
+		}
+		spins = 0;
+		/* the reorder step: worker seq % n returns its bursts in the
+		 * order it took them, so this is burst tx_seq */
+		if (d->seq != p->tx_seq)
+			abort();
+		if (vdr_tx(p->x->drv, &d->ob) < 0)
+			rc = -1;
+		p->inflight[d->seq % p->n_desc] = NULL;
+		p->tx_seq++;
+		if (d->icap > (1u << 22)) { /* a burst of long lines: give back */
+			explicit_bzero(d->ibuf, d->icap);
+			free(d->ibuf);
+			d->ibuf = NULL;
+			d->icap = 0;
+		}
+		p->free_d[p->n_free++] = d;
+	}
+	return rc;
+}
+
+/* The oldest key table a burst in flight was admitted under, else the
+ * newest the distributor took: the main lcore frees older ones. */
+void vdd_pool_ack(struct vdd_pool *p)
+{
+	const struct vdd_keytab *t = p->x->seen;
+	if (p->tx_seq < p->next_seq)
+		t = p->inflight[p->tx_seq % p->n_desc]->kt;
+	if (t != NULL)
+		atomic_store_explicit(&p->x->sh->worker_gen, t->gen,
+				      memory_order_release);
+}
+
+int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n)
+{
+	int rc = 0;
+	unsigned spins = 0;
+	while (p->n_free == 0) {
+		if (vdd_pool_complete(p, false) != 0)
+			rc = -1;
+		if (p->n_free == 0)
+			idle(&spins);
+	}
+	struct desc *d = p->free_d[--p->n_free];
+	size_t need = 0;
+	for (unsigned i = 0; i < n; i++)
+		need += in[i].len;
+	if (!grow_buf(&d->ibuf, &d->icap, need + 1)) {
+		p->free_d[p->n_free++] = d;
+		return -2; /* not taken */
+	}
+	size_t o = 0;
+	d->bytes_in = 0;
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(d->ibuf + o, in[i].data, in[i].len);
+		d->in[i] = (struct vdp_line){ d->ibuf + o, in[i].len, in[i].src };
+		o += in[i].len;
+		d->bytes_in += in[i].len + 1;
+	}
+	d->n = n;
+	d->kt = p->x->seen;
+	d->seq = p->next_seq++;
+	p->inflight[d->seq % p->n_desc] = d;
+	while (!spsc_push(&p->lane[d->seq % p->n].in, d))
+		idle(&spins);
+	if (vdd_pool_complete(p, false) != 0)
+		rc = -1;
+	return rc;
+}
+
+/* Totals and per-worker counters (sh->wctr) for the link: each worker's
+ * own, with what only the distributor sees (oversize lines, held lines,
+ * the driver's exact byte counts) on worker 0. */
+void vdd_pool_counters(struct vdd_pool *p, uint64_t *t, const struct vdr_stats *st,
+			  unsigned held, uint64_t abandoned)
+{
+	uint64_t w[VDD_MAX_WORKERS][VEIL_LINK_CTR_COUNT];
+	uint64_t bin = 0, bout = 0;
+	for (unsigned i = 0; i < p->n; i++) {
+		for (unsigned c = 0; c < VEIL_LINK_CTR_COUNT; c++) {
+			w[i][c] = atomic_load_explicit(&p->lane[i].ctr[c],
+						       memory_order_relaxed);
+			t[c] += w[i][c];
+		}
+		bin += w[i][VEIL_LINK_CTR_BYTES_IN];
+		bout += w[i][VEIL_LINK_CTR_BYTES_OUT];
+	}
+	w[0][VEIL_LINK_CTR_DROP_OVERSIZE] += st->rx_oversize;
+	w[0][VEIL_LINK_CTR_LINES_IN] += st->rx_oversize + held + abandoned;
+	w[0][VEIL_LINK_CTR_LINES_DROPPED] += st->rx_oversize;
+	w[0][VEIL_LINK_CTR_LINES_HELD] = held;
+	w[0][VEIL_LINK_CTR_LINES_NOT_WRITTEN] = st->tx_lost + abandoned;
+	/* the output is shared: the lines it lost come off the workers' out
+	 * in worker order, so that the rows add up to the totals */
+	w[0][VEIL_LINK_CTR_LINES_HELD] += st->tx_held;
+	uint64_t lost = st->tx_lost + st->tx_held;
+	for (unsigned i = 0; i < p->n && lost > 0; i++) {
+		uint64_t k = lost < w[i][VEIL_LINK_CTR_LINES_OUT]
+				     ? lost : w[i][VEIL_LINK_CTR_LINES_OUT];
+		w[i][VEIL_LINK_CTR_LINES_OUT] -= k;
+		lost -= k;
+	}
+	w[0][VEIL_LINK_CTR_BYTES_IN] += st->rx_bytes - bin;
+	w[0][VEIL_LINK_CTR_BYTES_OUT] += st->tx_bytes - bout;
+	t[VEIL_LINK_CTR_DROP_OVERSIZE] = st->rx_oversize;
+	t[VEIL_LINK_CTR_LINES_IN] += st->rx_oversize + held + abandoned;
+	t[VEIL_LINK_CTR_LINES_DROPPED] += st->rx_oversize;
+	t[VEIL_LINK_CTR_LINES_HELD] = held;
+	t[VEIL_LINK_CTR_LINES_OUT] -= st->tx_lost + st->tx_held;
+	t[VEIL_LINK_CTR_LINES_HELD] += st->tx_held;
+	t[VEIL_LINK_CTR_LINES_NOT_WRITTEN] = st->tx_lost + abandoned;
+	t[VEIL_LINK_CTR_BYTES_IN] = st->rx_bytes;
+	t[VEIL_LINK_CTR_BYTES_OUT] = st->tx_bytes;
+	for (unsigned i = 0; i < p->n; i++)
+		for (unsigned c = 0; c < VEIL_LINK_CTR_COUNT; c++)
+			atomic_store_explicit(&p->x->sh->wctr[i][c], w[i][c],
+					      memory_order_relaxed);
+}
+
+void vdd_pool_stop(struct vdd_pool *p)
+{
+	atomic_store_explicit(&p->stop, true, memory_order_release);
+}
