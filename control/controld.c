@@ -22,6 +22,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "ctld_pvt.h"
 
 #ifndef SO_PEERGROUPS
@@ -45,6 +47,20 @@ static const char usage[] =
 	"See veil-controld(8) and veil.conf(5).\n";
 
 static volatile sig_atomic_t stopping, reload_wanted;
+
+/* systemd's watchdog (WatchdogSec=): a ping every half period from the
+ * poll loop, so that a loop that hangs is restarted. 0: not asked for. */
+static uint64_t watchdog_usec;
+static int64_t next_watchdog;
+
+/* Tell systemd (Type=notify) where we are; without $NOTIFY_SOCKET, as
+ * under -f in a terminal or in the tests, sd_notify does nothing. */
+static void notify(const char *state)
+{
+	int rc = sd_notify(0, state);
+	if (rc < 0)
+		ctl_log("sd_notify(%s): %s", state, strerror(-rc));
+}
 
 static void on_signal(int sig)
 {
@@ -108,6 +124,14 @@ static int64_t mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void watchdog_ping(void)
+{
+	if (watchdog_usec == 0 || mono_ms() < next_watchdog)
+		return;
+	notify("WATCHDOG=1");
+	next_watchdog = mono_ms() + (int64_t)(watchdog_usec / 2000);
 }
 
 static int64_t idle_deadline(void)
@@ -593,9 +617,20 @@ static int run(int lfd)
 	int64_t next_housekeeping = 0;
 
 	while (!stopping) {
+		watchdog_ping();
 		if (reload_wanted) {
 			reload_wanted = 0;
+			/* MONOTONIC_USEC: systemd 253's Type=notify-reload
+			 * wants it; older ones ignore it */
+			char msg[64];
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+				 (unsigned long long)ts.tv_sec * 1000000ULL +
+				 (unsigned long long)ts.tv_nsec / 1000);
+			notify(msg);
 			ctl_reload(&d);
+			notify("READY=1");
 		}
 		int n = 0;
 		pfd[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
@@ -773,8 +808,12 @@ int main(int argc, char **argv)
 	}
 	ctl_log("serving %u tenants on %s (crypto %s, link %s)", d.n_tenants,
 	       d.cfg.socket_path, veil_engine_name(d.engine), d.cfg.link_socket);
+	if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)
+		watchdog_usec = 0;
+	notify("READY=1");
 	int rc = run(lfd);
 
+	notify("STOPPING=1");
 	ctl_log("stopping after %llu requests", (unsigned long long)d.requests);
 	for (int i = 0; i < CTLD_MAX_CLIENTS; i++)
 		if (clients[i].fd >= 0)

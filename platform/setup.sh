@@ -14,6 +14,7 @@ PACKAGES=(
 	libipsec-mb-dev                              # intel-ipsec-mb 1.3
 	libssl-dev                                   # OpenSSL 3
 	libsqlite3-dev libjansson-dev libinih-dev    # controld: state, API, config
+	libsystemd-dev                               # controld: sd_notify (Type=notify)
 	libyajl-dev libpcre2-dev                     # dataplane: JSON lines, regex extractor
 	sqlite3                                      # tests edit the database
 	libcmocka-dev                                # unit tests
