@@ -31,13 +31,20 @@ need() { # packages
 build() {
 	[ "$(id -u)" -eq 0 ] || { echo "vm: build needs root (mkosi)" >&2; exit 1; }
 	need mkosi debootstrap systemd-container e2fsprogs qemu-utils
-	ls build/pkg/veil_*.deb >/dev/null 2>&1 || bash platform/package.sh
+	# the package of this tree, built afresh
+	bash platform/package.sh
 	rm -rf "$out"
 	mkdir -p "$out/mkosi"
 	cp -a platform/vm/. "$out/mkosi/"
 	cp build/pkg/veil_*.deb "$out/mkosi/mkosi.extra/root/"
 	echo "vm: mkosi (log: build/vm/mkosi.log)"
 	mkdir -p build/vm-cache # downloaded packages, kept for the next build
+	# mkosi runs apt and the scripts in systemd-nspawn, which removes its
+	# propagation directory only from a tmpfs: /run is not one on a host
+	# that systemd did not boot
+	mkdir -p /run/systemd/nspawn
+	findmnt -n -o FSTYPE /run/systemd/nspawn | grep -qx tmpfs ||
+		mount -t tmpfs -o mode=0755 tmpfs /run/systemd/nspawn
 	(cd "$out/mkosi" && mkosi -f --cache "$top/build/vm-cache" build) >"$out/mkosi.log" 2>&1 || {
 		tail -30 "$out/mkosi.log" >&2
 		echo "vm: mkosi failed (build/vm/mkosi.log)" >&2
