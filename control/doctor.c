@@ -268,9 +268,9 @@ static void check_iommu(struct report *r, const struct doc_config *c)
 		    "anywhere (needs CAP_SYS_RAWIO)");
 	else
 		add(r, "iommu", need, "turn the IOMMU on (intel_iommu=on / amd_iommu=on), or "
-		    "in a VM without one: modprobe vfio enable_unsafe_noiommu_mode=1, or "
-		    "bind the ports to uio_pci_generic", "no IOMMU and vfio's no-IOMMU "
-		    "mode is off: vfio-pci cannot take a port");
+		    "where there is none (a VM): driverctl set-override ADDRESS "
+		    "uio_pci_generic (Debian's kernel has no vfio no-IOMMU mode)",
+		    "no IOMMU and vfio's no-IOMMU mode is off: vfio-pci cannot take a port");
 }
 
 static bool dpdk_driver(const char *drv)
