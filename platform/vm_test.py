@@ -127,12 +127,13 @@ class Console:
         m = self.read_until(r"%s-(\d+)-END" % mark, secs)
         if m is None:
             return None, self.log[start:]
-        out = self.log[start:m.start()]
+        out = re.sub(r"\x1b\[\?2004[hl]", "", self.log[start:m.start()])
         first, _, rest = out.partition("\n")
         if mark in first:  # the command, echoed (before stty -echo)
             out = rest
-        out = re.sub(r"^(root@veil-lab:~# )+", "", out)  # the prompt before it
-        return int(m.group(1)), out.replace("\x1b[?2004l", "").replace("\x1b[?2004h", "")
+        # the prompt (and the end of the line before it)
+        out = re.sub(r"^\s*(root@veil-lab:~# )+", "", out)
+        return int(m.group(1)), out
 
 
 def main():
