@@ -235,8 +235,11 @@ def main():
         say("resolved %s -> %s in the VM" % (tok, names[0]))
         checked.append("token resolved with veilctl in the VM")
         con.s.sendall(b"systemctl poweroff\n")
+        # keep reading the console: an unread serial socket stalls the
+        # guest's console writes, and the shutdown with them
+        con.read_until(r"reboot: Power down", 300)
         try:
-            proc.wait(timeout=300)
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             die("the VM did not power off", con)
         checked.append("shut down")
