@@ -225,7 +225,7 @@ static void check_hugepages(struct report *r, const struct doc_config *c)
 	enum status need = !strcmp(c->driver, "dpdk") ? FAIL : WARN;
 	const char *fix = "reserve them: echo 512 > /sys/kernel/mm/hugepages/"
 			  "hugepages-2048kB/nr_hugepages, and for every boot "
-			  "vm.nr_hugepages = 512 in /etc/sysctl.d/veil.conf (docs/operations.md)";
+			  "vm.nr_hugepages = 512 in /etc/sysctl.d/veil-hugepages.conf (docs/operations.md)";
 	if (bytes == 0)
 		add(r, "hugepages", need, fix, "no hugepages reserved%s", mnt ? "" : ", hugetlbfs not mounted");
 	else if (!mnt)
