@@ -210,22 +210,6 @@ static int handler(void *user, const char *section, const char *name,
 	return 0;
 }
 
-int veil_ini_parse(const char *path,
-		   int (*h)(void *user, const char *section, const char *name,
-			    const char *value),
-		   void *user, const char *msg, char *err, size_t errlen)
-{
-	errno = 0;
-	int rc = ini_parse(path, h, user);
-	if (rc == -1)
-		snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : ENOENT));
-	else if (rc == -2)
-		snprintf(err, errlen, "%s: out of memory", path);
-	else if (rc > 0)
-		snprintf(err, errlen, "%s:%d: %s", path, rc, msg[0] ? msg : "syntax error");
-	return rc == 0 ? 0 : -1;
-}
-
 int ctl_config_load(struct ctl_config *c, const char *path, char *err,
 		    size_t errlen)
 {

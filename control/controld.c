@@ -25,6 +25,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "veil_clock.h"
 #include "ctld_pvt.h"
 #include "metrics.h"
@@ -50,6 +52,20 @@ static const char usage[] =
 	"See veil-controld(8) and veil.conf(5).\n";
 
 static volatile sig_atomic_t stopping, reload_wanted;
+
+/* systemd's watchdog (WatchdogSec=): a ping every half period from the
+ * poll loop, so that a loop that hangs is restarted. 0: not asked for. */
+static uint64_t watchdog_usec;
+static int64_t next_watchdog;
+
+/* Tell systemd (Type=notify) where we are; without $NOTIFY_SOCKET, as
+ * under -f in a terminal or in the tests, sd_notify does nothing. */
+static void notify(const char *state)
+{
+	int rc = sd_notify(0, state);
+	if (rc < 0)
+		ctl_log("sd_notify(%s): %s", state, strerror(-rc));
+}
 
 static void on_signal(int sig)
 {
@@ -110,6 +126,14 @@ static void link_log(void *ctx, const char *msg)
 {
 	(void)ctx;
 	ctl_log("link: %s", msg);
+}
+
+static void watchdog_ping(void)
+{
+	if (watchdog_usec == 0 || (int64_t)veil_now_ms() < next_watchdog)
+		return;
+	notify("WATCHDOG=1");
+	next_watchdog = (int64_t)veil_now_ms() + (int64_t)(watchdog_usec / 2000);
 }
 
 static int64_t idle_deadline(void)
@@ -654,9 +678,20 @@ static int run(int lfd)
 	int wfd = ctl_worker_fd(&d);
 
 	while (!stopping) {
+		watchdog_ping();
 		if (reload_wanted) {
 			reload_wanted = 0;
+			/* MONOTONIC_USEC: systemd 253's Type=notify-reload
+			 * wants it; older ones ignore it */
+			char msg[64];
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+				 (unsigned long long)ts.tv_sec * 1000000ULL +
+				 (unsigned long long)ts.tv_nsec / 1000);
+			notify(msg);
 			ctl_reload(&d);
+			notify("READY=1");
 		}
 		int n = 0;
 		pfd[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
@@ -875,8 +910,12 @@ int main(int argc, char **argv)
 	}
 	ctl_log("serving %u tenants on %s (crypto %s, link %s)", d.n_tenants,
 	       d.cfg.socket_path, veil_engine_name(d.engine), d.cfg.link_socket);
+	if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)
+		watchdog_usec = 0;
+	notify("READY=1");
 	int rc = run(lfd);
 
+	notify("STOPPING=1");
 	ctl_log("stopping after %llu requests", (unsigned long long)d.requests);
 	ctl_worker_stop(&d);
 	for (int i = 0; i < CTLD_MAX_CLIENTS; i++)

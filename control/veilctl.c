@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "doctor.h"
 #include "veil_control.h"
 #include "veilctl_pvt.h"
 #include "veilctl_text.h"
@@ -64,6 +65,8 @@ static const char usage[] =
 	"                                         change a setting at run time\n"
 	"                                         (key_retention_days,\n"
 	"                                         audit_retention_days, rate_limit)\n"
+	"  doctor [-c FILE]                       is this host fit to run veil?\n"
+	"                                         (hugepages, NICs, CPU, clock, ...)\n"
 	"\n"
 	"options:\n"
 	"  --socket PATH   controld's socket (default " VEIL_DEFAULT_SOCKET ", or $VEIL_SOCKET)\n"
@@ -761,6 +764,11 @@ static bool confirmed_or_told(int argc, char **argv)
 	return false;
 }
 
+static int cmd_doctor(int argc, char **argv)
+{
+	return veilctl_doctor(argc, argv, socket_path, json_out);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -772,7 +780,7 @@ int main(int argc, char **argv)
 		{ "tenant", cmd_tenant, help_tenant }, { "key", cmd_key, help_key },
 		{ "resolve", cmd_resolve, help_resolve }, { "lookup", cmd_lookup, help_lookup },
 		{ "audit", cmd_audit, help_audit }, { "role", cmd_role, help_role },
-		{ "config", cmd_config, help_config },
+		{ "config", cmd_config, help_config }, { "doctor", cmd_doctor, help_doctor },
 	};
 	socket_path = getenv("VEIL_SOCKET") ? getenv("VEIL_SOCKET") : VEIL_DEFAULT_SOCKET;
 	int i = 1;

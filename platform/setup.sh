@@ -16,6 +16,7 @@ PACKAGES=(
 	zlib1g-dev                                   # dataplane: the spool's CRC-32
 	libsqlite3-dev libjansson-dev libinih-dev    # controld: state, API, config
 	libmicrohttpd-dev                            # controld: the metrics endpoint
+	libsystemd-dev                               # controld: sd_notify (Type=notify)
 	libyajl-dev libpcre2-dev                     # dataplane: JSON lines, regex extractor
 	sqlite3                                      # tests edit the database
 	libcmocka-dev                                # unit tests
