@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "byok.h"
 #include "ctld_pvt.h"
 
 #define MIN_JUSTIFICATION 8
@@ -434,10 +435,14 @@ static json_t *tenant_json(struct ctld *d, struct ctl_tenant *t)
 		}
 		sqlite3_finalize(st);
 	}
-	return json_pack("{s:s, s:s, s:i, s:i, s:o}", "tenant", t->id,
-			 "state", t->locked ? "locked" : "active",
-			 "current_version", (int)t->current,
-			 "roll_days", (int)t->roll_days, "versions", versions);
+	json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:o}", "tenant", t->id,
+			      "state", t->locked ? "locked" : "active",
+			      "current_version", (int)t->current,
+			      "roll_days", (int)t->roll_days, "versions", versions);
+	json_t *byok = ctl_byok_json(d, t);
+	if (byok != NULL)
+		json_object_set_new(o, "byok", byok);
+	return o;
 }
 
 static json_t *cmd_tenant_list(struct ctld *d, const struct ctl_caller *who, json_t *req)
@@ -754,7 +759,7 @@ static json_t *cmd_resolve(struct ctld *d, const struct ctl_caller *who, json_t 
 	if (!justification_ok(just))
 		return refuse(d, who, "resolve", t->id, JUSTIFICATION_RULE);
 	if (t->locked)
-		return refuse(d, who, "resolve", t->id, "tenant is locked");
+		return refuse(d, who, "resolve", t->id, ctl_byok_locked_why(d, t));
 	json_t *tokens = json_array();
 	if (collect_tokens(req, tokens, &why) != 0) {
 		json_decref(tokens);
@@ -859,7 +864,7 @@ static json_t *cmd_lookup(struct ctld *d, const struct ctl_caller *who, json_t *
 	if (!justification_ok(just))
 		return refuse(d, who, "lookup", t->id, JUSTIFICATION_RULE);
 	if (t->locked)
-		return refuse(d, who, "lookup", t->id, "tenant is locked");
+		return refuse(d, who, "lookup", t->id, ctl_byok_locked_why(d, t));
 	char rwhy[192];
 	if (!rate_ok(d, who->uid, 1, true, rwhy, sizeof(rwhy)))
 		return refuse(d, who, "lookup", t->id, rwhy);
@@ -1391,6 +1396,7 @@ static const struct command {
 	{ "tenant.list", VEIL_ROLE_READER, cmd_tenant_list, false },
 	{ "tenant.show", VEIL_ROLE_READER, cmd_tenant_show, false },
 	{ "tenant.set", VEIL_ROLE_ADMIN, cmd_tenant_set, true },
+	{ "tenant.byok", VEIL_ROLE_ADMIN, ctl_cmd_tenant_byok, true },
 	{ "key.list", VEIL_ROLE_READER, cmd_tenant_show, false },
 	{ "key.roll", VEIL_ROLE_ADMIN, cmd_key_roll, true },
 	{ "key.destroy", VEIL_ROLE_ADMIN, cmd_key_destroy, true },

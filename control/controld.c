@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "byok.h"
 #include "ctld_pvt.h"
 #include "metrics.h"
 
@@ -623,6 +624,7 @@ static int run(int lfd)
 			ctl_housekeeping(&d);
 			next_housekeeping = ctl_now() + 60000;
 		}
+		ctl_byok_tick(&d);
 		ctl_refusals_flush(&d, false);
 		close_idle();
 		ctl_metrics_tick(&d, (unsigned)n - 1);
@@ -746,7 +748,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (ctl_settings_load(&d, err, sizeof(err)) != 0 ||
-	    ctl_tenants_load(&d, err, sizeof(err)) != 0) {
+	    ctl_tenants_load(&d, err, sizeof(err)) != 0 ||
+	    ctl_byok_init(&d, err, sizeof(err)) != 0) {
 		ctl_log("%s", err);
 		return 1;
 	}
@@ -793,6 +796,7 @@ int main(int argc, char **argv)
 	unlink(d.cfg.socket_path);
 	veil_link_server_free(d.link);
 	ctl_tenants_free(&d);
+	ctl_byok_free(&d);
 	veil_engine_free(d.engine);
 	ctl_store_close(&d.store);
 	return rc == 0 ? 0 : 1;

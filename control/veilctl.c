@@ -38,6 +38,11 @@ static const char usage[] =
 	"                                         a locked tenant's tokens are\n"
 	"                                         never resolved or looked up\n"
 	"  tenant roll-every TENANT DAYS          automatic key roll (0: never)\n"
+	"  tenant byok enable|rotate TENANT --key-label L [--key-id HEX] --reason TEXT\n"
+	"  tenant byok disable TENANT --reason TEXT\n"
+	"                                         wrap the tenant's keys under its own\n"
+	"                                         RSA key on the [byok] token, or\n"
+	"                                         back under the master key\n"
 	"  key list TENANT | key roll TENANT      versions; make a new current one\n"
 	"  key destroy TENANT VERSION --reason TEXT --yes\n"
 	"                                         crypto-shred an old version; the\n"
@@ -255,6 +260,22 @@ static int print_tenant(json_t *t)
 	if (num(t, "roll_days") > 0)
 		printf(", rolled every %lld days", num(t, "roll_days"));
 	putchar('\n');
+	json_t *b = json_object_get(t, "byok");
+	if (b != NULL && json_is_true(json_object_get(b, "enabled")))
+		printf("  own key (BYOK): token \"%s\", key \"%s\", KEK version %lld\n",
+		       str(b, "token"), str(b, "key_label"), num(b, "kek_version"));
+	if (b != NULL && json_object_get(b, "unreachable_since_ms")) {
+		char when[32];
+		fmt_time(num(b, "unreachable_since_ms"), when, sizeof(when));
+		printf("  its key is unreachable since %s: %s\n", when,
+		       str(b, "unreachable_why"));
+	}
+	if (b != NULL && json_object_get(b, "locked_since_ms")) {
+		char when[32];
+		fmt_time(num(b, "locked_since_ms"), when, sizeof(when));
+		printf("  locked since %s by the BYOK lockdown: %s\n", when,
+		       str(b, "locked_why"));
+	}
 	printf("  %-8s %-21s %s\n", "VERSION", "CREATED", "STATE");
 	json_array_foreach(json_object_get(t, "versions"), i, v) {
 		char when[32];
@@ -278,6 +299,50 @@ static int tenant_set(const char *tenant, json_t *change)
 		return fail(a);
 	if (!json_out)
 		print_tenant(json_object_get(a, "tenant"));
+	json_decref(a);
+	return EXIT_OK;
+}
+
+/* tenant byok ACTION TENANT [--key-label L] [--key-id HEX] --reason TEXT */
+static int tenant_byok(int argc, char **argv)
+{
+	const char *label = NULL, *key_id = NULL, *reason = NULL;
+	for (int i = 4; i < argc; i++) {
+		const char **dst = !strcmp(argv[i], "--key-label") ? &label :
+				   !strcmp(argv[i], "--key-id") ? &key_id :
+				   !strcmp(argv[i], "--reason") ? &reason : NULL;
+		if (dst == NULL || i + 1 >= argc) {
+			fprintf(stderr, "veilctl: tenant byok: unexpected \"%s\"\n",
+				esc(argv[i]));
+			return EXIT_USAGE;
+		}
+		*dst = argv[++i];
+	}
+	if (reason == NULL || (strcmp(argv[2], "disable") && label == NULL)) {
+		fputs("usage: veilctl tenant byok enable|rotate TENANT --key-label L "
+		      "[--key-id HEX] --reason TEXT\n"
+		      "       veilctl tenant byok disable TENANT --reason TEXT\n", stderr);
+		return EXIT_USAGE;
+	}
+	json_t *req = json_pack("{s:s, s:s, s:s, s:s}", "cmd", "tenant.byok", "tenant",
+				argv[3], "action", argv[2], "reason", reason);
+	if (label != NULL)
+		json_object_set_new(req, "key_label", json_string(label));
+	if (key_id != NULL)
+		json_object_set_new(req, "key_id", json_string(key_id));
+	json_t *a = call(req);
+	if (!common(a))
+		return fail(a);
+	if (!json_out) {
+		json_t *b = json_object_get(a, "byok");
+		if (!strcmp(argv[2], "disable"))
+			printf("tenant %s: back on the appliance master key, %lld key "
+			       "versions rewrapped\n", argv[3], num(a, "rewrapped"));
+		else
+			printf("tenant %s: KEK version %lld (key \"%s\"), %lld key versions "
+			       "rewrapped\n", argv[3], num(b, "kek_version"),
+			       str(b, "key_label"), num(a, "rewrapped"));
+	}
 	json_decref(a);
 	return EXIT_OK;
 }
@@ -316,6 +381,8 @@ static int cmd_tenant(int argc, char **argv)
 	if (argc == 3 && (!strcmp(argv[1], "lock") || !strcmp(argv[1], "unlock")))
 		return tenant_set(argv[2], json_pack("{s:s}", "state",
 					!strcmp(argv[1], "lock") ? "locked" : "active"));
+	if (argc >= 4 && !strcmp(argv[1], "byok"))
+		return tenant_byok(argc, argv);
 	if (argc == 4 && !strcmp(argv[1], "roll-every")) {
 		char *end;
 		long days = strtol(argv[3], &end, 10);
@@ -996,7 +1063,7 @@ static bool takes_value(const char *a)
 	static const char *const with_value[] = {
 		"-t", "-j", "-f", "-K", "--tenant", "--justification", "--file",
 		"--since", "--until", "--uid", "--gid", "--action", "--limit",
-		"--socket", "--reason",
+		"--socket", "--reason", "--key-label", "--key-id",
 	};
 	for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++)
 		if (!strcmp(a, with_value[i]))
