@@ -158,7 +158,8 @@ int ctl_byok_wrap(struct ctld *d, const char *tenant, const uint8_t key[32],
 		  uint8_t *out, size_t cap)
 {
 	EVP_PKEY *pub = NULL;
-	int64_t id = current_kek(d, tenant, &pub);
+	/* without ctl_byok_init (a test's controld) there are no KEKs */
+	int64_t id = d->byok != NULL ? current_kek(d, tenant, &pub) : 0;
 	int n;
 	if (id < 0)
 		n = -1;
