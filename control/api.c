@@ -1397,6 +1397,7 @@ static const struct command {
 	{ "tenant.show", VEIL_ROLE_READER, cmd_tenant_show, false },
 	{ "tenant.set", VEIL_ROLE_ADMIN, cmd_tenant_set, true },
 	{ "tenant.byok", VEIL_ROLE_ADMIN, ctl_cmd_tenant_byok, true },
+	{ "tenant.export", VEIL_ROLE_ADMIN, ctl_cmd_tenant_export, true },
 	{ "key.list", VEIL_ROLE_READER, cmd_tenant_show, false },
 	{ "key.roll", VEIL_ROLE_ADMIN, cmd_key_roll, true },
 	{ "key.destroy", VEIL_ROLE_ADMIN, cmd_key_destroy, true },

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "byok.h"
@@ -791,4 +792,102 @@ void ctl_byok_tick(struct ctld *d)
 		if (!t->locked && now - s->failing_since >= (int64_t)d->cfg.byok_grace_s * 1000)
 			transition(d, t, true, err);
 	}
+}
+
+/* ---- tenant export ---- */
+
+/* tenant.export: {"tenant", "public_key": PEM of an RSA key of 2048 bits
+ * or more, "justification"}: every live data key of the tenant, wrapped
+ * RSA-OAEP-SHA256 to that key, in the format of docs/keys.md. */
+json_t *ctl_cmd_tenant_export(struct ctld *d, const struct ctl_caller *who, json_t *req)
+{
+	const char *id = get_str(req, "tenant", VEIL_TENANT_MAX);
+	const char *pem = get_str(req, "public_key", 16384);
+	const char *just = get_str(req, "justification", 4096);
+	struct ctl_tenant *t = id != NULL && veil_tenant_valid(id) ? ctl_tenant_find(d, id)
+								  : NULL;
+	if (t == NULL)
+		return error("no tenant \"%.80s\"", id ? id : "");
+	if (!reason_ok(just))
+		return ctl_refuse(d, who, "tenant.export", t->id, "a justification of at "
+				  "least 8 characters is required");
+	BIO *bio = pem != NULL ? BIO_new_mem_buf(pem, -1) : NULL;
+	EVP_PKEY *pub = bio != NULL ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	if (pub == NULL || !EVP_PKEY_is_a(pub, "RSA") || EVP_PKEY_get_bits(pub) < 2048) {
+		EVP_PKEY_free(pub);
+		return error("\"public_key\" must be the PEM of an RSA public key of 2048 "
+			     "bits or more (openssl pkey -pubout)");
+	}
+	unsigned char *der = NULL, fp[32];
+	char fph[65];
+	int dl = i2d_PUBKEY(pub, &der);
+	unsigned fpl = 0;
+	if (dl <= 0 || EVP_Digest(der, (size_t)dl, fp, &fpl, EVP_sha256(), NULL) != 1) {
+		OPENSSL_free(der);
+		EVP_PKEY_free(pub);
+		return error("cannot read the public key");
+	}
+	OPENSSL_free(der);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(fph + 2 * i, 3, "%02x", fp[i]);
+	json_t *keys = json_array();
+	sqlite3_stmt *st;
+	int bad = 0;
+	if (sqlite3_prepare_v2(d->store.db, "SELECT version, wrapped, created FROM keys "
+			       "WHERE tenant=? AND destroyed IS NULL ORDER BY version", -1,
+			       &st, NULL) != SQLITE_OK)
+		bad = -1;
+	else {
+		sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
+		while (bad == 0 && sqlite3_step(st) == SQLITE_ROW) {
+			uint8_t raw[32], ct[1024];
+			char b64[1400], when[32];
+			int n = -1;
+			if (ctl_unwrap_key(d->store.wrap, sqlite3_column_blob(st, 1),
+					   (size_t)sqlite3_column_bytes(st, 1), raw) == 0)
+				n = ctl_rsa_oaep_wrap(pub, raw, 32, ct, sizeof(ct));
+			explicit_bzero(raw, sizeof(raw));
+			if (n < 0) {
+				bad = (int)sqlite3_column_int64(st, 0);
+				break;
+			}
+			EVP_EncodeBlock((unsigned char *)b64, ct, n);
+			iso(sqlite3_column_int64(st, 2), when, sizeof(when));
+			uint32_t v = (uint32_t)sqlite3_column_int64(st, 0);
+			json_array_append_new(keys, json_pack("{s:i, s:b, s:s, s:s}", "version",
+							      (int)v, "current", v == t->current,
+							      "created", when, "wrapped_key", b64));
+		}
+		sqlite3_finalize(st);
+	}
+	EVP_PKEY_free(pub);
+	char outcome[200];
+	if (bad != 0) {
+		json_decref(keys);
+		snprintf(outcome, sizeof(outcome), "failed: key version %d does not "
+			 "unwrap", bad);
+		record(d, who, "tenant.export", t->id, just, outcome);
+		return error("tenant %s: key version %d does not unwrap now (is its "
+			     "key-encryption key reachable?): nothing exported", t->id, bad);
+	}
+	snprintf(outcome, sizeof(outcome), "ok: %zu live key versions exported to the "
+		 "RSA key sha256:%s", json_array_size(keys), fph);
+	/* the record is durable before the keys go out */
+	if (ctl_store_begin(&d->store) != 0 ||
+	    record(d, who, "tenant.export", t->id, just, outcome) != 0 ||
+	    ctl_store_commit(&d->store) != 0) {
+		ctl_store_abort(&d->store);
+		json_decref(keys);
+		return error("the governance log cannot be written: nothing exported");
+	}
+	char now[32];
+	iso(ctl_now(), now, sizeof(now));
+	json_t *x = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:o}",
+			      "format", "veil-tenant-export/1", "tenant", t->id,
+			      "exported", now,
+			      "wrapping", "RSA-OAEP, SHA-256, MGF1-SHA-256, no label",
+			      "public_key_sha256", fph, "current_version", (int)t->current,
+			      "keys", keys);
+	return json_pack("{s:b, s:o}", "ok", 1, "export", x);
 }

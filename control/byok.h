@@ -32,6 +32,8 @@ void ctl_byok_tick(struct ctld *d);
 const char *ctl_byok_locked_why(struct ctld *d, const struct ctl_tenant *t);
 /* tenant show's "byok" object, or NULL for a tenant on the master key. */
 json_t *ctl_byok_json(struct ctld *d, const struct ctl_tenant *t);
+/* tenant.export: the live data keys wrapped to a customer's RSA key. */
+json_t *ctl_cmd_tenant_export(struct ctld *d, const struct ctl_caller *who, json_t *req);
 /* The API command tenant.byok (enable, rotate, disable). */
 json_t *ctl_cmd_tenant_byok(struct ctld *d, const struct ctl_caller *who, json_t *req);
 

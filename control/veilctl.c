@@ -6,6 +6,7 @@
  * broken audit chain), 2 usage, 3 the daemon cannot be reached.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <stdbool.h>
@@ -40,6 +41,9 @@ static const char usage[] =
 	"  tenant roll-every TENANT DAYS          automatic key roll (0: never)\n"
 	"  tenant byok enable|rotate TENANT --key-label L [--key-id HEX] --reason TEXT\n"
 	"  tenant byok disable TENANT --reason TEXT\n"
+	"  tenant export TENANT --public-key PEM --reason TEXT [--out FILE]\n"
+	"                                         the live data keys, wrapped\n"
+	"                                         RSA-OAEP-SHA256 to PEM (JSON)\n"
 	"                                         wrap the tenant's keys under its own\n"
 	"                                         RSA key on the [byok] token, or\n"
 	"                                         back under the master key\n"
@@ -303,6 +307,63 @@ static int tenant_set(const char *tenant, json_t *change)
 	return EXIT_OK;
 }
 
+/* tenant export TENANT --public-key PEM --reason TEXT [--out FILE] */
+static int tenant_export(int argc, char **argv)
+{
+	const char *pub = NULL, *reason = NULL, *out = NULL;
+	for (int i = 3; i < argc; i++) {
+		const char **dst = !strcmp(argv[i], "--public-key") ? &pub :
+				   !strcmp(argv[i], "--out") ? &out :
+				   !strcmp(argv[i], "--reason") ? &reason : NULL;
+		if (dst == NULL || i + 1 >= argc) {
+			fprintf(stderr, "veilctl: tenant export: unexpected \"%s\"\n",
+				esc(argv[i]));
+			return EXIT_USAGE;
+		}
+		*dst = argv[++i];
+	}
+	if (pub == NULL || reason == NULL) {
+		fputs("usage: veilctl tenant export TENANT --public-key PEM --reason TEXT "
+		      "[--out FILE]\n", stderr);
+		return EXIT_USAGE;
+	}
+	char pem[16384];
+	FILE *f = fopen(pub, "r");
+	size_t n = f != NULL ? fread(pem, 1, sizeof(pem) - 1, f) : 0;
+	if (f == NULL || n == 0 || n == sizeof(pem) - 1) {
+		fprintf(stderr, "veilctl: %s: %s\n", esc(pub), f == NULL ? strerror(errno) :
+			"not a PEM public key of at most 16 KiB");
+		if (f != NULL)
+			fclose(f);
+		return EXIT_USAGE;
+	}
+	fclose(f);
+	pem[n] = '\0';
+	json_t *a = call(json_pack("{s:s, s:s, s:s, s:s}", "cmd", "tenant.export", "tenant",
+				   argv[2], "public_key", pem, "justification", reason));
+	if (!common(a))
+		return fail(a);
+	json_t *x = json_object_get(a, "export");
+	int rc = EXIT_OK;
+	if (out != NULL) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		FILE *o = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (o == NULL || json_dumpf(x, o, JSON_INDENT(2)) != 0 || fputc('\n', o) == EOF ||
+		    fclose(o) != 0) {
+			fprintf(stderr, "veilctl: %s: %s\n", esc(out), strerror(errno));
+			rc = EXIT_FAILED;
+		} else if (!json_out) {
+			printf("tenant %s: %zu key versions exported to %s\n", argv[2],
+			       json_array_size(json_object_get(x, "keys")), out);
+		}
+	} else {
+		json_dumpf(x, stdout, JSON_INDENT(2));
+		putchar('\n');
+	}
+	json_decref(a);
+	return rc;
+}
+
 /* tenant byok ACTION TENANT [--key-label L] [--key-id HEX] --reason TEXT */
 static int tenant_byok(int argc, char **argv)
 {
@@ -383,6 +444,8 @@ static int cmd_tenant(int argc, char **argv)
 					!strcmp(argv[1], "lock") ? "locked" : "active"));
 	if (argc >= 4 && !strcmp(argv[1], "byok"))
 		return tenant_byok(argc, argv);
+	if (argc >= 3 && !strcmp(argv[1], "export"))
+		return tenant_export(argc, argv);
 	if (argc == 4 && !strcmp(argv[1], "roll-every")) {
 		char *end;
 		long days = strtol(argv[3], &end, 10);
@@ -1063,7 +1126,7 @@ static bool takes_value(const char *a)
 	static const char *const with_value[] = {
 		"-t", "-j", "-f", "-K", "--tenant", "--justification", "--file",
 		"--since", "--until", "--uid", "--gid", "--action", "--limit",
-		"--socket", "--reason", "--key-label", "--key-id",
+		"--socket", "--reason", "--key-label", "--key-id", "--public-key", "--out",
 	};
 	for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++)
 		if (!strcmp(a, with_value[i]))

@@ -18,12 +18,16 @@ veil-controld and veilctl:
   is locked (resolve and lookup refused saying why), tenant show says why
   and since when, the other tenant resolves; the key imported again: the
   tenant unlocks by itself. Each transition is a governance record.
+- tenant export to a customer's RSA key: openssl pkeyutl decrypts the
+  wrapped keys, and veil-token reads the tenant's tokens with them.
 - kill -9 of controld while an enable rewraps: after a restart every key
   version is wrapped by one and the same thing, as tenant show says, and
   resolves work.
 
 usage: byok.py BUILD_DIR
 """
+import base64
+import json
 import os
 import signal
 import sqlite3
@@ -94,6 +98,48 @@ def wait_for(cond, secs=20.0):
 def actions(d, tenant):
     rc, a = d.ctl("audit", "show", "--tenant", tenant, "--limit", "1000")
     return [(r["action"], r["outcome"]) for r in a.get("records", [])]
+
+
+def export_check(d, root, tokens):
+    cust = os.path.join(root, "customer.pem")
+    cpub = os.path.join(root, "customer.pub.pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                    "rsa_keygen_bits:2048", "-out", cust], check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", cust, "-pubout", "-out", cpub], check=True)
+    out = os.path.join(root, "acme-export.json")
+    rc, a = d.ctl("tenant", "export", "acme", "--public-key", cpub, "--reason", "x")
+    check(rc != 0 and not os.path.exists(out), "export wants a justification")
+    rc, a = d.ctl("tenant", "export", "acme", "--public-key", cpub, "--reason", JUST,
+                  "--out", out)
+    check(rc == 0 and os.path.exists(out), "tenant export writes the file: %s" % a)
+    with open(out) as f:
+        x = json.load(f)
+    check(x.get("format") == "veil-tenant-export/1" and x.get("tenant") == "acme" and
+          [k["version"] for k in x.get("keys", [])] == [1, 2, 3],
+          "the export holds every live version")
+    for k in x.get("keys", []):
+        if k["version"] not in tokens:
+            continue
+        ct = os.path.join(root, "v%d.bin" % k["version"])
+        with open(ct, "wb") as f:
+            f.write(base64.b64decode(k["wrapped_key"]))
+        p = subprocess.run(["openssl", "pkeyutl", "-decrypt", "-inkey", cust, "-in", ct,
+                            "-pkeyopt", "rsa_padding_mode:oaep",
+                            "-pkeyopt", "rsa_oaep_md:sha256"], capture_output=True)
+        check(p.returncode == 0 and len(p.stdout) == 32,
+              "openssl pkeyutl decrypts exported version %d" % k["version"])
+        keyfile = os.path.join(root, "v%d.key" % k["version"])
+        with open(keyfile, "w") as f:
+            f.write(p.stdout.hex() + "\n")
+        r = subprocess.run([os.path.join(d.build, "crypto", "veil-token"), "decrypt", "-k",
+                            keyfile, "-t", "acme", "-v", str(k["version"]),
+                            tokens[k["version"]]], capture_output=True)
+        check(r.returncode == 0 and b"alice@example.com" in r.stdout,
+              "the decrypted key of version %d reads its token with veil-token"
+              % k["version"])
+    acts = actions(d, "acme")
+    check(any(x == "tenant.export" and o.startswith("ok: 3 live key versions")
+              for x, o in acts), "the export is in the governance log")
 
 
 def main(build):
@@ -207,6 +253,9 @@ def run(d, root, pin_file):
     v3 = lookup(d, "acme")[2]
     restart(d)
     check(resolve(d, "acme", v1) and resolve(d, "acme", v3), "resolves after rotate")
+
+    # ---- export, to a customer's key, read back with the openssl CLI ----
+    export_check(d, root, {1: v1, 3: v3})
 
     # ---- lockdown ----
     r = p11tool("--delete-object", "--type", "privkey", "--label", "kek2")
