@@ -1267,11 +1267,13 @@ static json_t *cmd_role_list(struct ctld *d, const struct ctl_caller *who, json_
 	if (sqlite3_prepare_v2(d->store.db, "SELECT is_gid, id, role FROM roles ORDER BY is_gid, id",
 			       -1, &st, NULL) == SQLITE_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s}",
+			json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s, s:o}",
 				"type", sqlite3_column_int(st, 0) ? "gid" : "uid",
 				"id", (json_int_t)sqlite3_column_int64(st, 1),
 				"role", (const char *)sqlite3_column_text(st, 2),
-				"source", "database"));
+				"source", "database", "tenants",
+				ctl_scope_json(d, sqlite3_column_int(st, 0) != 0,
+					       sqlite3_column_int64(st, 1))));
 		sqlite3_finalize(st);
 	}
 	json_t *a = ok();
@@ -1284,8 +1286,9 @@ static json_t *cmd_role_change(struct ctld *d, const struct ctl_caller *who, jso
 {
 	json_t *uid = json_object_get(req, "uid"), *gid = json_object_get(req, "gid");
 	const char *role_s = grant ? get_str(req, "role", 32) : NULL;
+	const char *scope = grant ? get_str(req, "tenant", VEIL_TENANT_MAX) : NULL;
 	enum veil_role role = VEIL_ROLE_NONE;
-	char what[96];
+	char what[192];
 	if ((uid == NULL) == (gid == NULL))
 		return error("give one of \"uid\" or \"gid\"");
 	json_t *id = uid ? uid : gid;
@@ -1294,6 +1297,8 @@ static json_t *cmd_role_change(struct ctld *d, const struct ctl_caller *who, jso
 		return error("\"%s\" must be a number", uid ? "uid" : "gid");
 	if (grant && veil_role_parse(role_s, &role) != 0)
 		return error("\"role\" must be reader, investigator or admin");
+	if (scope != NULL && ctl_tenant_find(d, scope) == NULL)
+		return error("no tenant \"%s\" to scope the role to", scope);
 	sqlite3_stmt *st;
 	const char *sql = grant ? "INSERT OR REPLACE INTO roles(is_gid, id, role) VALUES(?,?,?)"
 				: "DELETE FROM roles WHERE is_gid=? AND id=?";
@@ -1311,14 +1316,16 @@ static json_t *cmd_role_change(struct ctld *d, const struct ctl_caller *who, jso
 	int okk = sqlite3_step(st) == SQLITE_DONE;
 	int changed = sqlite3_changes(d->store.db);
 	sqlite3_finalize(st);
+	okk = okk && ctl_scope_set(d, gid != NULL, json_integer_value(id), scope, grant) == 0;
 	if (!okk) {
 		json_t *e = error("database: %s", sqlite3_errmsg(d->store.db));
 		ctl_store_abort(&d->store);
 		return e;
 	}
-	snprintf(what, sizeof(what), "%s %s:%lld%s%s", grant ? "granted" : "revoked",
+	snprintf(what, sizeof(what), "%s %s:%lld%s%s%s%s", grant ? "granted" : "revoked",
 		 uid ? "uid" : "gid", (long long)json_integer_value(id),
-		 grant ? " " : "", grant ? veil_role_name(role) : "");
+		 grant ? " " : "", grant ? veil_role_name(role) : "",
+		 scope ? " for tenant " : "", scope ? scope : "");
 	if (!grant && changed == 0) {
 		ctl_store_abort(&d->store);
 		return error("no database role binding for %s:%lld (config file "
@@ -1333,6 +1340,9 @@ static json_t *cmd_role_change(struct ctld *d, const struct ctl_caller *who, jso
 	json_object_set_new(a, uid ? "uid" : "gid", json_integer(json_integer_value(id)));
 	if (grant)
 		json_object_set_new(a, "role", json_string(veil_role_name(role)));
+	if (grant)
+		json_object_set_new(a, "tenants", ctl_scope_json(d, gid != NULL,
+								 json_integer_value(id)));
 	return a;
 }
 
@@ -1444,6 +1454,12 @@ json_t *ctl_handle(struct ctld *d, const struct ctl_caller *who, const char *msg
 					 "role %s", cmd, veil_role_name(commands[i].need));
 			const char *t = get_str(req, "tenant", VEIL_TENANT_MAX);
 			ans = refuse(d, who, cmd, t, why);
+		} else if (get_str(req, "tenant", VEIL_TENANT_MAX) != NULL &&
+			   !ctl_scope_allows(d, who, get_str(req, "tenant", VEIL_TENANT_MAX))) {
+			char why[128];
+			snprintf(why, sizeof(why), "permission denied: uid %u's role is "
+				 "scoped to other tenants (role list)", who->uid);
+			ans = refuse(d, who, cmd, get_str(req, "tenant", VEIL_TENANT_MAX), why);
 		} else if (commands[i].changes_state) {
 			ans = commands[i].fn(d, who, req);
 			/* a change that did not commit leaves nothing behind */

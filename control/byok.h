@@ -34,6 +34,15 @@ const char *ctl_byok_locked_why(struct ctld *d, const struct ctl_tenant *t);
 json_t *ctl_byok_json(struct ctld *d, const struct ctl_tenant *t);
 /* tenant.export: the live data keys wrapped to a customer's RSA key. */
 json_t *ctl_cmd_tenant_export(struct ctld *d, const struct ctl_caller *who, json_t *req);
+/* scope.c: roles scoped to tenants (role grant --tenant). */
+int ctl_scope_init(struct ctld *d, char *err, size_t errlen);
+/* May the caller act on tenant? Fails closed on a database error. */
+bool ctl_scope_allows(struct ctld *d, const struct ctl_caller *who, const char *tenant);
+/* In the open transaction: scope a binding to tenant (grant), or make it
+ * unscoped (a grant without tenant, a revoke). */
+int ctl_scope_set(struct ctld *d, bool is_gid, int64_t id, const char *tenant, bool grant);
+/* The tenants a binding is scoped to (an empty array: every tenant). */
+json_t *ctl_scope_json(struct ctld *d, bool is_gid, int64_t id);
 /* The API command tenant.byok (enable, rotate, disable). */
 json_t *ctl_cmd_tenant_byok(struct ctld *d, const struct ctl_caller *who, json_t *req);
 

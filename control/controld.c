@@ -749,7 +749,8 @@ int main(int argc, char **argv)
 	}
 	if (ctl_settings_load(&d, err, sizeof(err)) != 0 ||
 	    ctl_tenants_load(&d, err, sizeof(err)) != 0 ||
-	    ctl_byok_init(&d, err, sizeof(err)) != 0) {
+	    ctl_byok_init(&d, err, sizeof(err)) != 0 ||
+	    ctl_scope_init(&d, err, sizeof(err)) != 0) {
 		ctl_log("%s", err);
 		return 1;
 	}

@@ -74,6 +74,7 @@ struct ctld {
 	size_t n_slots;       /* a power of two, at least twice n_tenants */
 	struct ctl_keycache keys;
 	struct ctl_byok *byok;  /* tenants' own KEKs (byok.c) */
+	bool scopes;            /* the role_scopes table is there (scope.c) */
 	unsigned n_rates;
 	struct ctl_rate rates[CTLD_MAX_CLIENTS];
 	struct ctl_refusal refusals[CTLD_REFUSERS];

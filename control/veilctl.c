@@ -67,7 +67,9 @@ static const char usage[] =
 	"  audit export --csv [filters]           every record as RFC 4180 CSV\n"
 	"  audit tokens SEQ                       every token of record SEQ\n"
 	"  audit verify                           check the hash chain\n"
-	"  role list | role grant (--uid N | --gid N) ROLE | role revoke (--uid N | --gid N)\n"
+	"  role list | role grant (--uid N | --gid N) ROLE [--tenant T] |\n"
+	"  role revoke (--uid N | --gid N)        --tenant: the role for that tenant\n"
+	"                                         only (once per tenant)\n"
 	"  config show                            settings in effect and their source\n"
 	"  config set NAME VALUE | config reset NAME\n"
 	"                                         change a setting at run time\n"
@@ -951,10 +953,18 @@ static int cmd_role(int argc, char **argv)
 		size_t i;
 		json_t *r;
 		if (!json_out) {
-			printf("%-5s %-10s %-13s %s\n", "TYPE", "ID", "ROLE", "SOURCE");
-			json_array_foreach(json_object_get(a, "roles"), i, r)
-				printf("%-5s %-10lld %-13s %s\n", str(r, "type"), num(r, "id"),
+			printf("%-5s %-10s %-13s %-9s %s\n", "TYPE", "ID", "ROLE", "SOURCE",
+			       "TENANTS");
+			json_array_foreach(json_object_get(a, "roles"), i, r) {
+				printf("%-5s %-10lld %-13s %-9s ", str(r, "type"), num(r, "id"),
 				       str(r, "role"), str(r, "source"));
+				size_t j;
+				json_t *tn;
+				json_array_foreach(json_object_get(r, "tenants"), j, tn)
+					printf("%s%s", j ? "," : "", esc(json_string_value(tn)));
+				printf("%s\n", json_array_size(json_object_get(r, "tenants"))
+				       ? "" : "all");
+			}
 		}
 		json_decref(a);
 		return EXIT_OK;
@@ -962,7 +972,7 @@ static int cmd_role(int argc, char **argv)
 	bool grant = argc >= 2 && !strcmp(argv[1], "grant");
 	if (argc >= 4 && (grant || !strcmp(argv[1], "revoke")) &&
 	    (!strcmp(argv[2], "--uid") || !strcmp(argv[2], "--gid")) &&
-	    argc == (grant ? 5 : 4)) {
+	    (argc == (grant ? 5 : 4) || (grant && argc == 7 && !strcmp(argv[5], "--tenant")))) {
 		char *end;
 		long long id = strtoll(argv[3], &end, 10);
 		if (*end || id < 0) {
@@ -973,12 +983,15 @@ static int cmd_role(int argc, char **argv)
 					argv[2] + 2, (json_int_t)id);
 		if (grant)
 			json_object_set_new(req, "role", json_string(argv[4]));
+		if (grant && argc == 7)
+			json_object_set_new(req, "tenant", json_string(argv[6]));
 		json_t *a = call(req);
 		if (!common(a))
 			return fail(a);
 		if (!json_out)
-			printf("%s %s:%lld%s%s\n", grant ? "granted" : "revoked", argv[2] + 2,
-			       id, grant ? " role " : "", grant ? esc(argv[4]) : "");
+			printf("%s %s:%lld%s%s%s%s\n", grant ? "granted" : "revoked", argv[2] + 2,
+			       id, grant ? " role " : "", grant ? esc(argv[4]) : "",
+			       argc == 7 ? " for tenant " : "", argc == 7 ? esc(argv[6]) : "");
 		json_decref(a);
 		return EXIT_OK;
 	}
