@@ -341,7 +341,7 @@ static json_t *cmd_status(struct ctld *d, const struct ctl_caller *who, json_t *
 	json_t *a = ok();
 	json_object_set_new(a, "version", json_string("0.1.0"));
 	json_object_set_new(a, "uptime_s", json_integer((ctl_now() - d->started) / 1000));
-	json_object_set_new(a, "tenants", json_integer(d->n_tenants));
+	json_object_set_new(a, "tenants", json_integer(d->n_tenants - d->n_deleted));
 	json_object_set_new(a, "requests", json_integer((json_int_t)d->requests));
 	json_object_set_new(a, "role", json_string(veil_role_name(who->role)));
 	json_object_set_new(a, "crypto", json_string(veil_engine_name(d->engine)));
@@ -451,7 +451,8 @@ static json_t *cmd_tenant_list(struct ctld *d, const struct ctl_caller *who, jso
 	(void)req;
 	json_t *list = json_array();
 	for (unsigned i = 0; i < d->n_tenants; i++)
-		json_array_append_new(list, tenant_json(d, &d->tenants[i]));
+		if (d->tenants[i].id[0] != '\0') /* not a deleted one */
+			json_array_append_new(list, tenant_json(d, &d->tenants[i]));
 	json_t *a = ok();
 	json_object_set_new(a, "tenants", list);
 	return a;
@@ -1408,6 +1409,7 @@ static const struct command {
 	{ "tenant.set", VEIL_ROLE_ADMIN, cmd_tenant_set, true },
 	{ "tenant.byok", VEIL_ROLE_ADMIN, ctl_cmd_tenant_byok, true },
 	{ "tenant.export", VEIL_ROLE_ADMIN, ctl_cmd_tenant_export, true },
+	{ "tenant.delete", VEIL_ROLE_ADMIN, ctl_cmd_tenant_delete, true },
 	{ "key.list", VEIL_ROLE_READER, cmd_tenant_show, false },
 	{ "key.roll", VEIL_ROLE_ADMIN, cmd_key_roll, true },
 	{ "key.destroy", VEIL_ROLE_ADMIN, cmd_key_destroy, true },

@@ -241,6 +241,12 @@ int ctl_byok_init(struct ctld *d, char *err, size_t errlen)
 	return 0;
 }
 
+void ctl_byok_forget(struct ctld *d, const char *tenant)
+{
+	if (d->byok != NULL)
+		state_drop(d->byok, tenant);
+}
+
 void ctl_byok_free(struct ctld *d)
 {
 	if (d->byok == NULL)

@@ -43,6 +43,10 @@ bool ctl_scope_allows(struct ctld *d, const struct ctl_caller *who, const char *
 int ctl_scope_set(struct ctld *d, bool is_gid, int64_t id, const char *tenant, bool grant);
 /* The tenants a binding is scoped to (an empty array: every tenant). */
 json_t *ctl_scope_json(struct ctld *d, bool is_gid, int64_t id);
+/* tenant_delete.c: tenant.delete (crypto-shred, remove, withdraw). */
+json_t *ctl_cmd_tenant_delete(struct ctld *d, const struct ctl_caller *who, json_t *req);
+/* A deleted tenant is no longer checked. */
+void ctl_byok_forget(struct ctld *d, const char *tenant);
 /* The API command tenant.byok (enable, rotate, disable). */
 json_t *ctl_cmd_tenant_byok(struct ctld *d, const struct ctl_caller *who, json_t *req);
 

@@ -75,6 +75,7 @@ struct ctld {
 	struct ctl_keycache keys;
 	struct ctl_byok *byok;  /* tenants' own KEKs (byok.c) */
 	bool scopes;            /* the role_scopes table is there (scope.c) */
+	unsigned n_deleted;     /* tombstones in the tenant table (tenant_delete.c) */
 	unsigned n_rates;
 	struct ctl_rate rates[CTLD_MAX_CLIENTS];
 	struct ctl_refusal refusals[CTLD_REFUSERS];

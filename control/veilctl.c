@@ -41,6 +41,9 @@ static const char usage[] =
 	"  tenant roll-every TENANT DAYS          automatic key roll (0: never)\n"
 	"  tenant byok enable|rotate TENANT --key-label L [--key-id HEX] --reason TEXT\n"
 	"  tenant byok disable TENANT --reason TEXT\n"
+	"  tenant delete TENANT --reason TEXT --yes\n"
+	"                                         crypto-shred every version and\n"
+	"                                         remove the tenant\n"
 	"  tenant export TENANT --public-key PEM --reason TEXT [--out FILE]\n"
 	"                                         the live data keys, wrapped\n"
 	"                                         RSA-OAEP-SHA256 to PEM (JSON)\n"
@@ -448,6 +451,18 @@ static int cmd_tenant(int argc, char **argv)
 		return tenant_byok(argc, argv);
 	if (argc >= 3 && !strcmp(argv[1], "export"))
 		return tenant_export(argc, argv);
+	if (argc == 5 && !strcmp(argv[1], "delete") && !strcmp(argv[3], "--reason")) {
+		/* --yes was taken by the option parser: the daemon checks it */
+		json_t *a = call(json_pack("{s:s, s:s, s:s, s:b}", "cmd", "tenant.delete",
+					   "tenant", argv[2], "reason", argv[4], "yes", confirmed));
+		if (!common(a))
+			return fail(a);
+		if (!json_out)
+			printf("tenant %s deleted: %lld key versions crypto-shredded; its "
+			       "tokens never resolve again\n", argv[2], num(a, "shredded_versions"));
+		json_decref(a);
+		return EXIT_OK;
+	}
 	if (argc == 4 && !strcmp(argv[1], "roll-every")) {
 		char *end;
 		long days = strtol(argv[3], &end, 10);
@@ -1172,6 +1187,15 @@ static bool confirmed_or_told(int argc, char **argv)
 {
 	const char *pos[4];
 	int n = 0;
+	if (!confirmed && argc >= 3 && !strcmp(argv[0], "tenant") &&
+	    !strcmp(argv[1], "delete")) {
+		fprintf(stderr, "veilctl: not done: tenant delete crypto-shreds every key "
+			"version of tenant %s and removes it: its tokens never resolve "
+			"again, and nothing can undo it.\nveilctl: to delete it, add --yes: "
+			"veilctl tenant delete %s --reason \"WHY (a sentence)\" --yes\n",
+			esc(argv[2]), esc(argv[2]));
+		return false;
+	}
 	if (confirmed || argc < 2 || strcmp(argv[0], "key") || strcmp(argv[1], "destroy"))
 		return true;
 	for (int i = 2; i < argc && n < 4; i++) {

@@ -20,6 +20,10 @@ veil-controld and veilctl:
   tenant unlocks by itself. Each transition is a governance record.
 - tenant export to a customer's RSA key: openssl pkeyutl decrypts the
   wrapped keys, and veil-token reads the tenant's tokens with them.
+- tenant delete (of a BYOK tenant): --yes wanted, every version
+  crypto-shredded (no wrapped copy in any file of the state directory),
+  its tokens never resolve, the tenant gone; a new tenant of that id does
+  not read them.
 - kill -9 of controld while an enable rewraps: after a restart every key
   version is wrapped by one and the same thing, as tenant show says, and
   resolves work.
@@ -314,6 +318,9 @@ def run(d, root, pin_file):
     check(wait_for(lambda: resolve(d, "acme", v1)), "the token back: it resolves")
     d.ctl("tenant", "byok", "disable", "acme", "--reason", JUST)
 
+    # ---- tenant delete ----
+    delete_check(d)
+
     # ---- kill -9 during an enable ----
     for _ in range(20):
         d.ctl("key", "roll", "acme")
@@ -340,6 +347,42 @@ def run(d, root, pin_file):
               "tenant show says" % (delay, cmd))
         check(all(resolve(d, "acme", tok) for tok in (toks[0], toks[-1])),
               "resolves after the restart")
+
+
+def delete_check(d):
+    d.ctl("tenant", "create", "initech")
+    tok = lookup(d, "initech")[0]
+    d.ctl("key", "roll", "initech")
+    rc, a = d.ctl("tenant", "byok", "enable", "initech", "--key-label", "kek1",
+                  "--reason", JUST)
+    check(rc == 0, "initech on its own key")
+    wrapped = list(blobs(d, "initech").values())
+    p = subprocess.run([os.path.join(d.build, "control", "veilctl"), "--socket", d.sock,
+                        "tenant", "delete", "initech", "--reason", JUST],
+                       capture_output=True, text=True)
+    check(p.returncode != 0 and "--yes" in p.stderr and resolve(d, "initech", tok),
+          "tenant delete without --yes does nothing")
+    rc, a = d.ctl("tenant", "delete", "initech", "--reason", JUST, "--yes")
+    check(rc == 0 and a.get("shredded_versions") == 2, "tenant delete: %s" % a)
+    rc, a = d.ctl("resolve", "-t", "initech", "-j", JUST, tok)
+    check(rc != 0 and "no tenant" in a.get("error", ""), "its tokens do not resolve")
+    rc, a = d.ctl("tenant", "list")
+    check("initech" not in [t["tenant"] for t in a.get("tenants", [])] and
+          "acme" in [t["tenant"] for t in a.get("tenants", [])], "it is gone from the list")
+    found = []
+    for name in os.listdir(os.path.join(d.root, "state")):
+        with open(os.path.join(d.root, "state", name), "rb") as f:
+            data = f.read()
+        found += [name for w in wrapped if w in data]
+    check(found == [], "no wrapped copy of its keys is left in the state directory: %s"
+          % found)
+    acts = actions(d, "initech")
+    check(any(x == "tenant.delete" and o.startswith("ok: 2 live key versions")
+              for x, o in acts), "the deletion is in the governance log")
+    d.ctl("tenant", "create", "initech")
+    check(not resolve(d, "initech", tok), "a new tenant of that id does not read its tokens")
+    restart(d)
+    check(resolve(d, "acme", lookup(d, "acme")[0]), "after a restart the others resolve")
 
 
 if __name__ == "__main__":
