@@ -16,8 +16,9 @@ veil-controld and veilctl:
   when the token cannot be opened at all.
 - lockdown: the KEK deleted from the token, with a short grace: the tenant
   is locked (resolve and lookup refused saying why), tenant show says why
-  and since when, the other tenant resolves; the key imported again: the
-  tenant unlocks by itself. Each transition is a governance record.
+  and since when, the other tenant resolves; veil-dataplane (snapshot mode)
+  drops and counts the locked tenant's lines and passes the other's; the key
+  imported again: the tenant unlocks by itself and its lines flow. Each transition is a governance record.
 - tenant export to a customer's RSA key: openssl pkeyutl decrypts the
   wrapped keys, and veil-token reads the tenant's tokens with them.
 - tenant delete (of a BYOK tenant): --yes wanted, every version
@@ -83,6 +84,13 @@ def resolve(d, tenant, tok):
 def lookup(d, tenant):
     rc, a = d.ctl("lookup", "-t", tenant, "-j", JUST, "alice@example.com")
     return [t["token"] for t in a.get("tokens", [])] if rc == 0 else None
+
+
+def dataplane(d, root, tenant, src):
+    """veil-dataplane in snapshot mode on @src for @tenant: (rc, summary, stderr)."""
+    out = os.path.join(root, "%s.out" % tenant)
+    return veiltest.run_dataplane(d.build, ["--link", d.link, "--wait-keys", "0.5",
+                                            "--tenant", tenant, "--in", src, "--out", out])
 
 
 def restart(d):
@@ -279,6 +287,20 @@ def run(d, root, pin_file):
     rc, a = d.ctl("lookup", "-t", "acme", "-j", JUST, "alice@example.com")
     check(rc != 0 and "byok lockdown" in a.get("error", ""), "lookup refused")
     check(resolve(d, "globex", g1), "the other tenant resolves meanwhile")
+    src = os.path.join(root, "lines.log")
+    with open(src, "w") as f:
+        for i in range(300):
+            f.write("CEF:0|V|P|1|1|n|1|src=10.0.0.%d suser=user%d shost=WS-%d\n"
+                    % (i % 250, i % 5, i % 7))
+    rc, s, err = dataplane(d, root, "acme", src)
+    # locked, and (controld restarted since the rotate) its key does not
+    # unwrap: the link has no key of it to give; either way none is emitted
+    check(rc == 1 and s and s["dropped"]["no-key"] == 300 and s["lines_out"] == 0 and
+          s["no_key"][0]["tenant"] == "acme",
+          "the dataplane drops and counts the locked tenant's lines: %s"
+          % ((s and (s["dropped"], s["no_key"])),))
+    rc, s, err = dataplane(d, root, "globex", src)
+    check(rc == 0 and s and s["lines_out"] == 300, "the other tenant's lines flow")
     p = subprocess.run([os.path.join(d.build, "control", "veilctl"), "--socket", d.sock,
                         "tenant", "show", "acme"], capture_output=True)
     check(b"locked since" in p.stdout and b"BYOK lockdown" in p.stdout,
@@ -286,6 +308,8 @@ def run(d, root, pin_file):
     check(import_key(os.path.join(d.root, "kek2.pem"), "kek2", "02"), "kek2 is back")
     check(wait_for(lambda: show().get("state") == "active"), "the tenant unlocks by itself")
     check(resolve(d, "acme", v1) and resolve(d, "acme", v3), "resolves after the unlock")
+    rc, s, err = dataplane(d, root, "acme", src)
+    check(rc == 0 and s and s["lines_out"] == 300, "unlocked: its lines flow again")
     acts = [x for x, _ in actions(d, "acme")]
     check(all(x in acts for x in ("tenant.byok", "tenant.byok.unreachable",
                                   "tenant.byok.lock", "tenant.byok.reachable",
