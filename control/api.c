@@ -13,6 +13,7 @@
 
 #include "veil_clock.h"
 #include "api_pvt.h"
+#include "byok.h"
 
 
 json_t *api_error(const char *fmt, ...)
@@ -334,7 +335,7 @@ static json_t *cmd_status(struct ctld *d, const struct ctl_caller *who, json_t *
 	json_t *a = api_ok();
 	json_object_set_new(a, "version", json_string("0.1.0"));
 	json_object_set_new(a, "uptime_s", json_integer((ctl_now() - d->started) / 1000));
-	json_object_set_new(a, "tenants", json_integer(d->n_tenants));
+	json_object_set_new(a, "tenants", json_integer(d->n_tenants - d->n_deleted));
 	json_object_set_new(a, "requests", json_integer((json_int_t)d->requests));
 	json_object_set_new(a, "role", json_string(veil_role_name(who->role)));
 	json_object_set_new(a, "crypto", json_string(veil_engine_name(d->engine)));
@@ -430,10 +431,14 @@ static json_t *tenant_json(struct ctld *d, struct ctl_tenant *t)
 		}
 		sqlite3_finalize(st);
 	}
-	return json_pack("{s:s, s:s, s:i, s:i, s:o}", "tenant", t->id,
-			 "state", t->locked ? "locked" : "active",
-			 "current_version", (int)t->current,
-			 "roll_days", (int)t->roll_days, "versions", versions);
+	json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:o}", "tenant", t->id,
+			      "state", t->locked ? "locked" : "active",
+			      "current_version", (int)t->current,
+			      "roll_days", (int)t->roll_days, "versions", versions);
+	json_t *byok = ctl_byok_json(d, t);
+	if (byok != NULL)
+		json_object_set_new(o, "byok", byok);
+	return o;
 }
 
 static json_t *cmd_tenant_list(struct ctld *d, const struct ctl_caller *who, json_t *req)
@@ -442,7 +447,8 @@ static json_t *cmd_tenant_list(struct ctld *d, const struct ctl_caller *who, jso
 	(void)req;
 	json_t *list = json_array();
 	for (unsigned i = 0; i < d->n_tenants; i++)
-		json_array_append_new(list, tenant_json(d, &d->tenants[i]));
+		if (d->tenants[i].id[0] != '\0') /* not a deleted one */
+			json_array_append_new(list, tenant_json(d, &d->tenants[i]));
 	json_t *a = api_ok();
 	json_object_set_new(a, "tenants", list);
 	return a;
@@ -605,11 +611,13 @@ static json_t *cmd_role_list(struct ctld *d, const struct ctl_caller *who, json_
 	if (sqlite3_prepare_v2(d->store.db, "SELECT is_gid, id, role FROM roles ORDER BY is_gid, id",
 			       -1, &st, NULL) == SQLITE_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s}",
+			json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s, s:o}",
 				"type", sqlite3_column_int(st, 0) ? "gid" : "uid",
 				"id", (json_int_t)sqlite3_column_int64(st, 1),
 				"role", (const char *)sqlite3_column_text(st, 2),
-				"source", "database"));
+				"source", "database", "tenants",
+				ctl_scope_json(d, sqlite3_column_int(st, 0) != 0,
+					       sqlite3_column_int64(st, 1))));
 		sqlite3_finalize(st);
 	}
 	json_t *a = api_ok();
@@ -622,8 +630,9 @@ static json_t *cmd_role_change(struct ctld *d, const struct ctl_caller *who, jso
 {
 	json_t *uid = json_object_get(req, "uid"), *gid = json_object_get(req, "gid");
 	const char *role_s = grant ? api_get_str(req, "role", 32) : NULL;
+	const char *scope = grant ? api_get_str(req, "tenant", VEIL_TENANT_MAX) : NULL;
 	enum veil_role role = VEIL_ROLE_NONE;
-	char what[96];
+	char what[192];
 	if ((uid == NULL) == (gid == NULL))
 		return api_error("give one of \"uid\" or \"gid\"");
 	json_t *id = uid ? uid : gid;
@@ -632,6 +641,8 @@ static json_t *cmd_role_change(struct ctld *d, const struct ctl_caller *who, jso
 		return api_error("\"%s\" must be a number", uid ? "uid" : "gid");
 	if (grant && veil_role_parse(role_s, &role) != 0)
 		return api_error("\"role\" must be reader, investigator or admin");
+	if (scope != NULL && ctl_tenant_find(d, scope) == NULL)
+		return api_error("no tenant \"%s\" to scope the role to", scope);
 	sqlite3_stmt *st;
 	const char *sql = grant ? "INSERT OR REPLACE INTO roles(is_gid, id, role) VALUES(?,?,?)"
 				: "DELETE FROM roles WHERE is_gid=? AND id=?";
@@ -649,14 +660,16 @@ static json_t *cmd_role_change(struct ctld *d, const struct ctl_caller *who, jso
 	int okk = sqlite3_step(st) == SQLITE_DONE;
 	int changed = sqlite3_changes(d->store.db);
 	sqlite3_finalize(st);
+	okk = okk && ctl_scope_set(d, gid != NULL, json_integer_value(id), scope, grant) == 0;
 	if (!okk) {
 		json_t *e = api_error("database: %s", sqlite3_errmsg(d->store.db));
 		ctl_store_abort(&d->store);
 		return e;
 	}
-	snprintf(what, sizeof(what), "%s %s:%lld%s%s", grant ? "granted" : "revoked",
+	snprintf(what, sizeof(what), "%s %s:%lld%s%s%s%s", grant ? "granted" : "revoked",
 		 uid ? "uid" : "gid", (long long)json_integer_value(id),
-		 grant ? " " : "", grant ? veil_role_name(role) : "");
+		 grant ? " " : "", grant ? veil_role_name(role) : "",
+		 scope ? " for tenant " : "", scope ? scope : "");
 	if (!grant && changed == 0) {
 		ctl_store_abort(&d->store);
 		return api_error("no database role binding for %s:%lld (config file "
@@ -671,6 +684,9 @@ static json_t *cmd_role_change(struct ctld *d, const struct ctl_caller *who, jso
 	json_object_set_new(a, uid ? "uid" : "gid", json_integer(json_integer_value(id)));
 	if (grant)
 		json_object_set_new(a, "role", json_string(veil_role_name(role)));
+	if (grant)
+		json_object_set_new(a, "tenants", ctl_scope_json(d, gid != NULL,
+								 json_integer_value(id)));
 	return a;
 }
 
@@ -737,6 +753,9 @@ static const struct command {
 	{ "tenant.list", VEIL_ROLE_READER, cmd_tenant_list, false, NULL },
 	{ "tenant.show", VEIL_ROLE_READER, cmd_tenant_show, false, NULL },
 	{ "tenant.set", VEIL_ROLE_ADMIN, cmd_tenant_set, true, NULL },
+	{ "tenant.byok", VEIL_ROLE_ADMIN, ctl_cmd_tenant_byok, true, NULL },
+	{ "tenant.export", VEIL_ROLE_ADMIN, ctl_cmd_tenant_export, true, NULL },
+	{ "tenant.delete", VEIL_ROLE_ADMIN, ctl_cmd_tenant_delete, true, NULL },
 	{ "key.list", VEIL_ROLE_READER, cmd_tenant_show, false, NULL },
 	{ "key.roll", VEIL_ROLE_ADMIN, cmd_key_roll, true, NULL },
 	{ "key.destroy", VEIL_ROLE_ADMIN, cmd_key_destroy, true, NULL },
@@ -805,6 +824,12 @@ json_t *ctl_handle_job(struct ctld *d, const struct ctl_caller *who, const char 
 					 "role %s", cmd, veil_role_name(commands[i].need));
 			const char *t = api_get_str(req, "tenant", VEIL_TENANT_MAX);
 			ans = api_refuse(d, who, cmd, t, why);
+		} else if (api_get_str(req, "tenant", VEIL_TENANT_MAX) != NULL &&
+			   !ctl_scope_allows(d, who, api_get_str(req, "tenant", VEIL_TENANT_MAX))) {
+			char why[128];
+			snprintf(why, sizeof(why), "permission denied: uid %u's role is "
+				 "scoped to other tenants (role list)", who->uid);
+			ans = api_refuse(d, who, cmd, api_get_str(req, "tenant", VEIL_TENANT_MAX), why);
 		} else if (commands[i].changes_state) {
 			ans = commands[i].fn(d, who, req);
 			/* a change that did not commit leaves nothing behind */

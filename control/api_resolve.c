@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api_pvt.h"
+#include "byok.h"
 
 /* A name as JSON: a string when it is UTF-8 without NUL, else {"hex": ...}. */
 static json_t *name_json(const uint8_t *name, size_t len)
@@ -168,7 +169,7 @@ json_t *cmd_resolve(struct ctld *d, const struct ctl_caller *who, json_t *req)
 	if (!api_justification_ok(just))
 		return api_refuse(d, who, "resolve", t->id, JUSTIFICATION_RULE);
 	if (t->locked)
-		return api_refuse(d, who, "resolve", t->id, "tenant is locked");
+		return api_refuse(d, who, "resolve", t->id, ctl_byok_locked_why(d, t));
 	json_t *tokens = json_array();
 	if (collect_tokens(req, tokens, &why) != 0) {
 		json_decref(tokens);
@@ -273,7 +274,7 @@ json_t *cmd_lookup(struct ctld *d, const struct ctl_caller *who, json_t *req)
 	if (!api_justification_ok(just))
 		return api_refuse(d, who, "lookup", t->id, JUSTIFICATION_RULE);
 	if (t->locked)
-		return api_refuse(d, who, "lookup", t->id, "tenant is locked");
+		return api_refuse(d, who, "lookup", t->id, ctl_byok_locked_why(d, t));
 	char rwhy[192];
 	if (!api_rate_ok(d, who->uid, 1, true, rwhy, sizeof(rwhy)))
 		return api_refuse(d, who, "lookup", t->id, rwhy);

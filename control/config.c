@@ -137,6 +137,32 @@ static int parse_role(struct parse *p, const char *name, const char *value)
 	return 1;
 }
 
+/* [byok]: the PKCS#11 token that holds tenants' key-encryption keys
+ * (docs/keys.md). The PIN is read from pin_file at use, never kept here. */
+static int parse_byok(struct parse *p, const char *name, const char *value)
+{
+	struct ctl_config *c = p->c;
+	if (!strcmp(name, "module"))
+		return copy_str(c->byok_module, sizeof(c->byok_module), value, p, name);
+	if (!strcmp(name, "token_label"))
+		return copy_str(c->byok_token, sizeof(c->byok_token), value, p, name);
+	if (!strcmp(name, "pin_file")) {
+		if (value[0] != '/') {
+			snprintf(p->msg, sizeof(p->msg), "pin_file: \"%.60s\" is not an "
+				 "absolute path", value);
+			return 0;
+		}
+		return copy_str(c->byok_pin_file, sizeof(c->byok_pin_file), value, p, name);
+	}
+	if (!strcmp(name, "byok_check_interval") || !strcmp(name, "check_interval"))
+		return parse_uint(&c->byok_check_interval_s, value, 1, 86400, p, name);
+	if (!strcmp(name, "byok_grace") || !strcmp(name, "grace"))
+		return parse_uint(&c->byok_grace_s, value, 0, 30 * 86400, p, name);
+	snprintf(p->msg, sizeof(p->msg), "unknown key \"%.40s\" in [byok] (module, "
+		 "token_label, pin_file, byok_check_interval, byok_grace)", name);
+	return 0;
+}
+
 static int handler(void *user, const char *section, const char *name,
 		   const char *value)
 {
@@ -145,6 +171,8 @@ static int handler(void *user, const char *section, const char *name,
 
 	if (!strcmp(section, "roles"))
 		return parse_role(p, name, value);
+	if (!strcmp(section, "byok"))
+		return parse_byok(p, name, value);
 	/* veil-dataplane's sections: it checks them (veil-dataplane -n) */
 	if (!strcmp(section, "dataplane") || !strncmp(section, "source ", 7) ||
 	    !strcmp(section, "network") || !strncmp(section, "listen ", 7) ||
@@ -227,6 +255,8 @@ int ctl_config_load(struct ctl_config *c, const char *path, char *err,
 	c->max_tenants = 1000000;
 	c->max_live_versions = 1024;
 	c->key_cache = 4096;
+	c->byok_check_interval_s = 300;
+	c->byok_grace_s = 3600;
 	/* root is admin unless the file says otherwise */
 	c->roles[c->n_roles++] = (struct ctl_role_binding){ false, 0, VEIL_ROLE_ADMIN };
 	if (path == NULL)

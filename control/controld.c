@@ -28,6 +28,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "veil_clock.h"
+#include "byok.h"
 #include "ctld_pvt.h"
 #include "metrics.h"
 
@@ -722,6 +723,7 @@ static int run(int lfd)
 		}
 		/* one step of pruning, a short transaction, between passes */
 		pruning = ctl_prune_pass(&d);
+		ctl_byok_tick(&d);
 		ctl_refusals_flush(&d, false);
 		close_idle();
 		ctl_metrics_tick(&d, (unsigned)n - 2); /* the callers: n less the listener and the worker's pipe */
@@ -849,7 +851,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (ctl_settings_load(&d, err, sizeof(err)) != 0 ||
-	    ctl_tenants_load(&d, err, sizeof(err)) != 0) {
+	    ctl_tenants_load(&d, err, sizeof(err)) != 0 ||
+	    ctl_byok_init(&d, err, sizeof(err)) != 0 ||
+	    ctl_scope_init(&d, err, sizeof(err)) != 0) {
 		ctl_log("%s", err);
 		return 1;
 	}
@@ -926,6 +930,7 @@ int main(int argc, char **argv)
 	unlink(d.cfg.socket_path);
 	veil_link_server_free(d.link);
 	ctl_tenants_free(&d);
+	ctl_byok_free(&d);
 	veil_engine_free(d.engine);
 	ctl_store_close(&d.store);
 	return rc == 0 ? 0 : 1;

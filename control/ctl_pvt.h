@@ -46,6 +46,13 @@ struct ctl_config {
 	bool metrics_allow_remote;     /* metrics_listen may be non-loopback */
 	unsigned n_roles;
 	struct ctl_role_binding roles[CTL_MAX_ROLES];
+	/* [byok]: the PKCS#11 module (a path or a p11-kit module name), the
+	 * token's label, the file with its PIN; "" when not configured */
+	char byok_module[256];
+	char byok_token[64];
+	char byok_pin_file[256];
+	unsigned byok_check_interval_s; /* how often each BYOK KEK is checked */
+	unsigned byok_grace_s;          /* unreachable this long: the tenant locks */
 };
 
 /* Load defaults, then the file (NULL: defaults only). On error returns -1
@@ -82,6 +89,13 @@ int ctl_unwrap_key(struct ctl_wrap *w, const uint8_t *in, size_t len,
  * Returns 0 or -1. */
 int ctl_wrap_tag(struct ctl_wrap *w, const char *label, const uint8_t *data,
 		 size_t len, uint8_t out[32]);
+/* A key wrapped by a tenant's own key-encryption key (BYOK, byok.c) is
+ * longer than a master-key wrap: ctl_unwrap_key hands such a blob to the
+ * function set here. */
+#define CTL_WRAPPED_MAX 600 /* the longest wrapped key: RSA-4096 and a header */
+typedef int (*ctl_unwrap_fn)(void *ctx, const uint8_t *in, size_t len,
+			     uint8_t key[32]);
+void ctl_wrap_set_byok(struct ctl_wrap *w, ctl_unwrap_fn fn, void *ctx);
 /* fsync the directory that holds the file path (a new entry in it). */
 int ctl_fsync_dir(const char *path);
 

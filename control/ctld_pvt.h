@@ -73,6 +73,9 @@ struct ctld {
 	uint32_t *tenant_slot;
 	size_t n_slots;       /* a power of two, at least twice n_tenants */
 	struct ctl_keycache keys;
+	struct ctl_byok *byok;  /* tenants' own KEKs (byok.c) */
+	bool scopes;            /* the role_scopes table is there (scope.c) */
+	unsigned n_deleted;     /* tombstones in the tenant table (tenant_delete.c) */
 	unsigned n_rates;
 	struct ctl_rate rates[CTLD_MAX_CLIENTS];
 	struct ctl_refusal refusals[CTLD_REFUSERS];

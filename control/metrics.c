@@ -189,7 +189,7 @@ static void gather(struct ctld *d, unsigned callers)
 	s->requests = d->requests;
 	s->errors = d->errors;
 	s->callers = callers;
-	s->tenants = d->n_tenants;
+	s->tenants = d->n_tenants - d->n_deleted;
 	s->cache_hits = d->keys.hits;
 	s->cache_misses = d->keys.misses;
 	s->cache_evictions = d->keys.evictions;

@@ -6,6 +6,7 @@
  * broken audit chain), 2 usage, 3 the daemon cannot be reached.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <stdbool.h>
@@ -39,6 +40,17 @@ static const char usage[] =
 	"                                         a locked tenant's tokens are\n"
 	"                                         never resolved or looked up\n"
 	"  tenant roll-every TENANT DAYS          automatic key roll (0: never)\n"
+	"  tenant byok enable|rotate TENANT --key-label L [--key-id HEX] --reason TEXT\n"
+	"  tenant byok disable TENANT --reason TEXT\n"
+	"  tenant delete TENANT --reason TEXT --yes\n"
+	"                                         crypto-shred every version and\n"
+	"                                         remove the tenant\n"
+	"  tenant export TENANT --public-key PEM --reason TEXT [--out FILE]\n"
+	"                                         the live data keys, wrapped\n"
+	"                                         RSA-OAEP-SHA256 to PEM (JSON)\n"
+	"                                         wrap the tenant's keys under its own\n"
+	"                                         RSA key on the [byok] token, or\n"
+	"                                         back under the master key\n"
 	"  key list TENANT | key roll TENANT      versions; make a new current one\n"
 	"  key destroy TENANT VERSION --reason TEXT --yes\n"
 	"                                         crypto-shred an old version; the\n"
@@ -59,7 +71,9 @@ static const char usage[] =
 	"  audit export --csv [filters]           every record as RFC 4180 CSV\n"
 	"  audit tokens SEQ                       every token of record SEQ\n"
 	"  audit verify                           check the hash chain\n"
-	"  role list | role grant (--uid N | --gid N) ROLE | role revoke (--uid N | --gid N)\n"
+	"  role list | role grant (--uid N | --gid N) ROLE [--tenant T] |\n"
+	"  role revoke (--uid N | --gid N)        --tenant: the role for that tenant\n"
+	"                                         only (once per tenant)\n"
 	"  config show                            settings in effect and their source\n"
 	"  config set NAME VALUE | config reset NAME\n"
 	"                                         change a setting at run time\n"
@@ -258,6 +272,22 @@ static int print_tenant(json_t *t)
 	if (num(t, "roll_days") > 0)
 		printf(", rolled every %lld days", num(t, "roll_days"));
 	putchar('\n');
+	json_t *b = json_object_get(t, "byok");
+	if (b != NULL && json_is_true(json_object_get(b, "enabled")))
+		printf("  own key (BYOK): token \"%s\", key \"%s\", KEK version %lld\n",
+		       str(b, "token"), str(b, "key_label"), num(b, "kek_version"));
+	if (b != NULL && json_object_get(b, "unreachable_since_ms")) {
+		char when[32];
+		fmt_time(num(b, "unreachable_since_ms"), when, sizeof(when));
+		printf("  its key is unreachable since %s: %s\n", when,
+		       str(b, "unreachable_why"));
+	}
+	if (b != NULL && json_object_get(b, "locked_since_ms")) {
+		char when[32];
+		fmt_time(num(b, "locked_since_ms"), when, sizeof(when));
+		printf("  locked since %s by the BYOK lockdown: %s\n", when,
+		       str(b, "locked_why"));
+	}
 	printf("  %-8s %-21s %s\n", "VERSION", "CREATED", "STATE");
 	json_array_foreach(json_object_get(t, "versions"), i, v) {
 		char when[32];
@@ -281,6 +311,107 @@ static int tenant_set(const char *tenant, json_t *change)
 		return fail(a);
 	if (!json_out)
 		print_tenant(json_object_get(a, "tenant"));
+	json_decref(a);
+	return EXIT_OK;
+}
+
+/* tenant export TENANT --public-key PEM --reason TEXT [--out FILE] */
+static int tenant_export(int argc, char **argv)
+{
+	const char *pub = NULL, *reason = NULL, *out = NULL;
+	for (int i = 3; i < argc; i++) {
+		const char **dst = !strcmp(argv[i], "--public-key") ? &pub :
+				   !strcmp(argv[i], "--out") ? &out :
+				   !strcmp(argv[i], "--reason") ? &reason : NULL;
+		if (dst == NULL || i + 1 >= argc) {
+			fprintf(stderr, "veilctl: tenant export: unexpected \"%s\"\n",
+				esc(argv[i]));
+			return EXIT_USAGE;
+		}
+		*dst = argv[++i];
+	}
+	if (pub == NULL || reason == NULL) {
+		fputs("usage: veilctl tenant export TENANT --public-key PEM --reason TEXT "
+		      "[--out FILE]\n", stderr);
+		return EXIT_USAGE;
+	}
+	char pem[16384];
+	FILE *f = fopen(pub, "r");
+	size_t n = f != NULL ? fread(pem, 1, sizeof(pem) - 1, f) : 0;
+	if (f == NULL || n == 0 || n == sizeof(pem) - 1) {
+		fprintf(stderr, "veilctl: %s: %s\n", esc(pub), f == NULL ? strerror(errno) :
+			"not a PEM public key of at most 16 KiB");
+		if (f != NULL)
+			fclose(f);
+		return EXIT_USAGE;
+	}
+	fclose(f);
+	pem[n] = '\0';
+	json_t *a = call(json_pack("{s:s, s:s, s:s, s:s}", "cmd", "tenant.export", "tenant",
+				   argv[2], "public_key", pem, "justification", reason));
+	if (!common(a))
+		return fail(a);
+	json_t *x = json_object_get(a, "export");
+	int rc = EXIT_OK;
+	if (out != NULL) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		FILE *o = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (o == NULL || json_dumpf(x, o, JSON_INDENT(2)) != 0 || fputc('\n', o) == EOF ||
+		    fclose(o) != 0) {
+			fprintf(stderr, "veilctl: %s: %s\n", esc(out), strerror(errno));
+			rc = EXIT_FAILED;
+		} else if (!json_out) {
+			printf("tenant %s: %zu key versions exported to %s\n", argv[2],
+			       json_array_size(json_object_get(x, "keys")), out);
+		}
+	} else {
+		json_dumpf(x, stdout, JSON_INDENT(2));
+		putchar('\n');
+	}
+	json_decref(a);
+	return rc;
+}
+
+/* tenant byok ACTION TENANT [--key-label L] [--key-id HEX] --reason TEXT */
+static int tenant_byok(int argc, char **argv)
+{
+	const char *label = NULL, *key_id = NULL, *reason = NULL;
+	for (int i = 4; i < argc; i++) {
+		const char **dst = !strcmp(argv[i], "--key-label") ? &label :
+				   !strcmp(argv[i], "--key-id") ? &key_id :
+				   !strcmp(argv[i], "--reason") ? &reason : NULL;
+		if (dst == NULL || i + 1 >= argc) {
+			fprintf(stderr, "veilctl: tenant byok: unexpected \"%s\"\n",
+				esc(argv[i]));
+			return EXIT_USAGE;
+		}
+		*dst = argv[++i];
+	}
+	if (reason == NULL || (strcmp(argv[2], "disable") && label == NULL)) {
+		fputs("usage: veilctl tenant byok enable|rotate TENANT --key-label L "
+		      "[--key-id HEX] --reason TEXT\n"
+		      "       veilctl tenant byok disable TENANT --reason TEXT\n", stderr);
+		return EXIT_USAGE;
+	}
+	json_t *req = json_pack("{s:s, s:s, s:s, s:s}", "cmd", "tenant.byok", "tenant",
+				argv[3], "action", argv[2], "reason", reason);
+	if (label != NULL)
+		json_object_set_new(req, "key_label", json_string(label));
+	if (key_id != NULL)
+		json_object_set_new(req, "key_id", json_string(key_id));
+	json_t *a = call(req);
+	if (!common(a))
+		return fail(a);
+	if (!json_out) {
+		json_t *b = json_object_get(a, "byok");
+		if (!strcmp(argv[2], "disable"))
+			printf("tenant %s: back on the appliance master key, %lld key "
+			       "versions rewrapped\n", argv[3], num(a, "rewrapped"));
+		else
+			printf("tenant %s: KEK version %lld (key \"%s\"), %lld key versions "
+			       "rewrapped\n", argv[3], num(b, "kek_version"),
+			       str(b, "key_label"), num(a, "rewrapped"));
+	}
 	json_decref(a);
 	return EXIT_OK;
 }
@@ -319,6 +450,22 @@ static int cmd_tenant(int argc, char **argv)
 	if (argc == 3 && (!strcmp(argv[1], "lock") || !strcmp(argv[1], "unlock")))
 		return tenant_set(argv[2], json_pack("{s:s}", "state",
 					!strcmp(argv[1], "lock") ? "locked" : "active"));
+	if (argc >= 4 && !strcmp(argv[1], "byok"))
+		return tenant_byok(argc, argv);
+	if (argc >= 3 && !strcmp(argv[1], "export"))
+		return tenant_export(argc, argv);
+	if (argc == 5 && !strcmp(argv[1], "delete") && !strcmp(argv[3], "--reason")) {
+		/* --yes was taken by the option parser: the daemon checks it */
+		json_t *a = call(json_pack("{s:s, s:s, s:s, s:b}", "cmd", "tenant.delete",
+					   "tenant", argv[2], "reason", argv[4], "yes", confirmed));
+		if (!common(a))
+			return fail(a);
+		if (!json_out)
+			printf("tenant %s deleted: %lld key versions crypto-shredded; its "
+			       "tokens never resolve again\n", argv[2], num(a, "shredded_versions"));
+		json_decref(a);
+		return EXIT_OK;
+	}
 	if (argc == 4 && !strcmp(argv[1], "roll-every")) {
 		char *end;
 		long days = strtol(argv[3], &end, 10);
@@ -537,10 +684,18 @@ static int cmd_role(int argc, char **argv)
 		size_t i;
 		json_t *r;
 		if (!json_out) {
-			printf("%-5s %-10s %-13s %s\n", "TYPE", "ID", "ROLE", "SOURCE");
-			json_array_foreach(json_object_get(a, "roles"), i, r)
-				printf("%-5s %-10lld %-13s %s\n", str(r, "type"), num(r, "id"),
+			printf("%-5s %-10s %-13s %-9s %s\n", "TYPE", "ID", "ROLE", "SOURCE",
+			       "TENANTS");
+			json_array_foreach(json_object_get(a, "roles"), i, r) {
+				printf("%-5s %-10lld %-13s %-9s ", str(r, "type"), num(r, "id"),
 				       str(r, "role"), str(r, "source"));
+				size_t j;
+				json_t *tn;
+				json_array_foreach(json_object_get(r, "tenants"), j, tn)
+					printf("%s%s", j ? "," : "", esc(json_string_value(tn)));
+				printf("%s\n", json_array_size(json_object_get(r, "tenants"))
+				       ? "" : "all");
+			}
 		}
 		json_decref(a);
 		return EXIT_OK;
@@ -548,7 +703,7 @@ static int cmd_role(int argc, char **argv)
 	bool grant = argc >= 2 && !strcmp(argv[1], "grant");
 	if (argc >= 4 && (grant || !strcmp(argv[1], "revoke")) &&
 	    (!strcmp(argv[2], "--uid") || !strcmp(argv[2], "--gid")) &&
-	    argc == (grant ? 5 : 4)) {
+	    (argc == (grant ? 5 : 4) || (grant && argc == 7 && !strcmp(argv[5], "--tenant")))) {
 		char *end;
 		long long id = strtoll(argv[3], &end, 10);
 		if (*end || id < 0) {
@@ -559,12 +714,15 @@ static int cmd_role(int argc, char **argv)
 					argv[2] + 2, (json_int_t)id);
 		if (grant)
 			json_object_set_new(req, "role", json_string(argv[4]));
+		if (grant && argc == 7)
+			json_object_set_new(req, "tenant", json_string(argv[6]));
 		json_t *a = call(req);
 		if (!common(a))
 			return fail(a);
 		if (!json_out)
-			printf("%s %s:%lld%s%s\n", grant ? "granted" : "revoked", argv[2] + 2,
-			       id, grant ? " role " : "", grant ? esc(argv[4]) : "");
+			printf("%s %s:%lld%s%s%s%s\n", grant ? "granted" : "revoked", argv[2] + 2,
+			       id, grant ? " role " : "", grant ? esc(argv[4]) : "",
+			       argc == 7 ? " for tenant " : "", argc == 7 ? esc(argv[6]) : "");
 		json_decref(a);
 		return EXIT_OK;
 	}
@@ -712,7 +870,7 @@ static bool takes_value(const char *a)
 	static const char *const with_value[] = {
 		"-t", "-j", "-f", "-K", "--tenant", "--justification", "--file",
 		"--since", "--until", "--uid", "--gid", "--action", "--limit",
-		"--socket", "--reason",
+		"--socket", "--reason", "--key-label", "--key-id", "--public-key", "--out",
 	};
 	for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++)
 		if (!strcmp(a, with_value[i]))
@@ -745,6 +903,15 @@ static bool confirmed_or_told(int argc, char **argv)
 {
 	const char *pos[4];
 	int n = 0;
+	if (!confirmed && argc >= 3 && !strcmp(argv[0], "tenant") &&
+	    !strcmp(argv[1], "delete")) {
+		fprintf(stderr, "veilctl: not done: tenant delete crypto-shreds every key "
+			"version of tenant %s and removes it: its tokens never resolve "
+			"again, and nothing can undo it.\nveilctl: to delete it, add --yes: "
+			"veilctl tenant delete %s --reason \"WHY (a sentence)\" --yes\n",
+			esc(argv[2]), esc(argv[2]));
+		return false;
+	}
 	if (confirmed || argc < 2 || strcmp(argv[0], "key") || strcmp(argv[1], "destroy"))
 		return true;
 	for (int i = 2; i < argc && n < 4; i++) {

@@ -3,9 +3,9 @@
  * Key wrapping: data keys and the audit key are stored only wrapped by the
  * master key-encryption key, AES-256 key wrap with padding (RFC 5649)
  * through OpenSSL. The master key is a root-only file outside the database,
- * made on first start; a database copy alone reveals nothing. (Bring your
- * own key through an HSM will be a second implementation of this file's
- * five functions.) The master key also authenticates what is kept outside
+ * made on first start; a database copy alone reveals nothing. A tenant
+ * with its own key (BYOK) has its keys wrapped by an RSA key in an HSM
+ * instead: byok.c, which ctl_unwrap_key hands those blobs to. The master key also authenticates what is kept outside
  * the database (the governance log's mark), through ctl_wrap_tag.
  */
 #include <errno.h>
@@ -26,7 +26,15 @@
 struct ctl_wrap {
 	uint8_t *kek; /* 32 bytes, locked memory */
 	uint8_t *sub; /* 64 bytes, locked memory: a derived subkey, and its label */
+	ctl_unwrap_fn byok;  /* the keys a tenant's own KEK wraps (byok.c) */
+	void *byok_ctx;
 };
+
+void ctl_wrap_set_byok(struct ctl_wrap *w, ctl_unwrap_fn fn, void *ctx)
+{
+	w->byok = fn;
+	w->byok_ctx = ctx;
+}
 
 static int read_kek(const char *path, uint8_t kek[32], char *err, size_t errlen)
 {
@@ -161,6 +169,9 @@ int ctl_unwrap_key(struct ctl_wrap *w, const uint8_t *in, size_t len,
 {
 	uint8_t buf[64];
 	int n;
+	/* an RFC 5649 wrap of 32 bytes is 40; anything longer is a BYOK wrap */
+	if (len > 48 && w->byok != NULL)
+		return w->byok(w->byok_ctx, in, len, key);
 	if (len < 16 || len > 48 || wrap_op(w, 0, in, len, buf, &n) != 0 || n != 32) {
 		explicit_bzero(buf, sizeof(buf));
 		return -1;

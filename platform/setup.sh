@@ -17,6 +17,8 @@ PACKAGES=(
 	libsqlite3-dev libjansson-dev libinih-dev    # controld: state, API, config
 	libmicrohttpd-dev                            # controld: the metrics endpoint
 	libsystemd-dev                               # controld: sd_notify (Type=notify)
+	libp11-kit-dev p11-kit                       # controld: BYOK keys on PKCS#11 tokens
+	softhsm2 opensc                              # BYOK tests: a SoftHSM2 token, pkcs11-tool
 	libyajl-dev libpcre2-dev                     # dataplane: JSON lines, regex extractor
 	sqlite3                                      # tests edit the database
 	libcmocka-dev                                # unit tests
