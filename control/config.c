@@ -154,9 +154,9 @@ static int parse_byok(struct parse *p, const char *name, const char *value)
 		}
 		return copy_str(c->byok_pin_file, sizeof(c->byok_pin_file), value, p, name);
 	}
-	if (!strcmp(name, "byok_check_interval") || !strcmp(name, "check_interval"))
+	if (!strcmp(name, "byok_check_interval"))
 		return parse_uint(&c->byok_check_interval_s, value, 1, 86400, p, name);
-	if (!strcmp(name, "byok_grace") || !strcmp(name, "grace"))
+	if (!strcmp(name, "byok_grace"))
 		return parse_uint(&c->byok_grace_s, value, 0, 30 * 86400, p, name);
 	snprintf(p->msg, sizeof(p->msg), "unknown key \"%.40s\" in [byok] (module, "
 		 "token_label, pin_file, byok_check_interval, byok_grace)", name);

@@ -108,7 +108,7 @@ def test_units():
     tmp = tempfile.mkdtemp(prefix="veil-units-%d-" % os.getpid())
     # verify wants the programs where the units say: point them at the build
     for u, prog in (("veil-controld.service", "control/veil-controld"),
-                    ("veil-dataplane.service", "veil-dataplane")):
+                    ("veil-dataplane.service", "dataplane/veil-dataplane")):
         text = open(os.path.join(UNITS, u)).read()
         name = os.path.basename(prog)
         check("/usr/sbin/%s " % name in text, "%s runs /usr/sbin/%s" % (u, name))
@@ -141,7 +141,7 @@ def test_conf():
     conf = open(os.path.join(SRC, "platform", "veil.conf")).read()
     named = set(re.findall(r"^;?([a-z_0-9]+) = ", conf, re.M))
     # link_name is refused (replaced by link_socket): not offered
-    for src in ("control/config.c", "dataplane/dpd_config.c"):
+    for src in ("control/config.c", "dataplane/process/dpd_config.c"):
         for k in sorted(keys_read_by(src) - {"link_name"}):
             check(k in named, "platform/veil.conf names %s's key %s" % (src, k))
     for k in ("key_retention_days", "audit_retention_days", "rate_limit"):
@@ -160,7 +160,7 @@ def test_conf():
                        capture_output=True, text=True, timeout=60)
     check(p.returncode == 0 and "configuration OK" in p.stdout,
           "veil-controld -n accepts platform/veil.conf: %s" % p.stderr)
-    p = subprocess.run([os.path.join(BUILD, "veil-dataplane"), "--", "-n", "-c", path],
+    p = subprocess.run([os.path.join(BUILD, "dataplane", "veil-dataplane"), "--", "-n", "-c", path],
                        capture_output=True, text=True, timeout=60)
     check(p.returncode == 0 and "configuration OK" in p.stdout,
           "veil-dataplane -n accepts platform/veil.conf: %s" % p.stderr)
