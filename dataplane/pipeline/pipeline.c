@@ -211,9 +211,11 @@ static enum vdp_parse_rc parse_line(struct vdp_worker *w, unsigned si,
 		if (rc != VDP_NOT_MINE)
 			return rc;
 	}
-	/* a stateful format (W3C after its #Fields) knows its data lines */
+	/* a stateful format (W3C after its #Fields) knows its data lines;
+	 * W3C also knows the shapes of known layouts without a header */
 	for (unsigned f = 0; vdp_formats[f] != NULL; f++) {
-		if (w->state[(size_t)si * VDP_MAX_FORMATS + f] == NULL)
+		if (w->state[(size_t)si * VDP_MAX_FORMATS + f] == NULL &&
+		    !vdp_formats[f]->takes_undetected)
 			continue;
 		enum vdp_parse_rc rc = parse_with(w, si, vdp_formats[f], m, out);
 		if (rc != VDP_NOT_MINE)

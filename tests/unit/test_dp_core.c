@@ -443,6 +443,111 @@ static void test_generic_extractors(void **state)
 	assert_non_null(strstr(o, "\"login\":\"kept\""));
 }
 
+/* ProxySG access log lines as ProxySG sends them over syslog: no #Fields
+ * header ever arrives. Columns per the ProxySG access logging guide's
+ * predefined formats "main" and "bcreportermain_v1". */
+static const char sg_main[] =
+	"<134>Mar  1 10:15:22 proxysg01 2024-03-01 10:15:22 128 10.1.20.45 200 "
+	"TCP_NC_MISS 5084 2228 GET https www.example.com 443 /search ?q=a jdoe "
+	"CORP\\Sales DIRECT www.example.com text/html - \"Mozilla/5.0 (Windows NT "
+	"10.0; Win64; x64)\" OBSERVED \"Search Engines/Portals\" - 10.1.0.5";
+static const char sg_bcr[] =
+	"<134>Mar  1 10:16:40 proxysg01 2024-03-01 10:16:40 31 10.1.20.46 dlevi - - "
+	"OBSERVED \"Social Networking\" - 200 TCP_TUNNELED CONNECT - tcp "
+	"www.reddit.com 443 / - - \"Mozilla/5.0\" 10.1.0.5 517 0 -";
+
+/* The one token of output line 0 decrypts to @p want. */
+static void one_token(struct fx *f, const char *want, int want_kind)
+{
+	char name[128];
+	int kind = -1;
+	unsigned tokens = 0, at = 0;
+	for (unsigned k = 0; k < f->out.line[0].n_segs; k++)
+		if (f->out.segs[f->out.line[0].first_seg + k].token) {
+			tokens++;
+			at = k;
+		}
+	assert_int_equal(tokens, 1);
+	seg_name(f, at, name, sizeof(name), &kind);
+	assert_string_equal(name, want);
+	assert_int_equal(kind, want_kind);
+}
+
+static void test_w3c_without_header(void **state)
+{
+	struct fx *f = *state;
+	char err[200];
+	/* format auto: a data line of a known layout's shape is parsed
+	 * with that layout's columns, before any #Fields */
+	start(f);
+	const char *o = run1(f, sg_main);
+	assert_non_null(o);
+	assert_null(strstr(o, " jdoe "));
+	one_token(f, "jdoe", VEIL_KIND_USER);
+	o = run1(f, sg_bcr);
+	assert_non_null(o);
+	assert_null(strstr(o, "dlevi"));
+	one_token(f, "dlevi", VEIL_KIND_USER);
+	/* a line that matches no layout is still dropped and counted */
+	assert_null(run1(f, "<134>Mar  1 10:17:00 proxysg01 2024-03-01 10:17:00 "
+			    "12 10.1.20.47 jdoe GET http://example.com/"));
+	const struct vdp_counters *c = vdp_worker_counters(f->w, 0);
+	assert_int_equal(c->drops[VDP_R_UNKNOWN_FORMAT], 1);
+	assert_int_equal(c->lines_out, 2);
+
+	/* the columns from the config: a layout name ... */
+	set(f, "format", "w3c");
+	set(f, "fields", "proxysg-main");
+	assert_non_null(f->src->w3c_fields);
+	assert_int_equal(strncmp(f->src->w3c_fields, "date time time-taken c-ip sc-status", 35), 0);
+	assert_int_equal(vdp_source_check(f->src, err, sizeof(err)), 0);
+	start(f);
+	assert_non_null(run1(f, sg_main));
+	one_token(f, "jdoe", VEIL_KIND_USER);
+	/* pinned columns: a line with another number of fields drops */
+	assert_null(run1(f, "<134>Mar  1 10:17:00 proxysg01 2024-03-01 10:17:00 "
+			    "12 10.1.20.47 jdoe GET http://example.com/"));
+	assert_int_equal(vdp_worker_counters(f->w, 0)->drops[VDP_R_MALFORMED], 1);
+}
+
+static void test_fields_option(void **state)
+{
+	struct fx *f = *state;
+	char err[200];
+	/* ... or the column list itself (as after #Fields:) */
+	set(f, "format", "w3c");
+	set(f, "fields", "date time c-ip cs-username cs-method cs-uri sc-status");
+	assert_string_equal(f->src->w3c_fields,
+			    "date time c-ip cs-username cs-method cs-uri sc-status");
+	assert_int_equal(vdp_source_check(f->src, err, sizeof(err)), 0);
+	start(f);
+	const char *o = run1(f, "2024-03-01 10:00:00 10.1.2.3 CORP\\jdoe GET "
+			     "http://example.com/ 200");
+	assert_non_null(o);
+	one_token(f, "CORP\\jdoe", VEIL_KIND_USER);
+	assert_null(run1(f, "2024-03-01 10:00:00 10.1.2.3 CORP\\jdoe GET"));
+
+	/* the squid and ncsa layouts are the squid parsers' */
+	struct vdp_source *s = vdp_source_new("sq");
+	assert_non_null(s);
+	assert_int_equal(vdp_source_set(s, "fields", "squid", err, sizeof(err)), 0);
+	assert_ptr_equal(s->fmt, &vdp_fmt_squid);
+	assert_int_equal(vdp_source_check(s, err, sizeof(err)), 0);
+	assert_int_equal(vdp_source_set(s, "fields", "ncsa", err, sizeof(err)), 0);
+	assert_ptr_equal(s->fmt, &vdp_fmt_squid_common);
+	/* a named layout and another format contradict each other */
+	assert_int_equal(vdp_source_set(s, "format", "cef", err, sizeof(err)), 0);
+	assert_int_equal(vdp_source_check(s, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "fields"));
+	vdp_source_free(s);
+	s = vdp_source_new("sg");
+	assert_non_null(s);
+	assert_int_equal(vdp_source_set(s, "format", "cef", err, sizeof(err)), 0);
+	assert_int_equal(vdp_source_set(s, "fields", "proxysg-main", err, sizeof(err)), 0);
+	assert_int_equal(vdp_source_check(s, err, sizeof(err)), -1);
+	vdp_source_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -455,6 +560,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fail_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_memory_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generic_extractors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_w3c_without_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fields_option, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
