@@ -208,6 +208,8 @@ struct vdp_source {
 	bool keys_overridden;         /* user_fields/device_fields given */
 	struct vdp_keys keys[VDP_MAX_FORMATS]; /* per format index */
 	bool keep_domain, replace_repeats, marker, forward_unknown;
+	bool strip_domain;            /* users: DOMAIN\user, user@domain -> user */
+	bool lower_users;             /* users: A-Z -> a-z (normalize_user) */
 	unsigned n_no_user;
 	char no_user[VDP_MAX_NOUSER][32];
 	uint8_t no_user_len[VDP_MAX_NOUSER];

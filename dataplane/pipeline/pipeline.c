@@ -69,6 +69,7 @@ struct vdp_worker {
 	unsigned n_segs;
 	char scratch[VEIL_NAME_MAX + 64];
 	uint32_t raw_pos[VEIL_NAME_MAX + 64];
+	char norm[VEIL_NAME_MAX];       /* a user name lowered (normalize_user) */
 };
 
 struct vdp_worker *vdp_worker_new(struct veil_engine *engine,
@@ -318,6 +319,16 @@ static void user_part(const char *name, size_t *start, size_t *len)
 		*len = (size_t)(at - (name + *start));
 }
 
+/* normalize_user = lower: ASCII A-Z to a-z, every other byte as it is
+ * (UTF-8 sequences untouched), so that a lookup can apply the same rule. */
+static void lower_ascii(char *dst, const char *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = src[i];
+		dst[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+}
+
 static void line_drop(struct line_work *lw, enum vdp_reason r)
 {
 	lw->verdict = VDP_DROP;
@@ -415,9 +426,23 @@ static bool collect(struct vdp_worker *w, const struct vdp_line *ln,
 					   : f->off + f->len;
 			raw_len = raw_end - raw_off;
 		}
+		if (f->kind == VEIL_KIND_USER && !s->keep_domain && s->strip_domain) {
+			/* the name without its domain; the token still replaces
+			 * the whole value */
+			user_part(name, &start, &len);
+			if (len == 0 || no_user(s, name + start, len)) {
+				w->cnt[si].no_user++;
+				continue;
+			}
+		}
 		if (len > VEIL_NAME_MAX) {
 			bad_field(w, si, lw, f, VDP_R_TOO_LONG);
 			continue;
+		}
+		if (f->kind == VEIL_KIND_USER && s->lower_users) {
+			lower_ascii(w->norm, name + start, len);
+			name = w->norm;
+			start = 0;
 		}
 		int32_t it = item_for(w, name + start, len, f->kind);
 		if (it < 0) {
@@ -534,13 +559,41 @@ static bool overlaps(const struct repl *r, unsigned n, uint32_t off, uint32_t le
 	return false;
 }
 
+/* The occurrences of @p needle between non-name characters that no
+ * replacement covers yet, as repeats of item @p it. */
+static unsigned scan_repeats(const struct vdp_line *ln, struct repl *r,
+			     unsigned n, unsigned lim, const char *needle,
+			     size_t nlen, int32_t it)
+{
+	const char *p = ln->data, *end = ln->data + ln->len;
+	while ((size_t)(end - p) >= nlen && n < lim) {
+		const char *hit = find(p, (size_t)(end - p), needle, nlen);
+		if (hit == NULL)
+			break;
+		uint32_t at = (uint32_t)(hit - ln->data);
+		uint32_t len = (uint32_t)nlen;
+		if ((at == 0 || !id_char((unsigned char)ln->data[at - 1])) &&
+		    (at + len >= ln->len || !id_char((unsigned char)ln->data[at + len])) &&
+		    !overlaps(r, n, at, len)) {
+			r[n++] = (struct repl){ at, len, it, true };
+			p = hit + len;
+		} else
+			p = hit + 1;
+	}
+	return n;
+}
+
 /* Other verbatim occurrences of the line's identities, between non-name
- * characters and outside the fields: one scan of the line per name. */
+ * characters and outside the fields: one scan of the line per name. A
+ * source that normalizes user names also has the field's own spelling
+ * looked for (JDoe where the name encrypted is jdoe). */
 static unsigned find_repeats(struct vdp_worker *w, const struct vdp_line *ln,
 			     const struct line_work *lw, struct repl *r, unsigned n)
 {
-	unsigned n0 = n;
-	for (unsigned i = 0; i < lw->n && n - n0 < MAX_REPEATS; i++) {
+	const struct vdp_source *s = w->src[ln->src];
+	const bool spelled = s->lower_users || (s->strip_domain && !s->keep_domain);
+	const unsigned lim = n + MAX_REPEATS;
+	for (unsigned i = 0; i < lw->n && n < lim; i++) {
 		int32_t it = lw->id[i].item;
 		if (it < 0)
 			continue;
@@ -548,24 +601,17 @@ static unsigned find_repeats(struct vdp_worker *w, const struct vdp_line *ln,
 		bool dup = false; /* the same name twice in the line: one scan */
 		for (unsigned k = 0; k < i && !dup; k++)
 			dup = lw->id[k].item == it;
-		if (dup || x->in_len < MIN_REPEAT)
+		if (dup)
 			continue;
-		const char *p = ln->data, *end = ln->data + ln->len;
-		while ((size_t)(end - p) >= x->in_len && n - n0 < MAX_REPEATS) {
-			const char *hit = find(p, (size_t)(end - p), (const char *)x->in,
-					       x->in_len);
-			if (hit == NULL)
-				break;
-			uint32_t at = (uint32_t)(hit - ln->data);
-			uint32_t len = (uint32_t)x->in_len;
-			if ((at == 0 || !id_char((unsigned char)ln->data[at - 1])) &&
-			    (at + len >= ln->len || !id_char((unsigned char)ln->data[at + len])) &&
-			    !overlaps(r, n, at, len)) {
-				r[n++] = (struct repl){ at, len, it, true };
-				p = hit + len;
-			} else
-				p = hit + 1;
-		}
+		if (x->in_len >= MIN_REPEAT)
+			n = scan_repeats(ln, r, n, lim, (const char *)x->in,
+					 x->in_len, it);
+		const char *raw = ln->data + lw->id[i].off;
+		size_t rl = lw->id[i].len;
+		if (spelled && w->item_kind[it] == VEIL_KIND_USER &&
+		    rl >= MIN_REPEAT &&
+		    (rl != x->in_len || memcmp(raw, x->in, rl) != 0))
+			n = scan_repeats(ln, r, n, lim, raw, rl, it);
 	}
 	return n;
 }

@@ -305,6 +305,17 @@ int vdp_source_set(struct vdp_source *s, const char *key, const char *value,
 		return set_regex(s, value, err, errlen);
 	if (!strcmp(key, "keep_domain"))
 		return set_bool(&s->keep_domain, value, key, err, errlen);
+	if (!strcmp(key, "strip_domain"))
+		return set_bool(&s->strip_domain, value, key, err, errlen);
+	if (!strcmp(key, "normalize_user")) {
+		if (strcmp(value, "lower") && strcmp(value, "none")) {
+			snprintf(err, errlen, "normalize_user: \"%.40s\" is not lower "
+				 "or none", value);
+			return -1;
+		}
+		s->lower_users = strcmp(value, "lower") == 0;
+		return 0;
+	}
 	if (!strcmp(key, "replace_repeats"))
 		return set_bool(&s->replace_repeats, value, key, err, errlen);
 	if (!strcmp(key, "no_user"))

@@ -75,6 +75,14 @@ void vdp_source_free(struct vdp_source *s);
  *                   user, user2.. and device, device2.. are identities
  *   keep_domain     yes | no: tokenize only the user part of DOMAIN\user
  *                   and user@domain (default no: the whole value)
+ *   strip_domain    yes | no: a user name is encrypted without its domain
+ *                   (DOMAIN\user and user@domain -> user) and its token
+ *                   replaces the whole value (default no)
+ *   normalize_user  lower | none: user names are encrypted with ASCII
+ *                   A-Z as a-z (default none); both apply before
+ *                   encryption, so resolve returns the normalized name
+ *   fields          a known layout (proxysg-main, bcreportermain_v1,
+ *                   squid, ncsa) or W3C columns as for w3c_fields
  *   no_user         comma-separated values meaning "no user" (default
  *                   "-,N/A,unknown" plus the empty value; case-insensitive)
  *   replace_repeats yes | no: also replace other verbatim occurrences of

@@ -548,6 +548,61 @@ static void test_fields_option(void **state)
 	vdp_source_free(s);
 }
 
+/* normalize_user and strip_domain: one person, one token. */
+static void test_normalize_user(void **state)
+{
+	struct fx *f = *state;
+	char name[64], first[64];
+	int kind;
+	/* off by default: the name as the log wrote it */
+	regex_source(f);
+	start(f);
+	assert_non_null(run1(f, "user=CORP\\JDoe host=PC1"));
+	seg_name(f, 1, name, sizeof(name), &kind);
+	assert_string_equal(name, "CORP\\JDoe");
+
+	char err[100];
+	assert_int_equal(vdp_source_set(f->src, "normalize_user", "upper", err,
+					sizeof(err)), -1);
+	assert_non_null(strstr(err, "normalize_user"));
+	set(f, "normalize_user", "lower");
+	set(f, "strip_domain", "yes");
+	start(f);
+	static const char *const spellings[] = {
+		"user=CORP\\JDoe host=PC1", "user=jdoe@corp.example host=PC1",
+		"user=JDOE host=PC1", "user=corp.example\\jdoe host=PC1",
+	};
+	for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+		const char *o = run1(f, spellings[i]);
+		assert_non_null(o);
+		/* the whole value is replaced: no domain left in clear */
+		assert_true(strncmp(o, "user=veil_u3_", 13) == 0);
+		assert_null(strstr(o, "corp"));
+		assert_null(strstr(o, "CORP"));
+		seg_name(f, 1, name, sizeof(name), &kind);
+		assert_string_equal(name, "jdoe");
+		assert_int_equal(kind, VEIL_KIND_USER);
+		/* the same token for every spelling */
+		size_t tl = f->out.segs[f->out.line[0].first_seg + 1].len;
+		if (i == 0)
+			memcpy(first, f->out.segs[f->out.line[0].first_seg + 1].p, tl);
+		else
+			assert_memory_equal(first,
+					    f->out.segs[f->out.line[0].first_seg + 1].p, tl);
+	}
+	/* devices are not normalized */
+	assert_non_null(run1(f, "user=a host=PC1.Corp.Example"));
+	seg_name(f, 3, name, sizeof(name), &kind);
+	assert_string_equal(name, "PC1.Corp.Example");
+	/* the log's own spelling elsewhere in the line is replaced too */
+	const char *o = run1(f, "user=JDoe msg=(JDoe) host=x");
+	assert_non_null(o);
+	assert_null(strstr(o, "JDoe"));
+	/* a domain alone is no user */
+	o = run1(f, "user=CORP\\ host=x");
+	assert_non_null(strstr(o, "user=CORP\\ "));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +617,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_generic_extractors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_w3c_without_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fields_option, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_normalize_user, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
