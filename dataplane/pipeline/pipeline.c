@@ -44,7 +44,8 @@ struct line_work {
 };
 
 struct vdp_worker {
-	struct veil_engine *engine;
+	struct veil_engine *engine;     /* NULL: a worker for previews only */
+	int last_fmt;                   /* the format of the last line parsed */
 	unsigned n_src;
 	struct vdp_source **src;        /* a copy of the list */
 	const struct veil_key **key;
@@ -75,7 +76,7 @@ struct vdp_worker {
 struct vdp_worker *vdp_worker_new(struct veil_engine *engine,
 				  struct vdp_source *const *sources, unsigned n)
 {
-	if (engine == NULL || sources == NULL || n == 0 || n > 65535) {
+	if (sources == NULL || n == 0 || n > 65535) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -187,6 +188,7 @@ static enum vdp_parse_rc parse_with(struct vdp_worker *w, unsigned si,
 	out->n = 0;
 	enum vdp_parse_rc rc = f->parse(&ctx, m, out);
 	*st = ctx.state;
+	w->last_fmt = (int)fi;
 	if (rc == VDP_PARSED && fi < VDP_MAX_FORMATS)
 		w->cnt[si].by_format[fi]++;
 	return rc;
@@ -719,6 +721,11 @@ static void finish_chunk(struct vdp_worker *w, const struct vdp_line *in,
 unsigned vdp_process_burst(struct vdp_worker *w, const struct vdp_line *in,
 			   unsigned n, struct vdp_burst *out)
 {
+	if (w->engine == NULL) {
+		n = 0; /* a preview worker: nothing is forwarded */
+		out->n = 0;
+		return 0;
+	}
 	if (n > VDP_BURST_MAX)
 		n = VDP_BURST_MAX;
 	w->tokens_used = 0;
@@ -754,4 +761,77 @@ unsigned vdp_process_burst(struct vdp_worker *w, const struct vdp_line *in,
 	for (unsigned i = 0; i < n; i++)
 		forwarded += out->line[i].verdict == VDP_FORWARD;
 	return forwarded;
+}
+
+/* ---- the preview (veil-dataplane --explain) ---- */
+
+int vdp_worker_explain(struct vdp_worker *w, unsigned si, const char *line,
+		       size_t len, struct vdp_explain *x)
+{
+	if (si >= w->n_src || len > UINT32_MAX)
+		return -1;
+	const struct vdp_source *s = w->src[si];
+	struct vdp_msg m = { .data = line, .len = len };
+	struct vdp_fields fs;
+	memset(x, 0, sizeof(*x));
+	x->format = -1;
+	w->last_fmt = -1;
+	enum vdp_parse_rc rc = parse_line(w, si, &m, &fs);
+	if (rc != VDP_NOT_MINE && !s->is_regex)
+		x->format = w->last_fmt;
+	switch (rc) {
+	case VDP_NOT_MINE:
+		if (s->forward_unknown)
+			x->unparsed = true;
+		else
+			x->dropped = true;
+		x->reason = VDP_R_UNKNOWN_FORMAT;
+		return 0;
+	case VDP_NO_IDENTITY:
+	case VDP_PINNED:
+		x->dropped = true;
+		x->reason = rc == VDP_PINNED ? VDP_R_FIELDS_PINNED
+					     : VDP_R_FIELDS_NO_IDENTITY;
+		return 0;
+	case VDP_MALFORMED:
+		x->dropped = true;
+		x->reason = VDP_R_MALFORMED;
+		return 0;
+	case VDP_PARSED:
+		break;
+	}
+	if (fs.n > VDP_MAX_FIELDS) {
+		x->dropped = true;
+		x->reason = VDP_R_TOO_MANY;
+		return 0;
+	}
+	for (unsigned i = 0; i < fs.n; i++) {
+		const struct vdp_field *f = &fs.f[i];
+		struct vdp_explain_field *e = &x->f[x->n++];
+		*e = (struct vdp_explain_field){ f->off, f->len, f->kind,
+						 VDP_EX_TOKEN, 0 };
+		if ((size_t)f->off + f->len > len || f->esc >= VDP_ESC__COUNT) {
+			x->dropped = true;
+			x->reason = VDP_R_MALFORMED;
+			return 0;
+		}
+		long n = vdp_unescape((enum vdp_esc)f->esc, line + f->off, f->len,
+				      w->scratch, sizeof(w->scratch), NULL);
+		enum vdp_reason bad = VDP_REASON_COUNT;
+		if (n < 0)
+			bad = f->len > VEIL_NAME_MAX ? VDP_R_TOO_LONG : VDP_R_BAD_ESCAPE;
+		else if (no_user(s, w->scratch, (size_t)n))
+			e->what = VDP_EX_NO_USER;
+		else if ((size_t)n > VEIL_NAME_MAX)
+			bad = VDP_R_TOO_LONG;
+		if (bad != VDP_REASON_COUNT) {
+			e->what = VDP_EX_BAD;
+			e->reason = (uint8_t)bad;
+			if (!s->marker) {
+				x->dropped = true;
+				x->reason = (uint8_t)bad;
+			}
+		}
+	}
+	return 0;
 }

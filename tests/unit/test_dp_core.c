@@ -603,6 +603,48 @@ static void test_normalize_user(void **state)
 	assert_non_null(strstr(o, "user=CORP\\ "));
 }
 
+/* The preview: what the worker would do, with no engine and no key. */
+static void test_explain(void **state)
+{
+	struct fx *f = *state;
+	struct vdp_source *list[] = { f->src };
+	struct vdp_worker *w = vdp_worker_new(NULL, list, 1);
+	assert_non_null(w);
+	struct vdp_explain x;
+	const char *const *names = vdp_format_names();
+	/* a header-less ProxySG line: W3C, one user, the span of "jdoe" */
+	assert_int_equal(vdp_worker_explain(w, 0, sg_main, strlen(sg_main), &x), 0);
+	assert_false(x.dropped);
+	assert_string_equal(names[x.format], "w3c");
+	assert_int_equal(x.n, 1);
+	assert_int_equal(x.f[0].kind, VEIL_KIND_USER);
+	assert_int_equal(x.f[0].what, VDP_EX_TOKEN);
+	assert_memory_equal(sg_main + x.f[0].off, "jdoe", 4);
+	assert_int_equal(x.f[0].len, 4);
+	/* "no user" values and a name too long to tokenize */
+	static char cef[2200];
+	memset(cef, 'a', sizeof(cef) - 1);
+	memcpy(cef, "CEF:0|V|P|1|1|n|5|suser=- duser=", 32);
+	assert_int_equal(vdp_worker_explain(w, 0, cef, strlen(cef), &x), 0);
+	assert_string_equal(names[x.format], "cef");
+	assert_int_equal(x.n, 2);
+	assert_int_equal(x.f[0].what, VDP_EX_NO_USER);
+	assert_int_equal(x.f[1].what, VDP_EX_BAD);
+	assert_int_equal(x.f[1].reason, VDP_R_TOO_LONG);
+	assert_true(x.dropped);
+	assert_int_equal(x.reason, VDP_R_TOO_LONG);
+	/* a line nobody takes */
+	assert_int_equal(vdp_worker_explain(w, 0, "hello world", 11, &x), 0);
+	assert_true(x.dropped);
+	assert_int_equal(x.reason, VDP_R_UNKNOWN_FORMAT);
+	assert_int_equal(x.format, -1);
+	/* nothing is forwarded by a preview worker */
+	struct vdp_line in = { "hello", 5, 0 };
+	assert_int_equal(vdp_process_burst(w, &in, 1, &f->out), 0);
+	assert_int_equal(vdp_worker_explain(w, 1, "x", 1, &x), -1);
+	vdp_worker_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -618,6 +660,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_w3c_without_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fields_option, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_normalize_user, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_explain, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
