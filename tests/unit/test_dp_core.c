@@ -552,7 +552,7 @@ static void test_fields_option(void **state)
 static void test_normalize_user(void **state)
 {
 	struct fx *f = *state;
-	char name[64], first[64];
+	char name[64], first[256];
 	int kind;
 	/* off by default: the name as the log wrote it */
 	regex_source(f);
@@ -584,6 +584,7 @@ static void test_normalize_user(void **state)
 		assert_int_equal(kind, VEIL_KIND_USER);
 		/* the same token for every spelling */
 		size_t tl = f->out.segs[f->out.line[0].first_seg + 1].len;
+		assert_true(tl < sizeof(first));
 		if (i == 0)
 			memcpy(first, f->out.segs[f->out.line[0].first_seg + 1].p, tl);
 		else
