@@ -165,6 +165,10 @@ struct vdp_format {
 	 * *state (NULL: none yet). NULL if no option does. Returns -1 on ENOMEM. */
 	int (*new_state)(const struct vdp_source *src,
 			 const struct vdp_keys *keys, void **state);
+	/* Under format auto, also offered the lines no detect() took, before
+	 * it has state (W3C: a data line shaped like a known layout). It
+	 * returns VDP_NOT_MINE for those it does not take. */
+	bool takes_undetected;
 };
 
 /* A W3C column list ("a b c", as after "#Fields:"; @p len bytes): -1 if
@@ -172,6 +176,10 @@ struct vdp_format {
  * an identity under @p ks (NULL: none is), 0 if none is. */
 int vdp_w3c_check_fields(const struct vdp_keys *ks, const char *list,
 			 size_t len);
+
+/* The columns of a known W3C layout ("proxysg-main",
+ * "bcreportermain_v1"), as after "#Fields:", or NULL. */
+const char *vdp_w3c_layout(const char *name);
 
 /* Every format, in auto-detection order; NULL-terminated. */
 extern const struct vdp_format *const vdp_formats[];
@@ -200,6 +208,8 @@ struct vdp_source {
 	bool keys_overridden;         /* user_fields/device_fields given */
 	struct vdp_keys keys[VDP_MAX_FORMATS]; /* per format index */
 	bool keep_domain, replace_repeats, marker, forward_unknown;
+	bool strip_domain;            /* users: DOMAIN\user, user@domain -> user */
+	bool lower_users;             /* users: A-Z -> a-z (normalize_user) */
 	unsigned n_no_user;
 	char no_user[VDP_MAX_NOUSER][32];
 	uint8_t no_user_len[VDP_MAX_NOUSER];
@@ -208,6 +218,8 @@ struct vdp_source {
 	struct { uint32_t number; uint8_t kind; } groups[VDP_MAX_FIELDS];
 	char user_fields[512], device_fields[512];
 	char *w3c_fields;             /* pinned W3C columns, or NULL */
+	const struct vdp_format *fields_fmt; /* the format a named layout of
+				       * option fields implies (squid, ncsa) */
 	bool w3c_allow_no_identity;   /* a #Fields without identities is adopted */
 };
 

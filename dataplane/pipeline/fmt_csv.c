@@ -425,26 +425,111 @@ static bool pan_time(const char *s, size_t n)
 	return true;
 }
 
-/* The first four fields (CSV_END: the line has fewer). */
-static enum csv_rc pan_head(struct csv_cur *c, struct csv_val f[4])
+/* ISO 8601 as PAN-OS writes it with a custom or RFC 5424 time format:
+ * "YYYY-MM-DDThh:mm:ss", then optional fractional seconds, then an
+ * optional "Z" or "+hh:mm" / "-hh:mm". */
+static bool iso_time(const char *s, size_t n)
 {
-	for (unsigned i = 0; i < 4; i++) {
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	const size_t k = sizeof(shape) - 1;
+	if (n < k || n > k + 16)
+		return false;
+	for (size_t i = 0; i < k; i++)
+		if (shape[i] == 'd' ? !is_digit(s[i]) : s[i] != shape[i])
+			return false;
+	size_t i = k;
+	if (i < n && s[i] == '.') {
+		size_t f = ++i;
+		while (i < n && is_digit(s[i]))
+			i++;
+		if (i == f)
+			return false;
+	}
+	if (i == n)
+		return true;
+	if (s[i] == 'Z')
+		return i + 1 == n;
+	return (s[i] == '+' || s[i] == '-') && n - i == 6 && is_digit(s[i + 1]) &&
+	       is_digit(s[i + 2]) && s[i + 3] == ':' && is_digit(s[i + 4]) &&
+	       is_digit(s[i + 5]);
+}
+
+static bool any_time(const char *s, size_t n)
+{
+	return pan_time(s, n) || iso_time(s, n);
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+	if (n == 0 || n > 20)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!is_digit(s[i]))
+			return false;
+	return true;
+}
+
+/* A device serial: letters, digits and '-' (hardware and VM-series serials
+ * are digits; some cloud firewalls write a name). */
+static bool serial_shaped(const char *s, size_t n)
+{
+	if (n == 0 || n > 32)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(is_digit(s[i]) || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= 'a' && s[i] <= 'z') || s[i] == '-'))
+			return false;
+	return true;
+}
+
+/*
+ * The leading fields up to Type. The classic head is
+ * "FUTURE_USE,Receive Time,Serial,Type" (Type in column 4); releases and
+ * relays differ in what comes before the serial: the receive time alone
+ * (Type in column 3, often ISO 8601), or a sequence number ahead of the
+ * classic head (Type in column 5). So: Type is the first field of its
+ * shape in columns 3 to 5, the field before it a serial, the one before
+ * that a time, and every field before the time a number or a time (the
+ * FUTURE_USE "1", a sequence number, a second time). *type_col is Type's
+ * column; the layouts' columns are classic ones and move by type_col - 4.
+ * CSV_END: not that head (or the line is shorter); CSV_BAD: a quoted field
+ * that cannot be bounded.
+ */
+#define PAN_HEAD_MAX 5
+static enum csv_rc pan_head(struct csv_cur *c, const char *d,
+			    struct csv_val f[PAN_HEAD_MAX], unsigned *type_col)
+{
+	for (unsigned i = 0; i < PAN_HEAD_MAX; i++) {
 		enum csv_rc rc = csv_next(c, &f[i]);
 		if (rc != CSV_OK)
 			return rc;
+		if (f[i].quoted)
+			return CSV_END; /* none of the head is ever quoted */
+		const char *s = d + f[i].off;
+		if (i >= 2 && type_shaped(s, f[i].len) &&
+		    serial_shaped(d + f[i - 1].off, f[i - 1].len) &&
+		    any_time(d + f[i - 2].off, f[i - 2].len)) {
+			*type_col = i + 1;
+			return CSV_OK;
+		}
+		/* before the time: numbers and times only */
+		if (!all_digits(s, f[i].len) && !any_time(s, f[i].len) &&
+		    !(i >= 1 && any_time(d + f[i - 1].off, f[i - 1].len) &&
+		      serial_shaped(s, f[i].len)))
+			return CSV_END;
 	}
-	return CSV_OK;
+	return CSV_END;
 }
 
 static bool panos_detect(const struct vdp_msg *m)
 {
 	struct csv_cur c;
-	struct csv_val f[4];
+	struct csv_val f[PAN_HEAD_MAX];
+	unsigned tc;
 	csv_init(&c, m);
-	if (pan_head(&c, f) != CSV_OK || f[1].quoted || f[3].quoted)
+	if (pan_head(&c, m->data, f, &tc) != CSV_OK)
 		return false;
-	return pan_time(m->data + f[1].off, f[1].len) &&
-	       pan_type_find(m->data + f[3].off, f[3].len) != NULL;
+	return pan_type_find(m->data + f[tc - 1].off, f[tc - 1].len) != NULL;
 }
 
 static enum vdp_parse_rc panos_parse(struct vdp_parse_ctx *ctx,
@@ -452,37 +537,40 @@ static enum vdp_parse_rc panos_parse(struct vdp_parse_ctx *ctx,
 				     struct vdp_fields *out)
 {
 	struct csv_cur c;
-	struct csv_val head[4], v;
+	struct csv_val head[PAN_HEAD_MAX], v;
 	struct want w[WANT_MAX];
+	unsigned tc;
 
 	out->n = 0;
 	csv_init(&c, m);
-	enum csv_rc rc = pan_head(&c, head);
+	enum csv_rc rc = pan_head(&c, m->data, head, &tc);
 	if (rc == CSV_BAD)
 		return VDP_MALFORMED;
 	if (rc == CSV_END)
 		return VDP_NOT_MINE; /* no Type column: not PAN-OS CSV */
-	const char *type = m->data + head[3].off;
-	if (!type_shaped(type, head[3].len))
-		return VDP_NOT_MINE;
-	const struct pan_type *t = pan_type_find(type, head[3].len);
+	const char *type = m->data + head[tc - 1].off;
+	const struct pan_type *t = pan_type_find(type, head[tc - 1].len);
 	if (t == NULL)
 		return VDP_MALFORMED; /* a log type whose columns we don't know */
 
 	unsigned nw = want_build(ctx->keys, t->cols, t->n, t->key, t->key_len, w);
-	unsigned at = 4; /* fields read so far */
+	unsigned at = tc; /* fields read so far */
 	for (unsigned i = 0; i < nw; i++) {
-		if (w[i].col <= 4) {
-			v = head[w[i].col - 1];
+		/* a classic column number, moved with Type */
+		unsigned col = w[i].col + tc - 4;
+		if (col == 0)
+			continue; /* a head column that this line lacks */
+		if (col <= tc) {
+			v = head[col - 1];
 		} else {
-			rc = csv_skip(&c, w[i].col - at - 1);
+			rc = csv_skip(&c, col - at - 1);
 			if (rc == CSV_OK)
 				rc = csv_next(&c, &v);
 			if (rc == CSV_BAD)
 				return VDP_MALFORMED;
 			if (rc == CSV_END)
 				break; /* a short line: the columns it has */
-			at = w[i].col;
+			at = col;
 		}
 		bool ok = w[i].special == COL_DESC ?
 			  desc_names(out, m->data, &v, w[i].kind) :

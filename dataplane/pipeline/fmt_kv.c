@@ -339,13 +339,19 @@ static const char *const fortigate_devices[] = { "srcname", NULL };
 static const char *const sophos_users[] = { "user_name", "user", NULL };
 
 /* Log Exporter: Identity Awareness names (`src_user_name`,
- * `dst_user_name`), the `user` of VPN/URL Filtering logs, the
- * `administrator` of audit logs; machine names of Identity Awareness. */
+ * `dst_user_name`) and distinguished names (`src_user_dn`, `dst_user_dn`),
+ * the `user` of VPN/URL Filtering logs, the `administrator` of audit logs;
+ * the client machine of Identity Awareness: `src_machine_name`,
+ * `dst_machine_name`, and `machine` (identity logs of a machine login).
+ * `hostname`, `origin` and `originsicname` are the gateway itself: not
+ * identities. */
 static const char *const checkpoint_users[] = { "src_user_name",
-						"dst_user_name", "user",
+						"dst_user_name", "src_user_dn",
+						"dst_user_dn", "user",
 						"administrator", NULL };
 static const char *const checkpoint_devices[] = { "src_machine_name",
-						  "dst_machine_name", NULL };
+						  "dst_machine_name", "machine",
+						  NULL };
 
 const struct vdp_format vdp_fmt_fortigate = {
 	.name = "fortigate",

@@ -33,10 +33,19 @@
  * whose config pins its columns (w3c_fields) uses them from its first line
  * on, and drops every in-band #Fields line (VDP_PINNED).
  *
- * Fail closed: a data line before any #Fields, with more or fewer fields
- * than its #Fields, or with a quote that is not closed or not followed by
- * a separator, is VDP_MALFORMED: its columns cannot be trusted, so neither
- * can the place of its identities.
+ * Without a header (ProxySG over syslog never sends one): a data line
+ * before any #Fields is matched against the shapes of the known layouts
+ * (w3c_layouts[]: the number of fields and what some columns must look
+ * like); the first it fits gives its columns, line by line, until a
+ * #Fields arrives. A source may also give its columns, or a layout's name,
+ * in its config (option fields, pinned as w3c_fields).
+ *
+ * Fail closed: a data line before any #Fields that fits no known layout
+ * (VDP_NOT_MINE under format auto, so it drops as unknown-format, else
+ * VDP_MALFORMED), a data line with more or fewer fields than its #Fields,
+ * or with a quote that is not closed or not followed by a separator, is
+ * dropped: its columns cannot be trusted, so neither can the place of its
+ * identities.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +66,9 @@ struct w3c_state {
 				      * in-band #Fields lines are dropped */
 	bool refused;                /* the last #Fields named no identity
 				      * column: data lines drop */
+	int8_t shaped;               /* -1, or the known layout whose shape
+				      * the last data line fitted (no
+				      * #Fields seen): its columns are in use */
 	int8_t kind[W3C_MAX_COLS];   /* enum veil_kind, or -1 */
 	uint8_t name_len[W3C_MAX_COLS]; /* 0: too long to be a key */
 	uint16_t name_off[W3C_MAX_COLS];
@@ -197,6 +209,197 @@ static void w3c_store(struct w3c_state *st, const struct vdp_keys *ks,
 	w3c_set_kinds(st, ks);
 }
 
+/* ---- known layouts, for lines without a header ---- */
+
+/* What a column of a known layout must look like for a line to fit it. */
+enum w3c_shape {
+	SH_ANY = 0,
+	SH_DATE,   /* YYYY-MM-DD */
+	SH_TIME,   /* hh:mm:ss */
+	SH_NUM,    /* digits, or "-" */
+	SH_IP,     /* an IPv4 or IPv6 address, or "-" */
+	SH_ACTION, /* ProxySG s-action: TCP_NC_MISS, TCP_DENIED, "-" */
+	SH_FILTER, /* ProxySG sc-filter-result: OBSERVED, PROXIED, DENIED, "-" */
+};
+
+struct w3c_check {
+	uint8_t col; /* 0-based */
+	uint8_t shape;
+};
+
+#define W3C_CHECKS_MAX 8
+
+struct w3c_layout {
+	const char *name;
+	const char *cols;    /* as after "#Fields:" */
+	unsigned ncols;
+	struct w3c_check checks[W3C_CHECKS_MAX]; /* shape 0 ends the list */
+};
+
+/* ProxySG's predefined access log formats (SGOS access logging guide):
+ * "main" (the default of the main log) and "bcreportermain_v1" (the
+ * Reporter format). Users: cs-username; cs-auth-group is a group and
+ * s-ip the proxy itself: not identities. */
+static const struct w3c_layout w3c_layouts[] = {
+	{ "proxysg-main",
+	  "date time time-taken c-ip sc-status s-action sc-bytes cs-bytes "
+	  "cs-method cs-uri-scheme cs-host cs-uri-port cs-uri-path "
+	  "cs-uri-query cs-username cs-auth-group s-hierarchy s-supplier-name "
+	  "rs(Content-Type) cs(Referer) cs(User-Agent) sc-filter-result "
+	  "cs-categories x-virus-id s-ip",
+	  25,
+	  { { 0, SH_DATE }, { 1, SH_TIME }, { 2, SH_NUM }, { 3, SH_IP },
+	    { 4, SH_NUM }, { 5, SH_ACTION }, { 21, SH_FILTER }, { 24, SH_IP } } },
+	{ "bcreportermain_v1",
+	  "date time time-taken c-ip cs-username cs-auth-group x-exception-id "
+	  "sc-filter-result cs-categories cs(Referer) sc-status s-action "
+	  "cs-method rs(Content-Type) cs-uri-scheme cs-host cs-uri-port "
+	  "cs-uri-path cs-uri-query cs-uri-extension cs(User-Agent) s-ip "
+	  "sc-bytes cs-bytes x-virus-id",
+	  25,
+	  { { 0, SH_DATE }, { 1, SH_TIME }, { 2, SH_NUM }, { 3, SH_IP },
+	    { 7, SH_FILTER }, { 10, SH_NUM }, { 11, SH_ACTION }, { 21, SH_IP } } },
+};
+#define W3C_N_LAYOUTS (sizeof(w3c_layouts) / sizeof(w3c_layouts[0]))
+
+const char *vdp_w3c_layout(const char *name)
+{
+	for (unsigned i = 0; i < W3C_N_LAYOUTS; i++)
+		if (strcmp(w3c_layouts[i].name, name) == 0)
+			return w3c_layouts[i].cols;
+	return NULL;
+}
+
+static bool digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return n > 0;
+}
+
+static bool fits(const char *s, size_t n, enum w3c_shape sh)
+{
+	static const char date[] = "dddd-dd-dd", time[] = "dd:dd:dd";
+	bool dash = n == 1 && s[0] == '-';
+	switch (sh) {
+	case SH_DATE:
+	case SH_TIME: {
+		const char *f = sh == SH_DATE ? date : time;
+		if (n != strlen(f))
+			return false;
+		for (size_t i = 0; i < n; i++)
+			if (f[i] == 'd' ? !digits(s + i, 1) : s[i] != f[i])
+				return false;
+		return true;
+	}
+	case SH_NUM:
+		return dash || digits(s, n);
+	case SH_IP:
+		if (dash)
+			return true;
+		if (n < 2 || n > 45)
+			return false;
+		for (size_t i = 0; i < n; i++) {
+			char c = lower(s[i]);
+			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+			      c == '.' || c == ':'))
+				return false;
+		}
+		return memchr(s, '.', n) != NULL || memchr(s, ':', n) != NULL;
+	case SH_ACTION:
+		if (dash)
+			return true;
+		if (n < 3)
+			return false;
+		for (size_t i = 0; i < n; i++)
+			if (!((s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_'))
+				return false;
+		return memchr(s, '_', n) != NULL;
+	case SH_FILTER:
+		return dash || (n == 8 && (!memcmp(s, "OBSERVED", 8))) ||
+		       (n == 7 && !memcmp(s, "PROXIED", 7)) ||
+		       (n == 6 && !memcmp(s, "DENIED", 6));
+	case SH_ANY:
+	default:
+		return true;
+	}
+}
+
+/* The fields of a space-separated data line (quoted fields' spans include
+ * the quotes): their number, or -1 if a quote is broken or there are more
+ * than @p max. */
+static int split_fields(const char *d, size_t p, size_t end, uint32_t *off,
+			uint16_t *len, unsigned max)
+{
+	unsigned n = 0;
+	while (p < end && (d[p] == ' ' || d[p] == '\t'))
+		p++;
+	while (p < end) {
+		size_t s = p;
+		if (d[p] == '"') {
+			for (p++;;) {
+				const char *q = memchr(d + p, '"', end - p);
+				if (q == NULL)
+					return -1;
+				p = (size_t)(q - d) + 1;
+				if (p < end && d[p] == '"')
+					p++;
+				else
+					break;
+			}
+			if (p < end && d[p] != ' ' && d[p] != '\t')
+				return -1;
+		} else {
+			while (p < end && d[p] != ' ' && d[p] != '\t')
+				p++;
+		}
+		if (n == max)
+			return -1;
+		off[n] = (uint32_t)s;
+		len[n] = (uint16_t)(p - s > UINT16_MAX ? UINT16_MAX : p - s);
+		n++;
+		while (p < end && (d[p] == ' ' || d[p] == '\t'))
+			p++;
+	}
+	return (int)n;
+}
+
+/* The first known layout a header-less data line fits, or -1. */
+static int shape_match(const char *d, size_t p, size_t end)
+{
+	enum { MAXF = 32 };
+	uint32_t off[MAXF];
+	uint16_t len[MAXF];
+	int n = split_fields(d, p, end, off, len, MAXF);
+	if (n <= 0)
+		return -1;
+	for (unsigned i = 0; i < W3C_N_LAYOUTS; i++) {
+		const struct w3c_layout *l = &w3c_layouts[i];
+		if ((unsigned)n != l->ncols)
+			continue;
+		bool ok = true;
+		for (unsigned k = 0; ok && k < W3C_CHECKS_MAX; k++) {
+			const struct w3c_check *c = &l->checks[k];
+			if (c->shape == SH_ANY)
+				break;
+			ok = fits(d + off[c->col], len[c->col],
+				  (enum w3c_shape)c->shape);
+		}
+		if (ok)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Under format auto a line W3C does not take is another format's, or
+ * none's (unknown-format); with format w3c it is malformed. */
+static enum vdp_parse_rc not_taken(const struct vdp_parse_ctx *ctx)
+{
+	return ctx->src != NULL && ctx->src->fmt == NULL && !ctx->src->is_regex ?
+		       VDP_NOT_MINE : VDP_MALFORMED;
+}
+
 /* A source may adopt columns without any identity only if its config
  * says so: else one injected #Fields line would switch tokenization off
  * for every line after it. */
@@ -218,6 +421,7 @@ static int w3c_new_state(const struct vdp_source *src,
 	size_t len = strlen(d);
 	int ident = vdp_w3c_check_fields(ks, d, len);
 	st->pinned = true;
+	st->shaped = -1;
 	if (ident >= 0) /* else no columns: data lines drop as malformed */
 		w3c_store(st, ks, d, len);
 	st->refused = ident == 0 && !src->w3c_allow_no_identity;
@@ -242,8 +446,10 @@ static enum vdp_parse_rc w3c_fields(struct vdp_parse_ctx *ctx, const char *d,
 		st = calloc(1, sizeof(*st));
 		if (st == NULL)
 			return VDP_MALFORMED;
+		st->shaped = -1;
 		ctx->state = st;
 	}
+	st->shaped = -1; /* a header from now on, whatever it says */
 	if (ident < 0) {
 		st->ncols = 0; /* data lines drop until the next good #Fields */
 		st->refused = false;
@@ -336,11 +542,35 @@ static enum vdp_parse_rc w3c_parse(struct vdp_parse_ctx *ctx,
 		}
 		return VDP_PARSED; /* #Software, #Version, #Date, #Remark... */
 	}
-	if (st == NULL || (st->ncols == 0 && !st->refused)) {
-		/* no columns known: only a blank line is safe */
-		while (p < end && (d[p] == ' ' || d[p] == '\t'))
-			p++;
-		return p == end ? VDP_PARSED : VDP_MALFORMED;
+	if (st == NULL || st->shaped >= 0 || (st->ncols == 0 && !st->refused)) {
+		/* no #Fields: only a blank line, or a line of a known shape */
+		size_t q = p;
+		while (q < end && (d[q] == ' ' || d[q] == '\t'))
+			q++;
+		if (q == end)
+			return VDP_PARSED;
+		if (st != NULL && st->shaped < 0)
+			return VDP_MALFORMED; /* after a #Fields it refused */
+		int l = shape_match(d, p, end);
+		if (l < 0 || ctx->keys == NULL)
+			return not_taken(ctx);
+		if (st == NULL) {
+			st = calloc(1, sizeof(*st));
+			if (st == NULL)
+				return VDP_MALFORMED;
+			ctx->state = st;
+		}
+		if (st->shaped != l || st->keys != ctx->keys) {
+			const char *cols = w3c_layouts[l].cols;
+			w3c_store(st, ctx->keys, cols, strlen(cols));
+			st->shaped = (int8_t)l;
+		}
+		/* the layout may name no identity under the source's keys */
+		bool ident = false;
+		for (unsigned c = 0; c < st->ncols; c++)
+			ident |= st->kind[c] >= 0;
+		if (!ident && !allow_no_identity(ctx))
+			return VDP_NO_IDENTITY;
 	}
 	if (ctx->keys == NULL)
 		return VDP_MALFORMED;
@@ -370,4 +600,5 @@ const struct vdp_format vdp_fmt_w3c = {
 	.default_devices = w3c_devices,
 	.free_state = w3c_free_state,
 	.new_state = w3c_new_state,
+	.takes_undetected = true,
 };

@@ -44,7 +44,8 @@ struct line_work {
 };
 
 struct vdp_worker {
-	struct veil_engine *engine;
+	struct veil_engine *engine;     /* NULL: a worker for previews only */
+	int last_fmt;                   /* the format of the last line parsed */
 	unsigned n_src;
 	struct vdp_source **src;        /* a copy of the list */
 	const struct veil_key **key;
@@ -69,12 +70,13 @@ struct vdp_worker {
 	unsigned n_segs;
 	char scratch[VEIL_NAME_MAX + 64];
 	uint32_t raw_pos[VEIL_NAME_MAX + 64];
+	char norm[VEIL_NAME_MAX];       /* a user name lowered (normalize_user) */
 };
 
 struct vdp_worker *vdp_worker_new(struct veil_engine *engine,
 				  struct vdp_source *const *sources, unsigned n)
 {
-	if (engine == NULL || sources == NULL || n == 0 || n > 65535) {
+	if (sources == NULL || n == 0 || n > 65535) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -186,6 +188,7 @@ static enum vdp_parse_rc parse_with(struct vdp_worker *w, unsigned si,
 	out->n = 0;
 	enum vdp_parse_rc rc = f->parse(&ctx, m, out);
 	*st = ctx.state;
+	w->last_fmt = (int)fi;
 	if (rc == VDP_PARSED && fi < VDP_MAX_FORMATS)
 		w->cnt[si].by_format[fi]++;
 	return rc;
@@ -211,9 +214,11 @@ static enum vdp_parse_rc parse_line(struct vdp_worker *w, unsigned si,
 		if (rc != VDP_NOT_MINE)
 			return rc;
 	}
-	/* a stateful format (W3C after its #Fields) knows its data lines */
+	/* a stateful format (W3C after its #Fields) knows its data lines;
+	 * W3C also knows the shapes of known layouts without a header */
 	for (unsigned f = 0; vdp_formats[f] != NULL; f++) {
-		if (w->state[(size_t)si * VDP_MAX_FORMATS + f] == NULL)
+		if (w->state[(size_t)si * VDP_MAX_FORMATS + f] == NULL &&
+		    !vdp_formats[f]->takes_undetected)
 			continue;
 		enum vdp_parse_rc rc = parse_with(w, si, vdp_formats[f], m, out);
 		if (rc != VDP_NOT_MINE)
@@ -316,6 +321,16 @@ static void user_part(const char *name, size_t *start, size_t *len)
 		*len = (size_t)(at - (name + *start));
 }
 
+/* normalize_user = lower: ASCII A-Z to a-z, every other byte as it is
+ * (UTF-8 sequences untouched), so that a lookup can apply the same rule. */
+static void lower_ascii(char *dst, const char *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = src[i];
+		dst[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+}
+
 static void line_drop(struct line_work *lw, enum vdp_reason r)
 {
 	lw->verdict = VDP_DROP;
@@ -413,9 +428,23 @@ static bool collect(struct vdp_worker *w, const struct vdp_line *ln,
 					   : f->off + f->len;
 			raw_len = raw_end - raw_off;
 		}
+		if (f->kind == VEIL_KIND_USER && !s->keep_domain && s->strip_domain) {
+			/* the name without its domain; the token still replaces
+			 * the whole value */
+			user_part(name, &start, &len);
+			if (len == 0 || no_user(s, name + start, len)) {
+				w->cnt[si].no_user++;
+				continue;
+			}
+		}
 		if (len > VEIL_NAME_MAX) {
 			bad_field(w, si, lw, f, VDP_R_TOO_LONG);
 			continue;
+		}
+		if (f->kind == VEIL_KIND_USER && s->lower_users) {
+			lower_ascii(w->norm, name + start, len);
+			name = w->norm;
+			start = 0;
 		}
 		int32_t it = item_for(w, name + start, len, f->kind);
 		if (it < 0) {
@@ -532,13 +561,41 @@ static bool overlaps(const struct repl *r, unsigned n, uint32_t off, uint32_t le
 	return false;
 }
 
+/* The occurrences of @p needle between non-name characters that no
+ * replacement covers yet, as repeats of item @p it. */
+static unsigned scan_repeats(const struct vdp_line *ln, struct repl *r,
+			     unsigned n, unsigned lim, const char *needle,
+			     size_t nlen, int32_t it)
+{
+	const char *p = ln->data, *end = ln->data + ln->len;
+	while ((size_t)(end - p) >= nlen && n < lim) {
+		const char *hit = find(p, (size_t)(end - p), needle, nlen);
+		if (hit == NULL)
+			break;
+		uint32_t at = (uint32_t)(hit - ln->data);
+		uint32_t len = (uint32_t)nlen;
+		if ((at == 0 || !id_char((unsigned char)ln->data[at - 1])) &&
+		    (at + len >= ln->len || !id_char((unsigned char)ln->data[at + len])) &&
+		    !overlaps(r, n, at, len)) {
+			r[n++] = (struct repl){ at, len, it, true };
+			p = hit + len;
+		} else
+			p = hit + 1;
+	}
+	return n;
+}
+
 /* Other verbatim occurrences of the line's identities, between non-name
- * characters and outside the fields: one scan of the line per name. */
+ * characters and outside the fields: one scan of the line per name. A
+ * source that normalizes user names also has the field's own spelling
+ * looked for (JDoe where the name encrypted is jdoe). */
 static unsigned find_repeats(struct vdp_worker *w, const struct vdp_line *ln,
 			     const struct line_work *lw, struct repl *r, unsigned n)
 {
-	unsigned n0 = n;
-	for (unsigned i = 0; i < lw->n && n - n0 < MAX_REPEATS; i++) {
+	const struct vdp_source *s = w->src[ln->src];
+	const bool spelled = s->lower_users || (s->strip_domain && !s->keep_domain);
+	const unsigned lim = n + MAX_REPEATS;
+	for (unsigned i = 0; i < lw->n && n < lim; i++) {
 		int32_t it = lw->id[i].item;
 		if (it < 0)
 			continue;
@@ -546,24 +603,17 @@ static unsigned find_repeats(struct vdp_worker *w, const struct vdp_line *ln,
 		bool dup = false; /* the same name twice in the line: one scan */
 		for (unsigned k = 0; k < i && !dup; k++)
 			dup = lw->id[k].item == it;
-		if (dup || x->in_len < MIN_REPEAT)
+		if (dup)
 			continue;
-		const char *p = ln->data, *end = ln->data + ln->len;
-		while ((size_t)(end - p) >= x->in_len && n - n0 < MAX_REPEATS) {
-			const char *hit = find(p, (size_t)(end - p), (const char *)x->in,
-					       x->in_len);
-			if (hit == NULL)
-				break;
-			uint32_t at = (uint32_t)(hit - ln->data);
-			uint32_t len = (uint32_t)x->in_len;
-			if ((at == 0 || !id_char((unsigned char)ln->data[at - 1])) &&
-			    (at + len >= ln->len || !id_char((unsigned char)ln->data[at + len])) &&
-			    !overlaps(r, n, at, len)) {
-				r[n++] = (struct repl){ at, len, it, true };
-				p = hit + len;
-			} else
-				p = hit + 1;
-		}
+		if (x->in_len >= MIN_REPEAT)
+			n = scan_repeats(ln, r, n, lim, (const char *)x->in,
+					 x->in_len, it);
+		const char *raw = ln->data + lw->id[i].off;
+		size_t rl = lw->id[i].len;
+		if (spelled && w->item_kind[it] == VEIL_KIND_USER &&
+		    rl >= MIN_REPEAT &&
+		    (rl != x->in_len || memcmp(raw, x->in, rl) != 0))
+			n = scan_repeats(ln, r, n, lim, raw, rl, it);
 	}
 	return n;
 }
@@ -671,6 +721,11 @@ static void finish_chunk(struct vdp_worker *w, const struct vdp_line *in,
 unsigned vdp_process_burst(struct vdp_worker *w, const struct vdp_line *in,
 			   unsigned n, struct vdp_burst *out)
 {
+	if (w->engine == NULL) {
+		n = 0; /* a preview worker: nothing is forwarded */
+		out->n = 0;
+		return 0;
+	}
 	if (n > VDP_BURST_MAX)
 		n = VDP_BURST_MAX;
 	w->tokens_used = 0;
@@ -706,4 +761,77 @@ unsigned vdp_process_burst(struct vdp_worker *w, const struct vdp_line *in,
 	for (unsigned i = 0; i < n; i++)
 		forwarded += out->line[i].verdict == VDP_FORWARD;
 	return forwarded;
+}
+
+/* ---- the preview (veil-dataplane --explain) ---- */
+
+int vdp_worker_explain(struct vdp_worker *w, unsigned si, const char *line,
+		       size_t len, struct vdp_explain *x)
+{
+	if (si >= w->n_src || len > UINT32_MAX)
+		return -1;
+	const struct vdp_source *s = w->src[si];
+	struct vdp_msg m = { .data = line, .len = len };
+	struct vdp_fields fs;
+	memset(x, 0, sizeof(*x));
+	x->format = -1;
+	w->last_fmt = -1;
+	enum vdp_parse_rc rc = parse_line(w, si, &m, &fs);
+	if (rc != VDP_NOT_MINE && !s->is_regex)
+		x->format = w->last_fmt;
+	switch (rc) {
+	case VDP_NOT_MINE:
+		if (s->forward_unknown)
+			x->unparsed = true;
+		else
+			x->dropped = true;
+		x->reason = VDP_R_UNKNOWN_FORMAT;
+		return 0;
+	case VDP_NO_IDENTITY:
+	case VDP_PINNED:
+		x->dropped = true;
+		x->reason = rc == VDP_PINNED ? VDP_R_FIELDS_PINNED
+					     : VDP_R_FIELDS_NO_IDENTITY;
+		return 0;
+	case VDP_MALFORMED:
+		x->dropped = true;
+		x->reason = VDP_R_MALFORMED;
+		return 0;
+	case VDP_PARSED:
+		break;
+	}
+	if (fs.n > VDP_MAX_FIELDS) {
+		x->dropped = true;
+		x->reason = VDP_R_TOO_MANY;
+		return 0;
+	}
+	for (unsigned i = 0; i < fs.n; i++) {
+		const struct vdp_field *f = &fs.f[i];
+		struct vdp_explain_field *e = &x->f[x->n++];
+		*e = (struct vdp_explain_field){ f->off, f->len, f->kind,
+						 VDP_EX_TOKEN, 0 };
+		if ((size_t)f->off + f->len > len || f->esc >= VDP_ESC__COUNT) {
+			x->dropped = true;
+			x->reason = VDP_R_MALFORMED;
+			return 0;
+		}
+		long n = vdp_unescape((enum vdp_esc)f->esc, line + f->off, f->len,
+				      w->scratch, sizeof(w->scratch), NULL);
+		enum vdp_reason bad = VDP_REASON_COUNT;
+		if (n < 0)
+			bad = f->len > VEIL_NAME_MAX ? VDP_R_TOO_LONG : VDP_R_BAD_ESCAPE;
+		else if (no_user(s, w->scratch, (size_t)n))
+			e->what = VDP_EX_NO_USER;
+		else if ((size_t)n > VEIL_NAME_MAX)
+			bad = VDP_R_TOO_LONG;
+		if (bad != VDP_REASON_COUNT) {
+			e->what = VDP_EX_BAD;
+			e->reason = (uint8_t)bad;
+			if (!s->marker) {
+				x->dropped = true;
+				x->reason = (uint8_t)bad;
+			}
+		}
+	}
+	return 0;
 }

@@ -204,6 +204,42 @@ static int set_w3c_fields(struct vdp_source *s, const char *v, char *err,
 	return 0;
 }
 
+/* fields: a known layout's name, or the columns as for w3c_fields. ProxySG's
+ * "squid" and "ncsa" layouts are the squid parsers' lines: they select
+ * that format (vdp_source_check() refuses another). */
+static int set_fields(struct vdp_source *s, const char *v, char *err,
+		      size_t errlen)
+{
+	static const struct {
+		const char *name;
+		const struct vdp_format *fmt;
+	} by_format[] = {
+		{ "squid", &vdp_fmt_squid },
+		{ "ncsa", &vdp_fmt_squid_common },
+	};
+	for (size_t i = 0; i < sizeof(by_format) / sizeof(by_format[0]); i++) {
+		if (strcmp(v, by_format[i].name) != 0)
+			continue;
+		s->fields_fmt = by_format[i].fmt;
+		s->fmt = by_format[i].fmt;
+		s->is_regex = false;
+		return 0;
+	}
+	const char *cols = vdp_w3c_layout(v);
+	if (cols != NULL) {
+		free(s->w3c_fields); /* a layout is the whole list */
+		s->w3c_fields = NULL;
+		v = cols;
+	}
+	if (set_w3c_fields(s, v, err, errlen) != 0) {
+		/* the message names the key given */
+		if (strncmp(err, "w3c_fields", 10) == 0)
+			memmove(err, err + 4, strlen(err + 4) + 1);
+		return -1;
+	}
+	return 0;
+}
+
 struct vdp_source *vdp_source_new(const char *name)
 {
 	if (name == NULL || strlen(name) == 0 || strlen(name) >= 64) {
@@ -269,12 +305,25 @@ int vdp_source_set(struct vdp_source *s, const char *key, const char *value,
 		return set_regex(s, value, err, errlen);
 	if (!strcmp(key, "keep_domain"))
 		return set_bool(&s->keep_domain, value, key, err, errlen);
+	if (!strcmp(key, "strip_domain"))
+		return set_bool(&s->strip_domain, value, key, err, errlen);
+	if (!strcmp(key, "normalize_user")) {
+		if (strcmp(value, "lower") && strcmp(value, "none")) {
+			snprintf(err, errlen, "normalize_user: \"%.40s\" is not lower "
+				 "or none", value);
+			return -1;
+		}
+		s->lower_users = strcmp(value, "lower") == 0;
+		return 0;
+	}
 	if (!strcmp(key, "replace_repeats"))
 		return set_bool(&s->replace_repeats, value, key, err, errlen);
 	if (!strcmp(key, "no_user"))
 		return set_no_user(s, value, err, errlen);
 	if (!strcmp(key, "w3c_fields"))
 		return set_w3c_fields(s, value, err, errlen);
+	if (!strcmp(key, "fields"))
+		return set_fields(s, value, err, errlen);
 	if (!strcmp(key, "w3c_allow_no_identity"))
 		return set_bool(&s->w3c_allow_no_identity, value, key, err, errlen);
 	if (!strcmp(key, "on_bad_field") || !strcmp(key, "on_unknown")) {
@@ -294,6 +343,14 @@ int vdp_source_set(struct vdp_source *s, const char *key, const char *value,
 
 int vdp_source_check(const struct vdp_source *s, char *err, size_t errlen)
 {
+	if (s->fields_fmt != NULL && s->fmt != s->fields_fmt) {
+		snprintf(err, errlen, "fields: the layout names format %s, but this "
+			 "source's format is %s (leave format out, or set it to %s)",
+			 s->fields_fmt->name,
+			 s->is_regex ? "regex" : s->fmt != NULL ? s->fmt->name : "auto",
+			 s->fields_fmt->name);
+		return -1;
+	}
 	if (s->w3c_fields == NULL)
 		return 0;
 	if (s->is_regex || (s->fmt != NULL && s->fmt != &vdp_fmt_w3c)) {

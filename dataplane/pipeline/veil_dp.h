@@ -75,6 +75,14 @@ void vdp_source_free(struct vdp_source *s);
  *                   user, user2.. and device, device2.. are identities
  *   keep_domain     yes | no: tokenize only the user part of DOMAIN\user
  *                   and user@domain (default no: the whole value)
+ *   strip_domain    yes | no: a user name is encrypted without its domain
+ *                   (DOMAIN\user and user@domain -> user) and its token
+ *                   replaces the whole value (default no)
+ *   normalize_user  lower | none: user names are encrypted with ASCII
+ *                   A-Z as a-z (default none); both apply before
+ *                   encryption, so resolve returns the normalized name
+ *   fields          a known layout (proxysg-main, bcreportermain_v1,
+ *                   squid, ncsa) or W3C columns as for w3c_fields
  *   no_user         comma-separated values meaning "no user" (default
  *                   "-,N/A,unknown" plus the empty value; case-insensitive)
  *   replace_repeats yes | no: also replace other verbatim occurrences of
@@ -110,7 +118,8 @@ const char *const *vdp_format_names(void);
 struct vdp_worker;
 /**
  * A worker for one thread, serving @p n sources (the list is copied; the
- * sources themselves must outlive the worker). @p engine is the thread's token engine.
+ * sources themselves must outlive the worker). @p engine is the thread's token
+ * engine; NULL makes a worker for vdp_worker_explain() only.
  * @return NULL with errno (EINVAL, ENOMEM).
  */
 struct vdp_worker *vdp_worker_new(struct veil_engine *engine,
@@ -133,5 +142,43 @@ const struct vdp_counters *vdp_worker_counters(const struct vdp_worker *w,
  */
 unsigned vdp_process_burst(struct vdp_worker *w, const struct vdp_line *in,
 			   unsigned n, struct vdp_burst *out);
+
+/* ------------------------------------------------------------------ */
+/* The preview (veil-dataplane --explain)                             */
+/* ------------------------------------------------------------------ */
+
+enum vdp_explain_what {
+	VDP_EX_TOKEN = 0, /**< would be replaced by a token */
+	VDP_EX_NO_USER,   /**< a "no user" value, left alone */
+	VDP_EX_BAD,       /**< cannot be tokenized: reason (the line drops,
+			   *   or the field is marked with on_bad_field) */
+};
+
+struct vdp_explain_field {
+	uint32_t off, len; /**< the raw value's span in the line */
+	uint8_t kind;      /**< enum veil_kind */
+	uint8_t what;      /**< enum vdp_explain_what */
+	uint8_t reason;    /**< enum vdp_reason, for VDP_EX_BAD */
+};
+
+struct vdp_explain {
+	int format;        /**< index into vdp_format_names(); -1: none (or regex) */
+	bool dropped;      /**< the line would be dropped: reason */
+	bool unparsed;     /**< forwarded unchanged (on_unknown = forward) */
+	uint8_t reason;    /**< enum vdp_reason */
+	unsigned n;
+	struct vdp_explain_field f[32];
+};
+
+/**
+ * What the worker would do with one line of source @p src, without a key
+ * and without forwarding anything: the format that takes it, its identity
+ * fields, and whether (and why) it would be dropped. Lines are read in
+ * order: a format's state (W3C's #Fields) carries over as in the worker.
+ * A worker made with a NULL engine serves only this (vdp_process_burst()
+ * forwards nothing). @return 0, or -1 if @p src is out of range.
+ */
+int vdp_worker_explain(struct vdp_worker *w, unsigned src, const char *line,
+		       size_t len, struct vdp_explain *x);
 
 #endif

@@ -24,6 +24,10 @@ const char vdd_usage_text[] =
 	"                    panos, websense, json, asa, kv, csv\n"
 	"  --source NAME     the following --in files belong to [source NAME] of\n"
 	"                    the config file (its tenant, format and options)\n"
+	"  --explain FILE    preview FILE as an input (like --in): per line the\n"
+	"                    format, the identity fields marked, the drops and why,\n"
+	"                    then counts; no key needed, nothing forwarded (with\n"
+	"                    --json: one JSON object per line, then the summary)\n"
 	"Network mode (the config file has [network] and no --in is given): syslog\n"
 	"  from the network ([listen NAME] sockets, or [port NAME] DPDK ports), the\n"
 	"  anonymized messages to every [upstream NAME], until SIGTERM or SIGINT.\n"
@@ -59,6 +63,7 @@ int vdd_parse_options(struct vdd_run *r, int argc, char **argv, bool *check,
 {
 	static const struct option lo[] = {
 		{ "in", required_argument, NULL, 'i' },
+		{ "explain", required_argument, NULL, 'x' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "tenant", required_argument, NULL, 't' },
 		{ "format", required_argument, NULL, 'F' },
@@ -86,6 +91,9 @@ int vdd_parse_options(struct vdd_run *r, int argc, char **argv, bool *check,
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "c:nh", lo, NULL)) != -1) {
 		switch (c) {
+		case 'x':
+			r->explain = true;
+			__attribute__((fallthrough)); /* an input like --in */
 		case 'i':
 			if (n_in == VDD_MAX_INPUTS) {
 				snprintf(err, errlen, "more than %d inputs", VDD_MAX_INPUTS);
@@ -182,8 +190,10 @@ int vdd_parse_options(struct vdd_run *r, int argc, char **argv, bool *check,
 				goto out;
 			}
 		} else {
-			s = vdd_source_add_cli(&r->cfg, ins[i].path,
-					       ins[i].tenant ? ins[i].tenant : tenant,
+			const char *t = ins[i].tenant ? ins[i].tenant : tenant;
+			if (t == NULL && r->explain)
+				t = "preview"; /* no key is used: any tenant */
+			s = vdd_source_add_cli(&r->cfg, ins[i].path, t,
 					       ins[i].format ? ins[i].format : format,
 					       err, errlen);
 			if (s < 0)

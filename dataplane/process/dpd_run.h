@@ -47,6 +47,7 @@ struct vdd_run {
 	struct vdr_driver *drv;
 	const char *out_path;
 	bool json, progress, from_stdin, help;
+	bool explain;   /* --explain: the preview, no key, nothing forwarded */
 	bool network; /* network mode: [network] and no --in */
 	double t0, t1, next_progress, next_tel;
 	bool progress_shown;
@@ -77,6 +78,9 @@ extern const char vdd_usage_text[];
 int vdd_parse_options(struct vdd_run *r, int argc, char **argv, bool *check,
 		      bool eal_hint, char *err, size_t errlen);
 int vdd_split_args(int argc, char **argv, int *dd);
+
+/* dpd_explain.c: the --explain preview of the inputs. @return the exit status. */
+int vdd_explain(struct vdd_run *r);
 
 /* dpd_eal.c */
 /** Start the EAL with the user's options (before "--") or the snapshot

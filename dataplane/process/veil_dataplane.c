@@ -412,6 +412,8 @@ int main(int argc, char **argv)
 	struct vdd_run r;
 	memset(&r, 0, sizeof(r));
 	int status = options(&r, argc, argv);
+	if (status < 0 && r.explain)
+		status = vdd_explain(&r); /* no EAL, no key, no output */
 	if (status < 0)
 		status = vdd_eal_start(&r, argc, argv);
 	if (status < 0 && setup(&r) != 0)

@@ -20,7 +20,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define NCTX 4
+#define NCTX 5
 
 static const struct vdp_format *fmt;
 static struct vdp_keys keys;
@@ -67,9 +67,11 @@ static void init(void)
 				       "date time c-ip cs-username cs-uri c-dns",
 				       NULL, NULL);
 		src[nctx + 2] = source("w3c_fields", "date\ttime\tcs-uri", NULL, NULL);
-		for (unsigned i = nctx; i < nctx + 3; i++)
+		/* format auto: header-less lines of the known layouts' shapes */
+		src[nctx + 3] = source("format", "auto", NULL, NULL);
+		for (unsigned i = nctx; i < nctx + 4; i++)
 			ctx[i] = (struct vdp_parse_ctx){ .keys = &keys, .src = src[i] };
-		nctx += 3;
+		nctx += 4;
 	}
 	atexit(fini);
 }

@@ -580,6 +580,59 @@ def output_error(root, d):
                                       "lines_held", "error")}))
 
 
+def explain_preview(root, d):
+    """--explain: the preview of a sample, with no key and no controld;
+    the format, the identities marked, the drops and why, the counts."""
+    sample = os.path.join(root, "explain-%d.log" % os.getpid())
+    lines = ["<134>Mar  1 10:15:22 proxysg01 2024-03-01 10:15:22 128 10.1.20.45 200 "
+             "TCP_NC_MISS 5084 2228 GET https www.example.com 443 /search ?q=a ex.jdoe "
+             "CORP\\Sales DIRECT www.example.com text/html - \"Mozilla/5.0\" OBSERVED "
+             "\"Search Engines/Portals\" - 10.1.0.5",
+             "CEF:0|V|P|1|1|n|5|suser=- shost=EX-PC1",
+             "hello world"]
+    with open(sample, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    # no tenant, no config, no link: nothing is asked of controld
+    p = subprocess.run([DP, "--", "--explain", sample, "--json"],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, "explain: exit 0: %s" % p.stderr[-500:])
+    objs = [json.loads(l) for l in p.stdout.splitlines()]
+    check(len(objs) == 4 and objs[3]["summary"]["lines"] == 3,
+          "explain: one object per line and a summary: %r" % objs[-1:])
+    sg, cef, bad, summ = objs[0], objs[1], objs[2], objs[3]["summary"]
+    check(sg["format"] == "w3c" and sg["verdict"] == "forward"
+          and [(f["kind"], f["value"], f["action"]) for f in sg["fields"]]
+          == [("user", "ex.jdoe", "token")]
+          and lines[0][sg["fields"][0]["offset"]:].startswith("ex.jdoe"),
+          "explain: the header-less ProxySG line, its user and span: %r" % sg)
+    check(cef["format"] == "cef" and [f["action"] for f in cef["fields"]]
+          == ["no-user", "token"], "explain: a no-user value and a device: %r" % cef)
+    check(bad["verdict"] == "drop" and bad["reason"] == "unknown-format"
+          and bad["format"] is None, "explain: the drop and why: %r" % bad)
+    check(summ["by_format"] == {"w3c": 1, "cef": 1} and summ["drops"] ==
+          {"unknown-format": 1} and summ["users"] == 1 and summ["devices"] == 1,
+          "explain: counts per format and reason: %r" % summ)
+    # text: the value marked in the line
+    p = subprocess.run([DP, "--", "--explain", sample], capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode == 0 and "\u00abex.jdoe\u00bb" in p.stdout
+          and "DROPPED (unknown-format)" in p.stdout
+          and "explain: 3 lines: 2 parsed, 1 would be dropped" in p.stdout,
+          "explain: text preview: %s" % p.stdout[-800:])
+    # a source of the config: its options apply (fields, normalization)
+    conf = os.path.join(root, "explain.conf")
+    with open(conf, "w") as f:
+        f.write("[dataplane]\nlink_socket = %s\n\n[source sg]\ntenant = acme\n"
+                "format = w3c\nfields = proxysg-main\n" % d.link)
+    p = subprocess.run([DP, "--", "-c", conf, "--source", "sg", "--explain", sample,
+                        "--json"], capture_output=True, text=True, timeout=60)
+    objs = [json.loads(l) for l in p.stdout.splitlines()]
+    check(p.returncode == 0 and [o.get("verdict") for o in objs[:3]]
+          == ["forward", "drop", "drop"] and objs[1]["reason"] == "malformed",
+          "explain: a pinned W3C source drops the others as malformed: %r" % objs)
+    os.unlink(sample)
+
+
 def usage_and_config(root, d):
     p = subprocess.run([DP, "--", "--in", "x", "--bogus"], capture_output=True, text=True)
     check(p.returncode == 2 and "--bogus" in p.stderr, "unknown option: exit 2")
@@ -744,6 +797,7 @@ def main():
         bad_inputs(root, d)
         output_error(root, d)
         usage_and_config(root, d)
+        explain_preview(root, d)
         as_nobody(root)
         telemetry(root, d)
         many_tenants(root, d)

@@ -443,6 +443,209 @@ static void test_generic_extractors(void **state)
 	assert_non_null(strstr(o, "\"login\":\"kept\""));
 }
 
+/* ProxySG access log lines as ProxySG sends them over syslog: no #Fields
+ * header ever arrives. Columns per the ProxySG access logging guide's
+ * predefined formats "main" and "bcreportermain_v1". */
+static const char sg_main[] =
+	"<134>Mar  1 10:15:22 proxysg01 2024-03-01 10:15:22 128 10.1.20.45 200 "
+	"TCP_NC_MISS 5084 2228 GET https www.example.com 443 /search ?q=a jdoe "
+	"CORP\\Sales DIRECT www.example.com text/html - \"Mozilla/5.0 (Windows NT "
+	"10.0; Win64; x64)\" OBSERVED \"Search Engines/Portals\" - 10.1.0.5";
+static const char sg_bcr[] =
+	"<134>Mar  1 10:16:40 proxysg01 2024-03-01 10:16:40 31 10.1.20.46 dlevi - - "
+	"OBSERVED \"Social Networking\" - 200 TCP_TUNNELED CONNECT - tcp "
+	"www.reddit.com 443 / - - \"Mozilla/5.0\" 10.1.0.5 517 0 -";
+
+/* The one token of output line 0 decrypts to @p want. */
+static void one_token(struct fx *f, const char *want, int want_kind)
+{
+	char name[128];
+	int kind = -1;
+	unsigned tokens = 0, at = 0;
+	for (unsigned k = 0; k < f->out.line[0].n_segs; k++)
+		if (f->out.segs[f->out.line[0].first_seg + k].token) {
+			tokens++;
+			at = k;
+		}
+	assert_int_equal(tokens, 1);
+	seg_name(f, at, name, sizeof(name), &kind);
+	assert_string_equal(name, want);
+	assert_int_equal(kind, want_kind);
+}
+
+static void test_w3c_without_header(void **state)
+{
+	struct fx *f = *state;
+	char err[200];
+	/* format auto: a data line of a known layout's shape is parsed
+	 * with that layout's columns, before any #Fields */
+	start(f);
+	const char *o = run1(f, sg_main);
+	assert_non_null(o);
+	assert_null(strstr(o, " jdoe "));
+	one_token(f, "jdoe", VEIL_KIND_USER);
+	o = run1(f, sg_bcr);
+	assert_non_null(o);
+	assert_null(strstr(o, "dlevi"));
+	one_token(f, "dlevi", VEIL_KIND_USER);
+	/* a line that matches no layout is still dropped and counted */
+	assert_null(run1(f, "<134>Mar  1 10:17:00 proxysg01 2024-03-01 10:17:00 "
+			    "12 10.1.20.47 jdoe GET http://example.com/"));
+	const struct vdp_counters *c = vdp_worker_counters(f->w, 0);
+	assert_int_equal(c->drops[VDP_R_UNKNOWN_FORMAT], 1);
+	assert_int_equal(c->lines_out, 2);
+
+	/* the columns from the config: a layout name ... */
+	set(f, "format", "w3c");
+	set(f, "fields", "proxysg-main");
+	assert_non_null(f->src->w3c_fields);
+	assert_int_equal(strncmp(f->src->w3c_fields, "date time time-taken c-ip sc-status", 35), 0);
+	assert_int_equal(vdp_source_check(f->src, err, sizeof(err)), 0);
+	start(f);
+	assert_non_null(run1(f, sg_main));
+	one_token(f, "jdoe", VEIL_KIND_USER);
+	/* pinned columns: a line with another number of fields drops */
+	assert_null(run1(f, "<134>Mar  1 10:17:00 proxysg01 2024-03-01 10:17:00 "
+			    "12 10.1.20.47 jdoe GET http://example.com/"));
+	assert_int_equal(vdp_worker_counters(f->w, 0)->drops[VDP_R_MALFORMED], 1);
+}
+
+static void test_fields_option(void **state)
+{
+	struct fx *f = *state;
+	char err[200];
+	/* ... or the column list itself (as after #Fields:) */
+	set(f, "format", "w3c");
+	set(f, "fields", "date time c-ip cs-username cs-method cs-uri sc-status");
+	assert_string_equal(f->src->w3c_fields,
+			    "date time c-ip cs-username cs-method cs-uri sc-status");
+	assert_int_equal(vdp_source_check(f->src, err, sizeof(err)), 0);
+	start(f);
+	const char *o = run1(f, "2024-03-01 10:00:00 10.1.2.3 CORP\\jdoe GET "
+			     "http://example.com/ 200");
+	assert_non_null(o);
+	one_token(f, "CORP\\jdoe", VEIL_KIND_USER);
+	assert_null(run1(f, "2024-03-01 10:00:00 10.1.2.3 CORP\\jdoe GET"));
+
+	/* the squid and ncsa layouts are the squid parsers' */
+	struct vdp_source *s = vdp_source_new("sq");
+	assert_non_null(s);
+	assert_int_equal(vdp_source_set(s, "fields", "squid", err, sizeof(err)), 0);
+	assert_ptr_equal(s->fmt, &vdp_fmt_squid);
+	assert_int_equal(vdp_source_check(s, err, sizeof(err)), 0);
+	assert_int_equal(vdp_source_set(s, "fields", "ncsa", err, sizeof(err)), 0);
+	assert_ptr_equal(s->fmt, &vdp_fmt_squid_common);
+	/* a named layout and another format contradict each other */
+	assert_int_equal(vdp_source_set(s, "format", "cef", err, sizeof(err)), 0);
+	assert_int_equal(vdp_source_check(s, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "fields"));
+	vdp_source_free(s);
+	s = vdp_source_new("sg");
+	assert_non_null(s);
+	assert_int_equal(vdp_source_set(s, "format", "cef", err, sizeof(err)), 0);
+	assert_int_equal(vdp_source_set(s, "fields", "proxysg-main", err, sizeof(err)), 0);
+	assert_int_equal(vdp_source_check(s, err, sizeof(err)), -1);
+	vdp_source_free(s);
+}
+
+/* normalize_user and strip_domain: one person, one token. */
+static void test_normalize_user(void **state)
+{
+	struct fx *f = *state;
+	char name[64], first[256];
+	int kind;
+	/* off by default: the name as the log wrote it */
+	regex_source(f);
+	start(f);
+	assert_non_null(run1(f, "user=CORP\\JDoe host=PC1"));
+	seg_name(f, 1, name, sizeof(name), &kind);
+	assert_string_equal(name, "CORP\\JDoe");
+
+	char err[100];
+	assert_int_equal(vdp_source_set(f->src, "normalize_user", "upper", err,
+					sizeof(err)), -1);
+	assert_non_null(strstr(err, "normalize_user"));
+	set(f, "normalize_user", "lower");
+	set(f, "strip_domain", "yes");
+	start(f);
+	static const char *const spellings[] = {
+		"user=CORP\\JDoe host=PC1", "user=jdoe@corp.example host=PC1",
+		"user=JDOE host=PC1", "user=corp.example\\jdoe host=PC1",
+	};
+	for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+		const char *o = run1(f, spellings[i]);
+		assert_non_null(o);
+		/* the whole value is replaced: no domain left in clear */
+		assert_true(strncmp(o, "user=veil_u3_", 13) == 0);
+		assert_null(strstr(o, "corp"));
+		assert_null(strstr(o, "CORP"));
+		seg_name(f, 1, name, sizeof(name), &kind);
+		assert_string_equal(name, "jdoe");
+		assert_int_equal(kind, VEIL_KIND_USER);
+		/* the same token for every spelling */
+		size_t tl = f->out.segs[f->out.line[0].first_seg + 1].len;
+		assert_true(tl < sizeof(first));
+		if (i == 0)
+			memcpy(first, f->out.segs[f->out.line[0].first_seg + 1].p, tl);
+		else
+			assert_memory_equal(first,
+					    f->out.segs[f->out.line[0].first_seg + 1].p, tl);
+	}
+	/* devices are not normalized */
+	assert_non_null(run1(f, "user=a host=PC1.Corp.Example"));
+	seg_name(f, 3, name, sizeof(name), &kind);
+	assert_string_equal(name, "PC1.Corp.Example");
+	/* the log's own spelling elsewhere in the line is replaced too */
+	const char *o = run1(f, "user=JDoe msg=(JDoe) host=x");
+	assert_non_null(o);
+	assert_null(strstr(o, "JDoe"));
+	/* a domain alone is no user */
+	o = run1(f, "user=CORP\\ host=x");
+	assert_non_null(strstr(o, "user=CORP\\ "));
+}
+
+/* The preview: what the worker would do, with no engine and no key. */
+static void test_explain(void **state)
+{
+	struct fx *f = *state;
+	struct vdp_source *list[] = { f->src };
+	struct vdp_worker *w = vdp_worker_new(NULL, list, 1);
+	assert_non_null(w);
+	struct vdp_explain x;
+	const char *const *names = vdp_format_names();
+	/* a header-less ProxySG line: W3C, one user, the span of "jdoe" */
+	assert_int_equal(vdp_worker_explain(w, 0, sg_main, strlen(sg_main), &x), 0);
+	assert_false(x.dropped);
+	assert_string_equal(names[x.format], "w3c");
+	assert_int_equal(x.n, 1);
+	assert_int_equal(x.f[0].kind, VEIL_KIND_USER);
+	assert_int_equal(x.f[0].what, VDP_EX_TOKEN);
+	assert_memory_equal(sg_main + x.f[0].off, "jdoe", 4);
+	assert_int_equal(x.f[0].len, 4);
+	/* "no user" values and a name too long to tokenize */
+	static char cef[2200];
+	memset(cef, 'a', sizeof(cef) - 1);
+	memcpy(cef, "CEF:0|V|P|1|1|n|5|suser=- duser=", 32);
+	assert_int_equal(vdp_worker_explain(w, 0, cef, strlen(cef), &x), 0);
+	assert_string_equal(names[x.format], "cef");
+	assert_int_equal(x.n, 2);
+	assert_int_equal(x.f[0].what, VDP_EX_NO_USER);
+	assert_int_equal(x.f[1].what, VDP_EX_BAD);
+	assert_int_equal(x.f[1].reason, VDP_R_TOO_LONG);
+	assert_true(x.dropped);
+	assert_int_equal(x.reason, VDP_R_TOO_LONG);
+	/* a line nobody takes */
+	assert_int_equal(vdp_worker_explain(w, 0, "hello world", 11, &x), 0);
+	assert_true(x.dropped);
+	assert_int_equal(x.reason, VDP_R_UNKNOWN_FORMAT);
+	assert_int_equal(x.format, -1);
+	/* nothing is forwarded by a preview worker */
+	struct vdp_line in = { "hello", 5, 0 };
+	assert_int_equal(vdp_process_burst(w, &in, 1, &f->out), 0);
+	assert_int_equal(vdp_worker_explain(w, 1, "x", 1, &x), -1);
+	vdp_worker_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -455,6 +658,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fail_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_memory_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generic_extractors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_w3c_without_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fields_option, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_normalize_user, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_explain, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -562,6 +562,52 @@ static void test_panos_detect(void **state)
 	assert_false(dp_detect(&vdp_fmt_websense, "", traffic_both));
 }
 
+/* Newer leading fields: PAN-OS 10.x/11.x and logs relayed by Panorama or
+ * a Log Collector may carry a receive time (ISO 8601) or a sequence number
+ * ahead of the serial and Type; the columns after Type keep their order,
+ * so the identity columns move with Type. */
+static void test_panos_leading_fields(void **state)
+{
+	(void)state;
+	/* ISO 8601 receive time first, no FUTURE_USE column */
+	DP_OK(&vdp_fmt_panos, "",
+	      "<14>1 2024-03-01T10:15:22.443Z PA-3220-01 - - - - "
+	      "2024-03-01T10:15:22.443+00:00,013201001234,TRAFFIC,end,2561,"
+	      "2024-03-01T10:15:21.000+00:00,10.1.20.45,142.250.72.110,203.0.113.10,"
+	      "142.250.72.110,Allow-Web," OPEN "corp\\jdoe" CLOSE "," OPEN CLOSE ",ssl,vsys1",
+	      DP_U(NONE, "corp\\jdoe"), DP_U(NONE, ""));
+	/* a sequence number ahead of the classic head */
+	DP_OK(&vdp_fmt_panos, "",
+	      "<14>Mar  1 10:15:22 PA-3220-01 7301234567005,1,2024/03/01 10:15:22,"
+	      "013201001234,THREAT,url,2561,2024/03/01 10:15:21,10.1.20.45,"
+	      "142.250.72.110,203.0.113.10,142.250.72.110,Allow-Web,"
+	      OPEN "jdoe@corp.example" CLOSE "," OPEN CLOSE ",web-browsing,vsys1",
+	      DP_U(NONE, "jdoe@corp.example"), DP_U(NONE, ""));
+	/* FUTURE_USE then an ISO 8601 receive time (PAN-OS 11.x, custom
+	 * syslog time) */
+	DP_OK(&vdp_fmt_panos, "",
+	      "1,2024-03-01T10:15:22+01:00,013201001234,USERID,login,2561,"
+	      "2024-03-01T10:15:22+01:00,vsys1,10.1.20.45," OPEN "corp\\jdoe" CLOSE
+	      ",,0,1,0,0,0,active-directory,7301234567006,0x8000000000000000",
+	      DP_U(NONE, "corp\\jdoe"));
+	static const char *const yes[] = {
+		"2024-03-01T10:15:22Z,013201001234,TRAFFIC,end",
+		"2024-03-01T10:15:22.443-05:00,013201001234,SYSTEM,general",
+		"42,1,2024/03/01 10:15:22,013201001234,TRAFFIC,end",
+		"1,2024-03-01T10:15:22.443Z,013201001234,TRAFFIC,end",
+	};
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		assert_true(dp_detect(&vdp_fmt_panos, "", yes[i]));
+	static const char *const no[] = {
+		"2024-03-01T10:15:22Z,TRAFFIC,end",         /* no serial */
+		"2024-03-01T10:15,013201001234,TRAFFIC,end", /* no seconds */
+		"a,b,c,2024/03/01 10:15:22,013201001234,TRAFFIC,end",
+		"jdoe,2024-03-01T10:15:22Z,013201001234,TRAFFIC,end",
+	};
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		assert_false(dp_detect(&vdp_fmt_panos, "", no[i]));
+}
+
 /* ---- Websense ---- */
 
 static const char ws_quoted[] =
@@ -690,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_panos_quoting),
 		cmocka_unit_test(test_panos_keys),
 		cmocka_unit_test(test_panos_detect),
+		cmocka_unit_test(test_panos_leading_fields),
 		cmocka_unit_test(test_websense),
 		cmocka_unit_test(test_websense_keys_and_detect),
 	};

@@ -397,6 +397,24 @@ static void test_checkpoint_escapes(void **state)
 	   UB("ivan"));
 }
 
+static void test_checkpoint_machine_names(void **state)
+{
+	(void)state;
+	/* Identity Awareness identity log: the client machine in `machine`,
+	 * the users' distinguished names; `hostname`, `origin` and
+	 * `originsicname` are the gateway itself and stay as they are */
+	OK(cp, "<134>1 2024-05-02T10:02:00Z gw-hq CheckPoint 2188 - ",
+	   "[action:\"Update\"; hostname:\"gw-hq\"; origin:\"10.20.0.1\"; "
+	   "originsicname:\"CN=gw-hq,O=mgmt..x7h2ka\"; product:\"Identity Awareness\"; "
+	   "identity_src:\"AD Query\"; identity_type:\"machine\"; machine:\""
+	   OPEN "WS-FIN-0142@corp.local" CLOSE "\"; src:\"10.20.14.37\"; "
+	   "src_user_dn:\"" OPEN "CN=Dana Levi,OU=Finance,DC=corp,DC=local" CLOSE
+	   "\"; dst_user_dn:\"" OPEN "CN=svc_backup,OU=Service,DC=corp,DC=local" CLOSE
+	   "\"; src_machine_name:\"" OPEN "WS-FIN-0142" CLOSE "\"]",
+	   DB("WS-FIN-0142@corp.local"), UB("CN=Dana Levi,OU=Finance,DC=corp,DC=local"),
+	   UB("CN=svc_backup,OU=Service,DC=corp,DC=local"), DB("WS-FIN-0142"));
+}
+
 static void test_checkpoint_malformed(void **state)
 {
 	(void)state;
@@ -434,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_sophos_utm),
 		cmocka_unit_test(test_checkpoint_logs),
 		cmocka_unit_test(test_checkpoint_escapes),
+		cmocka_unit_test(test_checkpoint_machine_names),
 		cmocka_unit_test(test_checkpoint_malformed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
