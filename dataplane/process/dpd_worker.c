@@ -490,13 +490,27 @@ static void abandon_rest(struct vdd_worker *x)
 
 int vdd_worker_run(struct vdd_worker *x)
 {
-	bool eof = false;
+	bool eof = false, draining = false;
+	double drain_end = 0;
 	int rc = 0;
 
 	for (;;) {
 		boundary(x);
-		if (atomic_load_explicit(&x->sh->stop, memory_order_relaxed))
-			break;
+		if (atomic_load_explicit(&x->sh->stop, memory_order_relaxed)) {
+			/* network mode: what the senders already wrote (in the
+			 * kernel's buffers) is read and forwarded before the end,
+			 * until a read finds nothing or STOP_DRAIN_S passed; a
+			 * sender closed with unread bytes would lose them, and
+			 * they would be counted nowhere */
+			if (!x->per_source)
+				break;
+			if (!draining) {
+				draining = true;
+				drain_end = x->now + STOP_DRAIN_S;
+			} else if (x->now >= drain_end) {
+				break;
+			}
+		}
 		if (x->q_live > 0) {
 			int k = x->per_source ? drain_per_source(x) : drain(x);
 			if (k < 0) {
@@ -523,6 +537,8 @@ int vdd_worker_run(struct vdd_worker *x)
 			rc = -1;
 			break;
 		}
+		if (draining && n == 0)
+			break; /* nothing more was written before the stop */
 		if (x->per_source) {
 			if (admit_per_source(x, (unsigned)n) != 0) {
 				rc = -1;

@@ -11,6 +11,7 @@
 
 #define WAIT_US 1000     /* a worker that cannot go on: a key, room, a lane */
 #define SPIN_SLEEP_US 50 /* a lane or distributor spinning long: sleep */
+#define STOP_DRAIN_S 1.0 /* network mode at a stop: reading what was sent, at most */
 
 struct held {
 	uint64_t off;

@@ -12,7 +12,9 @@ in network mode (socket driver, TCP in), a TCP collector here (LF framing):
      and that the spooled lines are sent first;
   2. on_queue_full = drop with a small queue: lines beyond it are dropped,
      counted (upstream_dropped), the log says so once, the summary adds up
-     (lines not written), and the exit status says lines were not delivered.
+     (lines not written), and the exit status says lines were not delivered;
+  3. lines a TCP sender wrote before a SIGTERM, not yet read, are read,
+     delivered and counted before the end.
 
 usage: upstream_full.py BUILD_DIR
 """
@@ -232,6 +234,46 @@ def part_drop(d, root):
             dp.kill()
 
 
+def part_stop(d, root):
+    """3. What a TCP sender wrote before a SIGTERM (still in the kernel's
+    buffers: veil-dataplane was stopped by SIGSTOP meanwhile) is read and
+    delivered before the end, and counted."""
+    p_in, p_out = veiltest.free_port(), veiltest.free_port()
+    conf = os.path.join(root, "stop.conf")
+    with open(conf, "w") as f:
+        f.write(conf_text(d, p_in, p_out, "", ""))
+    coll = Collector(p_out)
+    coll.start()
+    dp = start_dp(conf)
+    try:
+        check(wait_listen(p_in, dp), "3: veil-dataplane listens")
+        time.sleep(1.0)
+        s = socket.create_connection(("127.0.0.1", p_in))
+        s.sendall(line(0) + b"\n")
+        end = time.time() + 20
+        while time.time() < end and len(coll.lines) < 1:
+            time.sleep(0.1)
+        dp.send_signal(signal.SIGSTOP)
+        s.sendall(b"".join(line(i) + b"\n" for i in range(1, 301)))
+        s.close()
+        dp.send_signal(signal.SIGTERM)
+        dp.send_signal(signal.SIGCONT)
+        rc, sm, err = veiltest.stop_dataplane(dp)
+        end = time.time() + 10
+        while time.time() < end and len(set(seqs(coll.lines))) < 301:
+            time.sleep(0.1)
+        check(sm is not None and sm["lines_in"] == 301,
+              "3: the 300 lines written before the SIGTERM were read (lines_in %s)"
+              % (sm and sm["lines_in"]))
+        check(set(seqs(coll.lines)) == set(range(301)),
+              "3: and delivered (%d of 301)" % len(set(seqs(coll.lines))))
+        check(rc == 0, "3: a clean stop (%d)" % rc)
+    finally:
+        if dp.poll() is None:
+            dp.kill()
+        coll.stop()
+
+
 def main():
     root = tempfile.mkdtemp(prefix="veil-upfull-")
     d = veiltest.Controld(BUILD, root)
@@ -239,6 +281,7 @@ def main():
         d.start(tenants=["acme"])
         part_spool(d, root)
         part_drop(d, root)
+        part_stop(d, root)
     finally:
         d.stop()
         shutil.rmtree(root, ignore_errors=True)
