@@ -164,7 +164,8 @@ static int list_segs(struct vdr_spool *s)
 		}
 	}
 	closedir(d);
-	qsort(s->seg, s->n_seg, sizeof(*s->seg), cmp_seq);
+	if (s->n_seg > 1)
+		qsort(s->seg, s->n_seg, sizeof(*s->seg), cmp_seq);
 	return 0;
 }
 
@@ -344,8 +345,10 @@ int vdr_spool_open(struct vdr_spool **out, const char *dir, uint64_t max_bytes,
 		unlinkat(s->dfd, name, 0);
 		first++;
 	}
-	memmove(s->seg, s->seg + first, (s->n_seg - first) * sizeof(*s->seg));
-	s->n_seg -= first;
+	if (first > 0) {
+		memmove(s->seg, s->seg + first, (s->n_seg - first) * sizeof(*s->seg));
+		s->n_seg -= first;
+	}
 	if (!have_head || s->n_seg == 0 || s->seg[0].seq != hseq)
 		hoff = SEG_HDR; /* from the first record there is */
 	for (unsigned i = 0; i < s->n_seg; i++) {
