@@ -40,7 +40,7 @@ json_t *api_ok(void)
 	return json_pack("{s:b}", "ok", 1);
 }
 
-static bool in_groups(const struct ctl_caller *who, unsigned gid)
+bool api_in_groups(const struct ctl_caller *who, unsigned gid)
 {
 	if (who->gid == gid)
 		return true;
@@ -61,7 +61,7 @@ enum veil_role ctl_role_of(struct ctld *d, const struct ctl_caller *who)
 		sqlite3_bind_int64(st, 1, who->uid);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			bool is_gid = sqlite3_column_int(st, 1) != 0;
-			if ((is_gid && !in_groups(who, (unsigned)sqlite3_column_int64(st, 2))) ||
+			if ((is_gid && !api_in_groups(who, (unsigned)sqlite3_column_int64(st, 2))) ||
 			    veil_role_parse((const char *)sqlite3_column_text(st, 0), &r) != 0)
 				continue;
 			if (!is_gid) {
@@ -79,7 +79,7 @@ enum veil_role ctl_role_of(struct ctld *d, const struct ctl_caller *who)
 		if (!d->cfg.roles[i].is_gid && d->cfg.roles[i].id == who->uid)
 			return d->cfg.roles[i].role;
 	for (unsigned i = 0; i < d->cfg.n_roles; i++)
-		if (d->cfg.roles[i].is_gid && in_groups(who, d->cfg.roles[i].id) &&
+		if (d->cfg.roles[i].is_gid && api_in_groups(who, d->cfg.roles[i].id) &&
 		    d->cfg.roles[i].role > role)
 			role = d->cfg.roles[i].role;
 	return role;

@@ -27,6 +27,8 @@ int api_audit(struct ctld *d, const struct ctl_caller *who, const char *action,
 	const char *outcome);
 json_t *api_refuse(struct ctld *d, const struct ctl_caller *who,
 	const char *cmd, const char *tenant, const char *why);
+/* the caller is in group @p gid (its own, or a supplementary one) */
+bool api_in_groups(const struct ctl_caller *who, unsigned gid);
 int api_record(struct ctld *d, const struct ctl_caller *who, const char *action,
 	const char *tenant, const char *just, const char *outcome);
 int api_commit_change(struct ctld *d, const struct ctl_caller *who,

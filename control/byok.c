@@ -17,6 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "api_pvt.h"
 #include "byok.h"
 #include "p11.h"
 
@@ -261,18 +262,6 @@ void ctl_byok_free(struct ctld *d)
 
 /* ---- records ---- */
 
-static int record(struct ctld *d, const struct ctl_caller *who, const char *action,
-		  const char *tenant, const char *just, const char *outcome)
-{
-	struct ctl_audit_rec r = {
-		.uid = who ? who->uid : 0,
-		.role = who ? veil_role_name(who->role) : "system",
-		.action = action, .tenant = tenant, .justification = just,
-		.outcome = outcome,
-	};
-	return ctl_audit_append(&d->store, &r);
-}
-
 static json_t *error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static json_t *error(const char *fmt, ...)
 {
@@ -459,7 +448,7 @@ json_t *ctl_cmd_tenant_byok(struct ctld *d, const struct ctl_caller *who, json_t
 		    ctl_p11_validate(p, label, key_id, &k, err, sizeof(err)) != 0) {
 			char out[480];
 			snprintf(out, sizeof(out), "refused: %s", err);
-			record(d, who, "tenant.byok", t->id, reason, out);
+			api_record(d, who, "tenant.byok", t->id, reason, out);
 			return error("%s", err);
 		}
 	}
@@ -485,7 +474,7 @@ json_t *ctl_cmd_tenant_byok(struct ctld *d, const struct ctl_caller *who, json_t
 		ctl_store_abort(&d->store);
 		ctl_p11_key_free(&k);
 		snprintf(outcome, sizeof(outcome), "failed: %s: %s", action, err);
-		record(d, who, "tenant.byok", t->id, reason, outcome);
+		api_record(d, who, "tenant.byok", t->id, reason, outcome);
 		return error("%s: nothing was changed", err);
 	}
 	if (off)
@@ -497,7 +486,7 @@ json_t *ctl_cmd_tenant_byok(struct ctld *d, const struct ctl_caller *who, json_t
 			 (long long)kver, d->cfg.byok_token, label, key_id && *key_id ?
 			 ", id " : "", key_id && *key_id ? key_id : "", k.bits, n);
 	ctl_p11_key_free(&k);
-	if (record(d, who, "tenant.byok", t->id, reason, outcome) != 0 ||
+	if (api_record(d, who, "tenant.byok", t->id, reason, outcome) != 0 ||
 	    ctl_store_commit(&d->store) != 0) {
 		ctl_store_abort(&d->store);
 		ctl_log("governance log commit failed: %s; the change was rolled back",
@@ -704,7 +693,7 @@ static void transition(struct ctld *d, struct ctl_tenant *t, bool lock, const ch
 	else
 		snprintf(outcome, sizeof(outcome), "unlocked: its key-encryption key "
 			 "is reachable again");
-	if (!ok || record(d, NULL, lock ? "tenant.byok.lock" : "tenant.byok.unlock",
+	if (!ok || api_record(d, NULL, lock ? "tenant.byok.lock" : "tenant.byok.unlock",
 			  t->id, NULL, outcome) != 0 || ctl_store_commit(&d->store) != 0) {
 		ctl_store_abort(&d->store);
 		ctl_log("byok: tenant %s: the %s did not commit (%s); tried again at "
@@ -734,7 +723,7 @@ static void note(struct ctld *d, const char *tenant, const char *action,
 {
 	ctl_log("byok: tenant %s: %s", tenant, outcome);
 	if (ctl_store_begin(&d->store) == 0 &&
-	    (record(d, NULL, action, tenant, NULL, outcome) != 0 ||
+	    (api_record(d, NULL, action, tenant, NULL, outcome) != 0 ||
 	     ctl_store_commit(&d->store) != 0))
 		ctl_store_abort(&d->store);
 }
@@ -873,7 +862,7 @@ json_t *ctl_cmd_tenant_export(struct ctld *d, const struct ctl_caller *who, json
 		json_decref(keys);
 		snprintf(outcome, sizeof(outcome), "failed: key version %d does not "
 			 "unwrap", bad);
-		record(d, who, "tenant.export", t->id, just, outcome);
+		api_record(d, who, "tenant.export", t->id, just, outcome);
 		return error("tenant %s: key version %d does not unwrap now (is its "
 			     "key-encryption key reachable?): nothing exported", t->id, bad);
 	}
@@ -881,7 +870,7 @@ json_t *ctl_cmd_tenant_export(struct ctld *d, const struct ctl_caller *who, json
 		 "RSA key sha256:%s", json_array_size(keys), fph);
 	/* the record is durable before the keys go out */
 	if (ctl_store_begin(&d->store) != 0 ||
-	    record(d, who, "tenant.export", t->id, just, outcome) != 0 ||
+	    api_record(d, who, "tenant.export", t->id, just, outcome) != 0 ||
 	    ctl_store_commit(&d->store) != 0) {
 		ctl_store_abort(&d->store);
 		json_decref(keys);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api_pvt.h"
 #include "byok.h"
 
 int ctl_scope_init(struct ctld *d, char *err, size_t errlen)
@@ -25,16 +26,6 @@ int ctl_scope_init(struct ctld *d, char *err, size_t errlen)
 	}
 	d->scopes = true;
 	return 0;
-}
-
-static bool in_groups(const struct ctl_caller *who, unsigned gid)
-{
-	if (who->gid == gid)
-		return true;
-	for (unsigned i = 0; i < who->n_groups; i++)
-		if (who->groups[i] == gid)
-			return true;
-	return false;
 }
 
 bool ctl_scope_allows(struct ctld *d, const struct ctl_caller *who, const char *tenant)
@@ -53,7 +44,7 @@ bool ctl_scope_allows(struct ctld *d, const struct ctl_caller *who, const char *
 	bool any = false, allowed = false;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		bool is_gid = sqlite3_column_int(st, 0) != 0;
-		if (is_gid && !in_groups(who, (unsigned)sqlite3_column_int64(st, 1)))
+		if (is_gid && !api_in_groups(who, (unsigned)sqlite3_column_int64(st, 1)))
 			continue;
 		bool ok = sqlite3_column_int64(st, 2) == 0 || sqlite3_column_int64(st, 3) > 0;
 		if (!is_gid) { /* the uid's binding decides alone */
