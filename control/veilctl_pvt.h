@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
 /*
- * veilctl's parts (veilctl.c: the commands, the connection, main;
- * veilctl_audit.c: audit show, export, verify; veilctl_text.c: help and
- * escaping). Private to control/.
+ * veilctl's parts (veilctl.c: the connection, the other commands, main;
+ * veilctl_tenant.c: tenant and key; veilctl_audit.c: audit show, export,
+ * verify; veilctl_text.c: help and escaping). Private to control/.
  */
 #ifndef VEIL_VEILCTL_PVT_H
 #define VEIL_VEILCTL_PVT_H
@@ -26,6 +26,10 @@ long long num(json_t *o, const char *k);
 void fmt_time(long long ms, char *out, size_t cap);
 int parse_time(const char *s, long long *ms);
 void print_tokens(const char *text, long long seq, size_t total);
+
+/* veilctl_tenant.c */
+int cmd_tenant(int argc, char **argv);
+int cmd_key(int argc, char **argv);
 
 /* veilctl_audit.c */
 int cmd_audit(int argc, char **argv);
