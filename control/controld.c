@@ -779,6 +779,25 @@ static int open_store(const char *reason, char *err, size_t errlen)
 	return ctl_store_recover(&d.store, &d.cfg, &r, err, errlen);
 }
 
+/* Started from the mark's checkpoint: the rest of the chain is walked
+ * while the loop serves (on the worker; without one, here and now).
+ * @return false if the walk found a break: the daemon must not serve. */
+static bool start_chain_walk(void)
+{
+	struct ctl_job *j = d.worker != NULL ? ctl_walk_job() : NULL;
+	if (j != NULL) {
+		d.chain_walking = true;
+		ctl_worker_submit(&d, j);
+		return true;
+	}
+	json_t *a = ctl_handle(&d, &(struct ctl_caller){ .role = VEIL_ROLE_ADMIN },
+			       "{\"cmd\":\"audit.verify\"}", 22);
+	struct ctl_job w = { .ok = json_is_true(json_object_get(a, "ok")), .answer = a };
+	walk_done(&w);
+	json_decref(a);
+	return !stopping;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config = VEIL_DEFAULT_CONFIG;
@@ -894,24 +913,8 @@ int main(int argc, char **argv)
 			"writer thread: %s)", strerror(errno));
 	if (ctl_worker_start(&d, err, sizeof(err)) != 0)
 		ctl_log("long reads run in the loop (no worker: %s)", err);
-	if (d.store.walk_pending) {
-		/* started from the mark's checkpoint: the rest of the chain is
-		 * walked while the loop serves */
-		struct ctl_job *j = d.worker != NULL ? ctl_walk_job() : NULL;
-		if (j != NULL) {
-			d.chain_walking = true;
-			ctl_worker_submit(&d, j);
-		} else {
-			json_t *a = ctl_handle(&d, &(struct ctl_caller){ .role = VEIL_ROLE_ADMIN },
-					       "{\"cmd\":\"audit.verify\"}", 22);
-			struct ctl_job w = { .ok = json_is_true(json_object_get(a, "ok")),
-					     .answer = a };
-			walk_done(&w);
-			json_decref(a);
-			if (stopping)
-				return 1;
-		}
-	}
+	if (d.store.walk_pending && !start_chain_walk())
+		return 1;
 	ctl_log("serving %u tenants on %s (crypto %s, link %s)", d.n_tenants,
 	       d.cfg.socket_path, veil_engine_name(d.engine), d.cfg.link_socket);
 	if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)
