@@ -56,8 +56,8 @@ enum veil_role ctl_role_of(struct ctld *d, const struct ctl_caller *who)
 	enum veil_role role = VEIL_ROLE_NONE, r;
 	/* the database (role grant) wins over the config file, a uid binding
 	 * over group bindings; of several groups, the strongest role counts */
-	if (sqlite3_prepare_v2(d->store.db, "SELECT role, is_gid, id FROM roles WHERE "
-			       "(is_gid=0 AND id=?) OR is_gid=1", -1, &st, NULL) == SQLITE_OK) {
+	if ((st = ctl_store_stmt(&d->store, "SELECT role, is_gid, id FROM roles WHERE "
+				 "(is_gid=0 AND id=?) OR is_gid=1")) != NULL) {
 		sqlite3_bind_int64(st, 1, who->uid);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			bool is_gid = sqlite3_column_int(st, 1) != 0;
@@ -71,7 +71,7 @@ enum veil_role ctl_role_of(struct ctld *d, const struct ctl_caller *who)
 			if (r > role)
 				role = r;
 		}
-		sqlite3_finalize(st);
+		sqlite3_reset(st);
 		if (role != VEIL_ROLE_NONE)
 			return role;
 	}

@@ -18,6 +18,7 @@
 /* ---- config (config.c) ---- */
 
 #define CTL_MAX_ROLES 64
+#define CTL_KEPT_STMTS 24 /* prepared statements a store keeps */
 
 struct ctl_role_binding {
 	bool is_gid;
@@ -128,6 +129,12 @@ struct ctl_store {
 	bool walk_pending;       /* started from the mark: the whole walk is due */
 	bool reader;             /* a reader connection (ctl_store_reader) */
 	char note[1024];         /* what the open did that is worth a log line */
+	/* statements of the request paths, prepared once (ctl_store_stmt) */
+	struct ctl_kept_stmt {
+		const char *sql;
+		sqlite3_stmt *st;
+	} kept[CTL_KEPT_STMTS];
+	unsigned n_kept;
 };
 
 /* Open the state store: refuses (-1, and why in err, with the recovery
@@ -148,6 +155,16 @@ struct ctl_recovery {
 int ctl_store_recover(struct ctl_store *s, const struct ctl_config *c,
 		      const struct ctl_recovery *r, char *err, size_t errlen);
 void ctl_store_close(struct ctl_store *s);
+/* A statement of the connection kept prepared for its life (the request
+ * paths: a record's insert, the log's head, the caller's role, the
+ * transaction's bounds), found by its text, reset with its bindings
+ * cleared: parsing and planning it again for every request cost more
+ * than running it. NULL if it does not prepare. The caller resets it when
+ * done (sqlite3_reset), so that it holds no read transaction open. */
+sqlite3_stmt *ctl_store_stmt(struct ctl_store *s, const char *sql);
+/* Run a kept statement that returns no row (BEGIN, COMMIT, SAVEPOINT).
+ * @return 0, or -1 if it failed. */
+int ctl_store_exec(struct ctl_store *s, const char *sql);
 int64_t ctl_now(void);
 /* From now on the mark is written by a thread of its own, after each
  * commit without the caller waiting for its fdatasync (it lags the

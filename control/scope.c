@@ -33,11 +33,12 @@ bool ctl_scope_allows(struct ctld *d, const struct ctl_caller *who, const char *
 	sqlite3_stmt *st;
 	if (!d->scopes)
 		return true;
-	if (sqlite3_prepare_v2(d->store.db, "SELECT r.is_gid, r.id, (SELECT count(*) FROM "
-			       "role_scopes s WHERE s.is_gid=r.is_gid AND s.id=r.id), (SELECT "
-			       "count(*) FROM role_scopes s WHERE s.is_gid=r.is_gid AND s.id=r.id"
-			       " AND s.tenant=?) FROM roles r WHERE (r.is_gid=0 AND r.id=?) OR "
-			       "r.is_gid=1 ORDER BY r.is_gid", -1, &st, NULL) != SQLITE_OK)
+	/* every request that names a tenant asks: a kept statement */
+	if ((st = ctl_store_stmt(&d->store, "SELECT r.is_gid, r.id, (SELECT count(*) FROM "
+				 "role_scopes s WHERE s.is_gid=r.is_gid AND s.id=r.id), (SELECT "
+				 "count(*) FROM role_scopes s WHERE s.is_gid=r.is_gid AND "
+				 "s.id=r.id AND s.tenant=?) FROM roles r WHERE (r.is_gid=0 AND "
+				 "r.id=?) OR r.is_gid=1 ORDER BY r.is_gid")) == NULL)
 		return false; /* fail closed */
 	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, who->uid);
@@ -55,7 +56,7 @@ bool ctl_scope_allows(struct ctld *d, const struct ctl_caller *who, const char *
 		any = true;
 		allowed |= ok;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return !any || allowed;
 }
 

@@ -87,6 +87,43 @@ int64_t ctl_now(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+sqlite3_stmt *ctl_store_stmt(struct ctl_store *s, const char *sql)
+{
+	for (unsigned i = 0; i < s->n_kept; i++)
+		if (s->kept[i].sql == sql || strcmp(s->kept[i].sql, sql) == 0) {
+			sqlite3_stmt *st = s->kept[i].st;
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return st;
+		}
+	/* the texts are the code's own: a fixed set, sized by CTL_KEPT_STMTS */
+	if (s->n_kept == CTL_KEPT_STMTS)
+		return NULL;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+	    SQLITE_OK)
+		return NULL;
+	s->kept[s->n_kept++] = (struct ctl_kept_stmt){ .sql = sql, .st = st };
+	return st;
+}
+
+int ctl_store_exec(struct ctl_store *s, const char *sql)
+{
+	sqlite3_stmt *st = ctl_store_stmt(s, sql);
+	if (st == NULL)
+		return -1;
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+void st_forget_kept(struct ctl_store *s)
+{
+	for (unsigned i = 0; i < s->n_kept; i++)
+		sqlite3_finalize(s->kept[i].st);
+	s->n_kept = 0;
+}
+
 int st_meta_get(sqlite3 *db, const char *k, void *v, int *len, int cap)
 {
 	sqlite3_stmt *st;
@@ -217,8 +254,17 @@ int st_put_pos(struct ctl_store *s, const char *label, int64_t seq,
 		   const uint8_t mac[32])
 {
 	uint8_t out[POS_LEN];
-	return pack_pos(s, label, out, seq, mac) == 0 &&
-	       st_meta_put(s->db, label, out, POS_LEN) == 0 ? 0 : -1;
+	if (pack_pos(s, label, out, seq, mac) != 0)
+		return -1;
+	/* the head moves with every record: a kept statement */
+	sqlite3_stmt *st = ctl_store_stmt(s, "INSERT OR REPLACE INTO meta(k,v) VALUES(?,?)");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, label, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, out, POS_LEN, SQLITE_STATIC);
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(st);
+	return rc;
 }
 
 static void hex8(char out[17], const uint8_t *b)
@@ -413,8 +459,10 @@ static int open_db(struct ctl_store *s, const struct ctl_config *c, char *path,
 		return -1;
 	}
 	snprintf(path, pathcap, "%s/veil.db", c->state_dir);
+	/* no mutex: the connection is the loop's alone (the worker reads
+	 * through one of its own, ctl_store_reader) */
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
 	    sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "database %s: %s", path,
 			 s->db ? sqlite3_errmsg(s->db) : "cannot open");
@@ -700,6 +748,7 @@ void ctl_store_close(struct ctl_store *s)
 {
 	st_mark_writer_stop(s); /* writes what it was handed first */
 	st_mac_release(s);
+	st_forget_kept(s);
 	if (s->db != NULL)
 		sqlite3_close(s->db);
 	if (s->mark_open)
@@ -728,7 +777,7 @@ int ctl_store_sync(struct ctl_store *s)
 		return s->batch_failed ? -1 : 0;
 	s->txn = false;
 	/* synchronous=FULL: the commit returns once the WAL is fsync'd */
-	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+	if (ctl_store_exec(s, "COMMIT") == 0) {
 		s->commits++;
 		if (st_chain_committed(s) != 0)
 			return -1;
@@ -750,8 +799,7 @@ int ctl_store_sync(struct ctl_store *s)
  * kept. */
 int ctl_store_begin(struct ctl_store *s)
 {
-	if (ctl_store_sync(s) != 0 ||
-	    sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+	if (ctl_store_sync(s) != 0 || ctl_store_exec(s, "BEGIN IMMEDIATE") != 0)
 		return -1;
 	s->txn = true;
 	s->change = true;
@@ -841,7 +889,7 @@ int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)
 		return -1;
 	}
 	if (s->batch && !s->txn) {
-		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		if (ctl_store_exec(s, "BEGIN IMMEDIATE") != 0) {
 			free(form);
 			return -1;
 		}
@@ -850,14 +898,13 @@ int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)
 		memcpy(s->durable_mac, s->last_mac, 32);
 	}
 	/* inside a batch, a savepoint undoes this record alone on failure */
-	if (sqlite3_exec(s->db, s->txn ? "SAVEPOINT rec" : "BEGIN IMMEDIATE",
-			 NULL, NULL, NULL) != SQLITE_OK) {
+	if (ctl_store_exec(s, s->txn ? "SAVEPOINT rec" : "BEGIN IMMEDIATE") != 0) {
 		free(form);
 		return -1;
 	}
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO audit(seq,time,uid,role,action,"
-			       "tenant,tokens,justification,outcome,mac) "
-			       "VALUES(?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL))
+	st = ctl_store_stmt(s, "INSERT INTO audit(seq,time,uid,role,action,tenant,"
+			    "tokens,justification,outcome,mac) VALUES(?,?,?,?,?,?,?,?,?,?)");
+	if (st == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, r.seq);
 	sqlite3_bind_int64(st, 2, r.time);
@@ -869,14 +916,13 @@ int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)
 	sqlite3_bind_text(st, 8, r.justification, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 9, r.outcome, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 10, mac, 32, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE ||
-	    (r.list != NULL && put_list(s, r.seq, r.list) != 0))
+	int done = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (done != SQLITE_DONE || (r.list != NULL && put_list(s, r.seq, r.list) != 0))
 		goto fail;
 	if (st_put_pos(s, "audit_head", r.seq, mac) != 0 ||
-	    sqlite3_exec(s->db, s->txn ? "RELEASE rec" : "COMMIT",
-			 NULL, NULL, NULL) != SQLITE_OK)
+	    ctl_store_exec(s, s->txn ? "RELEASE rec" : "COMMIT") != 0)
 		goto fail;
-	sqlite3_finalize(st);
 	free(form);
 	s->last_seq = r.seq;
 	memcpy(s->last_mac, mac, 32);
@@ -887,7 +933,6 @@ int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)
 	}
 	return 0;
 fail:
-	sqlite3_finalize(st);
 	free(form);
 	if (s->txn)
 		sqlite3_exec(s->db, "ROLLBACK TO rec; RELEASE rec", NULL, NULL, NULL);

@@ -683,6 +683,7 @@ int ctl_store_reader(const struct ctl_store *s, struct ctl_store *r, char *err,
 void ctl_store_reader_close(struct ctl_store *r)
 {
 	st_mac_release(r);
+	st_forget_kept(r);
 	sqlite3_close(r->db);
 	memset(r, 0, sizeof(*r));
 }

@@ -21,6 +21,8 @@
 int st_meta_get(sqlite3 *db, const char *k, void *v, int *len, int cap);
 int st_meta_put(sqlite3 *db, const char *k, const void *v, int len);
 int64_t st_count_of(sqlite3 *db, const char *sql);
+/* finalizes the kept statements (ctl_store_stmt), before a close */
+void st_forget_kept(struct ctl_store *s);
 void st_put_be64(uint8_t *p, uint64_t v);
 uint64_t st_get_be64(const uint8_t *p);
 EVP_MAC_CTX *st_audit_mac(struct ctl_store *s);

@@ -146,8 +146,8 @@ unsigned ctl_live_versions(struct ctld *d, struct ctl_tenant *t, uint32_t **out)
 	sqlite3_stmt *st;
 	unsigned n = 0, cap = 0;
 	*out = NULL;
-	if (sqlite3_prepare_v2(d->store.db, "SELECT version FROM keys WHERE tenant=? "
-			       "AND destroyed IS NULL ORDER BY version", -1, &st, NULL))
+	if ((st = ctl_store_stmt(&d->store, "SELECT version FROM keys WHERE tenant=? AND "
+				 "destroyed IS NULL ORDER BY version")) == NULL)
 		return 0;
 	sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -159,7 +159,7 @@ unsigned ctl_live_versions(struct ctld *d, struct ctl_tenant *t, uint32_t **out)
 		}
 		(*out)[n++] = (uint32_t)sqlite3_column_int64(st, 0);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return n;
 }
 
