@@ -341,6 +341,10 @@ static json_t *cmd_status(struct ctld *d, const struct ctl_caller *who, json_t *
 	json_object_set_new(a, "crypto", json_string(veil_engine_name(d->engine)));
 	json_object_set_new(a, "audit_records", json_integer(d->store.last_seq));
 	json_object_set_new(a, "audit_commits", json_integer((json_int_t)d->store.commits));
+	uint64_t ckpts, pruned;
+	ctl_store_keeper_counts(&d->store, &ckpts, &pruned);
+	json_object_set_new(a, "wal_checkpoints", json_integer((json_int_t)ckpts));
+	json_object_set_new(a, "audit_pruned", json_integer((json_int_t)pruned));
 	/* a start from the mark: the whole chain is walked behind it */
 	json_object_set_new(a, "audit_chain_walking", json_boolean(d->chain_walking));
 	json_object_set_new(a, "errors", json_integer((json_int_t)d->errors));

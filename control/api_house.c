@@ -96,12 +96,29 @@ void ctl_housekeeping(struct ctld *d)
 	d->prune_left = CTLD_PRUNE_MAX;
 }
 
+/* A record that fails verification stops pruning and stays: say so, once
+ * for each place it stops at (this runs every minute). */
+static void prune_said(const char *why, bool ended)
+{
+	static char said[400];
+	if (why[0] != '\0' && strcmp(why, said) != 0)
+		ctl_log("%s", why);
+	if (ended)
+		snprintf(said, sizeof(said), "%s", why);
+}
+
 bool ctl_prune_pass(struct ctld *d)
 {
-	/* a record that fails verification stops pruning and stays: say so,
-	 * once for each place it stops at (this runs every minute) */
-	static char said[400];
 	char why[400] = "";
+	if (d->store.keeper != NULL) {
+		/* the keeper's thread prunes; the loop takes its anchors */
+		if (d->prune_left > 0 &&
+		    ctl_store_keeper_prune(&d->store, d->prune_before, d->prune_left) == 0)
+			d->prune_left = 0;
+		if (!ctl_store_keeper_poll(&d->store, why, sizeof(why)))
+			prune_said(why, true);
+		return false;
+	}
 	if (d->prune_vacuum) {
 		d->prune_vacuum = ctl_store_give_back_step(&d->store) == 1;
 		return d->prune_vacuum;
@@ -109,14 +126,12 @@ bool ctl_prune_pass(struct ctld *d)
 	if (d->prune_left <= 0)
 		return false;
 	int64_t step = d->prune_left < CTLD_PRUNE_PASS ? d->prune_left : CTLD_PRUNE_PASS;
-	int64_t n = ctl_audit_prune_step(&d->store, d->prune_before, step, why, sizeof(why));
+	int64_t n = ctl_audit_prune_step(&d->store, d->prune_before, step, INT64_MAX, why,
+					 sizeof(why));
 	if (n < 0 && why[0] == '\0')
 		snprintf(why, sizeof(why), "pruning the governance log failed: %s",
 			 sqlite3_errmsg(d->store.db));
-	if (why[0] != '\0' && strcmp(why, said) != 0)
-		ctl_log("%s", why);
-	if (n < step || why[0] != '\0')
-		memcpy(said, why, sizeof(said));
+	prune_said(why, n < step || why[0] != '\0');
 	d->prune_left = n == step && why[0] == '\0' ? d->prune_left - n : 0;
 	d->prune_any |= n > 0;
 	if (d->prune_left == 0 && d->prune_any) {

@@ -911,6 +911,9 @@ int main(int argc, char **argv)
 	if (ctl_store_mark_async(&d.store) != 0)
 		ctl_log("the governance log's mark is written in the loop (no "
 			"writer thread: %s)", strerror(errno));
+	if (ctl_store_keeper_start(&d.store) != 0)
+		ctl_log("the WAL's checkpoints and pruning run in the loop (no keeper "
+			"thread)");
 	if (ctl_worker_start(&d, err, sizeof(err)) != 0)
 		ctl_log("long reads run in the loop (no worker: %s)", err);
 	if (d.store.walk_pending && !start_chain_walk())

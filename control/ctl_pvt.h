@@ -126,6 +126,8 @@ struct ctl_store {
 	int64_t mark_anchor;
 	char mark_path[280];
 	struct ctl_mark_writer *mark_writer; /* the thread, once async */
+	struct ctl_keeper *keeper; /* checkpoints and pruning, once async */
+	bool keeper_side;        /* the keeper thread's own connection */
 	bool walk_pending;       /* started from the mark: the whole walk is due */
 	bool reader;             /* a reader connection (ctl_store_reader) */
 	char note[1024];         /* what the open did that is worth a log line */
@@ -172,6 +174,21 @@ int64_t ctl_now(void);
  * it after daemon(): a fork keeps no thread. 0, or -1 (writes stay
  * synchronous). */
 int ctl_store_mark_async(struct ctl_store *s);
+/* From now on the WAL's checkpoints and the pruning of the governance log
+ * run on a thread with a connection of its own (store_keeper.c), not in
+ * the loop. After ctl_store_mark_async (the pruning stops at what the mark
+ * holds). 0, or -1 (SQLite's autocheckpoint and pruning in the loop stay). */
+int ctl_store_keeper_start(struct ctl_store *s);
+/* Hand a prune run (ctl_audit_prune's before and max) to the keeper; -1
+ * without one. Its steps go on while the loop serves. */
+int ctl_store_keeper_prune(struct ctl_store *s, int64_t before, int64_t max);
+/* In the loop, each pass: the anchor the keeper's steps moved is taken
+ * into the store and its mark. @return true while a run is under way;
+ * why gets what stopped a run (a record that fails verification). */
+bool ctl_store_keeper_poll(struct ctl_store *s, char *why, size_t whylen);
+/* The keeper's checkpoints and pruned records since the start (status). */
+void ctl_store_keeper_counts(const struct ctl_store *s, uint64_t *checkpoints,
+			     uint64_t *pruned);
 /* Wait until the mark holds everything committed; -1 if a write failed. */
 int ctl_store_mark_flush(struct ctl_store *s);
 
@@ -258,10 +275,11 @@ void ctl_store_reader_close(struct ctl_store *r);
 /* The log line for a chain found broken after the start (with the
  * recovery command for the config file conf). */
 void ctl_audit_refusal(const char *why, const char *conf, char *out, size_t cap);
-/* One step of ctl_audit_prune: at most max records, one transaction. How
- * many went (0: none is due), or -1; why as for ctl_audit_prune. */
+/* One step of ctl_audit_prune: at most max records, none after upto, one
+ * transaction. How many went (0: none is due), or -1; why as for
+ * ctl_audit_prune. */
 int64_t ctl_audit_prune_step(struct ctl_store *s, int64_t before, int64_t max,
-			     char *why, size_t whylen);
+			     int64_t upto, char *why, size_t whylen);
 /* After pruning, one step of giving the freed pages back (CTL_VACUUM_PAGES
  * pages, a transaction): 1 while more remain, 0 when done (the WAL then
  * checkpointed). */
@@ -277,6 +295,7 @@ int ctl_store_give_back_step(struct ctl_store *s);
 #define CTL_PRUNE_STEP 10000
 #define CTL_VACUUM_PAGES 2048     /* pages a step of incremental_vacuum */
 #define CTL_VACUUM_STEPS 256      /* steps after one prune (2 GiB at 4 KiB) */
+#define CTL_KEEPER_VACUUM_PAGES 256 /* the same on the keeper's thread (store_keeper.c) */
 #define CTL_WAL_LIMIT 16777216   /* journal_size_limit (16 MiB): the WAL after a reset */
 int64_t ctl_audit_prune(struct ctl_store *s, int64_t before, int64_t max, char *why,
 			size_t whylen);

@@ -746,6 +746,7 @@ int ctl_store_recover(struct ctl_store *s, const struct ctl_config *c,
 
 void ctl_store_close(struct ctl_store *s)
 {
+	st_keeper_stop(s);
 	st_mark_writer_stop(s); /* writes what it was handed first */
 	st_mac_release(s);
 	st_forget_kept(s);

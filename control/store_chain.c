@@ -700,7 +700,7 @@ void ctl_audit_refusal(const char *why, const char *conf, char *out, size_t cap)
  * before, in a transaction of its own that moves the anchor with them.
  * Returns how many went (0: the run is over), or -1. */
 int64_t ctl_audit_prune_step(struct ctl_store *s, int64_t before, int64_t max,
-			     char *why, size_t whylen)
+			     int64_t upto, char *why, size_t whylen)
 {
 	sqlite3_stmt *st;
 	uint8_t prev[32], mac[32];
@@ -721,9 +721,9 @@ int64_t ctl_audit_prune_step(struct ctl_store *s, int64_t before, int64_t max,
 	sqlite3_bind_int64(st, 2, max);
 	last = anchor;
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (sqlite3_column_type(st, 1) == SQLITE_INTEGER &&
-		    sqlite3_column_int64(st, 1) >= before)
-			break; /* not old enough: the run ends */
+		if ((sqlite3_column_type(st, 1) == SQLITE_INTEGER &&
+		     sqlite3_column_int64(st, 1) >= before) || sqlite3_column_int64(st, 0) > upto)
+			break; /* not old enough (or the mark's): the run ends */
 		char w[256];
 		int64_t seq = sqlite3_column_int64(st, 0);
 		if (seq != last + 1) {
@@ -763,19 +763,24 @@ out:
 		rc = -1;
 	if (rc > 0) {
 		s->anchor_seq = last;
-		st_chain_committed(s);
+		if (!s->keeper_side) /* the keeper's owner marks it */
+			st_chain_committed(s);
 	}
 	return rc;
 }
 
 int ctl_store_give_back_step(struct ctl_store *s)
 {
+	/* on the keeper's connection, shorter steps: the loop's commits wait
+	 * for each (it holds the writer's lock) */
 	if (st_count_of(s->db, "PRAGMA freelist_count") > 0 &&
-	    sqlite3_exec(s->db, "PRAGMA incremental_vacuum(" STR(CTL_VACUUM_PAGES) ")",
+	    sqlite3_exec(s->db, s->keeper_side ?
+			 "PRAGMA incremental_vacuum(" STR(CTL_KEEPER_VACUUM_PAGES) ")" :
+			 "PRAGMA incremental_vacuum(" STR(CTL_VACUUM_PAGES) ")",
 			 NULL, NULL, NULL) == SQLITE_OK &&
 	    st_count_of(s->db, "PRAGMA freelist_count") > 0)
 		return 1;
-	sqlite3_exec(s->db, "PRAGMA wal_checkpoint(PASSIVE)", NULL, NULL, NULL);
+	st_checkpoint_soon(s);
 	return 0;
 }
 
@@ -805,7 +810,7 @@ int64_t ctl_audit_prune(struct ctl_store *s, int64_t before, int64_t max, char *
 		int64_t step = CTL_PRUNE_STEP;
 		if (max > 0 && max - total < step)
 			step = max - total;
-		n = ctl_audit_prune_step(s, before, step, why, whylen);
+		n = ctl_audit_prune_step(s, before, step, INT64_MAX, why, whylen);
 		if (n <= 0)
 			break;
 		total += n;

@@ -259,6 +259,17 @@ int st_chain_committed(struct ctl_store *s)
 	return st_mark_write(s);
 }
 
+int64_t st_mark_written_seq(struct ctl_store *s)
+{
+	struct ctl_mark_writer *w = s->mark_writer;
+	if (w == NULL)
+		return s->mark_seq;
+	pthread_mutex_lock(&w->mu);
+	int64_t seq = w->done_seq;
+	pthread_mutex_unlock(&w->mu);
+	return seq;
+}
+
 int ctl_store_mark_flush(struct ctl_store *s)
 {
 	return s->mark_writer != NULL ? mark_wait(s->mark_writer) : 0;

@@ -40,6 +40,12 @@ int st_put_pos(struct ctl_store *s, const char *label, int64_t seq,
 	"veil-controld -c %s --recover-audit \"REASON\" (see veil-controld(8), " \
 	"RECOVERY)"
 
+/* store_keeper.c: a checkpoint now, on the thread if there is one */
+void st_checkpoint_soon(struct ctl_store *s);
+void st_keeper_stop(struct ctl_store *s);
+/* store_mark.c: the head the mark on disk names (what the writer wrote) */
+int64_t st_mark_written_seq(struct ctl_store *s);
+
 /* store_mark.c */
 /* Two slots of MARK_SLOT bytes, MARK_STRIDE apart (separate sectors):
  * "VEILMRK1" | generation | chain id (16) | head seq | anchor seq |

@@ -13,6 +13,12 @@
   one) starts from the mark's checkpoint; the whole chain is walked in the
   background, and a record edited in the middle still stops the daemon,
   with the refusal and the recovery command in its log.
+- Pruning and the WAL's checkpoints run on the store's keeper thread: a
+  kill -9 while it prunes, and a prune of a log that is old to its last
+  record, never leave a start refused (the anchor never passes the head
+  the mark names); the pruning goes on after the restart up to exactly the
+  records older than the retention, the chain verifies, and status counts
+  the records pruned and the checkpoints.
 
 usage: controld_offloop.py BUILD_DIR
 """
@@ -187,11 +193,105 @@ def big_log(root):
           % log.strip()[-400:])
 
 
+def retention_conf(d, days):
+    with open(d.conf) as f:
+        text = f.read()
+    with open(d.conf, "w") as f:
+        f.write(text.replace("[controld]\n", "[controld]\naudit_retention_days = %d\n"
+                             % days, 1))
+
+
+def due_records(d, days):
+    con = sqlite3.connect(os.path.join(d.root, "state", "veil.db"))
+    cut = int(time.time() * 1000) - days * 86400000
+    n = con.execute("SELECT count(*) FROM audit WHERE time < ?", (cut,)).fetchone()[0]
+    con.close()
+    return n
+
+
+def wait_status(d, pred, timeout=120):
+    end = time.monotonic() + timeout
+    st = {}
+    while time.monotonic() < end:
+        st = veiltest.api_call(d.sock, {"cmd": "status"})
+        if pred(st):
+            return st
+        time.sleep(0.02)
+    return st
+
+
+def oldest(d):
+    a = veiltest.api_call(d.sock, {"cmd": "audit.show", "after_seq": 0, "limit": 1})
+    return a["records"][0]["seq"] if a.get("records") else None
+
+
+def keeper_prunes(root):
+    n_rec = 120000
+    os.mkdir(os.path.join(root, "prune"))
+    d = veiltest.Controld(BUILD, os.path.join(root, "prune"))
+    p = subprocess.run([GEN, "make", d.conf, str(n_rec), "400"], capture_output=True,
+                       text=True, timeout=600)
+    check(p.returncode == 0, "gen_audit made the log: %s" % p.stderr)
+    if p.returncode != 0:
+        return
+    retention_conf(d, 300)
+    due = due_records(d, 300)
+    check(due > 5000, "a quarter of the log is older than the retention: %d" % due)
+    d.start()
+    st = wait_status(d, lambda s: s.get("audit_pruned", 0) > 0)
+    check(st.get("audit_pruned", 0) > 0, "status counts the records pruned: %r"
+          % {k: st.get(k) for k in ("audit_pruned", "wal_checkpoints")})
+    mid = st.get("audit_pruned", 0) < due
+    d.proc.kill()  # kill -9, most likely in the middle of the run
+    d.proc.wait()
+    d.log.close()
+    d.log = None
+    d.start()
+    check(d.proc.poll() is None, "the start after a kill -9 %s pruning is not refused"
+          % ("in the middle of" if mid else "after"))
+    # the next housekeeping (at start) goes on where the last step left it
+    end = time.monotonic() + 120
+    while time.monotonic() < end and oldest(d) != due + 1:
+        time.sleep(0.05)
+    check(oldest(d) == due + 1, "pruned exactly the %d records older than the "
+          "retention: the oldest left is %r" % (due, oldest(d)))
+    rc, a = d.ctl("audit", "verify")
+    check(a.get("intact") is True and a.get("records") == n_rec - due,
+          "the chain from the anchor verifies: %r" % a)
+    st = wait_status(d, lambda s: s.get("wal_checkpoints", 0) > 0, timeout=30)
+    check(st.get("wal_checkpoints", 0) > 0, "the keeper checkpointed the WAL: %r"
+          % st.get("wal_checkpoints"))
+    d.stop()
+    d.start()
+    check(d.proc.poll() is None, "it starts again after the prune")
+    d.stop()
+
+    # a log old to its last record, nothing written since: the keeper
+    # prunes up to the head the mark names, never past it
+    os.mkdir(os.path.join(root, "idle"))
+    d = veiltest.Controld(BUILD, os.path.join(root, "idle"))
+    p = subprocess.run([GEN, "make", d.conf, "3000", "400"], capture_output=True,
+                       text=True, timeout=600)
+    check(p.returncode == 0, "gen_audit made the idle log: %s" % p.stderr)
+    retention_conf(d, 1)
+    d.start()
+    st = wait_status(d, lambda s: s.get("audit_pruned", 0) >= due_records(d, 1) - 1)
+    check(st.get("audit_pruned", 0) > 0, "the idle log is pruned: %r"
+          % st.get("audit_pruned"))
+    d.stop()
+    d.start()
+    check(d.proc.poll() is None, "a log pruned to its head starts again")
+    rc, a = d.ctl("audit", "verify")
+    check(a.get("intact") is True, "and verifies: %r" % a)
+    d.stop()
+
+
 def main():
     root = tempfile.mkdtemp(prefix="veil-offloop-%d-" % os.getpid())
     try:
         kill9_under_load(root)
         big_log(root)
+        keeper_prunes(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return veiltest.finish("controld-offloop")
