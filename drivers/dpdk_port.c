@@ -40,14 +40,6 @@ int dpdk_fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-void dpdk_prefix_mask(unsigned plen, uint8_t *mask, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned b = plen >= 8 * (i + 1) ? 8 : plen > 8 * i ? plen - 8 * (unsigned)i : 0;
-		mask[i] = (uint8_t)(0xff00u >> b);
-	}
-}
-
 /* Give the TAP interface the port's addresses and bring it up (ioctl). */
 int dpdk_start_port(struct dpdk_dev *v, struct dp_port *p, char *err,
 		    size_t errlen)

@@ -208,7 +208,6 @@ static inline struct dpdk_drv *dpdk_dd_of(struct vdr_driver *d)
 void dpdk_port_stop(struct dp_port *p);
 int dpdk_fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void dpdk_prefix_mask(unsigned plen, uint8_t *mask, size_t n);
 int dpdk_start_port(struct dpdk_dev *v, struct dp_port *p, char *err,
 		    size_t errlen);
 
@@ -232,7 +231,6 @@ void dpdk_refresh_neighbours(struct dpdk_drv *d, bool force);
 /* dpdk_tx.c */
 int dpdk_tx(struct vdr_driver *dv, const struct vdp_burst *b);
 int dpdk_flush(struct vdr_driver *dv);
-bool dpdk_in_prefix(const struct vdr_prefix *p, const uint8_t *ip);
 int dpdk_setup_upstream(struct dpdk_drv *d, struct dp_upstream *u,
 			const struct vdr_upstream_cfg *c, char *err,
 			size_t errlen);

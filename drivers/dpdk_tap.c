@@ -130,7 +130,7 @@ static int tap_addresses(struct dp_port *p, char *err, size_t errlen)
 			memcpy(&sin->sin_addr, a->ip, 4);
 			if (ioctl(fd4, SIOCSIFADDR, &ifr) != 0)
 				goto addr_fail;
-			dpdk_prefix_mask(a->plen, (uint8_t *)&sin->sin_addr, 4);
+			vdr_prefix_mask(a->plen, (uint8_t *)&sin->sin_addr, 4);
 			if (ioctl(fd4, SIOCSIFNETMASK, &ifr) != 0)
 				goto addr_fail;
 			n4++;
@@ -232,7 +232,7 @@ int dpdk_tap_routes(struct dpdk_drv *d, char *err, size_t errlen)
 			for (unsigned a = 0; a < pc->n_addr; a++)
 				if (pc->addr[a].family == fam) {
 					has_fam = true;
-					on_link |= dpdk_in_prefix(&pc->addr[a], ip);
+					on_link |= vdr_in_prefix(&pc->addr[a], ip);
 				}
 			if (!has_fam || !p->has_tap)
 				continue;

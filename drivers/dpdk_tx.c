@@ -291,17 +291,6 @@ int dpdk_flush(struct vdr_driver *dv)
 }
 
 
-bool dpdk_in_prefix(const struct vdr_prefix *p, const uint8_t *ip)
-{
-	uint8_t mask[16];
-	size_t n = p->family == AF_INET ? 4 : 16;
-	dpdk_prefix_mask(p->plen, mask, n);
-	for (size_t i = 0; i < n; i++)
-		if ((p->ip[i] & mask[i]) != (ip[i] & mask[i]))
-			return false;
-	return true;
-}
-
 /* An upstream: the port that has an address of its family (on its
  * network if one is), the next hop, the kernel fallback socket. */
 int dpdk_setup_upstream(struct dpdk_drv *d, struct dp_upstream *u,
@@ -325,26 +314,12 @@ int dpdk_setup_upstream(struct dpdk_drv *d, struct dp_upstream *u,
 		u->dport = ntohs(s->sin6_port);
 	}
 	const struct vdr_prefix *src = NULL;
-	for (unsigned i = 0; i < d->n_port && src == NULL; i++)
-		for (unsigned k = 0; k < d->port[i].cfg->n_addr; k++) {
-			const struct vdr_prefix *a = &d->port[i].cfg->addr[k];
-			if (a->family == u->family && dpdk_in_prefix(a, u->dst)) {
-				src = a;
-				u->port = &d->port[i];
-				break;
-			}
-		}
-	bool on_link = src != NULL;
-	for (unsigned i = 0; i < d->n_port && src == NULL; i++)
-		for (unsigned k = 0; k < d->port[i].cfg->n_addr; k++)
-			if (d->port[i].cfg->addr[k].family == u->family) {
-				src = &d->port[i].cfg->addr[k];
-				u->port = &d->port[i];
-				break;
-			}
-	if (src == NULL)
+	bool on_link = false;
+	int pi = vdr_upstream_port(d->cfg, u->family, u->dst, &src, &on_link);
+	if (pi < 0)
 		return dpdk_fail(err, errlen, "upstream %s: no port has an IPv%c "
 			    "address", c->name, u->family == AF_INET ? '4' : '6');
+	u->port = &d->port[pi];
 	memcpy(u->src, src->ip, 16);
 	u->sport = u->port->cfg->listen_ports[0];
 	const struct vdr_port_cfg *pc = u->port->cfg;

@@ -166,5 +166,15 @@ enum vdr_on_full vdr_upstream_on_full(const struct vdr_net_cfg *c,
 				      const struct vdr_upstream_cfg *u);
 /* Parse "IP/LEN" or "IP" into @p p. @return 0 or -1. */
 int vdr_prefix_parse(const char *s, struct vdr_prefix *p);
+/* The mask of a prefix length over @p n bytes; whether @p ip (the
+ * prefix's family) is in @p p. */
+void vdr_prefix_mask(unsigned plen, uint8_t *mask, size_t n);
+bool vdr_in_prefix(const struct vdr_prefix *p, const uint8_t *ip);
+/* The dpdk driver's port for UDP to @p dst (family AF_INET, 4 bytes, or
+ * AF_INET6, 16): the first port with an address of the family whose
+ * network holds dst (*on_link), else the first with an address of the
+ * family. @return the port's index and its address in *src, or -1. */
+int vdr_upstream_port(const struct vdr_net_cfg *c, int family, const uint8_t *dst,
+		      const struct vdr_prefix **src, bool *on_link);
 
 #endif

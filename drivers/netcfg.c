@@ -717,6 +717,86 @@ static int readable(const char *what, const char *name, const char *key,
 	return 0;
 }
 
+void vdr_prefix_mask(unsigned plen, uint8_t *mask, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned b = plen >= 8 * (i + 1) ? 8 : plen > 8 * i ? plen - 8 * (unsigned)i : 0;
+		mask[i] = (uint8_t)(0xff00u >> b);
+	}
+}
+
+bool vdr_in_prefix(const struct vdr_prefix *p, const uint8_t *ip)
+{
+	uint8_t mask[16];
+	size_t n = p->family == AF_INET ? 4 : 16;
+	vdr_prefix_mask(p->plen, mask, n);
+	for (size_t i = 0; i < n; i++)
+		if ((p->ip[i] & mask[i]) != (ip[i] & mask[i]))
+			return false;
+	return true;
+}
+
+int vdr_upstream_port(const struct vdr_net_cfg *c, int family, const uint8_t *dst,
+		      const struct vdr_prefix **src, bool *on_link)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned i = 0; i < c->n_port; i++)
+			for (unsigned k = 0; k < c->port[i].n_addr; k++) {
+				const struct vdr_prefix *a = &c->port[i].addr[k];
+				if (a->family != family ||
+				    (pass == 0 && !vdr_in_prefix(a, dst)))
+					continue;
+				*src = a;
+				*on_link = pass == 0;
+				return (int)i;
+			}
+	return -1;
+}
+
+/* An upstream's address as 4 or 16 bytes; its family, or -1. */
+static int upstream_ip(const struct vdr_upstream_cfg *u, uint8_t ip[16])
+{
+	if (u->addr.ss_family == AF_INET) {
+		memcpy(ip, &((const struct sockaddr_in *)&u->addr)->sin_addr, 4);
+		return AF_INET;
+	}
+	if (u->addr.ss_family == AF_INET6) {
+		memcpy(ip, &((const struct sockaddr_in6 *)&u->addr)->sin6_addr, 16);
+		return AF_INET6;
+	}
+	return -1;
+}
+
+/* A UDP upstream of the dpdk driver goes out of one port: its next hop's
+ * MAC comes from next_hop_mac or from the neighbour table of the port's
+ * exception interface. With neither, lines could only leave through an
+ * unbound kernel socket: by the host's routes, from the host's address,
+ * or nowhere. Refused. */
+static int check_next_hop(const struct vdr_net_cfg *c, const struct vdr_upstream_cfg *u,
+			  char *err, size_t errlen)
+{
+	uint8_t ip[16];
+	const struct vdr_prefix *src;
+	bool on_link;
+	int family = upstream_ip(u, ip);
+	int pi = family < 0 ? -1 : vdr_upstream_port(c, family, ip, &src, &on_link);
+	if (pi < 0) {
+		snprintf(err, errlen, "[upstream %s]: no [port] has an IPv%c address "
+			 "to send it from", u->name, family == AF_INET6 ? '6' : '4');
+		return -1;
+	}
+	const struct vdr_port_cfg *p = &c->port[pi];
+	if (!strcmp(p->exception, "none") && !p->has_next_hop_mac) {
+		snprintf(err, errlen, "[upstream %s]: [port %s] has exception = none "
+			 "and no next_hop_mac: its next hop's MAC can never be "
+			 "learnt, and the lines would leave by the host's own routes; "
+			 "set next_hop_mac (the %s's MAC) or an exception interface",
+			 u->name, p->name, on_link ? "collector" : "gateway");
+		return -1;
+	}
+	return 0;
+}
+
 int vdr_net_cfg_check(const struct vdr_net_cfg *c, char *err, size_t errlen)
 {
 	if (c->driver[0] == '\0') {
@@ -801,6 +881,8 @@ int vdr_net_cfg_check(const struct vdr_net_cfg *c, char *err, size_t errlen)
 				 "UDP to an IP address, not a name", u->name);
 			return -1;
 		}
+		if (dpdk && u->proto == VDR_UDP && check_next_hop(c, u, err, errlen) != 0)
+			return -1;
 		if (u->proto != VDR_TLS && (u->tls_ca[0] || u->tls_cert[0] ||
 					    u->tls_key[0] || u->tls_server_name[0])) {
 			snprintf(err, errlen, "[upstream %s]: tls_* keys need "

@@ -298,6 +298,48 @@ static void test_dpdk_config(void **state)
 	vdr_net_cfg_free(c);
 }
 
+/* A UDP upstream of the dpdk driver leaves by the port that has an
+ * address of its family (on its network if one is): with exception =
+ * none and no next_hop_mac, its next hop can never be learnt, and the
+ * lines would have gone out of an unbound kernel socket by the host's
+ * routes. Refused at the check (-n), naming the port. */
+static void test_dpdk_next_hop_needed(void **state)
+{
+	(void)state;
+	struct vdr_net_cfg *c = vdr_net_cfg_new();
+	assert_int_equal(set(c, "network", "driver", "dpdk"), 0);
+	assert_int_equal(set(c, "port a", "device", "net_pcap0"), 0);
+	assert_int_equal(set(c, "port a", "address", "192.0.2.10/24"), 0);
+	assert_int_equal(set(c, "port a", "exception", "none"), 0);
+	assert_int_equal(set(c, "port b", "device", "net_pcap1"), 0);
+	assert_int_equal(set(c, "port b", "address", "198.51.100.10/24"), 0);
+	/* off both networks: the first port with an IPv4 address, a */
+	assert_int_equal(set(c, "upstream far", "address", "203.0.113.5:514"), 0);
+	assert_int_equal(vdr_net_cfg_check(c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "[upstream far]"));
+	assert_non_null(strstr(err, "[port a]"));
+	assert_non_null(strstr(err, "next_hop_mac"));
+	assert_non_null(strstr(err, "gateway"));
+	assert_int_equal(set(c, "port a", "next_hop_mac", "02:00:00:00:00:01"), 0);
+	assert_int_equal(vdr_net_cfg_check(c, err, sizeof(err)), 0);
+	/* on b's network: b, which has its exception interface (the default) */
+	assert_int_equal(set(c, "upstream near", "address", "198.51.100.20:514"), 0);
+	assert_int_equal(vdr_net_cfg_check(c, err, sizeof(err)), 0);
+	assert_int_equal(set(c, "port b", "exception", "none"), 0);
+	assert_int_equal(vdr_net_cfg_check(c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "[upstream near]"));
+	assert_non_null(strstr(err, "[port b]"));
+	assert_non_null(strstr(err, "collector"));
+	/* TCP goes through the kernel's own stack: not concerned */
+	assert_int_equal(set(c, "upstream near", "protocol", "tcp"), 0);
+	assert_int_equal(vdr_net_cfg_check(c, err, sizeof(err)), 0);
+	/* IPv6 to a port set without an IPv6 address */
+	assert_int_equal(set(c, "upstream six", "address", "[2001:db8::5]:514"), 0);
+	assert_int_equal(vdr_net_cfg_check(c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "IPv6"));
+	vdr_net_cfg_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_lookup_random),
 		cmocka_unit_test(test_socket_config),
 		cmocka_unit_test(test_dpdk_config),
+		cmocka_unit_test(test_dpdk_next_hop_needed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
