@@ -185,6 +185,11 @@ def reload(d, root, tok):
         time.sleep(0.2)
     check(len(got) == 1 and got[0]["rules"] == ["none"] and got[0]["token"] != tok,
           "after a reload: the file's rules: %r" % got)
+    rc, a = d.ctl("audit", "show", "--action", "config.reload", "--limit", "1")
+    recs = a.get("records", [])
+    check(rc == 0 and len(recs) == 1 and "lookup name rules: 1 tenant(s) with a source "
+          "that normalizes user names" in recs[0].get("outcome", ""),
+          "the reload's record says the rules changed: %r" % recs)
     # a bad value: refused by both daemons, file:line
     bad = os.path.join(root, "bad.conf")
     write(bad, "[source x]\ntenant = acme\nnormalize_user = upper\n")
