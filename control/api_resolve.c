@@ -9,6 +9,7 @@
 
 #include "api_pvt.h"
 #include "byok.h"
+#include "veil_name.h"
 
 /* A name as JSON: a string when it is UTF-8 without NUL, else {"hex": ...}. */
 static json_t *name_json(const uint8_t *name, size_t len)
@@ -256,6 +257,75 @@ json_t *cmd_resolve(struct ctld *d, const struct ctl_caller *who, json_t *req)
 	return a;
 }
 
+/* The rules a lookup applies: those asked for ("normalize": an array of
+ * rule names), else those of the tenant's sources (norm.c). */
+static int lookup_rules(struct ctld *d, const struct ctl_tenant *t, enum veil_kind kind,
+			json_t *req, unsigned *mask, char *why, size_t whylen)
+{
+	json_t *asked = json_object_get(req, "normalize"), *v;
+	size_t i;
+	if (asked == NULL) {
+		*mask = ctl_norms_of(&d->norms, t->id, kind);
+		return 0;
+	}
+	*mask = 0;
+	if (!json_is_array(asked) || json_array_size(asked) == 0 ||
+	    json_array_size(asked) > VEIL_NORM_RULES) {
+		snprintf(why, whylen, "\"normalize\" must be an array of 1 to %d rules "
+			 "(none, lower, strip_domain, lower,strip_domain)", VEIL_NORM_RULES);
+		return -1;
+	}
+	json_array_foreach(asked, i, v) {
+		unsigned r;
+		if (!json_is_string(v) || veil_norm_rule_parse(json_string_value(v), &r) != 0) {
+			snprintf(why, whylen, "\"normalize\": \"%.40s\" is not a rule (none, "
+				 "lower, strip_domain, lower,strip_domain)",
+				 json_is_string(v) ? json_string_value(v) : "?");
+			return -1;
+		}
+		*mask |= 1u << r;
+	}
+	return 0;
+}
+
+/* The distinct names a lookup encrypts: the name under each rule of mask
+ * (a rule that leaves no name, such as the domain stripped from "CORP\",
+ * gives none), each with the rules that give it. */
+struct spelling {
+	char name[VEIL_NAME_MAX];
+	size_t len;
+	unsigned rules;
+};
+
+static unsigned spellings(const char *name, size_t len, unsigned mask,
+			  struct spelling sp[VEIL_NORM_RULES])
+{
+	unsigned n = 0;
+	for (unsigned r = 0; r < VEIL_NORM_RULES; r++) {
+		if (!(mask & (1u << r)))
+			continue;
+		size_t l = veil_name_normalize(r, name, len, sp[n].name);
+		if (l == 0)
+			continue;
+		unsigned g = 0;
+		while (g < n && (sp[g].len != l || memcmp(sp[g].name, sp[n].name, l)))
+			g++;
+		if (g == n)
+			sp[n++].len = l;
+		sp[g].rules |= 1u << r;
+	}
+	return n;
+}
+
+static json_t *rules_json(unsigned mask)
+{
+	json_t *a = json_array();
+	for (unsigned r = 0; r < VEIL_NORM_RULES; r++)
+		if (mask & (1u << r))
+			json_array_append_new(a, json_string(veil_norm_rule_name(r)));
+	return a;
+}
+
 json_t *cmd_lookup(struct ctld *d, const struct ctl_caller *who, json_t *req)
 {
 	json_t *err = NULL;
@@ -264,6 +334,8 @@ json_t *cmd_lookup(struct ctld *d, const struct ctl_caller *who, json_t *req)
 	const char *kind_s = api_get_str(req, "kind", 16);
 	json_t *name = json_object_get(req, "name");
 	enum veil_kind kind;
+	unsigned mask;
+	char why[200];
 	if (t == NULL)
 		return err;
 	if (kind_s == NULL || (strcmp(kind_s, "user") && strcmp(kind_s, "device")))
@@ -271,6 +343,8 @@ json_t *cmd_lookup(struct ctld *d, const struct ctl_caller *who, json_t *req)
 	kind = kind_s[0] == 'u' ? VEIL_KIND_USER : VEIL_KIND_DEVICE;
 	if (!json_is_string(name) || json_string_length(name) > VEIL_NAME_MAX)
 		return api_error("\"name\" must be a string of at most %d bytes", VEIL_NAME_MAX);
+	if (lookup_rules(d, t, kind, req, &mask, why, sizeof(why)) != 0)
+		return api_error("%s", why);
 	if (!api_justification_ok(just))
 		return api_refuse(d, who, "lookup", t->id, JUSTIFICATION_RULE);
 	if (t->locked)
@@ -279,27 +353,39 @@ json_t *cmd_lookup(struct ctld *d, const struct ctl_caller *who, json_t *req)
 	if (!api_rate_ok(d, who->uid, 1, true, rwhy, sizeof(rwhy)))
 		return api_refuse(d, who, "lookup", t->id, rwhy);
 
+	/* the name as each rule of the tenant's sources spells it, so that
+	 * the token found is the one the dataplane wrote */
+	struct spelling sp[VEIL_NORM_RULES] = { 0 };
+	unsigned n_sp = spellings(json_string_value(name), json_string_length(name),
+				  mask, sp);
 	json_t *list = json_array();
 	json_t *toks = json_array();
-	uint8_t out[VEIL_TOKEN_MAX];
+	uint8_t out[VEIL_NORM_RULES][VEIL_TOKEN_MAX];
 	uint32_t *live = NULL;
 	unsigned n_live = ctl_live_versions(d, t, &live);
-	for (unsigned i = 0; i < n_live; i++) {
+	for (unsigned i = 0; i < n_live && n_sp > 0; i++) {
 		uint32_t v = live[i];
 		const struct veil_key *k = ctl_key_get(d, t, v); /* unwrapped if not kept */
 		if (k == NULL)
 			continue;
-		struct veil_item it = { .in = (const uint8_t *)json_string_value(name),
-					.in_len = json_string_length(name),
-					.out = out, .out_cap = sizeof(out) };
-		if (veil_token_encrypt_batch(d->engine, k, kind, &it, 1) != 1)
-			continue;
-		json_t *tok = json_stringn((const char *)out, it.out_len);
-		json_array_append(toks, tok);
-		json_array_append_new(list, json_pack("{s:i, s:o}", "version", (int)v,
-						      "token", tok));
+		struct veil_item it[VEIL_NORM_RULES];
+		for (unsigned s = 0; s < n_sp; s++)
+			it[s] = (struct veil_item){ .in = (const uint8_t *)sp[s].name,
+						    .in_len = sp[s].len,
+						    .out = out[s], .out_cap = sizeof(out[s]) };
+		veil_token_encrypt_batch(d->engine, k, kind, it, n_sp);
+		for (unsigned s = 0; s < n_sp; s++) {
+			if (it[s].status != VEIL_OK)
+				continue;
+			json_t *tok = json_stringn((const char *)out[s], it[s].out_len);
+			json_array_append(toks, tok);
+			json_array_append_new(list, json_pack("{s:i, s:o, s:o, s:o}",
+				"version", (int)v, "token", tok, "rules", rules_json(sp[s].rules),
+				"name", name_json((const uint8_t *)sp[s].name, sp[s].len)));
+		}
 	}
 	free(live);
+	explicit_bzero(sp, sizeof(sp));
 	/* the record names the tokens handed out, never the name */
 	int arc = audit_tokens(d, who, "lookup", t->id, toks, just, "ok");
 	json_decref(toks);
@@ -309,6 +395,7 @@ json_t *cmd_lookup(struct ctld *d, const struct ctl_caller *who, json_t *req)
 	}
 	json_t *a = api_ok();
 	json_object_set_new(a, "kind", json_string(kind_s));
+	json_object_set_new(a, "rules", rules_json(mask));
 	json_object_set_new(a, "tokens", list);
 	return a;
 }

@@ -829,7 +829,8 @@ int main(int argc, char **argv)
 		      "characters): what happened, and the ticket\n", stderr);
 		return 2;
 	}
-	if (ctl_config_load(&d.cfg, config, err, sizeof(err)) != 0) {
+	if (ctl_config_load(&d.cfg, config, err, sizeof(err)) != 0 ||
+	    ctl_norms_load(&d.norms, d.cfg.path, err, sizeof(err)) != 0) {
 		fprintf(stderr, "veil-controld: %s\n", err);
 		return 1;
 	}

@@ -37,6 +37,18 @@ struct ctl_keycache {
 	uint64_t hits, misses, evictions;
 };
 
+/* norm.c: the rules (crypto/veil_name.h) of each tenant's sources, from
+ * veil.conf's [source NAME] sections, for lookups. rules[kind] has bit r
+ * set when a source of the tenant applies rule r to names of that kind. */
+struct ctl_norm_tenant {
+	char id[VEIL_TENANT_MAX + 1];
+	uint8_t rules[2];
+};
+struct ctl_norms {
+	size_t n;
+	struct ctl_norm_tenant *t; /* by id */
+};
+
 struct ctl_rate {
 	unsigned uid;
 	int64_t window; /* minute number */
@@ -74,6 +86,7 @@ struct ctld {
 	size_t n_slots;       /* a power of two, at least twice n_tenants */
 	struct ctl_keycache keys;
 	struct ctl_byok *byok;  /* tenants' own KEKs (byok.c) */
+	struct ctl_norms norms; /* the sources' name rules, for lookups (norm.c) */
 	bool scopes;            /* the role_scopes table is there (scope.c) */
 	unsigned n_deleted;     /* tombstones in the tenant table (tenant_delete.c) */
 	unsigned n_rates;
@@ -198,6 +211,18 @@ json_t *ctl_settings_json(struct ctld *d);
 int ctl_setting_set(struct ctld *d, const char *name, const json_t *value,
 		    struct ctl_setting_change *ch, char *what, size_t whatlen);
 void ctl_setting_apply(struct ctld *d, const struct ctl_setting_change *ch);
+
+/* norm.c (struct ctl_norms above struct ctld). */
+/* Read the [source NAME] sections of path (NULL: none); -1 with
+ * "file:line: [source NAME] message" on a bad value. */
+int ctl_norms_load(struct ctl_norms *out, const char *path, char *err, size_t errlen);
+void ctl_norms_free(struct ctl_norms *n);
+/* The rules (bit r: rule r) of tenant's sources for kind; a tenant
+ * without a source in the file: the name as typed (bit 0). */
+unsigned ctl_norms_of(const struct ctl_norms *n, const char *tenant, enum veil_kind kind);
+/* The tenants with a source that normalizes. */
+unsigned ctl_norms_count(const struct ctl_norms *n);
+bool ctl_norms_equal(const struct ctl_norms *a, const struct ctl_norms *b);
 
 /* reload.c: read veil.conf again (SIGHUP). Roles and the file's settings
  * change (runtime settings stay over them), keys read only at start are

@@ -4,7 +4,8 @@
  * and applied whole or not at all: a file with an error leaves everything
  * as it was. Roles and the settings that can change at run time follow the
  * file (a value set with `veilctl config set` stays in effect over the
- * file's); keys that only take effect at start are kept and reported as
+ * file's), and so do the name rules of the [source] sections that lookups
+ * apply (norm.c); keys that only take effect at start are kept and reported as
  * needing a restart. Tenants, keys, the governance log, the dataplane link
  * and the open connections are not touched. Every reload, done or refused,
  * is one governance record (action config.reload, role system).
@@ -113,7 +114,9 @@ int ctl_reload(struct ctld *d)
 	snprintf(path, sizeof(path), "%s", d->file_cfg.path);
 
 	ctl_log("reloading %s (SIGHUP)", path);
-	if (ctl_config_load(&n, path, err, sizeof(err)) != 0) {
+	struct ctl_norms norms;
+	if (ctl_config_load(&n, path, err, sizeof(err)) != 0 ||
+	    ctl_norms_load(&norms, path, err, sizeof(err)) != 0) {
 		ctl_log("reload refused, the configuration in effect stays: %s", err);
 		snprintf(outcome, sizeof(outcome), "refused: %s", err);
 		record(d, outcome);
@@ -144,6 +147,7 @@ int ctl_reload(struct ctld *d)
 	if (ctl_settings_load(d, err, sizeof(err)) != 0) {
 		d->cfg = old_cfg;
 		d->file_cfg = old_file;
+		ctl_norms_free(&norms);
 		json_decref(before);
 		ctl_log("reload refused, the configuration in effect stays: %s", err);
 		snprintf(outcome, sizeof(outcome), "refused: %s", err);
@@ -154,6 +158,12 @@ int ctl_reload(struct ctld *d)
 	setting_changes(before, after, changes, sizeof(changes));
 	json_decref(before);
 	json_decref(after);
+	/* the sources' name rules: what lookups apply from now on */
+	if (!ctl_norms_equal(&d->norms, &norms))
+		add(changes, sizeof(changes), "lookup name rules: %u tenant(s) with a "
+		    "source that normalizes user names", ctl_norms_count(&norms));
+	ctl_norms_free(&d->norms);
+	d->norms = norms;
 
 	ctl_log("reloaded %s: %s", path, changes[0] ? changes : "no change");
 	if (restart[0])

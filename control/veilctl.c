@@ -59,7 +59,7 @@ static const char usage[] =
 	"                                         tokens to names (from arguments,\n"
 	"                                         a file or stdin; --text finds the\n"
 	"                                         tokens in free text)\n"
-	"  lookup -t TENANT -j TEXT [-K user|device] NAME\n"
+	"  lookup -t TENANT -j TEXT [-K user|device] [--normalize RULE] NAME\n"
 	"                                         the tokens of a name, every live\n"
 	"                                         key version\n"
 	"  audit show [--since T] [--until T] [--tenant T] [--uid N] [--action A]\n"
@@ -382,33 +382,72 @@ static int cmd_resolve(int argc, char **argv)
 	return rc;
 }
 
+/* --normalize RULE: one rule, or "all" for the four (none, lower,
+ * strip_domain, lower,strip_domain); controld checks the names. */
+static void add_rule(json_t *rules, const char *r)
+{
+	static const char *const all[] = { "none", "lower", "strip_domain",
+					   "lower,strip_domain" };
+	if (strcmp(r, "all") != 0) {
+		json_array_append_new(rules, json_string(r));
+		return;
+	}
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		json_array_append_new(rules, json_string(all[i]));
+}
+
 static int cmd_lookup(int argc, char **argv)
 {
+	static const struct option lo[] = {
+		{ "tenant", required_argument, NULL, 't' },
+		{ "justification", required_argument, NULL, 'j' },
+		{ "kind", required_argument, NULL, 'K' },
+		{ "normalize", required_argument, NULL, 'N' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *tenant = NULL, *just = NULL, *kind = "user";
+	json_t *rules = json_array();
 	int c;
 	optind = 1;
-	while ((c = getopt(argc, argv, "t:j:K:")) != -1) {
+	while ((c = getopt_long(argc, argv, "t:j:K:", lo, NULL)) != -1) {
 		switch (c) {
 		case 't': tenant = optarg; break;
 		case 'j': just = optarg; break;
 		case 'K': kind = optarg; break;
-		default: return EXIT_USAGE;
+		case 'N': add_rule(rules, optarg); break;
+		default: json_decref(rules); return EXIT_USAGE;
 		}
 	}
 	if (tenant == NULL || just == NULL || optind != argc - 1) {
-		fputs("usage: veilctl lookup -t TENANT -j JUSTIFICATION [-K user|device] NAME\n", stderr);
+		fputs("usage: veilctl lookup -t TENANT -j JUSTIFICATION [-K user|device] "
+		      "[--normalize RULE]... NAME\n", stderr);
+		json_decref(rules);
 		return EXIT_USAGE;
 	}
-	json_t *a = call(json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "lookup", "tenant",
-				   tenant, "justification", just, "kind", kind, "name",
-				   argv[optind]));
+	json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "lookup", "tenant",
+				tenant, "justification", just, "kind", kind, "name",
+				argv[optind]);
+	if (json_array_size(rules) > 0)
+		json_object_set(req, "normalize", rules);
+	json_decref(rules);
+	json_t *a = call(req);
 	if (!common(a))
 		return fail(a);
-	size_t i;
-	json_t *t;
+	size_t i, k;
+	json_t *t, *r;
+	/* one line a token: its version, the token, the rules that spell the
+	 * name as it was encrypted, and that spelling */
 	if (!json_out)
-		json_array_foreach(json_object_get(a, "tokens"), i, t)
-			printf("v%lld\t%s\n", num(t, "version"), str(t, "token"));
+		json_array_foreach(json_object_get(a, "tokens"), i, t) {
+			printf("v%lld\t%s\t", num(t, "version"), str(t, "token"));
+			json_array_foreach(json_object_get(t, "rules"), k, r)
+				printf("%s%s", k ? " " : "", json_string_value(r));
+			json_t *nm = json_object_get(t, "name");
+			if (json_is_object(nm))
+				printf("\thex:%s\n", str(nm, "hex"));
+			else
+				printf("\t%s\n", esc(json_string_value(nm)));
+		}
 	json_decref(a);
 	return EXIT_OK;
 }

@@ -44,9 +44,15 @@ const char help_resolve[] =
 	"  -f, --file F              the tokens (or the text) from F\n"
 	"      --text                the input is free text: resolve every token in it\n";
 const char help_lookup[] =
-	"usage: veilctl lookup -t TENANT -j JUSTIFICATION [-K user|device] NAME\n"
-	"The tokens of NAME under every live key version (investigator).\n"
-	"  -t TENANT, -j JUSTIFICATION (at least 8 characters), -K the kind (user)\n";
+	"usage: veilctl lookup -t TENANT -j JUSTIFICATION [-K user|device]\n"
+	"                      [--normalize RULE]... NAME\n"
+	"The tokens of NAME under every live key version (investigator), and under\n"
+	"each rule the tenant's sources apply to names before they are encrypted\n"
+	"(normalize_user, strip_domain, keep_domain in veil.conf [source NAME]).\n"
+	"One line a token: the version, the token, its rules, the name as encrypted.\n"
+	"  -t TENANT, -j JUSTIFICATION (at least 8 characters), -K the kind (user)\n"
+	"  --normalize RULE   these rules instead of the sources': none, lower,\n"
+	"                     strip_domain, lower,strip_domain, or all (repeatable)\n";
 const char help_audit[] =
 	"usage: veilctl audit show [--since T] [--until T] [--tenant T] [--uid N]\n"
 	"                          [--action A] [--limit N] [--before SEQ | --after SEQ]\n"

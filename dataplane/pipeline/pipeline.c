@@ -22,6 +22,7 @@
 
 #include "dp_pvt.h"
 #include "veil_dp.h"
+#include "veil_name.h" /* the rule veil-controld's lookup applies too */
 
 #define NAME_ARENA   (1u << 20)
 #define TOKEN_ARENA  (VDP_BURST_MAX * VDP_MAX_FIELDS * (VEIL_TOKEN_MAX + 16))
@@ -306,31 +307,6 @@ static bool has_ctl(const char *p, size_t n)
 	return false;
 }
 
-/* Narrow a field to its user part: DOMAIN\user -> user, user@dom -> user. */
-static void user_part(const char *name, size_t *start, size_t *len)
-{
-	const char *bs = memrchr(name + *start, '\\', *len);
-	if (bs != NULL) {
-		size_t k = (size_t)(bs - name) + 1;
-		*len -= k - *start;
-		*start = k;
-		return;
-	}
-	const char *at = memrchr(name + *start, '@', *len);
-	if (at != NULL && at != name + *start)
-		*len = (size_t)(at - (name + *start));
-}
-
-/* normalize_user = lower: ASCII A-Z to a-z, every other byte as it is
- * (UTF-8 sequences untouched), so that a lookup can apply the same rule. */
-static void lower_ascii(char *dst, const char *src, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		char c = src[i];
-		dst[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-	}
-}
-
 static void line_drop(struct line_work *lw, enum vdp_reason r)
 {
 	lw->verdict = VDP_DROP;
@@ -415,7 +391,7 @@ static bool collect(struct vdp_worker *w, const struct vdp_line *ln,
 		size_t start = 0, len = (size_t)n;
 		uint32_t raw_off = f->off, raw_len = f->len;
 		if (s->keep_domain) {
-			user_part(name, &start, &len);
+			veil_name_user_part(name, &start, &len);
 			if (len == 0 || no_user(s, name + start, len)) {
 				w->cnt[si].no_user++;
 				continue;
@@ -431,7 +407,7 @@ static bool collect(struct vdp_worker *w, const struct vdp_line *ln,
 		if (f->kind == VEIL_KIND_USER && !s->keep_domain && s->strip_domain) {
 			/* the name without its domain; the token still replaces
 			 * the whole value */
-			user_part(name, &start, &len);
+			veil_name_user_part(name, &start, &len);
 			if (len == 0 || no_user(s, name + start, len)) {
 				w->cnt[si].no_user++;
 				continue;
@@ -442,7 +418,7 @@ static bool collect(struct vdp_worker *w, const struct vdp_line *ln,
 			continue;
 		}
 		if (f->kind == VEIL_KIND_USER && s->lower_users) {
-			lower_ascii(w->norm, name + start, len);
+			veil_name_lower(w->norm, name + start, len);
 			name = w->norm;
 			start = 0;
 		}

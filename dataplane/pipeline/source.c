@@ -15,6 +15,7 @@
 
 #include "dp_pvt.h"
 #include "veil_dp.h"
+#include "veil_name.h"
 
 #define REASON_NAME_(name, str) str,
 static const char *const reason_names[] = { VDP_REASON_LIST(REASON_NAME_) };
@@ -303,18 +304,15 @@ int vdp_source_set(struct vdp_source *s, const char *key, const char *value,
 		return set_keys(s, value, VEIL_KIND_DEVICE, err, errlen);
 	if (!strcmp(key, "regex"))
 		return set_regex(s, value, err, errlen);
-	if (!strcmp(key, "keep_domain"))
-		return set_bool(&s->keep_domain, value, key, err, errlen);
-	if (!strcmp(key, "strip_domain"))
-		return set_bool(&s->strip_domain, value, key, err, errlen);
-	if (!strcmp(key, "normalize_user")) {
-		if (strcmp(value, "lower") && strcmp(value, "none")) {
-			snprintf(err, errlen, "normalize_user: \"%.40s\" is not lower "
-				 "or none", value);
-			return -1;
-		}
-		s->lower_users = strcmp(value, "lower") == 0;
-		return 0;
+	/* keep_domain, strip_domain, normalize_user: read as veil-controld
+	 * reads them for its lookups (crypto/name.c) */
+	struct veil_name_opts no = { s->keep_domain, s->strip_domain, s->lower_users };
+	int nrc = veil_name_option(&no, key, value, err, errlen);
+	if (nrc != 0) {
+		s->keep_domain = no.keep_domain;
+		s->strip_domain = no.strip_domain;
+		s->lower_users = no.lower;
+		return nrc < 0 ? -1 : 0;
 	}
 	if (!strcmp(key, "replace_repeats"))
 		return set_bool(&s->replace_repeats, value, key, err, errlen);

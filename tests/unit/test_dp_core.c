@@ -16,6 +16,7 @@
 
 #include "dp_pvt.h"
 #include "veil_dp.h"
+#include "veil_name.h"
 
 static const uint8_t raw_key[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
 				     15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
@@ -548,6 +549,40 @@ static void test_fields_option(void **state)
 	vdp_source_free(s);
 }
 
+/* The pipeline encrypts exactly what veil_name_normalize() gives for the
+ * source's rule: the function veil-controld's lookup applies (UTF-8 bytes
+ * untouched, the last '\' or '@' taken, an '@' in front kept). */
+static void test_normalize_as_lookup(void **state)
+{
+	struct fx *f = *state;
+	static const char *const names[] = {
+		"CORP\\JDoe", "jdoe@Corp.Example", "@Admin", "A\\B\\Carl",
+		"a@b@C", "\xc3\x84RGER\\\xc3\x96ZIL", "Z\xc3\xa9ZETTE@x", "MiXeD",
+	};
+	static const struct { const char *lower, *strip; } opt[] = {
+		{ "none", "no" }, { "lower", "no" }, { "none", "yes" }, { "lower", "yes" },
+	};
+	regex_source(f);
+	for (unsigned r = 0; r < VEIL_NORM_RULES; r++) {
+		set(f, "normalize_user", opt[r].lower);
+		set(f, "strip_domain", opt[r].strip);
+		start(f);
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			char line[128], got[128], want[128];
+			int kind;
+			snprintf(line, sizeof(line), "user=%s host=PC1", names[i]);
+			assert_non_null(run1(f, line));
+			seg_name(f, 1, got, sizeof(got), &kind);
+			size_t n = veil_name_normalize(r, names[i], strlen(names[i]), want);
+			want[n] = '\0';
+			if (strcmp(got, want) != 0)
+				fail_msg("rule %s, %s: the pipeline encrypted \"%s\", the "
+					 "lookup would encrypt \"%s\"", veil_norm_rule_name(r),
+					 names[i], got, want);
+		}
+	}
+}
+
 /* normalize_user and strip_domain: one person, one token. */
 static void test_normalize_user(void **state)
 {
@@ -661,6 +696,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_w3c_without_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fields_option, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_normalize_user, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_normalize_as_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_explain, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
