@@ -78,9 +78,13 @@ static void dpdk_free(struct vdr_driver *dv)
 {
 	struct dpdk_drv *d = dpdk_dd_of(dv);
 	vdr_free(d->inner);
-	for (unsigned i = 0; i < d->n_up; i++)
+	for (unsigned i = 0; i < d->n_up; i++) {
 		if (d->up[i].kfd >= 0 && !d->up[i].kfd_shared)
 			close(d->up[i].kfd);
+		if (d->up[i].held != NULL)
+			explicit_bzero(d->up[i].held, d->up[i].held_cap);
+		free(d->up[i].held);
+	}
 	if (d->frag != NULL) {
 		rte_ip_frag_free_death_row(&d->dr, 0);
 		rte_ip_frag_table_destroy(d->frag);

@@ -58,6 +58,9 @@
 #define MAX_FRAGS 64              /* fragments of one datagram we send */
 #define NEIGH_RETRY_S 1.0         /* an unknown next hop: look again */
 #define NEIGH_REFRESH_S 10.0      /* a known one: look again */
+#define HOLD_LOOKUP_S 0.02        /* ... while lines wait for it */
+#define HOLD_MAX_S 3.0            /* lines wait for a next hop at most this */
+#define HOLD_BYTES (4u << 20)     /* and at most this much, an upstream */
 #define INNER_POLL_S 0.005        /* the socket driver (its rx may wait ~1 ms) */
 #define REASM_MAX 65600           /* a reassembled frame, linear */
 #define TAP_DESC 512              /* a TAP queue's ring */
@@ -96,7 +99,10 @@
 	X(tx_fragments)       /* IP fragments of those sent */              \
 	X(tx_via_kernel)      /* datagrams sent by a kernel socket */       \
 	X(tx_too_long)        /* lines too long for a datagram */           \
-	X(neighbour_misses)   /* next-hop lookups that found no MAC */
+	X(neighbour_misses)   /* next-hop lookups that found no MAC */      \
+	X(tx_held)            /* lines held while the next hop was unknown */ \
+	X(drop_hold_full)     /* ... not held: HOLD_BYTES were waiting */   \
+	X(drop_no_next_hop)   /* held lines whose next hop stayed unknown */
 
 struct xst {
 #define X_FIELD(n) uint64_t n;
@@ -140,6 +146,14 @@ struct dp_upstream {
 	int kfd;                     /* the kernel fallback socket */
 	bool kfd_shared;             /* an earlier upstream's (same source),
 				      * or worker 0's */
+	/* while the next hop is unknown (dpdk_tx.c): the first line went
+	 * by the kernel (probed), the next ones wait here, each a 4-byte
+	 * length and its bytes */
+	bool probed;
+	uint8_t *held;
+	size_t held_len, held_cap;
+	uint64_t held_n;
+	double held_since;
 };
 
 struct dpdk_drv;
@@ -231,6 +245,9 @@ void dpdk_refresh_neighbours(struct dpdk_drv *d, bool force);
 /* dpdk_tx.c */
 int dpdk_tx(struct vdr_driver *dv, const struct vdp_burst *b);
 int dpdk_flush(struct vdr_driver *dv);
+/* The held lines: by the port once their next hop is known, dropped
+ * (counted) once they waited HOLD_MAX_S, or all now with final. */
+void dpdk_release_held(struct dpdk_drv *d, bool final);
 int dpdk_setup_upstream(struct dpdk_drv *d, struct dp_upstream *u,
 			const struct vdr_upstream_cfg *c, char *err,
 			size_t errlen);

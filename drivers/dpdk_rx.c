@@ -343,6 +343,7 @@ int dpdk_rx(struct vdr_driver *dv, struct vdp_line *lines, unsigned max)
 		poll_ports(d);
 		poll_inner(d);
 		dpdk_refresh_neighbours(d, false);
+		dpdk_release_held(d, false);
 		if (d->inner_failed && d->n_msgs == 0)
 			return VDR_ERR;
 	}

@@ -220,30 +220,121 @@ static void flush_tx(struct dpdk_drv *d, unsigned pi, unsigned *nq)
 	nq[pi] = 0;
 }
 
+/* One line to one upstream by the port, queued for the port's burst. */
+static void tx_port(struct dpdk_drv *d, struct dp_upstream *u, struct tx_src *t,
+		    unsigned *nq)
+{
+	unsigned pi = u->port->idx;
+	struct rte_mbuf *fr[MAX_FRAGS];
+	int n = build_datagram(d, u, t, fr);
+	if (n < 0) {
+		d->st.tx_errors++;
+		d->st.tx_lost++;
+		return;
+	}
+	/* a datagram's frames go in one tx_burst batch */
+	if (nq[pi] + (unsigned)n > RTE_DIM(d->txq[pi]))
+		flush_tx(d, pi, nq);
+	for (int j = 0; j < n; j++) {
+		d->txq_last[pi][nq[pi]] = j == n - 1;
+		d->txq[pi][nq[pi]++] = fr[j];
+	}
+}
+
+/* A line for an upstream whose next hop is unknown. The first goes by the
+ * kernel: its ARP or ND request over the exception interface makes the
+ * neighbour known. The next ones wait here (up to HOLD_BYTES) while the
+ * neighbour is looked up every HOLD_LOOKUP_S, then go by the port
+ * (dpdk_release_held): a burst sent by the kernel before would overflow
+ * the TAP's queue, uncounted. @return false: send it by the kernel. */
+static bool hold_line(struct dpdk_drv *d, struct dp_upstream *u, struct tx_src *t)
+{
+	if (!u->port->has_tap || !u->probed) {
+		u->probed = true;
+		return false;
+	}
+	size_t need = 4 + t->len;
+	if (u->held_len + need > HOLD_BYTES) {
+		d->x.drop_hold_full++;
+		d->st.tx_lost++;
+		return true;
+	}
+	if (u->held_len + need > u->held_cap) {
+		size_t cap = RTE_MAX(u->held_cap * 2, (size_t)65536);
+		cap = RTE_MIN(RTE_MAX(cap, u->held_len + need), (size_t)HOLD_BYTES);
+		uint8_t *b = realloc(u->held, cap);
+		if (b == NULL) {
+			d->x.drop_hold_full++;
+			d->st.tx_lost++;
+			return true;
+		}
+		u->held = b;
+		u->held_cap = cap;
+	}
+	double now = veil_now();
+	if (u->held_n == 0)
+		u->held_since = now;
+	uint32_t len = (uint32_t)t->len;
+	memcpy(u->held + u->held_len, &len, 4);
+	memcpy(u->held + u->held_len + 4, linear(d, t), t->len);
+	u->held_len += need;
+	u->held_n++;
+	d->x.tx_held++;
+	u->next_lookup = RTE_MIN(u->next_lookup, now + HOLD_LOOKUP_S);
+	return true;
+}
+
+static void hold_clear(struct dp_upstream *u)
+{
+	if (u->held != NULL)
+		explicit_bzero(u->held, u->held_len);
+	u->held_len = 0;
+	u->held_n = 0;
+	u->probed = false;
+}
+
+void dpdk_release_held(struct dpdk_drv *d, bool final)
+{
+	unsigned nq[VDR_MAX_PORTS] = { 0 };
+	double now = 0;
+	for (unsigned k = 0; k < d->n_up; k++) {
+		struct dp_upstream *u = &d->up[k];
+		if (u->held_n == 0)
+			continue;
+		if (!u->has_mac) {
+			if (now == 0)
+				now = veil_now();
+			if (!final && now < u->held_since + HOLD_MAX_S)
+				continue;
+			d->x.drop_no_next_hop += u->held_n;
+			d->st.tx_lost += u->held_n;
+			hold_clear(u);
+			continue;
+		}
+		for (size_t off = 0; off + 4 <= u->held_len;) {
+			uint32_t len;
+			memcpy(&len, u->held + off, 4);
+			struct tx_src t = { NULL, 0, len, u->held + off + 4 };
+			tx_port(d, u, &t, nq);
+			off += 4 + (size_t)len;
+		}
+		hold_clear(u);
+	}
+	for (unsigned pi = 0; pi < d->n_port; pi++)
+		flush_tx(d, pi, nq);
+}
+
 /* One line to every UDP upstream. */
 static void tx_line(struct dpdk_drv *d, struct tx_src *t, unsigned *nq)
 {
 	for (unsigned k = 0; k < d->n_up; k++) {
 		struct dp_upstream *u = &d->up[k];
 		if (!u->has_mac) {
-			send_kernel(d, u, linear(d, t), t->len);
+			if (!hold_line(d, u, t))
+				send_kernel(d, u, linear(d, t), t->len);
 			continue;
 		}
-		unsigned pi = u->port->idx;
-		struct rte_mbuf *fr[MAX_FRAGS];
-		int n = build_datagram(d, u, t, fr);
-		if (n < 0) {
-			d->st.tx_errors++;
-			d->st.tx_lost++;
-			continue;
-		}
-		/* a datagram's frames go in one tx_burst batch */
-		if (nq[pi] + (unsigned)n > RTE_DIM(d->txq[pi]))
-			flush_tx(d, pi, nq);
-		for (int j = 0; j < n; j++) {
-			d->txq_last[pi][nq[pi]] = j == n - 1;
-			d->txq[pi][nq[pi]++] = fr[j];
-		}
+		tx_port(d, u, t, nq);
 	}
 }
 
@@ -283,6 +374,9 @@ int dpdk_tx(struct vdr_driver *dv, const struct vdp_burst *b)
 int dpdk_flush(struct vdr_driver *dv)
 {
 	struct dpdk_drv *d = dpdk_dd_of(dv);
+	/* the end: what still waits for a next hop goes if it is known now */
+	dpdk_refresh_neighbours(d, true);
+	dpdk_release_held(d, true);
 	if (d->inner != NULL && vdr_flush(d->inner) != 0) {
 		vdr_set_error(dv, "%s", vdr_error(d->inner));
 		return VDR_ERR;
