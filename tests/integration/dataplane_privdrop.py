@@ -183,6 +183,11 @@ def main():
                 bad_threads.append((t, ts.get("Uid"), ts.get("CapEff")))
         check(not bad_threads, "1: every thread dropped too (%s)" % bad_threads)
 
+        if dp.poll() is not None:
+            check(False, "1: veil-dataplane exited (%d): %s"
+                  % (dp.returncode, dp.stderr.read().decode()[-400:]))
+            return veiltest.finish("dataplane-privdrop")
+
         # 2. it still works: the privileged port, the key, the upstream
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         s.sendall(b"".join(line(i) + b"\n" for i in range(N)))
