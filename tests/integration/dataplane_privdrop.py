@@ -13,7 +13,10 @@ test user: nobody, or one made with useradd):
      dataplane_user is USER) and forwards them; the spool root made at
      the start is USER's; veilctl status shows the dataplane as USER;
   3. a user equal to controld's (controld_user), given with --user or as
-     [dataplane] user =, and root are refused (exit 2), saying why.
+     [dataplane] user =, and root are refused (exit 2), saying why;
+  4. the dpdk driver (a net_pcap vdev, with an exception TAP when this is
+     root with /dev/net/tun): the EAL's threads dropped too, the link made
+     as USER, and it stops cleanly.
 
 usage: dataplane_privdrop.py BUILD_DIR
 """
@@ -21,6 +24,7 @@ import os
 import pwd
 import re
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -113,6 +117,65 @@ def refused(conf, args, what):
     check(p.returncode == 2, "%s: refused with exit 2 (%d: %s)"
           % (what, p.returncode, p.stderr.strip()[-300:]))
     return p.stderr
+
+
+def dropped(pid, u):
+    """Every thread of @pid has @u's ids and no capability; NoNewPrivs.
+    @return what is off (empty: nothing)."""
+    off = []
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except FileNotFoundError:
+        return ["no process"]
+    for t in tasks:
+        try:
+            ts = status_of("/proc/%d/task/%s/status" % (pid, t))
+        except FileNotFoundError:
+            continue
+        if (ts.get("Uid") != [str(u.pw_uid)] * 4 or ts.get("Gid") != [str(u.pw_gid)] * 4
+                or any(int(ts[k][0], 16) for k in ("CapInh", "CapPrm", "CapEff", "CapAmb"))
+                or ts.get("NoNewPrivs") != ["1"] and t == str(pid)):
+            off.append((t, ts.get("Uid"), ts.get("CapEff"), ts.get("NoNewPrivs")))
+    return off
+
+
+def part_dpdk(d, root, u):
+    """4. the dpdk driver on a pcap vdev (nothing to read), its TAP."""
+    tap = os.geteuid() == 0 and os.path.exists("/dev/net/tun")
+    if not tap:
+        veiltest.skip("4's TAP", "not root or no /dev/net/tun")
+    inp, out = os.path.join(root, "in.pcap"), os.path.join(root, "out.pcap")
+    with open(inp, "wb") as f:  # a pcap file with no packet
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+    conf = os.path.join(root, "dpdk.conf")
+    with open(conf, "w") as f:
+        f.write("[dataplane]\nlink_socket = %s\n\n[network]\ndriver = dpdk\n\n"
+                "[port p0]\ndevice = net_pcap0\naddress = 192.0.2.10/24\n"
+                "exception = %s\nnext_hop_mac = 02:00:00:00:00:99\n\n"
+                "[upstream u4]\nprotocol = udp\naddress = 192.0.2.99:5514\n\n"
+                "[source fw]\ntenant = acme\nformat = cef\nnetworks = 198.51.100.0/24\n"
+                % (d.link, ("vpd%d" % (os.getpid() % 100000)) if tap else "none"))
+    dp = subprocess.Popen([DP, "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
+                           "--no-telemetry", "-l", "0-1",
+                           "--vdev=net_pcap0,rx_pcap=%s,tx_pcap=%s" % (inp, out), "--",
+                           "-c", conf, "--user", u.pw_name, "--json"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        def connected():
+            rc, a = d.ctl("status")
+            dp_ = a.get("dataplane", {}) if rc == 0 else {}
+            return dp_.get("connected") and dp_.get("pid") == dp.pid and dp_.get("uid") == u.pw_uid
+        ok = False
+        end = time.monotonic() + 60
+        while time.monotonic() < end and dp.poll() is None and not ok:
+            ok = connected()
+            time.sleep(0.2)
+        check(ok, "4: dpdk: connected to controld as uid %d" % u.pw_uid)
+        off = dropped(dp.pid, u)
+        check(not off, "4: dpdk: every thread dropped, no capability (%s)" % off)
+    finally:
+        rc, summary, err = veiltest.stop_dataplane(dp)
+    check(rc == 0, "4: dpdk: it stops cleanly (%d: %s)" % (rc, err[-600:]))
 
 
 def main():
@@ -213,6 +276,8 @@ def main():
         rc, summary, err = veiltest.stop_dataplane(dp)
         check(rc == 0, "2: it stops cleanly at SIGTERM (%d: %s)" % (rc, err[-400:]))
         check("running as user %s" % u.pw_name in err, "2: its log says it dropped")
+
+        part_dpdk(d, root, u)
     finally:
         if dp is not None and dp.poll() is None:
             dp.kill()
