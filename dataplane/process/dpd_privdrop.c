@@ -101,14 +101,23 @@ static int chown_spool(int dfd, const char *name, const struct vdd_config *c,
 		       char *err, size_t errlen)
 {
 	int sfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sfd < 0)
+	if (sfd < 0 && (errno == ENOTDIR || errno == ELOOP))
 		return 0; /* not a directory: not a spool */
-	int rc = chown_fd(sfd, name, c, err, errlen);
-	DIR *d = rc == 0 ? fdopendir(sfd) : NULL;
-	if (d == NULL) {
-		close(sfd);
-		return rc == 0 ? 0 : -1;
+	if (sfd < 0) {
+		snprintf(err, errlen, "spool %s: %s", name, strerror(errno));
+		return -1;
 	}
+	if (chown_fd(sfd, name, c, err, errlen) != 0) {
+		close(sfd);
+		return -1;
+	}
+	DIR *d = fdopendir(sfd);
+	if (d == NULL) {
+		snprintf(err, errlen, "spool %s: %s", name, strerror(errno));
+		close(sfd);
+		return -1;
+	}
+	int rc = 0;
 	struct dirent *e;
 	while (rc == 0 && (e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
@@ -149,12 +158,17 @@ static int give_spools(const struct vdd_config *c, char *err, size_t errlen)
 		close(dfd);
 		return -1;
 	}
-	int rc = chown_fd(dfd, dir, c, err, errlen);
-	DIR *d = rc == 0 ? fdopendir(dfd) : NULL;
-	if (d == NULL) {
+	if (chown_fd(dfd, dir, c, err, errlen) != 0) {
 		close(dfd);
-		return rc;
+		return -1;
 	}
+	DIR *d = fdopendir(dfd);
+	if (d == NULL) {
+		snprintf(err, errlen, "spool_dir %s: %s", dir, strerror(errno));
+		close(dfd);
+		return -1;
+	}
+	int rc = 0;
 	struct dirent *e;
 	while (rc == 0 && (e = readdir(d)) != NULL)
 		if (e->d_name[0] != '.')
