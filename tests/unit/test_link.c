@@ -564,6 +564,7 @@ static void test_server_watchdog_drops_silent(void **state)
 	assert_int_equal(ss.silent_drops, 1);
 	veil_link_close(d);
 	veil_link_server_free(srv);
+	free(st.t);
 }
 
 static void test_server_resync_and_changes(void **state)
