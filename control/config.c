@@ -213,6 +213,8 @@ static int handler(void *user, const char *section, const char *name,
 		return copy_str(c->dataplane_user, sizeof(c->dataplane_user), value,
 				p, name);
 	}
+	if (!strcmp(name, "dataplane_watchdog"))
+		return parse_uint(&c->dataplane_watchdog_s, value, 0, 3600, p, name);
 	if (!strcmp(name, "key_retention_days"))
 		return parse_uint(&c->key_retention_days, value, 1, 36500, p, name);
 	if (!strcmp(name, "audit_retention_days"))
@@ -247,6 +249,7 @@ int ctl_config_load(struct ctl_config *c, const char *path, char *err,
 	snprintf(c->link_socket, sizeof(c->link_socket), "%s",
 		 VEIL_LINK_DEFAULT_SOCKET);
 	c->dataplane_uid = VEIL_LINK_UID_DEFAULT;
+	c->dataplane_watchdog_s = 10;
 	c->key_retention_days = 90;
 	c->audit_retention_days = 120;
 	c->rate_limit_per_min = 10000;

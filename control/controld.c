@@ -880,6 +880,7 @@ int main(int argc, char **argv)
 	struct veil_link_server_opts lo = {
 		.socket_path = d.cfg.link_socket, .slots = 1024,
 		.dataplane_uid = d.cfg.dataplane_uid, .keys = ctl_link_keys,
+		.watchdog_ms = d.cfg.dataplane_watchdog_s * 1000u,
 		.ctx = &d, .log = link_log,
 	};
 	d.link = veil_link_server_new(&lo, err, sizeof(err));

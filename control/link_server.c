@@ -66,6 +66,8 @@ struct veil_link_server {
 	uint64_t last_contact_ms; /* monotonic; 0: never */
 	uint64_t connections, refused_peers, refused_busy;
 	uint32_t last_refused_uid;
+	bool silent;            /* the last one was dropped for silence */
+	uint64_t silent_drops;
 	uint64_t last_refusal_log_ms, refusals_unlogged;
 	struct veil_link_worker_counters counters[MAX_WORKERS];
 };
@@ -257,6 +259,9 @@ void veil_link_server_status(const struct veil_link_server *s,
 	st->refused_peers = s->refused_peers;
 	st->refused_busy = s->refused_busy;
 	st->last_refused_uid = s->last_refused_uid;
+	st->silent = s->silent;
+	st->silent_drops = s->silent_drops;
+	st->watchdog_ms = s->o.watchdog_ms;
 }
 
 const struct veil_link_worker_counters *
@@ -347,6 +352,7 @@ static void take(struct veil_link_server *s, int fd)
 	s->peer_hello = s->synced = s->resync = false;
 	s->n_repair = 0;
 	s->last_contact_ms = veil_now_ms();
+	s->silent = false;
 	logf_(s, "dataplane pid %u (uid %u) connected", s->peer.pid, s->peer.uid);
 }
 
@@ -577,6 +583,21 @@ int veil_link_server_poll(struct veil_link_server *s)
 	}
 	if (gone) {
 		drop_peer(s, "left");
+		return handled;
+	}
+	if (s->o.watchdog_ms > 0 && now - s->last_contact_ms > s->o.watchdog_ms) {
+		/* stopped, hung or starved: its region goes (the keys in the
+		 * slots wiped); once it runs again it finds the link closed,
+		 * connects again and resyncs. Under systemd its own
+		 * WatchdogSec= restarts a dataplane that stays stuck. */
+		char why[160];
+		snprintf(why, sizeof(why), "was silent for %.1f s (no message, "
+			 "no heartbeat; dataplane_watchdog = %.1f s)",
+			 (double)(now - s->last_contact_ms) / 1000.0,
+			 (double)s->o.watchdog_ms / 1000.0);
+		s->silent = true;
+		s->silent_drops++;
+		drop_peer(s, why);
 		return handled;
 	}
 	if (!s->peer_hello)

@@ -31,6 +31,11 @@ void ctl_link_status_json(struct ctld *d, json_t *a)
 	json_object_set_new(o, "last_refused_uid",
 			    int_or_null(st.refused_peers > 0, st.last_refused_uid));
 	json_object_set_new(o, "refused_busy", json_integer((json_int_t)st.refused_busy));
+	/* the watchdog: the last dataplane went silent and was dropped */
+	json_object_set_new(o, "silent", json_boolean(st.silent));
+	json_object_set_new(o, "silent_drops", json_integer((json_int_t)st.silent_drops));
+	json_object_set_new(o, "watchdog_s",
+			    json_real((double)st.watchdog_ms / 1000.0));
 	json_object_set_new(o, "dataplane_user",
 			    d->cfg.dataplane_uid >= 0
 			    ? json_integer((json_int_t)d->cfg.dataplane_uid)

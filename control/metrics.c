@@ -302,6 +302,12 @@ static void format_link(FILE *f, const struct snapshot *s)
 		"veil_link_refused_total{reason=\"busy\"} %llu\n",
 		(unsigned long long)s->link.refused_peers,
 		(unsigned long long)s->link.refused_busy);
+	one(f, "veil_link_dataplane_silent", "gauge",
+	    "1 while the last dataplane is dropped for silence (dataplane_watchdog) "
+	    "and none connected since.", s->link.silent);
+	one(f, "veil_link_silent_drops_total", "counter",
+	    "Dataplanes dropped from the link for silence since the start.",
+	    s->link.silent_drops);
 	if (s->link.last_contact_ms >= 0) {
 		help(f, "veil_link_last_contact_age_seconds", "gauge",
 		     "Seconds since the dataplane was last heard from (or left).");

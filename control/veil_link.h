@@ -346,6 +346,9 @@ struct veil_link_server_opts {
 	uint32_t slots;          /**< message slots per direction, per region */
 	int64_t dataplane_uid;   /**< the uid a dataplane must have, or
 				      VEIL_LINK_UID_DEFAULT */
+	uint32_t watchdog_ms;    /**< a connected dataplane not heard from
+				      (no message, no heartbeat) for longer
+				      is dropped as silent; 0: never */
 	veil_link_keys_fn keys;  /**< the keys, from a cursor, for resyncs */
 	void *ctx;               /**< for keys and log */
 	/** A line for controld's log (no key, no name in it); NULL: stderr. */
@@ -367,7 +370,7 @@ veil_link_server_new(const struct veil_link_server_opts *o, char *err,
 		     size_t errlen);
 /**
  * Do the periodic work; call at least every 100 ms: take connections,
- * notice a dataplane that left, heartbeat, store counters, answer a HELLO
+ * notice a dataplane that left or went silent (watchdog_ms), heartbeat, store counters, answer a HELLO
  * with a resync, resend the tenants whose change found the ring full, and
  * take a running resync on from where it stopped: as many keys as the
  * ring takes, SYNC_DONE once every key went (docs/link-protocol.md).
@@ -430,6 +433,10 @@ struct veil_link_server_status {
 	uint64_t refused_peers; /**< connections refused: another uid */
 	uint64_t refused_busy;  /**< refused: a dataplane was connected */
 	uint32_t last_refused_uid; /**< uid of the last refused peer */
+	bool silent;          /**< the last dataplane was dropped for silence
+				   (watchdog_ms) and none connected since */
+	uint64_t silent_drops; /**< dataplanes dropped for silence */
+	uint32_t watchdog_ms;  /**< the server's watchdog_ms */
 };
 void veil_link_server_status(const struct veil_link_server *srv,
 			     struct veil_link_server_status *st);

@@ -556,6 +556,12 @@ static void print_link(json_t *l)
 		       "%lld ms ago", json_is_true(json_object_get(l, "synced"))
 		       ? "synced" : "NOT synced (keys not all sent yet)",
 		       num(l, "pid"), num(l, "uid"), num(l, "last_contact_ms_ago"));
+	else if (seen && json_is_true(json_object_get(l, "silent")))
+		printf("dataplane: SILENT (the last one, pid %lld uid %lld, sent "
+		       "nothing for longer than dataplane_watchdog and was dropped "
+		       "%lld s ago; is it stopped or hung?)", num(l, "pid"),
+		       num(l, "uid"),
+		       json_is_integer(ago) ? num(l, "last_contact_ms_ago") / 1000 : 0);
 	else if (seen)
 		printf("dataplane: NOT connected (the last one, pid %lld uid %lld, "
 		       "left %lld s ago)", num(l, "pid"), num(l, "uid"),
@@ -569,6 +575,8 @@ static void print_link(json_t *l)
 	if (num(l, "refused_busy") > 0)
 		printf("; %lld refused while one was connected",
 		       num(l, "refused_busy"));
+	if (num(l, "silent_drops") > 0)
+		printf("; %lld dropped for silence", num(l, "silent_drops"));
 	putchar('\n');
 }
 

@@ -920,6 +920,14 @@ const char *vdr_net_cfg_driver(const struct vdr_net_cfg *c)
 	return c->driver[0] ? c->driver : NULL;
 }
 
+const char *vdr_net_cfg_spool_dir(const struct vdr_net_cfg *c)
+{
+	for (unsigned i = 0; i < c->n_up; i++)
+		if (vdr_upstream_on_full(c, &c->up[i]) == VDR_FULL_SPOOL)
+			return c->spool_dir;
+	return NULL;
+}
+
 static const char *proto_name(enum vdr_proto p)
 {
 	return p == VDR_UDP ? "udp" : p == VDR_TCP ? "tcp" : "tls";

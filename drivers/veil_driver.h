@@ -189,6 +189,11 @@ int vdr_net_cfg_check(const struct vdr_net_cfg *c, char *err, size_t errlen);
 /** @return "socket", "dpdk", or NULL when the file has no [network]
  *  section (snapshot mode). */
 const char *vdr_net_cfg_driver(const struct vdr_net_cfg *c);
+/** @return the directory that holds the upstreams' spools (spool_dir)
+ *  when an upstream spools (on_queue_full = spool), else NULL: what the
+ *  process writes while it runs, which must be its user's after a drop
+ *  of privileges. */
+const char *vdr_net_cfg_spool_dir(const struct vdr_net_cfg *c);
 /** One line per listener, port and upstream, for the start-up message
  *  (addresses and protocols; never a key). */
 void vdr_net_cfg_describe(const struct vdr_net_cfg *c, char *buf, size_t cap);

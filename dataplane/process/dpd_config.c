@@ -2,8 +2,8 @@
 /*
  * veil-dataplane's configuration: the same INI file as veil-controld, read
  * with inih. Its sections:
- *   [dataplane]    link_socket, controld_user, max_message, wait_keys,
- *                  hold_lines, hold_bytes
+ *   [dataplane]    link_socket, controld_user, user, max_message,
+ *                  wait_keys, hold_lines, hold_bytes
  *   [source NAME]  tenant = ..., and any key of vdp_source_set() (format,
  *                  user_fields, keep_domain, ...)
  *   [network], [listen NAME], [upstream NAME], [port NAME]
@@ -92,6 +92,14 @@ static int dataplane_key(struct parse *p, const char *name, const char *value)
 			return 0;
 		}
 		strcpy(c->controld_user, value);
+		return 1;
+	}
+	if (!strcmp(name, "user")) {
+		char e[200];
+		if (vdd_user_resolve(c, value, e, sizeof(e)) != 0) {
+			snprintf(p->msg, sizeof(p->msg), "%s", e);
+			return 0;
+		}
 		return 1;
 	}
 	if (!strcmp(name, "max_message")) {
@@ -295,6 +303,7 @@ int vdd_config_load(struct vdd_config *c, const char *path, char *err,
 	snprintf(c->link_socket, sizeof(c->link_socket), "%s",
 		 VEIL_LINK_DEFAULT_SOCKET);
 	c->controld_uid = VEIL_LINK_UID_DEFAULT;
+	c->user_uid = -1;
 	c->max_message = 65536;
 	c->wait_keys = 10;
 	c->hold_lines = 65536;

@@ -37,6 +37,8 @@ const char vdd_usage_text[] =
 	"                    file as veil-controld's may be used)\n"
 	"  --link PATH       veil-controld's link socket (default: the config's\n"
 	"                    link_socket, or " VEIL_LINK_DEFAULT_SOCKET ")\n"
+	"  --user USER       once the ports are up, become USER with no capability\n"
+	"                    (started as root; default: the config's user, or stay)\n"
 	"  --wait-keys S     hold lines up to S seconds for a missing key, then drop\n"
 	"                    them (default 10)\n"
 	"  --max-message N   longest line in bytes (default 65536); longer ones are\n"
@@ -71,6 +73,7 @@ int vdd_parse_options(struct vdd_run *r, int argc, char **argv, bool *check,
 		{ "config", required_argument, NULL, 'c' },
 		{ "link", required_argument, NULL, 'L' },
 		{ "wait-keys", required_argument, NULL, 'w' },
+		{ "user", required_argument, NULL, 'U' },
 		{ "max-message", required_argument, NULL, 'm' },
 		{ "check", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
@@ -79,7 +82,7 @@ int vdd_parse_options(struct vdd_run *r, int argc, char **argv, bool *check,
 	};
 	struct in_opt *ins = calloc(VDD_MAX_INPUTS, sizeof(*ins));
 	const char *tenant = NULL, *format = NULL, *source = NULL, *config = NULL;
-	const char *link = NULL, *wait = NULL, *maxmsg = NULL;
+	const char *link = NULL, *wait = NULL, *maxmsg = NULL, *user = NULL;
 	unsigned n_in = 0;
 	int c, rc = -1;
 
@@ -108,6 +111,7 @@ int vdd_parse_options(struct vdd_run *r, int argc, char **argv, bool *check,
 		case 'c': config = optarg; break;
 		case 'L': link = optarg; break;
 		case 'w': wait = optarg; break;
+		case 'U': user = optarg; break;
 		case 'm': maxmsg = optarg; break;
 		case 'n': *check = true; break;
 		case 'j': r->json = true; break;
@@ -135,6 +139,15 @@ int vdd_parse_options(struct vdd_run *r, int argc, char **argv, bool *check,
 		}
 		strcpy(r->cfg.link_socket, link);
 	}
+	if (user != NULL) {
+		char e[200];
+		if (vdd_user_resolve(&r->cfg, user, e, sizeof(e)) != 0) {
+			snprintf(err, errlen, "--%s", e);
+			goto out;
+		}
+	}
+	if (vdd_user_check(&r->cfg, err, errlen) != 0)
+		goto out;
 	if (wait != NULL) {
 		char *end;
 		double w = strtod(wait, &end);

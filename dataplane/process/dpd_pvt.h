@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "veil_clock.h"
 #include "veil_crypto.h"
@@ -69,6 +70,11 @@ struct vdd_config {
 	bool link_from_dataplane;  /* [dataplane] link_socket (over [controld]'s) */
 	int64_t controld_uid;      /* VEIL_LINK_UID_DEFAULT: root or our euid */
 	char controld_user[64];    /* as the config says it, or "" */
+	/* [dataplane] user = / --user: who the process becomes once its
+	 * ports are up (dpd_privdrop.c); user_uid -1: it stays who it is */
+	char user[64];
+	int64_t user_uid;
+	gid_t user_gid;
 	size_t max_message;
 	double wait_keys;          /* seconds */
 	unsigned hold_lines;
@@ -97,6 +103,14 @@ int vdd_source_add_cli(struct vdd_config *c, const char *input,
 		       const char *tenant, const char *format, char *err,
 		       size_t errlen);
 void vdd_config_free(struct vdd_config *c);
+/* The user to drop to (a name or a uid with a passwd entry, not root)
+ * into c->user, user_uid, user_gid. @return 0, or -1 with a message. */
+int vdd_user_resolve(struct vdd_config *c, const char *value, char *err,
+		     size_t errlen);
+/* Once the options are read: a user that is controld's (controld_user)
+ * is refused; without controld_user, the link then takes only a root
+ * controld. @return 0, or -1 with a message. */
+int vdd_user_check(struct vdd_config *c, char *err, size_t errlen);
 
 /* ---- what the worker and the main lcore share ---- */
 
@@ -136,6 +150,9 @@ struct vdd_shared {
 	_Atomic uint64_t wrx_bytes[VDD_MAX_WORKERS];
 	_Atomic uint64_t wx[VDD_MAX_WORKERS][VDD_MAX_XSTATS];
 	_Atomic unsigned n_done;      /* workers finished */
+	/* each worker loop's rounds (by slot; 0 without slots): the main
+	 * lcore pings systemd's watchdog only while they all go up */
+	_Atomic uint64_t beat[VDD_MAX_WORKERS];
 };
 
 /* A queue pair per worker: sum the workers' counters into ctr, rx_bytes

@@ -7,6 +7,8 @@
  *   dpd_eal.c         the EAL's arguments and its start
  *   dpd_telemetry.c   DPDK telemetry: /veil/counters, /veil/workers, ...
  *   dpd_summary.c     progress on a terminal, the final summary
+ *   dpd_privdrop.c    the drop to its own user once the ports are up
+ *   dpd_notify.c      systemd: READY=1, WATCHDOG=1 while workers progress
  * Not for the worker loop, which is a library (dpd_pvt.h).
  */
 #ifndef VEIL_DPD_RUN_H
@@ -86,6 +88,20 @@ int vdd_explain(struct vdd_run *r);
 /** Start the EAL with the user's options (before "--") or the snapshot
  *  defaults. @return -1 to go on, or the exit status (a message printed). */
 int vdd_eal_start(struct vdd_run *r, int argc, char **argv);
+
+/* dpd_privdrop.c */
+/** Become cfg's user (when it has one) with no capability, NO_NEW_PRIVS,
+ *  its spools handed over; every thread checked. @return 0, or -1 with a
+ *  message (the process must not go on). */
+int vdd_privdrop(const struct vdd_config *c, char *err, size_t errlen);
+
+/* dpd_notify.c: systemd's notification socket (nothing without one) */
+/** READY=1 and the first STATUS=; reads WATCHDOG_USEC. */
+void vdd_notify_ready(const struct vdd_run *r);
+/** From the housekeeping: WATCHDOG=1 while every worker loop goes round,
+ *  STATUS= every second. */
+void vdd_notify_poll(const struct vdd_run *r);
+void vdd_notify_stopping(const struct vdd_run *r);
 
 /* dpd_telemetry.c */
 void vdd_telemetry_publish(const struct vdd_run *r);

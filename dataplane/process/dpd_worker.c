@@ -222,6 +222,9 @@ static void boundary(struct vdd_worker *x)
 	/* the coarse clock is enough for what it times here (publishing
 	 * every 50 ms, housekeeping, wait_keys) */
 	x->now = veil_now_coarse();
+	/* a round: for the watchdog (a loop stuck in a write stops these) */
+	atomic_fetch_add_explicit(&x->sh->beat[x->slot >= 0 ? x->slot : 0], 1,
+				  memory_order_relaxed);
 	if (t != x->seen) {
 		for (unsigned s = 0; s < x->n_src && s < t->n; s++) {
 			if (t->key[s] == x->key[s])

@@ -39,6 +39,7 @@ static void housekeeping(void *arg)
 {
 	struct vdd_run *r = arg;
 	vdd_keys_poll(r->keys, false);
+	vdd_notify_poll(r);
 	vdd_progress(r, false);
 	double now = veil_now();
 	if (now >= r->next_tel) {
@@ -261,6 +262,16 @@ static int setup(struct vdd_run *r)
 	r->progress = isatty(STDERR_FILENO) && !r->json;
 	if (setup_lanes(r) != 0 || setup_loops(r) != 0)
 		return -1;
+	/* the ports are up: the running loop needs no privilege */
+	char err[512];
+	if (vdd_privdrop(&r->cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "veil-dataplane: dropping privileges to user %s: "
+			"%s; stopping\n", r->cfg.user, err);
+		return -1;
+	}
+	if (r->cfg.user_uid >= 0)
+		fprintf(stderr, "veil-dataplane: running as user %s (uid %lld), "
+			"no capability\n", r->cfg.user, (long long)r->cfg.user_uid);
 	return 0;
 }
 
@@ -425,7 +436,9 @@ int main(int argc, char **argv)
 		r.t0 = veil_now();
 		r.next_progress = r.t0 + VDD_PROGRESS_S;
 		vdd_telemetry_publish(&r);
+		vdd_notify_ready(&r);
 		int wrc = run(&r);
+		vdd_notify_stopping(&r);
 		status = r.aborted ? EXIT_FAILED : finish(&r, wrc);
 	}
 	run_free(&r);

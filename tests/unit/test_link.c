@@ -515,6 +515,58 @@ static void drain(struct veil_link *d, unsigned *adds, unsigned *syncs,
 	}
 }
 
+/* A dataplane that sends nothing (no message, no heartbeat) for longer
+ * than watchdog_ms is dropped as silent, and shown so until the next one
+ * connects; one that heartbeats is kept. */
+static void test_server_watchdog_drops_silent(void **state)
+{
+	(void)state;
+	struct fake_store st;
+	store_init(&st, 1, "acme", 1);
+	char err[400];
+	struct veil_link_server_opts o = {
+		.socket_path = path, .slots = 64,
+		.dataplane_uid = VEIL_LINK_UID_DEFAULT, .watchdog_ms = 500,
+		.keys = fake_keys, .ctx = &st, .log = keep_log,
+	};
+	struct veil_link_server *srv = veil_link_server_new(&o, err, sizeof(err));
+	assert_non_null(srv);
+	struct veil_link *d = dataplane(srv);
+	struct veil_link_server_status ss;
+	/* beating: kept, for several watchdog periods */
+	for (int i = 0; i < 40; i++) {
+		veil_link_heartbeat(d);
+		veil_link_server_poll(srv);
+		usleep(50000);
+	}
+	veil_link_server_status(srv, &ss);
+	assert_true(ss.connected);
+	assert_false(ss.silent);
+	assert_int_equal(ss.silent_drops, 0);
+	assert_int_equal(ss.watchdog_ms, 500);
+	/* silent: dropped, its region closed */
+	for (int i = 0; i < 200 && ss.connected; i++) {
+		usleep(50000);
+		veil_link_server_poll(srv);
+		veil_link_server_status(srv, &ss);
+	}
+	assert_false(ss.connected);
+	assert_true(ss.silent);
+	assert_int_equal(ss.silent_drops, 1);
+	assert_non_null(strstr(last_log, "was silent for"));
+	assert_true(veil_link_stale(d));
+	veil_link_close(d);
+	/* it (or its successor) connects again: no longer silent */
+	d = dataplane(srv);
+	veil_link_server_status(srv, &ss);
+	assert_true(ss.connected);
+	assert_false(ss.silent);
+	assert_int_equal(ss.silent_drops, 1);
+	veil_link_close(d);
+	veil_link_server_free(srv);
+	free(st.t);
+}
+
 static void test_server_resync_and_changes(void **state)
 {
 	(void)state;
@@ -1111,6 +1163,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_peer_uid_checked_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_uid_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_dataplane_and_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_watchdog_drops_silent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_directory_checks, setup, teardown),
 	};
 	return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
