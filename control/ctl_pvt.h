@@ -33,6 +33,7 @@ struct ctl_config {
 	char master_key[256];
 	char link_socket[108];     /* where the dataplane connects */
 	char dataplane_user[64];   /* as the file says it, or "" */
+	char api_user[64];         /* the api process's, when started as root */
 	int64_t dataplane_uid;     /* VEIL_LINK_UID_DEFAULT: root or ours */
 	unsigned key_retention_days;
 	unsigned audit_retention_days;
