@@ -19,7 +19,10 @@ usage: controld_privsep.py BUILD_DIR
 """
 import os
 import shutil
+import json
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -93,6 +96,20 @@ def landlock_abi():
     libc = ctypes.CDLL(None, use_errno=True)
     v = libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
     return v if v > 0 else 0
+
+
+def handed_over(pid, tries=400):
+    """Bytes wait in the receive queue of api process @pid's socket (fd 3),
+    as ss(8) shows it (at most @tries times 50 ms)."""
+    inode = os.readlink("/proc/%d/fd/3" % pid).strip("socket:[]")
+    for _ in range(tries):
+        out = subprocess.run(["ss", "-xnH"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            f = line.split()
+            if len(f) >= 6 and f[5] == inode and int(f[2]) > 0:
+                return True
+        time.sleep(0.05)
+    return False
 
 
 def secret_fds(targets, state):
@@ -176,6 +193,30 @@ def main():
         check("the api process (pid %d ended by signal 9" % child in log,
               "the daemon logs the api process's end")
         check(children(pid) == [new], "one api process at a time: %r" % children(pid))
+
+        # a caller whose request the api process has when it dies: its
+        # connection is closed (it sends it again), the daemon goes on
+        if new is not None:
+            os.kill(new, signal.SIGSTOP)
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(60)
+                s.connect(d.sock)
+                body = json.dumps({"cmd": "status"}).encode()
+                s.sendall(struct.pack(">I", len(body)) + body)
+                # the daemon has handed it over: it waits in the stopped
+                # api process's socket
+                check(handed_over(new), "the request waits at the stopped api process")
+                os.kill(new, signal.SIGKILL)
+                try:
+                    got = s.recv(4096)
+                except OSError:
+                    got = b""
+            check(got == b"", "the caller of that moment has its connection closed: %r" % got)
+            third = api_child(pid, other_than=new)
+            check(third is not None and d.proc.poll() is None,
+                  "the daemon goes on with a third api process")
+            a = veiltest.api_call(d.sock, {"cmd": "status"})
+            check(a.get("ok"), "which answers: %r" % a)
     finally:
         d.stop()
         shutil.rmtree(root, ignore_errors=True)
