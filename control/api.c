@@ -14,6 +14,7 @@
 #include "veil_clock.h"
 #include "api_pvt.h"
 #include "byok.h"
+#include "privsep.h"
 
 
 json_t *api_error(const char *fmt, ...)
@@ -795,24 +796,50 @@ static json_t *run_read(struct ctld *d, const struct command *c, json_t *req,
 	return NULL;
 }
 
+/* In one process (the fuzz target, the tests, the daemon's own
+ * requests): the request goes through the api process's encoder and the
+ * key process's decoder, as a caller's does between the two processes. */
 json_t *ctl_handle_job(struct ctld *d, const struct ctl_caller *who, const char *msg,
 		       size_t len, struct ctl_job **job)
 {
+	uint8_t *m;
+	size_t mlen;
+	struct ps_request r;
+	char why[128];
 	if (job != NULL)
 		*job = NULL;
-	json_error_t jerr;
-	d->requests++;
-	json_t *req = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (req == NULL)
-		return api_error("not JSON: %s at byte %d", jerr.text, jerr.position);
-	if (!json_is_object(req)) {
-		json_decref(req);
-		return api_error("a request is a JSON object");
+	if (ps_encode(msg, len, 0, &m, &mlen) != 0) {
+		d->requests++;
+		d->errors++;
+		return api_error("out of memory");
 	}
-	const char *cmd = api_get_str(req, "cmd", 32);
+	int rc = ps_decode(m, mlen, &r, why, sizeof(why));
+	explicit_bzero(m, mlen);
+	free(m);
+	if (rc != 0) { /* the encoder wrote what the decoder refuses: a bug */
+		d->requests++;
+		d->errors++;
+		return api_error("internal error: %s", why);
+	}
+	json_t *a = ctl_handle_request(d, who, &r, job);
+	ps_request_free(&r);
+	return a;
+}
+
+/* One request as the api process typed it (r->req was built by the
+ * decoder, never parsed here); the role and the tenant's scope are checked
+ * before the api process's refusal is given, as before the split. */
+json_t *ctl_handle_request(struct ctld *d, const struct ctl_caller *who,
+			   const struct ps_request *r, struct ctl_job **job)
+{
+	if (job != NULL)
+		*job = NULL;
+	d->requests++;
+	json_t *req = json_incref(r->req);
+	const char *cmd = r->method >= 0 ? ps_methods[r->method].name : NULL;
 	json_t *ans = NULL;
 	if (cmd == NULL) {
-		ans = api_error("\"cmd\" must be a command name");
+		ans = api_error("%s", r->err ? r->err : "no command");
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -834,6 +861,8 @@ json_t *ctl_handle_job(struct ctld *d, const struct ctl_caller *who, const char 
 			snprintf(why, sizeof(why), "permission denied: uid %u's role is "
 				 "scoped to other tenants (role list)", who->uid);
 			ans = api_refuse(d, who, cmd, api_get_str(req, "tenant", VEIL_TENANT_MAX), why);
+		} else if (r->err != NULL) {
+			ans = api_error("%s", r->err);
 		} else if (commands[i].changes_state) {
 			ans = commands[i].fn(d, who, req);
 			/* a change that did not commit leaves nothing behind */

@@ -186,6 +186,8 @@ static int handler(void *user, const char *section, const char *name,
 		return copy_str(c->state_dir, sizeof(c->state_dir), value, p, name);
 	if (!strcmp(name, "socket"))
 		return copy_str(c->socket_path, sizeof(c->socket_path), value, p, name);
+	if (!strcmp(name, "api_user"))
+		return copy_str(c->api_user, sizeof(c->api_user), value, p, name);
 	if (!strcmp(name, "socket_group"))
 		return copy_str(c->socket_group, sizeof(c->socket_group), value, p, name);
 	if (!strcmp(name, "master_key"))
@@ -246,6 +248,7 @@ int ctl_config_load(struct ctl_config *c, const char *path, char *err,
 	memset(c, 0, sizeof(*c));
 	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/veil");
 	snprintf(c->socket_path, sizeof(c->socket_path), "%s", VEIL_DEFAULT_SOCKET);
+	snprintf(c->api_user, sizeof(c->api_user), "nobody");
 	snprintf(c->link_socket, sizeof(c->link_socket), "%s",
 		 VEIL_LINK_DEFAULT_SOCKET);
 	c->dataplane_uid = VEIL_LINK_UID_DEFAULT;

@@ -5,7 +5,9 @@
  * versions to the dataplane. One poll loop serves every caller; a read that
  * may take long (audit.show, audit.verify, the walk of the chain after a
  * start) runs in a worker thread of its own (worker.c), and the mark's
- * fdatasync in another (store.c).
+ * fdatasync in another (store.c). Callers' JSON is parsed by the api
+ * process (privsep_proc.c), not here: this process reads a request's
+ * bytes, hands them over, and runs the typed request that comes back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +33,7 @@
 #include "byok.h"
 #include "ctld_pvt.h"
 #include "metrics.h"
+#include "privsep.h"
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59 /* Linux 4.13 */
@@ -90,6 +93,7 @@ enum client_state {
 	C_WRITE,   /* writing the answer */
 	C_LINGER,  /* refused: the answer is out, closed when the caller closes */
 	C_WORKING, /* the worker runs its request; its answer comes from there */
+	C_PARSING, /* the api process has its body; its typed request comes */
 };
 
 struct client {
@@ -121,6 +125,14 @@ static struct ctld d;
 static struct client clients[CTLD_MAX_CLIENTS];
 static uint64_t serials;
 static int exit_code;
+/* The api process: it parses the callers' JSON (privsep.h). */
+static struct ps_proc api = { .fd = -1 };
+static int64_t api_next_start; /* no restart before (ms): one a second */
+/* A request the api process has not typed by then: it is stuck (or not
+ * ours any more), and is replaced. A 32 MiB request parses in well under
+ * a second. */
+#define API_PARSE_TIMEOUT_MS 30000
+static void api_restart(const char *why);
 
 /* The link server's lines (dataplanes connecting, leaving, refused). */
 static void link_log(void *ctx, const char *msg)
@@ -397,7 +409,8 @@ static struct client *evict(int max)
 	int vclass = 0;
 	for (int i = 0; i < CTLD_MAX_CLIENTS; i++) {
 		struct client *c = &clients[i];
-		if (c->fd < 0 || c->state == C_PENDING || c->state == C_WORKING)
+		if (c->fd < 0 || c->state == C_PENDING || c->state == C_WORKING ||
+		    c->state == C_PARSING)
 			continue;
 		int k = c->state == C_LINGER ? 0 : c->state == C_WRITE ? 3 :
 			c->hdr_got == 0 ? 1 : 2;
@@ -524,19 +537,36 @@ static bool request_start(struct client *c)
 	return true;
 }
 
+/* The body is in: the api process parses it (the body goes to it, and
+ * is zeroized here once written); its typed request comes back to
+ * request_typed. */
 static void request_done(struct client *c)
 {
 	c->trim = c->cap > CLIENT_BIG; /* once the answer is out too */
-	c->body[c->need] = '\0';
+	char *body = c->body;
+	size_t len = c->need;
+	c->body = NULL;
+	c->hdr_got = c->need = c->got = c->cap = 0;
+	c->deadline = (int64_t)veil_now_ms() + API_PARSE_TIMEOUT_MS;
+	if (api.fd < 0 || ps_send(&api, c->serial, body, len) != 0) {
+		if (api.fd < 0) {
+			explicit_bzero(body, len);
+			free(body);
+		}
+		client_close(c); /* no api process now: the caller tries again */
+		return;
+	}
+	c->state = C_PARSING;
+}
+
+/* The api process's typed request for c: handled as before the split. */
+static void request_typed(struct client *c, const struct ps_request *r)
+{
 	struct ctl_job *job = NULL;
-	c->pending = ctl_handle_job(&d, &c->who, c->body, c->need, &job);
+	c->pending = ctl_handle_request(&d, &c->who, r, &job);
 	/* a state change commits in its own transaction and leaves none
 	 * open: its answer does not wait on (or fail with) the group commit */
 	c->on_batch = d.store.txn;
-	explicit_bzero(c->body, c->need);
-	free(c->body);
-	c->body = NULL;
-	c->hdr_got = c->need = c->got = c->cap = 0;
 	c->state = C_PENDING;
 	c->deadline = idle_deadline();
 	if (job != NULL) {
@@ -622,8 +652,15 @@ static void close_idle(void)
 {
 	int64_t now = (int64_t)veil_now_ms();
 	for (int i = 0; i < CTLD_MAX_CLIENTS; i++)
+		if (clients[i].fd >= 0 && clients[i].state == C_PARSING &&
+		    now >= clients[i].deadline) {
+			api_restart("did not type a request within 30 s");
+			break;
+		}
+	for (int i = 0; i < CTLD_MAX_CLIENTS; i++)
 		if (clients[i].fd >= 0 && clients[i].state != C_PENDING &&
-		    clients[i].state != C_WORKING && now >= clients[i].deadline)
+		    clients[i].state != C_WORKING && clients[i].state != C_PARSING &&
+		    now >= clients[i].deadline)
 			client_close(&clients[i]);
 }
 
@@ -670,10 +707,82 @@ static void worker_answers(void)
 	}
 }
 
+/* Start the api process (again); callers whose requests it had get
+ * their connections closed: they send them again. */
+static void api_restart(const char *why)
+{
+	char status[128];
+	bool was = api.pid > 0;
+	ps_stop(&api, status, sizeof(status));
+	for (int i = 0; i < CTLD_MAX_CLIENTS; i++)
+		if (clients[i].fd >= 0 && clients[i].state == C_PARSING)
+			client_close(&clients[i]);
+	if (was)
+		ctl_log("the api process (%s) %s; starting another", status, why);
+	int64_t now = ctl_now();
+	if (now < api_next_start)
+		return; /* the loop tries again then */
+	char err[160];
+	if (ps_spawn(&api, err, sizeof(err)) != 0)
+		ctl_log("the api process: %s; trying again in a second", err);
+	else if (was)
+		api.restarts++;
+	api_next_start = now + 1000;
+}
+
+struct typed_ctx {
+	bool bad;
+	char why[128];
+};
+
+/* One message of the api process: decoded with every length checked; a
+ * message that does not decode means the api process is not what we
+ * started: it is stopped and another is started. */
+static void api_message(void *arg, const uint8_t *m, size_t len)
+{
+	struct typed_ctx *t = arg;
+	struct ps_request r;
+	if (t->bad)
+		return;
+	if (ps_decode(m, len, &r, t->why, sizeof(t->why)) != 0) {
+		t->bad = true;
+		return;
+	}
+	/* the connection whose body it had (a slot closed and taken again
+	 * since has another serial, and is not waiting) */
+	for (int i = 0; i < CTLD_MAX_CLIENTS; i++) {
+		struct client *c = &clients[i];
+		if (c->fd >= 0 && c->serial == r.id && c->state == C_PARSING) {
+			request_typed(c, &r);
+			break;
+		}
+	}
+	ps_request_free(&r);
+}
+
+static void api_io(short revents)
+{
+	if (api.fd < 0)
+		return;
+	if (ps_flush(&api) != 0) {
+		api_restart("is gone");
+		return;
+	}
+	if (!(revents & (POLLIN | POLLHUP | POLLERR)))
+		return;
+	struct typed_ctx t = { 0 };
+	int rc = ps_receive(&api, api_message, &t);
+	if (t.bad) {
+		ctl_log("the api process sent a message that does not decode (%s)", t.why);
+		api_restart("was stopped");
+	} else if (rc != 0)
+		api_restart("is gone");
+}
+
 static int run(int lfd)
 {
-	struct pollfd pfd[CTLD_MAX_CLIENTS + 2];
-	struct client *of[CTLD_MAX_CLIENTS + 2];
+	struct pollfd pfd[CTLD_MAX_CLIENTS + 3];
+	struct client *of[CTLD_MAX_CLIENTS + 3];
 	int64_t next_housekeeping = 0;
 	bool pruning = false;
 	int wfd = ctl_worker_fd(&d);
@@ -694,9 +803,13 @@ static int run(int lfd)
 			ctl_reload(&d);
 			notify("READY=1");
 		}
+		if (api.fd < 0 && ctl_now() >= api_next_start)
+			api_restart("");
 		int n = 0;
 		pfd[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = wfd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = api.fd, .events = POLLIN |
+					    (ps_want_write(&api) ? POLLOUT : 0) };
 		for (int i = 0; i < CTLD_MAX_CLIENTS; i++) {
 			struct client *c = &clients[i];
 			if (c->fd < 0)
@@ -726,18 +839,19 @@ static int run(int lfd)
 		ctl_byok_tick(&d);
 		ctl_refusals_flush(&d, false);
 		close_idle();
-		ctl_metrics_tick(&d, (unsigned)n - 2); /* the callers: n less the listener and the worker's pipe */
+		/* the callers: n less the listener, the worker's pipe, the api process */
+		ctl_metrics_tick(&d, (unsigned)n - 3);
 		if (rc <= 0)
 			continue;
 		if (pfd[1].revents & POLLIN)
 			worker_answers();
 		ctl_store_batch(&d.store, true);
-		for (int i = 2; i < n; i++) {
+		for (int i = 3; i < n; i++) {
 			struct client *c = of[i];
 			/* closed since the poll (idle): skip it */
 			if (pfd[i].revents == 0 || c->fd != pfd[i].fd)
 				continue;
-			if (c->state == C_WORKING)
+			if (c->state == C_WORKING || c->state == C_PARSING)
 				client_close(c); /* gone (its answer is dropped) */
 			else if (c->state == C_READ)
 				client_read(c);
@@ -751,6 +865,9 @@ static int run(int lfd)
 		if (pfd[0].revents & POLLIN)
 			for (int k = 0; k < ACCEPTS_PER_PASS && accept_client(lfd); k++)
 				;
+		/* the bodies read in this pass to the api process, and its
+		 * typed requests back: handled in this pass's group commit */
+		api_io(pfd[2].revents);
 		answer_pending();
 		ctl_store_batch(&d.store, false);
 	}
@@ -810,6 +927,9 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 
+	/* the api process, started by the daemon (privsep_proc.c) */
+	if (argc == 3 && strcmp(argv[1], "--api-child") == 0)
+		ps_child_main(argv[2]);
 	while ((c = getopt_long(argc, argv, "c:nfh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
@@ -835,7 +955,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		if (ctl_config_check_master_key(&d.cfg, err, sizeof(err)) != 0) {
+		if (ctl_config_check_master_key(&d.cfg, err, sizeof(err)) != 0 ||
+		    ps_drop_init(&api.drop, d.cfg.api_user, NULL, err, sizeof(err)) != 0) {
 			fprintf(stderr, "veil-controld: %s\n", err);
 			return 1;
 		}
@@ -920,6 +1041,20 @@ int main(int argc, char **argv)
 		ctl_log("long reads run in the loop (no worker: %s)", err);
 	if (d.store.walk_pending && !start_chain_walk())
 		return 1;
+	/* the api process: callers' JSON is parsed there, not here */
+	/* its empty root beside the socket (the RuntimeDirectory): the state
+	 * directory holds only the state */
+	char api_dir[sizeof(d.cfg.socket_path) + 16];
+	const char *slash = strrchr(d.cfg.socket_path, '/');
+	snprintf(api_dir, sizeof(api_dir), "%.*s/api-root",
+		 slash != NULL ? (int)(slash - d.cfg.socket_path) : 1,
+		 slash != NULL ? d.cfg.socket_path : ".");
+	if (ps_drop_init(&api.drop, d.cfg.api_user, api_dir, err, sizeof(err)) != 0 ||
+	    ps_spawn(&api, err, sizeof(err)) != 0) {
+		ctl_log("%s", err);
+		return 1;
+	}
+	api_next_start = ctl_now() + 1000;
 	ctl_log("serving %u tenants on %s (crypto %s, link %s)", d.n_tenants,
 	       d.cfg.socket_path, veil_engine_name(d.engine), d.cfg.link_socket);
 	if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)
@@ -930,6 +1065,7 @@ int main(int argc, char **argv)
 	notify("STOPPING=1");
 	ctl_log("stopping after %llu requests", (unsigned long long)d.requests);
 	ctl_worker_stop(&d);
+	ps_stop(&api, NULL, 0);
 	for (int i = 0; i < CTLD_MAX_CLIENTS; i++)
 		if (clients[i].fd >= 0)
 			client_close(&clients[i]);

@@ -36,6 +36,7 @@ struct ctl_config {
 	char dataplane_user[64];   /* as the file says it, or "" */
 	unsigned dataplane_watchdog_s; /* a dataplane silent longer is
 					  dropped from the link; 0: never */
+	char api_user[64];         /* the api process's, when started as root */
 	int64_t dataplane_uid;     /* VEIL_LINK_UID_DEFAULT: root or ours */
 	unsigned key_retention_days;
 	unsigned audit_retention_days;

@@ -254,6 +254,12 @@ json_t *ctl_handle(struct ctld *d, const struct ctl_caller *who,
  * ctl_worker_submit (slot and serial left to the caller). */
 json_t *ctl_handle_job(struct ctld *d, const struct ctl_caller *who,
 		       const char *msg, size_t len, struct ctl_job **job);
+/* As ctl_handle_job, for a request the api process typed (privsep.h):
+ * what the daemon runs; the JSON text forms above pass through the same
+ * encoder and decoder in this process. */
+struct ps_request;
+json_t *ctl_handle_request(struct ctld *d, const struct ctl_caller *who,
+			   const struct ps_request *r, struct ctl_job **job);
 /* The query of an audit.show page for the filters of req (bound by
  * position: see api.c), newest first unless ascending. */
 void ctl_audit_page_sql(char *sql, size_t cap, json_t *req, bool ascending,

@@ -30,6 +30,7 @@ static const struct restart_key {
 	RK("master_key", master_key),
 	RK("link_socket", link_socket),
 	RK("metrics_listen", metrics_listen),
+	RK("api_user", api_user),
 #undef RK
 };
 
