@@ -11,6 +11,7 @@
 
 #include "ctld_pvt.h"
 #include "privsep.h"
+#include "veil_name.h"
 
 #define STR_T PS_T(PS_STR)
 #define INT_T PS_T(PS_INT)
@@ -22,7 +23,7 @@ enum {
 	F_REASON, F_PUBLIC_KEY, F_JUSTIFICATION, F_YES, F_VERSION, F_TOKEN,
 	F_TOKENS, F_TEXT, F_KIND, F_NAME, F_SINCE_MS, F_UNTIL_MS, F_UID, F_LIMIT,
 	F_AFTER_SEQ, F_BEFORE_SEQ, F_CURSOR, F_SEQ, F_OFFSET, F_GID, F_ROLE,
-	F_VALUE, F__COUNT
+	F_VALUE, F_NORMALIZE, F__COUNT
 };
 
 #define PS_TOKEN_MAX (64u << 10) /* one token as a caller may send it */
@@ -58,6 +59,8 @@ const struct ps_field ps_fields[] = {
 	[F_GID] = { "gid", INT_T, 0, 0, "an integer" },
 	[F_ROLE] = { "role", STR_T, 32, 0, "a string" },
 	[F_VALUE] = { "value", INT_T | PS_T(PS_NULL), 0, 0, "a number or null" },
+	[F_NORMALIZE] = { "normalize", PS_T(PS_STRS), VEIL_NORM_RULES, 32,
+			  "an array of rule names" },
 };
 const size_t ps_n_fields = F__COUNT;
 
@@ -80,7 +83,7 @@ const struct ps_method ps_methods[] = {
 	{ "key.roll", ANY },
 	{ "key.destroy", ANY | B(F_VERSION) | B(F_REASON) },
 	{ "resolve", ANY | B(F_TOKEN) | B(F_TOKENS) | B(F_TEXT) | B(F_JUSTIFICATION) },
-	{ "lookup", ANY | B(F_KIND) | B(F_NAME) | B(F_JUSTIFICATION) },
+	{ "lookup", ANY | B(F_KIND) | B(F_NAME) | B(F_JUSTIFICATION) | B(F_NORMALIZE) },
 	{ "audit.show", ANY | B(F_SINCE_MS) | B(F_UNTIL_MS) | B(F_UID) | B(F_LIMIT) |
 		B(F_ACTION) | B(F_AFTER_SEQ) | B(F_BEFORE_SEQ) | B(F_CURSOR) },
 	{ "audit.tokens", ANY | B(F_SEQ) | B(F_OFFSET) | B(F_LIMIT) },
