@@ -769,6 +769,7 @@ static const struct command {
 	{ "role.revoke", VEIL_ROLE_ADMIN, cmd_role_revoke, true, NULL },
 	{ "config.show", VEIL_ROLE_READER, cmd_config_show, false, NULL },
 	{ "config.set", VEIL_ROLE_ADMIN, cmd_config_set, true, NULL },
+	{ "backup.create", VEIL_ROLE_ADMIN, ctl_cmd_backup_create, true, NULL },
 };
 
 json_t *ctl_handle(struct ctld *d, const struct ctl_caller *who, const char *msg,

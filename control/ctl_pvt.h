@@ -96,6 +96,9 @@ int ctl_wrap_tag(struct ctl_wrap *w, const char *label, const uint8_t *data,
 typedef int (*ctl_unwrap_fn)(void *ctx, const uint8_t *in, size_t len,
 			     uint8_t key[32]);
 void ctl_wrap_set_byok(struct ctl_wrap *w, ctl_unwrap_fn fn, void *ctx);
+/* The master key in use (32 bytes, locked memory), for a backup of the
+ * state it wraps (backup.c) and nothing else. */
+const uint8_t *ctl_wrap_master(const struct ctl_wrap *w);
 /* fsync the directory that holds the file path (a new entry in it). */
 int ctl_fsync_dir(const char *path);
 
@@ -157,6 +160,10 @@ int64_t ctl_now(void);
 int ctl_store_mark_async(struct ctl_store *s);
 /* Wait until the mark holds everything committed; -1 if a write failed. */
 int ctl_store_mark_flush(struct ctl_store *s);
+/* The mark file for the chain as it is now, as a restore of a backup
+ * taken now puts it beside the master key (store_mark.c). 0 or -1. */
+#define CTL_MARK_FILE_LEN 624
+int ctl_store_mark_image(struct ctl_store *s, uint8_t out[CTL_MARK_FILE_LEN]);
 
 /* A long token list (a bulk resolve's), kept beside its record: the
  * record's tokens field holds its digest form, {"count":N,"sha256":HEX,

@@ -110,6 +110,10 @@ struct ctl_caller {
 	enum veil_role role;
 	const gid_t *groups; /* supplementary groups */
 	unsigned n_groups;
+	/* a file the caller passed with this request (SCM_RIGHTS): where
+	 * backup.create writes; the daemon closes it after the request */
+	bool has_fd;
+	int fd;
 };
 
 /* tenants.c. A change is made in two steps: its SQL, in the transaction
@@ -248,6 +252,16 @@ void ctl_worker_submit(struct ctld *d, struct ctl_job *j);
 struct ctl_job *ctl_worker_done(struct ctld *d);
 void ctl_worker_stop(struct ctld *d);
 void ctl_job_free(struct ctl_job *j);
+/* backup.c: backup.create (the state into the file the caller passed),
+ * and the offline restore of veil-controld --restore: a backup into the
+ * state directory of c (refused when it holds state, unless force, or
+ * when a daemon answers on c's socket), the chain verified against the
+ * mark that came with it, the restore recorded (action backup.restore)
+ * by who. 0, or -1; msg says what was done or why not. */
+json_t *ctl_cmd_backup_create(struct ctld *d, const struct ctl_caller *who, json_t *req);
+int ctl_backup_restore(const struct ctl_config *c, const char *file,
+		       const char *pass_file, bool force, const struct ctl_recovery *who,
+		       char *msg, size_t msglen);
 /* Destroy versions past the key retention. */
 void ctl_housekeeping(struct ctld *d);
 
