@@ -344,6 +344,7 @@ static json_t *cmd_status(struct ctld *d, const struct ctl_caller *who, json_t *
 	/* a start from the mark: the whole chain is walked behind it */
 	json_object_set_new(a, "audit_chain_walking", json_boolean(d->chain_walking));
 	json_object_set_new(a, "errors", json_integer((json_int_t)d->errors));
+	ctl_master_status_json(d, a);
 	ctl_link_status_json(d, a);
 	return a;
 }

@@ -778,6 +778,7 @@ static int run(int lfd)
 		/* one step of pruning, a short transaction, between passes */
 		pruning = ctl_prune_pass(&d);
 		ctl_byok_tick(&d);
+		ctl_master_check_tick(&d);
 		ctl_refusals_flush(&d, false);
 		close_idle();
 		ctl_metrics_tick(&d, (unsigned)n - 2); /* the callers: n less the listener and the worker's pipe */

@@ -53,6 +53,7 @@ struct ctl_config {
 	char byok_pin_file[256];
 	unsigned byok_check_interval_s; /* how often each BYOK KEK is checked */
 	unsigned byok_grace_s;          /* unreachable this long: the tenant locks */
+	unsigned master_key_check_s;    /* master.key read again this often, 0: never */
 };
 
 /* Load defaults, then the file (NULL: defaults only). On error returns -1

@@ -58,6 +58,9 @@ struct ctl_refusal {
 	char why[160];
 };
 
+/* The master key file as the last check found it (masterkey.c). */
+enum ctl_mk_state { CTL_MK_OK, CTL_MK_MISSING, CTL_MK_UNREADABLE, CTL_MK_CHANGED };
+
 struct ctld {
 	struct ctl_config cfg;      /* in effect: the file and runtime settings */
 	struct ctl_config file_cfg; /* as veil.conf says */
@@ -86,6 +89,10 @@ struct ctld {
 	/* pruning, a step a pass of the loop (ctl_prune_pass) */
 	int64_t prune_before, prune_left;
 	bool prune_any, prune_vacuum;
+	struct {
+		enum ctl_mk_state state;
+		int64_t since, next;  /* ms: the state began (0: at start); next check */
+	} mkey;
 };
 
 /* A request run by the worker (worker.c): fn with the worker's reader
@@ -262,6 +269,12 @@ json_t *ctl_cmd_backup_create(struct ctld *d, const struct ctl_caller *who, json
 int ctl_backup_restore(const struct ctl_config *c, const char *file,
 		       const char *pass_file, bool force, const struct ctl_recovery *who,
 		       char *msg, size_t msglen);
+/* masterkey.c: the master key file read again every
+ * master_key_check_interval; a change of state is logged, recorded and
+ * shown in status ("master_key", "master_key_since"). */
+void ctl_master_check_tick(struct ctld *d);
+const char *ctl_master_state(const struct ctld *d);
+void ctl_master_status_json(struct ctld *d, json_t *a);
 /* Destroy versions past the key retention. */
 void ctl_housekeeping(struct ctld *d);
 

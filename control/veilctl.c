@@ -587,6 +587,13 @@ static int cmd_status(int argc, char **argv)
 		       str(a, "crypto"), num(a, "audit_records"), num(a, "audit_commits"),
 		       str(a, "role"));
 		print_link(json_object_get(a, "dataplane"));
+		const char *mk = raw(a, "master_key");
+		if (mk[0] != '\0' && strcmp(mk, "ok") != 0 && strcmp(mk, "unchecked") != 0)
+			printf("master key: %s since %s: a restart would fail; put the "
+			       "file back (the log says which)\n", esc(mk),
+			       str(a, "master_key_since"));
+		else if (mk[0] != '\0')
+			printf("master key: %s (since %s)\n", esc(mk), str(a, "master_key_since"));
 	}
 	json_decref(a);
 	return EXIT_OK;
