@@ -6,7 +6,9 @@ made while the daemon serves (veilctl backup create, passphrase from a
 file), the state directory wiped, the backup restored into a new one
 (veil-controld --restore), the daemon started there: the old tokens
 resolve and the governance log verifies intact, with the backup's and the
-restore's records. Refused cleanly, leaving no state behind: a wrong
+restore's records; a tenant on its own key (BYOK, a SoftHSM2 token made
+here) comes back wrapped by it: it resolves with the token configured, not
+without it. Refused cleanly, leaving no state behind: a wrong
 passphrase, a file altered anywhere (the AES-GCM tag) or cut short, a
 passphrase file others can read, a state directory in use without
 --force, a restore under a running daemon.
@@ -119,6 +121,79 @@ def make_backup(d, root):
     return toks, out, passfile, raw
 
 
+HSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+def byok_part(build):
+    """A tenant on its own key in a SoftHSM2 token: its keys come back
+    wrapped by that key; with the token configured they resolve, without
+    it they do not (and the managed tenant does)."""
+    if not os.path.exists(HSM_MODULE) or shutil.which("softhsm2-util") is None or \
+            shutil.which("pkcs11-tool") is None:
+        veiltest.skip("byok", "SoftHSM2 or pkcs11-tool is not installed")
+        return
+    root = tempfile.mkdtemp(prefix="veil-backup-hsm-%d-" % os.getpid())
+    token, pin = "veil-bk-%d" % os.getpid(), "314159"
+    os.mkdir(os.path.join(root, "tokens"))
+    conf = os.path.join(root, "softhsm2.conf")
+    with open(conf, "w") as f:
+        f.write("directories.tokendir = %s/tokens\nobjectstore.backend = file\n"
+                "log.level = ERROR\n" % root)
+    os.environ["SOFTHSM2_CONF"] = conf
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", token,
+                    "--pin", pin, "--so-pin", pin], check=True, capture_output=True)
+    subprocess.run(["pkcs11-tool", "--module", HSM_MODULE, "--token-label", token,
+                    "--login", "--pin", pin, "--keypairgen", "--key-type", "rsa:2048",
+                    "--label", "kek", "--id", "01", "--usage-decrypt"],
+                   check=True, capture_output=True)
+    pin_file = os.path.join(root, "pin")
+    write_secret(pin_file, pin + "\n")
+    byok = "[byok]\nmodule = %s\ntoken_label = %s\npin_file = %s\n" % (HSM_MODULE, token,
+                                                                      pin_file)
+    os.mkdir(os.path.join(root, "a"))
+    os.mkdir(os.path.join(root, "b"))
+    os.mkdir(os.path.join(root, "c"))
+    d = veiltest.Controld(build, os.path.join(root, "a"), extra=byok)
+    d2 = veiltest.Controld(build, os.path.join(root, "b"), extra=byok)
+    d3 = veiltest.Controld(build, os.path.join(root, "c"))  # no [byok]
+    try:
+        d.start(tenants=("acme", "hsmco"))
+        rc, a = d.ctl("tenant", "byok", "enable", "hsmco", "--key-label", "kek",
+                      "--reason", JUST)
+        check(rc == 0, "byok enable hsmco: %s" % a)
+        toks = {}
+        for t in ("acme", "hsmco"):
+            rc, a = d.ctl("lookup", "-t", t, "-j", JUST, NAMES[0])
+            toks[t] = [(NAMES[0], a["tokens"][0]["token"])]
+        passfile = os.path.join(root, "pass")
+        write_secret(passfile, "correct horse battery staple\n")
+        out = os.path.join(root, "veil.backup")
+        rc, a = d.ctl("backup", "create", "--out", out, "--passphrase-file", passfile,
+                      "--reason", JUST)
+        check(rc == 0, "backup with a BYOK tenant: %s" % a)
+        d.stop()
+        rc, msg = restore(build, d2.conf, out, passfile)
+        check(rc == 0 and "BYOK tenants' keys stay wrapped" in msg,
+              "the restore says the BYOK tenant needs its HSM: %s" % msg)
+        d2.start()
+        resolves(d2, toks, "restored with the HSM")
+        rc, a = d2.ctl("tenant", "show", "hsmco")
+        check(a.get("tenant", {}).get("byok", {}).get("enabled") is True,
+              "hsmco is still on its own key: %s" % a.get("tenant"))
+        rc, msg = restore(build, d3.conf, out, passfile)
+        check(rc == 0, "restored where there is no [byok]: %s" % msg)
+        d3.start()
+        resolves(d3, {"acme": toks["acme"]}, "restored without the HSM")
+        rc, a = d3.ctl("resolve", "-t", "hsmco", "-j", JUST, toks["hsmco"][0][1])
+        check(rc != 0 and a.get("names") != [NAMES[0]],
+              "without its HSM the BYOK tenant does not resolve: %s" % a)
+    finally:
+        d.stop()
+        d2.stop()
+        d3.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main(build):
     root = tempfile.mkdtemp(prefix="veil-backup-%d-" % os.getpid())
     root2 = tempfile.mkdtemp(prefix="veil-backup2-%d-" % os.getpid())
@@ -185,6 +260,7 @@ def main(build):
         d2.stop()
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(root2, ignore_errors=True)
+    byok_part(build)
     return veiltest.finish("backup")
 
 
