@@ -22,8 +22,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
 #include "api_pvt.h"
 #include "backup.h"
+#include "p11.h"
 
 static void iso(int64_t ms, char *out, size_t cap)
 {
@@ -81,23 +87,75 @@ static int snapshot(struct ctld *d, char *err, size_t errlen)
 	return fd;
 }
 
-/* backup.create: {"justification", "passphrase"} and the output file
- * passed with the request. */
+/* The SHA-256 of a key's DER SubjectPublicKeyInfo. */
+static int spki_sha256(EVP_PKEY *k, uint8_t out[32])
+{
+	unsigned char *der = NULL;
+	unsigned n = 0;
+	int dl = i2d_PUBKEY(k, &der);
+	int ok = dl > 0 && EVP_Digest(der, (size_t)dl, out, &n, EVP_sha256(), NULL) == 1;
+	OPENSSL_free(der);
+	return ok ? 0 : -1;
+}
+
+static void hex32(const uint8_t b[32], char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* A recovery key's header: a random file key, wrapped RSA-OAEP to pem's
+ * key; what protects it into what (for the record). */
+static json_t *rsa_header(const char *pem, struct bk_header *h, uint8_t key[32],
+			  char *what, size_t whatlen)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *pub = bio != NULL ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	int bits = pub != NULL && EVP_PKEY_is_a(pub, "RSA") ? EVP_PKEY_get_bits(pub) : 0;
+	if (bits != 2048 && bits != 3072 && bits != 4096) {
+		EVP_PKEY_free(pub);
+		return api_error("\"recovery_key\" must be the PEM of an RSA public key "
+				 "of 2048, 3072 or 4096 bits (openssl pkey -pubout)");
+	}
+	int n = -1;
+	if (bk_header_new(h, BK_PROT_RSA) == 0 && RAND_priv_bytes(key, 32) == 1 &&
+	    spki_sha256(pub, h->key_sha256) == 0)
+		n = ctl_rsa_oaep_wrap(pub, key, 32, h->wrapped, sizeof(h->wrapped));
+	EVP_PKEY_free(pub);
+	if (n != bits / 8)
+		return api_error("cannot wrap the backup's key to the recovery key");
+	h->wrapped_len = (uint16_t)n;
+	h->len = BK_FIXED + 34 + (size_t)n;
+	char fp[65];
+	hex32(h->key_sha256, fp);
+	snprintf(what, whatlen, "a recovery RSA-%d key (sha256:%s)", bits, fp);
+	return NULL;
+}
+
+/* backup.create: {"justification", "passphrase" or "recovery_key"} and
+ * the output file passed with the request. */
 json_t *ctl_cmd_backup_create(struct ctld *d, const struct ctl_caller *who, json_t *req)
 {
 	const char *just = api_get_str(req, "justification", 4096);
 	json_t *pv = json_object_get(req, "passphrase");
 	const char *pass = json_string_value(pv);
 	size_t plen = json_string_length(pv);
+	const char *pem = api_get_str(req, "recovery_key", 16384);
 	json_t *ans = NULL;
 	uint8_t *key = NULL;
-	char err[600], outcome[700], chain[33], when[32];
+	char err[600], outcome[900], chain[33], when[32], what[120];
 	if (!api_justification_ok(just)) {
 		ans = api_refuse(d, who, "backup.create", NULL, JUSTIFICATION_RULE);
 		goto out;
 	}
-	if (pass == NULL || plen < BK_PASS_MIN || plen > BK_PASS_MAX ||
-	    strlen(pass) != plen) {
+	if ((pass == NULL) == (pem == NULL)) {
+		ans = api_error("backup.create takes a \"passphrase\" or a \"recovery_key\" "
+				"(the PEM of an RSA public key), one of them");
+		goto out;
+	}
+	if (pass != NULL && (plen < BK_PASS_MIN || plen > BK_PASS_MAX ||
+			     strlen(pass) != plen)) {
 		ans = api_error("\"passphrase\" must be %d to %d bytes (veilctl reads it "
 				"from --passphrase-file)", BK_PASS_MIN, BK_PASS_MAX);
 		goto out;
@@ -108,18 +166,25 @@ json_t *ctl_cmd_backup_create(struct ctld *d, const struct ctl_caller *who, json
 		goto out;
 	}
 	struct bk_header h;
-	key = veil_secmem_alloc(32);
-	if (key == NULL || bk_header_new(&h) != 0 ||
-	    bk_file_key(&h, pass, plen, true, key) != 0) {
-		ans = api_error("cannot derive the backup's key (scrypt): out of memory?");
+	if ((key = veil_secmem_alloc(32)) == NULL) {
+		ans = api_error("no locked memory for the backup's key");
 		goto out;
 	}
+	if (pem != NULL) {
+		if ((ans = rsa_header(pem, &h, key, what, sizeof(what))) != NULL)
+			goto out;
+	} else if (bk_header_new(&h, BK_PROT_PASSPHRASE) != 0 ||
+		   bk_file_key(&h, pass, plen, true, key) != 0) {
+		ans = api_error("cannot derive the backup's key (scrypt): out of memory?");
+		goto out;
+	} else
+		snprintf(what, sizeof(what), "a passphrase (scrypt)");
 	/* the record is durable before anything is copied, and the copy
 	 * holds it */
 	chain_hex(d->store.chain_id, chain);
 	snprintf(outcome, sizeof(outcome), "ok: the state up to this record (chain %s, "
-		 "%u tenants), with the master key, encrypted under a passphrase "
-		 "(scrypt, AES-256-GCM)", chain, d->n_tenants);
+		 "%u tenants), with the master key, AES-256-GCM under %s", chain,
+		 d->n_tenants, what);
 	if (ctl_store_begin(&d->store) != 0 ||
 	    api_record(d, who, "backup.create", NULL, just, outcome) != 0 ||
 	    ctl_store_commit(&d->store) != 0) {
@@ -218,13 +283,94 @@ static int put_file(const char *path, const uint8_t *data, size_t len)
 	return 0;
 }
 
+/* The file key from the recovery private key in key_file (a file group
+ * and others cannot read): it must be the key the backup was made for. */
+static int rsa_file_key(const struct bk_header *h, const char *key_file,
+			uint8_t key[32], char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(key_file, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "recovery key %s: must be a regular file that group "
+			 "and others cannot read (chmod 600)", key_file);
+		return -1;
+	}
+	BIO *bio = BIO_new_file(key_file, "r");
+	EVP_PKEY *k = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	uint8_t fp[32], *out = veil_secmem_alloc(BK_RSA_WRAPPED_MAX);
+	char want[65];
+	int rc = -1;
+	hex32(h->key_sha256, want);
+	if (k == NULL || !EVP_PKEY_is_a(k, "RSA"))
+		snprintf(err, errlen, "recovery key %s: not the PEM of an RSA private key",
+			 key_file);
+	else if (spki_sha256(k, fp) != 0 || CRYPTO_memcmp(fp, h->key_sha256, 32) != 0)
+		snprintf(err, errlen, "recovery key %s is not the one this backup was made "
+			 "for (its public key's SHA-256 is %s); nothing restored", key_file,
+			 want);
+	else {
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
+		size_t ol = BK_RSA_WRAPPED_MAX;
+		if (out != NULL && c != NULL && EVP_PKEY_decrypt_init(c) == 1 &&
+		    EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) == 1 &&
+		    EVP_PKEY_CTX_set_rsa_oaep_md_name(c, "SHA256", NULL) == 1 &&
+		    EVP_PKEY_CTX_set_rsa_mgf1_md_name(c, "SHA256", NULL) == 1 &&
+		    EVP_PKEY_decrypt(c, out, &ol, h->wrapped, h->wrapped_len) == 1 &&
+		    ol == 32) {
+			memcpy(key, out, 32);
+			rc = 0;
+		} else
+			snprintf(err, errlen, "the backup's key does not unwrap with the "
+				 "recovery key %s (the file was altered?); nothing restored",
+				 key_file);
+		EVP_PKEY_CTX_free(c);
+	}
+	veil_secmem_free(out);
+	EVP_PKEY_free(k);
+	return rc;
+}
+
+/* The file key of h: from the passphrase in pass_file or the recovery
+ * private key in key_file, whichever protects it. */
+static int file_key(const char *file, struct bk_header *h, const char *pass_file,
+		    const char *key_file, uint8_t key[32], char *err, size_t errlen)
+{
+	char *pass = NULL;
+	size_t plen = 0;
+	if (h->protection == BK_PROT_RSA) {
+		char fp[65];
+		hex32(h->key_sha256, fp);
+		if (key_file == NULL) {
+			snprintf(err, errlen, "backup %s is protected by a recovery RSA key "
+				 "(sha256:%s): restore it with --recovery-key PRIVATE.pem; "
+				 "nothing restored", file, fp);
+			return -1;
+		}
+		return rsa_file_key(h, key_file, key, err, errlen);
+	}
+	if (pass_file == NULL) {
+		snprintf(err, errlen, "backup %s is protected by a passphrase: restore it "
+			 "with --passphrase-file F; nothing restored", file);
+		return -1;
+	}
+	if (bk_read_passphrase(pass_file, &pass, &plen, err, errlen) != 0)
+		return -1;
+	int k = bk_file_key(h, pass, plen, false, key);
+	veil_secmem_free(pass);
+	if (k != 0)
+		snprintf(err, errlen, "backup %s: %s", file, k > 0 ?
+			 "wrong passphrase (it does not give the key the backup was "
+			 "made with); nothing restored" : "cannot derive its key (scrypt)");
+	return k == 0 ? 0 : -1;
+}
+
 /* Decrypt the backup into a new database file beside veil.db; its
  * contents (master key, mark) into c. */
-static int unpack(const char *file, const char *pass_file, const char *tmp,
-		  struct bk_header *h, struct bk_contents *c, char *err, size_t errlen)
+static int unpack(const char *file, const char *pass_file, const char *key_file,
+		  const char *tmp, struct bk_header *h, struct bk_contents *c, char *err,
+		  size_t errlen)
 {
-	char *pass = NULL, why[400];
-	size_t plen = 0;
+	char why[400];
 	uint8_t hdr[BK_HEADER_MAX + BK_TAG];
 	uint8_t *key = NULL;
 	int rc = -1, out = -1;
@@ -238,16 +384,12 @@ static int unpack(const char *file, const char *pass_file, const char *tmp,
 		snprintf(err, errlen, "backup %s: %s; nothing restored", file, why);
 		goto out;
 	}
-	if (bk_read_passphrase(pass_file, &pass, &plen, err, errlen) != 0)
-		goto out;
-	key = veil_secmem_alloc(32);
-	int k = key != NULL ? bk_file_key(h, pass, plen, false, key) : -1;
-	if (k != 0) {
-		snprintf(err, errlen, "backup %s: %s", file, k > 0 ?
-			 "wrong passphrase (it does not give the key the backup was "
-			 "made with); nothing restored" : "cannot derive its key (scrypt)");
+	if ((key = veil_secmem_alloc(32)) == NULL) {
+		snprintf(err, errlen, "no locked memory for the backup's key");
 		goto out;
 	}
+	if (file_key(file, h, pass_file, key_file, key, err, errlen) != 0)
+		goto out;
 	out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (out < 0) {
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
@@ -269,7 +411,6 @@ out:
 		close(out);
 	if (rc != 0 && out >= 0)
 		unlink(tmp);
-	veil_secmem_free(pass);
 	veil_secmem_free(key);
 	return rc;
 }
@@ -304,8 +445,8 @@ static int install(const struct ctl_config *c, const char *tmp, const char *db,
 }
 
 int ctl_backup_restore(const struct ctl_config *c, const char *file,
-		       const char *pass_file, bool force, const struct ctl_recovery *who,
-		       char *msg, size_t msglen)
+		       const char *pass_file, const char *key_file, bool force,
+		       const struct ctl_recovery *who, char *msg, size_t msglen)
 {
 	char db[300], mark[300], tmp[320], there[700] = "";
 	state_paths(c, db, mark);
@@ -333,7 +474,7 @@ int ctl_backup_restore(const struct ctl_config *c, const char *file,
 	snprintf(tmp, sizeof(tmp), "%s.restore-%d", db, (int)getpid());
 	struct bk_header h;
 	struct bk_contents bc;
-	if (unpack(file, pass_file, tmp, &h, &bc, msg, msglen) != 0)
+	if (unpack(file, pass_file, key_file, tmp, &h, &bc, msg, msglen) != 0)
 		return -1;
 	int rc = install(c, tmp, db, mark, &bc, msg, msglen);
 	bk_contents_free(&bc);

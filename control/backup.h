@@ -8,12 +8,16 @@
  *
  *   0   8  "VEILBAK1"
  *   8   1  format version, 1
- *   9   1  protection: 1 = passphrase, scrypt
+ *   9   1  protection: 1 = passphrase, scrypt; 2 = a recovery RSA key
  *  10   2  L, the protection block's length (big-endian)
  *  12   8  when the backup was made, ms since 1970 (big-endian)
  *  20  12  the AES-256-GCM nonce
  *  32   L  protection 1 (L = 35): salt (16), log2 N (1), r (1), p (1),
  *          check (16): the scrypt output's bytes 32..47
+ *          protection 2 (L = 34 + W): the SHA-256 of the recovery public
+ *          key's DER SubjectPublicKeyInfo (32), W (2), and the file key
+ *          wrapped RSA-OAEP (SHA-256, MGF1-SHA-256) to it (W: 256, 384 or
+ *          512 bytes: RSA 2048, 3072, 4096)
  *  32+L    the payload, encrypted; the header (bytes 0..32+L) is its AAD
  *  end-16  the GCM tag
  *
@@ -32,8 +36,10 @@
 #define BK_VERSION 1
 #define BK_FIXED 32            /* the header before the protection block */
 #define BK_PROT_PASSPHRASE 1
+#define BK_PROT_RSA 2
 #define BK_PASS_BLOCK 35
-#define BK_HEADER_MAX (BK_FIXED + BK_PASS_BLOCK)
+#define BK_RSA_WRAPPED_MAX 512
+#define BK_HEADER_MAX (BK_FIXED + 34 + BK_RSA_WRAPPED_MAX)
 #define BK_TAG 16
 #define BK_PAYLOAD_MAGIC "VEILSTA1"
 #define BK_MARK_MAX 4096
@@ -54,6 +60,10 @@ struct bk_header {
 	uint8_t salt[16];
 	uint8_t log2_n, r, p;
 	uint8_t check[16];
+	/* protection 2 */
+	uint8_t key_sha256[32];
+	uint16_t wrapped_len;
+	uint8_t wrapped[BK_RSA_WRAPPED_MAX];
 	size_t len;            /* the header's bytes: the AAD */
 };
 
@@ -64,8 +74,10 @@ int bk_header_parse(const uint8_t *buf, size_t len, struct bk_header *h,
 		    char *err, size_t errlen);
 /* The header's bytes (h->len of them, at most BK_HEADER_MAX). */
 size_t bk_header_pack(const struct bk_header *h, uint8_t out[BK_HEADER_MAX]);
-/* A new header for a passphrase: salt, nonce, the default cost, now. */
-int bk_header_new(struct bk_header *h);
+/* A new header: nonce, now; for a passphrase (protection 1) the salt and
+ * the default cost; for a recovery key (2), the caller fills key_sha256
+ * and wrapped. */
+int bk_header_new(struct bk_header *h, int protection);
 /* The file key (32 bytes, into locked memory the caller gives) from the
  * passphrase; fills h->check when make, else compares it: 1 when the
  * passphrase is not the one the file was made with, -1 on an error. */

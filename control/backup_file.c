@@ -56,10 +56,21 @@ int bk_header_parse(const uint8_t *buf, size_t len, struct bk_header *h,
 			 "version %u", h->version, BK_VERSION);
 		return -1;
 	}
-	if (h->protection != BK_PROT_PASSPHRASE || plen != BK_PASS_BLOCK) {
+	if (h->protection == BK_PROT_RSA && len < BK_FIXED + 34 + BK_TAG) {
+		snprintf(err, errlen, "a backup cut short (%zu bytes)", len);
+		return -1;
+	}
+	size_t wl = plen >= 34 ?
+		    (size_t)get_be(buf + BK_FIXED + 32, 2) : 0;
+	bool pass_ok = h->protection == BK_PROT_PASSPHRASE && plen == BK_PASS_BLOCK;
+	bool rsa_ok = h->protection == BK_PROT_RSA && plen == 34 + wl &&
+		      (wl == 256 || wl == 384 || wl == 512);
+	if (!pass_ok && !rsa_ok) {
 		snprintf(err, errlen, "a backup protected another way (protection %u, "
-			 "%zu bytes): this veil reads passphrase backups (protection %u)",
-			 h->protection, plen, BK_PROT_PASSPHRASE);
+			 "%zu bytes): this veil reads a passphrase (protection %u, %d "
+			 "bytes) or a recovery RSA key (protection %u, 34 + 256, 384 or "
+			 "512 bytes)", h->protection, plen, BK_PROT_PASSPHRASE,
+			 BK_PASS_BLOCK, BK_PROT_RSA);
 		return -1;
 	}
 	if (len < BK_FIXED + plen + BK_TAG) {
@@ -69,6 +80,13 @@ int bk_header_parse(const uint8_t *buf, size_t len, struct bk_header *h,
 	h->created_ms = (int64_t)get_be(buf + 12, 8);
 	memcpy(h->nonce, buf + 20, 12);
 	const uint8_t *b = buf + BK_FIXED;
+	h->len = BK_FIXED + plen;
+	if (rsa_ok) {
+		memcpy(h->key_sha256, b, 32);
+		h->wrapped_len = (uint16_t)wl;
+		memcpy(h->wrapped, b + 34, wl);
+		return 0;
+	}
 	memcpy(h->salt, b, 16);
 	h->log2_n = b[16];
 	h->r = b[17];
@@ -82,7 +100,6 @@ int bk_header_parse(const uint8_t *buf, size_t len, struct bk_header *h,
 			 "%u, r %u, p %u)", h->log2_n, h->r, h->p);
 		return -1;
 	}
-	h->len = BK_FIXED + plen;
 	return 0;
 }
 
@@ -92,10 +109,17 @@ size_t bk_header_pack(const struct bk_header *h, uint8_t out[BK_HEADER_MAX])
 	memcpy(out, BK_MAGIC, 8);
 	out[8] = h->version;
 	out[9] = h->protection;
-	put_be(out + 10, BK_PASS_BLOCK, 2);
 	put_be(out + 12, (uint64_t)h->created_ms, 8);
 	memcpy(out + 20, h->nonce, 12);
 	uint8_t *b = out + BK_FIXED;
+	if (h->protection == BK_PROT_RSA) {
+		put_be(out + 10, 34u + h->wrapped_len, 2);
+		memcpy(b, h->key_sha256, 32);
+		put_be(b + 32, h->wrapped_len, 2);
+		memcpy(b + 34, h->wrapped, h->wrapped_len);
+		return BK_FIXED + 34 + h->wrapped_len;
+	}
+	put_be(out + 10, BK_PASS_BLOCK, 2);
 	memcpy(b, h->salt, 16);
 	b[16] = h->log2_n;
 	b[17] = h->r;
@@ -104,19 +128,23 @@ size_t bk_header_pack(const struct bk_header *h, uint8_t out[BK_HEADER_MAX])
 	return BK_FIXED + BK_PASS_BLOCK;
 }
 
-int bk_header_new(struct bk_header *h)
+int bk_header_new(struct bk_header *h, int protection)
 {
 	struct timespec ts;
 	memset(h, 0, sizeof(*h));
 	clock_gettime(CLOCK_REALTIME, &ts);
 	h->version = BK_VERSION;
-	h->protection = BK_PROT_PASSPHRASE;
+	h->protection = (uint8_t)protection;
 	h->created_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	h->log2_n = BK_SCRYPT_LOG2N;
-	h->r = BK_SCRYPT_R;
-	h->p = BK_SCRYPT_P;
-	h->len = BK_FIXED + BK_PASS_BLOCK;
-	return RAND_bytes(h->salt, 16) == 1 && RAND_bytes(h->nonce, 12) == 1 ? 0 : -1;
+	if (protection == BK_PROT_PASSPHRASE) {
+		h->log2_n = BK_SCRYPT_LOG2N;
+		h->r = BK_SCRYPT_R;
+		h->p = BK_SCRYPT_P;
+		h->len = BK_FIXED + BK_PASS_BLOCK;
+		if (RAND_bytes(h->salt, 16) != 1)
+			return -1;
+	}
+	return RAND_bytes(h->nonce, 12) == 1 ? 0 : -1;
 }
 
 int bk_file_key(struct bk_header *h, const char *pass, size_t plen, bool make,

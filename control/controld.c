@@ -38,8 +38,8 @@
 
 static const char usage[] =
 	"usage: veil-controld [-c FILE] [-n] [-f] [--recover-audit REASON] [-h]\n"
-	"       veil-controld [-c FILE] --restore FILE --passphrase-file F --reason TEXT\n"
-	"                     [--force]\n"
+	"       veil-controld [-c FILE] --restore FILE (--passphrase-file F |\n"
+	"                     --recovery-key PRIVATE.pem) --reason TEXT [--force]\n"
 	"The veil control plane: keys, governance log, roles, admin API.\n"
 	"  -c FILE  configuration file (default " VEIL_DEFAULT_CONFIG ")\n"
 	"  -n       check the configuration and that the master key can be read\n"
@@ -52,6 +52,7 @@ static const char usage[] =
 	"           rewound or broken: record what was found and REASON in it\n"
 	"           (action audit.recover) and accept exactly that\n"
 	"  --restore FILE --passphrase-file F --reason TEXT [--force]\n"
+	"  --restore FILE --recovery-key PRIVATE.pem --reason TEXT [--force]\n"
 	"           put the state of a backup (veilctl backup create) into the\n"
 	"           configured state directory, with its master key, verify the\n"
 	"           governance log, record the restore in it, and exit; refuses\n"
@@ -840,20 +841,21 @@ static int open_store(const char *reason, char *err, size_t errlen)
 }
 
 /* veil-controld --restore: offline, then exit (docs/keys.md). */
-static int restore(const char *file, const char *pass_file, const char *reason,
-		   bool force)
+static int restore(const char *file, const char *pass_file, const char *key_file,
+		   const char *reason, bool force)
 {
 	char msg[2048];
-	if (pass_file == NULL || reason == NULL || strlen(reason) < 8 ||
-	    strlen(reason) > 1000) {
-		fputs("veil-controld: --restore FILE needs --passphrase-file F and "
+	if ((pass_file == NULL) == (key_file == NULL) || reason == NULL ||
+	    strlen(reason) < 8 || strlen(reason) > 1000) {
+		fputs("veil-controld: --restore FILE needs --passphrase-file F (or "
+		      "--recovery-key PRIVATE.pem, for a backup made for one) and "
 		      "--reason TEXT (8 to 1000 characters: why, and the ticket)\n",
 		      stderr);
 		return 2;
 	}
 	umask(077);
 	struct ctl_recovery who = operator(reason);
-	int rc = ctl_backup_restore(&d.cfg, file, pass_file, force, &who, msg,
+	int rc = ctl_backup_restore(&d.cfg, file, pass_file, key_file, force, &who, msg,
 				    sizeof(msg));
 	fprintf(rc == 0 ? stdout : stderr, "veil-controld: %s\n", msg);
 	return rc == 0 ? 0 : 1;
@@ -883,7 +885,7 @@ int main(int argc, char **argv)
 	const char *config = VEIL_DEFAULT_CONFIG;
 	bool check = false, foreground = false;
 	const char *recover = NULL, *restore_file = NULL, *pass_file = NULL,
-		   *reason = NULL;
+		   *key_file = NULL, *reason = NULL;
 	bool force = false;
 	char err[2048];
 	int c;
@@ -891,6 +893,7 @@ int main(int argc, char **argv)
 		{ "recover-audit", required_argument, NULL, 'R' },
 		{ "restore", required_argument, NULL, 'B' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "recovery-key", required_argument, NULL, 'K' },
 		{ "reason", required_argument, NULL, 'W' },
 		{ "force", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
@@ -902,6 +905,7 @@ int main(int argc, char **argv)
 		case 'R': recover = optarg; break;
 		case 'B': restore_file = optarg; break;
 		case 'P': pass_file = optarg; break;
+		case 'K': key_file = optarg; break;
 		case 'W': reason = optarg; break;
 		case 'F': force = true; break;
 		case 'n': check = true; break;
@@ -924,7 +928,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (restore_file != NULL)
-		return restore(restore_file, pass_file, reason, force);
+		return restore(restore_file, pass_file, key_file, reason, force);
 	if (check) {
 		if (ctl_config_check_master_key(&d.cfg, err, sizeof(err)) != 0) {
 			fprintf(stderr, "veil-controld: %s\n", err);

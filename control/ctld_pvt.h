@@ -261,14 +261,15 @@ void ctl_worker_stop(struct ctld *d);
 void ctl_job_free(struct ctl_job *j);
 /* backup.c: backup.create (the state into the file the caller passed),
  * and the offline restore of veil-controld --restore: a backup into the
- * state directory of c (refused when it holds state, unless force, or
+ * state directory of c, with the passphrase in pass_file or the recovery
+ * RSA private key in key_file (refused when it holds state, unless force, or
  * when a daemon answers on c's socket), the chain verified against the
  * mark that came with it, the restore recorded (action backup.restore)
  * by who. 0, or -1; msg says what was done or why not. */
 json_t *ctl_cmd_backup_create(struct ctld *d, const struct ctl_caller *who, json_t *req);
 int ctl_backup_restore(const struct ctl_config *c, const char *file,
-		       const char *pass_file, bool force, const struct ctl_recovery *who,
-		       char *msg, size_t msglen);
+		       const char *pass_file, const char *key_file, bool force,
+		       const struct ctl_recovery *who, char *msg, size_t msglen);
 /* masterkey.c: the master key file read again every
  * master_key_check_interval; a change of state is logged, recorded and
  * shown in status ("master_key", "master_key_since"). */

@@ -80,7 +80,8 @@ static const char usage[] =
 	"                                         change a setting at run time\n"
 	"                                         (key_retention_days,\n"
 	"                                         audit_retention_days, rate_limit)\n"
-	"  backup create --out FILE --passphrase-file F --reason TEXT\n"
+	"  backup create --out FILE (--passphrase-file F | --recovery-key PUB.pem)\n"
+	"                --reason TEXT\n"
 	"                                         the state (database, master key)\n"
 	"                                         in one encrypted file; restore:\n"
 	"                                         veil-controld --restore\n"
@@ -655,7 +656,7 @@ static bool takes_value(const char *a)
 		"-t", "-j", "-f", "-K", "--tenant", "--justification", "--file",
 		"--since", "--until", "--uid", "--gid", "--action", "--limit",
 		"--socket", "--reason", "--key-label", "--key-id", "--public-key", "--out",
-		"--passphrase-file",
+		"--passphrase-file", "--recovery-key",
 	};
 	for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++)
 		if (!strcmp(a, with_value[i]))

@@ -14,8 +14,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[200];
 	if (bk_header_parse(data, size, &h, err, sizeof(err)) == 0) {
 		/* what it takes is within what a restore may spend */
-		if (h.len > size || h.len != BK_HEADER_MAX || h.r < 1 || h.p < 1 ||
-		    128ull * h.r * (1ull << h.log2_n) > BK_SCRYPT_MAXMEM)
+		if (h.len > size || h.len > BK_HEADER_MAX)
+			abort();
+		if (h.protection == BK_PROT_PASSPHRASE &&
+		    (h.r < 1 || h.p < 1 ||
+		     128ull * h.r * (1ull << h.log2_n) > BK_SCRYPT_MAXMEM))
+			abort();
+		if (h.protection == BK_PROT_RSA && h.wrapped_len != 256 &&
+		    h.wrapped_len != 384 && h.wrapped_len != 512)
 			abort();
 		uint8_t again[BK_HEADER_MAX];
 		if (bk_header_pack(&h, again) != h.len)

@@ -10,6 +10,8 @@ restore's records; a tenant on its own key (BYOK, a SoftHSM2 token made
 here) comes back wrapped by it: it resolves with the token configured, not
 without it. Refused cleanly, leaving no state behind: a wrong
 passphrase, a file altered anywhere (the AES-GCM tag) or cut short, a
+backup made for a recovery RSA key restored with another key or a
+passphrase (with its own private key, it restores), a
 passphrase file others can read, a state directory in use without
 --force, a restore under a running daemon.
 
@@ -29,10 +31,11 @@ JUST = "incident 4711: backup and restore test"
 NAMES = ("alice@example.com", "bob@example.com")
 
 
-def restore(build, conf, backup, passfile, *extra):
+def restore(build, conf, backup, passfile, *extra, key=None):
     p = subprocess.run([os.path.join(build, "control", "veil-controld"), "-c", conf,
-                        "--restore", backup, "--passphrase-file", passfile,
-                        "--reason", "INC-2291: the appliance's disk failed"] + list(extra),
+                        "--restore", backup] +
+                       (["--recovery-key", key] if key else ["--passphrase-file", passfile]) +
+                       ["--reason", "INC-2291: the appliance's disk failed"] + list(extra),
                        capture_output=True, text=True, timeout=120)
     return p.returncode, p.stdout + p.stderr
 
@@ -113,12 +116,25 @@ def make_backup(d, root):
     check(any(r.get("justification") == JUST and r.get("outcome", "").startswith("ok")
               for r in recs), "the backup is recorded with its reason: %s" % recs)
     check(all("correct horse" not in str(r) for r in recs), "never the passphrase")
-    # after the backup: not in it
+    # the other protection: a random key wrapped to a recovery RSA key
+    priv, pub = os.path.join(root, "recovery.pem"), os.path.join(root, "recovery.pub.pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                    "rsa_keygen_bits:2048", "-out", priv], check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", priv, "-pubout", "-out", pub], check=True,
+                   capture_output=True)
+    rsa_out = os.path.join(root, "veil-rsa.backup")
+    rc, a = d.ctl("backup", "create", "--out", rsa_out, "--recovery-key", pub,
+                  "--reason", JUST)
+    check(rc == 0 and a.get("ok"), "backup create --recovery-key: %s" % a)
+    rc, a = d.ctl("audit", "show", "--action", "backup.create")
+    check(any("recovery RSA-2048 key (sha256:" in r.get("outcome", "")
+              for r in a.get("records", [])), "the record names the recovery key")
+    # after the backups: not in them
     rc, a = d.ctl("tenant", "create", "later")
     d.stop()
     with open(os.path.join(root, "ctld.log")) as f:
         check("correct horse" not in f.read(), "the passphrase is not in the log")
-    return toks, out, passfile, raw
+    return toks, out, passfile, raw, rsa_out, priv
 
 
 HSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -200,7 +216,7 @@ def main(build):
     d = veiltest.Controld(build, root)
     d2 = veiltest.Controld(build, root2)
     try:
-        toks, out, passfile, raw = make_backup(d, root)
+        toks, out, passfile, raw, rsa_out, priv = make_backup(d, root)
         shutil.rmtree(os.path.join(root, "state"))  # the appliance is gone
 
         wrong = os.path.join(root, "pass.wrong")
@@ -243,6 +259,23 @@ def main(build):
         rc, msg = restore(build, d2.conf, out, passfile, "--force")
         check(rc == 1 and "answers on" in msg, "no restore under a running daemon: %s" % msg)
         rc, a = d2.ctl("key", "roll", "globex")  # the WAL has pages
+        d2.stop()
+
+        # the backup made for a recovery key: its private key restores it
+        other = os.path.join(root, "other.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                        "rsa_keygen_bits:2048", "-out", other], check=True,
+                       capture_output=True)
+        rc, msg = restore(build, d2.conf, rsa_out, passfile, "--force")
+        check(rc == 1 and "--recovery-key" in msg, "a passphrase for a recovery-key "
+              "backup is refused: %s" % msg)
+        rc, msg = restore(build, d2.conf, rsa_out, None, "--force", key=other)
+        check(rc == 1 and "not the one this backup was made for" in msg,
+              "another private key is refused: %s" % msg)
+        rc, msg = restore(build, d2.conf, rsa_out, None, "--force", key=priv)
+        check(rc == 0 and "intact" in msg, "restore with the recovery key: %s" % msg)
+        d2.start()
+        resolves(d2, toks, "restored with the recovery key")
         d2.stop()
 
         # --force over a state: the old WAL must not be replayed into it

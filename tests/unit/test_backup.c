@@ -20,7 +20,7 @@
 static size_t good_header(uint8_t out[BK_HEADER_MAX])
 {
 	struct bk_header h;
-	assert_int_equal(bk_header_new(&h), 0);
+	assert_int_equal(bk_header_new(&h, BK_PROT_PASSPHRASE), 0);
 	return bk_header_pack(&h, out);
 }
 
@@ -30,9 +30,9 @@ static void test_roundtrip(void **state)
 	uint8_t buf[BK_HEADER_MAX + BK_TAG] = { 0 };
 	struct bk_header h, p;
 	char err[200];
-	assert_int_equal(bk_header_new(&h), 0);
+	assert_int_equal(bk_header_new(&h, BK_PROT_PASSPHRASE), 0);
 	size_t n = bk_header_pack(&h, buf);
-	assert_int_equal(n, BK_HEADER_MAX);
+	assert_int_equal(n, BK_FIXED + BK_PASS_BLOCK);
 	assert_int_equal(bk_header_parse(buf, sizeof(buf), &p, err, sizeof(err)), 0);
 	assert_int_equal(p.len, n);
 	assert_memory_equal(p.salt, h.salt, 16);
@@ -46,10 +46,10 @@ static void test_truncated(void **state)
 {
 	(void)state;
 	uint8_t full[BK_HEADER_MAX + BK_TAG] = { 0 };
-	good_header(full);
+	size_t hl = good_header(full);
 	struct bk_header h;
 	char err[200];
-	for (size_t n = 0; n < sizeof(full); n++) {
+	for (size_t n = 0; n < hl + BK_TAG; n++) {
 		uint8_t *cut = malloc(n ? n : 1); /* exactly n: ASan sees a read past */
 		memcpy(cut, full, n);
 		err[0] = '\0';
@@ -116,17 +116,49 @@ static void test_random_damage(void **state)
 		struct bk_header h;
 		char err[200];
 		if (bk_header_parse(b, len, &h, err, sizeof(err)) == 0) {
-			assert_int_equal(h.len, BK_HEADER_MAX);
-			assert_true(128ull * h.r * (1ull << h.log2_n) <= BK_SCRYPT_MAXMEM);
+			assert_true(h.len <= BK_HEADER_MAX);
+			assert_true(h.protection != BK_PROT_PASSPHRASE ||
+				    128ull * h.r * (1ull << h.log2_n) <= BK_SCRYPT_MAXMEM);
 			assert_true(len >= h.len + BK_TAG);
 		}
 	}
 }
 
+/* A recovery key's header: the wrapped key's length decides the block's;
+ * only RSA 2048, 3072 and 4096 are taken, and a cut block is refused. */
+static void test_rsa_header(void **state)
+{
+	(void)state;
+	uint8_t buf[BK_HEADER_MAX + BK_TAG] = { 0 };
+	struct bk_header h, p;
+	char err[200];
+	for (unsigned w = 256; w <= 512; w += 128) {
+		assert_int_equal(bk_header_new(&h, BK_PROT_RSA), 0);
+		memset(h.key_sha256, 0x11, 32);
+		h.wrapped_len = (uint16_t)w;
+		memset(h.wrapped, 0x22, w);
+		size_t n = bk_header_pack(&h, buf);
+		assert_int_equal(n, BK_FIXED + 34 + w);
+		assert_int_equal(bk_header_parse(buf, n + BK_TAG, &p, err, sizeof(err)), 0);
+		assert_int_equal(p.len, n);
+		assert_int_equal(p.protection, BK_PROT_RSA);
+		assert_int_equal(p.wrapped_len, w);
+		assert_memory_equal(p.wrapped, h.wrapped, w);
+		assert_memory_equal(p.key_sha256, h.key_sha256, 32);
+		for (size_t cut = 0; cut < n + BK_TAG; cut += 7)
+			assert_int_equal(bk_header_parse(buf, cut, &p, err, sizeof(err)), -1);
+	}
+	h.wrapped_len = 300; /* no RSA size */
+	size_t n = bk_header_pack(&h, buf);
+	expect_refused(buf, n + BK_TAG, "protected another way");
+	buf[11] ^= 1; /* L no longer 34 + W */
+	expect_refused(buf, n + BK_TAG, "protected another way");
+}
+
 /* A small cost: the test is about the file, not scrypt's strength. */
 static void cheap_header(struct bk_header *h)
 {
-	assert_int_equal(bk_header_new(h), 0);
+	assert_int_equal(bk_header_new(h, BK_PROT_PASSPHRASE), 0);
 	h->log2_n = 10;
 	h->r = 1;
 }
@@ -227,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_bad_fields),
 		cmocka_unit_test(test_random_damage),
+		cmocka_unit_test(test_rsa_header),
 		cmocka_unit_test(test_passphrase),
 		cmocka_unit_test(test_file),
 	};
