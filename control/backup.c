@@ -184,7 +184,7 @@ json_t *ctl_cmd_backup_create(struct ctld *d, const struct ctl_caller *who, json
 	chain_hex(d->store.chain_id, chain);
 	snprintf(outcome, sizeof(outcome), "ok: the state up to this record (chain %s, "
 		 "%u tenants), with the master key, AES-256-GCM under %s", chain,
-		 d->n_tenants, what);
+		 d->n_tenants - d->n_deleted, what);
 	if (ctl_store_begin(&d->store) != 0 ||
 	    api_record(d, who, "backup.create", NULL, just, outcome) != 0 ||
 	    ctl_store_commit(&d->store) != 0) {
@@ -208,7 +208,8 @@ json_t *ctl_cmd_backup_create(struct ctld *d, const struct ctl_caller *who, json
 			(long long)seq, (long long)st.st_size);
 		ans = json_pack("{s:b, s:I, s:I, s:s, s:s, s:i}", "ok", 1, "record",
 				(json_int_t)seq, "bytes", (json_int_t)st.st_size, "created",
-				when, "chain", chain, "tenants", (int)d->n_tenants);
+				when, "chain", chain, "tenants",
+				(int)(d->n_tenants - d->n_deleted));
 		goto out;
 	}
 	if (db >= 0)
