@@ -33,9 +33,8 @@ const char help_backup[] =
 	"is the passphrase (8 to 1024 bytes). Or, with --recovery-key, under a\n"
 	"random key wrapped RSA-OAEP-SHA256 to that RSA public key (2048, 3072 or\n"
 	"4096 bits; its private key, kept offline, restores it). The reason (a\n"
-	"sentence) is recorded\n"
-	"(backup.create). Keys of tenants with their own key (BYOK) stay wrapped\n"
-	"by that key: a restore needs their HSM too.\n"
+	"sentence) is recorded (backup.create). Keys of tenants with their own\n"
+	"key (BYOK) stay wrapped by that key: a restore needs their HSM too.\n"
 	"Restore, on a stopped appliance:\n"
 	"  veil-controld -c veil.conf --restore FILE --passphrase-file F --reason TEXT\n"
 	"  veil-controld -c veil.conf --restore FILE --recovery-key PRIVATE.pem --reason TEXT\n";
