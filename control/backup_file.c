@@ -60,7 +60,7 @@ int bk_header_parse(const uint8_t *buf, size_t len, struct bk_header *h,
 		snprintf(err, errlen, "a backup cut short (%zu bytes)", len);
 		return -1;
 	}
-	size_t wl = plen >= 34 ?
+	size_t wl = plen >= 34 && len >= BK_FIXED + 34 ?
 		    (size_t)get_be(buf + BK_FIXED + 32, 2) : 0;
 	bool pass_ok = h->protection == BK_PROT_PASSPHRASE && plen == BK_PASS_BLOCK;
 	bool rsa_ok = h->protection == BK_PROT_RSA && plen == 34 + wl &&
