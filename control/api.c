@@ -349,6 +349,7 @@ static json_t *cmd_status(struct ctld *d, const struct ctl_caller *who, json_t *
 	/* a start from the mark: the whole chain is walked behind it */
 	json_object_set_new(a, "audit_chain_walking", json_boolean(d->chain_walking));
 	json_object_set_new(a, "errors", json_integer((json_int_t)d->errors));
+	ctl_master_status_json(d, a);
 	ctl_link_status_json(d, a);
 	return a;
 }
@@ -774,6 +775,7 @@ static const struct command {
 	{ "role.revoke", VEIL_ROLE_ADMIN, cmd_role_revoke, true, NULL },
 	{ "config.show", VEIL_ROLE_READER, cmd_config_show, false, NULL },
 	{ "config.set", VEIL_ROLE_ADMIN, cmd_config_set, true, NULL },
+	{ "backup.create", VEIL_ROLE_ADMIN, ctl_cmd_backup_create, true, NULL },
 };
 
 json_t *ctl_handle(struct ctld *d, const struct ctl_caller *who, const char *msg,

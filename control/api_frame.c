@@ -75,6 +75,11 @@ int veil_api_write(int fd, const char *json, size_t len)
 	return write_all(fd, json, len);
 }
 
+int veil_api_write_body(int fd, const char *json, size_t len)
+{
+	return write_all(fd, json, len);
+}
+
 int veil_api_read(int fd, char **out, size_t *len)
 {
 	uint8_t hdr[4];

@@ -236,6 +236,8 @@ static int handler(void *user, const char *section, const char *name,
 	if (!strcmp(name, "metrics_listen")) /* checked once the file is read */
 		return copy_str(c->metrics_listen, sizeof(c->metrics_listen), value, p,
 				name);
+	if (!strcmp(name, "master_key_check_interval"))
+		return parse_uint(&c->master_key_check_s, value, 0, 86400, p, name);
 	if (!strcmp(name, "metrics_allow_remote"))
 		return parse_bool(&c->metrics_allow_remote, value, p, name);
 	snprintf(p->msg, sizeof(p->msg), "unknown key \"%.40s\" in [controld]", name);
@@ -263,6 +265,7 @@ int ctl_config_load(struct ctl_config *c, const char *path, char *err,
 	c->key_cache = 4096;
 	c->byok_check_interval_s = 300;
 	c->byok_grace_s = 3600;
+	c->master_key_check_s = 60;
 	/* root is admin unless the file says otherwise */
 	c->roles[c->n_roles++] = (struct ctl_role_binding){ false, 0, VEIL_ROLE_ADMIN };
 	if (path == NULL)

@@ -41,6 +41,8 @@
 
 static const char usage[] =
 	"usage: veil-controld [-c FILE] [-n] [-f] [--recover-audit REASON] [-h]\n"
+	"       veil-controld [-c FILE] --restore FILE (--passphrase-file F |\n"
+	"                     --recovery-key PRIVATE.pem) --reason TEXT [--force]\n"
 	"The veil control plane: keys, governance log, roles, admin API.\n"
 	"  -c FILE  configuration file (default " VEIL_DEFAULT_CONFIG ")\n"
 	"  -n       check the configuration and that the master key can be read\n"
@@ -52,6 +54,13 @@ static const char usage[] =
 	"           start although the governance log is missing, shortened,\n"
 	"           rewound or broken: record what was found and REASON in it\n"
 	"           (action audit.recover) and accept exactly that\n"
+	"  --restore FILE --passphrase-file F --reason TEXT [--force]\n"
+	"  --restore FILE --recovery-key PRIVATE.pem --reason TEXT [--force]\n"
+	"           put the state of a backup (veilctl backup create) into the\n"
+	"           configured state directory, with its master key, verify the\n"
+	"           governance log, record the restore in it, and exit; refuses\n"
+	"           a state directory that holds state unless --force, and one\n"
+	"           whose daemon runs\n"
 	"  -h       this text\n"
 	"See veil-controld(8) and veil.conf(5).\n";
 
@@ -114,6 +123,7 @@ struct client {
 	char *out;        /* the answer being written */
 	size_t out_len, out_off;
 	bool trim;        /* a large request was freed: trim after its answer */
+	int passed_fd;    /* a file passed with the request (SCM_RIGHTS), or -1 */
 };
 
 #define CLIENT_IO_PER_PASS (4u << 20) /* bytes read or written per pass */
@@ -251,10 +261,19 @@ static int listen_socket(const struct ctl_config *c)
 	return fd;
 }
 
+/* The file a caller passed with its request: closed once handled. */
+static void passed_close(struct client *c)
+{
+	if (c->passed_fd >= 0)
+		close(c->passed_fd);
+	c->passed_fd = -1;
+}
+
 static void client_close(struct client *c)
 {
 	bool big = c->trim || c->cap > CLIENT_BIG || c->out_len > CLIENT_BIG;
 	close(c->fd);
+	passed_close(c);
 	if (c->body != NULL)
 		explicit_bzero(c->body, c->got); /* a lookup's name */
 	free(c->body);
@@ -265,6 +284,7 @@ static void client_close(struct client *c)
 	free(c->groups);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+	c->passed_fd = -1;
 	if (big)
 		malloc_trim(0);
 }
@@ -492,6 +512,7 @@ static bool accept_client(int lfd)
 	}
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->passed_fd = -1;
 	c->serial = ++serials;
 	c->who = who;
 	c->groups = groups;
@@ -563,7 +584,11 @@ static void request_done(struct client *c)
 static void request_typed(struct client *c, const struct ps_request *r)
 {
 	struct ctl_job *job = NULL;
+	c->who.has_fd = c->passed_fd >= 0;
+	c->who.fd = c->passed_fd;
 	c->pending = ctl_handle_request(&d, &c->who, r, &job);
+	c->who.has_fd = false;
+	passed_close(c);
 	/* a state change commits in its own transaction and leaves none
 	 * open: its answer does not wait on (or fail with) the group commit */
 	c->on_batch = d.store.txn;
@@ -578,6 +603,36 @@ static void request_typed(struct client *c, const struct ps_request *r)
 	}
 }
 
+/* Read (some of) a request's length; a file passed with it (SCM_RIGHTS,
+ * sent with the first bytes: backup.create's output) is kept for the
+ * request, one at most. */
+static ssize_t read_header(struct client *c)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} ctl;
+	struct iovec iov = { c->hdr + c->hdr_got, 4 - c->hdr_got };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+	ssize_t r = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	for (struct cmsghdr *h = r > 0 ? CMSG_FIRSTHDR(&mh) : NULL; h != NULL;
+	     h = CMSG_NXTHDR(&mh, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+			if (c->passed_fd < 0 && c->hdr_got == 0)
+				c->passed_fd = fd;
+			else
+				close(fd); /* more than one, or not with a request's start */
+		}
+	}
+	return r;
+}
+
 /* Read what is there; handle a request once it is whole. */
 static void client_read(struct client *c)
 {
@@ -585,7 +640,7 @@ static void client_read(struct client *c)
 	while (budget > 0) {
 		ssize_t r;
 		if (c->hdr_got < 4)
-			r = read(c->fd, c->hdr + c->hdr_got, 4 - c->hdr_got);
+			r = read_header(c);
 		else {
 			if (c->got + 1 == c->cap) { /* the body grows as it comes */
 				size_t cap = c->cap * 2 < c->need + 1 ? c->cap * 2 : c->need + 1;
@@ -837,6 +892,7 @@ static int run(int lfd)
 		/* one step of pruning, a short transaction, between passes */
 		pruning = ctl_prune_pass(&d);
 		ctl_byok_tick(&d);
+		ctl_master_check_tick(&d);
 		ctl_refusals_flush(&d, false);
 		close_idle();
 		/* the callers: n less the listener, the worker's pipe, the api process */
@@ -879,10 +935,8 @@ static int run(int lfd)
  * what does not fit is recorded and accepted instead of refused. The
  * operator's role is the one veil.conf gives: the database may be what
  * is being recovered. */
-static int open_store(const char *reason, char *err, size_t errlen)
+static struct ctl_recovery operator(const char *reason)
 {
-	if (reason == NULL)
-		return ctl_store_open(&d.store, &d.cfg, err, errlen);
 	enum veil_role role = VEIL_ROLE_NONE;
 	unsigned uid = (unsigned)getuid(), gid = (unsigned)getgid();
 	for (unsigned i = 0; i < d.cfg.n_roles && role == VEIL_ROLE_NONE; i++)
@@ -891,9 +945,37 @@ static int open_store(const char *reason, char *err, size_t errlen)
 	for (unsigned i = 0; i < d.cfg.n_roles && role == VEIL_ROLE_NONE; i++)
 		if (d.cfg.roles[i].is_gid && d.cfg.roles[i].id == gid)
 			role = d.cfg.roles[i].role;
-	struct ctl_recovery r = { .uid = uid, .role = veil_role_name(role),
-				  .reason = reason };
+	return (struct ctl_recovery){ .uid = uid, .role = veil_role_name(role),
+				      .reason = reason };
+}
+
+static int open_store(const char *reason, char *err, size_t errlen)
+{
+	if (reason == NULL)
+		return ctl_store_open(&d.store, &d.cfg, err, errlen);
+	struct ctl_recovery r = operator(reason);
 	return ctl_store_recover(&d.store, &d.cfg, &r, err, errlen);
+}
+
+/* veil-controld --restore: offline, then exit (docs/keys.md). */
+static int restore(const char *file, const char *pass_file, const char *key_file,
+		   const char *reason, bool force)
+{
+	char msg[2048];
+	if ((pass_file == NULL) == (key_file == NULL) || reason == NULL ||
+	    strlen(reason) < 8 || strlen(reason) > 1000) {
+		fputs("veil-controld: --restore FILE needs --passphrase-file F (or "
+		      "--recovery-key PRIVATE.pem, for a backup made for one) and "
+		      "--reason TEXT (8 to 1000 characters: why, and the ticket)\n",
+		      stderr);
+		return 2;
+	}
+	umask(077);
+	struct ctl_recovery who = operator(reason);
+	int rc = ctl_backup_restore(&d.cfg, file, pass_file, key_file, force, &who, msg,
+				    sizeof(msg));
+	fprintf(rc == 0 ? stdout : stderr, "veil-controld: %s\n", msg);
+	return rc == 0 ? 0 : 1;
 }
 
 /* Started from the mark's checkpoint: the rest of the chain is walked
@@ -919,11 +1001,18 @@ int main(int argc, char **argv)
 {
 	const char *config = VEIL_DEFAULT_CONFIG;
 	bool check = false, foreground = false;
-	const char *recover = NULL;
+	const char *recover = NULL, *restore_file = NULL, *pass_file = NULL,
+		   *key_file = NULL, *reason = NULL;
+	bool force = false;
 	char err[2048];
 	int c;
 	static const struct option longopts[] = {
 		{ "recover-audit", required_argument, NULL, 'R' },
+		{ "restore", required_argument, NULL, 'B' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "recovery-key", required_argument, NULL, 'K' },
+		{ "reason", required_argument, NULL, 'W' },
+		{ "force", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 
@@ -934,6 +1023,11 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'R': recover = optarg; break;
+		case 'B': restore_file = optarg; break;
+		case 'P': pass_file = optarg; break;
+		case 'K': key_file = optarg; break;
+		case 'W': reason = optarg; break;
+		case 'F': force = true; break;
 		case 'n': check = true; break;
 		case 'f': foreground = true; break;
 		case 'h': fputs(usage, stdout); return 0;
@@ -954,6 +1048,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "veil-controld: %s\n", err);
 		return 1;
 	}
+	if (restore_file != NULL)
+		return restore(restore_file, pass_file, key_file, reason, force);
 	if (check) {
 		if (ctl_config_check_master_key(&d.cfg, err, sizeof(err)) != 0 ||
 		    ps_drop_init(&api.drop, d.cfg.api_user, NULL, err, sizeof(err)) != 0) {
@@ -976,7 +1072,7 @@ int main(int argc, char **argv)
 	prctl(PR_SET_DUMPABLE, 0); /* keys: no core dumps, no ptrace */
 	umask(077);
 	for (int i = 0; i < CTLD_MAX_CLIENTS; i++)
-		clients[i].fd = -1;
+		clients[i].fd = clients[i].passed_fd = -1;
 	d.started = ctl_now();
 	if (open_store(recover, err, sizeof(err)) != 0) {
 		ctl_log("%s", err);

@@ -57,6 +57,7 @@ struct ctl_config {
 	char byok_pin_file[256];
 	unsigned byok_check_interval_s; /* how often each BYOK KEK is checked */
 	unsigned byok_grace_s;          /* unreachable this long: the tenant locks */
+	unsigned master_key_check_s;    /* master.key read again this often, 0: never */
 };
 
 /* Load defaults, then the file (NULL: defaults only). On error returns -1
@@ -100,6 +101,9 @@ int ctl_wrap_tag(struct ctl_wrap *w, const char *label, const uint8_t *data,
 typedef int (*ctl_unwrap_fn)(void *ctx, const uint8_t *in, size_t len,
 			     uint8_t key[32]);
 void ctl_wrap_set_byok(struct ctl_wrap *w, ctl_unwrap_fn fn, void *ctx);
+/* The master key in use (32 bytes, locked memory), for a backup of the
+ * state it wraps (backup.c) and nothing else. */
+const uint8_t *ctl_wrap_master(const struct ctl_wrap *w);
 /* fsync the directory that holds the file path (a new entry in it). */
 int ctl_fsync_dir(const char *path);
 
@@ -194,6 +198,10 @@ void ctl_store_keeper_counts(const struct ctl_store *s, uint64_t *checkpoints,
 			     uint64_t *pruned);
 /* Wait until the mark holds everything committed; -1 if a write failed. */
 int ctl_store_mark_flush(struct ctl_store *s);
+/* The mark file for the chain as it is now, as a restore of a backup
+ * taken now puts it beside the master key (store_mark.c). 0 or -1. */
+#define CTL_MARK_FILE_LEN 624
+int ctl_store_mark_image(struct ctl_store *s, uint8_t out[CTL_MARK_FILE_LEN]);
 
 /* A long token list (a bulk resolve's), kept beside its record: the
  * record's tokens field holds its digest form, {"count":N,"sha256":HEX,

@@ -70,6 +70,9 @@ struct ctl_refusal {
 	char why[160];
 };
 
+/* The master key file as the last check found it (masterkey.c). */
+enum ctl_mk_state { CTL_MK_OK, CTL_MK_MISSING, CTL_MK_UNREADABLE, CTL_MK_CHANGED };
+
 struct ctld {
 	struct ctl_config cfg;      /* in effect: the file and runtime settings */
 	struct ctl_config file_cfg; /* as veil.conf says */
@@ -99,6 +102,10 @@ struct ctld {
 	/* pruning, a step a pass of the loop (ctl_prune_pass) */
 	int64_t prune_before, prune_left;
 	bool prune_any, prune_vacuum;
+	struct {
+		enum ctl_mk_state state;
+		int64_t since, next;  /* ms: the state began (0: at start); next check */
+	} mkey;
 };
 
 /* A request run by the worker (worker.c): fn with the worker's reader
@@ -123,6 +130,10 @@ struct ctl_caller {
 	enum veil_role role;
 	const gid_t *groups; /* supplementary groups */
 	unsigned n_groups;
+	/* a file the caller passed with this request (SCM_RIGHTS): where
+	 * backup.create writes; the daemon closes it after the request */
+	bool has_fd;
+	int fd;
 };
 
 /* tenants.c. A change is made in two steps: its SQL, in the transaction
@@ -279,6 +290,23 @@ void ctl_worker_submit(struct ctld *d, struct ctl_job *j);
 struct ctl_job *ctl_worker_done(struct ctld *d);
 void ctl_worker_stop(struct ctld *d);
 void ctl_job_free(struct ctl_job *j);
+/* backup.c: backup.create (the state into the file the caller passed),
+ * and the offline restore of veil-controld --restore: a backup into the
+ * state directory of c, with the passphrase in pass_file or the recovery
+ * RSA private key in key_file (refused when it holds state, unless force, or
+ * when a daemon answers on c's socket), the chain verified against the
+ * mark that came with it, the restore recorded (action backup.restore)
+ * by who. 0, or -1; msg says what was done or why not. */
+json_t *ctl_cmd_backup_create(struct ctld *d, const struct ctl_caller *who, json_t *req);
+int ctl_backup_restore(const struct ctl_config *c, const char *file,
+		       const char *pass_file, const char *key_file, bool force,
+		       const struct ctl_recovery *who, char *msg, size_t msglen);
+/* masterkey.c: the master key file read again every
+ * master_key_check_interval; a change of state is logged, recorded and
+ * shown in status ("master_key", "master_key_since"). */
+void ctl_master_check_tick(struct ctld *d);
+const char *ctl_master_state(const struct ctld *d);
+void ctl_master_status_json(struct ctld *d, json_t *a);
 /* Destroy versions past the key retention. */
 void ctl_housekeeping(struct ctld *d);
 

@@ -59,6 +59,7 @@ struct snapshot {
 	uint64_t requests, errors;
 	unsigned callers;
 	unsigned tenants, tenants_locked;
+	int master_key_ok;      /* 1, 0, or -1: not checked */
 	int64_t key_versions; /* < 0: the count at the start failed */
 	uint64_t cache_hits, cache_misses, cache_evictions;
 	unsigned cache_keys, cache_cap;
@@ -190,6 +191,7 @@ static void gather(struct ctld *d, unsigned callers)
 	s->errors = d->errors;
 	s->callers = callers;
 	s->tenants = d->n_tenants - d->n_deleted;
+	s->master_key_ok = d->cfg.master_key_check_s == 0 ? -1 : d->mkey.state == CTL_MK_OK;
 	s->cache_hits = d->keys.hits;
 	s->cache_misses = d->keys.misses;
 	s->cache_evictions = d->keys.evictions;
@@ -329,6 +331,10 @@ static void format_control(FILE *f, const struct snapshot *s)
 	one(f, "veil_tenants", "gauge", "Tenants.", s->tenants);
 	one(f, "veil_tenants_locked", "gauge",
 	    "Tenants locked: no resolves, their lines are not emitted.", s->tenants_locked);
+	if (s->master_key_ok >= 0)
+		one(f, "veil_master_key_ok", "gauge", "1 if the master key file, read "
+		    "again every master_key_check_interval, unwraps what it wraps.",
+		    (unsigned long long)s->master_key_ok);
 	if (s->key_versions >= 0)
 		one(f, "veil_key_versions_live", "gauge",
 		    "Key versions live (not destroyed), all tenants.",

@@ -23,7 +23,7 @@ enum {
 	F_REASON, F_PUBLIC_KEY, F_JUSTIFICATION, F_YES, F_VERSION, F_TOKEN,
 	F_TOKENS, F_TEXT, F_KIND, F_NAME, F_SINCE_MS, F_UNTIL_MS, F_UID, F_LIMIT,
 	F_AFTER_SEQ, F_BEFORE_SEQ, F_CURSOR, F_SEQ, F_OFFSET, F_GID, F_ROLE,
-	F_VALUE, F_NORMALIZE, F__COUNT
+	F_VALUE, F_NORMALIZE, F_PASSPHRASE, F_RECOVERY_KEY, F__COUNT
 };
 
 #define PS_TOKEN_MAX (64u << 10) /* one token as a caller may send it */
@@ -61,6 +61,9 @@ const struct ps_field ps_fields[] = {
 	[F_VALUE] = { "value", INT_T | PS_T(PS_NULL), 0, 0, "a number or null" },
 	[F_NORMALIZE] = { "normalize", PS_T(PS_STRS), VEIL_NORM_RULES, 32,
 			  "an array of rule names" },
+	/* backup.create: the lengths are checked by the key process */
+	[F_PASSPHRASE] = { "passphrase", STR_T, 4096, 0, "a string" },
+	[F_RECOVERY_KEY] = { "recovery_key", STR_T, 16384, 0, "a string" },
 };
 const size_t ps_n_fields = F__COUNT;
 
@@ -93,6 +96,7 @@ const struct ps_method ps_methods[] = {
 	{ "role.revoke", ANY | B(F_UID) | B(F_GID) },
 	{ "config.show", ANY },
 	{ "config.set", ANY | B(F_NAME) | B(F_VALUE) },
+	{ "backup.create", ANY | B(F_JUSTIFICATION) | B(F_PASSPHRASE) | B(F_RECOVERY_KEY) },
 };
 const size_t ps_n_methods = sizeof(ps_methods) / sizeof(ps_methods[0]);
 

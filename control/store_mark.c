@@ -274,3 +274,17 @@ int ctl_store_mark_flush(struct ctl_store *s)
 {
 	return s->mark_writer != NULL ? mark_wait(s->mark_writer) : 0;
 }
+
+/* The mark file a restore of a backup taken now puts beside the master
+ * key: the chain's head and anchor as they are, generation 1 in its slot
+ * (the other zero). Nothing is written, and the writer's generations are
+ * left alone. */
+int ctl_store_mark_image(struct ctl_store *s, uint8_t out[CTL_MARK_FILE_LEN])
+{
+	_Static_assert(CTL_MARK_FILE_LEN == MARK_STRIDE + MARK_SLOT, "mark file size");
+	struct mark m = { .gen = 1, .seq = s->last_seq, .anchor = s->anchor_seq };
+	memcpy(m.id, s->chain_id, 16);
+	memcpy(m.mac, s->last_mac, 32);
+	memset(out, 0, CTL_MARK_FILE_LEN);
+	return mark_pack(s, &m, out + (m.gen & 1) * MARK_STRIDE);
+}

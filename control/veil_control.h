@@ -37,6 +37,9 @@ int veil_role_parse(const char *s, enum veil_role *out);
  * VEIL_API_MSG_MAX, or the write's).
  */
 int veil_api_write(int fd, const char *json, size_t len);
+/** The message alone, after its 4-byte length went by other means (with a
+ * file descriptor beside it, SCM_RIGHTS). @return 0, or -1 with errno. */
+int veil_api_write_body(int fd, const char *json, size_t len);
 /**
  * Read one framed message into a new NUL-terminated buffer (free()).
  * @return 0, or -1 with errno: ECONNRESET (closed before or inside a

@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,11 @@ static const char usage[] =
 	"                                         change a setting at run time\n"
 	"                                         (key_retention_days,\n"
 	"                                         audit_retention_days, rate_limit)\n"
+	"  backup create --out FILE (--passphrase-file F | --recovery-key PUB.pem)\n"
+	"                --reason TEXT\n"
+	"                                         the state (database, master key)\n"
+	"                                         in one encrypted file; restore:\n"
+	"                                         veil-controld --restore\n"
 	"  doctor [-c FILE]                       is this host fit to run veil?\n"
 	"                                         (hugepages, NICs, CPU, clock, ...)\n"
 	"\n"
@@ -146,8 +152,38 @@ static void access_hint(void)
 			(unsigned)(st.st_mode & 0777));
 }
 
+/* The request's length with a file descriptor beside it (SCM_RIGHTS). */
+static int write_len_with_fd(int sock, size_t len, int fd)
+{
+	uint8_t hdr[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16),
+			   (uint8_t)(len >> 8), (uint8_t)len };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	memset(&ctl, 0, sizeof(ctl));
+	struct iovec iov = { hdr, 4 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+	struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &fd, sizeof(int));
+	ssize_t w;
+	while ((w = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	return w == 4 ? 0 : -1;
+}
+
 /* Send req (consumed), return the answer or exit with a message. */
 json_t *call(json_t *req)
+{
+	return call_fd(req, -1);
+}
+
+/* As call, with the file fd passed along (fd < 0: none). */
+json_t *call_fd(json_t *req, int pass)
 {
 	int fd = connect_daemon();
 	if (fd < 0) {
@@ -162,8 +198,12 @@ json_t *call(json_t *req)
 	json_decref(req);
 	char *ans;
 	size_t len;
-	if (s == NULL || veil_api_write(fd, s, strlen(s)) != 0 ||
-	    veil_api_read(fd, &ans, &len) != 0) {
+	int sent = s == NULL ? -1 : pass < 0 ? veil_api_write(fd, s, strlen(s)) :
+		   write_len_with_fd(fd, strlen(s), pass) != 0 ? -1 :
+		   veil_api_write_body(fd, s, strlen(s));
+	if (s != NULL)
+		explicit_bzero(s, strlen(s)); /* a passphrase, a name */
+	if (sent != 0 || veil_api_read(fd, &ans, &len) != 0) {
 		fprintf(stderr, "veilctl: talking to veil-controld: %s\n", strerror(errno));
 		exit(EXIT_UNREACHABLE);
 	}
@@ -595,6 +635,13 @@ static int cmd_status(int argc, char **argv)
 		       str(a, "crypto"), num(a, "audit_records"), num(a, "audit_commits"),
 		       str(a, "role"));
 		print_link(json_object_get(a, "dataplane"));
+		const char *mk = raw(a, "master_key");
+		if (mk[0] != '\0' && strcmp(mk, "ok") != 0 && strcmp(mk, "unchecked") != 0)
+			printf("master key: %s since %s: a restart would fail; put the "
+			       "file back (the log says which)\n", esc(mk),
+			       str(a, "master_key_since"));
+		else if (mk[0] != '\0')
+			printf("master key: %s (since %s)\n", esc(mk), str(a, "master_key_since"));
 	}
 	json_decref(a);
 	return EXIT_OK;
@@ -656,6 +703,7 @@ static bool takes_value(const char *a)
 		"-t", "-j", "-f", "-K", "--tenant", "--justification", "--file",
 		"--since", "--until", "--uid", "--gid", "--action", "--limit",
 		"--socket", "--reason", "--key-label", "--key-id", "--public-key", "--out",
+		"--passphrase-file", "--recovery-key",
 	};
 	for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++)
 		if (!strcmp(a, with_value[i]))
@@ -733,6 +781,7 @@ int main(int argc, char **argv)
 		{ "resolve", cmd_resolve, help_resolve }, { "lookup", cmd_lookup, help_lookup },
 		{ "audit", cmd_audit, help_audit }, { "role", cmd_role, help_role },
 		{ "config", cmd_config, help_config }, { "doctor", cmd_doctor, help_doctor },
+		{ "backup", cmd_backup, help_backup },
 	};
 	socket_path = getenv("VEIL_SOCKET") ? getenv("VEIL_SOCKET") : VEIL_DEFAULT_SOCKET;
 	int i = 1;

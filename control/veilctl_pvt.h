@@ -20,6 +20,7 @@ extern bool json_out, confirmed;
 const char *raw(json_t *o, const char *k);
 const char *str(json_t *o, const char *k);
 json_t *call(json_t *req);
+json_t *call_fd(json_t *req, int fd);
 bool common(json_t *a);
 int fail(json_t *a);
 long long num(json_t *o, const char *k);
@@ -30,6 +31,10 @@ void print_tokens(const char *text, long long seq, size_t total);
 /* veilctl_tenant.c */
 int cmd_tenant(int argc, char **argv);
 int cmd_key(int argc, char **argv);
+
+/* veilctl_backup.c */
+int cmd_backup(int argc, char **argv);
+extern const char help_backup[];
 
 /* veilctl_audit.c */
 int cmd_audit(int argc, char **argv);

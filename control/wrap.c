@@ -133,6 +133,11 @@ struct ctl_wrap *ctl_wrap_open(const char *path, bool allow_create, char *err,
 	return w;
 }
 
+const uint8_t *ctl_wrap_master(const struct ctl_wrap *w)
+{
+	return w->kek;
+}
+
 void ctl_wrap_close(struct ctl_wrap *w)
 {
 	if (w == NULL)

@@ -8,7 +8,9 @@
 # veil-dataplane anonymizes a shipped sample log of mixed formats
 # (platform/demo/sample.log) in snapshot mode with the tenant's key from
 # controld, a token of its output is resolved through veilctl with a
-# justification, and the governance record is printed. It stops what it
+# justification, and the governance record is printed. Last, a tenant with
+# its own key (BYOK) on a SoftHSM2 token the demo makes beside the managed
+# one: anonymized, a token of each resolved, the records. It stops what it
 # started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +74,29 @@ echo
 echo "== 6. the control plane: veil-controld with its own state directory"
 printf '[controld]\nstate_dir = %s/state\nsocket = %s/controld.sock\nlink_socket = %s/link.sock\n\n[roles]\nadmin = uid:%s\n' \
 	"$work" "$work" "$work" "$(id -u)" >"$work/veil.conf"
+# A customer's HSM for step 8: a SoftHSM2 token of the demo's own (its
+# softhsm2.conf and token directory under $work), an RSA key-encryption key
+# made inside it; controld opens the token at start ([byok] in veil.conf).
+hsm_module=/usr/lib/softhsm/libsofthsm2.so
+byok=
+if [ -e "$hsm_module" ] && command -v softhsm2-util >/dev/null && command -v pkcs11-tool >/dev/null; then
+	mkdir -p "$work/hsm/tokens"
+	printf 'directories.tokendir = %s/hsm/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
+		"$work" >"$work/hsm/softhsm2.conf"
+	export SOFTHSM2_CONF=$work/hsm/softhsm2.conf
+	pin=$(od -An -N6 -tu2 /dev/urandom | tr -d ' \n')
+	install -m 0600 /dev/null "$work/hsm/pin"
+	printf '%s\n' "$pin" >"$work/hsm/pin"
+	if softhsm2-util --init-token --free --label veil-demo --pin "$pin" \
+		--so-pin "$pin" >/dev/null &&
+	   pkcs11-tool --module "$hsm_module" --token-label veil-demo --login \
+		--pin "$pin" --keypairgen --key-type rsa:2048 --label globex-kek \
+		--id 01 --usage-decrypt >/dev/null 2>&1; then
+		printf '\n[byok]\nmodule = %s\ntoken_label = veil-demo\npin_file = %s/hsm/pin\n' \
+			"$hsm_module" "$work" >>"$work/veil.conf"
+		byok=yes
+	fi
+fi
 $ctld -c "$work/veil.conf" -n | sed 's/^/   /'
 $ctld -c "$work/veil.conf" -f 2>"$work/controld.log" &
 ctld_pid=$!
@@ -110,9 +135,36 @@ echo "   resolve the user token of the first line, with a justification:"
 $ctl resolve -t demo -j "$why" "$tok" | sed 's/^/     /'
 echo "   the governance record of that resolve (the token, never the name):"
 $ctl audit show --tenant demo --action resolve | tail -3 | sed 's/^/     /'
+
+echo
+echo "== 8. bring your own key: tenant globex's keys wrapped by its RSA key in an HSM"
+if [ -n "$byok" ]; then
+	echo "   a SoftHSM2 token 'veil-demo' ($SOFTHSM2_CONF), RSA-2048 key 'globex-kek' made"
+	echo "   inside it (the private key never leaves it); tenant demo stays on the master key"
+	$ctl tenant create globex | sed 's/^/   /'
+	$ctl tenant byok enable globex --key-label globex-kek \
+		--reason "customer contract 2026-17: globex holds its own key" | sed 's/^/   /'
+	$ctl tenant show globex | sed 's/^/     /'
+	gout=$work/sample.globex.log
+	$dp --no-huge --no-pci --no-shconf --no-telemetry -- -c "$work/veil.conf" \
+		--tenant globex --in "$sample" --out "$gout" 2>"$work/dataplane.globex.log"
+	echo "   the same sample anonymized for globex ($(wc -l <"$gout") lines), the first line:"
+	head -1 "$gout" | cut -c1-200 | sed 's/^/     /'
+	gtok=$(head -1 "$gout" | grep -o 'veil_u[0-9]*_[a-z2-7]*' | head -1)
+	why="INC-2043: globex asked who triggered the worm alert"
+	echo "   resolve one token of each tenant (globex's key is unwrapped inside the token):"
+	printf '     demo   (master key): '; $ctl resolve -t demo -j "$why" "$tok"
+	printf '     globex (BYOK, HSM):  '; $ctl resolve -t globex -j "$why" "$gtok"
+	echo "   the governance log: the switch to BYOK and both resolves:"
+	$ctl audit show --action tenant.byok | sed 's/^/     /'
+	$ctl audit show --action resolve --limit 2 2>/dev/null | sed 's/^/     /'
+	$ctl audit verify | sed 's/^/   /'
+else
+	echo "   skipped: SoftHSM2 ($hsm_module) or pkcs11-tool (OpenSC) is not installed"
+fi
 kill "$ctld_pid"
 wait "$ctld_pid" 2>/dev/null || true
 ctld_pid=
 echo
 echo "demo done: docs/token-format.md (tokens), docs/controld.md (control plane),"
-echo "docs/dataplane-process.md (veil-dataplane, snapshot mode)"
+echo "docs/dataplane-process.md (veil-dataplane, snapshot mode), docs/keys.md (BYOK)"

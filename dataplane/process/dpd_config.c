@@ -271,7 +271,8 @@ static int handler(void *user, const char *section, const char *name,
 			return link_socket_set(p, value);
 		return 1;
 	}
-	if (!strcmp(section, "roles"))
+	/* veil-controld's own sections: one file serves both daemons */
+	if (!strcmp(section, "roles") || !strcmp(section, "byok"))
 		return 1;
 	if (!strcmp(section, "network") && !strcmp(name, "default_source")) {
 		if (strlen(value) == 0 || strlen(value) >= sizeof(p->c->default_source)) {
@@ -292,7 +293,7 @@ static int handler(void *user, const char *section, const char *name,
 	}
 	snprintf(p->msg, sizeof(p->msg), "unknown section [%.40s] (dataplane, "
 		 "source NAME, network, listen NAME, upstream NAME, port NAME; "
-		 "controld and roles are veil-controld's)", section);
+		 "controld, roles and byok are veil-controld's)", section);
 	return 0;
 }
 

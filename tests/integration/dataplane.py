@@ -645,18 +645,20 @@ def usage_and_config(root, d):
     conf = os.path.join(root, "dp.conf")
     with open(conf, "w") as f:
         f.write("[controld]\nlink_socket = %s\nstate_dir = /x\n\n[roles]\nadmin = uid:0\n\n"
+                "[byok]\nbyok_grace = 3600\n\n"
                 "[dataplane]\nwait_keys = 3\n\n[source fw]\ntenant = acme\nformat = cef\n"
                 "keep_domain = yes\n" % d.link)
     p = subprocess.run([DP, "--", "-c", conf, "--source", "fw", "--in", "a.log", "-n"],
                        capture_output=True, text=True)
     check(p.returncode == 0 and "configuration OK" in p.stdout and d.link in p.stdout,
-          "-n: configuration OK, the link from [controld]: %s%s" % (p.stdout, p.stderr))
+          "-n: configuration OK, the link from [controld], [byok] is controld's: %s%s"
+          % (p.stdout, p.stderr))
     p = subprocess.run([CTLD, "-n", "-c", conf], capture_output=True, text=True)
     check(p.returncode == 0, "controld accepts the dataplane's sections: %s" % p.stderr)
     with open(conf, "a") as f:
         f.write("colour = blue\n")
     p = subprocess.run([DP, "--", "-c", conf, "-n"], capture_output=True, text=True)
-    check(p.returncode == 2 and "dp.conf:15: [source fw] unknown source option" in p.stderr,
+    check(p.returncode == 2 and "dp.conf:18: [source fw] unknown source option" in p.stderr,
           "unknown key: file:line error: %s" % p.stderr.strip())
     with open(conf, "w") as f:
         f.write("[dataplane]\nmax_mesage = 5\n")
