@@ -548,6 +548,7 @@ static int cmd_status(int argc, char **argv)
 		       str(a, "crypto"), num(a, "audit_records"), num(a, "audit_commits"),
 		       str(a, "role"));
 		print_link(json_object_get(a, "dataplane"));
+		print_net_status(a);
 	}
 	json_decref(a);
 	return EXIT_OK;
@@ -596,6 +597,7 @@ static int cmd_stats(int argc, char **argv)
 			}
 		if (strcmp(sep, ", ") == 0)
 			putchar('\n');
+		print_net_stats(a);
 	}
 	json_decref(a);
 	return EXIT_OK;

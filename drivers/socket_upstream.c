@@ -311,6 +311,7 @@ static void up_established(struct sock_drv *d, struct sk_up *u)
 			d->now - u->down_since);
 	u->said_down = false;
 	u->next_down_log = d->now;
+	u->up_since = d->now;
 	u->state = U_UP;
 	u->connects++;
 	u->backoff = d->cfg.reconnect_min;
