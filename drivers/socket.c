@@ -46,7 +46,8 @@ static struct sock_drv *sd_of(struct vdr_driver *d)
 
 static const char *proto_name(enum vdr_proto p)
 {
-	return p == VDR_UDP ? "udp" : p == VDR_TCP ? "tcp" : "tls";
+	return p == VDR_UDP ? "udp" : p == VDR_TCP ? "tcp" : p == VDR_TLS ? "tls"
+									   : "relp";
 }
 
 /* "192.0.2.1:514" or "[2001:db8::1]:514". */
@@ -280,6 +281,9 @@ static int sock_flush(struct vdr_driver *dv)
 	struct sock_drv *d = sd_of(dv);
 	d->now = veil_now();
 	double end = d->now + d->cfg.drain_timeout;
+	for (unsigned k = 0; k < d->n_up; k++)
+		if (d->up[k].relp != NULL)
+			sk_relp_drain(&d->up[k]);
 	for (;;) {
 		for (unsigned k = 0; k < d->n_up; k++)
 			sk_up_service(d, &d->up[k]);
@@ -613,6 +617,8 @@ struct vdr_driver *vdr_socket_new(const struct vdr_net_cfg *c, size_t max_msg,
 		u->on_full = vdr_upstream_on_full(c, &u->cfg);
 		u->down_since = d->now;
 		if (u->on_full == VDR_FULL_SPOOL && sk_spool_open(d, u, err, errlen) != 0)
+			goto out;
+		if (u->cfg.proto == VDR_RELP && sk_relp_start(d, u, err, errlen) != 0)
 			goto out;
 	}
 	/* first connection attempts now (non-blocking) */

@@ -11,6 +11,7 @@
  *   socket_upstream.c  TCP/TLS upstreams: the queue, connections,
  *                      acknowledgements, reconnects
  *   socket_spool.c     an upstream's disk spool (on_queue_full = spool)
+ *   socket_relp.c      RELP upstreams: a thread each, fed from the queue
  */
 #ifndef VEIL_SOCKET_PVT_H
 #define VEIL_SOCKET_PVT_H
@@ -202,6 +203,10 @@ struct sk_up {
 	double down_since, next_down_log, up_since;
 	bool said_down;
 	double next_drop_log[SK_DROP_COUNT];
+	/* protocol = relp: its thread (socket_relp.c); the lines it confirmed
+	 * that were released from the queue */
+	struct sk_relp *relp;
+	uint64_t relp_done;
 	/* counters */
 	uint64_t sent, dropped, lost, resent, connects, disconnects, failures;
 	uint64_t drops[SK_DROP_COUNT];
@@ -325,5 +330,10 @@ void sk_spool_service(struct sock_drv *d, struct sk_up *u, bool now);
 uint64_t sk_spool_left(const struct sk_up *u);
 uint64_t sk_up_waiting(const struct sk_up *u);
 void sk_spool_close(struct sk_up *u);
+/* socket_relp.c */
+int sk_relp_start(struct sock_drv *d, struct sk_up *u, char *err, size_t errlen);
+void sk_relp_service(struct sock_drv *d, struct sk_up *u);
+void sk_relp_drain(struct sk_up *u);
+void sk_relp_stop(struct sk_up *u);
 
 #endif
