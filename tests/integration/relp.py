@@ -131,7 +131,8 @@ def main():
         check(coll.start(), "the rsyslogd collector listens (imrelp)")
         dp = subprocess.Popen([DP, "-c", conf, "--json"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE)
-        check(veiltest.wait_port(p_in, 20), "veil-dataplane listens")
+        if not check(veiltest.wait_port(p_in, 20), "veil-dataplane listens"):
+            return veiltest.finish("relp")
         time.sleep(1.0)  # the key from controld
 
         # 1. lines arrive
