@@ -351,6 +351,7 @@ static json_t *cmd_status(struct ctld *d, const struct ctl_caller *who, json_t *
 	json_object_set_new(a, "errors", json_integer((json_int_t)d->errors));
 	ctl_master_status_json(d, a);
 	ctl_link_status_json(d, a);
+	ctl_link_rows_json(d, a);
 	return a;
 }
 
@@ -388,6 +389,7 @@ static json_t *cmd_stats(struct ctld *d, const struct ctl_caller *who, json_t *r
 	json_object_set_new(a, "link", json_string(d->cfg.link_socket));
 	json_object_set_new(a, "workers", workers);
 	json_object_set_new(a, "totals", tot);
+	ctl_link_rows_json(d, a);
 	return a;
 }
 

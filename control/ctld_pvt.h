@@ -208,6 +208,9 @@ unsigned ctl_live_versions(struct ctld *d, struct ctl_tenant *t, uint32_t **out)
 
 /* link_status.c: "dataplane_synced" and "dataplane" (the link) into @p a. */
 void ctl_link_status_json(struct ctld *d, json_t *a);
+/* The dataplane's upstreams and listeners as it last sent them: "upstreams"
+ * and "listeners" of @p a. */
+void ctl_link_rows_json(struct ctld *d, json_t *a);
 
 /* settings.c: runtime settings (veilctl config set) */
 struct ctl_setting_change {

@@ -84,6 +84,14 @@ const char *veil_link_counter_name(unsigned index)
 	return index < VEIL_LINK_CTR_COUNT ? counter_name[index] : NULL;
 }
 
+#define ROW_NAME_(name, str) str,
+static const char *const row_value_name[] = { VEIL_LINK_ROW_VALUE_LIST(ROW_NAME_) };
+
+const char *veil_link_row_value_name(unsigned index)
+{
+	return index < VEIL_LINK_ROW_NVALUES ? row_value_name[index] : NULL;
+}
+
 const char *veil_link_msg_name(int type)
 {
 	if (type <= VEIL_LINK_MSG_NONE || type >= VEIL_LINK_MSG_COUNT)

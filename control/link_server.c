@@ -70,6 +70,9 @@ struct veil_link_server {
 	uint64_t silent_drops;
 	uint64_t last_refusal_log_ms, refusals_unlogged;
 	struct veil_link_worker_counters counters[MAX_WORKERS];
+	/* the dataplane's upstreams and listeners (ROW), since its hello */
+	struct veil_link_row rows[2][VEIL_LINK_ROWS_MAX];
+	bool row_valid[2][VEIL_LINK_ROWS_MAX];
 };
 
 static void logf_(struct veil_link_server *s, const char *fmt, ...)
@@ -262,6 +265,33 @@ void veil_link_server_status(const struct veil_link_server *s,
 	st->silent = s->silent;
 	st->silent_drops = s->silent_drops;
 	st->watchdog_ms = s->o.watchdog_ms;
+}
+
+/* A row of the dataplane's upstreams or listeners: kept, and rows of its
+ * kind beyond its count go (a dataplane sends them all every second). */
+static void take_row(struct veil_link_server *s, const struct veil_link_row *r)
+{
+	if (r->kind > VEIL_LINK_ROW_LISTENER || r->index >= VEIL_LINK_ROWS_MAX ||
+	    r->index >= r->count)
+		return;
+	s->rows[r->kind][r->index] = *r;
+	/* the texts end in a NUL whatever came */
+	s->rows[r->kind][r->index].proto[sizeof(r->proto) - 1] = '\0';
+	s->rows[r->kind][r->index].name[sizeof(r->name) - 1] = '\0';
+	s->rows[r->kind][r->index].addr[sizeof(r->addr) - 1] = '\0';
+	s->row_valid[r->kind][r->index] = true;
+	for (unsigned i = r->count; i < VEIL_LINK_ROWS_MAX; i++)
+		s->row_valid[r->kind][i] = false;
+}
+
+const struct veil_link_row *
+veil_link_server_row(const struct veil_link_server *s, unsigned kind,
+		     unsigned index)
+{
+	if (kind > VEIL_LINK_ROW_LISTENER || index >= VEIL_LINK_ROWS_MAX ||
+	    !s->row_valid[kind][index])
+		return NULL;
+	return &s->rows[kind][index];
 }
 
 const struct veil_link_worker_counters *
@@ -566,8 +596,11 @@ int veil_link_server_poll(struct veil_link_server *s)
 			s->peer_hello = true;
 			for (unsigned i = 0; i < MAX_WORKERS; i++)
 				s->counters[i].valid = false;
+			memset(s->row_valid, 0, sizeof(s->row_valid));
 			s->synced = false;
 			resync_start(s);
+		} else if (type == VEIL_LINK_MSG_ROW) {
+			take_row(s, &m.row);
 		} else if (type == VEIL_LINK_MSG_COUNTERS &&
 			   m.cnt.worker < MAX_WORKERS &&
 			   m.cnt.n <= VEIL_LINK_NCOUNTERS) {

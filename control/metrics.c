@@ -19,7 +19,8 @@
  * start, read in order from the last one seen. A refusal summary ("refused
  * N times") counts N; those come when their interval ends (a minute at
  * most). Nothing exposed names a tenant, a name, a token or a key: labels
- * are worker numbers, fixed reasons and the API's command names.
+ * are worker numbers, fixed reasons, the API's command names, and the
+ * config's names of the dataplane's upstreams and listeners.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -69,6 +70,9 @@ struct snapshot {
 	uint64_t refusals[N_ACTIONS];
 	struct veil_link_server_status link;
 	struct veil_link_worker_counters workers[MAX_WORKERS];
+	/* the dataplane's upstreams and listeners; valid: sent since its hello */
+	struct veil_link_row rows[2][VEIL_LINK_ROWS_MAX];
+	bool row_valid[2][VEIL_LINK_ROWS_MAX];
 };
 
 static struct {
@@ -204,6 +208,14 @@ static void gather(struct ctld *d, unsigned callers)
 			veil_link_server_counters(d->link, w) : NULL;
 		s->workers[w] = c != NULL ? *c : (struct veil_link_worker_counters){ 0 };
 	}
+	for (unsigned k = 0; k < 2; k++)
+		for (unsigned i = 0; i < VEIL_LINK_ROWS_MAX; i++) {
+			const struct veil_link_row *r = d->link != NULL ?
+				veil_link_server_row(d->link, k, i) : NULL;
+			s->row_valid[k][i] = r != NULL;
+			if (r != NULL)
+				s->rows[k][i] = *r;
+		}
 	if (d->link != NULL)
 		veil_link_server_status(d->link, &s->link);
 	pthread_mutex_lock(&m.lock);
@@ -378,6 +390,94 @@ static void format_control(FILE *f, const struct snapshot *s)
 			(unsigned long long)s->refusals[i]);
 }
 
+/* A label value as the exposition format wants it: \\, \" and \\n escaped. */
+static const char *label(const char *v, char *buf, size_t cap)
+{
+	size_t n = 0;
+	for (; *v && n + 3 < cap; v++) {
+		if (*v == '\\' || *v == '"' || *v == '\n')
+			buf[n++] = '\\';
+		buf[n++] = *v == '\n' ? 'n' : *v;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* One value of every upstream: family @p name, value @p i. */
+static void per_upstream(FILE *f, const struct snapshot *s, const char *name,
+			 const char *type, const char *text, unsigned i)
+{
+	char nb[96];
+	help(f, name, type, text);
+	for (unsigned k = 0; k < VEIL_LINK_ROWS_MAX; k++)
+		if (s->row_valid[VEIL_LINK_ROW_UPSTREAM][k]) {
+			const struct veil_link_row *r = &s->rows[VEIL_LINK_ROW_UPSTREAM][k];
+			fprintf(f, "%s{upstream=\"%s\",protocol=\"%s\"} %llu\n", name,
+				label(r->name, nb, sizeof(nb)), r->proto,
+				(unsigned long long)r->value[i]);
+		}
+}
+
+/* The upstreams (by their section's name and protocol) and the listeners'
+ * kernel drops; nothing while no dataplane sent them. */
+static void format_upstreams(FILE *f, const struct snapshot *s)
+{
+	char nb[96];
+	help(f, "veil_upstream_up", "gauge",
+	     "1 while the upstream's collector is connected (its row as the "
+	     "dataplane last sent it).");
+	for (unsigned k = 0; k < VEIL_LINK_ROWS_MAX; k++)
+		if (s->row_valid[VEIL_LINK_ROW_UPSTREAM][k]) {
+			const struct veil_link_row *r = &s->rows[VEIL_LINK_ROW_UPSTREAM][k];
+			fprintf(f, "veil_upstream_up{upstream=\"%s\",protocol=\"%s\"} %d\n",
+				label(r->name, nb, sizeof(nb)), r->proto,
+				s->link.connected && r->state == VEIL_LINK_UP_CONNECTED);
+		}
+	per_upstream(f, s, "veil_upstream_queued_lines", "gauge",
+		     "Lines in the upstream's memory queue, not acknowledged yet.",
+		     VEIL_LINK_ROW_QUEUED_LINES);
+	per_upstream(f, s, "veil_upstream_queued_bytes", "gauge",
+		     "Bytes in the upstream's memory queue, framing included.",
+		     VEIL_LINK_ROW_QUEUED_BYTES);
+	per_upstream(f, s, "veil_upstream_spooled_lines", "gauge",
+		     "Lines in the upstream's disk spool, not acknowledged yet.",
+		     VEIL_LINK_ROW_SPOOLED_LINES);
+	per_upstream(f, s, "veil_upstream_spooled_bytes", "gauge",
+		     "Bytes of those lines in the spool.", VEIL_LINK_ROW_SPOOLED_BYTES);
+	per_upstream(f, s, "veil_upstream_delivered_lines_total", "counter",
+		     "Lines the collector acknowledged.", VEIL_LINK_ROW_DELIVERED);
+	per_upstream(f, s, "veil_upstream_resent_lines_total", "counter",
+		     "Lines sent again on a new connection (possible duplicates).",
+		     VEIL_LINK_ROW_RESENT);
+	per_upstream(f, s, "veil_upstream_connects_total", "counter",
+		     "Connections to the collector made.", VEIL_LINK_ROW_RECONNECTS);
+	per_upstream(f, s, "veil_upstream_disconnects_total", "counter",
+		     "Connections to the collector lost.", VEIL_LINK_ROW_DISCONNECTS);
+	per_upstream(f, s, "veil_upstream_connect_failures_total", "counter",
+		     "Connection attempts that failed.", VEIL_LINK_ROW_CONNECT_FAILURES);
+	help(f, "veil_upstream_dropped_lines_total", "counter",
+	     "Lines the upstream dropped, by reason.");
+	for (unsigned k = 0; k < VEIL_LINK_ROWS_MAX; k++)
+		for (unsigned i = VEIL_LINK_ROW_DROP_QUEUE_FULL;
+		     s->row_valid[VEIL_LINK_ROW_UPSTREAM][k] && i < VEIL_LINK_ROW_KERNEL_DROPS; i++) {
+			const struct veil_link_row *r = &s->rows[VEIL_LINK_ROW_UPSTREAM][k];
+			fprintf(f, "veil_upstream_dropped_lines_total{upstream=\"%s\","
+				"protocol=\"%s\",reason=\"%s\"} %llu\n",
+				label(r->name, nb, sizeof(nb)), r->proto,
+				veil_link_row_value_name(i), (unsigned long long)r->value[i]);
+		}
+	help(f, "veil_listener_kernel_drops_total", "counter",
+	     "Datagrams the kernel dropped at a UDP listener (its receive buffer "
+	     "full).");
+	for (unsigned k = 0; k < VEIL_LINK_ROWS_MAX; k++) {
+		const struct veil_link_row *r = &s->rows[VEIL_LINK_ROW_LISTENER][k];
+		if (s->row_valid[VEIL_LINK_ROW_LISTENER][k] && !strcmp(r->proto, "udp"))
+			fprintf(f, "veil_listener_kernel_drops_total{listener=\"%s\","
+				"protocol=\"udp\"} %llu\n", label(r->name, nb, sizeof(nb)),
+				(unsigned long long)r->value[VEIL_LINK_ROW_KERNEL_DROPS]);
+	}
+}
+
 /* The exposition text of the last snapshot (malloc'd), or NULL. */
 static char *format(size_t *len)
 {
@@ -393,6 +493,7 @@ static char *format(size_t *len)
 		format_control(f, s);
 		format_link(f, s);
 		format_dataplane(f, s);
+		format_upstreams(f, s);
 		if (fclose(f) != 0) {
 			free(buf);
 			buf = NULL;

@@ -49,7 +49,8 @@ extern "C" {
 	X(TENANT_STATE, DOWN, struct veil_link_tenant)                         \
 	X(SYNC_DONE, DOWN, struct veil_link_sync)                              \
 	X(COUNTERS, UP, struct veil_link_counters)                             \
-	X(EVENT, UP, struct veil_link_event)
+	X(EVENT, UP, struct veil_link_event)                                   \
+	X(ROW, UP, struct veil_link_row)
 
 #define VEIL_LINK_ENUM_(name, dir, type) VEIL_LINK_MSG_##name,
 enum veil_link_msg { VEIL_LINK_MSG_NONE = 0,
@@ -127,7 +128,10 @@ struct veil_link_counters {
  * identities replaced, bytes read
  * and written (line ends included), then the lines dropped by
  * reason: the pipeline's reasons (VEIL_DROP_REASON_LIST, above), then
- * oversize (longer than the maximum message size). Every value counts
+ * oversize (longer than the maximum message size), then kernel-udp
+ * (datagrams the kernel dropped at a UDP listener's socket, its receive
+ * buffer full: they count in lines_in too, so that lines_in is what the
+ * senders sent). Every value counts
  * from the dataplane's start.
  * X(NAME, "text").
  */
@@ -143,7 +147,8 @@ struct veil_link_counters {
 	X(BYTES_IN, "bytes_in")                                                \
 	X(BYTES_OUT, "bytes_out")                                              \
 	VEIL_DROP_REASON_LIST(X, DROP_)                                        \
-	X(DROP_OVERSIZE, "oversize")
+	X(DROP_OVERSIZE, "oversize")                                           \
+	X(DROP_KERNEL_UDP, "kernel-udp")
 
 #define VEIL_LINK_CTR_ENUM_(name, str) VEIL_LINK_CTR_##name,
 enum veil_link_counter { VEIL_LINK_COUNTER_LIST(VEIL_LINK_CTR_ENUM_)
@@ -160,6 +165,56 @@ struct veil_link_event {
 	char text[120];
 };
 
+/**
+ * One row of the dataplane's network state (ROW, every second with the
+ * COUNTERS): an upstream collector or a listener of the socket driver.
+ * Rows of a kind are numbered 0..count-1; a row's values count from the
+ * dataplane's start, except the gauges (queued_*, spooled_*).
+ * X(NAME, "text") of the values, by index.
+ */
+#define VEIL_LINK_ROW_VALUE_LIST(X)                                            \
+	X(QUEUED_LINES, "queued_lines")   /* in memory, not acknowledged */    \
+	X(QUEUED_BYTES, "queued_bytes")                                        \
+	X(SPOOLED_LINES, "spooled_lines") /* in the spool, not acknowledged    \
+					     (those in memory too) */          \
+	X(SPOOLED_BYTES, "spooled_bytes")                                      \
+	X(DELIVERED, "delivered") /* acknowledged by the collector */          \
+	X(RESENT, "resent")       /* sent again on a new connection */         \
+	X(RECONNECTS, "reconnects") /* connections made */                     \
+	X(DISCONNECTS, "disconnects")                                          \
+	X(CONNECT_FAILURES, "connect_failures")                                \
+	X(DROP_QUEUE_FULL, "queue-full")                                       \
+	X(DROP_NO_MEMORY, "no-memory")                                         \
+	X(DROP_SPOOL_FULL, "spool-full")                                       \
+	X(DROP_SPOOL_ERROR, "spool-error")                                     \
+	X(DROP_TOO_BIG, "too-big")                                             \
+	X(KERNEL_DROPS, "kernel_drops") /* a UDP listener's socket */
+
+#define VEIL_LINK_ROW_ENUM_(name, str) VEIL_LINK_ROW_##name,
+enum veil_link_row_value { VEIL_LINK_ROW_VALUE_LIST(VEIL_LINK_ROW_ENUM_)
+			   VEIL_LINK_ROW_NVALUES };
+#undef VEIL_LINK_ROW_ENUM_
+/** @return a row value's name ("delivered", "queue-full", ...) or NULL. */
+const char *veil_link_row_value_name(unsigned index);
+
+enum veil_link_row_kind { VEIL_LINK_ROW_UPSTREAM = 0, VEIL_LINK_ROW_LISTENER = 1 };
+/** An upstream's connection (a listener is always VEIL_LINK_UP_LISTENING). */
+enum veil_link_up_state { VEIL_LINK_UP_DOWN = 0, VEIL_LINK_UP_CONNECTING = 1,
+			  VEIL_LINK_UP_CONNECTED = 2, VEIL_LINK_UP_LISTENING = 3 };
+#define VEIL_LINK_ROWS_MAX 16 /* of each kind */
+
+struct veil_link_row {
+	uint8_t kind;     /**< enum veil_link_row_kind */
+	uint8_t index;    /**< 0..count-1 */
+	uint8_t count;    /**< rows of this kind */
+	uint8_t state;    /**< enum veil_link_up_state */
+	char proto[8];    /**< "udp", "tcp", "tls", "relp" */
+	char name[40];    /**< the section's NAME (cut at 39 bytes) */
+	char addr[52];    /**< HOST:PORT as configured (cut at 51 bytes) */
+	int64_t since_ms; /**< in this state since (ms since 1970); 0: unknown */
+	uint64_t value[VEIL_LINK_ROW_NVALUES];
+};
+
 /** A buffer for veil_link_recv(): any message, read as its type says. */
 union veil_link_payload {
 	uint8_t raw[VEIL_LINK_PAYLOAD_MAX];
@@ -170,6 +225,7 @@ union veil_link_payload {
 	struct veil_link_sync sync;
 	struct veil_link_counters cnt;
 	struct veil_link_event event;
+	struct veil_link_row row;
 };
 
 struct veil_link;
@@ -443,6 +499,11 @@ void veil_link_server_status(const struct veil_link_server *srv,
 /** Counters of worker @p worker (< 64), or NULL. */
 const struct veil_link_worker_counters *
 veil_link_server_counters(const struct veil_link_server *srv, unsigned worker);
+/** Row @p index (< VEIL_LINK_ROWS_MAX) of @p kind the dataplane sent last
+ *  (since its hello), or NULL. */
+const struct veil_link_row *
+veil_link_server_row(const struct veil_link_server *srv, unsigned kind,
+		     unsigned index);
 /** The connected dataplane's link, or NULL when there is none. */
 struct veil_link *veil_link_server_link(struct veil_link_server *srv);
 /** The socket path it listens on. */

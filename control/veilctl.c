@@ -642,6 +642,7 @@ static int cmd_status(int argc, char **argv)
 			       str(a, "master_key_since"));
 		else if (mk[0] != '\0')
 			printf("master key: %s (since %s)\n", esc(mk), str(a, "master_key_since"));
+		print_net_status(a);
 	}
 	json_decref(a);
 	return EXIT_OK;
@@ -690,6 +691,7 @@ static int cmd_stats(int argc, char **argv)
 			}
 		if (strcmp(sep, ", ") == 0)
 			putchar('\n');
+		print_net_stats(a);
 	}
 	json_decref(a);
 	return EXIT_OK;

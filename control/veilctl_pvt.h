@@ -2,7 +2,8 @@
 /*
  * veilctl's parts (veilctl.c: the connection, the other commands, main;
  * veilctl_tenant.c: tenant and key; veilctl_audit.c: audit show, export,
- * verify; veilctl_text.c: help and escaping). Private to control/.
+ * verify; veilctl_net.c: upstreams and listeners; veilctl_text.c: help and
+ * escaping). Private to control/.
  */
 #ifndef VEIL_VEILCTL_PVT_H
 #define VEIL_VEILCTL_PVT_H
@@ -35,6 +36,10 @@ int cmd_key(int argc, char **argv);
 /* veilctl_backup.c */
 int cmd_backup(int argc, char **argv);
 extern const char help_backup[];
+
+/* veilctl_net.c: the upstreams and listeners of stats and status */
+void print_net_stats(json_t *a);
+void print_net_status(json_t *a);
 
 /* veilctl_audit.c */
 int cmd_audit(int argc, char **argv);

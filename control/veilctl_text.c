@@ -11,12 +11,18 @@
 
 const char help_status[] =
 	"usage: veilctl status\n"
-	"The daemon, its tenants, the crypto backend, the dataplane link and your\n"
-	"role (any role).\n";
+	"The daemon, its tenants, the crypto backend, the dataplane link, each\n"
+	"upstream of the dataplane (connected or DOWN, since when, lines waiting,\n"
+	"delivered, dropped), the UDP listeners whose datagrams the kernel dropped,\n"
+	"and your role (any role).\n";
 const char help_stats[] =
 	"usage: veilctl stats\n"
-	"The counters the dataplane's workers sent up the link: lines in, written,\n"
-	"dropped (by reason), held, identities, bytes (any role).\n";
+	"The counters the dataplane's workers sent up the link: lines in, written\n"
+	"(delivered: an upstream's collector acknowledged them), dropped (by reason,\n"
+	"kernel-udp: datagrams the kernel dropped at a UDP listener), held (waiting\n"
+	"for a key, or for an upstream), identities, bytes; then each upstream (its\n"
+	"state, lines queued in memory and in its spool, delivered, dropped, resent,\n"
+	"connections) and each listener (the kernel's drops) (any role).\n";
 const char help_tenant[] =
 	"usage: veilctl tenant create TENANT     new tenant, key version 1 (admin)\n"
 	"       veilctl tenant list | tenant show TENANT\n"

@@ -74,6 +74,14 @@ static unsigned dpdk_xstats(const struct vdr_driver *dv, const char **names,
 	return n;
 }
 
+/* The TCP and TLS upstreams and listeners (the socket driver inside). */
+static unsigned dpdk_rows(const struct vdr_driver *dv, struct vdr_row *rows,
+			  unsigned cap)
+{
+	const struct dpdk_drv *d = (const struct dpdk_drv *)dv;
+	return d->inner != NULL ? vdr_rows(d->inner, rows, cap) : 0;
+}
+
 static void dpdk_free(struct vdr_driver *dv)
 {
 	struct dpdk_drv *d = dpdk_dd_of(dv);
@@ -117,6 +125,7 @@ static const struct vdr_ops dpdk_ops = {
 	.flush = dpdk_flush,
 	.stats = dpdk_stats,
 	.xstats = dpdk_xstats,
+	.rows = dpdk_rows,
 	.free = dpdk_free,
 };
 

@@ -47,6 +47,11 @@ unsigned vdr_xstats(const struct vdr_driver *d, const char **names,
 	return d->ops->xstats != NULL ? d->ops->xstats(d, names, vals, cap) : 0;
 }
 
+unsigned vdr_rows(const struct vdr_driver *d, struct vdr_row *rows, unsigned cap)
+{
+	return d->ops->rows != NULL ? d->ops->rows(d, rows, cap) : 0;
+}
+
 const char *vdr_name(const struct vdr_driver *d)
 {
 	return d->ops->name;

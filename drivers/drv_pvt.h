@@ -20,6 +20,9 @@ struct vdr_ops {
 	/* optional: the driver's own counters (vdr_xstats) */
 	unsigned (*xstats)(const struct vdr_driver *d, const char **names,
 			   uint64_t *vals, unsigned cap);
+	/* optional: its upstreams and listeners (vdr_rows) */
+	unsigned (*rows)(const struct vdr_driver *d, struct vdr_row *rows,
+			 unsigned cap);
 	void (*free)(struct vdr_driver *d);
 };
 

@@ -23,7 +23,9 @@
 #define VDR_NAME_MAX     64
 #define VDR_DESC_DEFAULT 1024 /* a port's RX and TX descriptors per queue */
 
-enum vdr_proto { VDR_UDP, VDR_TCP, VDR_TLS };
+/* VDR_RELP: an upstream only (RFC-style RELP over TCP, librelp): a line
+ * is delivered when the collector acknowledged it. */
+enum vdr_proto { VDR_UDP, VDR_TCP, VDR_TLS, VDR_RELP };
 
 /* [upstream] on_queue_full: what happens to a line when the upstream's
  * memory queue (queue_bytes) is full. */
@@ -67,7 +69,7 @@ struct vdr_listen_cfg {
 /* [upstream NAME]: a collector every forwarded line is sent to. */
 struct vdr_upstream_cfg {
 	char name[VDR_NAME_MAX];
-	enum vdr_proto proto;                /* protocol = udp | tcp | tls */
+	enum vdr_proto proto;                /* protocol = udp | tcp | tls | relp */
 	char host[256];                      /* address = HOST:PORT (a name is
 						resolved at each connect) */
 	char port[8];

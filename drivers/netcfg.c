@@ -251,8 +251,9 @@ bad:
 	return -1;
 }
 
-static int proto(const char *key, const char *v, enum vdr_proto *p, char *err,
-		 size_t errlen)
+/* @p relp: an upstream's protocol may be relp too. */
+static int proto(const char *key, const char *v, enum vdr_proto *p, bool relp,
+		 char *err, size_t errlen)
 {
 	if (!strcasecmp(v, "udp"))
 		*p = VDR_UDP;
@@ -260,8 +261,11 @@ static int proto(const char *key, const char *v, enum vdr_proto *p, char *err,
 		*p = VDR_TCP;
 	else if (!strcasecmp(v, "tls"))
 		*p = VDR_TLS;
+	else if (relp && !strcasecmp(v, "relp"))
+		*p = VDR_RELP;
 	else {
-		snprintf(err, errlen, "%s: \"%.40s\" is not udp, tcp or tls", key, v);
+		snprintf(err, errlen, "%s: \"%.40s\" is not udp, tcp%s tls%s", key, v,
+			 relp ? "," : " or", relp ? " or relp" : "");
 		return -1;
 	}
 	return 0;
@@ -464,7 +468,7 @@ static int listen_key(struct vdr_listen_cfg *l, const char *k, const char *v,
 		      char *err, size_t errlen)
 {
 	if (!strcmp(k, "protocol"))
-		return proto(k, v, &l->proto, err, errlen);
+		return proto(k, v, &l->proto, false, err, errlen);
 	if (!strcmp(k, "address")) {
 		char host[128], port[8];
 		if (split_hostport(k, v, host, sizeof(host), port, sizeof(port),
@@ -496,7 +500,7 @@ static int upstream_key(struct vdr_upstream_cfg *u, const char *k,
 			const char *v, char *err, size_t errlen)
 {
 	if (!strcmp(k, "protocol"))
-		return proto(k, v, &u->proto, err, errlen);
+		return proto(k, v, &u->proto, true, err, errlen);
 	if (!strcmp(k, "address")) {
 		if (split_hostport(k, v, u->host, sizeof(u->host), u->port,
 				   sizeof(u->port), err, errlen) != 0)
@@ -930,7 +934,8 @@ const char *vdr_net_cfg_spool_dir(const struct vdr_net_cfg *c)
 
 static const char *proto_name(enum vdr_proto p)
 {
-	return p == VDR_UDP ? "udp" : p == VDR_TCP ? "tcp" : "tls";
+	return p == VDR_UDP ? "udp" : p == VDR_TCP ? "tcp" : p == VDR_TLS ? "tls"
+									   : "relp";
 }
 
 void vdr_net_cfg_describe(const struct vdr_net_cfg *c, char *buf, size_t cap)

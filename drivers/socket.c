@@ -46,7 +46,8 @@ static struct sock_drv *sd_of(struct vdr_driver *d)
 
 static const char *proto_name(enum vdr_proto p)
 {
-	return p == VDR_UDP ? "udp" : p == VDR_TCP ? "tcp" : "tls";
+	return p == VDR_UDP ? "udp" : p == VDR_TCP ? "tcp" : p == VDR_TLS ? "tls"
+									   : "relp";
 }
 
 /* "192.0.2.1:514" or "[2001:db8::1]:514". */
@@ -280,6 +281,9 @@ static int sock_flush(struct vdr_driver *dv)
 	struct sock_drv *d = sd_of(dv);
 	d->now = veil_now();
 	double end = d->now + d->cfg.drain_timeout;
+	for (unsigned k = 0; k < d->n_up; k++)
+		if (d->up[k].relp != NULL)
+			sk_relp_drain(&d->up[k]);
 	for (;;) {
 		for (unsigned k = 0; k < d->n_up; k++)
 			sk_up_service(d, &d->up[k]);
@@ -312,6 +316,7 @@ static int sock_flush(struct vdr_driver *dv)
 	}
 	uint64_t left = 0;
 	d->tx_held = 0;
+	d->drained = true;
 	for (unsigned k = 0; k < d->n_up; k++) {
 		struct sk_up *u = &d->up[k];
 		if (u->sp != NULL) {
@@ -350,6 +355,82 @@ static void sock_stats(const struct vdr_driver *dv, struct vdr_stats *st)
 	st->tx_errors = d->tx_errors;
 	st->tx_lost = d->tx_lost;
 	st->tx_held = d->tx_held;
+	st->rx_kernel_drops = d->x[SKX_udp_kernel_drops];
+	if (d->drained)
+		return;
+	/* while running, a line is written once delivered: those an upstream
+	 * still holds are held (with several, the most any holds) */
+	st->tx_held = 0;
+	for (unsigned k = 0; k < d->n_up; k++) {
+		uint64_t w = sk_up_waiting(&d->up[k]);
+		if (w > st->tx_held)
+			st->tx_held = w;
+	}
+}
+
+/* CLOCK_REALTIME seconds of driver time @p t (veil_now()). */
+static double wall_of(double t)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - (veil_now() - t);
+}
+
+static void row_of_up(const struct sk_up *u, struct vdr_row *r)
+{
+	*r = (struct vdr_row){ .listener = false };
+	snprintf(r->name, sizeof(r->name), "%s", u->cfg.name);
+	bool v6 = strchr(u->cfg.host, ':') != NULL;
+	snprintf(r->addr, sizeof(r->addr), "%s%s%s:%s", v6 ? "[" : "", u->cfg.host,
+		 v6 ? "]" : "", u->cfg.port);
+	r->proto = proto_name(u->cfg.proto);
+	/* a collector is up or down; the attempts in between are down */
+	r->state = u->state == U_UP ? VDR_ROW_CONNECTED : VDR_ROW_DOWN;
+	r->since = wall_of(u->state == U_UP ? u->up_since : u->down_since);
+	r->queued_lines = u->r_tail - u->r_head;
+	r->queued_bytes = u->q_tail - u->q_head;
+	if (u->sp != NULL) {
+		struct vdr_spool_stats ss;
+		vdr_spool_stats(u->sp, &ss);
+		r->spooled_lines = ss.queued;
+		r->spooled_bytes = ss.queued_bytes;
+	}
+	r->delivered = u->sent;
+	r->resent = u->resent;
+	r->connects = u->connects;
+	r->disconnects = u->disconnects;
+	r->failures = u->failures;
+	static const unsigned map[SK_DROP_COUNT] = {
+		[SK_DROP_QUEUE_FULL] = VDR_ROW_DROP_QUEUE_FULL,
+		[SK_DROP_NO_MEMORY] = VDR_ROW_DROP_NO_MEMORY,
+		[SK_DROP_SPOOL_FULL] = VDR_ROW_DROP_SPOOL_FULL,
+		[SK_DROP_SPOOL_ERROR] = VDR_ROW_DROP_SPOOL_ERROR,
+		[SK_DROP_TOO_BIG] = VDR_ROW_DROP_TOO_BIG,
+	};
+	for (unsigned k = 0; k < SK_DROP_COUNT; k++)
+		r->drops[map[k]] += u->drops[k];
+}
+
+static unsigned sock_rows(const struct vdr_driver *dv, struct vdr_row *rows,
+			  unsigned cap)
+{
+	const struct sock_drv *d = (const struct sock_drv *)dv;
+	unsigned n = 0;
+	for (unsigned k = 0; k < d->n_up; k++, n++)
+		if (n < cap)
+			row_of_up(&d->up[k], &rows[n]);
+	for (unsigned i = 0; i < d->n_lis; i++, n++) {
+		const struct sk_listen *l = &d->lis[i];
+		if (n >= cap)
+			continue;
+		struct vdr_row *r = &rows[n];
+		*r = (struct vdr_row){ .listener = true, .state = VDR_ROW_LISTENING };
+		snprintf(r->name, sizeof(r->name), "%s", l->cfg.name);
+		snprintf(r->addr, sizeof(r->addr), "%s", l->cfg.addr_text);
+		r->proto = proto_name(l->cfg.proto);
+		r->kernel_drops = l->kdrops;
+	}
+	return n;
 }
 
 static unsigned sock_xstats(const struct vdr_driver *dv, const char **names,
@@ -430,6 +511,7 @@ static const struct vdr_ops sock_ops = {
 	.flush = sock_flush,
 	.stats = sock_stats,
 	.xstats = sock_xstats,
+	.rows = sock_rows,
 	.free = sock_free,
 };
 
@@ -535,6 +617,8 @@ struct vdr_driver *vdr_socket_new(const struct vdr_net_cfg *c, size_t max_msg,
 		u->on_full = vdr_upstream_on_full(c, &u->cfg);
 		u->down_since = d->now;
 		if (u->on_full == VDR_FULL_SPOOL && sk_spool_open(d, u, err, errlen) != 0)
+			goto out;
+		if (u->cfg.proto == VDR_RELP && sk_relp_start(d, u, err, errlen) != 0)
 			goto out;
 	}
 	/* first connection attempts now (non-blocking) */

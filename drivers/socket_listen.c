@@ -351,6 +351,8 @@ void sk_scan_timeouts(struct sock_drv *d)
 	}
 	for (unsigned i = 0; i < d->n_lis; i++) {
 		struct sk_listen *l = &d->lis[i];
+		if (l->cfg.proto == VDR_UDP)
+			sk_udp_meminfo(d, l);
 		if (l->paused_until > 0 && d->now >= l->paused_until) {
 			struct epoll_event e = { .events = EPOLLIN, .data.ptr = l };
 			epoll_ctl(d->ep, EPOLL_CTL_MOD, l->fd, &e);

@@ -11,12 +11,14 @@
  *   socket_upstream.c  TCP/TLS upstreams: the queue, connections,
  *                      acknowledgements, reconnects
  *   socket_spool.c     an upstream's disk spool (on_queue_full = spool)
+ *   socket_relp.c      RELP upstreams: a thread each, fed from the queue
  */
 #ifndef VEIL_SOCKET_PVT_H
 #define VEIL_SOCKET_PVT_H
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sock_diag.h> /* SK_MEMINFO_DROPS */
 #include <linux/sockios.h>
 #include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_acked */
 #include <netdb.h>
@@ -117,7 +119,9 @@ struct sk_listen {
 	char text[96];        /* "tcp 0.0.0.0:514", for messages */
 	SSL_CTX *ctx;         /* TLS */
 	double paused_until;  /* after EMFILE: 0 when listening */
-	uint32_t ovfl;        /* UDP: the kernel's drop count (SO_RXQ_OVFL) */
+	uint32_t ovfl;        /* UDP: the kernel's drop count (sk_drops, as
+				 SO_RXQ_OVFL and SO_MEMINFO say it) */
+	uint64_t kdrops;      /* UDP: the kernel's drops counted here */
 };
 
 enum conn_state { C_HANDSHAKE, C_OPEN };
@@ -194,10 +198,15 @@ struct sk_up {
 	double sp_next_sync, sp_next_commit;
 	char *sp_buf;          /* a line made contiguous for the spool */
 	size_t sp_cap;
-	/* the log: down since, said so, when to say it again */
-	double down_since, next_down_log;
+	/* the log: down since, said so, when to say it again; up since (0:
+	 * never up) */
+	double down_since, next_down_log, up_since;
 	bool said_down;
 	double next_drop_log[SK_DROP_COUNT];
+	/* protocol = relp: its thread (socket_relp.c); the lines it confirmed
+	 * that were released from the queue */
+	struct sk_relp *relp;
+	uint64_t relp_done;
 	/* counters */
 	uint64_t sent, dropped, lost, resent, connects, disconnects, failures;
 	uint64_t drops[SK_DROP_COUNT];
@@ -254,6 +263,7 @@ struct sock_drv {
 	uint64_t x[SKX_COUNT];
 	uint64_t rx_msgs, rx_bytes, tx_msgs, tx_bytes, tx_errors, tx_lost;
 	uint64_t tx_held;            /* at the end: lines left in spools */
+	bool drained;                /* vdr_flush() ran: tx_held is final */
 };
 
 enum close_why {
@@ -293,6 +303,8 @@ int sk_listen_open(struct sock_drv *d, struct sk_listen *l, char *err,
 /* socket_udp.c */
 void sk_udp_read(struct sock_drv *d, struct sk_listen *l);
 void sk_udp_send(struct sock_drv *d, struct sk_up *u);
+void sk_udp_kernel_drops(struct sock_drv *d, struct sk_listen *l, uint32_t v);
+void sk_udp_meminfo(struct sock_drv *d, struct sk_listen *l);
 
 /* socket_upstream.c */
 bool sk_q_empty(const struct sk_up *u);
@@ -316,6 +328,12 @@ void sk_spool_line(struct sock_drv *d, struct sk_up *u, const struct vdp_seg *s,
 		   unsigned n, size_t len);
 void sk_spool_service(struct sock_drv *d, struct sk_up *u, bool now);
 uint64_t sk_spool_left(const struct sk_up *u);
+uint64_t sk_up_waiting(const struct sk_up *u);
 void sk_spool_close(struct sk_up *u);
+/* socket_relp.c */
+int sk_relp_start(struct sock_drv *d, struct sk_up *u, char *err, size_t errlen);
+void sk_relp_service(struct sock_drv *d, struct sk_up *u);
+void sk_relp_drain(struct sk_up *u);
+void sk_relp_stop(struct sk_up *u);
 
 #endif

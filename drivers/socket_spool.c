@@ -133,6 +133,13 @@ uint64_t sk_spool_left(const struct sk_up *u)
 	return st.queued;
 }
 
+/* Lines @p u holds, not delivered yet: in its spool (those in memory are
+ * there too), or in its memory queue. */
+uint64_t sk_up_waiting(const struct sk_up *u)
+{
+	return u->sp != NULL ? sk_spool_left(u) : u->r_tail - u->r_head;
+}
+
 void sk_spool_close(struct sk_up *u)
 {
 	vdr_spool_close(u->sp); /* syncs, commits what was acknowledged */

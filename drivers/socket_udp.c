@@ -21,9 +21,34 @@ static void udp_ovfl(struct sock_drv *d, struct sk_listen *l,
 			continue;
 		uint32_t v;
 		memcpy(&v, CMSG_DATA(cm), sizeof(v));
-		d->x[SKX_udp_kernel_drops] += (uint32_t)(v - l->ovfl);
-		l->ovfl = v;
+		sk_udp_kernel_drops(d, l, v);
 	}
+}
+
+/* The kernel's drop count of listener @p l's socket is @p v now (its
+ * sk_drops, a 32-bit running count that wraps): what it adds is counted.
+ * Two sources say it: SO_RXQ_OVFL with each datagram (the count when the
+ * datagram was queued) and SO_MEMINFO at each scan (the count now: drops
+ * are seen even when no datagram follows them). */
+void sk_udp_kernel_drops(struct sock_drv *d, struct sk_listen *l, uint32_t v)
+{
+	uint32_t more = v - l->ovfl;
+	if (more == 0 || more > UINT32_MAX / 2)
+		return; /* nothing new, or an older count than one seen */
+	d->x[SKX_udp_kernel_drops] += more;
+	l->kdrops += more;
+	l->ovfl = v;
+}
+
+/* The kernel's drop count of a UDP listener, read now (SO_MEMINFO). */
+void sk_udp_meminfo(struct sock_drv *d, struct sk_listen *l)
+{
+	uint32_t mi[SK_MEMINFO_VARS];
+	socklen_t ml = sizeof(mi);
+	if (l->fd < 0 || getsockopt(l->fd, SOL_SOCKET, SO_MEMINFO, mi, &ml) != 0 ||
+	    ml <= SK_MEMINFO_DROPS * sizeof(uint32_t))
+		return; /* an old kernel: SO_RXQ_OVFL alone */
+	sk_udp_kernel_drops(d, l, mi[SK_MEMINFO_DROPS]);
 }
 
 void sk_udp_read(struct sock_drv *d, struct sk_listen *l)

@@ -135,7 +135,7 @@ int sk_q_put_line(struct sk_up *u, const char *flat, const struct vdp_seg *s,
 	char hdr[16];
 	size_t hl = 0;
 	bool lf = false;
-	if (u->cfg.proto != VDR_UDP) {
+	if (u->cfg.proto == VDR_TCP || u->cfg.proto == VDR_TLS) {
 		if (u->cfg.framing == VDP_FRAME_LF)
 			lf = true;
 		else
@@ -311,6 +311,7 @@ static void up_established(struct sock_drv *d, struct sk_up *u)
 			d->now - u->down_since);
 	u->said_down = false;
 	u->next_down_log = d->now;
+	u->up_since = d->now;
 	u->state = U_UP;
 	u->connects++;
 	u->backoff = d->cfg.reconnect_min;
@@ -682,6 +683,10 @@ void sk_up_event(struct sock_drv *d, struct sk_up *u, uint32_t ev)
  * acknowledged. */
 static void up_push(struct sock_drv *d, struct sk_up *u)
 {
+	if (u->relp != NULL) {
+		sk_relp_service(d, u);
+		return;
+	}
 	if (u->cfg.proto == VDR_UDP) {
 		sk_udp_send(d, u);
 		return;
@@ -695,6 +700,13 @@ static void up_push(struct sock_drv *d, struct sk_up *u)
  * queue's acknowledgements. */
 void sk_up_service(struct sock_drv *d, struct sk_up *u)
 {
+	if (u->relp != NULL) {
+		/* its thread connects and sends: lines go to it, come back
+		 * confirmed */
+		sk_relp_service(d, u);
+		sk_spool_service(d, u, false);
+		return;
+	}
 	switch (u->state) {
 	case U_DOWN:
 		if (d->now >= u->retry_at)
@@ -741,6 +753,7 @@ void sk_up_service(struct sock_drv *d, struct sk_up *u)
 
 void sk_up_free(struct sk_up *u)
 {
+	sk_relp_stop(u);
 	sk_spool_close(u);
 	if (u->ssl != NULL) {
 		if (u->state == U_UP) {

@@ -52,9 +52,16 @@ struct vdr_stats {
 	uint64_t tx_lost;         /**< forwarded lines that a failed write kept
 				       from the output (given to a vdr_tx()
 				       that failed, or buffered when it did) */
-	uint64_t tx_held;         /**< forwarded lines not delivered yet, kept
-				       for the next run (an upstream's disk
-				       spool at the end) */
+	uint64_t tx_held;         /**< forwarded lines not delivered yet:
+				       while running, those an upstream still
+				       holds (its memory queue and spool; with
+				       several, the most any holds); at the
+				       end, those kept for the next run (an
+				       upstream's disk spool) */
+	uint64_t rx_kernel_drops; /**< datagrams the kernel dropped before
+				       they could be read (a UDP listener's
+				       receive buffer full): lines lost on
+				       the way in, counted */
 };
 
 struct vdr_driver;
@@ -98,6 +105,48 @@ void vdr_stats(const struct vdr_driver *d, struct vdr_stats *st);
  */
 unsigned vdr_xstats(const struct vdr_driver *d, const char **names,
 		    uint64_t *vals, unsigned cap);
+/** Why an upstream dropped a line (struct vdr_row drops[]). */
+enum vdr_row_drop {
+	VDR_ROW_DROP_QUEUE_FULL,  /**< its memory queue was full */
+	VDR_ROW_DROP_NO_MEMORY,
+	VDR_ROW_DROP_SPOOL_FULL,  /**< its spool was full (spool_bytes) */
+	VDR_ROW_DROP_SPOOL_ERROR, /**< its spool could not be written or read */
+	VDR_ROW_DROP_TOO_BIG,     /**< too long for one datagram */
+	VDR_ROW_DROP_COUNT
+};
+
+enum vdr_row_state { VDR_ROW_DOWN, VDR_ROW_CONNECTING, VDR_ROW_CONNECTED,
+		     VDR_ROW_LISTENING };
+
+/** An upstream collector or a listener of a network driver, now: what
+ *  veilctl stats shows for each. */
+struct vdr_row {
+	bool listener;            /**< a [listen NAME]; else an [upstream NAME] */
+	enum vdr_row_state state;
+	const char *proto;        /**< "udp", "tcp", "tls", "relp" (static) */
+	char name[64];            /**< the section's NAME */
+	char addr[300];           /**< HOST:PORT as configured */
+	double since;             /**< in this state since (seconds since 1970,
+				       CLOCK_REALTIME); 0: unknown */
+	uint64_t queued_lines;    /**< in memory, not acknowledged yet */
+	uint64_t queued_bytes;    /**< their bytes, framing included */
+	uint64_t spooled_lines;   /**< in the spool, not acknowledged yet
+				       (those in memory too) */
+	uint64_t spooled_bytes;
+	uint64_t delivered;       /**< acknowledged by the collector */
+	uint64_t resent;          /**< sent again on a new connection */
+	uint64_t connects, disconnects, failures; /**< connections made, lost,
+						       attempts that failed */
+	uint64_t drops[VDR_ROW_DROP_COUNT];
+	uint64_t kernel_drops;    /**< a UDP listener: datagrams the kernel
+				       dropped, its socket's buffer full */
+};
+/**
+ * The driver's upstreams and listeners: up to @p cap into @p rows.
+ * Call from the driver's thread. @return how many there are (0 for file
+ * and mem).
+ */
+unsigned vdr_rows(const struct vdr_driver *d, struct vdr_row *rows, unsigned cap);
 /** @return "file", "mem", "socket", "dpdk". */
 const char *vdr_name(const struct vdr_driver *d);
 /** @return the last error as a sentence (a path and a reason, never a

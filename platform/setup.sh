@@ -16,6 +16,7 @@ PACKAGES=(
 	zlib1g-dev                                   # dataplane: the spool's CRC-32
 	libsqlite3-dev libjansson-dev libinih-dev    # controld: state, API, config
 	libmicrohttpd-dev                            # controld: the metrics endpoint
+	librelp-dev                                  # dataplane: RELP upstreams
 	libsystemd-dev                               # controld: sd_notify (Type=notify)
 	libp11-kit-dev p11-kit                       # controld: BYOK keys on PKCS#11 tokens
 	softhsm2 opensc                              # BYOK tests: a SoftHSM2 token, pkcs11-tool
@@ -27,6 +28,7 @@ PACKAGES=(
 	python3-scapy                                # network-dpdk test: frames and pcaps
 	iproute2 iputils-ping procps                 # network-dpdk test: netns, veth, ping, sysctl
 	openssl bsdutils rsyslog rsyslog-openssl     # socket driver tests: certificates, logger, TLS peers
+	rsyslog-relp                                 # relp test: an imrelp collector
 	curl prometheus                              # metrics test: scrape, promtool check metrics
 )
 

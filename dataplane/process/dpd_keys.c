@@ -295,6 +295,69 @@ static void on_sync_done(struct vdd_keys *k)
 	k->dirty = true;
 }
 
+/* A driver's row as the link carries it. */
+static void link_row(const struct vdr_row *r, unsigned index, unsigned count,
+		     struct veil_link_row *m)
+{
+	static const uint8_t state[] = {
+		[VDR_ROW_DOWN] = VEIL_LINK_UP_DOWN,
+		[VDR_ROW_CONNECTING] = VEIL_LINK_UP_CONNECTING,
+		[VDR_ROW_CONNECTED] = VEIL_LINK_UP_CONNECTED,
+		[VDR_ROW_LISTENING] = VEIL_LINK_UP_LISTENING,
+	};
+	memset(m, 0, sizeof(*m));
+	m->kind = r->listener ? VEIL_LINK_ROW_LISTENER : VEIL_LINK_ROW_UPSTREAM;
+	m->index = (uint8_t)index;
+	m->count = (uint8_t)count;
+	m->state = state[r->state];
+	snprintf(m->proto, sizeof(m->proto), "%s", r->proto ? r->proto : "");
+	snprintf(m->name, sizeof(m->name), "%s", r->name);
+	snprintf(m->addr, sizeof(m->addr), "%s", r->addr);
+	m->since_ms = (int64_t)(r->since * 1000.0);
+	uint64_t *v = m->value;
+	v[VEIL_LINK_ROW_QUEUED_LINES] = r->queued_lines;
+	v[VEIL_LINK_ROW_QUEUED_BYTES] = r->queued_bytes;
+	v[VEIL_LINK_ROW_SPOOLED_LINES] = r->spooled_lines;
+	v[VEIL_LINK_ROW_SPOOLED_BYTES] = r->spooled_bytes;
+	v[VEIL_LINK_ROW_DELIVERED] = r->delivered;
+	v[VEIL_LINK_ROW_RESENT] = r->resent;
+	v[VEIL_LINK_ROW_RECONNECTS] = r->connects;
+	v[VEIL_LINK_ROW_DISCONNECTS] = r->disconnects;
+	v[VEIL_LINK_ROW_CONNECT_FAILURES] = r->failures;
+	v[VEIL_LINK_ROW_DROP_QUEUE_FULL] = r->drops[VDR_ROW_DROP_QUEUE_FULL];
+	v[VEIL_LINK_ROW_DROP_NO_MEMORY] = r->drops[VDR_ROW_DROP_NO_MEMORY];
+	v[VEIL_LINK_ROW_DROP_SPOOL_FULL] = r->drops[VDR_ROW_DROP_SPOOL_FULL];
+	v[VEIL_LINK_ROW_DROP_SPOOL_ERROR] = r->drops[VDR_ROW_DROP_SPOOL_ERROR];
+	v[VEIL_LINK_ROW_DROP_TOO_BIG] = r->drops[VDR_ROW_DROP_TOO_BIG];
+	v[VEIL_LINK_ROW_KERNEL_DROPS] = r->kernel_drops;
+}
+
+/* The upstreams and listeners, as the worker published them: a ROW each
+ * (numbered within its kind, VEIL_LINK_ROWS_MAX of each at most). */
+static void send_rows(struct vdd_keys *k)
+{
+	struct vdr_row rows[VDD_MAX_ROWS];
+	pthread_mutex_lock(&k->sh->rows_lock);
+	unsigned n = k->sh->n_rows;
+	memcpy(rows, k->sh->rows, n * sizeof(rows[0]));
+	pthread_mutex_unlock(&k->sh->rows_lock);
+	unsigned count[2] = { 0, 0 }, idx[2] = { 0, 0 };
+	for (unsigned i = 0; i < n; i++)
+		count[rows[i].listener]++;
+	for (unsigned c = 0; c < 2; c++)
+		if (count[c] > VEIL_LINK_ROWS_MAX)
+			count[c] = VEIL_LINK_ROWS_MAX;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned c = rows[i].listener;
+		if (idx[c] >= count[c])
+			continue;
+		struct veil_link_row m;
+		link_row(&rows[i], idx[c], count[c], &m);
+		idx[c]++;
+		veil_link_send(k->link, VEIL_LINK_MSG_ROW, &m, sizeof(m));
+	}
+}
+
 static void send_counters(struct vdd_keys *k)
 {
 	struct veil_link_counters m;
@@ -309,6 +372,7 @@ static void send_counters(struct vdd_keys *k)
 							  memory_order_relaxed);
 		veil_link_send(k->link, VEIL_LINK_MSG_COUNTERS, &m, sizeof(m));
 	}
+	send_rows(k);
 }
 
 /* The uid controld must run as, for messages. */

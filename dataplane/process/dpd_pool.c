@@ -382,8 +382,10 @@ void vdd_pool_counters(struct vdd_pool *p, uint64_t *t, const struct vdr_stats *
 		bout += w[i][VEIL_LINK_CTR_BYTES_OUT];
 	}
 	w[0][VEIL_LINK_CTR_DROP_OVERSIZE] += st->rx_oversize;
-	w[0][VEIL_LINK_CTR_LINES_IN] += st->rx_oversize + held + abandoned;
-	w[0][VEIL_LINK_CTR_LINES_DROPPED] += st->rx_oversize;
+	w[0][VEIL_LINK_CTR_DROP_KERNEL_UDP] += st->rx_kernel_drops;
+	w[0][VEIL_LINK_CTR_LINES_IN] += st->rx_oversize + st->rx_kernel_drops +
+					held + abandoned;
+	w[0][VEIL_LINK_CTR_LINES_DROPPED] += st->rx_oversize + st->rx_kernel_drops;
 	w[0][VEIL_LINK_CTR_LINES_HELD] = held;
 	w[0][VEIL_LINK_CTR_LINES_NOT_WRITTEN] = st->tx_lost + abandoned;
 	/* the output is shared: the lines it lost come off the workers' out
@@ -399,8 +401,10 @@ void vdd_pool_counters(struct vdd_pool *p, uint64_t *t, const struct vdr_stats *
 	w[0][VEIL_LINK_CTR_BYTES_IN] += st->rx_bytes - bin;
 	w[0][VEIL_LINK_CTR_BYTES_OUT] += st->tx_bytes - bout;
 	t[VEIL_LINK_CTR_DROP_OVERSIZE] = st->rx_oversize;
-	t[VEIL_LINK_CTR_LINES_IN] += st->rx_oversize + held + abandoned;
-	t[VEIL_LINK_CTR_LINES_DROPPED] += st->rx_oversize;
+	t[VEIL_LINK_CTR_DROP_KERNEL_UDP] = st->rx_kernel_drops;
+	t[VEIL_LINK_CTR_LINES_IN] += st->rx_oversize + st->rx_kernel_drops +
+				     held + abandoned;
+	t[VEIL_LINK_CTR_LINES_DROPPED] += st->rx_oversize + st->rx_kernel_drops;
 	t[VEIL_LINK_CTR_LINES_HELD] = held;
 	t[VEIL_LINK_CTR_LINES_OUT] -= st->tx_lost + st->tx_held;
 	t[VEIL_LINK_CTR_LINES_HELD] += st->tx_held;

@@ -8,6 +8,7 @@
 #ifndef VEIL_DPD_PVT_H
 #define VEIL_DPD_PVT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,6 +27,7 @@
 #define VDD_WAIT_KEYS_MAX VEIL_S_PER_DAY /* wait_keys, --wait-keys: seconds */
 #define VDD_MAX_WORKERS  16
 #define VDD_MAX_XSTATS   96
+#define VDD_MAX_ROWS     (2 * VEIL_LINK_ROWS_MAX) /* upstreams, listeners */
 
 /* ---- a name -> index table (dpd_index.c) ---- */
 
@@ -153,6 +155,12 @@ struct vdd_shared {
 	/* each worker loop's rounds (by slot; 0 without slots): the main
 	 * lcore pings systemd's watchdog only while they all go up */
 	_Atomic uint64_t beat[VDD_MAX_WORKERS];
+	/* the driver's upstreams and listeners (vdr_rows), published with
+	 * the totals by the worker that has them, sent up the link by the
+	 * main lcore (ROW) */
+	pthread_mutex_t rows_lock;
+	unsigned n_rows;
+	struct vdr_row rows[VDD_MAX_ROWS];
 };
 
 /* A queue pair per worker: sum the workers' counters into ctr, rx_bytes

@@ -176,10 +176,13 @@ static void publish(struct vdd_worker *x)
 	}
 	vdd_add_pipeline(t, x->w, x->n_src);
 	vdr_stats(x->drv, &st);
-	/* lines over the maximum never reach the pipeline: in and dropped */
+	/* lines over the maximum, and datagrams the kernel dropped, never
+	 * reach the pipeline: in and dropped */
 	t[VEIL_LINK_CTR_DROP_OVERSIZE] = st.rx_oversize;
-	t[VEIL_LINK_CTR_LINES_IN] += st.rx_oversize + x->q_live + x->abandoned;
-	t[VEIL_LINK_CTR_LINES_DROPPED] += st.rx_oversize;
+	t[VEIL_LINK_CTR_DROP_KERNEL_UDP] = st.rx_kernel_drops;
+	t[VEIL_LINK_CTR_LINES_IN] += st.rx_oversize + st.rx_kernel_drops +
+				     x->q_live + x->abandoned;
+	t[VEIL_LINK_CTR_LINES_DROPPED] += st.rx_oversize + st.rx_kernel_drops;
 	t[VEIL_LINK_CTR_LINES_HELD] = x->q_live;
 	/* out counts the lines written whole: the pipeline's minus those the
 	 * output lost */
@@ -189,6 +192,17 @@ static void publish(struct vdd_worker *x)
 	t[VEIL_LINK_CTR_BYTES_IN] = st.rx_bytes;
 	t[VEIL_LINK_CTR_BYTES_OUT] = st.tx_bytes;
 totals:
+	/* the upstreams and listeners: the worker that has them (the first) */
+	if (x->slot <= 0) {
+		struct vdr_row rows[VDD_MAX_ROWS];
+		unsigned nr = vdr_rows(x->drv, rows, VDD_MAX_ROWS);
+		if (nr > VDD_MAX_ROWS)
+			nr = VDD_MAX_ROWS;
+		pthread_mutex_lock(&x->sh->rows_lock);
+		memcpy(x->sh->rows, rows, nr * sizeof(rows[0]));
+		x->sh->n_rows = nr;
+		pthread_mutex_unlock(&x->sh->rows_lock);
+	}
 	if (x->sh->n_x > 0) {
 		const char *names[VDD_MAX_XSTATS];
 		uint64_t v[VDD_MAX_XSTATS];

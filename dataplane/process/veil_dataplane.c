@@ -25,7 +25,7 @@
 
 #include "dpd_run.h"
 
-struct vdd_shared vdd_sh;
+struct vdd_shared vdd_sh = { .rows_lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void on_signal(int sig)
 {

@@ -622,6 +622,47 @@ static void test_server_resync_and_changes(void **state)
 	veil_link_server_status(srv, &ss);
 	assert_true(ss.synced && ss.last_contact_ms >= 0);
 
+	/* rows of upstreams and listeners: kept by kind and index, texts end
+	 * in a NUL whatever came, rows beyond a kind's count go, bad ones
+	 * are ignored */
+	struct veil_link_row r;
+	memset(&r, 'x', sizeof(r));
+	r.kind = VEIL_LINK_ROW_UPSTREAM;
+	r.index = 1;
+	r.count = 2;
+	r.state = VEIL_LINK_UP_CONNECTED;
+	r.value[VEIL_LINK_ROW_DELIVERED] = 77;
+	assert_int_equal(veil_link_send(d, VEIL_LINK_MSG_ROW, &r, sizeof(r)), 0);
+	struct veil_link_row bad = r;
+	bad.index = 2; /* not below its count */
+	assert_int_equal(veil_link_send(d, VEIL_LINK_MSG_ROW, &bad, sizeof(bad)), 0);
+	bad = r;
+	bad.kind = 7;
+	assert_int_equal(veil_link_send(d, VEIL_LINK_MSG_ROW, &bad, sizeof(bad)), 0);
+	veil_link_server_poll(srv);
+	const struct veil_link_row *got = veil_link_server_row(srv, VEIL_LINK_ROW_UPSTREAM, 1);
+	assert_non_null(got);
+	assert_int_equal(got->value[VEIL_LINK_ROW_DELIVERED], 77);
+	assert_int_equal(strlen(got->name), sizeof(got->name) - 1);
+	assert_int_equal(strlen(got->addr), sizeof(got->addr) - 1);
+	assert_int_equal(strlen(got->proto), sizeof(got->proto) - 1);
+	assert_null(veil_link_server_row(srv, VEIL_LINK_ROW_UPSTREAM, 0));
+	assert_null(veil_link_server_row(srv, VEIL_LINK_ROW_UPSTREAM, 2));
+	assert_null(veil_link_server_row(srv, 7, 1));
+	assert_string_equal(veil_link_row_value_name(VEIL_LINK_ROW_DELIVERED), "delivered");
+	/* one upstream now: the second row goes */
+	r.index = 0;
+	r.count = 1;
+	assert_int_equal(veil_link_send(d, VEIL_LINK_MSG_ROW, &r, sizeof(r)), 0);
+	veil_link_server_poll(srv);
+	assert_non_null(veil_link_server_row(srv, VEIL_LINK_ROW_UPSTREAM, 0));
+	assert_null(veil_link_server_row(srv, VEIL_LINK_ROW_UPSTREAM, 1));
+	/* a HELLO clears them: a new dataplane's rows are its own */
+	assert_int_equal(veil_link_send(d, VEIL_LINK_MSG_HELLO, &h, sizeof(h)), 0);
+	veil_link_server_poll(srv);
+	assert_null(veil_link_server_row(srv, VEIL_LINK_ROW_UPSTREAM, 0));
+	drain(d, &adds, &syncs, &destroys, &last);
+
 	/* the dataplane exits: the server says so at its next poll, and
 	 * no longer that it is synced */
 	veil_link_close(d);

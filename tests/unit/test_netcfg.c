@@ -242,6 +242,33 @@ static void test_socket_config(void **state)
 	vdr_net_cfg_free(c);
 }
 
+/* protocol = relp: an upstream's, not a listener's; no tls_* keys. */
+static void test_relp_config(void **state)
+{
+	(void)state;
+	struct vdr_net_cfg *c = vdr_net_cfg_new();
+	assert_int_equal(set(c, "network", "driver", "socket"), 0);
+	assert_int_equal(set(c, "listen t", "protocol", "relp"), -1);
+	assert_non_null(strstr(err, "not udp, tcp or tls"));
+	assert_int_equal(set(c, "listen t", "protocol", "tcp"), 0);
+	assert_int_equal(set(c, "listen t", "address", "127.0.0.1:514"), 0);
+	assert_int_equal(set(c, "upstream r", "protocol", "relp"), 0);
+	assert_int_equal(c->up[0].proto, VDR_RELP);
+	assert_int_equal(set(c, "upstream r", "address", "collector.example.net:2514"), 0);
+	assert_int_equal(vdr_net_cfg_check(c, err, sizeof(err)), 0);
+	/* it blocks by default, as TCP does */
+	assert_int_equal(vdr_upstream_on_full(c, &c->up[0]), VDR_FULL_BLOCK);
+	char buf[512];
+	vdr_net_cfg_describe(c, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "relp collector.example.net:2514"));
+	assert_int_equal(set(c, "upstream r", "tls_ca", "/dev/null"), 0);
+	assert_int_equal(vdr_net_cfg_check(c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "need protocol = tls"));
+	assert_int_equal(set(c, "upstream r", "protocol", "sctp"), -1);
+	assert_non_null(strstr(err, "udp, tcp, tls or relp"));
+	vdr_net_cfg_free(c);
+}
+
 static void test_dpdk_config(void **state)
 {
 	(void)state;
@@ -346,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_lookup_random),
 		cmocka_unit_test(test_socket_config),
+		cmocka_unit_test(test_relp_config),
 		cmocka_unit_test(test_dpdk_config),
 		cmocka_unit_test(test_dpdk_next_hop_needed),
 	};
