@@ -21,7 +21,7 @@ const char vdd_usage_text[] =
 	"                    earlier ones that have none)\n"
 	"  --format F        their format: auto (default), cef, leef, w3c, squid,\n"
 	"                    squid-common, fortigate, sophos, juniper, checkpoint,\n"
-	"                    panos, websense, json, asa, kv, csv\n"
+	"                    panos, websense, json, asa, barracuda, kv, csv\n"
 	"  --source NAME     the following --in files belong to [source NAME] of\n"
 	"                    the config file (its tenant, format and options)\n"
 	"  --explain FILE    preview FILE as an input (like --in): per line the\n"
