@@ -185,13 +185,18 @@ static bool fortigate_detect(const struct vdp_msg *m)
 {
 	size_t n;
 	const char *b = detect_window(m, &n);
+	/* FortiOS starts with date=; so do Cyberoam and some SFOS lines,
+	 * whose users are in keys FortiOS does not have (user_name): those
+	 * are Sophos's. A FortiOS line has logid= near its start. */
 	if (n >= 5 && memcmp(b, "date=", 5) == 0)
-		return true;
+		return has_key(b, n, "logid=") ||
+		       (!has_key(b, n, "log_id=") && !has_key(b, n, "device_name="));
 	return has_key(b, n, "logid=") &&
 	       (has_key(b, n, "devid=") || has_key(b, n, "devname="));
 }
 
-/* Sophos: SFOS/XG (v17 `device="SFW" ... log_id=`, v18+ `device_name=`)
+/* Sophos: SFOS/XG (v17 `device="SFW" ... log_id=`, v18+ `device_name=`,
+ * Cyberoam `date=... device_name=... log_id=`)
  * or UTM (`id="0001" severity="info" sys="SecureWeb"`). */
 static bool sophos_detect(const struct vdp_msg *m)
 {

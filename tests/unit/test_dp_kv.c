@@ -36,6 +36,12 @@ static const struct vdp_format *fgt, *sophos, *cp;
 	"device=\"SFW\" date=2017-01-31 time=18:13:38 timezone=\"IST\" "        \
 	"device_name=\"CR750iNG-XP\" log_id=062910617701 log_type=\"Event\" "   \
 	"user_name=\"gaurav\""
+/* Cyberoam (CROS), the ancestor of SFOS: `date=` first, as FortiOS */
+#define CYBEROAM_LINE                                                           \
+	"date=2013-08-06 time=11:20:19 timezone=\"IST\" device_name=\"CR500ia\" " \
+	"device_id=C0100123456-ABCDEF log_id=010302602002 log_type=\"Firewall\" " \
+	"log_component=\"Firewall Rule\" log_subtype=\"Allowed\" status=\"Allow\" " \
+	"priority=Information fw_rule_id=3 user_name=\"jdoe\" user_gp=\"Sales\""
 #define UTM_LINE                                                                \
 	"2023:03:08-15:00:00 utm-1 httpproxy[6267]: id=\"0001\" "                \
 	"severity=\"info\" sys=\"SecureWeb\" sub=\"http\" user=\"testuser\""
@@ -95,6 +101,7 @@ static void test_detect_matrix(void **state)
 		{ "<189>", FGT_LINE, &fgt },
 		{ "<30>", SFOS_LINE, &sophos },
 		{ "<30>", UTM_LINE, &sophos },
+		{ "<30>", CYBEROAM_LINE, &sophos },
 		{ "<134>1 2020-01-02T14:04:50Z fwmgmt CheckPoint 16559 - ", CP_LINE, &cp },
 		{ "<14>1 2019-04-12T14:29:06.576Z srx1 ", JUNOS_LINE, NULL },
 		{ "<166>Jan 05 2024 12:00:00 asa1 : ", ASA_LINE, NULL },
