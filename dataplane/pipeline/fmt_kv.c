@@ -133,9 +133,9 @@ static size_t sw_host(const char *v, size_t vlen, size_t *len)
 /* The key=value scanner; @p sw: SonicWall, whose src= and dst= values may
  * end with a host name (keys src_host and dst_host). A constant at each
  * call, so that FortiGate's and Sophos's loop has no trace of it. */
-static inline enum vdp_parse_rc kv_scan(struct vdp_parse_ctx *ctx,
-					const struct vdp_msg *m,
-					struct vdp_fields *out, const bool sw)
+static inline __attribute__((always_inline)) enum vdp_parse_rc
+kv_scan(struct vdp_parse_ctx *ctx, const struct vdp_msg *m,
+	struct vdp_fields *out, const bool sw)
 {
 	const char *d = m->data;
 	const size_t end = m->len;
@@ -228,16 +228,33 @@ static enum vdp_parse_rc sw_parse(struct vdp_parse_ctx *ctx,
  * forwarding alike); other orders (eventtime= first, reordered by a relay)
  * are recognized by logid= together with devid= or devname=.
  */
+/* Does the key after `date=... time=...` say Sophos (Cyberoam, SFOS)? */
+static bool sophos_after_date(const char *b, size_t n)
+{
+	size_t p = 0;
+	for (unsigned tok = 0; tok < 2; tok++) {
+		const char *sp = memchr(b + p, ' ', n - p);
+		if (sp == NULL)
+			return false;
+		p = (size_t)(sp - b) + 1;
+		while (p < n && b[p] == ' ')
+			p++;
+	}
+	return (n - p >= 9 && memcmp(b + p, "timezone=", 9) == 0) ||
+	       (n - p >= 12 && memcmp(b + p, "device_name=", 12) == 0);
+}
+
 static bool fortigate_detect(const struct vdp_msg *m)
 {
 	size_t n;
 	const char *b = detect_window(m, &n);
 	/* FortiOS starts with date=; so do Cyberoam and some SFOS lines,
 	 * whose users are in keys FortiOS does not have (user_name): those
-	 * are Sophos's. A FortiOS line has logid= near its start. */
+	 * are Sophos's, known by their third key, timezone= or device_name=
+	 * (FortiOS writes tz=, devname=). A look at one key, not a search:
+	 * every FortiGate line of an auto source comes here. */
 	if (n >= 5 && memcmp(b, "date=", 5) == 0)
-		return has_key(b, n, "logid=") ||
-		       (!has_key(b, n, "log_id=") && !has_key(b, n, "device_name="));
+		return !sophos_after_date(b, n);
 	return has_key(b, n, "logid=") &&
 	       (has_key(b, n, "devid=") || has_key(b, n, "devname="));
 }
