@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
 /*
- * The key=value family: FortiGate (FortiOS), Sophos (SFOS/XG and UTM) and
- * Check Point Log Exporter (syslog format).
+ * The key=value family: FortiGate (FortiOS), Sophos (SFOS/XG, UTM,
+ * Cyberoam), SonicWall, Stormshield, WatchGuard and Check Point Log
+ * Exporter (syslog format).
  *
  * FortiGate and Sophos share one scanner: space-separated `key=value`
  * tokens, a value either bare (up to the next space, no escapes) or
@@ -115,15 +116,37 @@ static const char *detect_window(const struct vdp_msg *m, size_t *n)
 
 /* ---- key=value (FortiGate, Sophos) ---- */
 
-static enum vdp_parse_rc kv_parse(struct vdp_parse_ctx *ctx,
-				  const struct vdp_msg *m,
-				  struct vdp_fields *out)
+/* SonicWall's src= and dst= are `address:port:interface:name`, the name
+ * (the host name SonicOS resolved) only with name resolution on: the span
+ * of that fourth part, or len 0 when there is none. An address with more
+ * than three ':' (IPv6) is not split. */
+static size_t sw_host(const char *v, size_t vlen, size_t *len)
+{
+	size_t colons = 0, at = 0;
+	for (size_t i = 0; i < vlen; i++)
+		if (v[i] == ':' && ++colons == 3)
+			at = i + 1;
+	*len = colons == 3 ? vlen - at : 0;
+	return at;
+}
+
+/* The key=value scanner; @p sw: SonicWall, whose src= and dst= values may
+ * end with a host name (keys src_host and dst_host). A constant at each
+ * call, so that FortiGate's and Sophos's loop has no trace of it. */
+static inline __attribute__((always_inline)) enum vdp_parse_rc
+kv_scan(struct vdp_parse_ctx *ctx, const struct vdp_msg *m,
+	struct vdp_fields *out, const bool sw)
 {
 	const char *d = m->data;
 	const size_t end = m->len;
 	const struct vdp_keys *ks = ctx->keys;
 	const uint64_t mask = key_len_mask(ks);
 	size_t p = m->body < end ? m->body : end;
+	int src_host = -1, dst_host = -1;
+	if (sw) {
+		src_host = vdp_keys_find(ks, "src_host", 8);
+		dst_host = vdp_keys_find(ks, "dst_host", 8);
+	}
 
 	while (p < end) {
 		while (p < end && is_space(d[p]))
@@ -168,6 +191,16 @@ static enum vdp_parse_rc kv_parse(struct vdp_parse_ctx *ctx,
 				p++;
 			vlen = p - v;
 			esc = VDP_ESC_NONE;
+			if (sw && kind < 0 && v - k == 4 &&
+			    (memcmp(d + k, "src", 3) == 0 ||
+			     memcmp(d + k, "dst", 3) == 0)) {
+				int hk = d[k] == 's' ? src_host : dst_host;
+				size_t hl, h = sw_host(d + v, vlen, &hl);
+				if (hk >= 0 && hl > 0 &&
+				    !vdp_fields_add(out, v + h, hl,
+						    (enum veil_kind)hk, esc))
+					return VDP_MALFORMED;
+			}
 		}
 		if (kind >= 0 &&
 		    !vdp_fields_add(out, v, vlen, (enum veil_kind)kind, esc))
@@ -176,22 +209,58 @@ static enum vdp_parse_rc kv_parse(struct vdp_parse_ctx *ctx,
 	return VDP_PARSED;
 }
 
+static enum vdp_parse_rc kv_parse(struct vdp_parse_ctx *ctx,
+				  const struct vdp_msg *m,
+				  struct vdp_fields *out)
+{
+	return kv_scan(ctx, m, out, false);
+}
+
+static enum vdp_parse_rc sw_parse(struct vdp_parse_ctx *ctx,
+				  const struct vdp_msg *m,
+				  struct vdp_fields *out)
+{
+	return kv_scan(ctx, m, out, true);
+}
+
 /*
  * FortiGate: every FortiOS log starts with date= (syslog and FortiAnalyzer
  * forwarding alike); other orders (eventtime= first, reordered by a relay)
  * are recognized by logid= together with devid= or devname=.
  */
+/* Does the key after `date=... time=...` say Sophos (Cyberoam, SFOS)? */
+static bool sophos_after_date(const char *b, size_t n)
+{
+	size_t p = 0;
+	for (unsigned tok = 0; tok < 2; tok++) {
+		const char *sp = memchr(b + p, ' ', n - p);
+		if (sp == NULL)
+			return false;
+		p = (size_t)(sp - b) + 1;
+		while (p < n && b[p] == ' ')
+			p++;
+	}
+	return (n - p >= 9 && memcmp(b + p, "timezone=", 9) == 0) ||
+	       (n - p >= 12 && memcmp(b + p, "device_name=", 12) == 0);
+}
+
 static bool fortigate_detect(const struct vdp_msg *m)
 {
 	size_t n;
 	const char *b = detect_window(m, &n);
+	/* FortiOS starts with date=; so do Cyberoam and some SFOS lines,
+	 * whose users are in keys FortiOS does not have (user_name): those
+	 * are Sophos's, known by their third key, timezone= or device_name=
+	 * (FortiOS writes tz=, devname=). A look at one key, not a search:
+	 * every FortiGate line of an auto source comes here. */
 	if (n >= 5 && memcmp(b, "date=", 5) == 0)
-		return true;
+		return !sophos_after_date(b, n);
 	return has_key(b, n, "logid=") &&
 	       (has_key(b, n, "devid=") || has_key(b, n, "devname="));
 }
 
-/* Sophos: SFOS/XG (v17 `device="SFW" ... log_id=`, v18+ `device_name=`)
+/* Sophos: SFOS/XG (v17 `device="SFW" ... log_id=`, v18+ `device_name=`,
+ * Cyberoam `date=... device_name=... log_id=`)
  * or UTM (`id="0001" severity="info" sys="SecureWeb"`). */
 static bool sophos_detect(const struct vdp_msg *m)
 {
@@ -202,6 +271,49 @@ static bool sophos_detect(const struct vdp_msg *m)
 		return true;
 	return has_key(b, n, "id=\"") && has_key(b, n, "severity=\"") &&
 	       has_key(b, n, "sys=\"");
+}
+
+/* SonicWall (SonicOS "Default" syslog format): `id=firewall sn=SERIAL
+ * time="..." fw=ADDR pri=N c=N m=N ...`; the Syslog ID (id=) may be
+ * changed, so the serial, firewall address and message ID decide. */
+static bool sonicwall_detect(const struct vdp_msg *m)
+{
+	size_t n;
+	const char *b = detect_window(m, &n);
+	return has_key(b, n, "sn=") && has_key(b, n, "fw=") &&
+	       has_key(b, n, "m=") && has_key(b, n, "pri=");
+}
+
+/* Stormshield Network Security (WELF): `id=firewall time="..." fw="NAME"
+ * tz=+0000 startime="..."` begins every record. */
+static bool stormshield_detect(const struct vdp_msg *m)
+{
+	size_t n;
+	const char *b = detect_window(m, &n);
+	return has_key(b, n, "id=firewall") && has_key(b, n, "fw=") &&
+	       has_key(b, n, "startime=");
+}
+
+/* WatchGuard Fireware: every log message has a `msg_id="NNNN-NNNN"`,
+ * followed by positional words (disposition, interfaces, addresses) and
+ * then key="value" pairs. */
+static bool watchguard_detect(const struct vdp_msg *m)
+{
+	size_t n;
+	const char *b = detect_window(m, &n);
+	const char *k = memmem(b, n, "msg_id=\"", 8);
+	if (k == NULL || (k > b && !is_space(k[-1])))
+		return false;
+	size_t i = (size_t)(k - b) + 8;
+	/* "3000-0148": four hex digits, '-', four hex digits */
+	if (n - i < 10 || k[17] != '"' || k[12] != '-')
+		return false;
+	for (size_t j = 8; j < 17; j++) {
+		char c = k[j];
+		if (j != 12 && !((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F')))
+			return false;
+	}
+	return true;
 }
 
 /* ---- Check Point Log Exporter ---- */
@@ -338,6 +450,25 @@ static const char *const fortigate_devices[] = { "srcname", NULL };
  * client host name field; UTM's `device` is a flag, "0"/"1"). */
 static const char *const sophos_users[] = { "user_name", "user", NULL };
 
+/* SonicOS: `usr` (the authenticated user of a connection), `user` (SSL VPN
+ * and administration events); the host name SonicOS resolved for the
+ * source, in src= (src_host). dst= is the server's. `fw` (the firewall's
+ * address), `sn` (its serial) and `id` are the appliance's. */
+static const char *const sonicwall_users[] = { "usr", "user", NULL };
+static const char *const sonicwall_devices[] = { "src_host", NULL };
+
+/* Stormshield: `user` (the authenticated user, or the administrator of
+ * l_server/l_system); `srcname`, the source host's object name (often the
+ * client's host name). `fw` is the firewall (name or serial). */
+static const char *const stormshield_users[] = { "user", NULL };
+static const char *const stormshield_devices[] = { "srcname", NULL };
+
+/* WatchGuard: `src_user` and `dst_user` (authenticated users, as
+ * user@auth-domain), `user` of authentication and management events. The
+ * Firebox's own name is in the syslog header only. */
+static const char *const watchguard_users[] = { "src_user", "dst_user", "user",
+						NULL };
+
 /* Log Exporter: Identity Awareness names (`src_user_name`,
  * `dst_user_name`) and distinguished names (`src_user_dn`, `dst_user_dn`),
  * the `user` of VPN/URL Filtering logs, the `administrator` of audit logs;
@@ -366,6 +497,30 @@ const struct vdp_format vdp_fmt_sophos = {
 	.detect = sophos_detect,
 	.parse = kv_parse,
 	.default_users = sophos_users,
+	.default_devices = NULL,
+};
+
+const struct vdp_format vdp_fmt_sonicwall = {
+	.name = "sonicwall",
+	.detect = sonicwall_detect,
+	.parse = sw_parse,
+	.default_users = sonicwall_users,
+	.default_devices = sonicwall_devices,
+};
+
+const struct vdp_format vdp_fmt_stormshield = {
+	.name = "stormshield",
+	.detect = stormshield_detect,
+	.parse = kv_parse,
+	.default_users = stormshield_users,
+	.default_devices = stormshield_devices,
+};
+
+const struct vdp_format vdp_fmt_watchguard = {
+	.name = "watchguard",
+	.detect = watchguard_detect,
+	.parse = kv_parse,
+	.default_users = watchguard_users,
 	.default_devices = NULL,
 };
 

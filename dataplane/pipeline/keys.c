@@ -116,7 +116,11 @@ const struct vdp_format *const vdp_formats[] = {
 	&vdp_fmt_cef, &vdp_fmt_leef, &vdp_fmt_json, &vdp_fmt_w3c,
 	&vdp_fmt_checkpoint, &vdp_fmt_panos, &vdp_fmt_asa, &vdp_fmt_juniper,
 	&vdp_fmt_fortigate, &vdp_fmt_sophos, &vdp_fmt_websense,
-	&vdp_fmt_squid, &vdp_fmt_squid_common,
+	&vdp_fmt_squid,
+	/* after the formats above, so that their lines pay nothing for
+	 * these detections (checked: none of them takes these lines) */
+	&vdp_fmt_barracuda, &vdp_fmt_sonicwall, &vdp_fmt_stormshield,
+	&vdp_fmt_watchguard, &vdp_fmt_squid_common,
 	/* generic extractors: never detected, only configured */
 	&vdp_fmt_kv, &vdp_fmt_csv, NULL,
 };

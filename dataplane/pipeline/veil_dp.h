@@ -66,7 +66,8 @@ void vdp_source_free(struct vdp_source *s);
  * Set one option, as read from the source's config section:
  *   format          auto | cef | leef | w3c | squid | squid-common |
  *                   fortigate | sophos | juniper | checkpoint | panos |
- *                   websense | json | asa, or a generic extractor:
+ *                   websense | json | asa | barracuda | sonicwall |
+ *                   stormshield | watchguard, or a generic extractor:
  *                   kv | csv (keys "col:N") | regex
  *   user_fields     comma-separated keys (key names, JSON paths, column
  *                   names: see docs/formats.md) replacing the format's

@@ -640,6 +640,31 @@ static void test_normalize_user(void **state)
 }
 
 /* The preview: what the worker would do, with no engine and no key. */
+/* Juniper SSG / NetScreen (ScreenOS): its syslog names users only in
+ * the text of events (the admin logon), read with format regex as
+ * docs/formats.md gives it; the device_id (the firewall) stays */
+static void test_juniper_ssg_regex(void **state)
+{
+	struct fx *f = *state;
+	set(f, "format", "regex");
+	set(f, "regex", "[Aa]dmin user \"?(?<user>[^\" ]+)\"? ");
+	start(f);
+	const char *out = run1(f, "<164>ssg5-hq: NetScreen device_id=ssg5-hq "
+			       "[Root]system-warning-00515: Admin user jdoe has logged "
+			       "on via Telnet from 10.1.20.45:37314 (2024-03-01 10:15:22)");
+	assert_non_null(out);
+	one_token(f, "jdoe", VEIL_KIND_USER);
+	assert_null(strstr(out, "user jdoe"));
+	assert_non_null(strstr(out, "device_id=ssg5-hq "));
+	/* a traffic log has no user: no match, dropped (fail closed) unless
+	 * on_unknown = forward */
+	assert_null(run1(f, "<133>ssg5-hq: NetScreen device_id=ssg5-hq "
+			 "[Root]system-notification-00257(traffic): start_time=\"2024-03-01 "
+			 "10:15:22\" duration=5 policy_id=2 service=https proto=6 src "
+			 "zone=Trust dst zone=Untrust action=Permit sent=2228 rcvd=5084 "
+			 "src=10.1.20.45 dst=93.184.216.34 src_port=52144 dst_port=443"));
+}
+
 static void test_explain(void **state)
 {
 	struct fx *f = *state;
@@ -698,6 +723,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_normalize_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_normalize_as_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_explain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_juniper_ssg_regex, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
 /*
- * The key=value family (dataplane/pipeline/fmt_kv.c: fortigate, sophos, checkpoint)
+ * The key=value family (dataplane/pipeline/fmt_kv.c: fortigate, sophos,
+ * sonicwall, stormshield, watchguard, checkpoint)
  * on lines written as the vendors document and send them, syslog header
  * included. Each line marks its expected identity spans with « and »
  * (dp_harness.h).
@@ -36,6 +37,12 @@ static const struct vdp_format *fgt, *sophos, *cp;
 	"device=\"SFW\" date=2017-01-31 time=18:13:38 timezone=\"IST\" "        \
 	"device_name=\"CR750iNG-XP\" log_id=062910617701 log_type=\"Event\" "   \
 	"user_name=\"gaurav\""
+/* Cyberoam (CROS), the ancestor of SFOS: `date=` first, as FortiOS */
+#define CYBEROAM_LINE                                                           \
+	"date=2013-08-06 time=11:20:19 timezone=\"IST\" device_name=\"CR500ia\" " \
+	"device_id=C0100123456-ABCDEF log_id=010302602002 log_type=\"Firewall\" " \
+	"log_component=\"Firewall Rule\" log_subtype=\"Allowed\" status=\"Allow\" " \
+	"priority=Information fw_rule_id=3 user_name=\"jdoe\" user_gp=\"Sales\""
 #define UTM_LINE                                                                \
 	"2023:03:08-15:00:00 utm-1 httpproxy[6267]: id=\"0001\" "                \
 	"severity=\"info\" sys=\"SecureWeb\" sub=\"http\" user=\"testuser\""
@@ -95,6 +102,7 @@ static void test_detect_matrix(void **state)
 		{ "<189>", FGT_LINE, &fgt },
 		{ "<30>", SFOS_LINE, &sophos },
 		{ "<30>", UTM_LINE, &sophos },
+		{ "<30>", CYBEROAM_LINE, &sophos },
 		{ "<134>1 2020-01-02T14:04:50Z fwmgmt CheckPoint 16559 - ", CP_LINE, &cp },
 		{ "<14>1 2019-04-12T14:29:06.576Z srx1 ", JUNOS_LINE, NULL },
 		{ "<166>Jan 05 2024 12:00:00 asa1 : ", ASA_LINE, NULL },
@@ -433,6 +441,102 @@ static void test_checkpoint_malformed(void **state)
 	NOTMINE(cp, "", "");
 }
 
+
+/* ------------------------------------------------------------------ */
+/* SonicWall, Stormshield, WatchGuard                                 */
+/* ------------------------------------------------------------------ */
+
+/* SonicOS "Default" syslog: usr, and the resolved host name that ends
+ * src=; the firewall's address (fw=), serial (sn=) and the server's name
+ * at the end of dst= are not identities */
+static void test_sonicwall(void **state)
+{
+	(void)state;
+	const struct vdp_format *sw = &vdp_fmt_sonicwall;
+	OK(sw, "<134>",
+	   "id=firewall sn=0017C5178994 time=\"2024-03-01 10:15:22 UTC\" "
+	   "fw=203.0.113.10 pri=6 c=1024 m=537 msg=\"Connection Closed\" app=49175 "
+	   "appName=\"General HTTPS\" n=1234567 src=10.1.20.45:52144:X0:" OPEN
+	   "JDOE-LT01" CLOSE " dst=93.184.216.34:443:X1:www.example.com "
+	   "srcMac=00:1a:2b:3c:4d:5e dstMac=ec:f4:bb:fb:f7:f6 proto=tcp/https "
+	   "sent=2228 rcvd=5084 usr=\"" OPEN "jdoe" CLOSE "\" rule=\"5 (LAN->WAN)\" "
+	   "fw_action=\"NA\"",
+	   DN("JDOE-LT01"), UB("jdoe"));
+	/* SSL VPN login: user=; a src= without a name has no host */
+	OK(sw, "<134>",
+	   "id=firewall sn=0017C5178994 time=\"2024-03-01 10:16:02 UTC\" "
+	   "fw=203.0.113.10 pri=6 c=0 m=1080 msg=\"SSL VPN zone remote user login "
+	   "allowed\" n=88 src=198.51.100.7:0:X1 dst=203.0.113.10:4433:X1 "
+	   "user=\"" OPEN "m.rossi" CLOSE "\" note=\"Portal\"",
+	   UB("m.rossi"));
+	/* IPv6 sources are not split */
+	NONE(sw, "<134>",
+	     "id=firewall sn=0017C5178994 fw=203.0.113.10 pri=6 c=1024 m=537 "
+	     "src=2001:db8::5:52144:X0 dst=2001:db8::9:443:X1");
+	assert_true(dp_detect(sw, "<134>", "id=firewall sn=0017C5178994 "
+			      "time=\"2024-03-01 10:15:22 UTC\" fw=203.0.113.10 pri=6 "
+			      "c=1024 m=537"));
+	/* a changed Syslog ID */
+	assert_true(dp_detect(sw, "", "id=fw-hq sn=0017C5178994 fw=203.0.113.10 "
+			      "pri=6 c=1024 m=537"));
+	assert_false(dp_detect(sw, "", FGT_LINE));
+	assert_false(dp_detect(fgt, "<134>", "id=firewall sn=0017C5178994 "
+			       "fw=203.0.113.10 pri=6 c=1024 m=537 usr=\"x\""));
+}
+
+/* Stormshield SNS audit logs (WELF): user and srcname; fw (the firewall's
+ * name or serial) is not an identity */
+static void test_stormshield(void **state)
+{
+	(void)state;
+	const struct vdp_format *st = &vdp_fmt_stormshield;
+	OK(st, "<134>Mar  1 10:15:22 sns-hq ",
+	   "id=firewall time=\"2024-03-01 10:15:22\" fw=\"SN310A17C0000123\" "
+	   "tz=+0100 startime=\"2024-03-01 10:15:21\" pri=5 confid=01 slotlevel=2 "
+	   "ruleid=12 srcif=\"Ethernet1\" srcifname=\"in\" ipproto=tcp "
+	   "dstif=\"Ethernet0\" dstifname=\"out\" proto=https src=10.1.20.45 "
+	   "srcport=52144 srcportname=ephemeral_fw_tcp srcname=" OPEN "pc_jdoe" CLOSE
+	   " dst=93.184.216.34 dstport=443 dstportname=https dstname=www.example.com "
+	   "user=\"" OPEN "jdoe" CLOSE "\" domain=\"corp.example\" sent=2228 "
+	   "rcvd=5084 duration=0.13 action=pass logtype=\"connection\"",
+	   DN("pc_jdoe"), UB("jdoe"));
+	/* l_server: the administrator */
+	OK(st, "",
+	   "id=firewall time=\"2024-03-01 10:20:00\" fw=\"sns-hq\" tz=+0100 "
+	   "startime=\"2024-03-01 10:20:00\" error=0 user=\"" OPEN "admin" CLOSE
+	   "\" address=10.0.9.14 sessionid=7 msg=\"Logged in\" logtype=\"server\"",
+	   UB("admin"));
+	assert_false(dp_detect(st, "", "id=firewall fw=\"x\" tz=+0100 user=\"y\""));
+	assert_false(dp_detect(&vdp_fmt_sonicwall, "",
+			       "id=firewall time=\"2024-03-01 10:20:00\" fw=\"sns-hq\" "
+			       "tz=+0100 startime=\"2024-03-01 10:20:00\" pri=5"));
+}
+
+/* WatchGuard Fireware: src_user, dst_user; the positional words and the
+ * Firebox's name in the header are not identities */
+static void test_watchguard(void **state)
+{
+	(void)state;
+	const struct vdp_format *wg = &vdp_fmt_watchguard;
+	OK(wg, "<140>Mar  1 10:15:22 FBX-M370 ",
+	   "(2024-03-01T10:15:22) firewall: msg_id=\"3000-0148\" Allow 1-Trusted "
+	   "0-External 52 tcp 20 64 10.1.20.45 93.184.216.34 52144 443 offset 8 S "
+	   "2931428183 win 64240 src_user=\"" OPEN "jdoe@corp.example" CLOSE "\" "
+	   "(HTTPS-proxy-00)",
+	   UB("jdoe@corp.example"));
+	OK(wg, "<140>Mar  1 10:15:23 FBX-M370 ",
+	   "http-proxy[2089]: msg_id=\"1AFF-0024\" Allow 1-Trusted 0-External tcp "
+	   "10.1.20.45 93.184.216.34 52144 80 msg=\"HTTP request\" "
+	   "proxy_act=\"HTTP-Client.Standard\" op=\"GET\" dstname=\"www.example.com\" "
+	   "arg=\"/\" sent_bytes=\"512\" rcvd_bytes=\"5084\" "
+	   "elapsed_time=\"0.128 sec(s)\" src_user=\"" OPEN "m.rossi@Firebox-DB" CLOSE
+	   "\" dst_user=\"" OPEN "svc-web" CLOSE "\" (HTTP-proxy-00)",
+	   UB("m.rossi@Firebox-DB"), UB("svc-web"));
+	assert_false(dp_detect(wg, "", "msg_id=\"30-1\" Allow"));
+	assert_false(dp_detect(wg, "", "xmsg_id=\"3000-0148\" Allow"));
+	assert_false(dp_detect(wg, "", "msg_id=\"3000-0148"));
+}
+
 int main(void)
 {
 	fgt = vdp_format_find("fortigate");
@@ -454,6 +558,9 @@ int main(void)
 		cmocka_unit_test(test_checkpoint_escapes),
 		cmocka_unit_test(test_checkpoint_machine_names),
 		cmocka_unit_test(test_checkpoint_malformed),
+		cmocka_unit_test(test_sonicwall),
+		cmocka_unit_test(test_stormshield),
+		cmocka_unit_test(test_watchguard),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
