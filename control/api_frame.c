@@ -28,7 +28,7 @@ int veil_role_parse(const char *s, enum veil_role *out)
 	return -1;
 }
 
-static int write_all(int fd, const void *p, size_t n)
+int veil_write_all(int fd, const void *p, size_t n)
 {
 	const uint8_t *b = p;
 	while (n > 0) {
@@ -43,7 +43,7 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-static int read_all(int fd, void *p, size_t n)
+int veil_read_all(int fd, void *p, size_t n)
 {
 	uint8_t *b = p;
 	while (n > 0) {
@@ -70,20 +70,20 @@ int veil_api_write(int fd, const char *json, size_t len)
 	}
 	uint8_t hdr[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16),
 			   (uint8_t)(len >> 8), (uint8_t)len };
-	if (write_all(fd, hdr, 4) != 0)
+	if (veil_write_all(fd, hdr, 4) != 0)
 		return -1;
-	return write_all(fd, json, len);
+	return veil_write_all(fd, json, len);
 }
 
 int veil_api_write_body(int fd, const char *json, size_t len)
 {
-	return write_all(fd, json, len);
+	return veil_write_all(fd, json, len);
 }
 
 int veil_api_read(int fd, char **out, size_t *len)
 {
 	uint8_t hdr[4];
-	if (read_all(fd, hdr, 4) != 0)
+	if (veil_read_all(fd, hdr, 4) != 0)
 		return -1;
 	size_t n = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
 		   (size_t)hdr[2] << 8 | hdr[3];
@@ -94,7 +94,7 @@ int veil_api_read(int fd, char **out, size_t *len)
 	char *buf = malloc(n + 1);
 	if (buf == NULL)
 		return -1;
-	if (read_all(fd, buf, n) != 0) {
+	if (veil_read_all(fd, buf, n) != 0) {
 		int err = errno;
 		free(buf);
 		errno = err;

@@ -30,6 +30,7 @@
 #include "api_pvt.h"
 #include "backup.h"
 #include "p11.h"
+#include "store_pvt.h"
 
 static void iso(int64_t ms, char *out, size_t cap)
 {
@@ -228,17 +229,6 @@ out:
 }
 
 /* ---- restore (offline) ---- */
-
-static int64_t count_of(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st;
-	int64_t n = -1;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
 
 /* The state files of c, in the order they are reported. */
 static void state_paths(const struct ctl_config *c, char db[300], char mark[300])
@@ -491,9 +481,9 @@ int ctl_backup_restore(const struct ctl_config *c, const char *file,
 			 err);
 		return -1;
 	}
-	int64_t tenants = count_of(s.db, "SELECT count(*) FROM tenants");
+	int64_t tenants = st_count_of(s.db, "SELECT count(*) FROM tenants");
 	/* a BYOK wrap is longer than a master-key wrap (wrap.c) */
-	int64_t byok = count_of(s.db, "SELECT count(DISTINCT tenant) FROM keys WHERE "
+	int64_t byok = st_count_of(s.db, "SELECT count(DISTINCT tenant) FROM keys WHERE "
 				"destroyed IS NULL AND length(wrapped) > 48");
 	iso(h.created_ms, when, sizeof(when));
 	snprintf(outcome, sizeof(outcome), "ok: restored from a backup made %s (the "

@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "backup.h"
+#include "veil_control.h"
 #include "veil_crypto.h"
 
 #define CHUNK (64u << 10)
@@ -223,26 +224,12 @@ int bk_read_passphrase(const char *path, char **out, size_t *len, char *err,
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Encrypt n bytes of in and write them. */
 static int seal(EVP_CIPHER_CTX *x, int fd, const uint8_t *in, size_t n, uint8_t *tmp)
 {
 	int ol = 0;
 	return EVP_EncryptUpdate(x, tmp, &ol, in, (int)n) == 1 &&
-	       write_all(fd, tmp, (size_t)ol) == 0 ? 0 : -1;
+	       veil_write_all(fd, tmp, (size_t)ol) == 0 ? 0 : -1;
 }
 
 int bk_write(int out_fd, struct bk_header *h, const uint8_t key[32],
@@ -270,7 +257,7 @@ int bk_write(int out_fd, struct bk_header *h, const uint8_t key[32],
 	pl = 44 + mark_len;
 	put_be(pre + pl, (uint64_t)st.st_size, 8);
 	pl += 8;
-	if (write_all(out_fd, hdr, hl) != 0) {
+	if (veil_write_all(out_fd, hdr, hl) != 0) {
 		snprintf(err, errlen, "writing the backup: %s", strerror(errno));
 		goto out;
 	}
@@ -298,7 +285,7 @@ int bk_write(int out_fd, struct bk_header *h, const uint8_t key[32],
 	}
 	if (EVP_EncryptFinal_ex(x, tmp, &ol) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, BK_TAG, tag) != 1 ||
-	    write_all(out_fd, tmp, (size_t)ol) != 0 || write_all(out_fd, tag, BK_TAG) != 0 ||
+	    veil_write_all(out_fd, tmp, (size_t)ol) != 0 || veil_write_all(out_fd, tag, BK_TAG) != 0 ||
 	    fsync(out_fd) != 0) {
 		snprintf(err, errlen, "writing the backup: %s", strerror(errno));
 		goto out;
@@ -314,27 +301,12 @@ out:
 	return rc;
 }
 
-/* Read exactly n bytes (or fail). */
-static int read_all(int fd, uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t r = read(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 /* Decrypt the next n bytes of the payload into out. */
 static int open_some(EVP_CIPHER_CTX *x, int fd, uint8_t *out, size_t n, uint8_t *tmp,
 		     uint64_t *left)
 {
 	int ol = 0;
-	if (n > *left || read_all(fd, tmp, n) != 0 ||
+	if (n > *left || veil_read_all(fd, tmp, n) != 0 ||
 	    EVP_DecryptUpdate(x, out, &ol, tmp, (int)n) != 1 || (size_t)ol != n)
 		return -1;
 	*left -= n;
@@ -392,12 +364,12 @@ int bk_read(int in_fd, const struct bk_header *h, const uint8_t key[32],
 	while (left > 0) {
 		size_t n = left < CHUNK ? (size_t)left : CHUNK;
 		if (open_some(x, in_fd, buf, n, tmp, &left) != 0 ||
-		    write_all(db_fd, buf, n) != 0) {
+		    veil_write_all(db_fd, buf, n) != 0) {
 			snprintf(err, errlen, "restoring the database: %s", strerror(errno));
 			goto out;
 		}
 	}
-	if (read_all(in_fd, tag, BK_TAG) != 0 ||
+	if (veil_read_all(in_fd, tag, BK_TAG) != 0 ||
 	    EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, BK_TAG, tag) != 1 ||
 	    EVP_DecryptFinal_ex(x, buf, &ol) != 1) {
 		snprintf(err, errlen, "the backup does not authenticate (AES-GCM tag "

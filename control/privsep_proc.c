@@ -41,36 +41,6 @@ static void die(const char *what)
 	_exit(1);
 }
 
-static int read_full(int fd, void *p, size_t n)
-{
-	uint8_t *b = p;
-	while (n > 0) {
-		ssize_t r = read(fd, b, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		b += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	while (n > 0) {
-		ssize_t w = write(fd, b, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Landlock's ruleset attributes as the kernel's ABI has them (the
  * system's header may be older than the kernel): the rights each ABI
  * version knows are handled, and no rule grants any. */
@@ -170,14 +140,14 @@ void ps_child_main(const char *spec)
 	drop(spec);
 	for (;;) {
 		uint8_t hdr[4];
-		if (read_full(PS_CHILD_FD, hdr, 4) != 0)
+		if (veil_read_all(PS_CHILD_FD, hdr, 4) != 0)
 			_exit(0); /* the key process is gone or stopped us */
 		size_t n = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
 			   (size_t)hdr[2] << 8 | hdr[3];
 		if (n < 8 || n > PS_IN_MAX)
 			_exit(1);
 		char *in = malloc(n);
-		if (in == NULL || read_full(PS_CHILD_FD, in, n) != 0)
+		if (in == NULL || veil_read_all(PS_CHILD_FD, in, n) != 0)
 			_exit(1);
 		uint64_t id = 0;
 		for (int i = 0; i < 8; i++)
@@ -191,7 +161,7 @@ void ps_child_main(const char *spec)
 			_exit(1); /* out of memory: the key process starts another */
 		uint8_t oh[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16),
 				  (uint8_t)(len >> 8), (uint8_t)len };
-		if (write_full(PS_CHILD_FD, oh, 4) != 0 || write_full(PS_CHILD_FD, out, len) != 0)
+		if (veil_write_all(PS_CHILD_FD, oh, 4) != 0 || veil_write_all(PS_CHILD_FD, out, len) != 0)
 			_exit(0);
 		explicit_bzero(out, len);
 		free(out);

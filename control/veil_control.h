@@ -32,6 +32,12 @@ const char *veil_role_name(enum veil_role role);
 /** @return 0, or -1 for an unknown name ("none" is not accepted). */
 int veil_role_parse(const char *s, enum veil_role *out);
 
+/* All n bytes to / from a blocking fd, through EINTR and short writes
+ * and reads. @return 0, or -1 (errno; ECONNRESET for an end of file
+ * before n bytes). */
+int veil_write_all(int fd, const void *p, size_t n);
+int veil_read_all(int fd, void *p, size_t n);
+
 /**
  * Write one framed message. @return 0, or -1 with errno (EMSGSIZE over
  * VEIL_API_MSG_MAX, or the write's).
