@@ -108,6 +108,8 @@ static int by_tenant(const void *a, const void *b)
 static size_t fold_sources(struct occ *occ, size_t n)
 {
 	size_t out = 0;
+	if (n == 0)
+		return 0; /* no [source]: occ may be NULL, which qsort must not get */
 	qsort(occ, n, sizeof(*occ), by_name);
 	for (size_t i = 0; i < n; i++) {
 		struct occ *s = &occ[i];
@@ -143,7 +145,8 @@ int ctl_norms_load(struct ctl_norms *out, const char *path, char *err, size_t er
 	for (size_t i = 0; i < n; i++)
 		if (p.occ[i].set & SET_TENANT)
 			p.occ[k++] = p.occ[i];
-	qsort(p.occ, k, sizeof(*p.occ), by_tenant);
+	if (k > 0)
+		qsort(p.occ, k, sizeof(*p.occ), by_tenant);
 	out->t = calloc(k ? k : 1, sizeof(*out->t));
 	if (out->t == NULL) {
 		free(p.occ);
