@@ -268,8 +268,12 @@ def dataplane_counters(root, port, d):
     if not check(rc == 0 and s is not None, "veil-dataplane ran: %d %s" % (rc, err[-1500:])):
         return
     key = ("veil_dataplane_lines_in_total", '{worker="0"}')
-    m = wait_for(port, lambda x: x.get(key) == s["lines_in"])
     w0 = '{worker="0"}'
+    # the last counters the run sent, not one sent while it ran (a slow
+    # machine publishes the lines read before they are written)
+    m = wait_for(port, lambda x: x.get(key) == s["lines_in"] and
+                 x.get(("veil_dataplane_lines_out_total", w0)) == s["lines_out"] and
+                 x.get(("veil_dataplane_written_bytes_total", w0)) == s["bytes_out"])
     check(m.get(key) == s["lines_in"] == 21 and
           m.get(("veil_dataplane_lines_out_total", w0)) == s["lines_out"] and
           m.get(("veil_dataplane_lines_held", w0)) == s["lines_held"] and
