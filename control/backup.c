@@ -511,3 +511,24 @@ int ctl_backup_restore(const struct ctl_config *c, const char *file,
 	ctl_store_close(&s);
 	return bad == 0 ? 0 : -1;
 }
+
+int ctl_restore_command(const struct ctl_config *c, const char *file,
+			const char *pass_file, const char *key_file, const char *reason,
+			bool force)
+{
+	char msg[2048];
+	if ((pass_file == NULL) == (key_file == NULL) || reason == NULL ||
+	    strlen(reason) < 8 || strlen(reason) > 1000) {
+		fputs("veil-controld: --restore FILE needs --passphrase-file F (or "
+		      "--recovery-key PRIVATE.pem, for a backup made for one) and "
+		      "--reason TEXT (8 to 1000 characters: why, and the ticket)\n",
+		      stderr);
+		return 2;
+	}
+	umask(077);
+	struct ctl_recovery who = ctl_config_operator(c, reason);
+	int rc = ctl_backup_restore(c, file, pass_file, key_file, force, &who, msg,
+				    sizeof(msg));
+	fprintf(rc == 0 ? stdout : stderr, "veil-controld: %s\n", msg);
+	return rc == 0 ? 0 : 1;
+}

@@ -396,3 +396,20 @@ bad:
 		 "[::1]:9464)", v);
 	return -1;
 }
+
+/* The operator of a recovery or a restore: the uid running veil-controld,
+ * its role as veil.conf gives it (the database may be what is being
+ * recovered), and the reason. */
+struct ctl_recovery ctl_config_operator(const struct ctl_config *c, const char *reason)
+{
+	enum veil_role role = VEIL_ROLE_NONE;
+	unsigned uid = (unsigned)getuid(), gid = (unsigned)getgid();
+	for (unsigned i = 0; i < c->n_roles && role == VEIL_ROLE_NONE; i++)
+		if (!c->roles[i].is_gid && c->roles[i].id == uid)
+			role = c->roles[i].role;
+	for (unsigned i = 0; i < c->n_roles && role == VEIL_ROLE_NONE; i++)
+		if (c->roles[i].is_gid && c->roles[i].id == gid)
+			role = c->roles[i].role;
+	return (struct ctl_recovery){ .uid = uid, .role = veil_role_name(role),
+				      .reason = reason };
+}

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,7 +23,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -164,103 +162,6 @@ static int64_t idle_deadline(void)
 	return (int64_t)veil_now_ms() + (int64_t)d.cfg.idle_timeout_s * 1000;
 }
 
-/* Can the members of group gid pass every directory down to dir (its
- * own and its parents')? If not, bad names the first that stops them. */
-static bool group_can_pass(const char *dir, gid_t gid, char *bad, size_t badlen,
-			   struct stat *bst)
-{
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	snprintf(path, sizeof(path), "%s", dir);
-	for (char *p = path + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char save = *p;
-		*p = '\0';
-		struct stat st = { 0 };
-		if (stat(path, &st) != 0 || !((st.st_mode & S_IXOTH) ||
-		    (st.st_gid == gid && (st.st_mode & S_IXGRP)))) {
-			snprintf(bad, badlen, "%s", path);
-			*bst = st;
-			return false;
-		}
-		*p = save;
-		if (save == '\0')
-			return true;
-	}
-}
-
-/* The socket's directory: made as socket_group needs it (0750 root:group;
- * without a group 0755); one that is there already is left as it is, but
- * if the group cannot reach the socket through it, that is an error. */
-static int socket_dir(const char *dir, const char *group, gid_t gid)
-{
-	bool grouped = group[0] != '\0';
-	if (mkdir(dir, 0700) == 0) {
-		if ((grouped && chown(dir, (uid_t)-1, gid) != 0) ||
-		    chmod(dir, grouped ? 0750 : 0755) != 0) {
-			ctl_log("socket directory %s: %s", dir, strerror(errno));
-			return -1;
-		}
-	} else if (errno != EEXIST) {
-		ctl_log("socket directory %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	char bad[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct stat st;
-	if (grouped && !group_can_pass(dir, gid, bad, sizeof(bad), &st)) {
-		ctl_log("socket_group %s: its members cannot reach the socket: %s is mode "
-		       "%04o, owner %u:%u (it needs o+x, or group %s with g+x: e.g. "
-		       "chgrp %s %s; chmod 0750 %s); veil-controld does not loosen a "
-		       "directory it did not make", group, bad,
-		       (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
-		       (unsigned)st.st_gid, group, group, bad, bad);
-		return -1;
-	}
-	return 0;
-}
-
-static int listen_socket(const struct ctl_config *c)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(c->socket_path) >= sizeof(sa.sun_path)) {
-		ctl_log("socket path too long: %s", c->socket_path);
-		return -1;
-	}
-	gid_t gid = (gid_t)-1;
-	if (c->socket_group[0] != '\0') {
-		struct group *g = getgrnam(c->socket_group);
-		if (g == NULL) {
-			ctl_log("socket group %s: no such group", c->socket_group);
-			return -1;
-		}
-		gid = g->gr_gid;
-	}
-	strcpy(sa.sun_path, c->socket_path);
-	char dir[sizeof(sa.sun_path)];
-	snprintf(dir, sizeof(dir), "%s", c->socket_path);
-	char *slash = strrchr(dir, '/');
-	if (slash != NULL && slash != dir) {
-		*slash = '\0';
-		if (socket_dir(dir, c->socket_group, gid) != 0)
-			return -1;
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	unlink(c->socket_path);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    chmod(c->socket_path, 0660) != 0 || listen(fd, 64) != 0) {
-		ctl_log("socket %s: %s", c->socket_path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (gid != (gid_t)-1 && chown(c->socket_path, (uid_t)-1, gid) != 0) {
-		ctl_log("socket group %s: %s", c->socket_group, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* The file a caller passed with its request: closed once handled. */
 static void passed_close(struct client *c)
 {
@@ -386,31 +287,6 @@ static void client_refuse(struct client *c, const char *action, const char *why)
 	c->state = C_PENDING;
 }
 
-/* The supplementary groups of the peer (SO_PEERGROUPS, Linux 4.13); none
- * if the kernel cannot say, so that a group role is never assumed. */
-static gid_t *peer_groups(int fd, unsigned *n)
-{
-	socklen_t len = 32 * sizeof(gid_t);
-	gid_t *g = NULL;
-	*n = 0;
-	for (int tries = 0; tries < 2; tries++) {
-		gid_t *ng = realloc(g, len ? len : 1);
-		if (ng == NULL)
-			break;
-		g = ng;
-		socklen_t got = len;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &got) == 0) {
-			*n = got / sizeof(gid_t);
-			return g;
-		}
-		if (errno != ERANGE)
-			break;
-		len = got; /* the size it needs */
-	}
-	free(g);
-	return NULL;
-}
-
 static unsigned open_connections(unsigned uid)
 {
 	unsigned n = 0;
@@ -446,25 +322,6 @@ static struct client *evict(int max)
 	return v;
 }
 
-/* An answer straight away, for a caller that gets no slot. */
-static void refuse_now(int fd, const char *why)
-{
-	json_t *a = json_pack("{s:b, s:s}", "ok", 0, "error", why);
-	char *s = json_dumps(a, JSON_COMPACT);
-	json_decref(a);
-	if (s == NULL)
-		return;
-	size_t len = strlen(s);
-	uint8_t hdr[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16),
-			   (uint8_t)(len >> 8), (uint8_t)len };
-	struct iovec iov[2] = { { hdr, 4 }, { s, len } };
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-	if (sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-		/* nothing to do: the caller sees the connection close */
-	}
-	free(s);
-}
-
 /* Accept one waiting connection; returns false when none is left. Its
  * role is looked up now: a caller without one, or over its uid's
  * connection cap, is answered with the refusal and sends nothing more. */
@@ -480,7 +337,7 @@ static bool accept_client(int lfd)
 		return true;
 	}
 	unsigned n_groups;
-	gid_t *groups = peer_groups(fd, &n_groups);
+	gid_t *groups = ctl_peer_groups(fd, &n_groups);
 	struct ctl_caller who = { .uid = cr.uid, .gid = cr.gid, .pid = cr.pid,
 				  .groups = groups, .n_groups = n_groups };
 	who.role = ctl_role_of(&d, &who);
@@ -504,7 +361,7 @@ static bool accept_client(int lfd)
 	if (c == NULL) {
 		if (why[0])
 			json_decref(ctl_refuse(&d, &who, action, NULL, why));
-		refuse_now(fd, why[0] ? why : "too many connections to veil-controld "
+		ctl_refuse_now(fd, why[0] ? why : "too many connections to veil-controld "
 			   "(every one busy): try again");
 		close(fd);
 		free(groups);
@@ -932,50 +789,13 @@ static int run(int lfd)
 }
 
 /* The store, checked against the governance log's mark; with a reason,
- * what does not fit is recorded and accepted instead of refused. The
- * operator's role is the one veil.conf gives: the database may be what
- * is being recovered. */
-static struct ctl_recovery operator(const char *reason)
-{
-	enum veil_role role = VEIL_ROLE_NONE;
-	unsigned uid = (unsigned)getuid(), gid = (unsigned)getgid();
-	for (unsigned i = 0; i < d.cfg.n_roles && role == VEIL_ROLE_NONE; i++)
-		if (!d.cfg.roles[i].is_gid && d.cfg.roles[i].id == uid)
-			role = d.cfg.roles[i].role;
-	for (unsigned i = 0; i < d.cfg.n_roles && role == VEIL_ROLE_NONE; i++)
-		if (d.cfg.roles[i].is_gid && d.cfg.roles[i].id == gid)
-			role = d.cfg.roles[i].role;
-	return (struct ctl_recovery){ .uid = uid, .role = veil_role_name(role),
-				      .reason = reason };
-}
-
+ * what does not fit is recorded and accepted instead of refused. */
 static int open_store(const char *reason, char *err, size_t errlen)
 {
 	if (reason == NULL)
 		return ctl_store_open(&d.store, &d.cfg, err, errlen);
-	struct ctl_recovery r = operator(reason);
+	struct ctl_recovery r = ctl_config_operator(&d.cfg, reason);
 	return ctl_store_recover(&d.store, &d.cfg, &r, err, errlen);
-}
-
-/* veil-controld --restore: offline, then exit (docs/keys.md). */
-static int restore(const char *file, const char *pass_file, const char *key_file,
-		   const char *reason, bool force)
-{
-	char msg[2048];
-	if ((pass_file == NULL) == (key_file == NULL) || reason == NULL ||
-	    strlen(reason) < 8 || strlen(reason) > 1000) {
-		fputs("veil-controld: --restore FILE needs --passphrase-file F (or "
-		      "--recovery-key PRIVATE.pem, for a backup made for one) and "
-		      "--reason TEXT (8 to 1000 characters: why, and the ticket)\n",
-		      stderr);
-		return 2;
-	}
-	umask(077);
-	struct ctl_recovery who = operator(reason);
-	int rc = ctl_backup_restore(&d.cfg, file, pass_file, key_file, force, &who, msg,
-				    sizeof(msg));
-	fprintf(rc == 0 ? stdout : stderr, "veil-controld: %s\n", msg);
-	return rc == 0 ? 0 : 1;
 }
 
 /* Started from the mark's checkpoint: the rest of the chain is walked
@@ -1049,7 +869,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (restore_file != NULL)
-		return restore(restore_file, pass_file, key_file, reason, force);
+		return ctl_restore_command(&d.cfg, restore_file, pass_file, key_file, reason,
+					   force);
 	if (check) {
 		if (ctl_config_check_master_key(&d.cfg, err, sizeof(err)) != 0 ||
 		    ps_drop_init(&api.drop, d.cfg.api_user, NULL, err, sizeof(err)) != 0) {
@@ -1111,7 +932,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	int lfd = listen_socket(&d.cfg);
+	int lfd = ctl_admin_listen(&d.cfg);
 	if (lfd < 0 || ctl_metrics_open(&d, err, sizeof(err)) != 0) {
 		if (lfd >= 0)
 			ctl_log("%s", err);

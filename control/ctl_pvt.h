@@ -163,6 +163,9 @@ struct ctl_recovery {
  * s->note says what was recorded (or that nothing was wrong). */
 int ctl_store_recover(struct ctl_store *s, const struct ctl_config *c,
 		      const struct ctl_recovery *r, char *err, size_t errlen);
+/* config.c: the operator of a recovery or a restore (getuid(), its role
+ * in c, the reason). */
+struct ctl_recovery ctl_config_operator(const struct ctl_config *c, const char *reason);
 void ctl_store_close(struct ctl_store *s);
 /* A statement of the connection kept prepared for its life (the request
  * paths: a record's insert, the log's head, the caller's role, the

@@ -304,6 +304,19 @@ json_t *ctl_cmd_backup_create(struct ctld *d, const struct ctl_caller *who, json
 int ctl_backup_restore(const struct ctl_config *c, const char *file,
 		       const char *pass_file, const char *key_file, bool force,
 		       const struct ctl_recovery *who, char *msg, size_t msglen);
+/* veil-controld --restore FILE (docs/keys.md): the options checked, then
+ * ctl_backup_restore with the operator of c; what it did on stdout (or why
+ * not on stderr). @return the exit status: 0, 1, or 2 for a usage error. */
+int ctl_restore_command(const struct ctl_config *c, const char *file,
+			const char *pass_file, const char *key_file, const char *reason,
+			bool force);
+/* admin_socket.c: the admin socket, listening (its directory made and
+ * checked for socket_group), or -1 (logged); the peer's supplementary
+ * groups (malloc'd, NULL and *n 0 when the kernel cannot say); a refusal
+ * written to a caller that gets no slot. */
+int ctl_admin_listen(const struct ctl_config *c);
+gid_t *ctl_peer_groups(int fd, unsigned *n);
+void ctl_refuse_now(int fd, const char *why);
 /* masterkey.c: the master key file read again every
  * master_key_check_interval; a change of state is logged, recorded and
  * shown in status ("master_key", "master_key_since"). */
