@@ -177,6 +177,10 @@ struct vdp_format {
 int vdp_w3c_check_fields(const struct vdp_keys *ks, const char *list,
 			 size_t len);
 
+/* Whether the body of @p m (its syslog header parsed) is a "#Fields"
+ * line: the state the source's next W3C lines are read with. */
+bool vdp_w3c_is_fields(const struct vdp_msg *m);
+
 /* The columns of a known W3C layout ("proxysg-main",
  * "bcreportermain_v1"), as after "#Fields:", or NULL. */
 const char *vdp_w3c_layout(const char *name);

@@ -464,6 +464,20 @@ static enum vdp_parse_rc w3c_fields(struct vdp_parse_ctx *ctx, const char *d,
 	return VDP_PARSED;
 }
 
+/* "#Fields:", or "#fields" and a blank as Zeek writes it, at @p p: a
+ * column list that went unnoticed would misplace identities. */
+static bool is_fields(const char *d, size_t p, size_t end)
+{
+	return end - p >= 8 && same_nocase(d + p, "#Fields", 7) &&
+	       (d[p + 7] == ':' || d[p + 7] == ' ' || d[p + 7] == '\t');
+}
+
+bool vdp_w3c_is_fields(const struct vdp_msg *m)
+{
+	size_t p = vdp_body_start(m);
+	return p < m->len && is_fields(m->data, p, m->len);
+}
+
 static inline bool w3c_sep(char c, bool tabs)
 {
 	return c == '\t' || (!tabs && c == ' ');
@@ -532,10 +546,7 @@ static enum vdp_parse_rc w3c_parse(struct vdp_parse_ctx *ctx,
 	while (end > p && (d[end - 1] == '\n' || d[end - 1] == '\r'))
 		end--;
 	if (p < end && d[p] == '#') {
-		/* "#Fields:", or "#fields" and a blank as Zeek writes it: a
-		 * column list that went unnoticed would misplace identities */
-		if (end - p >= 8 && same_nocase(d + p, "#Fields", 7) &&
-		    (d[p + 7] == ':' || d[p + 7] == ' ' || d[p + 7] == '\t')) {
+		if (is_fields(d, p, end)) {
 			if (ctx->keys == NULL)
 				return VDP_MALFORMED;
 			return w3c_fields(ctx, d, p + 8, end);

@@ -47,6 +47,7 @@ struct line_work {
 struct vdp_worker {
 	struct veil_engine *engine;     /* NULL: a worker for previews only */
 	int last_fmt;                   /* the format of the last line parsed */
+	bool learning;                  /* vdp_worker_learn: nothing counted */
 	unsigned n_src;
 	struct vdp_source **src;        /* a copy of the list */
 	const struct veil_key **key;
@@ -190,7 +191,7 @@ static enum vdp_parse_rc parse_with(struct vdp_worker *w, unsigned si,
 	enum vdp_parse_rc rc = f->parse(&ctx, m, out);
 	*st = ctx.state;
 	w->last_fmt = (int)fi;
-	if (rc == VDP_PARSED && fi < VDP_MAX_FORMATS)
+	if (rc == VDP_PARSED && fi < VDP_MAX_FORMATS && !w->learning)
 		w->cnt[si].by_format[fi]++;
 	return rc;
 }
@@ -737,6 +738,36 @@ unsigned vdp_process_burst(struct vdp_worker *w, const struct vdp_line *in,
 	for (unsigned i = 0; i < n; i++)
 		forwarded += out->line[i].verdict == VDP_FORWARD;
 	return forwarded;
+}
+
+/* ---- state carried by lines, for a pool of workers ---- */
+
+bool vdp_line_sets_state(const struct vdp_worker *w, const struct vdp_line *ln)
+{
+	if (ln->src >= w->n_src)
+		return false;
+	const struct vdp_source *s = w->src[ln->src];
+	if (s->is_regex || s->w3c_fields != NULL ||
+	    (s->fmt != NULL && s->fmt != &vdp_fmt_w3c))
+		return false; /* no format of the source reads a #Fields */
+	/* most lines have no "#F" or "#f" at all: look before parsing */
+	const char *h = memchr(ln->data, '#', ln->len);
+	if (h == NULL)
+		return false;
+	struct vdp_msg m = { .data = ln->data, .len = ln->len };
+	vdp_syslog_parse(&m);
+	return vdp_w3c_is_fields(&m);
+}
+
+void vdp_worker_learn(struct vdp_worker *w, const struct vdp_line *ln)
+{
+	if (ln->src >= w->n_src || w->key[ln->src] == NULL)
+		return; /* as vdp_process_burst: a line without a key is not read */
+	struct vdp_msg m = { .data = ln->data, .len = ln->len };
+	struct vdp_fields fs;
+	w->learning = true;
+	(void)parse_line(w, ln->src, &m, &fs);
+	w->learning = false;
 }
 
 /* ---- the preview (veil-dataplane --explain) ---- */

@@ -134,6 +134,20 @@ const struct vdp_counters *vdp_worker_counters(const struct vdp_worker *w,
 					       unsigned src);
 
 /**
+ * Lines that change how the next lines of their source are read (a W3C
+ * "#Fields" line). Workers that share a source's lines (a pool: bursts go
+ * round the workers) must each see them in order: the distributor asks
+ * vdp_line_sets_state() of every line (it reads only the source's
+ * settings, so any worker of the pool may answer, from any thread), and
+ * gives the latest such line of a source to each worker that has not seen
+ * it, with vdp_worker_learn() before that worker's next burst. Learning
+ * counts nothing and forwards nothing: the worker whose burst held the
+ * line counts it.
+ */
+bool vdp_line_sets_state(const struct vdp_worker *w, const struct vdp_line *ln);
+void vdp_worker_learn(struct vdp_worker *w, const struct vdp_line *ln);
+
+/**
  * Rewrite a burst of @p n (<= VDP_BURST_MAX) lines: parse all, collect the
  * identities of the burst, encrypt them in one batch call per field kind,
  * then build each output line as segments of the input and tokens (the

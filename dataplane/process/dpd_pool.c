@@ -38,6 +38,10 @@ struct desc {
 	char *obuf;
 	size_t ocap;
 	uint64_t bytes_in, bytes_out; /* line ends included */
+	/* lines of other bursts that set how a source's lines are read (a
+	 * W3C #Fields), for the worker to learn first: in ibuf after in[] */
+	unsigned n_pre;
+	struct vdp_line *pre; /* one per source at most */
 };
 
 struct spsc {
@@ -52,6 +56,7 @@ struct lane {
 	struct vdp_worker *w;
 	struct spsc in, out;
 	const struct veil_key **key; /* by source, as given to its pipeline */
+	uint64_t *hdr_seen;          /* by source: the header version it has */
 	struct vdp_burst b;
 	uint64_t bytes_in, bytes_out;
 	double cpu;
@@ -69,6 +74,15 @@ struct vdd_pool {
 	struct desc **inflight; /* by seq % n_desc */
 	uint64_t next_seq, tx_seq;
 	atomic_bool stop;
+	/* by source, the latest line that sets how its next lines are read
+	 * (vdp_line_sets_state), and its version (0: none yet) */
+	struct hdr {
+		char *data;
+		uint32_t len;
+		uint64_t ver;
+		size_t cap;
+	} *hdr;
+	unsigned *hdr_src, n_hdr_src; /* the sources that have one */
 };
 
 static bool spsc_push(struct spsc *r, struct desc *d)
@@ -138,9 +152,14 @@ struct vdd_pool *vdd_pool_new(struct vdd_worker *x, struct vdp_worker **pipes,
 	p->descs = calloc(p->n_desc, sizeof(*p->descs));
 	p->free_d = calloc(p->n_desc, sizeof(*p->free_d));
 	p->inflight = calloc(p->n_desc, sizeof(*p->inflight));
+	p->hdr = calloc(x->n_src, sizeof(*p->hdr));
+	p->hdr_src = calloc(x->n_src, sizeof(*p->hdr_src));
 	if (p->lane == NULL || p->descs == NULL || p->free_d == NULL ||
-	    p->inflight == NULL)
+	    p->inflight == NULL || p->hdr == NULL || p->hdr_src == NULL)
 		goto fail;
+	for (unsigned i = 0; i < p->n_desc; i++)
+		if ((p->descs[i].pre = calloc(x->n_src, sizeof(struct vdp_line))) == NULL)
+			goto fail;
 	for (unsigned i = 0; i < n; i++) {
 		struct lane *l = &p->lane[i];
 		l->p = p;
@@ -150,7 +169,9 @@ struct vdd_pool *vdd_pool_new(struct vdd_worker *x, struct vdp_worker **pipes,
 		l->in.slot = calloc(cap, sizeof(*l->in.slot));
 		l->out.slot = calloc(cap, sizeof(*l->out.slot));
 		l->key = calloc(x->n_src, sizeof(*l->key));
-		if (l->in.slot == NULL || l->out.slot == NULL || l->key == NULL)
+		l->hdr_seen = calloc(x->n_src, sizeof(*l->hdr_seen));
+		if (l->in.slot == NULL || l->out.slot == NULL || l->key == NULL ||
+		    l->hdr_seen == NULL)
 			goto fail;
 	}
 	for (unsigned i = 0; i < p->n_desc; i++)
@@ -173,6 +194,7 @@ void vdd_pool_free(struct vdd_pool *p)
 		free(p->lane[i].in.slot);
 		free(p->lane[i].out.slot);
 		free(p->lane[i].key);
+		free(p->lane[i].hdr_seen);
 	}
 	for (unsigned i = 0; p->descs != NULL && i < p->n_desc; i++) {
 		struct desc *d = &p->descs[i];
@@ -182,6 +204,12 @@ void vdd_pool_free(struct vdd_pool *p)
 			explicit_bzero(d->obuf, d->ocap);
 		free(d->ibuf);
 		free(d->obuf);
+		free(d->pre);
+	}
+	for (unsigned i = 0; p->hdr != NULL && p->x != NULL && i < p->x->n_src; i++) {
+		if (p->hdr[i].data != NULL)
+			explicit_bzero(p->hdr[i].data, p->hdr[i].cap);
+		free(p->hdr[i].data);
 	}
 	if (p->x != NULL && p->x->pool == p)
 		p->x->pool = NULL;
@@ -189,6 +217,8 @@ void vdd_pool_free(struct vdd_pool *p)
 	free(p->descs);
 	free(p->free_d);
 	free(p->inflight);
+	free(p->hdr);
+	free(p->hdr_src);
 	free(p);
 }
 
@@ -217,6 +247,8 @@ static void lane_burst(struct lane *l, struct desc *d)
 			l->key[s] = kt->key[s];
 			vdp_worker_set_key(l->w, s, kt->key[s]);
 		}
+	for (unsigned i = 0; i < d->n_pre; i++)
+		vdp_worker_learn(l->w, &d->pre[i]);
 	vdp_process_burst(l->w, d->in, d->n, &l->b);
 	size_t need = 0;
 	for (unsigned i = 0; i < d->n; i++)
@@ -327,6 +359,37 @@ void vdd_pool_ack(struct vdd_pool *p)
 				      memory_order_release);
 }
 
+/* The lines of a burst that set how their source's next lines are read:
+ * kept as the source's latest, which the worker @p l taking the burst
+ * sees in it, and every other worker gets before its next burst. */
+static bool note_headers(struct vdd_pool *p, struct lane *l,
+			 const struct vdp_line *in, unsigned n)
+{
+	const struct vdp_worker *w = p->lane[0].w;
+	for (unsigned i = 0; i < n; i++) {
+		if (!vdp_line_sets_state(w, &in[i]))
+			continue;
+		struct hdr *h = &p->hdr[in[i].src];
+		if (h->cap < in[i].len) {
+			char *nd = malloc(in[i].len);
+			if (nd == NULL)
+				return false;
+			if (h->data != NULL)
+				explicit_bzero(h->data, h->cap);
+			free(h->data);
+			h->data = nd;
+			h->cap = in[i].len;
+		}
+		memcpy(h->data, in[i].data, in[i].len);
+		h->len = in[i].len;
+		if (h->ver == 0)
+			p->hdr_src[p->n_hdr_src++] = in[i].src;
+		h->ver++;
+		l->hdr_seen[in[i].src] = h->ver;
+	}
+	return true;
+}
+
 int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n)
 {
 	int rc = 0;
@@ -338,7 +401,17 @@ int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n)
 			idle(&spins);
 	}
 	struct desc *d = p->free_d[--p->n_free];
+	struct lane *l = &p->lane[p->next_seq % p->n];
+	/* the headers its worker has not seen yet, as of this burst's start */
 	size_t need = 0;
+	d->n_pre = 0;
+	for (unsigned k = 0; k < p->n_hdr_src; k++) {
+		unsigned s = p->hdr_src[k];
+		if (l->hdr_seen[s] != p->hdr[s].ver) {
+			d->pre[d->n_pre++] = (struct vdp_line){ NULL, p->hdr[s].len, s };
+			need += p->hdr[s].len;
+		}
+	}
 	for (unsigned i = 0; i < n; i++)
 		need += in[i].len;
 	if (!grow_buf(&d->ibuf, &d->icap, need + 1)) {
@@ -346,12 +419,23 @@ int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n)
 		return -2; /* not taken */
 	}
 	size_t o = 0;
+	for (unsigned k = 0; k < d->n_pre; k++) {
+		struct vdp_line *h = &d->pre[k];
+		memcpy(d->ibuf + o, p->hdr[h->src].data, h->len);
+		h->data = d->ibuf + o;
+		o += h->len;
+		l->hdr_seen[h->src] = p->hdr[h->src].ver;
+	}
 	d->bytes_in = 0;
 	for (unsigned i = 0; i < n; i++) {
 		memcpy(d->ibuf + o, in[i].data, in[i].len);
 		d->in[i] = (struct vdp_line){ d->ibuf + o, in[i].len, in[i].src };
 		o += in[i].len;
 		d->bytes_in += in[i].len + 1;
+	}
+	if (!note_headers(p, l, d->in, n)) {
+		p->free_d[p->n_free++] = d;
+		return -2; /* not taken: no worker may read on with an old header */
 	}
 	d->n = n;
 	d->kt = p->x->seen;
