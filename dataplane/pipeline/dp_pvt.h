@@ -194,7 +194,7 @@ extern const struct vdp_format vdp_fmt_cef, vdp_fmt_leef, vdp_fmt_w3c,
 	vdp_fmt_sophos, vdp_fmt_juniper, vdp_fmt_checkpoint, vdp_fmt_panos,
 	vdp_fmt_websense, vdp_fmt_json, vdp_fmt_asa, vdp_fmt_barracuda,
 	vdp_fmt_sonicwall, vdp_fmt_stormshield, vdp_fmt_watchguard,
-	vdp_fmt_kv, vdp_fmt_csv;
+	vdp_fmt_ifilter, vdp_fmt_kv, vdp_fmt_csv;
 
 /* Unescape @p len raw bytes escaped as @p esc into @p out (at most cap).
  * Returns the unescaped length, or -1 if the raw bytes are not a valid

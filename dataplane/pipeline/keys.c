@@ -120,7 +120,10 @@ const struct vdp_format *const vdp_formats[] = {
 	/* after the formats above, so that their lines pay nothing for
 	 * these detections (checked: none of them takes these lines) */
 	&vdp_fmt_barracuda, &vdp_fmt_sonicwall, &vdp_fmt_stormshield,
-	&vdp_fmt_watchguard, &vdp_fmt_squid_common,
+	&vdp_fmt_watchguard,
+	/* before squid-common, which takes any line with a CLF date in it
+	 * (to drop it as shifted): i-FILTER's access time is one */
+	&vdp_fmt_ifilter, &vdp_fmt_squid_common,
 	/* generic extractors: never detected, only configured */
 	&vdp_fmt_kv, &vdp_fmt_csv, NULL,
 };

@@ -67,8 +67,8 @@ void vdp_source_free(struct vdp_source *s);
  *   format          auto | cef | leef | w3c | squid | squid-common |
  *                   fortigate | sophos | juniper | checkpoint | panos |
  *                   websense | json | asa | barracuda | sonicwall |
- *                   stormshield | watchguard, or a generic extractor:
- *                   kv | csv (keys "col:N") | regex
+ *                   stormshield | watchguard | ifilter, or a generic
+ *                   extractor: kv | csv (keys "col:N") | regex
  *   user_fields     comma-separated keys (key names, JSON paths, column
  *                   names: see docs/formats.md) replacing the format's
  *                   default user keys; device_fields likewise

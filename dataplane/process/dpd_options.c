@@ -22,7 +22,7 @@ const char vdd_usage_text[] =
 	"  --format F        their format: auto (default), cef, leef, w3c, squid,\n"
 	"                    squid-common, fortigate, sophos, juniper, checkpoint,\n"
 	"                    panos, websense, json, asa, barracuda, sonicwall,\n"
-	"                    stormshield, watchguard, kv, csv\n"
+	"                    stormshield, watchguard, ifilter, kv, csv\n"
 	"  --source NAME     the following --in files belong to [source NAME] of\n"
 	"                    the config file (its tenant, format and options)\n"
 	"  --explain FILE    preview FILE as an input (like --in): per line the\n"
