@@ -17,7 +17,8 @@ independently of what it says:
 - veth.sh (root, /dev/net/tun): the same with the collector's file and
   the names of the lines it sent with logger; its namespaces are gone at
   the end.
-- a script that cannot run says why and exits 1 (no programs found).
+- a script that cannot run says why and exits 1 (no programs found; in
+  veth.sh a step that fails part way, its namespaces removed all the same).
 Exits 77 if scapy is missing; veth.sh's part is skipped, saying why, when
 not root or without /dev/net/tun.
 """
@@ -142,6 +143,22 @@ def veth_lab(tmp):
     doc_matches("veth.sh", p, d)
 
 
+def veth_fails(tmp):
+    """A step that fails part way (here: Python, which turns the peer's
+    checksum offload off, is /bin/false) ends the script with exit 1 and
+    the reason, and its namespaces are removed all the same."""
+    p = run_script(VETH_CMD, os.path.join(tmp, "veth-fail"),
+                   env={"PYTHON": "/bin/false"})
+    m = re.search(r"removed the namespaces (\S+) and (\S+);", p.stdout)
+    left = subprocess.run(["ip", "netns", "list"], capture_output=True,
+                          text=True).stdout
+    check(p.returncode == 1 and "LAB FAILED: cannot turn vlab1's checksum "
+          "offload off" in p.stderr, "veth.sh failing: exit 1 and why (%d)"
+          % p.returncode)
+    check(m is not None and m.group(1) not in left and m.group(2) not in left,
+          "veth.sh failing: its namespaces are removed")
+
+
 def docs_quote():
     for doc in ("network.md", "network-dpdk.md"):
         with open(os.path.join(ROOT, "docs", doc)) as f:
@@ -226,6 +243,7 @@ def main():
             veiltest.skip("veth.sh", "no /dev/net/tun")
         else:
             veth_lab(tmp)
+            veth_fails(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return veiltest.finish("network-lab")
