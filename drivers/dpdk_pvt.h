@@ -47,6 +47,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_random.h>
+#include <rte_spinlock.h>
 #include <rte_udp.h>
 
 #include "net_pvt.h"
@@ -64,6 +65,11 @@
 #define INNER_POLL_S 0.005        /* the socket driver (its rx may wait ~1 ms) */
 #define REASM_MAX 65600           /* a reassembled frame, linear */
 #define TAP_DESC 512              /* a TAP queue's ring */
+#define KERNEL_WAIT_S 5.0         /* a line given to a kernel socket must
+				   * leave the TAP within this (the kernel
+				   * gives up on a next hop after ~3 s) */
+#define KERNEL_FINAL_S 1.0        /* ... at the end: wait this long more */
+#define KPEND_MAX 64              /* such lines pending, an upstream */
 #define LINE_OFF (65536 + 256)    /* scratch: a datagram, then the line */
 /* mbufs of a port's pool for fragments waiting in the reassembly table,
  * and so the most fragments it holds */
@@ -98,6 +104,8 @@
 	X(tx_datagrams)       /* datagrams to upstreams, by the port */     \
 	X(tx_fragments)       /* IP fragments of those sent */              \
 	X(tx_via_kernel)      /* datagrams sent by a kernel socket */       \
+	X(tx_kernel_out)      /* ... seen leaving by the port (delivered) */ \
+	X(tx_kernel_lost)     /* ... not: dropped on the way, lost */       \
 	X(tx_too_long)        /* lines too long for a datagram */           \
 	X(neighbour_misses)   /* next-hop lookups that found no MAC */      \
 	X(tx_held)            /* lines held while the next hop was unknown */ \
@@ -140,6 +148,7 @@ struct dp_upstream {
 	int family;
 	uint8_t src[16], dst[16], nh[16];
 	uint16_t sport, dport;
+	uint16_t ksport;             /* the kernel socket's source port */
 	bool has_mac, fixed_mac;
 	struct rte_ether_addr mac;
 	double next_lookup;          /* monotonic seconds */
@@ -158,6 +167,16 @@ struct dp_upstream {
 
 struct dpdk_drv;
 
+/* Lines of an upstream given to its kernel socket: they are delivered
+ * only once their frame came back out of the TAP and the port took it.
+ * The kernel picks the TAP queue, so another worker may see it: shared
+ * by the workers. When each was sent, oldest first (a ring). */
+struct dp_kpend {
+	rte_spinlock_t lock;
+	unsigned head, n;
+	double sent[KPEND_MAX];
+};
+
 /* The ports, the TAPs and a driver per worker: what vdr_dpdk_new()
  * returns. With one worker its rx and tx are that worker's; its stats and
  * xstats are the sums over the workers. */
@@ -169,6 +188,7 @@ struct dpdk_dev {
 	unsigned n_workers;
 	uint32_t frag_id_base;
 	uint16_t ip_id_base;
+	struct dp_kpend kpend[VDR_MAX_UPSTREAM]; /* by index in up[] */
 	struct dpdk_drv *w[RTE_MAX_LCORE];
 };
 
@@ -232,6 +252,15 @@ void dpdk_to_kernel(struct dpdk_drv *d, struct dp_port *p,
 unsigned dpdk_tx_wire(struct dp_port *p, uint16_t q, struct rte_mbuf **m,
 		      unsigned n);
 void dpdk_poll_kernel(struct dpdk_drv *d, struct dp_port *p);
+/* A line of upstream @p k given to its kernel socket: @return false when
+ * KPEND_MAX wait already (then it is not sent, and counted lost). */
+bool dpdk_kernel_sent(struct dpdk_drv *d, unsigned k);
+/* ... and the kernel refused it after all (counted by the caller). */
+void dpdk_kernel_unsent(struct dpdk_drv *d, unsigned k);
+/* Lines given to the kernel that did not leave the TAP within
+ * KERNEL_WAIT_S are lost; with @p final, all that still wait (after up
+ * to KERNEL_FINAL_S more of polling the TAP). */
+void dpdk_kernel_expire(struct dpdk_drv *d, bool final);
 int dpdk_start_tap(struct dp_port *p, uint16_t nw, char *err, size_t errlen);
 int dpdk_tap_routes(struct dpdk_drv *d, char *err, size_t errlen);
 

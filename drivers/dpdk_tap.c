@@ -66,10 +66,150 @@ unsigned dpdk_tx_wire(struct dp_port *p, uint16_t q, struct rte_mbuf **m,
 	return sent;
 }
 
-/* Frames from the kernel leave by the port, tagged with its VLAN. */
+/* ------------------------------------------------------------------ */
+/* lines given to a kernel socket, until they leave by the port       */
+/* ------------------------------------------------------------------ */
+
+bool dpdk_kernel_sent(struct dpdk_drv *d, unsigned k)
+{
+	struct dp_kpend *q = &d->dev->kpend[k];
+	double now = veil_now();
+	bool ok = false;
+	rte_spinlock_lock(&q->lock);
+	if (q->n < KPEND_MAX) {
+		q->sent[(q->head + q->n) % KPEND_MAX] = now;
+		q->n++;
+		ok = true;
+	}
+	rte_spinlock_unlock(&q->lock);
+	return ok;
+}
+
+void dpdk_kernel_unsent(struct dpdk_drv *d, unsigned k)
+{
+	struct dp_kpend *q = &d->dev->kpend[k];
+	rte_spinlock_lock(&q->lock);
+	if (q->n > 0)
+		q->n--; /* the newest: all of them stand for lines alike */
+	rte_spinlock_unlock(&q->lock);
+}
+
+/* The oldest line pending for upstream @p k: delivered (@p out) or lost.
+ * Nothing pending: a frame of a line already counted lost after its wait
+ * (or not ours); nothing to count. */
+static void kernel_settle(struct dpdk_drv *d, unsigned k, bool out)
+{
+	struct dp_kpend *q = &d->dev->kpend[k];
+	bool had = false;
+	rte_spinlock_lock(&q->lock);
+	if (q->n > 0) {
+		q->head = (q->head + 1) % KPEND_MAX;
+		q->n--;
+		had = true;
+	}
+	rte_spinlock_unlock(&q->lock);
+	if (!had)
+		return;
+	if (out)
+		d->x.tx_kernel_out++;
+	else {
+		d->x.tx_kernel_lost++;
+		d->st.tx_lost++;
+	}
+}
+
+void dpdk_kernel_expire(struct dpdk_drv *d, bool final)
+{
+	double now = 0;
+	for (unsigned k = 0; k < d->n_up; k++) {
+		struct dp_kpend *q = &d->dev->kpend[k];
+		if (__atomic_load_n(&q->n, __ATOMIC_RELAXED) == 0)
+			continue;
+		if (now == 0)
+			now = veil_now();
+		unsigned lost = 0;
+		rte_spinlock_lock(&q->lock);
+		while (q->n > 0 && (final || now - q->sent[q->head] > KERNEL_WAIT_S)) {
+			q->head = (q->head + 1) % KPEND_MAX;
+			q->n--;
+			lost++;
+		}
+		rte_spinlock_unlock(&q->lock);
+		d->x.tx_kernel_lost += lost;
+		d->st.tx_lost += lost;
+	}
+}
+
+/* The upstream whose kernel socket sent frame @p m (an untagged frame the
+ * kernel wrote on the TAP): a UDP datagram from its source to its
+ * address, or the last fragment of one. @return its index, or -1. */
+static int kernel_line_of(const struct dpdk_drv *d, const struct dp_port *p,
+			  const struct rte_mbuf *m)
+{
+	if (d->n_up == 0 || rte_pktmbuf_data_len(m) < sizeof(struct rte_ether_hdr) +
+					      sizeof(struct rte_ipv4_hdr))
+		return -1;
+	const uint8_t *b = rte_pktmbuf_mtod(m, const uint8_t *);
+	size_t len = rte_pktmbuf_data_len(m);
+	uint16_t et = (uint16_t)(b[12] << 8 | b[13]);
+	const uint8_t *ip = b + sizeof(struct rte_ether_hdr);
+	size_t left = len - sizeof(struct rte_ether_hdr);
+	int fam;
+	const uint8_t *src, *dst, *udp = NULL;
+	if (et == RTE_ETHER_TYPE_IPV4) {
+		size_t ihl = (size_t)(ip[0] & 15) * 4;
+		uint16_t frag = (uint16_t)(ip[6] << 8 | ip[7]);
+		if (ip[9] != IPPROTO_UDP || ihl < 20 || ihl > left)
+			return -1;
+		if (frag & 0x2000) /* more fragments: the last one counts */
+			return -1;
+		if ((frag & 0x1fff) == 0)
+			udp = ip + ihl;
+		fam = AF_INET;
+		src = ip + 12;
+		dst = ip + 16;
+	} else if (et == RTE_ETHER_TYPE_IPV6 && left >= sizeof(struct rte_ipv6_hdr)) {
+		size_t off = sizeof(struct rte_ipv6_hdr);
+		if (ip[6] == IPPROTO_FRAGMENT) {
+			if (left < off + 8 || ip[off] != IPPROTO_UDP)
+				return -1;
+			uint16_t fo = (uint16_t)(ip[off + 2] << 8 | ip[off + 3]);
+			if (fo & 1) /* M */
+				return -1;
+			if ((fo & 0xfff8) == 0)
+				udp = ip + off + 8;
+		} else if (ip[6] == IPPROTO_UDP)
+			udp = ip + off;
+		else
+			return -1;
+		fam = AF_INET6;
+		src = ip + 8;
+		dst = ip + 24;
+	} else
+		return -1;
+	if (udp != NULL && (size_t)(udp - ip) + 8 > left)
+		return -1;
+	size_t alen = fam == AF_INET ? 4 : 16;
+	for (unsigned k = 0; k < d->n_up; k++) {
+		const struct dp_upstream *u = &d->up[k];
+		if (u->port != p || u->family != fam || memcmp(u->src, src, alen) != 0 ||
+		    memcmp(u->dst, dst, alen) != 0)
+			continue;
+		if (udp != NULL && ((uint16_t)(udp[0] << 8 | udp[1]) != u->ksport ||
+				    (uint16_t)(udp[2] << 8 | udp[3]) != u->dport))
+			continue;
+		return (int)k;
+	}
+	return -1;
+}
+
+/* Frames from the kernel leave by the port, tagged with its VLAN. A line
+ * an upstream's kernel socket sent is delivered when the port took it,
+ * lost when it did not. */
 void dpdk_poll_kernel(struct dpdk_drv *d, struct dp_port *p)
 {
 	struct rte_mbuf *m[BURST];
+	int line[BURST];
 	uint16_t n = rte_eth_rx_burst(p->tap_id, d->wid, m, BURST);
 	if (n == 0)
 		return;
@@ -77,19 +217,26 @@ void dpdk_poll_kernel(struct dpdk_drv *d, struct dp_port *p)
 	unsigned k = 0;
 	for (unsigned i = 0; i < n; i++) {
 		m[i]->ol_flags = 0;
+		int up = kernel_line_of(d, p, m[i]);
 		if (p->cfg->vlan) {
 			m[i]->vlan_tci = p->cfg->vlan;
 			if (rte_vlan_insert(&m[i]) != 0) {
 				d->x.drop_tx_full++;
 				rte_pktmbuf_free(m[i]);
+				if (up >= 0)
+					kernel_settle(d, (unsigned)up, false);
 				continue;
 			}
 		}
+		line[k] = up;
 		m[k++] = m[i];
 	}
 	unsigned s = dpdk_tx_wire(p, d->wid, m, k);
 	d->x.tx_to_wire += s;
 	d->x.drop_tx_full += k - s;
+	for (unsigned i = 0; i < k; i++)
+		if (line[i] >= 0)
+			kernel_settle(d, (unsigned)line[i], i < s);
 }
 
 static int tap_addresses(struct dp_port *p, char *err, size_t errlen)

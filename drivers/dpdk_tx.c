@@ -186,13 +186,27 @@ fail:
 	return -1;
 }
 
-static void send_kernel(struct dpdk_drv *d, struct dp_upstream *u,
-			const uint8_t *line, size_t len)
+/* A line to upstream @p k by its kernel socket. The kernel taking it is
+ * not delivery: it may drop it (a next hop that never answers, its TAP
+ * queue full), and the port may not take its frame. With an exception
+ * interface the line is delivered once its frame left the TAP by the port
+ * (dpdk_poll_kernel), lost when it did not within KERNEL_WAIT_S. */
+static void send_kernel(struct dpdk_drv *d, unsigned k, const uint8_t *line,
+			size_t len)
 {
+	struct dp_upstream *u = &d->up[k];
+	bool track = u->port->has_tap;
+	if (track && !dpdk_kernel_sent(d, k)) {
+		d->x.tx_kernel_lost++;
+		d->st.tx_lost++;
+		return;
+	}
 	if (sendto(u->kfd, line, len, MSG_DONTWAIT,
 		   (const struct sockaddr *)&u->cfg->addr, u->cfg->addr_len) < 0) {
 		d->st.tx_errors++;
 		d->st.tx_lost++;
+		if (track)
+			dpdk_kernel_unsent(d, k);
 		return;
 	}
 	d->x.tx_via_kernel++;
@@ -322,6 +336,8 @@ void dpdk_release_held(struct dpdk_drv *d, bool final)
 	}
 	for (unsigned pi = 0; pi < d->n_port; pi++)
 		flush_tx(d, pi, nq);
+	if (!final)
+		dpdk_kernel_expire(d, false);
 }
 
 /* One line to every UDP upstream. */
@@ -331,11 +347,19 @@ static void tx_line(struct dpdk_drv *d, struct tx_src *t, unsigned *nq)
 		struct dp_upstream *u = &d->up[k];
 		if (!u->has_mac) {
 			if (!hold_line(d, u, t))
-				send_kernel(d, u, linear(d, t), t->len);
+				send_kernel(d, k, linear(d, t), t->len);
 			continue;
 		}
 		tx_port(d, u, t, nq);
 	}
+}
+
+static bool kernel_pending(struct dpdk_drv *d)
+{
+	for (unsigned k = 0; k < d->n_up; k++)
+		if (__atomic_load_n(&d->dev->kpend[k].n, __ATOMIC_RELAXED) > 0)
+			return true;
+	return false;
 }
 
 int dpdk_tx(struct vdr_driver *dv, const struct vdp_burst *b)
@@ -377,6 +401,15 @@ int dpdk_flush(struct vdr_driver *dv)
 	/* the end: what still waits for a next hop goes if it is known now */
 	dpdk_refresh_neighbours(d, true);
 	dpdk_release_held(d, true);
+	/* the lines given to the kernel leave the TAP, or are lost */
+	double end = veil_now() + KERNEL_FINAL_S;
+	while (kernel_pending(d) && veil_now() < end) {
+		for (unsigned i = 0; i < d->n_port; i++)
+			if (d->port[i].has_tap)
+				dpdk_poll_kernel(d, &d->port[i]);
+		usleep(1000);
+	}
+	dpdk_kernel_expire(d, true);
 	if (d->inner != NULL && vdr_flush(d->inner) != 0) {
 		vdr_set_error(dv, "%s", vdr_error(d->inner));
 		return VDR_ERR;
@@ -431,6 +464,7 @@ int dpdk_setup_upstream(struct dpdk_drv *d, struct dp_upstream *u,
 		if (o->port == u->port && o->family == u->family &&
 		    memcmp(o->src, u->src, 16) == 0 && o->kfd >= 0) {
 			u->kfd = o->kfd;
+			u->ksport = o->ksport;
 			u->kfd_shared = true;
 			return 0;
 		}
@@ -466,16 +500,24 @@ int dpdk_setup_upstream(struct dpdk_drv *d, struct dp_upstream *u,
 			((struct sockaddr_in *)&ss)->sin_port = htons(u->sport);
 		else
 			((struct sockaddr_in6 *)&ss)->sin6_port = htons(u->sport);
-		if (bind(u->kfd, (struct sockaddr *)&ss, sl) == 0)
-			return 0;
-		if (u->family == AF_INET)
-			((struct sockaddr_in *)&ss)->sin_port = 0;
-		else
-			((struct sockaddr_in6 *)&ss)->sin6_port = 0;
-		if (bind(u->kfd, (struct sockaddr *)&ss, sl) != 0)
-			return dpdk_fail(err, errlen, "upstream %s: binding the kernel "
-				    "socket to the port's address: %s", c->name,
-				    strerror(errno));
+		if (bind(u->kfd, (struct sockaddr *)&ss, sl) != 0) {
+			if (u->family == AF_INET)
+				((struct sockaddr_in *)&ss)->sin_port = 0;
+			else
+				((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+			if (bind(u->kfd, (struct sockaddr *)&ss, sl) != 0)
+				return dpdk_fail(err, errlen, "upstream %s: binding the "
+					    "kernel socket to the port's address: %s",
+					    c->name, strerror(errno));
+		}
+		/* the source port its frames will have (dpdk_poll_kernel) */
+		sl = sizeof(ss);
+		if (getsockname(u->kfd, (struct sockaddr *)&ss, &sl) != 0)
+			return dpdk_fail(err, errlen, "upstream %s: the kernel socket: "
+				    "getsockname: %s", c->name, strerror(errno));
+		u->ksport = ntohs(u->family == AF_INET
+				  ? ((struct sockaddr_in *)&ss)->sin_port
+				  : ((struct sockaddr_in6 *)&ss)->sin6_port);
 	}
 	return 0;
 }

@@ -36,6 +36,13 @@ E. the same with two workers, a queue pair each (a pcap file per RX and
    TX queue): each worker takes its RX queue's lines and sends them, in
    order, by its TX queue; as root, the TAP has a queue pair per worker
    and the kernel's ARP and ping replies leave by the port.
+F. lines sent through the exception path and dropped there (root): an
+   upstream on the port's network that nobody answers ARP for. Its first
+   line goes to the kernel's socket (the kernel asks for the next hop
+   through the TAP and, with no answer, drops the datagram), the rest are
+   held and dropped when the next hop stays unknown. Every line counts as
+   lost, none as sent; the kernel's line is counted by the driver's
+   tx_kernel_lost, not taken as delivered when the kernel accepted it.
 Exits 77 (skipped) if scapy is missing; B and C are skipped, with the
 reason, when not root or without /dev/net/tun, and the run then exits 77
 too once the other parts passed.
@@ -462,6 +469,49 @@ def part_b(tmp):
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
+
+# ---- F: lines the exception path dropped ------------------------------
+
+def part_f(tmp):
+    ns = "veil-dpdk-f-%d" % os.getpid()
+    netns(ns)
+    try:
+        E = Ether(src=PEER_MAC, dst=PORT_MAC)
+        n = 20
+        frames = [E / IP(src=FW4, dst=US4) / UDP(sport=1, dport=514) / msg(i)
+                  for i in range(n)]
+        inp, out, cfg = (os.path.join(tmp, x) for x in ("f-in.pcap", "f-out.pcap",
+                                                        "f.conf"))
+        wrpcap(inp, frames, linktype=1)
+        # 192.0.2.77 is on the port's network and nobody has it: the
+        # kernel's ARP requests leave by the port (into the pcap file) and
+        # are never answered
+        conf(cfg, exception="veilf0", next_hop=None,
+             upstreams=(("dead", "192.0.2.77", 5514),))
+        res = run_echo(eal("net_pcap0,rx_pcap=%s,tx_pcap=%s" % (inp, out)) +
+                       ["--config", cfg, "--idle", "1.5"], netns=ns)
+        x, st = res["xstats"], res["stats"]
+        print("F:", json.dumps({k: v for k, v in x.items() if v}), json.dumps(st))
+        check(st["rx_msgs"] == n and st["tx_msgs"] == n, "F: %d lines in, %d taken"
+              % (st["rx_msgs"], st["tx_msgs"]))
+        pk = rdpcap(out)
+        sent = [p for p in pk if UDP in p and p[UDP].dport == 5514]
+        arp = [p for p in pk if ARP in p and p[ARP].op == 1 and
+               p[ARP].pdst == "192.0.2.77"]
+        check(not sent and arp, "F: no datagram left (%d), the kernel asked for "
+              "the next hop (%d ARP requests)" % (len(sent), len(arp)))
+        check(x["tx_via_kernel"] == 1 and x["drop_no_next_hop"] == n - 1,
+              "F: one line by the kernel, %d held and dropped: %d, %d"
+              % (n - 1, x["tx_via_kernel"], x["drop_no_next_hop"]))
+        # the line the kernel took and dropped is lost, not delivered
+        check(x.get("tx_kernel_lost") == 1 and x.get("tx_kernel_out") == 0,
+              "F: the kernel's line counted lost: tx_kernel_lost %s, "
+              "tx_kernel_out %s" % (x.get("tx_kernel_lost"), x.get("tx_kernel_out")))
+        check(st["tx_lost"] == n, "F: every line lost (tx_lost %d of %d)"
+              % (st["tx_lost"], n))
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
 # ---- C: a live veth pair ----------------------------------------------
 
 RECEIVER = r"""
@@ -647,6 +697,11 @@ def part_c(tmp):
               "C: early lines held for their next hop, none lost: held %d, "
               "lost %d + %d" % (x["tx_held"], x["drop_no_next_hop"],
                                 x["drop_hold_full"]))
+        check(x.get("tx_kernel_out") == 3 and x.get("tx_kernel_lost") == 0 and
+              st["tx_lost"] == 0,
+              "C: the kernel's lines seen leaving by the port: out %s, lost %s, "
+              "tx_lost %d" % (x.get("tx_kernel_out"), x.get("tx_kernel_lost"),
+                              st["tx_lost"]))
         check(x["rx_exception"] > 0 and x["rx_from_kernel"] > 0, "C: exception path")
         want = sorted(["<34>user=early n=%d" % i for i in range(EARLY)] +
                       ["<34>user=tcp n=0", "<34>user=tcp n=1"] + [
@@ -931,6 +986,7 @@ def main():
         else:
             part_b(tmp)
             part_c(tmp)
+            part_f(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return veiltest.finish("network-dpdk")
