@@ -116,6 +116,13 @@ static inline size_t veil_padded_len_fast(size_t name_len, bool bucketing)
 	return (size_t)1 << (64 - __builtin_clzll((unsigned long long)name_len));
 }
 
+/* The encrypt batch loop pads names under 64 bytes with AVX-512 masked
+ * moves where the CPU runs them ("wide"), else with scalar moves; both
+ * write the same padded plaintext. veil_batch_set_wide() picks one
+ * process-wide (tests, benchmarks): -1 if this CPU cannot run wide. */
+bool veil_batch_wide(void);
+int veil_batch_set_wide(bool on);
+
 /* padding: name || 0x80 || 0x00..., returns the padded length */
 size_t veil_pad(uint8_t *dst, const uint8_t *name, size_t len, bool bucketing);
 /* returns the name length, or -1 if the padding is malformed */
