@@ -446,7 +446,7 @@ static int imb_encrypt(struct veil_engine *e, const struct veil_siv_ctx *c,
 
 	if (job->n > VEIL_CHUNK_ITEMS || !c->has_sched)
 		return -1;
-	if (uniform_blocks(job->n, job->len))
+	if (job->uniform || uniform_blocks(job->n, job->len))
 		return encrypt_uniform(s, c, job->n, job->in, job->len[0],
 				       job->out);
 	if (s2v_batch(s, c, job->n, job->in, job->len, job->out) != 0)

@@ -60,6 +60,10 @@ struct veil_siv_job {
 	uint8_t *const *out;
 	const uint16_t *len;
 	uint8_t *ok;
+	/* every len[i] is the same whole number of blocks: set by the caller
+	 * that knows it for free (the encrypt batch loop); false says only
+	 * "not known", and the backend may check for itself */
+	bool uniform;
 };
 
 struct veil_backend_ops {

@@ -291,18 +291,22 @@ encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 	while (i < n) {
 		unsigned m = 0;
 		size_t blocks = 0, sivpos = 0;
+		bool same = true; /* every item of the chunk: one padded length */
 		for (; i < n && m < VEIL_CHUNK_ITEMS &&
 		       blocks < VEIL_CHUNK_BLOCKS; i++) {
 			struct veil_item *it = &items[i];
 			const uint8_t *name = it->in;
 			size_t nlen = it->in_len;
-			fail_item(it, VEIL_OK);
 			if (nlen > VEIL_NAME_MAX) {
 				fail_item(it, VEIL_E_TOOLONG);
 				continue;
 			}
 			size_t plen = veil_padded_len_fast(nlen, bucketing);
 			if (plen != last_plen) {
+				/* differs from the item before, which may be
+				 * in this chunk (or failed: then only a false
+				 * "not the same") */
+				same = same && m == 0;
 				last_plen = plen;
 				nb = (plen + VEIL_BLK - 1) / VEIL_BLK;
 				need = text ? pfx + veil_b32_encoded_len(
@@ -313,6 +317,10 @@ encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 				fail_item(it, VEIL_E_NOSPACE);
 				continue;
 			}
+			/* its length now: if the chunk fails, every item of it
+			 * is failed again (out_len 0) */
+			it->status = VEIL_OK;
+			it->out_len = need;
 			in[m] = pt + blocks * VEIL_BLK;
 			len[m] = (uint16_t)plen;
 			/* text: the token header goes in front of V || C, so
@@ -333,23 +341,18 @@ encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 		if (m == 0)
 			continue;
 		struct veil_siv_job job = { .n = m, .in = in, .out = out,
-					    .len = len };
+					    .len = len,
+					    .uniform = same && len[0] % VEIL_BLK == 0 };
 		if (e->ops->encrypt(e, c, &job) != 0) {
 			for (unsigned j = 0; j < m; j++)
 				fail_item(owner[j], VEIL_E_INTERNAL);
 			continue;
 		}
-		for (unsigned j = 0; j < m; j++) {
-			struct veil_item *it = owner[j];
-			size_t siv_len = VEIL_BLK + len[j];
-			if (text)
-				it->out_len = veil_token_format(
-					(char *)it->out, it->out_cap, head, pfx,
-					out[j] - VEIL_HDR_LEN, siv_len, enc);
-			else
-				it->out_len = siv_len;
-			done++;
-		}
+		for (unsigned j = 0; text && j < m; j++)
+			veil_token_format((char *)owner[j]->out, owner[j]->out_cap,
+					  head, pfx, out[j] - VEIL_HDR_LEN,
+					  VEIL_BLK + len[j], enc);
+		done += m;
 	}
 	return done;
 }
@@ -605,7 +608,7 @@ static int raw_siv(struct veil_engine *e, const uint8_t key[VEIL_KEY_LEN],
 		uint8_t *outs[1] = { out };
 		uint16_t len[1] = { (uint16_t)pt_len };
 		uint8_t ok[1] = { 0 };
-		struct veil_siv_job job = { 1, ins, outs, len, ok };
+		struct veil_siv_job job = { 1, ins, outs, len, ok, false };
 		rc = enc ? e->ops->encrypt(e, c, &job) : e->ops->decrypt(e, c, &job);
 		if (rc != 0)
 			errno = EIO;
