@@ -50,8 +50,15 @@ static inline void xor16(uint8_t *d, const uint8_t *a, const uint8_t *b)
 /* ipsec-mb refuses ECB jobs of 64 KiB or more. */
 #define ECB_MAX_BLOCKS 4095
 
+/*
+ * One ECB job. Every job the backend builds has the same shape (ECB,
+ * encrypt, AES-128, no hash, a whole number of blocks under 64 KiB, src
+ * and dst set), so only the first job of an engine goes through
+ * ipsec-mb's parameter checks (veil_ipsecmb_init); the rest are submitted
+ * unchecked, which saves about a fifth of a short job's time.
+ */
 static int ecb_job(IMB_MGR *m, const uint8_t *sched, uint8_t *buf,
-		   size_t nblocks)
+		   size_t nblocks, bool checked)
 {
 	IMB_JOB *job = IMB_GET_NEXT_JOB(m);
 	job->cipher_mode = IMB_CIPHER_ECB;
@@ -68,7 +75,7 @@ static int ecb_job(IMB_MGR *m, const uint8_t *sched, uint8_t *buf,
 	job->iv = NULL;
 	job->iv_len_in_bytes = 0;
 	job->user_data = NULL;
-	job = IMB_SUBMIT_JOB(m);
+	job = checked ? IMB_SUBMIT_JOB(m) : IMB_SUBMIT_JOB_NOCHECK(m);
 	if (job == NULL) /* ECB completes at once; defensive */
 		job = IMB_FLUSH_JOB(m);
 	return (job != NULL && job->status == IMB_STATUS_COMPLETED) ? 0 : -1;
@@ -79,7 +86,7 @@ static int ecb(IMB_MGR *m, const uint8_t *sched, uint8_t *buf, size_t nblocks)
 {
 	while (nblocks > 0) {
 		size_t nb = nblocks < ECB_MAX_BLOCKS ? nblocks : ECB_MAX_BLOCKS;
-		if (ecb_job(m, sched, buf, nb) != 0)
+		if (ecb_job(m, sched, buf, nb, false) != 0)
 			return -1;
 		buf += nb * VEIL_BLK;
 		nblocks -= nb;
@@ -357,28 +364,60 @@ static int ctr_uniform(struct imb_state *s, const struct veil_siv_ctx *c,
 	return 0;
 }
 
-/* Encryption of a uniform batch: V goes out and its counter blocks are
- * made in the same loop over the last S2V pass. out_i = V || C. */
+/*
+ * Encryption of a uniform batch of nb-block items: the S2V passes, then V
+ * goes out and its counter blocks are made in one loop, then the CTR XOR
+ * writes C behind V. out_i = V || C. Inlined with nb a constant for the
+ * common sizes (1, 2 and 4 blocks: names of up to 63 bytes), so that the
+ * per-item loops are straight code.
+ */
+static inline __attribute__((always_inline)) int
+encrypt_uniform_nb(struct imb_state *s, const struct veil_siv_ctx *c,
+		   unsigned n, const uint8_t *const *pt, uint8_t *const *out,
+		   const size_t nb)
+{
+	const __m128i dk = ld16(c->d_k1);
+	uint8_t *const x = s->pass;
+	uint8_t *b = s->ks;
+
+	for (size_t j = 0; j < nb; j++) {
+		const size_t off = j * VEIL_BLK;
+		for (unsigned i = 0; i < n; i++) {
+			__m128i t = ld16(pt[i] + off);
+			if (j + 1 == nb)
+				t = _mm_xor_si128(t, dk);
+			if (j > 0)
+				t = _mm_xor_si128(t, ld16(x + (size_t)i * VEIL_BLK));
+			st16(x + (size_t)i * VEIL_BLK, t);
+		}
+		if (ecb(s->mgr, c->k1_sched, x, n) != 0)
+			return -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		__m128i v = ld16(x + (size_t)i * VEIL_BLK);
+		st16(out[i], v);
+		b = ctr_blocks(b, v, nb);
+	}
+	if (ecb(s->mgr, c->k2_sched, s->ks, (size_t)n * nb) != 0)
+		return -1;
+	b = s->ks;
+	for (unsigned i = 0; i < n; i++)
+		for (size_t k = 0; k < nb; k++, b += VEIL_BLK)
+			st16(out[i] + VEIL_BLK + k * VEIL_BLK,
+			     _mm_xor_si128(ld16(pt[i] + k * VEIL_BLK), ld16(b)));
+	return 0;
+}
+
 static int encrypt_uniform(struct imb_state *s, const struct veil_siv_ctx *c,
 			   unsigned n, const uint8_t *const *pt, size_t l,
 			   uint8_t *const *out)
 {
-	const size_t nb = l / VEIL_BLK;
-	uint8_t *ct[VEIL_CHUNK_ITEMS];
-	uint8_t *b = s->ks;
-
-	if (s2v_uniform_passes(s, c, n, pt, l) != 0)
-		return -1;
-	for (unsigned i = 0; i < n; i++) {
-		__m128i v = ld16(s->pass + (size_t)i * VEIL_BLK);
-		st16(out[i], v);
-		b = ctr_blocks(b, v, nb);
-		ct[i] = out[i] + VEIL_BLK;
+	switch (l / VEIL_BLK) {
+	case 1: return encrypt_uniform_nb(s, c, n, pt, out, 1);
+	case 2: return encrypt_uniform_nb(s, c, n, pt, out, 2);
+	case 4: return encrypt_uniform_nb(s, c, n, pt, out, 4);
+	default: return encrypt_uniform_nb(s, c, n, pt, out, l / VEIL_BLK);
 	}
-	if (ecb(s->mgr, c->k2_sched, s->ks, (size_t)n * nb) != 0)
-		return -1;
-	ctr_xor_uniform(s, n, pt, l, ct);
-	return 0;
 }
 
 static int s2v(struct imb_state *s, const struct veil_siv_ctx *c, unsigned n,
@@ -407,7 +446,7 @@ static int imb_encrypt(struct veil_engine *e, const struct veil_siv_ctx *c,
 
 	if (job->n > VEIL_CHUNK_ITEMS || !c->has_sched)
 		return -1;
-	if (uniform_blocks(job->n, job->len))
+	if (job->uniform || uniform_blocks(job->n, job->len))
 		return encrypt_uniform(s, c, job->n, job->in, job->len[0],
 				       job->out);
 	if (s2v_batch(s, c, job->n, job->in, job->len, job->out) != 0)
@@ -516,6 +555,21 @@ static IMB_MGR *mgr_new(enum veil_arch arch, enum veil_arch *chosen)
 	return m;
 }
 
+/* The one checked job of an engine (see ecb_job): one block under the
+ * schedule of an all-zero key, which is no secret. */
+static int ecb_checked(struct imb_state *s)
+{
+	alignas(16) uint8_t sched[11 * VEIL_BLK];
+	static const uint8_t zero[16];
+
+	if (veil_aes128_schedule(zero, sched) != 0)
+		return -1;
+	memset(s->pass, 0, VEIL_BLK);
+	int rc = ecb_job(s->mgr, sched, s->pass, 1, true);
+	memset(s->pass, 0, VEIL_BLK);
+	return rc;
+}
+
 int veil_ipsecmb_init(struct veil_engine *e, enum veil_arch arch)
 {
 	if (!veil_arch_supported(arch)) {
@@ -539,8 +593,8 @@ int veil_ipsecmb_init(struct veil_engine *e, enum veil_arch arch)
 	e->backend_state = s;
 	e->ops = &imb_ops;
 	s->mgr = mgr_new(arch, &e->arch);
-	if (s->mgr == NULL) {
-		int err = errno;
+	if (s->mgr == NULL || ecb_checked(s) != 0) {
+		int err = s->mgr == NULL ? errno : ENOTSUP;
 		imb_fini(e);
 		errno = err;
 		return -1;

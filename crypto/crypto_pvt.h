@@ -60,6 +60,10 @@ struct veil_siv_job {
 	uint8_t *const *out;
 	const uint16_t *len;
 	uint8_t *ok;
+	/* every len[i] is the same whole number of blocks: set by the caller
+	 * that knows it for free (the encrypt batch loop); false says only
+	 * "not known", and the backend may check for itself */
+	bool uniform;
 };
 
 struct veil_backend_ops {
@@ -115,6 +119,13 @@ static inline size_t veil_padded_len_fast(size_t name_len, bool bucketing)
 	/* the smallest power of two above name_len */
 	return (size_t)1 << (64 - __builtin_clzll((unsigned long long)name_len));
 }
+
+/* The encrypt batch loop pads names under 64 bytes with AVX-512 masked
+ * moves where the CPU runs them ("wide"), else with scalar moves; both
+ * write the same padded plaintext. veil_batch_set_wide() picks one
+ * process-wide (tests, benchmarks): -1 if this CPU cannot run wide. */
+bool veil_batch_wide(void);
+int veil_batch_set_wide(bool on);
 
 /* padding: name || 0x80 || 0x00..., returns the padded length */
 size_t veil_pad(uint8_t *dst, const uint8_t *name, size_t len, bool bucketing);

@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "crypto_pvt.h"
 
 #define STATUS_STR_(name, str) str,
@@ -200,16 +204,65 @@ static inline void pad_inline(uint8_t *dst, const uint8_t *name, size_t len,
 	dst[len] = 0x80;
 }
 
+#if defined(__x86_64__)
+#define WIDE_TARGET "avx512f,avx512bw,avx512vl,bmi2"
+/* pad_inline() with AVX-512 masked moves for names under 64 bytes: one
+ * load that reads the name's bytes only (masked-out bytes never fault),
+ * the marker set under a one-bit mask, one 64-byte store that is also the
+ * zeroing. The store runs past the padded length: dst has room for it
+ * (the scratch is a maximal item longer than a chunk), and what lies past
+ * an item is written again by the next one or never read. */
+__attribute__((target(WIDE_TARGET))) static inline void
+pad_wide(uint8_t *dst, const uint8_t *name, size_t len, size_t plen)
+{
+	if (len < 32) { /* most names: half the width, fewer lines touched */
+		__m256i v = _mm256_maskz_loadu_epi8(_bzhi_u32(~0u, (unsigned)len),
+						    name);
+		v = _mm256_mask_mov_epi8(v, (__mmask32)1 << len,
+					 _mm256_set1_epi8((char)0x80));
+		_mm256_storeu_si256((__m256i *)dst, v);
+		return;
+	}
+	if (len < 64) {
+		__m512i v = _mm512_maskz_loadu_epi8(_bzhi_u64(~UINT64_C(0), (unsigned)len),
+						    name);
+		v = _mm512_mask_mov_epi8(v, (__mmask64)1 << len,
+					 _mm512_set1_epi8((char)0x80));
+		_mm512_storeu_si512(dst, v);
+		return;
+	}
+	pad_inline(dst, name, len, plen);
+}
+
+static bool wide_supported(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") &&
+	       __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512vl") &&
+	       __builtin_cpu_supports("bmi2");
+}
+#else
+#define pad_wide pad_inline
+static bool wide_supported(void)
+{
+	return false;
+}
+#endif
+
 static void fail_item(struct veil_item *it, int status)
 {
 	it->status = status;
 	it->out_len = 0;
 }
 
-/* Encrypt items into binary V || C (text == false) or token text. */
-static unsigned encrypt_batch(struct veil_engine *e, const struct veil_key *key,
-			      enum veil_kind kind, struct veil_item *items,
-			      unsigned n, bool text)
+/* Encrypt items into binary V || C (text == false) or token text. Inlined
+ * into its two callers, so that each has a loop without the other's
+ * branches. */
+static inline __attribute__((always_inline)) unsigned
+encrypt_batch(struct veil_engine *e, const struct veil_key *key,
+	      enum veil_kind kind, struct veil_item *items, unsigned n,
+	      bool text, bool wide)
 {
 	const uint8_t *in[VEIL_CHUNK_ITEMS];
 	uint8_t *out[VEIL_CHUNK_ITEMS];
@@ -232,28 +285,42 @@ static unsigned encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 	uint8_t *const pt = e->pt, *const siv = e->siv;
 	const uint8_t tag[VEIL_TAG_LEN] = { key->tenant_tag[0],
 					    key->tenant_tag[1] };
+	/* what depends on the padded length alone, for the last one seen
+	 * (names of a batch are mostly of one size class) */
+	size_t last_plen = 0, nb = 0, need = 0;
 	while (i < n) {
 		unsigned m = 0;
 		size_t blocks = 0, sivpos = 0;
+		bool same = true; /* every item of the chunk: one padded length */
 		for (; i < n && m < VEIL_CHUNK_ITEMS &&
 		       blocks < VEIL_CHUNK_BLOCKS; i++) {
 			struct veil_item *it = &items[i];
 			const uint8_t *name = it->in;
 			size_t nlen = it->in_len;
-			fail_item(it, VEIL_OK);
 			if (nlen > VEIL_NAME_MAX) {
 				fail_item(it, VEIL_E_TOOLONG);
 				continue;
 			}
 			size_t plen = veil_padded_len_fast(nlen, bucketing);
-			size_t nb = (plen + VEIL_BLK - 1) / VEIL_BLK;
-			size_t need = text ? pfx + veil_b32_encoded_len(
-						     VEIL_HDR_LEN + VEIL_BLK + plen)
-					   : VEIL_BLK + plen;
+			if (plen != last_plen) {
+				/* differs from the item before, which may be
+				 * in this chunk (or failed: then only a false
+				 * "not the same") */
+				same = same && m == 0;
+				last_plen = plen;
+				nb = (plen + VEIL_BLK - 1) / VEIL_BLK;
+				need = text ? pfx + veil_b32_encoded_len(
+							    VEIL_HDR_LEN + VEIL_BLK + plen)
+					    : VEIL_BLK + plen;
+			}
 			if (it->out == NULL || it->out_cap < need) {
 				fail_item(it, VEIL_E_NOSPACE);
 				continue;
 			}
+			/* its length now: if the chunk fails, every item of it
+			 * is failed again (out_len 0) */
+			it->status = VEIL_OK;
+			it->out_len = need;
 			in[m] = pt + blocks * VEIL_BLK;
 			len[m] = (uint16_t)plen;
 			/* text: the token header goes in front of V || C, so
@@ -264,32 +331,77 @@ static unsigned encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 				veil_token_header(siv + sivpos, tag, plen);
 			out[m] = text ? siv + sivpos + VEIL_HDR_LEN : it->out;
 			owner[m++] = it;
-			pad_inline(pt + blocks * VEIL_BLK, name, nlen, plen);
+			if (wide)
+				pad_wide(pt + blocks * VEIL_BLK, name, nlen, plen);
+			else
+				pad_inline(pt + blocks * VEIL_BLK, name, nlen, plen);
 			blocks += nb;
 			sivpos += VEIL_HDR_LEN + VEIL_BLK + nb * VEIL_BLK;
 		}
 		if (m == 0)
 			continue;
 		struct veil_siv_job job = { .n = m, .in = in, .out = out,
-					    .len = len };
+					    .len = len,
+					    .uniform = same && len[0] % VEIL_BLK == 0 };
 		if (e->ops->encrypt(e, c, &job) != 0) {
 			for (unsigned j = 0; j < m; j++)
 				fail_item(owner[j], VEIL_E_INTERNAL);
 			continue;
 		}
-		for (unsigned j = 0; j < m; j++) {
-			struct veil_item *it = owner[j];
-			size_t siv_len = VEIL_BLK + len[j];
-			if (text)
-				it->out_len = veil_token_format(
-					(char *)it->out, it->out_cap, head, pfx,
-					out[j] - VEIL_HDR_LEN, siv_len, enc);
-			else
-				it->out_len = siv_len;
-			done++;
-		}
+		for (unsigned j = 0; text && j < m; j++)
+			veil_token_format((char *)owner[j]->out, owner[j]->out_cap,
+					  head, pfx, out[j] - VEIL_HDR_LEN,
+					  VEIL_BLK + len[j], enc);
+		done += m;
 	}
 	return done;
+}
+
+/* The batch loop once per (text, wide) pair; the wide ones are compiled
+ * for AVX-512 and called only where the CPU (and OS) run it. */
+#define ENCRYPT_VARIANT(fn, text, wide, attr)                                  \
+	attr static unsigned fn(struct veil_engine *e,                         \
+				const struct veil_key *key,                    \
+				enum veil_kind kind, struct veil_item *items,  \
+				unsigned n)                                    \
+	{                                                                      \
+		return encrypt_batch(e, key, kind, items, n, text, wide);      \
+	}
+ENCRYPT_VARIANT(encrypt_text, true, false, )
+ENCRYPT_VARIANT(encrypt_bin, false, false, )
+#if defined(__x86_64__)
+ENCRYPT_VARIANT(encrypt_text_wide, true, true, __attribute__((target(WIDE_TARGET))))
+ENCRYPT_VARIANT(encrypt_bin_wide, false, true, __attribute__((target(WIDE_TARGET))))
+#else
+#define encrypt_text_wide encrypt_text
+#define encrypt_bin_wide encrypt_bin
+#endif
+
+/* -1 unknown, then 0 or 1; every thread that races on it stores the same */
+static int wide_state = -1;
+
+static bool use_wide(void)
+{
+	int w = __atomic_load_n(&wide_state, __ATOMIC_RELAXED);
+
+	if (w < 0) {
+		w = wide_supported();
+		__atomic_store_n(&wide_state, w, __ATOMIC_RELAXED);
+	}
+	return w;
+}
+
+bool veil_batch_wide(void)
+{
+	return use_wide();
+}
+
+int veil_batch_set_wide(bool on)
+{
+	if (on && !wide_supported())
+		return -1;
+	__atomic_store_n(&wide_state, on ? 1 : 0, __ATOMIC_RELAXED);
+	return 0;
 }
 
 unsigned veil_token_encrypt_batch(struct veil_engine *e,
@@ -297,14 +409,16 @@ unsigned veil_token_encrypt_batch(struct veil_engine *e,
 				  enum veil_kind kind, struct veil_item *items,
 				  unsigned n)
 {
-	return encrypt_batch(e, key, kind, items, n, true);
+	return use_wide() ? encrypt_text_wide(e, key, kind, items, n)
+			  : encrypt_text(e, key, kind, items, n);
 }
 
 unsigned veil_siv_encrypt_batch(struct veil_engine *e,
 				const struct veil_key *key, enum veil_kind kind,
 				struct veil_item *items, unsigned n)
 {
-	return encrypt_batch(e, key, kind, items, n, false);
+	return use_wide() ? encrypt_bin_wide(e, key, kind, items, n)
+			  : encrypt_bin(e, key, kind, items, n);
 }
 
 /* An item whose V || C is ready, waiting for its key and kind. */
@@ -494,7 +608,7 @@ static int raw_siv(struct veil_engine *e, const uint8_t key[VEIL_KEY_LEN],
 		uint8_t *outs[1] = { out };
 		uint16_t len[1] = { (uint16_t)pt_len };
 		uint8_t ok[1] = { 0 };
-		struct veil_siv_job job = { 1, ins, outs, len, ok };
+		struct veil_siv_job job = { 1, ins, outs, len, ok, false };
 		rc = enc ? e->ops->encrypt(e, c, &job) : e->ops->decrypt(e, c, &job);
 		if (rc != 0)
 			errno = EIO;

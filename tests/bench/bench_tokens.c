@@ -424,6 +424,17 @@ int main(int argc, char **argv)
 			txt_path[p] = run_engine(e512, key, 2, 64, true);
 	}
 	veil_b32_set_path(best);
+	/* the batch loop's padding by path (binary outputs and text tokens,
+	 * same cell): the scalar one is the one before the AVX-512 one */
+	bool wide = veil_batch_wide();
+	double pad_bin[2] = { 0 }, pad_txt[2] = { 0 };
+	for (int w = 0; w < 2 && e512 != NULL; w++) {
+		if (veil_batch_set_wide(w != 0) != 0)
+			continue;
+		pad_bin[w] = run_engine(e512, key, 2, 64, false);
+		pad_txt[w] = run_engine(e512, key, 2, 64, true);
+	}
+	veil_batch_set_wide(wide);
 	veil_engine_free(e512);
 
 	char cpu[128], date[32];
@@ -456,6 +467,11 @@ int main(int argc, char **argv)
 			if (b32[p] > 0)
 				printf(",\"%s\":{\"blobs_per_s\":%.0f,\"text_per_s\":%.0f}",
 				       veil_b32_path_name((enum veil_b32_path)p), b32[p], txt_path[p]);
+		printf("},\"padding\":{\"chosen\":\"%s\"", wide ? "avx512" : "scalar");
+		for (int w = 0; w < 2; w++)
+			if (pad_bin[w] > 0)
+				printf(",\"%s\":{\"binary_per_s\":%.0f,\"text_per_s\":%.0f}",
+				       w ? "avx512" : "scalar", pad_bin[w], pad_txt[w]);
 		printf("}}\n");
 		return 0;
 	}
@@ -496,6 +512,16 @@ int main(int argc, char **argv)
 			printf("  %-11s %12.0f blobs/s %12.0f text tokens/s\n",
 			       veil_b32_path_name((enum veil_b32_path)p), b32[p], txt_path[p]);
 
+	printf("\nbatch padding by path (used: %s): ipsec-mb/avx512, 24-byte names, batch 64\n",
+	       wide ? "avx512" : "scalar");
+	for (int w = 0; w < 2; w++)
+		if (pad_bin[w] > 0)
+			printf("  %-11s %12.0f binary/s %12.0f text tokens/s  AES efficiency %5.1f%%\n",
+			       w ? "avx512" : "scalar", pad_bin[w], pad_txt[w],
+			       target != NULL && target->ecb > 0
+				       ? 100.0 * pad_bin[w] * blocks_per_output(24) / target->ecb
+				       : 0.0);
+
 	printf("\ntargets (ipsec-mb/avx512, 24-byte names, batch 64):\n");
 	if (target == NULL) {
 		printf("  avx512 is not supported on this machine: no target figures\n");
@@ -505,8 +531,8 @@ int main(int argc, char **argv)
 	double eff = bin * blocks_per_output(24) / target->ecb;
 	printf("  binary outputs/s  %12.0f = %5.1fx OpenSSL per name (target >= 10x): %s\n",
 	       bin, bin / base[2], bin / base[2] >= 10 ? "MET" : "NOT MET");
-	printf("  AES efficiency    %11.1f%% of raw ECB, %.0f AES blocks per output (target >= 40%%): %s\n",
-	       100 * eff, blocks_per_output(24), eff >= 0.4 ? "MET" : "NOT MET");
+	printf("  AES efficiency    %11.1f%% of raw ECB (%.1f M blocks/s), %.0f AES blocks per output (target >= 40%%): %s\n",
+	       100 * eff, target->ecb / 1e6, blocks_per_output(24), eff >= 0.4 ? "MET" : "NOT MET");
 	printf("  text tokens/s     %12.0f = %5.1fx OpenSSL per name (target >= 5x, >= 50 M/s): %s\n",
 	       txt, txt / base[2], txt / base[2] >= 5 && txt >= 50e6 ? "MET" : "NOT MET");
 	EVP_CIPHER_CTX_free(ob.x);
