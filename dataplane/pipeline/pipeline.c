@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "dp_pvt.h"
+#include "vdp_scan.h"
 #include "veil_dp.h"
 #include "veil_name.h" /* the rule veil-controld's lookup applies too */
 
@@ -50,6 +51,7 @@ struct vdp_worker {
 	bool learning;                  /* vdp_worker_learn: nothing counted */
 	unsigned n_src;
 	struct vdp_source **src;        /* a copy of the list */
+	unsigned *fmt_idx;              /* [src]: index of its format, if fixed */
 	const struct veil_key **key;
 	struct vdp_counters *cnt;
 	void **state;                   /* [src][format] */
@@ -99,6 +101,7 @@ struct vdp_worker *vdp_worker_new(struct veil_engine *engine,
 	w->cnt = calloc(n, sizeof(*w->cnt));
 	w->state = calloc((size_t)n * VDP_MAX_FORMATS, sizeof(*w->state));
 	w->md = calloc(n, sizeof(*w->md));
+	w->fmt_idx = calloc(n, sizeof(*w->fmt_idx));
 	w->names = veil_secmem_alloc(NAME_ARENA);
 	w->tokens = malloc(TOKEN_ARENA);
 	w->items = calloc(MAX_ITEMS, sizeof(*w->items));
@@ -109,8 +112,8 @@ struct vdp_worker *vdp_worker_new(struct veil_engine *engine,
 	w->batch_of = calloc(MAX_ITEMS, sizeof(*w->batch_of));
 	w->work = calloc(VDP_BURST_MAX, sizeof(*w->work));
 	w->segs = calloc((size_t)VDP_BURST_MAX * SEGS_PER_LINE, sizeof(*w->segs));
-	bool ok = w->src && w->key && w->cnt && w->state && w->md && w->names && w->tokens &&
-		  w->items && w->item_kind && w->hash && w->hash_used && w->batch &&
+	bool ok = w->src && w->key && w->cnt && w->state && w->md && w->fmt_idx &&
+		  w->names && w->tokens && w->items && w->item_kind && w->hash && w->hash_used && w->batch &&
 		  w->batch_of && w->work && w->segs;
 	/* state a source's options give from the first line (W3C's pinned
 	 * columns): under format auto, its unclaimed lines go there at once */
@@ -120,6 +123,9 @@ struct vdp_worker *vdp_worker_new(struct veil_engine *engine,
 			    vdp_formats[f]->new_state(sources[i], &sources[i]->keys[f],
 						      &w->state[(size_t)i * VDP_MAX_FORMATS + f]) != 0)
 				ok = false;
+	for (unsigned i = 0; ok && i < n; i++)
+		if (sources[i]->fmt != NULL) /* looked up once, not per line */
+			w->fmt_idx[i] = vdp_format_index(sources[i]->fmt);
 	for (unsigned i = 0; ok && i < n; i++)
 		if (sources[i]->is_regex &&
 		    (w->md[i] = pcre2_match_data_create_from_pattern(sources[i]->re,
@@ -151,6 +157,7 @@ void vdp_worker_free(struct vdp_worker *w)
 	free(w->cnt);
 	free(w->state);
 	free(w->md);
+	free(w->fmt_idx);
 	free(w->tokens);
 	free(w->items);
 	free(w->item_kind);
@@ -180,10 +187,10 @@ const struct vdp_counters *vdp_worker_counters(const struct vdp_worker *w,
 /* ---- parsing ---- */
 
 static enum vdp_parse_rc parse_with(struct vdp_worker *w, unsigned si,
-				    const struct vdp_format *f,
-				    const struct vdp_msg *m, struct vdp_fields *out)
+				    unsigned fi, const struct vdp_msg *m,
+				    struct vdp_fields *out)
 {
-	unsigned fi = vdp_format_index(f);
+	const struct vdp_format *f = vdp_formats[fi];
 	void **st = &w->state[(size_t)si * VDP_MAX_FORMATS + fi];
 	struct vdp_parse_ctx ctx = { .keys = &w->src[si]->keys[fi],
 				     .src = w->src[si], .state = *st };
@@ -208,11 +215,11 @@ static enum vdp_parse_rc parse_line(struct vdp_worker *w, unsigned si,
 		return vdp_regex_parse(s, w->md[si], m, out);
 	}
 	if (s->fmt != NULL)
-		return parse_with(w, si, s->fmt, m, out);
+		return parse_with(w, si, w->fmt_idx[si], m, out);
 	for (unsigned f = 0; vdp_formats[f] != NULL; f++) {
-		if (!vdp_formats[f]->detect(m))
+		if (!vdp_formats[f]->parse_detects && !vdp_formats[f]->detect(m))
 			continue;
-		enum vdp_parse_rc rc = parse_with(w, si, vdp_formats[f], m, out);
+		enum vdp_parse_rc rc = parse_with(w, si, f, m, out);
 		if (rc != VDP_NOT_MINE)
 			return rc;
 	}
@@ -222,7 +229,7 @@ static enum vdp_parse_rc parse_line(struct vdp_worker *w, unsigned si,
 		if (w->state[(size_t)si * VDP_MAX_FORMATS + f] == NULL &&
 		    !vdp_formats[f]->takes_undetected)
 			continue;
-		enum vdp_parse_rc rc = parse_with(w, si, vdp_formats[f], m, out);
+		enum vdp_parse_rc rc = parse_with(w, si, f, m, out);
 		if (rc != VDP_NOT_MINE)
 			return rc;
 	}
@@ -510,24 +517,11 @@ struct repl {
 	bool repeat;
 };
 
-/* memmem for a short name in a short line: glibc's memmem builds a shift
- * table on every call, which costs more than the search here. memchr for
- * the first byte, then compare (measured faster here than anchoring on the
- * name's rarest byte). */
+/* memmem for a short name in a short line (vdp_scan.h): glibc's memmem
+ * builds a shift table on every call, which costs more than the search. */
 static const char *find(const char *h, size_t hl, const char *n, size_t nl)
 {
-	if (nl == 0 || hl < nl)
-		return NULL;
-	const char *p = h, *last = h + hl - nl;
-	while (p <= last) {
-		p = memchr(p, n[0], (size_t)(last - p) + 1);
-		if (p == NULL)
-			return NULL;
-		if (p[nl - 1] == n[nl - 1] && memcmp(p, n, nl) == 0)
-			return p;
-		p++;
-	}
-	return NULL;
+	return nl == 0 ? NULL : vdp_find(h, hl, n, nl);
 }
 
 static bool overlaps(const struct repl *r, unsigned n, uint32_t off, uint32_t len)
