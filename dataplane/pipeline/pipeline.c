@@ -29,6 +29,7 @@
 #define TOKEN_ARENA  (VDP_BURST_MAX * VDP_MAX_FIELDS * (VEIL_TOKEN_MAX + 16))
 #define MAX_ITEMS    (VDP_BURST_MAX * VDP_MAX_FIELDS)
 #define HASH_SLOTS   (2 * MAX_ITEMS)     /* a power of two */
+#define HASH_SLOTS_MIN 1024               /* 8 KiB: a burst's names, in L1 */
 #define MAX_REPEATS  64                   /* per line */
 #define SEGS_PER_LINE (2 * (VDP_MAX_FIELDS + MAX_REPEATS) + 1)
 #define MIN_REPEAT   3                    /* shorter names are not searched */
@@ -65,7 +66,8 @@ struct vdp_worker {
 	uint8_t *item_kind;
 	unsigned n_items;
 	uint64_t *hash;                 /* HASH_SLOTS: hash << 32 | item + 1; 0 empty */
-	uint32_t *hash_used;            /* slots to clear */
+	uint32_t hash_mask;             /* slots in use - 1: grows with the names */
+	uint32_t *hash_used;            /* slot of item k; the slots to clear */
 	unsigned n_hash_used;
 	struct veil_item *batch;        /* one kind's items for the engine */
 	uint32_t *batch_of;
@@ -107,6 +109,7 @@ struct vdp_worker *vdp_worker_new(struct veil_engine *engine,
 	w->items = calloc(MAX_ITEMS, sizeof(*w->items));
 	w->item_kind = calloc(MAX_ITEMS, 1);
 	w->hash = calloc(HASH_SLOTS, sizeof(*w->hash));
+	w->hash_mask = HASH_SLOTS_MIN - 1;
 	w->hash_used = calloc(MAX_ITEMS, sizeof(*w->hash_used));
 	w->batch = calloc(MAX_ITEMS, sizeof(*w->batch));
 	w->batch_of = calloc(MAX_ITEMS, sizeof(*w->batch_of));
@@ -275,18 +278,44 @@ static const char *const esc_chars[VDP_ESC__COUNT] = {
 	[VDP_ESC_CSV] = "\"",
 };
 
+/* Twice the slots, the items so far placed again. The table starts small
+ * (a burst of a few hundred names probes 8 KiB, not all 128 KiB, which the
+ * profile showed missing the cache on every name); hash_used[k] stays the
+ * slot of item k, which undoing a line relies on. */
+static void hash_grow(struct vdp_worker *w)
+{
+	for (unsigned k = 0; k < w->n_hash_used; k++)
+		w->hash[w->hash_used[k]] = 0;
+	w->hash_mask = 2 * w->hash_mask + 1;
+	for (unsigned k = 0; k < w->n_items; k++) {
+		uint64_t h = hash_name(w->items[k].in, w->items[k].in_len,
+				       w->item_kind[k]);
+		uint32_t i = (uint32_t)h & w->hash_mask;
+		while (w->hash[i] != 0)
+			i = (i + 1) & w->hash_mask;
+		w->hash[i] = (h & 0xffffffff00000000ull) | (k + 1);
+		w->hash_used[k] = i;
+	}
+}
+
 /* The item of a name, made on first sight in this chunk. */
 static int32_t item_for(struct vdp_worker *w, const char *name, size_t n,
 			unsigned kind)
 {
 	uint64_t h = hash_name((const uint8_t *)name, n, kind);
 	uint64_t tag = h & 0xffffffff00000000ull;
-	for (uint32_t i = (uint32_t)h & (HASH_SLOTS - 1);; i = (i + 1) & (HASH_SLOTS - 1)) {
+	for (uint32_t i = (uint32_t)h & w->hash_mask;; i = (i + 1) & w->hash_mask) {
 		uint64_t slot = w->hash[i];
 		uint32_t v = (uint32_t)slot;
 		if (slot == 0) {
 			if (w->n_items == MAX_ITEMS || w->names_used + n > NAME_ARENA)
 				return -1;
+			if (2 * (w->n_items + 1) > w->hash_mask + 1 &&
+			    w->hash_mask + 1 < HASH_SLOTS) {
+				/* at most half full, as the table of HASH_SLOTS */
+				hash_grow(w);
+				return item_for(w, name, n, kind);
+			}
 			uint8_t *dst = w->names + w->names_used;
 			memcpy(dst, name, n);
 			w->names_used += n;
