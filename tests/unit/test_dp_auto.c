@@ -220,7 +220,10 @@ static void test_find_twins(void **state)
 		char *d = malloc(len ? len : 1);
 		assert_non_null(d);
 		memcpy(d, msgs[i].data, len);
-		for (size_t a = 0; a < 18 && a <= len; a++)
+		/* every phase of a 16-byte block on the test lines, some on
+		 * the corpora (the sanitizer build runs this too) */
+		const size_t step = i < n_line_msgs ? 1 : 3;
+		for (size_t a = 0; a < 17 && a <= len; a += step)
 			for (size_t cut = 0; cut < 18 && a + cut <= len; cut += 17 - a % 3) {
 				const char *h = d + a;
 				size_t hl = len - a - cut;
