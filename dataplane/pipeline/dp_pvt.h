@@ -169,6 +169,10 @@ struct vdp_format {
 	 * it has state (W3C: a data line shaped like a known layout). It
 	 * returns VDP_NOT_MINE for those it does not take. */
 	bool takes_undetected;
+	/* parse() returns VDP_NOT_MINE for every message detect() is false
+	 * for (it starts with the same look): auto-detection calls parse()
+	 * alone, not the same look twice for the format that takes the line. */
+	bool parse_detects;
 };
 
 /* A W3C column list ("a b c", as after "#Fields:"; @p len bytes): -1 if

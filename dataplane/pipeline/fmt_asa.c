@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "dp_pvt.h"
+#include "vdp_scan.h"
 
 #define ASA_SCAN_MAX 1024 /* how far into the message "%ASA-" may start */
 #define ASA_CLASS_MAX 24  /* the longest optional class before the tag */
@@ -299,7 +300,7 @@ static size_t find(const struct asa_scan *s, size_t from, const char *str)
 	size_t n = strlen(str);
 	if (from >= s->end)
 		return SIZE_MAX;
-	const char *f = memmem(s->d + from, s->end - from, str, n);
+	const char *f = vdp_find(s->d + from, s->end - from, str, n);
 	return f == NULL ? SIZE_MAX : (size_t)(f - s->d);
 }
 
@@ -686,6 +687,7 @@ const struct vdp_format vdp_fmt_asa = {
 	.name = "asa",
 	.detect = asa_detect,
 	.parse = asa_parse,
+	.parse_detects = true,
 	.default_users = asa_users,
 	.default_devices = NULL,
 };

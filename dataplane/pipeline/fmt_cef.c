@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "dp_pvt.h"
+#include "vdp_scan.h"
 
 #define CEF_PREFIX_MAX 256 /* how far into the body "CEF:" may start */
 #define CEF_HDR_PIPES  7   /* unescaped pipes before the extension */
@@ -42,13 +43,19 @@ static long cef_find(const struct vdp_msg *m)
 		return -1;
 	const char *b = m->data + m->body;
 	size_t n = m->len - m->body;
-	for (size_t i = 0; i + 5 <= n && i <= CEF_PREFIX_MAX; i++) {
-		char c = b[i];
-		if (c == '=' || c == '|')
-			return -1;
-		if (c == 'C' && (i == 0 || b[i - 1] == ' ') &&
-		    memcmp(b + i, "CEF:", 4) == 0 && b[i + 4] >= '0' &&
-		    b[i + 4] <= '9')
+	if (n < 5)
+		return -1;
+	/* "CEF:" may start at i for i + 5 <= n and i <= CEF_PREFIX_MAX, and
+	 * before the first '=' or '|'; this runs on every line of an auto
+	 * source, so both are searched for, not walked to */
+	size_t lim = n - 4 < CEF_PREFIX_MAX + 1 ? n - 4 : CEF_PREFIX_MAX + 1;
+	const char *stop = vdp_find2(b, lim, '=', '|');
+	if (stop != NULL)
+		lim = (size_t)(stop - b);
+	for (const char *c = b; (c = memchr(c, 'C', lim - (size_t)(c - b))) != NULL; c++) {
+		size_t i = (size_t)(c - b);
+		if ((i == 0 || b[i - 1] == ' ') && memcmp(c, "CEF:", 4) == 0 &&
+		    c[4] >= '0' && c[4] <= '9')
 			return (long)i;
 	}
 	return -1;
@@ -134,6 +141,7 @@ const struct vdp_format vdp_fmt_cef = {
 	.name = "cef",
 	.detect = cef_detect,
 	.parse = cef_parse,
+	.parse_detects = true,
 	.default_users = cef_users,
 	.default_devices = cef_devices,
 	.free_state = NULL,

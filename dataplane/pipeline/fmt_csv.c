@@ -521,12 +521,24 @@ static enum csv_rc pan_head(struct csv_cur *c, const char *d,
 	return CSV_END;
 }
 
+/* The longest first field pan_head() takes: an ISO 8601 time with
+ * fractional seconds and an offset (a number has at most 20 digits). */
+#define PAN_FIRST_MAX (sizeof("dddd-dd-ddTdd:dd:dd") - 1 + 16)
+
 static bool panos_detect(const struct vdp_msg *m)
 {
 	struct csv_cur c;
 	struct csv_val f[PAN_HEAD_MAX];
 	unsigned tc;
 	csv_init(&c, m);
+	/* what pan_head() would find in a few bytes, before it reads the
+	 * first field of a line that has no comma (this runs on every line
+	 * of an auto source that the formats before it do not take): the
+	 * first field is a number or a time, so it starts with a digit, and
+	 * a comma ends it */
+	size_t room = c.end - c.pos < PAN_FIRST_MAX + 1 ? c.end - c.pos : PAN_FIRST_MAX + 1;
+	if (room == 0 || !is_digit(c.d[c.pos]) || memchr(c.d + c.pos, ',', room) == NULL)
+		return false;
 	if (pan_head(&c, m->data, f, &tc) != CSV_OK)
 		return false;
 	return pan_type_find(m->data + f[tc - 1].off, f[tc - 1].len) != NULL;

@@ -283,6 +283,7 @@ const struct vdp_format vdp_fmt_json = {
 	.name = "json",
 	.detect = json_detect,
 	.parse = json_parse,
+	.parse_detects = true,
 	.default_users = json_users,
 	.default_devices = json_devices,
 };

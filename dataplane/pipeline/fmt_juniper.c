@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "dp_pvt.h"
+#include "vdp_scan.h"
 
 #define JUNOS_ID     "[junos@"
 #define JUNOS_ID_LEN (sizeof(JUNOS_ID) - 1)
@@ -176,7 +177,7 @@ static int parse_sd(const struct jscan *s, size_t p, size_t end,
 		if (rc == ELEM_BAD) {
 			/* a broken element hides where the next one starts */
 			*endp = end;
-			if (!j && memmem(d + p + 1, end - p - 1, JUNOS_ID,
+			if (!j && vdp_find(d + p + 1, end - p - 1, JUNOS_ID,
 					 JUNOS_ID_LEN))
 				return -1;
 			return junos + j;
@@ -193,7 +194,7 @@ static int parse_body(const struct jscan *s, size_t p, size_t end)
 	const char *d = s->d;
 	int junos = 0;
 	while (p < end) {
-		const char *f = memmem(d + p, end - p, JUNOS_ID, JUNOS_ID_LEN);
+		const char *f = vdp_find(d + p, end - p, JUNOS_ID, JUNOS_ID_LEN);
 		if (f == NULL)
 			break;
 		p = (size_t)(f - d);
@@ -232,11 +233,11 @@ static bool juniper_detect(const struct vdp_msg *m)
 {
 	if (m->sd_len > 0 && m->sd_off < m->len &&
 	    m->sd_len <= m->len - m->sd_off &&
-	    memmem(m->data + m->sd_off, m->sd_len, JUNOS_ID, JUNOS_ID_LEN))
+	    vdp_find(m->data + m->sd_off, m->sd_len, JUNOS_ID, JUNOS_ID_LEN))
 		return true;
 	size_t b = m->body < m->len ? m->body : m->len;
 	size_t n = m->len - b < 512 ? m->len - b : 512;
-	return memmem(m->data + b, n, JUNOS_ID, JUNOS_ID_LEN) != NULL;
+	return vdp_find(m->data + b, n, JUNOS_ID, JUNOS_ID_LEN) != NULL;
 }
 
 /*

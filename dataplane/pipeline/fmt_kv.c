@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "dp_pvt.h"
+#include "vdp_scan.h"
 
 #define DETECT_WINDOW 512 /* bytes of the body that detect() looks at */
 
@@ -92,7 +93,7 @@ static bool has_key(const char *b, size_t n, const char *key)
 {
 	size_t kl = strlen(key), p = 0;
 	while (p + kl <= n) {
-		const char *f = memmem(b + p, n - p, key, kl);
+		const char *f = vdp_find(b + p, n - p, key, kl);
 		if (f == NULL)
 			return false;
 		size_t at = (size_t)(f - b);
@@ -301,7 +302,7 @@ static bool watchguard_detect(const struct vdp_msg *m)
 {
 	size_t n;
 	const char *b = detect_window(m, &n);
-	const char *k = memmem(b, n, "msg_id=\"", 8);
+	const char *k = vdp_find(b, n, "msg_id=\"", 8);
 	if (k == NULL || (k > b && !is_space(k[-1])))
 		return false;
 	size_t i = (size_t)(k - b) + 8;
@@ -340,7 +341,7 @@ static size_t cp_find(const char *d, size_t from, size_t end)
 {
 	size_t p = from;
 	while (p + 1 < end) {
-		const char *c = memmem(d + p, end - p, ":\"", 2);
+		const char *c = vdp_find(d + p, end - p, ":\"", 2);
 		if (c == NULL)
 			return SIZE_MAX;
 		size_t at = (size_t)(c - d), k = at;
@@ -431,7 +432,7 @@ static bool checkpoint_detect(const struct vdp_msg *m)
 	size_t n = m->len - k < 2 * DETECT_WINDOW ? m->len - k
 						  : 2 * DETECT_WINDOW;
 	const char *b = d + k;
-	if (memmem(b, n, "\";", 2) == NULL)
+	if (vdp_find(b, n, "\";", 2) == NULL)
 		return false;
 	return has_key(b, n, "action:\"") || has_key(b, n, "product:\"") ||
 	       has_key(b, n, "origin:\"") || has_key(b, n, "loguid:\"");

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "dp_pvt.h"
+#include "vdp_scan.h"
 
 #define LEEF_PREFIX_MAX 256 /* how far into the body "LEEF:" may start */
 #define LEEF_HDR_PIPES  5   /* pipes before the attributes (or delimiter) */
@@ -48,12 +49,17 @@ static long leef_find(const struct vdp_msg *m)
 		return -1;
 	const char *b = m->data + m->body;
 	size_t n = m->len - m->body;
-	for (size_t i = 0; i + 6 <= n && i <= LEEF_PREFIX_MAX; i++) {
-		char c = b[i];
-		if (c == '=' || c == '|')
-			return -1;
-		if (c == 'L' && (i == 0 || b[i - 1] == ' ') &&
-		    memcmp(b + i, "LEEF:", 5) == 0)
+	if (n < 6)
+		return -1;
+	/* as cef_find: "LEEF:" at i for i + 6 <= n, i <= LEEF_PREFIX_MAX,
+	 * before the first '=' or '|' */
+	size_t lim = n - 5 < LEEF_PREFIX_MAX + 1 ? n - 5 : LEEF_PREFIX_MAX + 1;
+	const char *stop = vdp_find2(b, lim, '=', '|');
+	if (stop != NULL)
+		lim = (size_t)(stop - b);
+	for (const char *c = b; (c = memchr(c, 'L', lim - (size_t)(c - b))) != NULL; c++) {
+		size_t i = (size_t)(c - b);
+		if ((i == 0 || b[i - 1] == ' ') && memcmp(c, "LEEF:", 5) == 0)
 			return (long)i;
 	}
 	return -1;
@@ -278,6 +284,7 @@ const struct vdp_format vdp_fmt_leef = {
 	.name = "leef",
 	.detect = leef_detect,
 	.parse = leef_parse,
+	.parse_detects = true,
 	.default_users = leef_users,
 	.default_devices = leef_devices,
 	.free_state = NULL,

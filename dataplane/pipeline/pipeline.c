@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "dp_pvt.h"
+#include "vdp_scan.h"
 #include "veil_dp.h"
 #include "veil_name.h" /* the rule veil-controld's lookup applies too */
 
@@ -28,6 +29,7 @@
 #define TOKEN_ARENA  (VDP_BURST_MAX * VDP_MAX_FIELDS * (VEIL_TOKEN_MAX + 16))
 #define MAX_ITEMS    (VDP_BURST_MAX * VDP_MAX_FIELDS)
 #define HASH_SLOTS   (2 * MAX_ITEMS)     /* a power of two */
+#define HASH_SLOTS_MIN 1024               /* 8 KiB: a burst's names, in L1 */
 #define MAX_REPEATS  64                   /* per line */
 #define SEGS_PER_LINE (2 * (VDP_MAX_FIELDS + MAX_REPEATS) + 1)
 #define MIN_REPEAT   3                    /* shorter names are not searched */
@@ -50,6 +52,7 @@ struct vdp_worker {
 	bool learning;                  /* vdp_worker_learn: nothing counted */
 	unsigned n_src;
 	struct vdp_source **src;        /* a copy of the list */
+	unsigned *fmt_idx;              /* [src]: index of its format, if fixed */
 	const struct veil_key **key;
 	struct vdp_counters *cnt;
 	void **state;                   /* [src][format] */
@@ -63,7 +66,8 @@ struct vdp_worker {
 	uint8_t *item_kind;
 	unsigned n_items;
 	uint64_t *hash;                 /* HASH_SLOTS: hash << 32 | item + 1; 0 empty */
-	uint32_t *hash_used;            /* slots to clear */
+	uint32_t hash_mask;             /* slots in use - 1: grows with the names */
+	uint32_t *hash_used;            /* slot of item k; the slots to clear */
 	unsigned n_hash_used;
 	struct veil_item *batch;        /* one kind's items for the engine */
 	uint32_t *batch_of;
@@ -99,18 +103,20 @@ struct vdp_worker *vdp_worker_new(struct veil_engine *engine,
 	w->cnt = calloc(n, sizeof(*w->cnt));
 	w->state = calloc((size_t)n * VDP_MAX_FORMATS, sizeof(*w->state));
 	w->md = calloc(n, sizeof(*w->md));
+	w->fmt_idx = calloc(n, sizeof(*w->fmt_idx));
 	w->names = veil_secmem_alloc(NAME_ARENA);
 	w->tokens = malloc(TOKEN_ARENA);
 	w->items = calloc(MAX_ITEMS, sizeof(*w->items));
 	w->item_kind = calloc(MAX_ITEMS, 1);
 	w->hash = calloc(HASH_SLOTS, sizeof(*w->hash));
+	w->hash_mask = HASH_SLOTS_MIN - 1;
 	w->hash_used = calloc(MAX_ITEMS, sizeof(*w->hash_used));
 	w->batch = calloc(MAX_ITEMS, sizeof(*w->batch));
 	w->batch_of = calloc(MAX_ITEMS, sizeof(*w->batch_of));
 	w->work = calloc(VDP_BURST_MAX, sizeof(*w->work));
 	w->segs = calloc((size_t)VDP_BURST_MAX * SEGS_PER_LINE, sizeof(*w->segs));
-	bool ok = w->src && w->key && w->cnt && w->state && w->md && w->names && w->tokens &&
-		  w->items && w->item_kind && w->hash && w->hash_used && w->batch &&
+	bool ok = w->src && w->key && w->cnt && w->state && w->md && w->fmt_idx &&
+		  w->names && w->tokens && w->items && w->item_kind && w->hash && w->hash_used && w->batch &&
 		  w->batch_of && w->work && w->segs;
 	/* state a source's options give from the first line (W3C's pinned
 	 * columns): under format auto, its unclaimed lines go there at once */
@@ -120,6 +126,9 @@ struct vdp_worker *vdp_worker_new(struct veil_engine *engine,
 			    vdp_formats[f]->new_state(sources[i], &sources[i]->keys[f],
 						      &w->state[(size_t)i * VDP_MAX_FORMATS + f]) != 0)
 				ok = false;
+	for (unsigned i = 0; ok && i < n; i++)
+		if (sources[i]->fmt != NULL) /* looked up once, not per line */
+			w->fmt_idx[i] = vdp_format_index(sources[i]->fmt);
 	for (unsigned i = 0; ok && i < n; i++)
 		if (sources[i]->is_regex &&
 		    (w->md[i] = pcre2_match_data_create_from_pattern(sources[i]->re,
@@ -151,6 +160,7 @@ void vdp_worker_free(struct vdp_worker *w)
 	free(w->cnt);
 	free(w->state);
 	free(w->md);
+	free(w->fmt_idx);
 	free(w->tokens);
 	free(w->items);
 	free(w->item_kind);
@@ -180,10 +190,10 @@ const struct vdp_counters *vdp_worker_counters(const struct vdp_worker *w,
 /* ---- parsing ---- */
 
 static enum vdp_parse_rc parse_with(struct vdp_worker *w, unsigned si,
-				    const struct vdp_format *f,
-				    const struct vdp_msg *m, struct vdp_fields *out)
+				    unsigned fi, const struct vdp_msg *m,
+				    struct vdp_fields *out)
 {
-	unsigned fi = vdp_format_index(f);
+	const struct vdp_format *f = vdp_formats[fi];
 	void **st = &w->state[(size_t)si * VDP_MAX_FORMATS + fi];
 	struct vdp_parse_ctx ctx = { .keys = &w->src[si]->keys[fi],
 				     .src = w->src[si], .state = *st };
@@ -208,11 +218,11 @@ static enum vdp_parse_rc parse_line(struct vdp_worker *w, unsigned si,
 		return vdp_regex_parse(s, w->md[si], m, out);
 	}
 	if (s->fmt != NULL)
-		return parse_with(w, si, s->fmt, m, out);
+		return parse_with(w, si, w->fmt_idx[si], m, out);
 	for (unsigned f = 0; vdp_formats[f] != NULL; f++) {
-		if (!vdp_formats[f]->detect(m))
+		if (!vdp_formats[f]->parse_detects && !vdp_formats[f]->detect(m))
 			continue;
-		enum vdp_parse_rc rc = parse_with(w, si, vdp_formats[f], m, out);
+		enum vdp_parse_rc rc = parse_with(w, si, f, m, out);
 		if (rc != VDP_NOT_MINE)
 			return rc;
 	}
@@ -222,7 +232,7 @@ static enum vdp_parse_rc parse_line(struct vdp_worker *w, unsigned si,
 		if (w->state[(size_t)si * VDP_MAX_FORMATS + f] == NULL &&
 		    !vdp_formats[f]->takes_undetected)
 			continue;
-		enum vdp_parse_rc rc = parse_with(w, si, vdp_formats[f], m, out);
+		enum vdp_parse_rc rc = parse_with(w, si, f, m, out);
 		if (rc != VDP_NOT_MINE)
 			return rc;
 	}
@@ -268,18 +278,44 @@ static const char *const esc_chars[VDP_ESC__COUNT] = {
 	[VDP_ESC_CSV] = "\"",
 };
 
+/* Twice the slots, the items so far placed again. The table starts small
+ * (a burst of a few hundred names probes 8 KiB, not all 128 KiB, which the
+ * profile showed missing the cache on every name); hash_used[k] stays the
+ * slot of item k, which undoing a line relies on. */
+static void hash_grow(struct vdp_worker *w)
+{
+	for (unsigned k = 0; k < w->n_hash_used; k++)
+		w->hash[w->hash_used[k]] = 0;
+	w->hash_mask = 2 * w->hash_mask + 1;
+	for (unsigned k = 0; k < w->n_items; k++) {
+		uint64_t h = hash_name(w->items[k].in, w->items[k].in_len,
+				       w->item_kind[k]);
+		uint32_t i = (uint32_t)h & w->hash_mask;
+		while (w->hash[i] != 0)
+			i = (i + 1) & w->hash_mask;
+		w->hash[i] = (h & 0xffffffff00000000ull) | (k + 1);
+		w->hash_used[k] = i;
+	}
+}
+
 /* The item of a name, made on first sight in this chunk. */
 static int32_t item_for(struct vdp_worker *w, const char *name, size_t n,
 			unsigned kind)
 {
 	uint64_t h = hash_name((const uint8_t *)name, n, kind);
 	uint64_t tag = h & 0xffffffff00000000ull;
-	for (uint32_t i = (uint32_t)h & (HASH_SLOTS - 1);; i = (i + 1) & (HASH_SLOTS - 1)) {
+	for (uint32_t i = (uint32_t)h & w->hash_mask;; i = (i + 1) & w->hash_mask) {
 		uint64_t slot = w->hash[i];
 		uint32_t v = (uint32_t)slot;
 		if (slot == 0) {
 			if (w->n_items == MAX_ITEMS || w->names_used + n > NAME_ARENA)
 				return -1;
+			if (2 * (w->n_items + 1) > w->hash_mask + 1 &&
+			    w->hash_mask + 1 < HASH_SLOTS) {
+				/* at most half full, as the table of HASH_SLOTS */
+				hash_grow(w);
+				return item_for(w, name, n, kind);
+			}
 			uint8_t *dst = w->names + w->names_used;
 			memcpy(dst, name, n);
 			w->names_used += n;
@@ -510,24 +546,11 @@ struct repl {
 	bool repeat;
 };
 
-/* memmem for a short name in a short line: glibc's memmem builds a shift
- * table on every call, which costs more than the search here. memchr for
- * the first byte, then compare (measured faster here than anchoring on the
- * name's rarest byte). */
+/* memmem for a short name in a short line (vdp_scan.h): glibc's memmem
+ * builds a shift table on every call, which costs more than the search. */
 static const char *find(const char *h, size_t hl, const char *n, size_t nl)
 {
-	if (nl == 0 || hl < nl)
-		return NULL;
-	const char *p = h, *last = h + hl - nl;
-	while (p <= last) {
-		p = memchr(p, n[0], (size_t)(last - p) + 1);
-		if (p == NULL)
-			return NULL;
-		if (p[nl - 1] == n[nl - 1] && memcmp(p, n, nl) == 0)
-			return p;
-		p++;
-	}
-	return NULL;
+	return nl == 0 ? NULL : vdp_find(h, hl, n, nl);
 }
 
 static bool overlaps(const struct repl *r, unsigned n, uint32_t off, uint32_t len)

@@ -397,6 +397,42 @@ static void test_name_memory_chunks(void **state)
 		assert_int_equal(f->out.line[i].n_segs, 64);
 }
 
+/* A burst of more distinct names than the name table starts with (it
+ * grows while the burst is read): every line comes out as it does alone,
+ * and a name repeated across the burst has one token. */
+static void test_many_names_one_burst(void **state)
+{
+	struct fx *f = *state;
+	set(f, "format", "regex");
+	set(f, "regex", "^(?<user>[^ ]*) (?<user2>[^ ]*) (?<user3>[^ ]*) "
+			"(?<user4>[^ ]*) (?<device>[^ ]*) (?<device2>[^ ]*)");
+	start(f);
+	static struct vdp_line in[VDP_BURST_MAX];
+	static char lines[VDP_BURST_MAX][128];
+	for (unsigned i = 0; i < VDP_BURST_MAX; i++) {
+		/* 1536 names, 1100 distinct users and 900 distinct devices
+		 * at most, each kind sharing spellings with the other */
+		unsigned a = i * 4;
+		snprintf(lines[i], sizeof(lines[i]), "u%u u%u u%u u%u u%u h%u",
+			 a % 1100, (a + 1) % 1100, (a + 2) % 1100, (a + 3) % 1100,
+			 (i * 2) % 900, (i * 2 + 1) % 900);
+		in[i] = (struct vdp_line){ lines[i], (uint32_t)strlen(lines[i]), 0 };
+	}
+	assert_int_equal(vdp_process_burst(f->w, in, VDP_BURST_MAX, &f->out), VDP_BURST_MAX);
+	static char burst[VDP_BURST_MAX][2048];
+	static size_t blen[VDP_BURST_MAX];
+	for (unsigned i = 0; i < VDP_BURST_MAX; i++) {
+		blen[i] = vdp_burst_copy(&f->out, i, burst[i], sizeof(burst[i]));
+		assert_true(blen[i] > 0);
+	}
+	for (unsigned i = 0; i < VDP_BURST_MAX; i++) {
+		const char *one = run1(f, lines[i]);
+		assert_non_null(one);
+		assert_int_equal(strlen(one), blen[i]);
+		assert_memory_equal(one, burst[i], blen[i]);
+	}
+}
+
 /* The generic extractors: key=value keys, CSV columns, JSON paths, as a
  * source names them. */
 static void test_generic_extractors(void **state)
@@ -717,6 +753,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keep_domain_and_no_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fail_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_memory_chunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_names_one_burst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generic_extractors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_w3c_without_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fields_option, setup, teardown),
