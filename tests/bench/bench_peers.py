@@ -189,7 +189,7 @@ def run_veil(link, root, msgs, nlines):
     out = os.path.join(root, "veil.out")
     if os.path.exists(out):
         os.unlink(out)
-    rc, cpu, wall, err = timed([os.path.join(BUILD, "veil-dataplane"), "--", "--link", link,
+    rc, cpu, wall, err = timed([os.path.join(BUILD, "dataplane", "veil-dataplane"), "--", "--link", link,
                                 "--tenant", "bench", "--in", msgs, "--out", out])
     got = count_lines(out) if os.path.exists(out) else 0
     if rc != 0 or got != nlines:
