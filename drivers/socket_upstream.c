@@ -103,8 +103,12 @@ void sk_up_drop(struct sock_drv *d, struct sk_up *u, enum sk_drop why)
 		[SK_DROP_QUEUE_FULL] = ("its queue is full (queue_bytes; on_queue_full "
 					"= drop, or UDP lines while TCP senders wait)"),
 		[SK_DROP_NO_MEMORY] = "out of memory",
-		[SK_DROP_SPOOL_FULL] = "its spool is full (spool_bytes)",
-		[SK_DROP_SPOOL_ERROR] = "its spool cannot be written or read",
+		[SK_DROP_SPOOL_FULL] = ("its spool is full (spool_bytes) and so is "
+					"memory (queue_bytes and 64 MiB more for "
+					"lines that cannot wait)"),
+		[SK_DROP_SPOOL_ERROR] = ("its spool cannot be written (and memory "
+					 "is full: queue_bytes and 64 MiB more) "
+					 "or read"),
 		[SK_DROP_TOO_BIG] = "a line too long for one datagram",
 	};
 	u->dropped++;
