@@ -336,6 +336,7 @@ void sk_q_line(struct sock_drv *d, struct sk_up *u,
 bool sk_q_room(const struct sock_drv *d, const struct sk_up *u, size_t len);
 int sk_q_put_line(struct sk_up *u, const char *flat, const struct vdp_seg *s,
 		  unsigned n, size_t len, bool spooled);
+void sk_q_unput(struct sk_up *u);
 bool sk_q_slack(struct sock_drv *d, struct sk_up *u, size_t len, size_t more);
 bool sk_up_holds_senders(const struct sock_drv *d, const struct sk_up *u);
 void sk_up_drop(struct sock_drv *d, struct sk_up *u, enum sk_drop why);

@@ -122,16 +122,6 @@ static bool spool_try(struct sock_drv *d, struct sk_up *u, const void *p,
 	return false;
 }
 
-/* The line the memory queue just took from the spool could not be marked
- * taken there (no memory): it stays in the spool, to be sent again (a
- * duplicate, never a loss), and the one in memory counts as memory only,
- * so that the spool's acknowledgements stay in step. */
-static void not_taken(struct sk_up *u)
-{
-	sk_q_rec(u, u->r_tail - 1)->spooled = false;
-	u->q_mem++;
-}
-
 /* Lines kept in memory behind the spool's: a FIFO of [length][bytes]. */
 static int bh_push(struct sk_up *u, const char *p, uint32_t len)
 {
@@ -232,8 +222,12 @@ static void fill(struct sock_drv *d, struct sk_up *u)
 		}
 		if (!sk_q_room(d, u, len) || sk_q_put_line(u, p, NULL, 0, len, true) != 0)
 			return; /* no room or no memory now: it stays in the spool */
-		if (vdr_spool_take(u->sp) != 0)
-			not_taken(u);
+		if (vdr_spool_take(u->sp) != 0) {
+			/* not marked taken (no memory): it stays in the
+			 * spool only, for a later round */
+			sk_q_unput(u);
+			return;
+		}
 	}
 	struct vdr_spool_stats st;
 	vdr_spool_stats(u->sp, &st);
@@ -279,7 +273,7 @@ void sk_spool_line(struct sock_drv *d, struct sk_up *u, const struct vdp_seg *s,
 	if (st.unsent == 0 && sk_q_room(d, u, len) &&
 	    sk_q_put_line(u, u->sp_buf, NULL, 0, len, true) == 0 &&
 	    vdr_spool_take_appended(u->sp, (uint32_t)len) != 0)
-		not_taken(u);
+		sk_q_unput(u); /* no memory: it stays in the spool only */
 }
 
 /* Refill the memory queue; make the appends durable and commit the

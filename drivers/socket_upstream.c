@@ -164,6 +164,21 @@ int sk_q_put_line(struct sk_up *u, const char *flat, const struct vdp_seg *s,
 	return 0;
 }
 
+/* Take back the line put last into the memory queue (nothing of it was
+ * written yet). */
+void sk_q_unput(struct sk_up *u)
+{
+	u->r_tail--;
+	const struct qrec *r = sk_q_rec(u, u->r_tail);
+	uint64_t start = u->r_tail > u->r_head ? sk_q_rec(u, u->r_tail - 1)->end
+					       : u->q_head;
+	u->q_cost -= (size_t)(r->end - start) + REC_COST;
+	u->q_mem -= !r->spooled;
+	u->q_tail = start;
+	if (sk_q_empty(u))
+		u->q_cost = 0;
+}
+
 /* Whether a line of @p len bytes may be kept in memory as block keeps
  * lines: up to BLOCK_SLACK over queue_bytes, @p more bytes kept elsewhere
  * in memory counted too (a line always fits an empty queue). What the
