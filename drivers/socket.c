@@ -195,12 +195,12 @@ static int sock_rx(struct vdr_driver *dv, struct vdp_line *lines, unsigned max)
 		d->bp_last = d->now;
 		d->x[SKX_rx_paused]++;
 	}
-	/* an upstream that blocks is full: the TCP and TLS senders wait (their
-	 * TCP windows close), until the collector takes its queue */
+	/* an upstream that blocks is full (or one whose spool refuses lines,
+	 * which then blocks): the TCP and TLS senders wait (their TCP windows
+	 * close), until the collector takes its queue */
 	d->up_full = false;
 	for (unsigned i = 0; i < d->n_up; i++)
-		if (d->up[i].on_full == VDR_FULL_BLOCK &&
-		    d->up[i].q_cost >= d->cfg.queue_bytes)
+		if (sk_up_holds_senders(d, &d->up[i]))
 			d->up_full = true;
 	if (d->up_full)
 		d->x[SKX_rx_paused_upstream]++;
@@ -271,7 +271,7 @@ static int sock_tx(struct vdr_driver *dv, const struct vdp_burst *b)
 static bool all_sent(const struct sock_drv *d)
 {
 	for (unsigned k = 0; k < d->n_up; k++)
-		if (!sk_q_empty(&d->up[k]))
+		if (!sk_q_empty(&d->up[k]) || d->up[k].bh_lines > 0)
 			return false;
 	return true;
 }
@@ -320,9 +320,14 @@ static int sock_flush(struct vdr_driver *dv)
 	for (unsigned k = 0; k < d->n_up; k++) {
 		struct sk_up *u = &d->up[k];
 		if (u->sp != NULL) {
-			/* not lost: in the spool, for the next run */
+			/* not lost: in the spool, for the next run; but what
+			 * went round it while it refused lines is in memory
+			 * only, as with block */
 			sk_spool_service(d, u, true);
 			d->tx_held += sk_spool_left(u);
+			uint64_t m = sk_up_mem_only(u);
+			u->lost += m;
+			left += m;
 			continue;
 		}
 		uint64_t n = u->r_tail - u->r_head;
@@ -387,8 +392,8 @@ static void row_of_up(const struct sk_up *u, struct vdr_row *r)
 	/* a collector is up or down; the attempts in between are down */
 	r->state = u->state == U_UP ? VDR_ROW_CONNECTED : VDR_ROW_DOWN;
 	r->since = wall_of(u->state == U_UP ? u->up_since : u->down_since);
-	r->queued_lines = u->r_tail - u->r_head;
-	r->queued_bytes = u->q_tail - u->q_head;
+	r->queued_lines = u->r_tail - u->r_head + u->bh_lines;
+	r->queued_bytes = u->q_tail - u->q_head + (u->bh_tail - u->bh_head);
 	if (u->sp != NULL) {
 		struct vdr_spool_stats ss;
 		vdr_spool_stats(u->sp, &ss);
@@ -443,8 +448,9 @@ static unsigned sock_xstats(const struct vdr_driver *dv, const char **names,
 	for (unsigned k = 0; k < d->n_up; k++) {
 		const struct sk_up *u = &d->up[k];
 		v[SKX_upstream_sent] += u->sent;
-		v[SKX_upstream_queued] += u->r_tail - u->r_head;
-		v[SKX_upstream_queue_bytes] += u->q_tail - u->q_head;
+		v[SKX_upstream_queued] += u->r_tail - u->r_head + u->bh_lines;
+		v[SKX_upstream_queue_bytes] += u->q_tail - u->q_head +
+					       (u->bh_tail - u->bh_head);
 		v[SKX_upstream_dropped] += u->dropped;
 		v[SKX_upstream_lost] += u->lost;
 		v[SKX_upstream_resent] += u->resent;
@@ -452,6 +458,8 @@ static unsigned sock_xstats(const struct vdr_driver *dv, const char **names,
 		v[SKX_upstream_disconnects] += u->disconnects;
 		v[SKX_upstream_reconnect_failures] += u->failures;
 		v[SKX_upstream_spool_dropped] += u->drops[SK_DROP_SPOOL_FULL];
+		v[SKX_upstream_spool_full] += u->sp_fulls;
+		v[SKX_upstream_spool_bypassed] += u->sp_bypassed;
 		if (u->sp != NULL) {
 			struct vdr_spool_stats ss;
 			vdr_spool_stats(u->sp, &ss);

@@ -63,6 +63,8 @@
 #define SPOOL_SYNC 0.05           /* the spool's appends made durable after */
 #define SPOOL_COMMIT 0.5          /* its acknowledged position, after */
 #define SPOOL_FILL 4096           /* lines moved from a spool per round */
+#define SPOOL_RETRY 0.2           /* a spool whose disk failed: tried again
+				     after */
 #define RX_WAIT_MS 1              /* vdr_rx(): the longest wait for input */
 #define FLUSH_POLL_MS 5           /* vdr_flush(): one wait for the upstreams */
 #define PEND_LINES_INIT 1024      /* the pending line table's first size */
@@ -106,7 +108,9 @@
 	X(upstream_spool_bytes)                                                \
 	X(upstream_spool_dropped)                                              \
 	X(upstream_spool_errors)                                               \
-	X(tx_empty)
+	X(tx_empty)                                                            \
+	X(upstream_spool_full)                                                 \
+	X(upstream_spool_bypassed)
 
 #define SK_ENUM_(n) SKX_##n,
 enum { SK_XSTATS(SK_ENUM_) SKX_COUNT };
@@ -160,6 +164,8 @@ struct qrec {
 	uint64_t end;  /* absolute byte position after the line */
 	uint64_t wire; /* bytes on the connection once its last byte was
 			  written (TCP: payload; TLS: records) */
+	bool spooled;  /* a record taken from the spool: acknowledged there
+			  when it leaves (else in memory only) */
 };
 
 struct sk_up {
@@ -186,6 +192,7 @@ struct sk_up {
 	size_t rcap;
 	uint64_t r_head, r_wr, r_tail;
 	size_t q_cost;         /* bytes + REC_COST a line, against queue_bytes */
+	uint64_t q_mem;        /* lines in the queue that are not in the spool */
 	uint64_t conn_start;   /* q_head when the connection came up */
 	uint64_t wire;         /* bytes written on this connection */
 	size_t tls_wlen;       /* a retried SSL_write's length */
@@ -198,6 +205,21 @@ struct sk_up {
 	double sp_next_sync, sp_next_commit;
 	char *sp_buf;          /* a line made contiguous for the spool */
 	size_t sp_cap;
+	/* the spool refused a line (spool_bytes, its disk full or failing):
+	 * until it takes one again, lines go through memory only, as with
+	 * block (socket_spool.c) */
+	bool sp_full;
+	bool sp_said_full;     /* this time was told in the log */
+	enum sk_drop sp_why;   /* SK_DROP_SPOOL_FULL (spool_bytes) or _ERROR */
+	double sp_retry_at;    /* its disk failed: tried again from */
+	double sp_full_since, sp_next_log;
+	uint64_t sp_fulls;     /* times it refused lines */
+	uint64_t sp_bypassed;  /* lines that went through memory only */
+	/* lines the spool refused while others waited in it: in memory, in
+	 * order, after those ([length][bytes] records at bh_head..bh_tail) */
+	char *bh;
+	size_t bh_cap, bh_head, bh_tail;
+	uint64_t bh_lines;
 	/* the log: down since, said so, when to say it again; up since (0:
 	 * never up) */
 	double down_since, next_down_log, up_since;
@@ -313,7 +335,10 @@ void sk_q_line(struct sock_drv *d, struct sk_up *u,
 	       const struct vdp_burst *b, const struct vdp_out *o);
 bool sk_q_room(const struct sock_drv *d, const struct sk_up *u, size_t len);
 int sk_q_put_line(struct sk_up *u, const char *flat, const struct vdp_seg *s,
-		  unsigned n, size_t len);
+		  unsigned n, size_t len, bool spooled);
+void sk_q_unput(struct sk_up *u);
+bool sk_q_slack(struct sock_drv *d, struct sk_up *u, size_t len, size_t more);
+bool sk_up_holds_senders(const struct sock_drv *d, const struct sk_up *u);
 void sk_up_drop(struct sock_drv *d, struct sk_up *u, enum sk_drop why);
 void sk_q_release(struct sk_up *u, uint64_t upto);
 void sk_up_fail(struct sock_drv *d, struct sk_up *u, const char *fmt, ...)
@@ -329,6 +354,7 @@ void sk_spool_line(struct sock_drv *d, struct sk_up *u, const struct vdp_seg *s,
 void sk_spool_service(struct sock_drv *d, struct sk_up *u, bool now);
 uint64_t sk_spool_left(const struct sk_up *u);
 uint64_t sk_up_waiting(const struct sk_up *u);
+uint64_t sk_up_mem_only(const struct sk_up *u);
 void sk_spool_close(struct sk_up *u);
 /* socket_relp.c */
 int sk_relp_start(struct sock_drv *d, struct sk_up *u, char *err, size_t errlen);

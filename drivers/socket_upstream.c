@@ -103,8 +103,12 @@ void sk_up_drop(struct sock_drv *d, struct sk_up *u, enum sk_drop why)
 		[SK_DROP_QUEUE_FULL] = ("its queue is full (queue_bytes; on_queue_full "
 					"= drop, or UDP lines while TCP senders wait)"),
 		[SK_DROP_NO_MEMORY] = "out of memory",
-		[SK_DROP_SPOOL_FULL] = "its spool is full (spool_bytes)",
-		[SK_DROP_SPOOL_ERROR] = "its spool cannot be written or read",
+		[SK_DROP_SPOOL_FULL] = ("its spool is full (spool_bytes) and so is "
+					"memory (queue_bytes and 64 MiB more for "
+					"lines that cannot wait)"),
+		[SK_DROP_SPOOL_ERROR] = ("its spool cannot be written (and memory "
+					 "is full: queue_bytes and 64 MiB more) "
+					 "or read"),
 		[SK_DROP_TOO_BIG] = "a line too long for one datagram",
 	};
 	u->dropped++;
@@ -128,9 +132,11 @@ bool sk_q_room(const struct sock_drv *d, const struct sk_up *u, size_t len)
 }
 
 /* Put a line into the memory queue, framed for @p u: its bytes are
- * @p flat, or (NULL) the @p n segments @p s. @return 0, or -1 (no memory). */
+ * @p flat, or (NULL) the @p n segments @p s; @p spooled: it is a record
+ * taken from the spool (else in memory only). @return 0, or -1 (no
+ * memory). */
 int sk_q_put_line(struct sk_up *u, const char *flat, const struct vdp_seg *s,
-		  unsigned n, size_t len)
+		  unsigned n, size_t len, bool spooled)
 {
 	char hdr[16];
 	size_t hl = 0;
@@ -151,10 +157,51 @@ int sk_q_put_line(struct sk_up *u, const char *flat, const struct vdp_seg *s,
 		q_put(u, s[k].p, s[k].len);
 	if (lf)
 		q_put(u, "\n", 1);
-	*sk_q_rec(u, u->r_tail) = (struct qrec){ u->q_tail, 0 };
+	*sk_q_rec(u, u->r_tail) = (struct qrec){ u->q_tail, 0, spooled };
 	u->r_tail++;
 	u->q_cost += flen + REC_COST;
+	u->q_mem += !spooled;
 	return 0;
+}
+
+/* Take back the line put last into the memory queue (nothing of it was
+ * written yet). */
+void sk_q_unput(struct sk_up *u)
+{
+	u->r_tail--;
+	const struct qrec *r = sk_q_rec(u, u->r_tail);
+	uint64_t start = u->r_tail > u->r_head ? sk_q_rec(u, u->r_tail - 1)->end
+					       : u->q_head;
+	u->q_cost -= (size_t)(r->end - start) + REC_COST;
+	u->q_mem -= !r->spooled;
+	u->q_tail = start;
+	if (sk_q_empty(u))
+		u->q_cost = 0;
+}
+
+/* Whether a line of @p len bytes may be kept in memory as block keeps
+ * lines: up to BLOCK_SLACK over queue_bytes, @p more bytes kept elsewhere
+ * in memory counted too (a line always fits an empty queue). What the
+ * connection takes now, and what it acknowledged, make room first. */
+bool sk_q_slack(struct sock_drv *d, struct sk_up *u, size_t len, size_t more)
+{
+	size_t cost = len + 16 + REC_COST;
+	if (!sk_q_empty(u) && u->q_cost + more + cost > d->cfg.queue_bytes &&
+	    u->state == U_UP && !u->blocked)
+		up_push(d, u);
+	return (sk_q_empty(u) && more == 0) ||
+	       u->q_cost + more + cost <= d->cfg.queue_bytes + BLOCK_SLACK;
+}
+
+/* Whether @p u makes the TCP and TLS senders wait now: block, its memory
+ * queue is full; spool, the spool refuses lines and the memory queue is
+ * full (or lines wait in memory behind the spool's). */
+bool sk_up_holds_senders(const struct sock_drv *d, const struct sk_up *u)
+{
+	if (u->on_full == VDR_FULL_BLOCK)
+		return u->q_cost >= d->cfg.queue_bytes;
+	return u->sp != NULL && u->sp_full &&
+	       (u->bh_lines > 0 || u->q_cost >= d->cfg.queue_bytes);
 }
 
 /* Append forwarded line @p o of @p b for @p u, as its on_queue_full
@@ -184,25 +231,28 @@ void sk_q_line(struct sock_drv *d, struct sk_up *u,
 		sk_up_drop(d, u, SK_DROP_QUEUE_FULL);
 		return;
 	}
-	if (sk_q_put_line(u, NULL, s, o->n_segs, o->len) != 0)
+	if (sk_q_put_line(u, NULL, s, o->n_segs, o->len, false) != 0)
 		sk_up_drop(d, u, SK_DROP_NO_MEMORY);
 }
 
 /* Lines from r_head on are done (delivered, or given up); a spool hears
- * they were delivered. */
+ * that those taken from it were delivered. */
 void sk_q_release(struct sk_up *u, uint64_t upto)
 {
-	if (u->sp != NULL && upto > u->r_head)
-		vdr_spool_ack(u->sp, upto - u->r_head);
+	uint64_t spooled = 0;
 	while (u->r_head < upto) {
 		const struct qrec *r = sk_q_rec(u, u->r_head);
 		size_t flen = (size_t)(r->end - u->q_head);
+		spooled += r->spooled;
+		u->q_mem -= !r->spooled;
 		u->q_cost -= flen + REC_COST;
 		u->q_head = r->end;
 		u->r_head++;
 	}
 	if (sk_q_empty(u))
 		u->q_cost = 0;
+	if (u->sp != NULL && spooled > 0)
+		vdr_spool_ack(u->sp, spooled);
 }
 
 /* Everything not acknowledged goes again, whole, on the next connection. */
@@ -250,9 +300,10 @@ static void say_down(struct sock_drv *d, struct sk_up *u, const char *why,
 	fprintf(stderr, "veil-dataplane: upstream %s (%s) %s: %s; %llu lines "
 		"waiting, new lines are %s; connecting again within %.1f s\n",
 		u->cfg.name, u->text, was_up ? "DOWN" : u->said_down ? "still down"
-		: "not reachable", why, (unsigned long long)(u->sp != NULL
-		? sk_spool_left(u) : u->r_tail - u->r_head),
-		meanwhile[u->on_full], u->retry_at - d->now);
+		: "not reachable", why, (unsigned long long)sk_up_waiting(u),
+		u->sp_full ? "kept in memory, its spool refusing lines; when "
+		"that is full, TCP and TLS senders wait" : meanwhile[u->on_full],
+		u->retry_at - d->now);
 	u->said_down = true;
 }
 

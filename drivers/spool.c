@@ -387,6 +387,60 @@ bad:
 	return -1;
 }
 
+/* Whether errno @p e says the disk has no room for more. */
+static bool no_room(int e)
+{
+	return e == ENOSPC || e == EDQUOT || e == EFBIG;
+}
+
+/* Every record is acknowledged and the disk has no room (a file system
+ * smaller than the spool's segments, or filled by others): the segments
+ * hold nothing that must be kept, but the tail would never be deleted.
+ * The segments before it are deleted; the tail is renamed to the next
+ * sequence number (the head file still names an older one, so the next
+ * open reads it from its start) and then cut back to its magic. A crash
+ * at any step loses nothing: at worst acknowledged records come again.
+ * @return 0, or -1 (nothing to free, or it failed: errno). */
+static int start_over(struct vdr_spool *s)
+{
+	struct seg *t = &s->seg[s->n_seg - 1];
+	if (s->st.queued != 0 || s->untaken != 0 || s->tk_n != 0 || s->peeked ||
+	    (s->n_seg == 1 && t->size <= SEG_HDR)) {
+		errno = ENOSPC;
+		return -1;
+	}
+	char from[32], to[32];
+	for (unsigned i = 0; i + 1 < s->n_seg; i++) {
+		seg_name(from, sizeof(from), s->seg[i].seq);
+		unlinkat(s->dfd, from, 0);
+		s->st.used_bytes -= s->seg[i].size;
+	}
+	s->seg[0] = *t;
+	t = &s->seg[0];
+	s->n_seg = s->st.segments = 1;
+	if (s->rfd >= 0)
+		close(s->rfd);
+	s->rfd = -1;
+	/* everything is taken and acknowledged: the read head and the
+	 * acknowledged position are the tail's end */
+	s->h = 0;
+	s->head_off = t->size;
+	s->ack_seq = t->seq;
+	s->ack_off = t->size;
+	s->dir_dirty = true;
+	seg_name(from, sizeof(from), t->seq);
+	seg_name(to, sizeof(to), t->seq + 1);
+	if (renameat(s->dfd, from, s->dfd, to) != 0)
+		return -1;
+	t->seq++;
+	s->ack_seq = t->seq;
+	if (ftruncate(s->wfd, SEG_HDR) != 0)
+		return -1;
+	s->st.used_bytes -= t->size - SEG_HDR;
+	t->size = s->head_off = s->ack_off = SEG_HDR;
+	return 0;
+}
+
 int vdr_spool_append(struct vdr_spool *s, const void *p, uint32_t len)
 {
 	unsigned char h[REC_HDR];
@@ -404,7 +458,11 @@ int vdr_spool_append(struct vdr_spool *s, const void *p, uint32_t len)
 	if (t->size > SEG_HDR && t->size + need > s->seg_bytes) {
 		/* the old tail durable before records go to a later segment */
 		if (fdatasync(s->wfd) != 0 || new_seg(s, t->seq + 1) != 0) {
+			int e = errno;
+			if (no_room(e) && start_over(s) == 0)
+				return vdr_spool_append(s, p, len);
 			s->st.write_errors++;
+			errno = e;
 			return -1;
 		}
 		t = &s->seg[s->n_seg - 1];
@@ -417,6 +475,8 @@ int vdr_spool_append(struct vdr_spool *s, const void *p, uint32_t len)
 		int e = n < 0 ? errno : ENOSPC;
 		if (n > 0 && ftruncate(s->wfd, (off_t)t->size) != 0)
 			e = errno;
+		else if (no_room(e) && start_over(s) == 0)
+			return vdr_spool_append(s, p, len); /* once: now it has room */
 		s->st.write_errors++;
 		errno = e;
 		return -1;
@@ -601,10 +661,15 @@ int vdr_spool_commit(struct vdr_spool *s)
 	}
 	if (s->ack_seq == s->done_seq && s->ack_off == s->done_off)
 		return 0;
-	if (write_head(s, s->ack_seq, s->ack_off) != 0)
-		return -1;
-	s->done_seq = s->ack_seq;
-	s->done_off = s->ack_off;
+	int rc = write_head(s, s->ack_seq, s->ack_off), e = errno;
+	if (rc == 0) {
+		s->done_seq = s->ack_seq;
+		s->done_off = s->ack_off;
+	}
+	/* the segments wholly acknowledged go even when the head could not
+	 * be written (its disk full), so that the disk gets room back: the
+	 * next open reads the first segment left from its start (acknowledged
+	 * records come again, none is lost) */
 	for (unsigned i = 0; i < a; i++) {
 		char name[32];
 		seg_name(name, sizeof(name), s->seg[i].seq);
@@ -617,7 +682,8 @@ int vdr_spool_commit(struct vdr_spool *s)
 		s->h -= a;
 		s->st.segments = s->n_seg;
 	}
-	return 0;
+	errno = e;
+	return rc;
 }
 
 void vdr_spool_stats(const struct vdr_spool *s, struct vdr_spool_stats *st)

@@ -27,6 +27,13 @@
  * torn): its append never returned. When the spool holds max_bytes,
  * appends are refused (ENOSPC) and counted.
  *
+ * A full disk: a commit deletes the segments wholly acknowledged even when
+ * it cannot write the head (the next open reads the first segment left
+ * from its start: duplicates, never a loss); an append that finds no room
+ * (ENOSPC, EDQUOT, EFBIG) while every record is acknowledged starts over
+ * in a new segment (the tail renamed and cut back), so that a spool on a
+ * file system smaller than its segments does not stay full.
+ *
  * Not thread-safe: one owner (the upstream's loop).
  */
 #ifndef VEIL_DRV_SPOOL_H

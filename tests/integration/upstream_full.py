@@ -14,12 +14,25 @@ in network mode (socket driver, TCP in), a TCP collector here (LF framing):
      counted (upstream_dropped), the log says so once, the summary adds up
      (lines not written), and the exit status says lines were not delivered;
   3. lines a TCP sender wrote before a SIGTERM, not yet read, are read,
-     delivered and counted before the end.
+     delivered and counted before the end;
+  4. on_queue_full = spool, the spool's file system (a small tmpfs made
+     here) filled to the last byte while the collector is up: no line is
+     dropped, every line arrives, in order, the log says once that the spool
+     is full and, once the disk has room again, that it takes lines again;
+  5. on_queue_full = spool, a burst of lines many times spool_bytes with the
+     collector up and fast: no line is dropped, every line arrives, in
+     order, the log says once that the spool is full;
+  6. on_queue_full = spool, the collector down and more lines than
+     spool_bytes holds: the spool fills, then the TCP sender waits (as with
+     block) instead of lines being dropped; once the collector is up every
+     line arrives, in order, the spool's before those kept in memory.
 
 usage: upstream_full.py BUILD_DIR
 """
+import errno
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -58,31 +71,31 @@ class Collector:
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self):
-        self.srv.settimeout(0.2)
-        conns = []
+        conns = {}
         while not self.stop_ev.is_set():
             try:
-                c, _ = self.srv.accept()
-                c.settimeout(0.2)
-                conns.append([c, b""])
-            except socket.timeout:
-                pass
-            except OSError:
+                ready, _, _ = select.select([self.srv] + list(conns), [], [], 0.2)
+            except (OSError, ValueError):
                 break
-            for cb in list(conns):
-                try:
-                    data = cb[0].recv(1 << 16)
-                except socket.timeout:
+            for r in ready:
+                if r is self.srv:
+                    try:
+                        c, _ = self.srv.accept()
+                    except OSError:
+                        continue
+                    conns[c] = b""
                     continue
+                try:
+                    data = r.recv(1 << 18)
                 except OSError:
                     data = b""
                 if not data:
-                    conns.remove(cb)
+                    del conns[r]
+                    r.close()
                     continue
-                cb[1] += data
-                *whole, cb[1] = cb[1].split(b"\n")
+                *whole, conns[r] = (conns[r] + data).split(b"\n")
                 self.lines.extend(whole)
-        for c, _ in conns:
+        for c in conns:
             c.close()
 
     def stop(self):
@@ -274,6 +287,232 @@ def part_stop(d, root):
         coll.stop()
 
 
+def wait_lines(coll, n, secs=60):
+    """Until the collector has lines 0..n-1 (or @secs passed). @return the
+    sequence numbers it got, in order of arrival."""
+    end = time.time() + secs
+    while time.time() < end and len(set(seqs(coll.lines))) < n:
+        time.sleep(0.1)
+    return seqs(coll.lines)
+
+
+def in_order(got):
+    """Whether the lines first arrived in the order they were sent."""
+    firsts, seen = [], set()
+    for g in got:
+        if g not in seen:
+            seen.add(g)
+            firsts.append(g)
+    return firsts == sorted(firsts)
+
+
+def fill(path):
+    """Fill the file system of @path to the last byte with the file @path."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (1 << 20, 4096, 1):
+            buf = b"\xa5" * size
+            while True:
+                try:
+                    if os.write(fd, buf) == 0:
+                        break
+                except OSError as e:
+                    if e.errno != errno.ENOSPC:
+                        raise
+                    break
+    finally:
+        os.close(fd)
+
+
+def adds_up(s):
+    return s is not None and s["lines_in"] == (s["lines_out"] + s["lines_dropped"] +
+                                               s["lines_held"] + s["lines_not_written"])
+
+
+def figures(s):
+    return s and dict({k: s[k] for k in ("lines_in", "lines_out", "lines_dropped",
+                                         "lines_held", "lines_not_written")},
+                      **{k: v for k, v in s.get("driver", {}).items()
+                         if k.startswith(("upstream_", "rx_paused"))})
+
+
+def said(err):
+    """What the log said of the upstream."""
+    return [ln for ln in err.splitlines() if "upstream coll" in ln][-8:]
+
+
+def part_disk_full(d, root):
+    """4. The spool's file system is full (a 4 MiB tmpfs filled to the last
+    byte) while the collector is up: the lines go through memory, none is
+    dropped; once the disk has room the spool takes lines again."""
+    p_in, p_out = veiltest.free_port(), veiltest.free_port()
+    mnt = os.path.join(root, "spool-fs")
+    os.mkdir(mnt, 0o700)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700",
+                       "veil-test-spool-%d" % os.getpid(), mnt]).returncode != 0:
+        veiltest.skip("4", "cannot mount a tmpfs on %s" % mnt)
+        return
+    filler = os.path.join(mnt, "filler")
+    conf = os.path.join(root, "disk.conf")
+    with open(conf, "w") as f:
+        f.write(conf_text(d, p_in, p_out, "spool_dir = %s\nqueue_bytes = 65536\n" % mnt,
+                          "on_queue_full = spool\nspool_bytes = 64M\n"))
+    coll = Collector(p_out)
+    coll.start()
+    dp = start_dp(conf)
+    try:
+        check(wait_listen(p_in, dp), "4: veil-dataplane listens")
+        time.sleep(1.0)
+        send_tcp(p_in, [line(i) for i in range(100)])
+        check(set(wait_lines(coll, 100)) == set(range(100)), "4: the first lines arrive")
+        fill(filler)
+        send_tcp(p_in, [line(i) for i in range(100, 3100)])
+        got = wait_lines(coll, 3100, 30)
+        check(set(got) == set(range(3100)), "4: with the spool's disk full and the "
+              "collector up every line arrived (%d distinct of 3100)" % len(set(got)))
+        os.unlink(filler)
+        for k in range(6):  # the spool tries its disk again now and then
+            time.sleep(0.3)
+            send_tcp(p_in, [line(i) for i in range(3100 + 50 * k, 3150 + 50 * k)])
+        got = wait_lines(coll, 3400, 30)
+        check(set(got) == set(range(3400)), "4: and after the disk had room again "
+              "(%d distinct of 3400)" % len(set(got)))
+        check(in_order(got), "4: in order")
+        rc, s, err = veiltest.stop_dataplane(dp)
+        check(rc == 0 and adds_up(s) and s["lines_not_written"] == 0
+              and s["lines_in"] == 3400, "4: a clean stop, every line in and delivered, "
+              "nothing dropped or not written (rc %d, %s)" % (rc, figures(s)))
+        x = (s or {}).get("driver", {})
+        print("  note: 4: the spool refused lines %s time(s), %s lines went through "
+              "memory only, the senders waited %s rounds" % (x.get("upstream_spool_full"),
+              x.get("upstream_spool_bypassed"), x.get("rx_paused_upstream")))
+        for ln in said(err):
+            print("  log: " + ln)
+        check(x.get("upstream_dropped") == 0 and x.get("upstream_spool_full", 0) >= 1,
+              "4: no line dropped at the upstream, the spool's full state counted (%s)"
+              % figures(s))
+        check("lines DROPPED" not in err and err.count("spool is full") == 1
+              and "No space left on device" in err
+              and err.count("spool takes lines again") == 1,
+              "4: the log says once that the spool is full and why, once that it takes "
+              "lines again, and drops nothing (%s)" % said(err))
+    finally:
+        if dp.poll() is None:
+            dp.kill()
+        coll.stop()
+        subprocess.run(["umount", mnt])
+
+
+def part_burst(d, root):
+    """5. A burst of many times spool_bytes, the collector up and fast: what
+    the spool cannot take goes through memory, the senders wait; nothing is
+    dropped."""
+    p_in, p_out = veiltest.free_port(), veiltest.free_port()
+    spool = os.path.join(root, "spool5")
+    os.mkdir(spool, 0o700)
+    conf = os.path.join(root, "burst.conf")
+    with open(conf, "w") as f:
+        f.write(conf_text(d, p_in, p_out, "spool_dir = %s\nqueue_bytes = 65536\n" % spool,
+                          "on_queue_full = spool\nspool_bytes = 1M\n"))
+    coll = Collector(p_out)
+    coll.start()
+    dp = start_dp(conf)
+    m = 40000
+    try:
+        check(wait_listen(p_in, dp), "5: veil-dataplane listens")
+        time.sleep(1.0)
+        send_tcp(p_in, [line(i) for i in range(m)])
+        got = wait_lines(coll, m, 90)
+        check(set(got) == set(range(m)), "5: a burst far beyond spool_bytes, the "
+              "collector up: every line arrived (%d distinct of %d)" % (len(set(got)), m))
+        check(in_order(got), "5: in order")
+        rc, s, err = veiltest.stop_dataplane(dp)
+        check(rc == 0 and adds_up(s) and s["lines_not_written"] == 0
+              and s["lines_in"] == m, "5: a clean stop, every line in and delivered, "
+              "nothing dropped or not written (rc %d, %s)" % (rc, figures(s)))
+        x = (s or {}).get("driver", {})
+        print("  note: 5: the spool refused lines %s time(s), %s lines went through "
+              "memory only, the senders waited %s rounds" % (x.get("upstream_spool_full"),
+              x.get("upstream_spool_bypassed"), x.get("rx_paused_upstream")))
+        for ln in said(err):
+            print("  log: " + ln)
+        check(x.get("upstream_dropped") == 0 and x.get("upstream_spool_full", 0) >= 1,
+              "5: no line dropped at the upstream, the spool's full state counted (%s)"
+              % figures(s))
+        check("lines DROPPED" not in err and err.count("spool is full") == 1,
+              "5: the log says once that the spool is full, drops nothing (%s)"
+              % said(err))
+    finally:
+        if dp.poll() is None:
+            dp.kill()
+        coll.stop()
+
+
+def settled(d, secs=30):
+    """veilctl stats' totals once lines_in stopped growing (three looks in a
+    row the same), or the last after @secs."""
+    end, last, same, tot = time.time() + secs, None, 0, {}
+    while time.time() < end and same < 3:
+        time.sleep(0.5)
+        rc, a = d.ctl("stats")
+        tot = a.get("totals", {}) if rc == 0 else {}
+        n = tot.get("lines_in")
+        same = same + 1 if n and n == last else 0
+        last = n
+    return tot
+
+
+def part_down_full(d, root):
+    """6. The collector down, the spool at spool_bytes: the TCP sender is
+    held back, nothing is dropped; the collector back: all of it, in
+    order."""
+    p_in, p_out = veiltest.free_port(), veiltest.free_port()
+    spool = os.path.join(root, "spool6")
+    os.mkdir(spool, 0o700)
+    conf = os.path.join(root, "downfull.conf")
+    with open(conf, "w") as f:
+        f.write(conf_text(d, p_in, p_out, "spool_dir = %s\nqueue_bytes = 65536\n" % spool,
+                          "on_queue_full = spool\nspool_bytes = 1M\n"))
+    dp = start_dp(conf)
+    m = 30000
+    coll = Collector(p_out)
+    try:
+        check(wait_listen(p_in, dp), "6: veil-dataplane listens")
+        time.sleep(1.0)
+        sender = threading.Thread(target=send_tcp, args=(p_in, [line(i) for i in range(m)]),
+                                  daemon=True)
+        sender.start()
+        tot = settled(d)
+        check(0 < tot.get("lines_in", 0) < m and tot.get("lines_dropped") == 0
+              and tot.get("lines_not_written") == 0,
+              "6: with the spool full and the collector down, the TCP sender is held "
+              "back (veilctl stats: %s of %d lines in), nothing dropped (%s)"
+              % (tot.get("lines_in"), m, tot))
+        coll.start()
+        sender.join(60)
+        got = wait_lines(coll, m, 90)
+        check(set(got) == set(range(m)), "6: the collector up: every line arrived "
+              "(%d distinct of %d)" % (len(set(got)), m))
+        check(in_order(got), "6: in order")
+        rc, s, err = veiltest.stop_dataplane(dp)
+        x = (s or {}).get("driver", {})
+        print("  note: 6: the spool refused lines %s time(s), %s lines went through "
+              "memory only, the senders waited %s rounds" % (x.get("upstream_spool_full"),
+              x.get("upstream_spool_bypassed"), x.get("rx_paused_upstream")))
+        check(rc == 0 and adds_up(s) and s["lines_not_written"] == 0
+              and s["lines_in"] == m, "6: a clean stop, every line in and delivered "
+              "(rc %d, %s)" % (rc, figures(s)))
+        check(x.get("upstream_dropped") == 0 and x.get("rx_paused_upstream", 0) > 0
+              and "lines DROPPED" not in err and err.count("spool is full") == 1,
+              "6: nothing dropped, the senders were held back, the log says the spool "
+              "is full once (%s; %s)" % (figures(s), said(err)))
+    finally:
+        if dp.poll() is None:
+            dp.kill()
+        if coll.srv is not None:
+            coll.stop()
+
+
 def main():
     root = tempfile.mkdtemp(prefix="veil-upfull-")
     d = veiltest.Controld(BUILD, root)
@@ -282,6 +521,9 @@ def main():
         part_spool(d, root)
         part_drop(d, root)
         part_stop(d, root)
+        part_disk_full(d, root)
+        part_burst(d, root)
+        part_down_full(d, root)
     finally:
         d.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
 /*
  * The spool of an upstream (drivers/spool.c): order, restart, at-least-once
- * delivery, a torn tail cut at the open, the size bound, segments freed,
- * and records that survive a kill -9 of the process writing them.
+ * delivery, a torn tail cut at the open, the size bound, segments freed
+ * (also when the head cannot be written, and by starting over when the
+ * disk has no room and every record was acknowledged), and records that
+ * survive a kill -9 of the process writing them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -282,6 +285,117 @@ static void test_full_and_segments(void **state)
 	vdr_spool_close(s);
 }
 
+/* The number of the next record (it must be one of put()'s). */
+static unsigned next_no(struct vdr_spool *s)
+{
+	const void *p;
+	uint32_t len;
+	char b[64];
+	unsigned i;
+	assert_int_equal(vdr_spool_peek(s, &p, &len), 1);
+	assert_true(len < sizeof(b));
+	memcpy(b, p, len);
+	b[len] = '\0';
+	assert_int_equal(sscanf(b, "<134>line %u of the spool", &i), 1);
+	return i;
+}
+
+/* A commit that cannot write the head (its disk is full; here a directory
+ * is in the way of head.tmp) still deletes the segments whose records were
+ * all acknowledged, so that a full disk gets room back; a restart then
+ * sends again the first segment left from its start (duplicates, never a
+ * loss). */
+static void test_commit_without_head(void **state)
+{
+	(void)state;
+	char path[400];
+	struct vdr_spool_stats st;
+	uint64_t max = 1 << 20; /* segments of 128 KiB */
+	struct vdr_spool *s = open_ok(max);
+	unsigned n = 0;
+	while (count_segs() < 3)
+		put(s, n++);
+	for (unsigned k = 0; k < 100; k++)
+		put(s, n++);
+	snprintf(path, sizeof(path), "%s/head.tmp", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	for (unsigned i = 0; i < n - 10; i++)
+		expect(s, i);
+	assert_int_equal(vdr_spool_commit(s), -1);
+	assert_int_equal(count_segs(), 1); /* the tail: 10 records wait there */
+	vdr_spool_stats(s, &st);
+	assert_int_equal(st.segments, 1);
+	assert_true(st.used_bytes <= (128 << 10) + 64);
+	put(s, n++);
+	vdr_spool_close(s);
+	assert_int_equal(rmdir(path), 0);
+	s = open_ok(max);
+	unsigned first = next_no(s);
+	assert_true(first <= n - 11);
+	for (unsigned i = first; i < n; i++)
+		expect(s, i);
+	const void *p;
+	uint32_t len;
+	assert_int_equal(vdr_spool_peek(s, &p, &len), 0);
+	vdr_spool_close(s);
+}
+
+/* The disk has no room (here a file size limit below a segment's size: a
+ * file system smaller than the spool's segments) and every record was
+ * acknowledged: the spool starts over in a new segment instead of refusing
+ * lines for good, and what it takes then survives a restart, without the
+ * acknowledged ones. */
+static void test_start_over_when_no_room(void **state)
+{
+	(void)state;
+	struct rlimit old, lim;
+	uint64_t max = 64 << 20; /* segments of 8 MiB */
+	struct vdr_spool *s = open_ok(max);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = (struct rlimit){ 16 << 10, old.rlim_max }; /* the soft limit only */
+	void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	unsigned n = 0;
+	int e = 0, after[5];
+	while (n < 10000) {
+		char b[64];
+		int k = snprintf(b, sizeof(b), "<134>line %u of the spool", n);
+		if (vdr_spool_append(s, b, (uint32_t)k) != 0) {
+			e = errno;
+			break;
+		}
+		n++;
+	}
+	/* every record sent and acknowledged: the segment holds nothing to keep */
+	for (unsigned i = 0; i < n; i++) {
+		const void *p;
+		uint32_t len;
+		if (vdr_spool_peek(s, &p, &len) != 1 || vdr_spool_take(s) != 0)
+			break;
+	}
+	uint64_t acked = vdr_spool_ack(s, n);
+	for (unsigned k = 0; k < 5; k++) {
+		char b[64];
+		int m = snprintf(b, sizeof(b), "<134>line %u of the spool", n + k);
+		after[k] = vdr_spool_append(s, b, (uint32_t)m);
+	}
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, was);
+	assert_true(n > 100 && n < 10000);
+	assert_true(e == ENOSPC || e == EFBIG);
+	assert_int_equal(acked, n);
+	for (unsigned k = 0; k < 5; k++)
+		assert_int_equal(after[k], 0);
+	vdr_spool_close(s);
+	s = open_ok(max);
+	for (unsigned i = n; i < n + 5; i++)
+		expect(s, i);
+	const void *p;
+	uint32_t len;
+	assert_int_equal(vdr_spool_peek(s, &p, &len), 0);
+	vdr_spool_close(s);
+}
+
 /* A child appends and syncs in batches and says how far it synced; it is
  * killed with SIGKILL at some point. Every record it said was synced is
  * there, whole and in order; nothing after the last is damaged. */
@@ -352,6 +466,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_take_appended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_and_segments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_without_head, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_start_over_when_no_room, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dir_mode, setup, teardown),
 	};
