@@ -183,6 +183,29 @@ static void dispatch(struct sock_drv *d, const struct epoll_event *e)
 	}
 }
 
+/*
+ * Held senders' connections are not read, and epoll (level-triggered)
+ * would report them readable at every round: the loop would spin at full
+ * CPU while the upstream is full. Their input is switched off in epoll
+ * meanwhile (a closing sender's RDHUP is reported once, edge-triggered),
+ * and on again when the upstream takes lines. Every round while held, for
+ * the connections accepted or through their TLS handshake since.
+ */
+#define CONN_OPEN_EVENTS (EPOLLIN | EPOLLRDHUP)
+#define CONN_HELD_EVENTS (EPOLLRDHUP | EPOLLET)
+
+static void hold_conns(struct sock_drv *d, bool hold)
+{
+	uint32_t from = hold ? CONN_OPEN_EVENTS : CONN_HELD_EVENTS;
+	uint32_t to = hold ? CONN_HELD_EVENTS : CONN_OPEN_EVENTS;
+	for (unsigned i = 0; i < d->n_conns; i++) {
+		struct sk_conn *c = d->conns[i];
+		if (c->state != C_HANDSHAKE && c->events == from)
+			sk_set_events(d, c->fd, c, &c->events, to);
+	}
+	d->conns_held = hold;
+}
+
 static int sock_rx(struct vdr_driver *dv, struct vdp_line *lines, unsigned max)
 {
 	struct sock_drv *d = sd_of(dv);
@@ -204,6 +227,8 @@ static int sock_rx(struct vdr_driver *dv, struct vdp_line *lines, unsigned max)
 			d->up_full = true;
 	if (d->up_full)
 		d->x[SKX_rx_paused_upstream]++;
+	if (d->up_full || d->conns_held)
+		hold_conns(d, d->up_full);
 	int n = epoll_wait(d->ep, ev, EV_MAX, pend_n(d) > 0 ||
 			   (d->flags & VDR_SOCK_NO_WAIT) ? 0 : RX_WAIT_MS);
 	d->now = veil_now();

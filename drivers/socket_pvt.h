@@ -282,6 +282,7 @@ struct sock_drv {
 	double now, next_scan, bp_last;
 	bool up_full;                /* an upstream that blocks is full: TCP and
 					TLS senders are not read */
+	bool conns_held;             /* their input is off in epoll meanwhile */
 	uint64_t x[SKX_COUNT];
 	uint64_t rx_msgs, rx_bytes, tx_msgs, tx_bytes, tx_errors, tx_lost;
 	uint64_t tx_held;            /* at the end: lines left in spools */
