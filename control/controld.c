@@ -759,6 +759,9 @@ static int run(int lfd)
 		if (pfd[1].revents & POLLIN)
 			worker_answers();
 		ctl_store_batch(&d.store, true);
+		/* the callers' roles, looked up as their requests' lengths come
+		 * in, from one read transaction: SQLite's locks once a pass */
+		ctl_store_read_begin(&d.store);
 		for (int i = 3; i < n; i++) {
 			struct client *c = of[i];
 			/* closed since the poll (idle): skip it */
@@ -778,6 +781,7 @@ static int run(int lfd)
 		if (pfd[0].revents & POLLIN)
 			for (int k = 0; k < ACCEPTS_PER_PASS && accept_client(lfd); k++)
 				;
+		ctl_store_read_end(&d.store);
 		/* the bodies read in this pass to the api process, and its
 		 * typed requests back: handled in this pass's group commit */
 		api_io(pfd[2].revents);

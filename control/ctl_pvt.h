@@ -119,6 +119,9 @@ struct ctl_store {
 	/* group commit (ctl_store_batch) */
 	bool batch, txn, batch_failed;
 	bool change;             /* a ctl_store_begin transaction is open */
+	bool head_dirty;         /* records appended in the open transaction:
+				  * meta's head is written at its commit */
+	bool reading;            /* a pass's read transaction is open */
 	bool shred_pending;      /* a destroy's WAL is not truncated yet */
 	int64_t durable_seq;     /* the chain's head when the batch began */
 	uint8_t durable_mac[32];
@@ -254,6 +257,13 @@ int ctl_audit_tokens_shown(const char *field, char **shown, size_t *total);
 /* Group commit: turn batching on (records share one transaction) or off
  * (committing what is open). */
 void ctl_store_batch(struct ctl_store *s, bool on);
+/* The reads of one pass (each caller's role as its request's length
+ * comes in) in one read transaction instead of one each: begun with
+ * batching on and nothing open, ended by _end, by the first record
+ * appended and by ctl_store_sync. SQLite takes and drops its file locks
+ * once for all of them. */
+void ctl_store_read_begin(struct ctl_store *s);
+void ctl_store_read_end(struct ctl_store *s);
 /* Commit the open batch. -1 if this batch (or an earlier commit of it) was
  * lost: no answer that depended on its records may go out. */
 int ctl_store_sync(struct ctl_store *s);

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -132,39 +133,118 @@ static void drop(const char *spec)
 			strerror(errno));
 }
 
+/* Room for more of what the key process sends: at least @want bytes in
+ * all (a message's whole length once its header is in). */
+static void child_room(uint8_t **buf, size_t *cap, size_t len, size_t want)
+{
+	if (*cap >= want && *cap - len >= 4096)
+		return;
+	size_t n = *cap ? *cap * 2 : 65536;
+	n = n < want ? want : n;
+	uint8_t *b = malloc(n);
+	if (b == NULL)
+		_exit(1); /* the key process starts another */
+	if (*buf != NULL) {
+		memcpy(b, *buf, len);
+		explicit_bzero(*buf, *cap);
+		free(*buf);
+	}
+	*buf = b;
+	*cap = n;
+}
+
+/* Encode the request at m (id, body) and append its message, framed, to
+ * the answers of this read. */
+static void child_encode(const uint8_t *m, size_t n, uint8_t **out, size_t *olen,
+			 size_t *ocap)
+{
+	uint64_t id = 0;
+	for (int i = 0; i < 8; i++)
+		id = id << 8 | m[i];
+	uint8_t *msg;
+	size_t len;
+	if (ps_encode((const char *)m + 8, n - 8, id, &msg, &len) != 0)
+		_exit(1); /* out of memory: the key process starts another */
+	if (*ocap - *olen < 4 + len) {
+		size_t cap = (*olen + 4 + len) * 2;
+		uint8_t *b = malloc(cap);
+		if (b == NULL)
+			_exit(1);
+		if (*out != NULL) {
+			memcpy(b, *out, *olen);
+			explicit_bzero(*out, *ocap);
+			free(*out);
+		}
+		*out = b;
+		*ocap = cap;
+	}
+	uint8_t *o = *out + *olen;
+	o[0] = (uint8_t)(len >> 24);
+	o[1] = (uint8_t)(len >> 16);
+	o[2] = (uint8_t)(len >> 8);
+	o[3] = (uint8_t)len;
+	memcpy(o + 4, msg, len);
+	*olen += 4 + len;
+	explicit_bzero(msg, len);
+	free(msg);
+}
+
 void ps_child_main(const char *spec)
 {
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN); /* the daemon's reload is not ours */
 	signal(SIGINT, SIG_IGN);
 	drop(spec);
+	/* Every request that one read brings (the key process writes all it
+	 * has in one call) is typed, and the messages go back in one write:
+	 * two system calls for a pass's requests, not four for each. */
+	uint8_t *in = NULL, *out = NULL;
+	size_t len = 0, cap = 0, olen = 0, ocap = 0, want = 4;
 	for (;;) {
-		uint8_t hdr[4];
-		if (veil_read_all(PS_CHILD_FD, hdr, 4) != 0)
-			_exit(0); /* the key process is gone or stopped us */
-		size_t n = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
-			   (size_t)hdr[2] << 8 | hdr[3];
-		if (n < 8 || n > PS_IN_MAX)
-			_exit(1);
-		char *in = malloc(n);
-		if (in == NULL || veil_read_all(PS_CHILD_FD, in, n) != 0)
-			_exit(1);
-		uint64_t id = 0;
-		for (int i = 0; i < 8; i++)
-			id = id << 8 | (uint8_t)in[i];
-		uint8_t *out;
-		size_t len;
-		int rc = ps_encode(in + 8, n - 8, id, &out, &len);
-		explicit_bzero(in, n); /* a lookup's name */
-		free(in);
-		if (rc != 0)
-			_exit(1); /* out of memory: the key process starts another */
-		uint8_t oh[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16),
-				  (uint8_t)(len >> 8), (uint8_t)len };
-		if (veil_write_all(PS_CHILD_FD, oh, 4) != 0 || veil_write_all(PS_CHILD_FD, out, len) != 0)
-			_exit(0);
-		explicit_bzero(out, len);
-		free(out);
+		child_room(&in, &cap, len, want);
+		ssize_t r = read(PS_CHILD_FD, in + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			_exit(r == 0 ? 0 : 1); /* the key process is gone or stopped us */
+		len += (size_t)r;
+		size_t off = 0;
+		want = 4;
+		while (len - off >= 4) {
+			const uint8_t *h = in + off;
+			size_t n = (size_t)h[0] << 24 | (size_t)h[1] << 16 |
+				   (size_t)h[2] << 8 | h[3];
+			if (n < 8 || n > PS_IN_MAX)
+				_exit(1);
+			if (len - off - 4 < n) {
+				want = 4 + n;
+				break;
+			}
+			child_encode(h + 4, n, &out, &olen, &ocap);
+			off += 4 + n;
+		}
+		explicit_bzero(in, off); /* a lookup's name */
+		memmove(in, in + off, len - off);
+		len -= off;
+		if (olen > 0) {
+			if (veil_write_all(PS_CHILD_FD, out, olen) != 0)
+				_exit(0);
+			explicit_bzero(out, olen);
+			olen = 0;
+		}
+		/* a large request's room goes back once it is typed */
+		if (len == 0 && cap > (1u << 20)) {
+			explicit_bzero(in, cap);
+			free(in);
+			in = NULL;
+			cap = 0;
+		}
+		if (olen == 0 && ocap > (1u << 20)) {
+			explicit_bzero(out, ocap);
+			free(out);
+			out = NULL;
+			ocap = 0;
+		}
 	}
 }
 
@@ -338,28 +418,41 @@ bool ps_want_write(const struct ps_proc *p)
 	return p->fd >= 0 && p->out_head != NULL;
 }
 
+/* Every queued request in one call (at most PS_FLUSH_IOV pieces): the api
+ * process reads them in one call too. */
+#define PS_FLUSH_IOV 128
 int ps_flush(struct ps_proc *p)
 {
 	while (p->fd >= 0 && p->out_head != NULL) {
-		struct ps_out *o = p->out_head;
-		const uint8_t *src;
-		size_t n;
-		if (o->off < sizeof(o->hdr)) {
-			src = o->hdr + o->off;
-			n = sizeof(o->hdr) - o->off;
-		} else {
-			src = (const uint8_t *)o->body + (o->off - sizeof(o->hdr));
-			n = o->len - o->off;
+		struct iovec iov[PS_FLUSH_IOV];
+		int n = 0;
+		for (struct ps_out *o = p->out_head; o != NULL && n + 2 <= PS_FLUSH_IOV;
+		     o = o->next) {
+			if (o->off < sizeof(o->hdr))
+				iov[n++] = (struct iovec){ o->hdr + o->off,
+							   sizeof(o->hdr) - o->off };
+			size_t boff = o->off < sizeof(o->hdr) ? 0 : o->off - sizeof(o->hdr);
+			if (o->len - sizeof(o->hdr) > boff)
+				iov[n++] = (struct iovec){ o->body + boff,
+							   o->len - sizeof(o->hdr) - boff };
 		}
-		ssize_t w = n ? send(p->fd, src, n, MSG_NOSIGNAL | MSG_DONTWAIT) : 0;
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t w = sendmsg(p->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
 		if (w < 0)
 			return -1;
-		o->off += (size_t)w;
-		if (o->off == o->len) {
+		/* what went: whole requests freed, the last one partly */
+		size_t left = (size_t)w;
+		while (p->out_head != NULL && left > 0) {
+			struct ps_out *o = p->out_head;
+			size_t take = o->len - o->off < left ? o->len - o->off : left;
+			o->off += take;
+			left -= take;
+			if (o->off < o->len)
+				break;
 			p->out_head = o->next;
 			if (p->out_head == NULL)
 				p->out_tail = NULL;

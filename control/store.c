@@ -542,7 +542,7 @@ static int record_recovery(struct ctl_store *s, const struct ctl_recovery *rec,
 	memcpy(s->durable_mac, s->last_mac, 32);
 	if ((bad != 0 && st_acc_add(s, brk) != 0) || ctl_audit_append(s, &r) != 0) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		s->txn = false;
+		s->txn = s->head_dirty = false;
 		return rfail(s, err, errlen);
 	}
 	if (ctl_store_sync(s) != 0)
@@ -771,14 +771,38 @@ void ctl_store_batch(struct ctl_store *s, bool on)
 	s->batch_failed = false;
 }
 
+void ctl_store_read_begin(struct ctl_store *s)
+{
+	/* deferred: SQLite reads (and locks) at the first statement only */
+	if (!s->txn && !s->reading && ctl_store_exec(s, "BEGIN") == 0)
+		s->reading = true;
+}
+
+void ctl_store_read_end(struct ctl_store *s)
+{
+	if (!s->reading)
+		return;
+	s->reading = false;
+	if (ctl_store_exec(s, "COMMIT") != 0)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 int ctl_store_sync(struct ctl_store *s)
 {
-	st_mac_release(s); /* the batch's appends are done */
-	if (!s->txn)
+	ctl_store_read_end(s);
+	if (!s->txn) {
+		st_mac_release(s); /* the batch's appends are done */
 		return s->batch_failed ? -1 : 0;
+	}
 	s->txn = false;
+	/* the head in meta once for the transaction's records, not once a
+	 * record: what commits is the same */
+	bool head = !s->head_dirty || st_put_pos(s, "audit_head", s->last_seq,
+						 s->last_mac) == 0;
+	s->head_dirty = false;
+	st_mac_release(s);
 	/* synchronous=FULL: the commit returns once the WAL is fsync'd */
-	if (ctl_store_exec(s, "COMMIT") == 0) {
+	if (head && ctl_store_exec(s, "COMMIT") == 0) {
 		s->commits++;
 		if (st_chain_committed(s) != 0)
 			return -1;
@@ -828,6 +852,7 @@ void ctl_store_abort(struct ctl_store *s)
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	s->change = false;
 	s->txn = false;
+	s->head_dirty = false;
 	s->last_seq = s->durable_seq;
 	memcpy(s->last_mac, s->durable_mac, 32);
 }
@@ -889,6 +914,7 @@ int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)
 		free(form);
 		return -1;
 	}
+	ctl_store_read_end(s); /* a write transaction of its own follows */
 	if (s->batch && !s->txn) {
 		if (ctl_store_exec(s, "BEGIN IMMEDIATE") != 0) {
 			free(form);
@@ -921,9 +947,11 @@ int ctl_audit_append(struct ctl_store *s, const struct ctl_audit_rec *in)
 	sqlite3_reset(st);
 	if (done != SQLITE_DONE || (r.list != NULL && put_list(s, r.seq, r.list) != 0))
 		goto fail;
-	if (st_put_pos(s, "audit_head", r.seq, mac) != 0 ||
+	/* in a transaction the head is written once, at its commit */
+	if ((!s->txn && st_put_pos(s, "audit_head", r.seq, mac) != 0) ||
 	    ctl_store_exec(s, s->txn ? "RELEASE rec" : "COMMIT") != 0)
 		goto fail;
+	s->head_dirty = s->txn;
 	free(form);
 	s->last_seq = r.seq;
 	memcpy(s->last_mac, mac, 32);

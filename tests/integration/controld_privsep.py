@@ -11,6 +11,8 @@ process of its own, never by the process with the keys and the database.
   chroot to an empty directory.
 - kill -9 of the api process: the daemon goes on, logs it, starts another,
   which answers; a token made before still resolves (no key was lost).
+- Many requests in flight at once (one of them over 64 KiB): each caller
+  gets the answer to its own request.
 - What the api process refuses (a field of the wrong type, not JSON) is
   answered as before, and a caller without the role for the command is
   still refused and recorded first.
@@ -177,6 +179,8 @@ def main():
         check(a["ok"] and a["tenant"]["tenant"] == "acme",
               "a field no method takes is not passed on (and not refused): %r" % a)
 
+        many_at_once(d, tok)
+
         # kill -9 of the api process: the daemon goes on with another
         os.kill(child, signal.SIGKILL)
         new = api_child(pid, other_than=child)
@@ -220,6 +224,64 @@ def main():
     finally:
         d.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def recv_answer(s):
+    """One answer on @s (a 4-byte length, then JSON), {} if it closed."""
+    data = b""
+    while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            return {}
+        data += chunk
+    return json.loads(data[4:])
+
+
+def many_at_once(d, tok):
+    """Many requests in flight together go to the api process in one write
+    and come back typed in one: each caller still gets the answer to its
+    own request, a request larger than the api process's first buffer
+    (64 KiB) among them."""
+    # 15 connections: under the default connections_per_uid (16)
+    names = ["user%02d@example.com" % i for i in range(13)]
+    want = {}
+    for n in names:
+        a = veiltest.api_call(d.sock, {"cmd": "lookup", "tenant": "acme", "kind": "user",
+                                       "name": n, "justification": JUST})
+        want[n] = a["tokens"][0]["token"] if a.get("ok") else None
+    big = {"cmd": "resolve", "tenant": "acme", "tokens": [tok] * 3000,
+           "justification": JUST}
+    reqs = [{"cmd": "lookup", "tenant": "acme", "kind": "user", "name": n,
+             "justification": JUST} for n in names]
+    reqs.insert(6, big)
+    reqs.append({"cmd": "tenant.show", "tenant": "acme"})
+    socks = []
+    try:
+        for r in reqs:
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(60)
+            s.connect(d.sock)
+            socks.append(s)
+        # every request written before any answer is read
+        for s, r in zip(socks, reqs):
+            body = json.dumps(r).encode()
+            s.sendall(struct.pack(">I", len(body)) + body)
+        got = [recv_answer(s) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+    check(len(json.dumps(big)) > 65536, "the bulk resolve is over 64 KiB")
+    check(all(got[reqs.index(r)].get("tokens", [{}])[0].get("token") == want[r["name"]]
+              for r in reqs if r["cmd"] == "lookup"),
+          "each of %d lookups sent at once gets its own name's token" % len(names))
+    a = got[6]
+    names = a.get("names") or []
+    check(a.get("ok") and a.get("resolved") == 3000 and len(names) == 3000 and
+          set(names) == {"alice@example.com"},
+          "the bulk resolve among them is answered whole: ok %r, resolved %r, %d names, "
+          "error %r" % (a.get("ok"), a.get("resolved"), len(names), a.get("error")))
+    check(got[-1].get("ok") and got[-1]["tenant"]["tenant"] == "acme",
+          "and the tenant.show after it: %r" % got[-1].get("error"))
 
 
 def api_user_checked():
