@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
 /*
- * Two or more workers (dpd_worker.c has the loop they share): the
- * distributor (the loop, on the main lcore) hands bursts to the lanes over
- * a single-producer single-consumer ring each way, and gives their results
- * back to the driver in the order it took them.
+ * Workers fed by the main lcore (dpd_worker.c has the loop they share):
+ * the distributor (the loop, on the main lcore) hands bursts to the lanes
+ * over a single-producer single-consumer ring each, rewrites a burst
+ * itself when every lane has a full ring, and gives the results back to
+ * the driver in the order it took them.
  */
 #include <errno.h>
 #include <sched.h>
@@ -16,17 +17,20 @@
 #include "dpd_worker_pvt.h"
 
 /* ------------------------------------------------------------------ */
-/* Two or more workers: the distributor (this loop, on the main lcore),  */
-/* a single-producer single-consumer ring each way per worker, and the   */
+/* The distributor (this loop, on the main lcore), a single-producer     */
+/* single-consumer ring to each worker, a done flag back, and the        */
 /* reorder step before the driver's tx.                                  */
 /* ------------------------------------------------------------------ */
 
-#define POOL_DEPTH 8 /* bursts in flight per worker */
+#define POOL_DEPTH 16 /* bursts queued per worker (a power of two): a few ms
+			* of work, more than a write of the output takes */
+#define CACHE_LINE 64
 
 /* One burst on its way: the input lines copied (the driver's lines are
  * valid only until its next rx), and the output as one segment per line
  * (a worker's vdp_burst is valid only until its next burst). */
 struct desc {
+	_Atomic bool done; /* rewritten: the worker's release, the reorder's acquire */
 	uint64_t seq;
 	const struct vdd_keytab *kt; /* the keys it was admitted under */
 	unsigned n;
@@ -44,30 +48,38 @@ struct desc {
 	struct vdp_line *pre; /* one per source at most */
 };
 
+/* The consumer's index and the producer's on cache lines of their own:
+ * each is written by one thread, and a line shared by both would move
+ * between the CPUs at every push and pop. */
 struct spsc {
-	_Atomic unsigned head, tail; /* head: consumer, tail: producer */
-	unsigned cap;                /* a power of two */
-	struct desc **slot;
+	struct desc *slot[POOL_DEPTH];
+	_Alignas(CACHE_LINE) _Atomic unsigned head; /* the consumer's */
+	_Alignas(CACHE_LINE) _Atomic unsigned tail; /* the producer's */
 };
 
+/* A worker; lane[n] is the distributor's own (its pipeline is the loop's,
+ * run on the main lcore when every worker's ring is full). Aligned so
+ * that no two lanes share a cache line. */
 struct lane {
-	struct vdd_pool *p;
+	struct spsc in;
+	_Alignas(CACHE_LINE) struct vdd_pool *p;
 	unsigned idx;
 	struct vdp_worker *w;
-	struct spsc in, out;
 	const struct veil_key **key; /* by source, as given to its pipeline */
 	uint64_t *hdr_seen;          /* by source: the header version it has */
 	struct vdp_burst b;
 	uint64_t bytes_in, bytes_out;
 	double cpu;
 	/* its totals, for the distributor (published every burst) */
-	_Atomic uint64_t ctr[VEIL_LINK_CTR_COUNT];
+	_Alignas(CACHE_LINE) _Atomic uint64_t ctr[VEIL_LINK_CTR_COUNT];
 };
 
 struct vdd_pool {
 	struct vdd_worker *x;
 	unsigned n;
-	struct lane *lane;
+	struct lane *lane; /* n workers and the distributor's (lane[n]) */
+	unsigned rr;       /* the worker the next burst goes to first */
+	uint64_t local;    /* bursts the distributor rewrote itself */
 	struct desc *descs;
 	struct desc **free_d;
 	unsigned n_free, n_desc;
@@ -85,15 +97,19 @@ struct vdd_pool {
 	unsigned *hdr_src, n_hdr_src; /* the sources that have one */
 };
 
-static bool spsc_push(struct spsc *r, struct desc *d)
+/* Room in the ring (the producer's view: only the consumer frees). */
+static bool spsc_room(struct spsc *r)
 {
 	unsigned t = atomic_load_explicit(&r->tail, memory_order_relaxed);
 	unsigned h = atomic_load_explicit(&r->head, memory_order_acquire);
-	if (t - h == r->cap)
-		return false;
-	r->slot[t & (r->cap - 1)] = d;
+	return t - h < POOL_DEPTH;
+}
+
+static void spsc_push(struct spsc *r, struct desc *d) /* after spsc_room() */
+{
+	unsigned t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	r->slot[t & (POOL_DEPTH - 1)] = d;
 	atomic_store_explicit(&r->tail, t + 1, memory_order_release);
-	return true;
 }
 
 static struct desc *spsc_pop(struct spsc *r)
@@ -102,17 +118,33 @@ static struct desc *spsc_pop(struct spsc *r)
 	unsigned t = atomic_load_explicit(&r->tail, memory_order_acquire);
 	if (h == t)
 		return NULL;
-	struct desc *d = r->slot[h & (r->cap - 1)];
+	struct desc *d = r->slot[h & (POOL_DEPTH - 1)];
 	atomic_store_explicit(&r->head, h + 1, memory_order_release);
 	return d;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+/* Nothing to do: spin a little (the other side is usually a burst away),
+ * yield a few times (fewer cores than lcores: let the others run), then
+ * sleep. Not thousands of yields: a yield is a trip through the
+ * scheduler, which on a busy or virtual machine costs as much CPU as a
+ * good part of a burst, and the rings hold enough work to cover a sleep. */
 static void idle(unsigned *spins)
 {
-	if (++*spins < 64)
+	if (++*spins < 256) {
+		cpu_relax();
 		return;
-	if (*spins < 4096)
-		sched_yield(); /* fewer cores than lcores: let the others run */
+	}
+	if (*spins < 256 + 16)
+		sched_yield();
 	else
 		usleep(SPIN_SLEEP_US);
 }
@@ -144,11 +176,15 @@ struct vdd_pool *vdd_pool_new(struct vdd_worker *x, struct vdp_worker **pipes,
 		return NULL;
 	p->x = x;
 	p->n = n;
-	p->n_desc = n * POOL_DEPTH;
-	unsigned cap = 1;
-	while (cap < p->n_desc)
-		cap *= 2;
-	p->lane = calloc(n, sizeof(*p->lane));
+	/* each worker: a full ring, one it works on, one done waiting for
+	 * an older one to be written; and the distributor's, done while the
+	 * oldest burst of a full ring waits its turn (about a ring's worth:
+	 * it rewrites at about a worker's pace) */
+	p->n_desc = n * (POOL_DEPTH + 2) + 2 * POOL_DEPTH;
+	size_t lsz = (n + 1) * sizeof(*p->lane); /* a multiple of the alignment */
+	p->lane = aligned_alloc(_Alignof(struct lane), lsz);
+	if (p->lane != NULL)
+		memset(p->lane, 0, lsz);
 	p->descs = calloc(p->n_desc, sizeof(*p->descs));
 	p->free_d = calloc(p->n_desc, sizeof(*p->free_d));
 	p->inflight = calloc(p->n_desc, sizeof(*p->inflight));
@@ -160,18 +196,14 @@ struct vdd_pool *vdd_pool_new(struct vdd_worker *x, struct vdp_worker **pipes,
 	for (unsigned i = 0; i < p->n_desc; i++)
 		if ((p->descs[i].pre = calloc(x->n_src, sizeof(struct vdp_line))) == NULL)
 			goto fail;
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i <= n; i++) {
 		struct lane *l = &p->lane[i];
 		l->p = p;
 		l->idx = i;
-		l->w = pipes[i];
-		l->in.cap = l->out.cap = cap;
-		l->in.slot = calloc(cap, sizeof(*l->in.slot));
-		l->out.slot = calloc(cap, sizeof(*l->out.slot));
+		l->w = i < n ? pipes[i] : x->w;
 		l->key = calloc(x->n_src, sizeof(*l->key));
 		l->hdr_seen = calloc(x->n_src, sizeof(*l->hdr_seen));
-		if (l->in.slot == NULL || l->out.slot == NULL || l->key == NULL ||
-		    l->hdr_seen == NULL)
+		if (l->key == NULL || l->hdr_seen == NULL)
 			goto fail;
 	}
 	for (unsigned i = 0; i < p->n_desc; i++)
@@ -190,9 +222,7 @@ void vdd_pool_free(struct vdd_pool *p)
 {
 	if (p == NULL)
 		return;
-	for (unsigned i = 0; p->lane != NULL && i < p->n; i++) {
-		free(p->lane[i].in.slot);
-		free(p->lane[i].out.slot);
+	for (unsigned i = 0; p->lane != NULL && i <= p->n; i++) {
 		free(p->lane[i].key);
 		free(p->lane[i].hdr_seen);
 	}
@@ -225,6 +255,11 @@ void vdd_pool_free(struct vdd_pool *p)
 double vdd_pool_lane_cpu(const struct vdd_pool *p, unsigned i)
 {
 	return i < p->n ? p->lane[i].cpu : 0;
+}
+
+uint64_t vdd_pool_local(const struct vdd_pool *p)
+{
+	return p->local;
 }
 
 /* A worker's totals, from its pipeline and its bytes. */
@@ -302,8 +337,7 @@ int vdd_pool_lane_run(struct vdd_pool *p, unsigned i)
 		}
 		spins = 0;
 		lane_burst(l, d);
-		while (!spsc_push(&l->out, d)) /* never full: n_desc slots */
-			idle(&spins);
+		atomic_store_explicit(&d->done, true, memory_order_release);
 	}
 	lane_publish(l);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
@@ -319,19 +353,15 @@ int vdd_pool_complete(struct vdd_pool *p, bool all)
 	int rc = 0;
 	unsigned spins = 0;
 	while (p->tx_seq < p->next_seq) {
-		struct lane *l = &p->lane[p->tx_seq % p->n];
-		struct desc *d = spsc_pop(&l->out);
-		if (d == NULL) {
+		/* the reorder step: burst tx_seq, whichever worker has it */
+		struct desc *d = p->inflight[p->tx_seq % p->n_desc];
+		if (!atomic_load_explicit(&d->done, memory_order_acquire)) {
 			if (!all)
 				break;
 			idle(&spins);
 			continue;
 		}
 		spins = 0;
-		/* the reorder step: worker seq % n returns its bursts in the
-		 * order it took them, so this is burst tx_seq */
-		if (d->seq != p->tx_seq)
-			abort();
 		if (vdr_tx(p->x->drv, &d->ob) < 0)
 			rc = -1;
 		p->inflight[d->seq % p->n_desc] = NULL;
@@ -390,6 +420,23 @@ static bool note_headers(struct vdd_pool *p, struct lane *l,
 	return true;
 }
 
+/* The worker for the next burst: the first, from the one after the last
+ * chosen, with room in its ring; when every ring is full, the distributor
+ * itself (lane[n]): rewriting a burst is better than waiting, and on a
+ * machine with a CPU for the main lcore and one for a worker it keeps both
+ * busy. */
+static struct lane *pick(struct vdd_pool *p)
+{
+	for (unsigned k = 0; k < p->n; k++) {
+		unsigned i = (p->rr + k) % p->n;
+		if (spsc_room(&p->lane[i].in)) {
+			p->rr = (i + 1) % p->n;
+			return &p->lane[i];
+		}
+	}
+	return &p->lane[p->n];
+}
+
 int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n)
 {
 	int rc = 0;
@@ -401,7 +448,8 @@ int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n)
 			idle(&spins);
 	}
 	struct desc *d = p->free_d[--p->n_free];
-	struct lane *l = &p->lane[p->next_seq % p->n];
+	struct lane *l = pick(p);
+	bool local = l == &p->lane[p->n];
 	/* the headers its worker has not seen yet, as of this burst's start */
 	size_t need = 0;
 	d->n_pre = 0;
@@ -412,7 +460,9 @@ int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n)
 			need += p->hdr[s].len;
 		}
 	}
-	for (unsigned i = 0; i < n; i++)
+	/* a worker's copy of the lines (the driver's are valid only until its
+	 * next rx); the distributor rewrites them where they are */
+	for (unsigned i = 0; !local && i < n; i++)
 		need += in[i].len;
 	if (!grow_buf(&d->ibuf, &d->icap, need + 1)) {
 		p->free_d[p->n_free++] = d;
@@ -428,9 +478,12 @@ int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n)
 	}
 	d->bytes_in = 0;
 	for (unsigned i = 0; i < n; i++) {
-		memcpy(d->ibuf + o, in[i].data, in[i].len);
-		d->in[i] = (struct vdp_line){ d->ibuf + o, in[i].len, in[i].src };
-		o += in[i].len;
+		d->in[i] = in[i];
+		if (!local) {
+			memcpy(d->ibuf + o, in[i].data, in[i].len);
+			d->in[i].data = d->ibuf + o;
+			o += in[i].len;
+		}
 		d->bytes_in += in[i].len + 1;
 	}
 	if (!note_headers(p, l, d->in, n)) {
@@ -440,9 +493,15 @@ int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n)
 	d->n = n;
 	d->kt = p->x->seen;
 	d->seq = p->next_seq++;
+	atomic_store_explicit(&d->done, false, memory_order_relaxed);
 	p->inflight[d->seq % p->n_desc] = d;
-	while (!spsc_push(&p->lane[d->seq % p->n].in, d))
-		idle(&spins);
+	if (local) {
+		lane_burst(l, d);
+		atomic_store_explicit(&d->done, true, memory_order_relaxed);
+		p->local++;
+	} else {
+		spsc_push(&l->in, d);
+	}
 	if (vdd_pool_complete(p, false) != 0)
 		rc = -1;
 	return rc;
@@ -450,20 +509,26 @@ int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n)
 
 /* Totals and per-worker counters (sh->wctr) for the link: each worker's
  * own, with what only the distributor sees (oversize lines, held lines,
- * the driver's exact byte counts) on worker 0. */
+ * the driver's exact byte counts) and the bursts it rewrote itself on
+ * worker 0. */
 void vdd_pool_counters(struct vdd_pool *p, uint64_t *t, const struct vdr_stats *st,
 			  unsigned held, uint64_t abandoned)
 {
 	uint64_t w[VDD_MAX_WORKERS][VEIL_LINK_CTR_COUNT];
 	uint64_t bin = 0, bout = 0;
-	for (unsigned i = 0; i < p->n; i++) {
+	memset(w, 0, sizeof(w));
+	for (unsigned i = 0; i <= p->n; i++) {
+		unsigned row = i < p->n ? i : 0; /* the distributor's: worker 0 */
 		for (unsigned c = 0; c < VEIL_LINK_CTR_COUNT; c++) {
-			w[i][c] = atomic_load_explicit(&p->lane[i].ctr[c],
-						       memory_order_relaxed);
-			t[c] += w[i][c];
+			uint64_t v = atomic_load_explicit(&p->lane[i].ctr[c],
+							  memory_order_relaxed);
+			w[row][c] += v;
+			t[c] += v;
+			if (c == VEIL_LINK_CTR_BYTES_IN)
+				bin += v;
+			else if (c == VEIL_LINK_CTR_BYTES_OUT)
+				bout += v;
 		}
-		bin += w[i][VEIL_LINK_CTR_BYTES_IN];
-		bout += w[i][VEIL_LINK_CTR_BYTES_OUT];
 	}
 	w[0][VEIL_LINK_CTR_DROP_OVERSIZE] += st->rx_oversize;
 	w[0][VEIL_LINK_CTR_DROP_KERNEL_UDP] += st->rx_kernel_drops;

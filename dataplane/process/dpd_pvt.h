@@ -236,13 +236,15 @@ unsigned vdd_worker_held(const struct vdd_worker *x);
 uint64_t vdd_worker_abandoned(const struct vdd_worker *x);
 void vdd_worker_free(struct vdd_worker *x);
 
-/* Two or more workers: the vdd_worker loop above runs on the main lcore
- * as the distributor (rx, the hold queue, housekeeping) and hands each
- * burst, copied into a descriptor with a sequence number and the key
- * table it was admitted under, to worker i = seq % n over a
- * single-producer single-consumer ring; worker i rewrites it with its own
- * pipeline (@p pipes[i], each with its own token engine) and returns it;
- * the distributor takes the results back in sequence order (the reorder
+/* Workers fed by the main lcore: the vdd_worker loop above runs on the
+ * main lcore as the distributor (rx, the hold queue, housekeeping) and
+ * hands each burst, copied into a descriptor with a sequence number and
+ * the key table it was admitted under, to the next worker with room in
+ * its single-producer single-consumer ring (round robin); the worker
+ * rewrites it with its own pipeline (@p pipes[i], each with its own token
+ * engine) and marks it done. When every ring is full the distributor
+ * rewrites the burst itself, with the loop's pipeline (@p x's), in place.
+ * The distributor takes the results back in sequence order (the reorder
  * step) and sends them to the driver. A key table is acknowledged (freed
  * by the main lcore) only once no burst in flight was admitted under it. */
 struct vdd_pool;
@@ -256,6 +258,8 @@ int vdd_pool_lane_run(struct vdd_pool *p, unsigned i);
 void vdd_pool_stop(struct vdd_pool *p);
 /* Worker @p i's CPU seconds in its loop (once it returned). */
 double vdd_pool_lane_cpu(const struct vdd_pool *p, unsigned i);
+/* The bursts the distributor rewrote itself (every worker's ring full). */
+uint64_t vdd_pool_local(const struct vdd_pool *p);
 void vdd_pool_free(struct vdd_pool *p);
 
 

@@ -40,10 +40,11 @@ void vdd_progress(struct vdd_run *r, bool end)
 static void src_counters(const struct vdd_run *r, unsigned s, struct vdp_counters *c)
 {
 	memset(c, 0, sizeof(*c));
-	unsigned n = r->n_lanes > 0 ? r->n_lanes : 1;
-	for (unsigned i = 0; i < n; i++) {
+	/* the main lcore's pipeline (one worker, or the distributor's share)
+	 * and each lane's */
+	for (unsigned i = 0; i <= r->n_lanes; i++) {
 		const struct vdp_counters *x =
-			vdp_worker_counters(r->n_lanes > 0 ? r->lane_pipe[i] : r->pipe, s);
+			vdp_worker_counters(i < r->n_lanes ? r->lane_pipe[i] : r->pipe, s);
 		c->lines_in += x->lines_in;
 		c->lines_out += x->lines_out;
 		c->lines_dropped += x->lines_dropped;
@@ -171,13 +172,17 @@ void vdd_summary_text(struct vdd_run *r, const struct vdd_totals *t, double secs
 				(unsigned long long)t->st.rx_errors);
 		fputs(")\n", stderr);
 	}
-	if (vdd_sh.n_workers > 1) {
+	if (vdd_sh.n_workers > 1 || r->pool != NULL) {
 		fprintf(stderr, "  workers: %u, %s; lines in:", vdd_sh.n_workers,
 			r->per_queue ? "a queue pair each"
 				     : "fed in order by the main lcore");
 		for (unsigned i = 0; i < vdd_sh.n_workers; i++)
 			fprintf(stderr, "%s %llu", i ? "," : "", (unsigned long long)
 				atomic_load(&vdd_sh.wctr[i][VEIL_LINK_CTR_LINES_IN]));
+		if (r->pool != NULL)
+			fprintf(stderr, " (%llu bursts rewritten by the main lcore, "
+				"counted with worker 0)",
+				(unsigned long long)vdd_pool_local(r->pool));
 		fputc('\n', stderr);
 	}
 	struct vdd_link_info li;
@@ -254,7 +259,7 @@ void vdd_summary_json(struct vdd_run *r, const struct vdd_totals *t, double secs
 	/* per worker, as sent up the link */
 	unsigned nw = vdd_sh.n_workers > 1 ? vdd_sh.n_workers : 1;
 	fprintf(f, "},\"worker_mode\":\"%s\",\"workers\":[",
-		nw == 1 ? "single" : r->per_queue ? "queue" : "distributor");
+		r->pool != NULL ? "distributor" : nw == 1 ? "single" : "queue");
 	for (unsigned i = 0; i < nw; i++) {
 		_Atomic uint64_t *c = nw > 1 ? vdd_sh.wctr[i] : vdd_sh.ctr;
 		fprintf(f, "%s{\"lines_in\":%llu,\"lines_out\":%llu,"

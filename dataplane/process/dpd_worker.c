@@ -246,7 +246,10 @@ static void boundary(struct vdd_worker *x)
 			if (t->key[s] == NULL)
 				x->wait_since[s] = x->now; /* lost its key */
 			x->key[s] = t->key[s];
-			vdp_worker_set_key(x->w, s, t->key[s]);
+			/* with workers, the pipeline takes the keys of each
+			 * burst's table when it rewrites one (dpd_pool.c) */
+			if (x->pool == NULL)
+				vdp_worker_set_key(x->w, s, t->key[s]);
 		}
 		x->rescan = true;
 		x->seen = t;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -228,6 +229,15 @@ static int setup_loops(struct vdd_run *r)
 	return 0;
 }
 
+/* Is the output (the file driver's) a regular file? */
+static bool output_regular(const struct vdd_run *r)
+{
+	struct stat st;
+	int rc = r->out_path == NULL || strcmp(r->out_path, "-") == 0
+		 ? fstat(STDOUT_FILENO, &st) : stat(r->out_path, &st);
+	return rc == 0 && S_ISREG(st.st_mode);
+}
+
 static int setup(struct vdd_run *r)
 {
 	vdd_telemetry_register(); /* served unless --no-telemetry */
@@ -249,11 +259,19 @@ static int setup(struct vdd_run *r)
 		if (r->n_lanes < VDD_MAX_WORKERS)
 			r->lane_lcore[r->n_lanes++] = lc;
 	}
-	if (r->n_lanes < 2)
+	if (r->n_lanes < 2 && r->network)
 		r->n_lanes = 0;
 	r->per_queue = r->dpdk && r->n_lanes > 0;
 	if (setup_driver(r) != 0)
 		return -1;
+	/* one worker lcore in snapshot mode: the main lcore reads, writes and
+	 * rewrites what the worker has no room for (dpd_pool.c), so both
+	 * lcores work, when the output is a regular file. A pipe's reader
+	 * may stop reading for as long as it likes: the main lcore would wait
+	 * in the write, and the link and the watchdog with it; the worker
+	 * lcore does it all then, and the main lcore keeps house */
+	if (r->n_lanes == 1 && !output_regular(r))
+		r->n_lanes = 0;
 	r->keys = vdd_keys_new(&vdd_sh, &r->cfg);
 	if (r->keys == NULL) {
 		fprintf(stderr, "veil-dataplane: %s\n", strerror(errno));

@@ -20,7 +20,9 @@
  * only takes keys from veil-controld). Figures are printed with their
  * baseline and targets; never a failure.
  *
- * usage: bench_worker CORPUS [--seconds S]
+ * usage: bench_worker CORPUS [--seconds S] [--pass b]
+ * (--pass b: only (b) with one worker, for a benchmark that alternates it
+ * with another measurement.)
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -39,6 +41,7 @@ static char *all;                /* every message, in corpus order */
 static size_t all_len;
 static uint64_t corpus_lines;
 static double seconds = 2.0;
+static bool only_b;              /* --pass b */
 
 static double cpu_now(void)
 {
@@ -228,12 +231,14 @@ static void print(const char *label, const struct result *r)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_worker CORPUS [--seconds S]\n");
+		fprintf(stderr, "usage: bench_worker CORPUS [--seconds S] [--pass b]\n");
 		return 2;
 	}
 	for (int i = 2; i < argc; i++)
 		if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
 			seconds = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--pass") && i + 1 < argc)
+			only_b = !strcmp(argv[++i], "b");
 	if (bench_corpus_read(argv[1], keep, NULL) < 0 || corpus_lines == 0) {
 		fprintf(stderr, "bench_worker: cannot load %s\n", argv[1]);
 		return 1;
@@ -261,6 +266,14 @@ int main(int argc, char **argv)
 	uint64_t loops = r.cpu > 0 ? (uint64_t)(seconds / r.cpu) + 1 : 1;
 	struct result fa = { 0 }, rb[3] = { 0 }, rc = { 0 }, rd = { 0 };
 	char label[96];
+	if (only_b) {
+		printf("  1 worker (the corpus read %llu times):\n",
+		       (unsigned long long)loops);
+		worker_pass(&oi, k, true, loops, 1, &rb[1]);
+		snprintf(label, sizeof(label), "(b) worker, %s", veil_engine_name(e));
+		print(label, &rb[1]);
+		goto out;
+	}
 	for (unsigned nw = 1; nw <= 2; nw++) {
 		printf("  %u worker%s (the corpus read %llu times per pass%s):\n", nw,
 		       nw > 1 ? "s" : "", (unsigned long long)loops,
@@ -294,7 +307,7 @@ int main(int argc, char **argv)
 	printf("  (b) 2 workers vs 1 worker, per run: %.2fx (target >= 1.8x: %s); on %ld "
 	       "CPUs, with the distributor's thread\n", x2, x2 >= 1.8 ? "MET" : "NOT MET",
 	       sysconf(_SC_NPROCESSORS_ONLN));
-
+out:
 	veil_key_free(k);
 	veil_engine_free(e);
 	veil_engine_free(eo);
