@@ -168,8 +168,11 @@ struct vdr_file_input {
 /**
  * Read the inputs one after the other, in order, framed as lines
  * (VDP_FRAME_FILE: LF or CRLF; a NUL is data; a line longer than
- * @p max_msg is dropped whole and counted). Regular files are mapped
- * (mmap), pipes and terminals read in large blocks. Write the forwarded
+ * @p max_msg is dropped whole and counted). Every input is read in
+ * large blocks (DRV_CHUNK), regular files with sequential read-ahead
+ * advised; never mapped, so that a file cut short while it is read (a
+ * rotation by copy and truncate) ends the input instead of raising
+ * SIGBUS. Write the forwarded
  * lines to @p out ("-" or NULL: stdout), created or truncated.
  * Every input is opened here, so a missing file fails now.
  * @return the driver, or NULL with a sentence in @p err and errno.
