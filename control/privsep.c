@@ -273,8 +273,25 @@ int ps_encode(const char *json, size_t len, uint64_t id, uint8_t **out,
 		snprintf(why, sizeof(why), "unknown command \"%.32s\"", cmd);
 		goto refuse;
 	}
-	/* the fields the method takes, each checked; others are not passed
-	 * on (the handlers never read them) */
+	/* a field the method does not take is refused, not dropped: a
+	 * request without it could mean something else (a lookup without its
+	 * normalization), and a field added to the API but not to ps_fields
+	 * and ps_methods fails loudly instead of going unseen */
+	const char *key;
+	json_t *val;
+	json_object_foreach(req, key, val) {
+		if (strcmp(key, "cmd") == 0)
+			continue;
+		unsigned f = 0;
+		while (f < ps_n_fields && strcmp(ps_fields[f].name, key) != 0)
+			f++;
+		if (f == ps_n_fields || f == F_ERROR || !(ps_methods[m].fields & B(f))) {
+			snprintf(why, sizeof(why), "\"%.32s\" is not a field of %s",
+				 key, ps_methods[m].name);
+			goto refuse;
+		}
+	}
+	/* the fields the method takes, each checked */
 	unsigned n = 0;
 	for (unsigned f = 0; f < ps_n_fields; f++) {
 		json_t *v = json_object_get(req, ps_fields[f].name);

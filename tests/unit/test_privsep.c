@@ -71,14 +71,15 @@ static void round_trip(void **state)
 	size_t len;
 	struct ps_request r;
 	encode("{\"cmd\":\"resolve\",\"tenant\":\"acme\",\"tokens\":[\"veil_u1_aa\",\"\\u00e9\"],"
-	       "\"justification\":\"INC-1 a reason\",\"extra\":{\"x\":1}}", &m, &len);
+	       "\"justification\":\"INC-1 a reason\"}", &m, &len);
 	decode_ok(m, len, &r);
 	assert_int_equal(r.id, 42);
 	assert_string_equal(ps_methods[r.method].name, "resolve");
 	assert_null(r.err);
 	json_t *want = json_pack("{s:s, s:[s,s], s:s}", "tenant", "acme", "tokens",
 				 "veil_u1_aa", "\xc3\xa9", "justification", "INC-1 a reason");
-	/* every field the method takes, with its type; "extra" is not one */
+	/* every field the method takes, with its type (one it does not take
+	 * is refused: see refusals) */
 	assert_true(json_equal(r.req, want));
 	json_decref(want);
 	ps_request_free(&r);
@@ -128,6 +129,16 @@ static void refusals(void **state)
 		{ "{\"cmd\":\"audit.show\",\"limit\":1.5}", "audit.show",
 		  "\"limit\" must be an integer", false },
 		{ "{\"cmd\":\"status\",\"cmd\":\"stats\"}", NULL, "duplicate", false },
+		/* a field the table does not know, or one the method does not
+		 * take, is refused: dropped, it would change the request's
+		 * meaning unseen (a lookup without its normalization) */
+		{ "{\"cmd\":\"lookup\",\"tenant\":\"acme\",\"kind\":\"user\",\"name\":\"bob\","
+		  "\"justification\":\"INC-2\",\"normalise\":[\"lower\"]}", "lookup",
+		  "\"normalise\" is not a field of lookup", true },
+		{ "{\"cmd\":\"status\",\"name\":\"x\"}", "status",
+		  "\"name\" is not a field of status", false },
+		{ "{\"cmd\":\"key.roll\",\"tenant\":\"acme\",\"error\":\"x\"}", "key.roll",
+		  "\"error\" is not a field of key.roll", true },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint8_t *m;
