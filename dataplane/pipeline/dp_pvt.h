@@ -107,6 +107,27 @@ size_t vdp_skip_tag(const char *d, size_t p, size_t end);
 struct vdp_msg;
 size_t vdp_body_start(const struct vdp_msg *m);
 
+/* A byte span of a line (an offset and a length). */
+struct vdp_span {
+	size_t off, len;
+};
+
+static inline bool vdp_is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* @p n >= 1 ASCII digits. */
+static inline bool vdp_all_digits(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!vdp_is_digit(s[i]))
+			return false;
+	return true;
+}
+
 /* A character of a CEF/LEEF extension key. */
 static inline bool vdp_hdr_key_char(unsigned char c)
 {

@@ -40,25 +40,6 @@
 static const char *const bwaf_users[] = { "login_id", "cert_user", "auth_user",
 					  "admin", NULL };
 
-struct span {
-	size_t off, len;
-};
-
-static inline bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool all_digits(const char *s, size_t n)
-{
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!is_digit(s[i]))
-			return false;
-	return true;
-}
-
 /* An IPv4 or IPv6 address, loosely: hex digits, '.' and ':'. */
 static bool is_addr(const char *s, size_t n)
 {
@@ -66,7 +47,7 @@ static bool is_addr(const char *s, size_t n)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		if (!is_digit(c) && !(c >= 'a' && c <= 'f') &&
+		if (!vdp_is_digit(c) && !(c >= 'a' && c <= 'f') &&
 		    !(c >= 'A' && c <= 'F') && c != '.' && c != ':')
 			return false;
 	}
@@ -79,38 +60,38 @@ static bool is_date(const char *d, size_t p, size_t end)
 	if (end - p < 10)
 		return false;
 	const char *s = d + p;
-	return is_digit(s[0]) && is_digit(s[1]) && is_digit(s[2]) &&
-	       is_digit(s[3]) && s[4] == '-' && is_digit(s[5]) &&
-	       is_digit(s[6]) && s[7] == '-' && is_digit(s[8]) && is_digit(s[9]);
+	return vdp_is_digit(s[0]) && vdp_is_digit(s[1]) && vdp_is_digit(s[2]) &&
+	       vdp_is_digit(s[3]) && s[4] == '-' && vdp_is_digit(s[5]) &&
+	       vdp_is_digit(s[6]) && s[7] == '-' && vdp_is_digit(s[8]) && vdp_is_digit(s[9]);
 }
 
 /* "10:15:22" or "10:15:22.443" */
 static bool is_time(const char *s, size_t n)
 {
-	if (n < 8 || !is_digit(s[0]) || !is_digit(s[1]) || s[2] != ':' ||
-	    !is_digit(s[3]) || !is_digit(s[4]) || s[5] != ':' ||
-	    !is_digit(s[6]) || !is_digit(s[7]))
+	if (n < 8 || !vdp_is_digit(s[0]) || !vdp_is_digit(s[1]) || s[2] != ':' ||
+	    !vdp_is_digit(s[3]) || !vdp_is_digit(s[4]) || s[5] != ':' ||
+	    !vdp_is_digit(s[6]) || !vdp_is_digit(s[7]))
 		return false;
-	return n == 8 || (s[8] == '.' && all_digits(s + 9, n - 9));
+	return n == 8 || (s[8] == '.' && vdp_all_digits(s + 9, n - 9));
 }
 
 /* "+0000", "-0700" */
 static bool is_zone(const char *s, size_t n)
 {
-	return n == 5 && (s[0] == '+' || s[0] == '-') && all_digits(s + 1, 4);
+	return n == 5 && (s[0] == '+' || s[0] == '-') && vdp_all_digits(s + 1, 4);
 }
 
 /* One column at @p p (no leading space): its value span, and where the
  * next column's separator is. Returns false for an opening quote or
  * bracket that never closes. */
-static bool next_col(const char *d, size_t p, size_t end, struct span *v,
+static bool next_col(const char *d, size_t p, size_t end, struct vdp_span *v,
 		     size_t *after)
 {
 	char close = d[p] == '"' ? '"' : d[p] == '[' ? ']' : 0;
 	if (close == 0) {
 		const char *sp = memchr(d + p, ' ', end - p);
 		size_t e = sp != NULL ? (size_t)(sp - d) : end;
-		*v = (struct span){ p, e - p };
+		*v = (struct vdp_span){ p, e - p };
 		*after = e;
 		return true;
 	}
@@ -121,8 +102,8 @@ static bool next_col(const char *d, size_t p, size_t end, struct span *v,
 		q = (size_t)(c - d);
 		if (q + 1 == end || d[q + 1] == ' ') {
 			/* quotes: the text between them; brackets: all */
-			*v = close == '"' ? (struct span){ p + 1, q - p - 1 }
-					  : (struct span){ p, q + 1 - p };
+			*v = close == '"' ? (struct vdp_span){ p + 1, q - p - 1 }
+					  : (struct vdp_span){ p, q + 1 - p };
 			*after = q + 1;
 			return true;
 		}
@@ -136,7 +117,7 @@ struct bwaf_line {
 	enum bwaf_type type;
 	unsigned n;        /* columns after the type */
 	bool cut;          /* an unclosed quote or bracket ended the split */
-	struct span col[BWAF_MAX_COLS];
+	struct vdp_span col[BWAF_MAX_COLS];
 };
 
 static size_t skip_spaces(const char *d, size_t p, size_t end)
@@ -151,7 +132,7 @@ static size_t skip_spaces(const char *d, size_t p, size_t end)
 static size_t bwaf_head(const char *d, size_t p, size_t end,
 			enum bwaf_type *type)
 {
-	struct span c[5];
+	struct vdp_span c[5];
 	size_t after;
 	p = skip_spaces(d, p, end);
 	if (p < end && !is_date(d, p, end)) {
@@ -277,9 +258,9 @@ static bool shape_ok(const char *s, size_t n, enum shape sh)
 	bool dash = n == 1 && s[0] == '-';
 	switch (sh) {
 	case SH_PORT:
-		return all_digits(s, n);
+		return vdp_all_digits(s, n);
 	case SH_PORT_OR_DASH:
-		return dash || all_digits(s, n);
+		return dash || vdp_all_digits(s, n);
 	case SH_ADDR_OR_DASH:
 		return dash || is_addr(s, n);
 	}

@@ -191,11 +191,6 @@ static bool eq_ci(const char *a, size_t n, const char *lit)
 	return true;
 }
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 /* ---- columns wanted by the keys ---- */
 
 /* Column content that is not a plain identity value. */
@@ -228,7 +223,7 @@ static unsigned key_col(const struct vdp_key *k, const char *prefix, size_t pl)
 		return 0;
 	unsigned n = 0;
 	for (size_t i = pl + 1; i < k->len; i++) {
-		if (!is_digit(k->name[i]) || n > COL_MAX)
+		if (!vdp_is_digit(k->name[i]) || n > COL_MAX)
 			return 0;
 		n = n * 10 + (unsigned)(k->name[i] - '0');
 	}
@@ -420,7 +415,7 @@ static bool pan_time(const char *s, size_t n)
 	if (n != sizeof(shape) - 1)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (shape[i] == 'd' ? !is_digit(s[i]) : s[i] != shape[i])
+		if (shape[i] == 'd' ? !vdp_is_digit(s[i]) : s[i] != shape[i])
 			return false;
 	return true;
 }
@@ -435,12 +430,12 @@ static bool iso_time(const char *s, size_t n)
 	if (n < k || n > k + 16)
 		return false;
 	for (size_t i = 0; i < k; i++)
-		if (shape[i] == 'd' ? !is_digit(s[i]) : s[i] != shape[i])
+		if (shape[i] == 'd' ? !vdp_is_digit(s[i]) : s[i] != shape[i])
 			return false;
 	size_t i = k;
 	if (i < n && s[i] == '.') {
 		size_t f = ++i;
-		while (i < n && is_digit(s[i]))
+		while (i < n && vdp_is_digit(s[i]))
 			i++;
 		if (i == f)
 			return false;
@@ -449,9 +444,9 @@ static bool iso_time(const char *s, size_t n)
 		return true;
 	if (s[i] == 'Z')
 		return i + 1 == n;
-	return (s[i] == '+' || s[i] == '-') && n - i == 6 && is_digit(s[i + 1]) &&
-	       is_digit(s[i + 2]) && s[i + 3] == ':' && is_digit(s[i + 4]) &&
-	       is_digit(s[i + 5]);
+	return (s[i] == '+' || s[i] == '-') && n - i == 6 && vdp_is_digit(s[i + 1]) &&
+	       vdp_is_digit(s[i + 2]) && s[i + 3] == ':' && vdp_is_digit(s[i + 4]) &&
+	       vdp_is_digit(s[i + 5]);
 }
 
 static bool any_time(const char *s, size_t n)
@@ -459,14 +454,10 @@ static bool any_time(const char *s, size_t n)
 	return pan_time(s, n) || iso_time(s, n);
 }
 
+/* 1 to 20 digits (a 64-bit number) */
 static bool all_digits(const char *s, size_t n)
 {
-	if (n == 0 || n > 20)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!is_digit(s[i]))
-			return false;
-	return true;
+	return n <= 20 && vdp_all_digits(s, n);
 }
 
 /* A device serial: letters, digits and '-' (hardware and VM-series serials
@@ -476,7 +467,7 @@ static bool serial_shaped(const char *s, size_t n)
 	if (n == 0 || n > 32)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!(is_digit(s[i]) || (s[i] >= 'A' && s[i] <= 'Z') ||
+		if (!(vdp_is_digit(s[i]) || (s[i] >= 'A' && s[i] <= 'Z') ||
 		      (s[i] >= 'a' && s[i] <= 'z') || s[i] == '-'))
 			return false;
 	return true;
@@ -537,7 +528,7 @@ static bool panos_detect(const struct vdp_msg *m)
 	 * first field is a number or a time, so it starts with a digit, and
 	 * a comma ends it */
 	size_t room = c.end - c.pos < PAN_FIRST_MAX + 1 ? c.end - c.pos : PAN_FIRST_MAX + 1;
-	if (room == 0 || !is_digit(c.d[c.pos]) || memchr(c.d + c.pos, ',', room) == NULL)
+	if (room == 0 || !vdp_is_digit(c.d[c.pos]) || memchr(c.d + c.pos, ',', room) == NULL)
 		return false;
 	if (pan_head(&c, m->data, f, &tc) != CSV_OK)
 		return false;
@@ -639,12 +630,12 @@ static const struct layout_col ws_cols[] = {
 static bool ws_date(const char *s, size_t n)
 {
 	unsigned digits = 0, seps = 0;
-	if (n < 6 || n > 10 || !is_digit(s[0]) || !is_digit(s[n - 1]))
+	if (n < 6 || n > 10 || !vdp_is_digit(s[0]) || !vdp_is_digit(s[n - 1]))
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		if (is_digit(s[i]))
+		if (vdp_is_digit(s[i]))
 			digits++;
-		else if ((s[i] == '-' || s[i] == '/') && is_digit(s[i - 1]))
+		else if ((s[i] == '-' || s[i] == '/') && vdp_is_digit(s[i - 1]))
 			seps++; /* i > 0: s[0] is a digit */
 		else
 			return false;
@@ -662,12 +653,12 @@ static bool ws_time(const char *s, size_t n)
 		return false;
 	unsigned colons = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == ':' && i > 0 && is_digit(s[i - 1]))
+		if (s[i] == ':' && i > 0 && vdp_is_digit(s[i - 1]))
 			colons++;
-		else if (!is_digit(s[i]))
+		else if (!vdp_is_digit(s[i]))
 			return false;
 	}
-	return (colons == 1 || colons == 2) && is_digit(s[n - 1]);
+	return (colons == 1 || colons == 2) && vdp_is_digit(s[n - 1]);
 }
 
 static bool ws_detect(const struct vdp_msg *m)

@@ -42,35 +42,15 @@ static const char *const ifl_devices[] = { "computer", NULL };
 enum { C_VERSION, C_PROXY, C_DEST, C_SOURCE, C_CLIENT, C_COMPUTER, C_USER,
        C_ATIME, C_ZONE, C__COUNT };
 
-struct span {
-	size_t off, len;
-};
-
-static inline bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* n >= 1 digits */
-static bool all_digits(const char *s, size_t n)
-{
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!is_digit(s[i]))
-			return false;
-	return true;
-}
-
 /* The version column: [0-9]+/[0-9]+/ */
 static bool is_version(const char *s, size_t n)
 {
 	size_t i = 0, a, b;
-	for (a = i; i < n && is_digit(s[i]); i++)
+	for (a = i; i < n && vdp_is_digit(s[i]); i++)
 		;
 	if (i == a || i >= n || s[i++] != '/')
 		return false;
-	for (b = i; i < n && is_digit(s[i]); i++)
+	for (b = i; i < n && vdp_is_digit(s[i]); i++)
 		;
 	return i > b && i + 1 == n && s[i] == '/';
 }
@@ -85,7 +65,7 @@ static bool is_addr_or_dash(const char *s, size_t n)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		if (!is_digit(c) && !(c >= 'a' && c <= 'f') &&
+		if (!vdp_is_digit(c) && !(c >= 'a' && c <= 'f') &&
 		    !(c >= 'A' && c <= 'F') && c != '.' && c != ':' &&
 		    c != '[' && c != ']')
 			return false;
@@ -96,17 +76,17 @@ static bool is_addr_or_dash(const char *s, size_t n)
 /* "[19/Sep/2017:19:26:56" */
 static bool is_atime(const char *s, size_t n)
 {
-	return n == 21 && s[0] == '[' && is_digit(s[1]) && is_digit(s[2]) &&
-	       s[3] == '/' && s[7] == '/' && all_digits(s + 8, 4) &&
-	       s[12] == ':' && all_digits(s + 13, 2) && s[15] == ':' &&
-	       all_digits(s + 16, 2) && s[18] == ':' && all_digits(s + 19, 2);
+	return n == 21 && s[0] == '[' && vdp_is_digit(s[1]) && vdp_is_digit(s[2]) &&
+	       s[3] == '/' && s[7] == '/' && vdp_all_digits(s + 8, 4) &&
+	       s[12] == ':' && vdp_all_digits(s + 13, 2) && s[15] == ':' &&
+	       vdp_all_digits(s + 16, 2) && s[18] == ':' && vdp_all_digits(s + 19, 2);
 }
 
 /* "+0900]" */
 static bool is_zone(const char *s, size_t n)
 {
 	return n == 6 && (s[0] == '+' || s[0] == '-') &&
-	       all_digits(s + 1, 4) && s[5] == ']';
+	       vdp_all_digits(s + 1, 4) && s[5] == ']';
 }
 
 /* The month's three letters and "dd hh:mm:ss" (dd may be " d"): the
@@ -122,13 +102,13 @@ static size_t skip_out_time(const char *d, size_t p, size_t end)
 	size_t i = 4;
 	if (s[i] == ' ')
 		i++;
-	if (!is_digit(s[i]))
+	if (!vdp_is_digit(s[i]))
 		return 0;
-	i += is_digit(s[i + 1]) ? 2 : 1;
-	if (end - p < i + 10 || s[i] != ' ' || !is_digit(s[i + 1]) ||
-	    !is_digit(s[i + 2]) || s[i + 3] != ':' || !is_digit(s[i + 4]) ||
-	    !is_digit(s[i + 5]) || s[i + 6] != ':' || !is_digit(s[i + 7]) ||
-	    !is_digit(s[i + 8]) || s[i + 9] != ' ')
+	i += vdp_is_digit(s[i + 1]) ? 2 : 1;
+	if (end - p < i + 10 || s[i] != ' ' || !vdp_is_digit(s[i + 1]) ||
+	    !vdp_is_digit(s[i + 2]) || s[i + 3] != ':' || !vdp_is_digit(s[i + 4]) ||
+	    !vdp_is_digit(s[i + 5]) || s[i + 6] != ':' || !vdp_is_digit(s[i + 7]) ||
+	    !vdp_is_digit(s[i + 8]) || s[i + 9] != ' ')
 		return 0;
 	return p + i + 10;
 }
@@ -143,14 +123,14 @@ static size_t ifl_version_at(const struct vdp_msg *m)
 	size_t end = m->len, p = vdp_body_start(m), t;
 	if (p >= end)
 		return 0;
-	if (!is_digit(d[p])) {
+	if (!vdp_is_digit(d[p])) {
 		p = skip_out_time(d, p, end);
 		if (p == 0)
 			return 0;
 	}
 	/* the process id, then one space; or the version itself */
 	size_t q = p;
-	while (q < end && is_digit(d[q]))
+	while (q < end && vdp_is_digit(d[q]))
 		q++;
 	if (q < end && d[q] == ' ' && q > p)
 		return q + 1 < end ? q + 1 : 0;
@@ -158,7 +138,7 @@ static size_t ifl_version_at(const struct vdp_msg *m)
 		/* the version first: the word before it must be the pid */
 		if (p < 2 || d[p - 1] != ' ')
 			return 0;
-		for (t = p - 1; t > 0 && is_digit(d[t - 1]); t--)
+		for (t = p - 1; t > 0 && vdp_is_digit(d[t - 1]); t--)
 			;
 		if (t == p - 1 || (t > 0 && d[t - 1] != ' '))
 			return 0;
@@ -170,20 +150,20 @@ static size_t ifl_version_at(const struct vdp_msg *m)
 /* The columns from the version to the access time's zone, one space
  * apart. False if the line stops before them or a column is empty. */
 static bool ifl_split(const char *d, size_t p, size_t end,
-		      struct span col[C__COUNT])
+		      struct vdp_span col[C__COUNT])
 {
 	for (unsigned c = 0; c < C__COUNT; c++) {
 		if (p >= end || d[p] == ' ')
 			return false;
 		const char *sp = memchr(d + p, ' ', end - p);
 		size_t e = sp != NULL ? (size_t)(sp - d) : end;
-		col[c] = (struct span){ p, e - p };
+		col[c] = (struct vdp_span){ p, e - p };
 		p = e + 1;
 	}
 	return true;
 }
 
-static bool ifl_shape_ok(const char *d, const struct span col[C__COUNT])
+static bool ifl_shape_ok(const char *d, const struct vdp_span col[C__COUNT])
 {
 #define COL(c) d + col[c].off, col[c].len
 	return is_version(COL(C_VERSION)) && is_addr_or_dash(COL(C_PROXY)) &&
@@ -198,9 +178,9 @@ static bool ifl_shape_ok(const char *d, const struct span col[C__COUNT])
  * seven columns on. */
 static bool ifl_detect(const struct vdp_msg *m)
 {
-	struct span col[C__COUNT];
+	struct vdp_span col[C__COUNT];
 	size_t p = ifl_version_at(m);
-	if (p == 0 || !is_digit(m->data[p]))
+	if (p == 0 || !vdp_is_digit(m->data[p]))
 		return false;
 	return ifl_split(m->data, p, m->len, col) &&
 	       is_version(m->data + col[C_VERSION].off, col[C_VERSION].len) &&
@@ -221,9 +201,9 @@ static enum vdp_parse_rc ifl_parse(struct vdp_parse_ctx *ctx,
 				   const struct vdp_msg *m,
 				   struct vdp_fields *out)
 {
-	struct span col[C__COUNT];
+	struct vdp_span col[C__COUNT];
 	size_t p = ifl_version_at(m);
-	if (p == 0 || !is_digit(m->data[p]))
+	if (p == 0 || !vdp_is_digit(m->data[p]))
 		return VDP_NOT_MINE;
 	/* the version is the signature: without it the line is not i-FILTER's;
 	 * with it, columns that do not line up are a malformed line */
@@ -236,7 +216,7 @@ static enum vdp_parse_rc ifl_parse(struct vdp_parse_ctx *ctx,
 	for (unsigned i = 0; i < sizeof(ifl_ids) / sizeof(ifl_ids[0]); i++) {
 		const char *nm = ifl_ids[i].name;
 		int kind = vdp_keys_find(ctx->keys, nm, strlen(nm));
-		const struct span *v = &col[ifl_ids[i].col];
+		const struct vdp_span *v = &col[ifl_ids[i].col];
 		if (kind < 0)
 			continue;
 		if (!vdp_fields_add(out, v->off, v->len, (enum veil_kind)kind,

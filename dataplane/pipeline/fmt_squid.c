@@ -77,11 +77,6 @@ static void col_kinds(const struct vdp_keys *ks, const struct col_name *names,
 				kind[c] = ks->k[i].kind;
 }
 
-static inline bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 static inline bool is_upper_(char c)
 {
 	return (c >= 'A' && c <= 'Z') || c == '_';
@@ -89,13 +84,9 @@ static inline bool is_upper_(char c)
 
 /* ---- native ---- */
 
-struct span {
-	size_t off, len;
-};
-
 /* Split up to @p max space-separated columns; returns how many. */
 static unsigned split_spaces(const char *d, size_t p, size_t end,
-			     struct span *col, unsigned max)
+			     struct vdp_span *col, unsigned max)
 {
 	unsigned n = 0;
 	while (n < max) {
@@ -106,7 +97,7 @@ static unsigned split_spaces(const char *d, size_t p, size_t end,
 		size_t s = p;
 		while (p < end && d[p] != ' ')
 			p++;
-		col[n++] = (struct span){ s, p - s };
+		col[n++] = (struct vdp_span){ s, p - s };
 	}
 	return n;
 }
@@ -115,12 +106,12 @@ static unsigned split_spaces(const char *d, size_t p, size_t end,
 static bool is_time(const char *s, size_t n)
 {
 	size_t i = 0;
-	while (i < n && is_digit(s[i]))
+	while (i < n && vdp_is_digit(s[i]))
 		i++;
 	if (i == 0 || i == n || s[i] != '.')
 		return false;
 	size_t f = ++i;
-	while (i < n && is_digit(s[i]))
+	while (i < n && vdp_is_digit(s[i]))
 		i++;
 	return i == n && i > f;
 }
@@ -136,13 +127,13 @@ static bool is_tag_slash(const char *s, size_t n, bool digits)
 	if (!digits)
 		return true;
 	for (i++; i < n; i++)
-		if (!is_digit(s[i]))
+		if (!vdp_is_digit(s[i]))
 			return false;
 	return true;
 }
 
 /* Columns 1 and 4 say "squid"; 0 if not, else how many were split. */
-static unsigned squid_split(const struct vdp_msg *m, struct span *col)
+static unsigned squid_split(const struct vdp_msg *m, struct vdp_span *col)
 {
 	const char *d = m->data;
 	unsigned n = split_spaces(d, vdp_body_start(m), m->len, col, SQUID_COLS);
@@ -154,7 +145,7 @@ static unsigned squid_split(const struct vdp_msg *m, struct span *col)
 
 static bool squid_detect(const struct vdp_msg *m)
 {
-	struct span col[SQUID_COLS];
+	struct vdp_span col[SQUID_COLS];
 	return squid_split(m, col) > 0;
 }
 
@@ -162,7 +153,7 @@ static enum vdp_parse_rc squid_parse(struct vdp_parse_ctx *ctx,
 				     const struct vdp_msg *m,
 				     struct vdp_fields *out)
 {
-	struct span col[SQUID_COLS];
+	struct vdp_span col[SQUID_COLS];
 	unsigned n = squid_split(m, col);
 	if (n == 0)
 		return VDP_NOT_MINE;
@@ -192,10 +183,10 @@ static bool is_clf_date(const char *d, size_t p, size_t end)
 	if (end - p < 13)
 		return false;
 	const char *s = d + p;
-	return s[0] == '[' && is_digit(s[1]) && is_digit(s[2]) && s[3] == '/' &&
+	return s[0] == '[' && vdp_is_digit(s[1]) && vdp_is_digit(s[2]) && s[3] == '/' &&
 	       is_alpha(s[4]) && is_alpha(s[5]) && is_alpha(s[6]) &&
-	       s[7] == '/' && is_digit(s[8]) && is_digit(s[9]) &&
-	       is_digit(s[10]) && is_digit(s[11]) && s[12] == ':';
+	       s[7] == '/' && vdp_is_digit(s[8]) && vdp_is_digit(s[9]) &&
+	       vdp_is_digit(s[10]) && vdp_is_digit(s[11]) && s[12] == ':';
 }
 
 /* The offset of " [dd/Mon/yyyy:" after @p p, or 0. */
@@ -214,7 +205,7 @@ static size_t find_clf_date(const char *d, size_t p, size_t end)
 enum clf_rc { CLF_NOT, CLF_OK, CLF_SHIFTED };
 
 /* The three first columns, separated by single spaces, then the date. */
-static enum clf_rc common_split(const struct vdp_msg *m, struct span *col)
+static enum clf_rc common_split(const struct vdp_msg *m, struct vdp_span *col)
 {
 	const char *d = m->data;
 	size_t end = m->len, p = vdp_body_start(m);
@@ -222,7 +213,7 @@ static enum clf_rc common_split(const struct vdp_msg *m, struct span *col)
 		size_t s = p;
 		while (p < end && d[p] != ' ')
 			p++;
-		col[c] = (struct span){ s, p - s };
+		col[c] = (struct vdp_span){ s, p - s };
 		if (p == end || p == s)
 			goto shifted;
 		p++;
@@ -241,7 +232,7 @@ shifted:
 /* A shifted line is detected too, so that it is dropped, not forwarded. */
 static bool common_detect(const struct vdp_msg *m)
 {
-	struct span col[3];
+	struct vdp_span col[3];
 	return common_split(m, col) != CLF_NOT;
 }
 
@@ -249,7 +240,7 @@ static enum vdp_parse_rc common_parse(struct vdp_parse_ctx *ctx,
 				      const struct vdp_msg *m,
 				      struct vdp_fields *out)
 {
-	struct span col[3];
+	struct vdp_span col[3];
 	switch (common_split(m, col)) {
 	case CLF_NOT:
 		return VDP_NOT_MINE;

@@ -32,19 +32,14 @@
 #define TAG_MAX	 64  /* longest TAG (RFC 3164 says 32; devices exceed it) */
 #define HOST_MAX 255 /* longest HOSTNAME */
 
-static bool is_digit(int c)
-{
-	return c >= '0' && c <= '9';
-}
-
 static bool is_alnum(int c)
 {
-	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+	return vdp_is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 static bool is_hex(int c)
 {
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+	return vdp_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 /* RFC 5424 PRINTUSASCII */
@@ -63,7 +58,7 @@ static int at(const char *d, size_t len, size_t i)
 static size_t digits(const char *d, size_t len, size_t i, unsigned n)
 {
 	for (unsigned k = 0; k < n; k++, i++)
-		if (!is_digit(at(d, len, i)))
+		if (!vdp_is_digit(at(d, len, i)))
 			return 0;
 	return i;
 }
@@ -90,7 +85,7 @@ static size_t parse_pri(const char *d, size_t len)
 	size_t i = 1;
 	if (at(d, len, 0) != '<')
 		return 0;
-	for (; i <= 3 && is_digit(at(d, len, i)); i++)
+	for (; i <= 3 && vdp_is_digit(at(d, len, i)); i++)
 		v = v * 10 + (unsigned)(d[i] - '0');
 	if (i == 1 || at(d, len, i) != '>' || v > 191)
 		return 0;
@@ -183,7 +178,7 @@ static bool parse_5424(struct vdp_msg *m, size_t p)
 	/* VERSION: NONZERO-DIGIT 0*2DIGIT */
 	if (at(d, len, i) < '1' || at(d, len, i) > '9')
 		return false;
-	for (i++; i < p + 3 && is_digit(at(d, len, i)); i++)
+	for (i++; i < p + 3 && vdp_is_digit(at(d, len, i)); i++)
 		;
 	if (at(d, len, i) != ' ')
 		return false;
@@ -248,8 +243,8 @@ static size_t parse_time(const char *d, size_t len, size_t i)
 	    !digits(d, len, i + 6, 2))
 		return 0;
 	i += 8;
-	if (at(d, len, i) == '.' && is_digit(at(d, len, i + 1)))
-		for (i++; is_digit(at(d, len, i)); i++)
+	if (at(d, len, i) == '.' && vdp_is_digit(at(d, len, i + 1)))
+		for (i++; vdp_is_digit(at(d, len, i)); i++)
 			;
 	return i;
 }
@@ -265,9 +260,9 @@ static size_t parse_bsd_ts(const char *d, size_t len, size_t i)
 	i++;
 	if (at(d, len, i) == ' ')
 		i++;
-	if (!is_digit(at(d, len, i)))
+	if (!vdp_is_digit(at(d, len, i)))
 		return 0;
-	i += is_digit(at(d, len, i + 1)) ? 2 : 1;
+	i += vdp_is_digit(at(d, len, i + 1)) ? 2 : 1;
 	if (at(d, len, i) != ' ')
 		return 0;
 	i++;
