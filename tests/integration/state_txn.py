@@ -19,7 +19,6 @@ directory. With the real veil-controld and veilctl:
 
 usage: state_txn.py BUILD_DIR
 """
-import errno
 import json
 import os
 import shutil
@@ -97,27 +96,6 @@ class Daemon:
 
 # ---- the full disk ----
 
-def fill(path, slack_pages):
-    """Fill the file system of @path to the last byte with the file @path,
-    then free @slack_pages pages of it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        for size in (1 << 20, PAGE, 1):
-            buf = b"\xa5" * size
-            while True:
-                try:
-                    if os.write(fd, buf) == 0:
-                        break
-                except OSError as e:
-                    if e.errno != errno.ENOSPC:
-                        raise
-                    break
-        end = os.lseek(fd, 0, os.SEEK_CUR)
-        os.ftruncate(fd, max(0, end - slack_pages * PAGE))
-    finally:
-        os.close(fd)
-
-
 def snapshot(d):
     """What controld shows of every state the commands change (requests
     straight over the socket: no veilctl process for each)."""
@@ -163,7 +141,7 @@ def one_change(d, filler, name, prepare, request, expect, slack):
     d.start()
     before = snapshot(d)
     seq = last_seq(d)
-    fill(filler, slack)
+    veiltest.fill(filler, slack * PAGE)
     a = d.req(request)
     os.unlink(filler)
     mem = snapshot(d)

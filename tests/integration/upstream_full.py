@@ -29,7 +29,6 @@ in network mode (socket driver, TCP in), a TCP collector here (LF framing):
 
 usage: upstream_full.py BUILD_DIR
 """
-import errno
 import os
 import re
 import select
@@ -306,24 +305,6 @@ def in_order(got):
     return firsts == sorted(firsts)
 
 
-def fill(path):
-    """Fill the file system of @path to the last byte with the file @path."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        for size in (1 << 20, 4096, 1):
-            buf = b"\xa5" * size
-            while True:
-                try:
-                    if os.write(fd, buf) == 0:
-                        break
-                except OSError as e:
-                    if e.errno != errno.ENOSPC:
-                        raise
-                    break
-    finally:
-        os.close(fd)
-
-
 def adds_up(s):
     return s is not None and s["lines_in"] == (s["lines_out"] + s["lines_dropped"] +
                                                s["lines_held"] + s["lines_not_written"])
@@ -365,7 +346,7 @@ def part_disk_full(d, root):
         time.sleep(1.0)
         send_tcp(p_in, [line(i) for i in range(100)])
         check(set(wait_lines(coll, 100)) == set(range(100)), "4: the first lines arrive")
-        fill(filler)
+        veiltest.fill(filler)
         send_tcp(p_in, [line(i) for i in range(100, 3100)])
         got = wait_lines(coll, 3100, 30)
         check(set(got) == set(range(3100)), "4: with the spool's disk full and the "

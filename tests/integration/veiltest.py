@@ -6,6 +6,7 @@ veil-dataplane runs with their JSON summary, its telemetry socket. Each test scr
 from its own directory (`import veiltest`); the benchmarks put
 tests/integration on sys.path first."""
 import atexit
+import errno
 import json
 import os
 import shutil
@@ -303,3 +304,25 @@ def telemetry_query(path, cmd):
     finally:
         s.close()
     return hello, reply.get(cmd.split(",")[0])
+
+
+def fill(path, slack_bytes=0):
+    """Fill the file system of @path to the last byte with the file @path,
+    then free @slack_bytes of it (a full disk, or one with that room left)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (1 << 20, 4096, 1):
+            buf = b"\xa5" * size
+            while True:
+                try:
+                    if os.write(fd, buf) == 0:
+                        break
+                except OSError as e:
+                    if e.errno != errno.ENOSPC:
+                        raise
+                    break
+        if slack_bytes > 0:
+            end = os.lseek(fd, 0, os.SEEK_CUR)
+            os.ftruncate(fd, max(0, end - slack_bytes))
+    finally:
+        os.close(fd)
