@@ -104,7 +104,7 @@ static enum vdp_parse_rc cef_extension(const struct vdp_keys *ks,
 	int kind = -1; /* of the value being read, -1 if no identity */
 	size_t vstart = 0, p = start;
 	const char *q;
-	while (p < len && (q = memchr(d + p, '=', len - p)) != NULL) {
+	while (p < len && (q = vdp_find1(d + p, len - p, '=')) != NULL) {
 		size_t eq = (size_t)(q - d), k = eq;
 		p = eq + 1;
 		while (k > start && vdp_hdr_key_char((unsigned char)d[k - 1]))

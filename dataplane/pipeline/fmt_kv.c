@@ -117,6 +117,21 @@ static const char *detect_window(const struct vdp_msg *m, size_t *n)
 
 /* ---- key=value (FortiGate, Sophos) ---- */
 
+/* The offset of the first of @p a, @p b (, @p c) in d[p..end), or end:
+ * 16 bytes at a time (vdp_scan.h), as a line's tokens run to 10-40 bytes. */
+static inline size_t upto2(const char *d, size_t p, size_t end, char a, char b)
+{
+	const char *q = vdp_find2(d + p, end - p, a, b);
+	return q != NULL ? (size_t)(q - d) : end;
+}
+
+static inline size_t upto3(const char *d, size_t p, size_t end, char a, char b,
+			   char c)
+{
+	const char *q = vdp_find3(d + p, end - p, a, b, c);
+	return q != NULL ? (size_t)(q - d) : end;
+}
+
 /* SonicWall's src= and dst= are `address:port:interface:name`, the name
  * (the host name SonicOS resolved) only with name resolution on: the span
  * of that fourth part, or len 0 when there is none. An address with more
@@ -156,12 +171,10 @@ kv_scan(struct vdp_parse_ctx *ctx, const struct vdp_msg *m,
 			break;
 		/* the key: up to '=' within this token */
 		size_t k = p;
-		while (p < end && d[p] != '=' && !is_space(d[p]))
-			p++;
+		p = upto3(d, p, end, '=', ' ', '\t');
 		if (p == end || d[p] != '=' || p == k) {
 			/* not a key=value token: skip it */
-			while (p < end && !is_space(d[p]))
-				p++;
+			p = upto2(d, p, end, ' ', '\t');
 			continue;
 		}
 		int kind = key_kind(ks, mask, d + k, p - k);
@@ -188,8 +201,7 @@ kv_scan(struct vdp_parse_ctx *ctx, const struct vdp_msg *m,
 				return VDP_MALFORMED;
 		} else {
 			v = p;
-			while (p < end && !is_space(d[p]))
-				p++;
+			p = upto2(d, p, end, ' ', '\t');
 			vlen = p - v;
 			esc = VDP_ESC_NONE;
 			if (sw && kind < 0 && v - k == 4 &&

@@ -184,7 +184,7 @@ static enum vdp_parse_rc leef_spaced(const struct vdp_keys *ks, const char *d,
 	int kind = -1;
 	size_t vstart = 0, p = start;
 	const char *q;
-	while (p < len && (q = memchr(d + p, '=', len - p)) != NULL) {
+	while (p < len && (q = vdp_find1(d + p, len - p, '=')) != NULL) {
 		size_t eq = (size_t)(q - d), k = leef_key_start(d, start, eq);
 		p = eq + 1;
 		if (k == eq || (k > start && d[k - 1] != ' ' && d[k - 1] != '\t' &&
@@ -206,7 +206,7 @@ static const char *find_delim(const char *d, size_t p, size_t len,
 			      const char *dl, size_t dlen)
 {
 	const char *q;
-	while (p + dlen <= len && (q = memchr(d + p, dl[0], len - p)) != NULL) {
+	while (p + dlen <= len && (q = vdp_find1(d + p, len - p, dl[0])) != NULL) {
 		size_t i = (size_t)(q - d);
 		if (i + dlen > len)
 			return NULL;
@@ -230,7 +230,7 @@ static enum vdp_parse_rc leef_delimited(const struct vdp_keys *ks,
 	for (;;) {
 		const char *q = find_delim(d, p, len, dl, dlen);
 		size_t end = q != NULL ? (size_t)(q - d) : len;
-		const char *eq = memchr(d + p, '=', end - p);
+		const char *eq = vdp_find1(d + p, end - p, '=');
 		if (eq != NULL) {
 			size_t e = (size_t)(eq - d), k = leef_key_start(d, p, e);
 			int kind = e > k && e - k <= VDP_KEY_MAX

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "dp_pvt.h"
+#include "vdp_scan.h"
 
 int vdp_keys_find(const struct vdp_keys *ks, const char *name, size_t len)
 {
@@ -50,7 +51,7 @@ size_t vdp_hdr_pipes(const char *d, size_t p, size_t len, unsigned want)
 {
 	unsigned pipes = 0;
 	while (pipes < want) {
-		const char *q = memchr(d + p, '|', len - p);
+		const char *q = vdp_find1(d + p, len - p, '|');
 		if (q == NULL)
 			return 0;
 		size_t i = (size_t)(q - d), bs = 0;
@@ -68,7 +69,7 @@ size_t vdp_quote_end(const char *d, size_t from, size_t end)
 {
 	size_t p = from;
 	while (p < end) {
-		const char *q = memchr(d + p, '"', end - p);
+		const char *q = vdp_find1(d + p, end - p, '"');
 		if (q == NULL)
 			return SIZE_MAX;
 		size_t at = (size_t)(q - d), bs = 0;

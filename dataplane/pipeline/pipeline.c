@@ -409,7 +409,7 @@ static bool collect(struct vdp_worker *w, const struct vdp_line *ln,
 		end = (size_t)f->off + f->len;
 		/* most values hold no escape: the name is the raw bytes */
 		const char *ec = esc_chars[f->esc], *name = ln->data + f->off;
-		bool plain = (ec == NULL || memchr(name, ec[0], f->len) == NULL) &&
+		bool plain = (ec == NULL || vdp_find1(name, f->len, ec[0]) == NULL) &&
 			     (f->esc != VDP_ESC_JSON || !has_ctl(name, f->len));
 		long n = plain ? (long)f->len
 			       : vdp_unescape((enum vdp_esc)f->esc, name, f->len,

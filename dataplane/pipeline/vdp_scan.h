@@ -8,9 +8,16 @@
  * needle's first and last byte 16 positions at a time (SSE2, which every
  * x86-64 has: no run-time dispatch) and compare the rest only there.
  *
+ * vdp_find1 and vdp_find3 replace memchr and byte walks in the parsers:
+ * their searches run 5 to 40 bytes, where the call into glibc costs more
+ * than the search. A search's last bytes (fewer than 16) are looked at with
+ * one load of the last 16 bytes of h, masked, not byte by byte.
+ *
  * Each has a scalar twin, compiled everywhere and used where SSE2 is not:
- * the unit tests (test_dp_core) check both give the same answer on every
- * format's test lines. Both read only h[0..hl), never a byte after it.
+ * the unit tests (test_dp_auto) check both against glibc (memmem, memchr)
+ * or a plain loop on every format's test lines and the fuzz corpora, at
+ * every alignment and many lengths. All read only h[0..hl), never a byte
+ * after it.
  */
 #ifndef VEIL_VDP_SCAN_H
 #define VEIL_VDP_SCAN_H
@@ -42,6 +49,26 @@ static inline const char *vdp_find_scalar(const char *h, size_t hl,
 	return NULL;
 }
 
+/* memchr(h, a, hl), scalar; the parsers' searches are short, where the
+ * call into glibc costs more than the search. */
+static inline const char *vdp_find1_scalar(const char *h, size_t hl, char a)
+{
+	for (size_t i = 0; i < hl; i++)
+		if (h[i] == a)
+			return h + i;
+	return NULL;
+}
+
+/* The first byte of h[0..hl) equal to @p a, @p b or @p c, or NULL; scalar. */
+static inline const char *vdp_find3_scalar(const char *h, size_t hl, char a,
+					   char b, char c)
+{
+	for (size_t i = 0; i < hl; i++)
+		if (h[i] == a || h[i] == b || h[i] == c)
+			return h + i;
+	return NULL;
+}
+
 /* The first byte of h[0..hl) equal to @p a or @p b, or NULL; scalar. */
 static inline const char *vdp_find2_scalar(const char *h, size_t hl, char a,
 					   char b)
@@ -59,15 +86,26 @@ static inline unsigned vdp_sse2_eq(const char *p, __m128i v)
 	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, v));
 }
 
+/* A block of 16 bytes at the end of h[0..hl), hl >= 16, for the bytes
+ * from @p i on that a whole block did not cover: the mask of the matches
+ * of the last 16 bytes, shifted to start at i (bit k: byte i + k). */
+static inline unsigned vdp_sse2_tail(unsigned last16, size_t i, size_t hl)
+{
+	return last16 >> (16 - (hl - i));
+}
+
 static inline const char *vdp_find_sse2(const char *h, size_t hl,
 					const char *n, size_t nl)
 {
-	if (nl < 2 || hl < nl)
+	if (nl < 2 || hl < nl + 15)
 		return vdp_find_scalar(h, hl, n, nl);
 	const __m128i first = _mm_set1_epi8(n[0]), lastb = _mm_set1_epi8(n[nl - 1]);
+	/* blocks of 16 start positions; a block's last load ends at
+	 * i + nl - 1 + 16; the last block may overlap the one before it, its
+	 * positions already looked at masked off: no scalar tail */
+	const size_t top = hl - nl - 15; /* the last block's start */
 	size_t i = 0;
-	/* a block of 16 start positions; its last load ends at i + nl - 1 + 16 */
-	for (; i + nl + 15 <= hl; i += 16) {
+	for (;;) {
 		unsigned mask = vdp_sse2_eq(h + i, first) &
 				vdp_sse2_eq(h + i + nl - 1, lastb);
 		while (mask != 0) {
@@ -76,8 +114,24 @@ static inline const char *vdp_find_sse2(const char *h, size_t hl,
 				return h + i + bit;
 			mask &= mask - 1;
 		}
+		if (i == top)
+			return NULL;
+		i += 16;
+		if (i > top) {
+			/* positions top .. i - 1 were done: skip them */
+			unsigned done = (unsigned)(i - top);
+			i = top;
+			mask = (vdp_sse2_eq(h + i, first) &
+				vdp_sse2_eq(h + i + nl - 1, lastb)) >> done << done;
+			while (mask != 0) {
+				unsigned bit = (unsigned)__builtin_ctz(mask);
+				if (memcmp(h + i + bit + 1, n + 1, nl - 2) == 0)
+					return h + i + bit;
+				mask &= mask - 1;
+			}
+			return NULL;
+		}
 	}
-	return vdp_find_scalar(h + i, hl - i, n, nl);
 }
 
 static inline const char *vdp_find2_sse2(const char *h, size_t hl, char a,
@@ -92,9 +146,82 @@ static inline const char *vdp_find2_sse2(const char *h, size_t hl, char a,
 		if (mask != 0)
 			return h + i + __builtin_ctz(mask);
 	}
-	return vdp_find2_scalar(h + i, hl - i, a, b);
+	if (i == hl)
+		return NULL;
+	if (hl < 16)
+		return vdp_find2_scalar(h + i, hl - i, a, b);
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(h + hl - 16));
+	unsigned mask = vdp_sse2_tail((unsigned)_mm_movemask_epi8(_mm_or_si128(
+		_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb))), i, hl);
+	return mask != 0 ? h + i + __builtin_ctz(mask) : NULL;
+}
+
+static inline const char *vdp_find1_sse2(const char *h, size_t hl, char a)
+{
+	const __m128i va = _mm_set1_epi8(a);
+	size_t i = 0;
+	for (; i + 16 <= hl; i += 16) {
+		unsigned mask = vdp_sse2_eq(h + i, va);
+		if (mask != 0)
+			return h + i + __builtin_ctz(mask);
+	}
+	if (i == hl)
+		return NULL;
+	if (hl < 16)
+		return vdp_find1_scalar(h + i, hl - i, a);
+	unsigned mask = vdp_sse2_tail(vdp_sse2_eq(h + hl - 16, va), i, hl);
+	return mask != 0 ? h + i + __builtin_ctz(mask) : NULL;
+}
+
+static inline unsigned vdp_sse2_eq3(const char *p, __m128i va, __m128i vb,
+				    __m128i vc)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)),
+		_mm_cmpeq_epi8(x, vc)));
+}
+
+static inline const char *vdp_find3_sse2(const char *h, size_t hl, char a,
+					 char b, char c)
+{
+	const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b),
+		      vc = _mm_set1_epi8(c);
+	size_t i = 0;
+	for (; i + 16 <= hl; i += 16) {
+		unsigned mask = vdp_sse2_eq3(h + i, va, vb, vc);
+		if (mask != 0)
+			return h + i + __builtin_ctz(mask);
+	}
+	if (i == hl)
+		return NULL;
+	if (hl < 16)
+		return vdp_find3_scalar(h + i, hl - i, a, b, c);
+	unsigned mask = vdp_sse2_tail(vdp_sse2_eq3(h + hl - 16, va, vb, vc), i, hl);
+	return mask != 0 ? h + i + __builtin_ctz(mask) : NULL;
 }
 #endif
+
+/* memchr(h, a, hl): the first byte equal to @p a, or NULL. */
+static inline const char *vdp_find1(const char *h, size_t hl, char a)
+{
+#ifdef __SSE2__
+	return vdp_find1_sse2(h, hl, a);
+#else
+	return vdp_find1_scalar(h, hl, a);
+#endif
+}
+
+/* The first byte equal to @p a, @p b or @p c, or NULL. */
+static inline const char *vdp_find3(const char *h, size_t hl, char a, char b,
+				    char c)
+{
+#ifdef __SSE2__
+	return vdp_find3_sse2(h, hl, a, b, c);
+#else
+	return vdp_find3_scalar(h, hl, a, b, c);
+#endif
+}
 
 /* memmem(h, hl, n, nl): the first occurrence of the needle, or NULL. */
 static inline const char *vdp_find(const char *h, size_t hl, const char *n,

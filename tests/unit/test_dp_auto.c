@@ -206,6 +206,29 @@ static void check_find2(const char *h, size_t hl, char a, char b)
 #endif
 }
 
+static void check_find1(const char *h, size_t hl, char a)
+{
+	const char *want = memchr(h, a, hl);
+	assert_ptr_equal(vdp_find1_scalar(h, hl, a), want);
+	assert_ptr_equal(vdp_find1(h, hl, a), want);
+#ifdef __SSE2__
+	assert_ptr_equal(vdp_find1_sse2(h, hl, a), want);
+#endif
+}
+
+static void check_find3(const char *h, size_t hl, char a, char b, char c)
+{
+	const char *want = NULL;
+	for (size_t i = 0; i < hl && want == NULL; i++)
+		if (h[i] == a || h[i] == b || h[i] == c)
+			want = h + i;
+	assert_ptr_equal(vdp_find3_scalar(h, hl, a, b, c), want);
+	assert_ptr_equal(vdp_find3(h, hl, a, b, c), want);
+#ifdef __SSE2__
+	assert_ptr_equal(vdp_find3_sse2(h, hl, a, b, c), want);
+#endif
+}
+
 static void test_find_twins(void **state)
 {
 	(void)state;
@@ -232,8 +255,22 @@ static void test_find_twins(void **state)
 				for (size_t at = 0; at + 1 < len; at += 1 + len / 7)
 					for (size_t nl = 1; nl <= 9 && at + nl <= len; nl += 2)
 						check_find(h, hl, d + at, nl);
+				/* names as long as the repeat search looks for */
+				static const size_t longer[] = { 12, 16, 17, 24, 33 };
+				for (size_t at = 0; at + 1 < len; at += 1 + len / 5)
+					for (unsigned k = 0; k < 5 && at + longer[k] <= len; k++)
+						check_find(h, hl, d + at, longer[k]);
 				check_find2(h, hl, '=', '|');
 				check_find2(h, hl, '"', '\\');
+				/* the parsers' single bytes and sets; a byte of
+				 * the line itself at several places */
+				static const char one[] = "=|\",<>%[]#";
+				for (const char *o = one; *o != '\0'; o++)
+					check_find1(h, hl, *o);
+				for (size_t at = 0; at < len; at += 1 + len / 5)
+					check_find1(h, hl, d[at]);
+				check_find3(h, hl, ' ', '\t', '=');
+				check_find3(h, hl, '"', ' ', '\t');
 			}
 		free(d);
 	}
