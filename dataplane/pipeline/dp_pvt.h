@@ -194,6 +194,13 @@ struct vdp_format {
 	 * for (it starts with the same look): auto-detection calls parse()
 	 * alone, not the same look twice for the format that takes the line. */
 	bool parse_detects;
+	/* Under format auto, instead of detect() and then parse(): the same
+	 * answer in one call, VDP_NOT_MINE for every message detect() is
+	 * false for, for a format whose detection reads what its parser
+	 * reads again (PAN-OS's head). NULL: none. */
+	enum vdp_parse_rc (*detect_parse)(struct vdp_parse_ctx *ctx,
+					  const struct vdp_msg *m,
+					  struct vdp_fields *out);
 };
 
 /* A W3C column list ("a b c", as after "#Fields:"; @p len bytes): -1 if

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "dp_pvt.h"
+#include "vdp_scan.h"
 
 #define COL_MAX	 1024 /* highest column a "<prefix>:<N>" key may name */
 #define WANT_MAX (VDP_MAX_KEYS + 8)
@@ -516,28 +517,37 @@ static enum csv_rc pan_head(struct csv_cur *c, const char *d,
  * fractional seconds and an offset (a number has at most 20 digits). */
 #define PAN_FIRST_MAX (sizeof("dddd-dd-ddTdd:dd:dd") - 1 + 16)
 
+/* What pan_head() would find in a few bytes, before it reads the first
+ * field of a line that has no comma (this runs on every line of an auto
+ * source that the formats before it do not take): the first field is a
+ * number or a time, so it starts with a digit, and a comma ends it. */
+static bool pan_first_ok(const struct csv_cur *c)
+{
+	size_t room = c->end - c->pos < PAN_FIRST_MAX + 1 ? c->end - c->pos
+							   : PAN_FIRST_MAX + 1;
+	return room > 0 && vdp_is_digit(c->d[c->pos]) &&
+	       vdp_find1(c->d + c->pos, room, ',') != NULL;
+}
+
 static bool panos_detect(const struct vdp_msg *m)
 {
 	struct csv_cur c;
 	struct csv_val f[PAN_HEAD_MAX];
 	unsigned tc;
 	csv_init(&c, m);
-	/* what pan_head() would find in a few bytes, before it reads the
-	 * first field of a line that has no comma (this runs on every line
-	 * of an auto source that the formats before it do not take): the
-	 * first field is a number or a time, so it starts with a digit, and
-	 * a comma ends it */
-	size_t room = c.end - c.pos < PAN_FIRST_MAX + 1 ? c.end - c.pos : PAN_FIRST_MAX + 1;
-	if (room == 0 || !vdp_is_digit(c.d[c.pos]) || memchr(c.d + c.pos, ',', room) == NULL)
+	if (!pan_first_ok(&c))
 		return false;
 	if (pan_head(&c, m->data, f, &tc) != CSV_OK)
 		return false;
 	return pan_type_find(m->data + f[tc - 1].off, f[tc - 1].len) != NULL;
 }
 
-static enum vdp_parse_rc panos_parse(struct vdp_parse_ctx *ctx,
-				     const struct vdp_msg *m,
-				     struct vdp_fields *out)
+/* @p detecting: as detect() then parse() would, VDP_NOT_MINE wherever
+ * panos_detect() is false (format auto); else the parser of format panos,
+ * for which a line with a PAN-OS head that cannot be read is malformed. */
+static inline __attribute__((always_inline)) enum vdp_parse_rc
+pan_parse(struct vdp_parse_ctx *ctx, const struct vdp_msg *m,
+	  struct vdp_fields *out, const bool detecting)
 {
 	struct csv_cur c;
 	struct csv_val head[PAN_HEAD_MAX], v;
@@ -546,15 +556,17 @@ static enum vdp_parse_rc panos_parse(struct vdp_parse_ctx *ctx,
 
 	out->n = 0;
 	csv_init(&c, m);
+	if (detecting && !pan_first_ok(&c))
+		return VDP_NOT_MINE;
 	enum csv_rc rc = pan_head(&c, m->data, head, &tc);
 	if (rc == CSV_BAD)
-		return VDP_MALFORMED;
+		return detecting ? VDP_NOT_MINE : VDP_MALFORMED;
 	if (rc == CSV_END)
 		return VDP_NOT_MINE; /* no Type column: not PAN-OS CSV */
 	const char *type = m->data + head[tc - 1].off;
 	const struct pan_type *t = pan_type_find(type, head[tc - 1].len);
-	if (t == NULL)
-		return VDP_MALFORMED; /* a log type whose columns we don't know */
+	if (t == NULL) /* a log type whose columns we don't know */
+		return detecting ? VDP_NOT_MINE : VDP_MALFORMED;
 
 	unsigned nw = want_build(ctx->keys, t->cols, t->n, t->key, t->key_len, w);
 	unsigned at = tc; /* fields read so far */
@@ -584,6 +596,21 @@ static enum vdp_parse_rc panos_parse(struct vdp_parse_ctx *ctx,
 	return VDP_PARSED;
 }
 
+static enum vdp_parse_rc panos_parse(struct vdp_parse_ctx *ctx,
+				     const struct vdp_msg *m,
+				     struct vdp_fields *out)
+{
+	return pan_parse(ctx, m, out, false);
+}
+
+/* detect() and parse() in one: the head is read once, not twice */
+static enum vdp_parse_rc panos_detect_parse(struct vdp_parse_ctx *ctx,
+					    const struct vdp_msg *m,
+					    struct vdp_fields *out)
+{
+	return pan_parse(ctx, m, out, true);
+}
+
 static const char *const panos_users[] = {
 	"src_user", "dst_user", "user", "user_by_source", "normalize_user",
 	"admin", "sender", "recipient", "description", NULL,
@@ -596,6 +623,7 @@ const struct vdp_format vdp_fmt_panos = {
 	.name = "panos",
 	.detect = panos_detect,
 	.parse = panos_parse,
+	.detect_parse = panos_detect_parse,
 	.default_users = panos_users,
 	.default_devices = panos_devices,
 };

@@ -189,21 +189,32 @@ const struct vdp_counters *vdp_worker_counters(const struct vdp_worker *w,
 
 /* ---- parsing ---- */
 
-static enum vdp_parse_rc parse_with(struct vdp_worker *w, unsigned si,
-				    unsigned fi, const struct vdp_msg *m,
-				    struct vdp_fields *out)
+typedef enum vdp_parse_rc (*parse_fn)(struct vdp_parse_ctx *ctx,
+				      const struct vdp_msg *m,
+				      struct vdp_fields *out);
+
+/* Parse with format @p fi by @p parse (its parse or detect_parse). */
+static enum vdp_parse_rc parse_by(struct vdp_worker *w, unsigned si,
+				  unsigned fi, parse_fn parse,
+				  const struct vdp_msg *m, struct vdp_fields *out)
 {
-	const struct vdp_format *f = vdp_formats[fi];
 	void **st = &w->state[(size_t)si * VDP_MAX_FORMATS + fi];
 	struct vdp_parse_ctx ctx = { .keys = &w->src[si]->keys[fi],
 				     .src = w->src[si], .state = *st };
 	out->n = 0;
-	enum vdp_parse_rc rc = f->parse(&ctx, m, out);
+	enum vdp_parse_rc rc = parse(&ctx, m, out);
 	*st = ctx.state;
 	w->last_fmt = (int)fi;
 	if (rc == VDP_PARSED && fi < VDP_MAX_FORMATS && !w->learning)
 		w->cnt[si].by_format[fi]++;
 	return rc;
+}
+
+static enum vdp_parse_rc parse_with(struct vdp_worker *w, unsigned si,
+				    unsigned fi, const struct vdp_msg *m,
+				    struct vdp_fields *out)
+{
+	return parse_by(w, si, fi, vdp_formats[fi]->parse, m, out);
 }
 
 /* Find the identity fields of a line with the source's format, or the
@@ -220,9 +231,14 @@ static enum vdp_parse_rc parse_line(struct vdp_worker *w, unsigned si,
 	if (s->fmt != NULL)
 		return parse_with(w, si, w->fmt_idx[si], m, out);
 	for (unsigned f = 0; vdp_formats[f] != NULL; f++) {
-		if (!vdp_formats[f]->parse_detects && !vdp_formats[f]->detect(m))
+		const struct vdp_format *fmt = vdp_formats[f];
+		enum vdp_parse_rc rc;
+		if (fmt->detect_parse != NULL)
+			rc = parse_by(w, si, f, fmt->detect_parse, m, out);
+		else if (fmt->parse_detects || fmt->detect(m))
+			rc = parse_with(w, si, f, m, out);
+		else
 			continue;
-		enum vdp_parse_rc rc = parse_with(w, si, f, m, out);
 		if (rc != VDP_NOT_MINE)
 			return rc;
 	}

@@ -23,6 +23,7 @@
 #define VEIL_VDP_SCAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #ifdef __SSE2__
@@ -94,6 +95,27 @@ static inline unsigned vdp_sse2_tail(unsigned last16, size_t i, size_t hl)
 	return last16 >> (16 - (hl - i));
 }
 
+/* The candidates of a block of 16 start positions at h + i: the needle's
+ * first byte there and its last byte nl - 1 further. */
+static inline unsigned vdp_find_block(const char *h, size_t i, size_t nl,
+				      __m128i first, __m128i lastb)
+{
+	return vdp_sse2_eq(h + i, first) & vdp_sse2_eq(h + i + nl - 1, lastb);
+}
+
+/* The candidate in @p mask (bit k: h + i + k) where the whole needle is. */
+static inline const char *vdp_find_check(const char *h, size_t i, uint32_t mask,
+					 const char *n, size_t nl)
+{
+	while (mask != 0) {
+		unsigned bit = (unsigned)__builtin_ctz(mask);
+		if (memcmp(h + i + bit + 1, n + 1, nl - 2) == 0)
+			return h + i + bit;
+		mask &= mask - 1;
+	}
+	return NULL;
+}
+
 static inline const char *vdp_find_sse2(const char *h, size_t hl,
 					const char *n, size_t nl)
 {
@@ -101,36 +123,31 @@ static inline const char *vdp_find_sse2(const char *h, size_t hl,
 		return vdp_find_scalar(h, hl, n, nl);
 	const __m128i first = _mm_set1_epi8(n[0]), lastb = _mm_set1_epi8(n[nl - 1]);
 	/* blocks of 16 start positions; a block's last load ends at
-	 * i + nl - 1 + 16; the last block may overlap the one before it, its
-	 * positions already looked at masked off: no scalar tail */
-	const size_t top = hl - nl - 15; /* the last block's start */
+	 * i + nl - 1 + 16, so the last block starts at top; it may overlap
+	 * the one before it, whose positions are masked off: no scalar tail */
+	const size_t top = hl - nl - 15;
+	const char *hit;
 	size_t i = 0;
-	for (;;) {
-		unsigned mask = vdp_sse2_eq(h + i, first) &
-				vdp_sse2_eq(h + i + nl - 1, lastb);
-		while (mask != 0) {
-			unsigned bit = (unsigned)__builtin_ctz(mask);
-			if (memcmp(h + i + bit + 1, n + 1, nl - 2) == 0)
-				return h + i + bit;
-			mask &= mask - 1;
-		}
-		if (i == top)
-			return NULL;
-		i += 16;
+	/* two blocks a turn while both fit: one test for 32 positions (the
+	 * repeat search looks for each name over its whole line) */
+	for (; i + 16 <= top; i += 32) {
+		unsigned m0 = vdp_find_block(h, i, nl, first, lastb),
+			 m1 = vdp_find_block(h, i + 16, nl, first, lastb);
+		if ((m0 | m1) != 0 &&
+		    (hit = vdp_find_check(h, i, m0 | (uint32_t)m1 << 16, n, nl)) != NULL)
+			return hit;
+	}
+	for (;; i += 16) {
 		if (i > top) {
-			/* positions top .. i - 1 were done: skip them */
-			unsigned done = (unsigned)(i - top);
-			i = top;
-			mask = (vdp_sse2_eq(h + i, first) &
-				vdp_sse2_eq(h + i + nl - 1, lastb)) >> done << done;
-			while (mask != 0) {
-				unsigned bit = (unsigned)__builtin_ctz(mask);
-				if (memcmp(h + i + bit + 1, n + 1, nl - 2) == 0)
-					return h + i + bit;
-				mask &= mask - 1;
-			}
-			return NULL;
+			size_t done = i - top; /* positions top .. i - 1 */
+			if (done >= 16)
+				return NULL;
+			unsigned m = vdp_find_block(h, top, nl, first, lastb);
+			return vdp_find_check(h, top, m >> done << done, n, nl);
 		}
+		unsigned m = vdp_find_block(h, i, nl, first, lastb);
+		if (m != 0 && (hit = vdp_find_check(h, i, m, n, nl)) != NULL)
+			return hit;
 	}
 }
 
