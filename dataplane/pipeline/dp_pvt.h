@@ -80,6 +80,26 @@ struct vdp_keys {
 
 /* The kind of @p name in @p ks (exact, case-sensitive), or -1. */
 int vdp_keys_find(const struct vdp_keys *ks, const char *name, size_t len);
+/* Bit n set when some key of @p ks is n bytes long (n <= VDP_KEY_MAX):
+ * made once per message, it rejects most keys of a line without a
+ * string compare. */
+static inline uint64_t vdp_keys_len_mask(const struct vdp_keys *ks)
+{
+	uint64_t mask = 0;
+	for (unsigned i = 0; i < ks->n; i++)
+		mask |= (uint64_t)1 << (ks->k[i].len & 63);
+	return mask;
+}
+
+/* vdp_keys_find() after the reject by @p mask (vdp_keys_len_mask(ks)). */
+static inline int vdp_keys_find_masked(const struct vdp_keys *ks, uint64_t mask,
+				       const char *name, size_t len)
+{
+	if (len > VDP_KEY_MAX || !(mask >> len & 1))
+		return -1;
+	return vdp_keys_find(ks, name, len);
+}
+
 /* Build a key set from a static list; for a format's defaults. */
 void vdp_keys_set(struct vdp_keys *ks, const char *const *users,
 		  const char *const *devices);

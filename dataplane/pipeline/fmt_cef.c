@@ -102,6 +102,7 @@ static enum vdp_parse_rc cef_extension(const struct vdp_keys *ks,
 				       struct vdp_fields *out)
 {
 	int kind = -1; /* of the value being read, -1 if no identity */
+	const uint64_t mask = vdp_keys_len_mask(ks);
 	size_t vstart = 0, p = start;
 	const char *q;
 	while (p < len && (q = vdp_find1(d + p, len - p, '=')) != NULL) {
@@ -113,8 +114,7 @@ static enum vdp_parse_rc cef_extension(const struct vdp_keys *ks,
 			continue; /* '=' inside a value */
 		if (kind >= 0 && !cef_add(out, d, vstart, k - 1, kind))
 			return VDP_MALFORMED;
-		kind = eq - k <= VDP_KEY_MAX ? vdp_keys_find(ks, d + k, eq - k)
-					     : -1;
+		kind = vdp_keys_find_masked(ks, mask, d + k, eq - k);
 		vstart = eq + 1;
 	}
 	if (kind >= 0 && !cef_add(out, d, vstart, len, kind))

@@ -243,7 +243,7 @@ static unsigned want_build(const struct vdp_keys *ks,
 		struct want x = { 0, k->kind, COL_PLAIN, NULL };
 		for (unsigned j = 0; j < n_lay; j++) {
 			const struct layout_col *c = &lay[j];
-			if (c->key_len == k->len &&
+			if (c->key_len == k->len && c->key[0] == k->name[0] &&
 			    memcmp(c->key, k->name, k->len) == 0) {
 				x.col = c->col;
 				x.special = c->special;

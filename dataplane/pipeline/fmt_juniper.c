@@ -28,13 +28,6 @@ struct jscan {
 	struct vdp_fields *out;
 };
 
-static uint64_t key_len_mask(const struct vdp_keys *ks)
-{
-	uint64_t mask = 0;
-	for (unsigned i = 0; i < ks->n; i++)
-		mask |= (uint64_t)1 << (ks->k[i].len & 63);
-	return mask;
-}
 
 /* vdp_keys_find() with a cheap reject: length, then first and last byte. */
 static int key_kind(const struct jscan *s, const char *k, size_t n)
@@ -212,7 +205,7 @@ static enum vdp_parse_rc juniper_parse(struct vdp_parse_ctx *ctx,
 				       const struct vdp_msg *m,
 				       struct vdp_fields *out)
 {
-	struct jscan s = { m->data, ctx->keys, key_len_mask(ctx->keys), out };
+	struct jscan s = { m->data, ctx->keys, vdp_keys_len_mask(ctx->keys), out };
 	size_t body = m->body < m->len ? m->body : m->len;
 	int n = 0;
 	if (m->sd_len > 0 && m->sd_off < m->len) {

@@ -32,15 +32,6 @@
 
 /* ---- shared helpers ---- */
 
-/* Bit n set when some identity key is n bytes long: most keys of a line
- * are rejected without a string compare. */
-static uint64_t key_len_mask(const struct vdp_keys *ks)
-{
-	uint64_t mask = 0;
-	for (unsigned i = 0; i < ks->n; i++)
-		mask |= (uint64_t)1 << (ks->k[i].len & 63);
-	return mask;
-}
 
 /* vdp_keys_find() with a cheap reject: length, then first and last byte
  * (most keys of a line share a length with some identity key). */
@@ -156,7 +147,7 @@ kv_scan(struct vdp_parse_ctx *ctx, const struct vdp_msg *m,
 	const char *d = m->data;
 	const size_t end = m->len;
 	const struct vdp_keys *ks = ctx->keys;
-	const uint64_t mask = key_len_mask(ks);
+	const uint64_t mask = vdp_keys_len_mask(ks);
 	size_t p = m->body < end ? m->body : end;
 	int src_host = -1, dst_host = -1;
 	if (sw) {
@@ -374,7 +365,7 @@ static enum vdp_parse_rc cp_parse(struct vdp_parse_ctx *ctx,
 	const char *d = m->data;
 	const size_t end = m->len;
 	const struct vdp_keys *ks = ctx->keys;
-	const uint64_t mask = key_len_mask(ks);
+	const uint64_t mask = vdp_keys_len_mask(ks);
 	size_t p = cp_find(d, cp_region(m), end);
 	if (p == SIZE_MAX)
 		return VDP_NOT_MINE;

@@ -182,6 +182,7 @@ static enum vdp_parse_rc leef_spaced(const struct vdp_keys *ks, const char *d,
 				     struct vdp_fields *out)
 {
 	int kind = -1;
+	const uint64_t mask = vdp_keys_len_mask(ks);
 	size_t vstart = 0, p = start;
 	const char *q;
 	while (p < len && (q = vdp_find1(d + p, len - p, '=')) != NULL) {
@@ -192,8 +193,7 @@ static enum vdp_parse_rc leef_spaced(const struct vdp_keys *ks, const char *d,
 			continue; /* '=' inside a value */
 		if (kind >= 0 && !leef_add_trimmed(out, d, vstart, k - 1, kind))
 			return VDP_MALFORMED;
-		kind = eq - k <= VDP_KEY_MAX ? vdp_keys_find(ks, d + k, eq - k)
-					     : -1;
+		kind = vdp_keys_find_masked(ks, mask, d + k, eq - k);
 		vstart = eq + 1;
 	}
 	if (kind >= 0 && !leef_add_trimmed(out, d, vstart, len, kind))
@@ -227,15 +227,15 @@ static enum vdp_parse_rc leef_delimited(const struct vdp_keys *ks,
 					const char *dl, size_t dlen,
 					struct vdp_fields *out)
 {
+	const uint64_t mask = vdp_keys_len_mask(ks);
 	for (;;) {
 		const char *q = find_delim(d, p, len, dl, dlen);
 		size_t end = q != NULL ? (size_t)(q - d) : len;
 		const char *eq = vdp_find1(d + p, end - p, '=');
 		if (eq != NULL) {
 			size_t e = (size_t)(eq - d), k = leef_key_start(d, p, e);
-			int kind = e > k && e - k <= VDP_KEY_MAX
-					   ? vdp_keys_find(ks, d + k, e - k)
-					   : -1;
+			int kind = e > k ? vdp_keys_find_masked(ks, mask, d + k, e - k)
+					 : -1;
 			if (kind >= 0 &&
 			    !vdp_fields_add(out, e + 1, end - e - 1,
 					    (enum veil_kind)kind, VDP_ESC_NONE))

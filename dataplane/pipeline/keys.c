@@ -7,9 +7,21 @@
 
 int vdp_keys_find(const struct vdp_keys *ks, const char *name, size_t len)
 {
-	for (unsigned i = 0; i < ks->n; i++)
-		if (ks->k[i].len == len && memcmp(ks->k[i].name, name, len) == 0)
-			return ks->k[i].kind;
+	if (len == 0 || len > VDP_KEY_MAX) {
+		for (unsigned i = 0; i < ks->n; i++)
+			if (ks->k[i].len == len)
+				return ks->k[i].kind;
+		return -1;
+	}
+	/* most keys of a line share a length with some identity key: their
+	 * first and last byte reject them without a call to memcmp */
+	const char first = name[0], last = name[len - 1];
+	for (unsigned i = 0; i < ks->n; i++) {
+		const struct vdp_key *k = &ks->k[i];
+		if (k->len == len && k->name[0] == first &&
+		    k->name[len - 1] == last && memcmp(k->name, name, len) == 0)
+			return k->kind;
+	}
 	return -1;
 }
 
