@@ -5,6 +5,16 @@
 #include "dp_pvt.h"
 #include "vdp_scan.h"
 
+#ifdef VDP_SCAN_AVX2
+bool vdp_scan_avx2;
+
+__attribute__((constructor)) static void vdp_scan_init(void)
+{
+	__builtin_cpu_init();
+	vdp_scan_avx2 = __builtin_cpu_supports("avx2");
+}
+#endif
+
 int vdp_keys_find(const struct vdp_keys *ks, const char *name, size_t len)
 {
 	if (len == 0 || len > VDP_KEY_MAX) {

@@ -30,6 +30,16 @@
 #include <emmintrin.h>
 #endif
 
+/* AVX2, where the CPU has it (known at run time, vdp_scan_avx2): vdp_find
+ * over a haystack of 64 bytes or more looks at 32 positions a load (the
+ * repeat search of each name over its line, the detectors' signatures). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
+#define VDP_SCAN_AVX2 1
+#include <immintrin.h>
+#include <stdbool.h>
+extern bool vdp_scan_avx2; /* keys.c: set before main() */
+#endif
+
 /* memmem(h, hl, n, nl), scalar: memchr for the first byte, then compare. */
 static inline const char *vdp_find_scalar(const char *h, size_t hl,
 					  const char *n, size_t nl)
@@ -240,10 +250,49 @@ static inline const char *vdp_find3(const char *h, size_t hl, char a, char b,
 #endif
 }
 
+#ifdef VDP_SCAN_AVX2
+__attribute__((target("avx2"))) static inline unsigned
+vdp_avx2_block(const char *h, size_t i, size_t nl, __m256i first, __m256i lastb)
+{
+	__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(h + i));
+	__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(h + i + nl - 1));
+	return (unsigned)_mm256_movemask_epi8(_mm256_and_si256(
+		_mm256_cmpeq_epi8(a, first), _mm256_cmpeq_epi8(b, lastb)));
+}
+
+/* vdp_find_sse2 with blocks of 32 start positions; hl >= nl + 31. */
+__attribute__((target("avx2"))) static inline const char *
+vdp_find_avx2(const char *h, size_t hl, const char *n, size_t nl)
+{
+	if (nl < 2 || hl < nl + 31)
+		return vdp_find_scalar(h, hl, n, nl);
+	const __m256i first = _mm256_set1_epi8(n[0]),
+		      lastb = _mm256_set1_epi8(n[nl - 1]);
+	const size_t top = hl - nl - 31; /* the last block's start */
+	const char *hit;
+	for (size_t i = 0;; i += 32) {
+		if (i > top) {
+			size_t done = i - top; /* positions top .. i - 1 */
+			if (done >= 32)
+				return NULL;
+			uint32_t m = vdp_avx2_block(h, top, nl, first, lastb);
+			return vdp_find_check(h, top, m >> done << done, n, nl);
+		}
+		uint32_t m = vdp_avx2_block(h, i, nl, first, lastb);
+		if (m != 0 && (hit = vdp_find_check(h, i, m, n, nl)) != NULL)
+			return hit;
+	}
+}
+#endif
+
 /* memmem(h, hl, n, nl): the first occurrence of the needle, or NULL. */
 static inline const char *vdp_find(const char *h, size_t hl, const char *n,
 				   size_t nl)
 {
+#ifdef VDP_SCAN_AVX2
+	if (vdp_scan_avx2 && hl >= 64 + nl)
+		return vdp_find_avx2(h, hl, n, nl);
+#endif
 #ifdef __SSE2__
 	return vdp_find_sse2(h, hl, n, nl);
 #else

@@ -191,6 +191,10 @@ static void check_find(const char *h, size_t hl, const char *n, size_t nl)
 #ifdef __SSE2__
 	assert_ptr_equal(vdp_find_sse2(h, hl, n, nl), want);
 #endif
+#ifdef VDP_SCAN_AVX2
+	if (vdp_scan_avx2)
+		assert_ptr_equal(vdp_find_avx2(h, hl, n, nl), want);
+#endif
 }
 
 static void check_find2(const char *h, size_t hl, char a, char b)
@@ -232,6 +236,10 @@ static void check_find3(const char *h, size_t hl, char a, char b, char c)
 static void test_find_twins(void **state)
 {
 	(void)state;
+#ifdef VDP_SCAN_AVX2
+	printf("# vdp_find: AVX2 path %s\n",
+	       vdp_scan_avx2 ? "checked too" : "not checked (no AVX2 here)");
+#endif
 	/* the needles the parsers look for, and pieces of each line */
 	static const char *const fixed[] = { "CEF:", "LEEF:", ":\"", "\";",
 					     "[junos@", "logid=", "msg_id=\"",
