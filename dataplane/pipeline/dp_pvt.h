@@ -185,6 +185,12 @@ struct vdp_parse_ctx {
 	const struct vdp_keys *keys;
 	const struct vdp_source *src;
 	void *state;
+	/* Where the format may keep what it derives from keys alone (PAN-OS:
+	 * the columns each log type's keys ask for), allocated by the format
+	 * on first use and freed with free() by the caller: the worker keeps
+	 * one per source and format. NULL: the caller keeps none (a parser
+	 * on its own). Never read to decide what a line is. */
+	void **memo;
 };
 
 struct vdp_format {

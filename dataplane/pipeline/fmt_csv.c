@@ -20,6 +20,7 @@
  * shorter than a wanted column has the columns it has (a truncated line
  * can end with its user). Layouts and keys: docs/formats.md.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "dp_pvt.h"
@@ -387,6 +388,16 @@ static const struct pan_type pan_types[] = {
 };
 #define N_PAN_TYPES (sizeof(pan_types) / sizeof(pan_types[0]))
 
+/* The columns each log type's keys ask for, made once per source
+ * (vdp_parse_ctx.memo): the keys do not change while a source lives. */
+struct pan_memo {
+	struct {
+		bool made;
+		uint8_t n;
+		struct want w[WANT_MAX];
+	} type[N_PAN_TYPES];
+};
+
 static const struct pan_type *pan_type_find(const char *s, size_t n)
 {
 	for (unsigned i = 0; i < N_PAN_TYPES; i++)
@@ -568,11 +579,28 @@ pan_parse(struct vdp_parse_ctx *ctx, const struct vdp_msg *m,
 	if (t == NULL) /* a log type whose columns we don't know */
 		return detecting ? VDP_NOT_MINE : VDP_MALFORMED;
 
-	unsigned nw = want_build(ctx->keys, t->cols, t->n, t->key, t->key_len, w);
+	const struct want *wl = w;
+	unsigned nw;
+	struct pan_memo *memo = NULL;
+	if (ctx->memo != NULL && (memo = *ctx->memo) == NULL)
+		memo = *ctx->memo = calloc(1, sizeof(*memo)); /* NULL: no memo */
+	if (memo != NULL) {
+		size_t ti = (size_t)(t - pan_types);
+		if (!memo->type[ti].made) {
+			memo->type[ti].n = (uint8_t)want_build(ctx->keys, t->cols, t->n,
+							       t->key, t->key_len,
+							       memo->type[ti].w);
+			memo->type[ti].made = true;
+		}
+		wl = memo->type[ti].w;
+		nw = memo->type[ti].n;
+	} else {
+		nw = want_build(ctx->keys, t->cols, t->n, t->key, t->key_len, w);
+	}
 	unsigned at = tc; /* fields read so far */
 	for (unsigned i = 0; i < nw; i++) {
 		/* a classic column number, moved with Type */
-		unsigned col = w[i].col + tc - 4;
+		unsigned col = wl[i].col + tc - 4;
 		if (col == 0)
 			continue; /* a head column that this line lacks */
 		if (col <= tc) {
@@ -587,9 +615,9 @@ pan_parse(struct vdp_parse_ctx *ctx, const struct vdp_msg *m,
 				break; /* a short line: the columns it has */
 			at = col;
 		}
-		bool ok = w[i].special == COL_DESC ?
-			  desc_names(out, m->data, &v, w[i].kind) :
-			  add_val(out, &v, w[i].kind);
+		bool ok = wl[i].special == COL_DESC ?
+			  desc_names(out, m->data, &v, wl[i].kind) :
+			  add_val(out, &v, wl[i].kind);
 		if (!ok)
 			return VDP_MALFORMED;
 	}

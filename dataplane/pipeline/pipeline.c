@@ -56,6 +56,7 @@ struct vdp_worker {
 	const struct veil_key **key;
 	struct vdp_counters *cnt;
 	void **state;                   /* [src][format] */
+	void **memo;                    /* [src][format]: vdp_parse_ctx.memo */
 	pcre2_match_data **md;          /* [src], regex sources */
 
 	uint8_t *names;                 /* locked; NAME_ARENA bytes */
@@ -102,6 +103,7 @@ struct vdp_worker *vdp_worker_new(struct veil_engine *engine,
 	w->key = calloc(n, sizeof(*w->key));
 	w->cnt = calloc(n, sizeof(*w->cnt));
 	w->state = calloc((size_t)n * VDP_MAX_FORMATS, sizeof(*w->state));
+	w->memo = calloc((size_t)n * VDP_MAX_FORMATS, sizeof(*w->memo));
 	w->md = calloc(n, sizeof(*w->md));
 	w->fmt_idx = calloc(n, sizeof(*w->fmt_idx));
 	w->names = veil_secmem_alloc(NAME_ARENA);
@@ -115,7 +117,7 @@ struct vdp_worker *vdp_worker_new(struct veil_engine *engine,
 	w->batch_of = calloc(MAX_ITEMS, sizeof(*w->batch_of));
 	w->work = calloc(VDP_BURST_MAX, sizeof(*w->work));
 	w->segs = calloc((size_t)VDP_BURST_MAX * SEGS_PER_LINE, sizeof(*w->segs));
-	bool ok = w->src && w->key && w->cnt && w->state && w->md && w->fmt_idx &&
+	bool ok = w->src && w->key && w->cnt && w->state && w->memo && w->md && w->fmt_idx &&
 		  w->names && w->tokens && w->items && w->item_kind && w->hash && w->hash_used && w->batch &&
 		  w->batch_of && w->work && w->segs;
 	/* state a source's options give from the first line (W3C's pinned
@@ -152,6 +154,9 @@ void vdp_worker_free(struct vdp_worker *w)
 			if (st != NULL && vdp_formats[f]->free_state != NULL)
 				vdp_formats[f]->free_state(st);
 		}
+	for (size_t i = 0; w->memo != NULL && i < (size_t)w->n_src * VDP_MAX_FORMATS; i++)
+		free(w->memo[i]);
+	free(w->memo);
 	for (unsigned i = 0; w->md != NULL && i < w->n_src; i++)
 		pcre2_match_data_free(w->md[i]);
 	veil_secmem_free(w->names);
@@ -200,7 +205,8 @@ static enum vdp_parse_rc parse_by(struct vdp_worker *w, unsigned si,
 {
 	void **st = &w->state[(size_t)si * VDP_MAX_FORMATS + fi];
 	struct vdp_parse_ctx ctx = { .keys = &w->src[si]->keys[fi],
-				     .src = w->src[si], .state = *st };
+				     .src = w->src[si], .state = *st,
+				     .memo = &w->memo[(size_t)si * VDP_MAX_FORMATS + fi] };
 	out->n = 0;
 	enum vdp_parse_rc rc = parse(&ctx, m, out);
 	*st = ctx.state;

@@ -32,14 +32,30 @@
 #define TAG_MAX	 64  /* longest TAG (RFC 3164 says 32; devices exceed it) */
 #define HOST_MAX 255 /* longest HOSTNAME */
 
+/* Byte classes, one lookup instead of a chain of compares (every line's
+ * header walks its host name and tag through these). */
+enum { C_DIGIT = 1, C_ALPHA = 2, C_HEXA = 4, C_TAGX = 8 };
+static const uint8_t cls[256] = {
+	['0' ... '9'] = C_DIGIT,
+	['a' ... 'f'] = C_ALPHA | C_HEXA, ['g' ... 'z'] = C_ALPHA,
+	['A' ... 'F'] = C_ALPHA | C_HEXA, ['G' ... 'Z'] = C_ALPHA,
+	['_'] = C_TAGX, ['-'] = C_TAGX, ['.'] = C_TAGX, ['/'] = C_TAGX,
+};
+
+/* The class of at()'s result: none past the end (-1). */
+static inline unsigned cls_of(int c)
+{
+	return c >= 0 ? cls[c] : 0;
+}
+
 static bool is_alnum(int c)
 {
-	return vdp_is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+	return cls_of(c) & (C_DIGIT | C_ALPHA);
 }
 
 static bool is_hex(int c)
 {
-	return vdp_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+	return cls_of(c) & (C_DIGIT | C_HEXA);
 }
 
 /* RFC 5424 PRINTUSASCII */
@@ -219,19 +235,22 @@ static bool parse_5424(struct vdp_msg *m, size_t p)
 
 static size_t parse_month(const char *d, size_t len, size_t i)
 {
-	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
-	char s[3];
+	uint32_t s = 0;
 	for (int k = 0; k < 3; k++) {
 		int c = at(d, len, i + (size_t)k);
-		if (c >= 'A' && c <= 'Z')
-			c += 'a' - 'A';
-		if (c < 'a' || c > 'z')
+		if (!(cls_of(c) & C_ALPHA))
 			return 0;
-		s[k] = (char)c;
+		s = s << 8 | (uint32_t)(c | 0x20); /* lower case */
 	}
-	for (int k = 0; k < 12; k++)
-		if (memcmp(months + 3 * k, s, 3) == 0)
-			return i + 3;
+#define MON(a, b, c) ((uint32_t)(a) << 16 | (uint32_t)(b) << 8 | (uint32_t)(c))
+	switch (s) {
+	case MON('j', 'a', 'n'): case MON('f', 'e', 'b'): case MON('m', 'a', 'r'):
+	case MON('a', 'p', 'r'): case MON('m', 'a', 'y'): case MON('j', 'u', 'n'):
+	case MON('j', 'u', 'l'): case MON('a', 'u', 'g'): case MON('s', 'e', 'p'):
+	case MON('o', 'c', 't'): case MON('n', 'o', 'v'): case MON('d', 'e', 'c'):
+		return i + 3;
+	}
+#undef MON
 	return 0;
 }
 
@@ -296,7 +315,7 @@ static size_t parse_iso_ts(const char *d, size_t len, size_t i)
 
 static bool is_tagc(int c)
 {
-	return is_alnum(c) || c == '_' || c == '-' || c == '.' || c == '/';
+	return cls_of(c) & (C_DIGIT | C_ALPHA | C_TAGX);
 }
 
 /* A TAG at i: "tag:", "tag[pid]:" (then SP or the end) or "tag[pid]"

@@ -541,6 +541,61 @@ static void test_panos_keys(void **state)
 	assert_int_equal(o.n, 0);
 }
 
+/* Parse @p line with @p ctx (its memo kept across calls), as a worker does. */
+static enum vdp_parse_rc run_ctx(const struct vdp_format *fmt,
+				 struct vdp_parse_ctx *ctx, const char *line,
+				 struct vdp_fields *out)
+{
+	struct vdp_msg m = { .data = line, .len = strlen(line) };
+	vdp_syslog_parse(&m);
+	memset(out, 0x5a, sizeof(*out));
+	return fmt->parse(ctx, &m, out);
+}
+
+/* The columns a log type's keys ask for are made once per source (the
+ * memo a worker keeps): lines of every type, in turns, under the default
+ * keys and under keys of the test's own, give exactly the fields of a
+ * parse without a memo, in both modes (format panos and auto's one call). */
+static void test_panos_memo(void **state)
+{
+	(void)state;
+	static const char *const lines[] = { traffic_bsd, threat_url, sys_authfail,
+					     userid, decryption, traffic_both,
+					     threat_mail, sys_gp, traffic_91 };
+	static const char *const u[] = { "dst_user", "src_user", "description", NULL };
+	static const char *const d[] = { "traffic:15", "threat:87", "src_host", NULL };
+	struct vdp_keys own;
+	vdp_keys_set(&own, u, d);
+	const struct vdp_keys *sets[] = { &panos_keys, &own };
+	for (unsigned k = 0; k < 2; k++) {
+		void *memo = NULL;
+		struct vdp_parse_ctx ctx = { .keys = sets[k], .memo = &memo };
+		unsigned parsed = 0;
+		for (unsigned round = 0; round < 3; round++)
+			for (unsigned i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+				struct vdp_fields want, got;
+				enum vdp_parse_rc rc = run(&vdp_fmt_panos, sets[k], lines[i],
+							   NULL, &want);
+				assert_int_equal(run_ctx(&vdp_fmt_panos, &ctx, lines[i], &got), rc);
+				assert_int_equal(got.n, want.n);
+				assert_memory_equal(got.f, want.f, want.n * sizeof(want.f[0]));
+				/* auto's one call: detect() then parse() */
+				struct vdp_msg m = { .data = lines[i], .len = strlen(lines[i]) };
+				vdp_syslog_parse(&m);
+				enum vdp_parse_rc arc = vdp_fmt_panos.detect(&m) ? rc : VDP_NOT_MINE;
+				assert_int_equal(vdp_fmt_panos.detect_parse(&ctx, &m, &got), arc);
+				if (arc == VDP_PARSED) {
+					assert_int_equal(got.n, want.n);
+					assert_memory_equal(got.f, want.f, want.n * sizeof(want.f[0]));
+				}
+				parsed += rc == VDP_PARSED && want.n > 0;
+			}
+		assert_non_null(memo); /* made on the first line */
+		assert_true(parsed >= 2 * 3);
+		free(memo);
+	}
+}
+
 static void test_panos_detect(void **state)
 {
 	(void)state;
@@ -736,6 +791,7 @@ int main(void)
 		cmocka_unit_test(test_panos_quoting),
 		cmocka_unit_test(test_panos_keys),
 		cmocka_unit_test(test_panos_detect),
+		cmocka_unit_test(test_panos_memo),
 		cmocka_unit_test(test_panos_leading_fields),
 		cmocka_unit_test(test_websense),
 		cmocka_unit_test(test_websense_keys_and_detect),
