@@ -47,12 +47,12 @@ static long cef_find(const struct vdp_msg *m)
 		return -1;
 	/* "CEF:" may start at i for i + 5 <= n and i <= CEF_PREFIX_MAX, and
 	 * before the first '=' or '|'; this runs on every line of an auto
-	 * source, so both are searched for, not walked to */
-	size_t lim = n - 4 < CEF_PREFIX_MAX + 1 ? n - 4 : CEF_PREFIX_MAX + 1;
-	const char *stop = vdp_find2(b, lim, '=', '|');
-	if (stop != NULL)
-		lim = (size_t)(stop - b);
-	for (const char *c = b; (c = memchr(c, 'C', lim - (size_t)(c - b))) != NULL; c++) {
+	 * source, so a 'C' and those are searched for in one pass, not
+	 * walked to */
+	const size_t lim = n - 4 < CEF_PREFIX_MAX + 1 ? n - 4 : CEF_PREFIX_MAX + 1;
+	for (const char *c = b; (c = vdp_find3(c, lim - (size_t)(c - b), 'C', '=', '|')) != NULL; c++) {
+		if (*c != 'C')
+			return -1; /* the first '=' or '|' */
 		size_t i = (size_t)(c - b);
 		if ((i == 0 || b[i - 1] == ' ') && memcmp(c, "CEF:", 4) == 0 &&
 		    c[4] >= '0' && c[4] <= '9')

@@ -53,11 +53,10 @@ static long leef_find(const struct vdp_msg *m)
 		return -1;
 	/* as cef_find: "LEEF:" at i for i + 6 <= n, i <= LEEF_PREFIX_MAX,
 	 * before the first '=' or '|' */
-	size_t lim = n - 5 < LEEF_PREFIX_MAX + 1 ? n - 5 : LEEF_PREFIX_MAX + 1;
-	const char *stop = vdp_find2(b, lim, '=', '|');
-	if (stop != NULL)
-		lim = (size_t)(stop - b);
-	for (const char *c = b; (c = memchr(c, 'L', lim - (size_t)(c - b))) != NULL; c++) {
+	const size_t lim = n - 5 < LEEF_PREFIX_MAX + 1 ? n - 5 : LEEF_PREFIX_MAX + 1;
+	for (const char *c = b; (c = vdp_find3(c, lim - (size_t)(c - b), 'L', '=', '|')) != NULL; c++) {
+		if (*c != 'L')
+			return -1; /* the first '=' or '|' */
 		size_t i = (size_t)(c - b);
 		if ((i == 0 || b[i - 1] == ' ') && memcmp(c, "LEEF:", 5) == 0)
 			return (long)i;
