@@ -472,7 +472,12 @@ static int scan_generic(struct asa_scan *s)
 	s->in_loop = true;
 	s->loop_off = s->loop_len = 0;
 	for (size_t i = s->t0; i < s->end && !s->over; i++) {
-		char c = d[i];
+		/* only these bytes start a form: searched for, not walked to */
+		const char *q = vdp_find3(d + i, s->end - i, '(', 'u', 'U');
+		if (q == NULL)
+			break;
+		i = (size_t)(q - d);
+		char c = *q;
 		if (c == '(') {
 			if (s->kind[K_IDFW] >= 0 && idfw_at(s, i) < 0)
 				return -1;

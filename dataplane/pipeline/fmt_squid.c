@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "dp_pvt.h"
+#include "vdp_scan.h"
 
 #define SQUID_COLS 10
 
@@ -95,8 +96,8 @@ static unsigned split_spaces(const char *d, size_t p, size_t end,
 		if (p == end)
 			break;
 		size_t s = p;
-		while (p < end && d[p] != ' ')
-			p++;
+		const char *sp = vdp_find1(d + p, end - p, ' ');
+		p = sp != NULL ? (size_t)(sp - d) : end;
 		col[n++] = (struct vdp_span){ s, p - s };
 	}
 	return n;

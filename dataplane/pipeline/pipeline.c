@@ -542,11 +542,17 @@ static void encrypt_items(struct vdp_worker *w, const struct veil_key *key,
 
 /* ---- output ---- */
 
-static bool id_char(unsigned char c)
+/* A byte that continues a name: a repeat must not have one on either
+ * side. A table: the repeat search asks at every candidate. */
+static const bool id_chars[256] = {
+	['a' ... 'z'] = true, ['A' ... 'Z'] = true, ['0' ... '9'] = true,
+	['_'] = true, ['-'] = true, ['.'] = true, ['@'] = true, ['\\'] = true,
+	[0x80 ... 0xff] = true,
+};
+
+static inline bool id_char(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
-	       c == '@' || c == '\\' || c >= 0x80;
+	return id_chars[c];
 }
 
 static bool add_seg(struct vdp_worker *w, struct vdp_out *o, struct vdp_seg s)
