@@ -600,10 +600,14 @@ static int imb_encrypt_lanes(struct veil_engine *e,
 		return 0;
 	if (job->n > VEIL_LANE_ROW || !c->has_sched)
 		return -1;
-	switch (job->nb) {
-	case 1: return lanes_nb(s, c, job->n, job->pt, job->out, 1, wide);
-	case 2: return lanes_nb(s, c, job->n, job->pt, job->out, 2, wide);
-	case 4: return lanes_nb(s, c, job->n, job->pt, job->out, 4, wide);
+	/* each with nb and the row path constants */
+	switch (job->nb * 2 + wide) {
+	case 2: return lanes_nb(s, c, job->n, job->pt, job->out, 1, false);
+	case 3: return lanes_nb(s, c, job->n, job->pt, job->out, 1, true);
+	case 4: return lanes_nb(s, c, job->n, job->pt, job->out, 2, false);
+	case 5: return lanes_nb(s, c, job->n, job->pt, job->out, 2, true);
+	case 8: return lanes_nb(s, c, job->n, job->pt, job->out, 4, false);
+	case 9: return lanes_nb(s, c, job->n, job->pt, job->out, 4, true);
 	default: return -1;
 	}
 }

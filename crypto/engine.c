@@ -216,7 +216,8 @@ static inline uint8_t *lane_rows(uint8_t *lanes, size_t nb)
 
 /* Up to 16 bytes of a name into a block that is already zero, by a few
  * overlapping fixed-size moves. */
-static inline void copy_part(uint8_t *dst, const uint8_t *src, size_t n)
+static inline __attribute__((always_inline)) void
+copy_part(uint8_t *dst, const uint8_t *src, size_t n)
 {
 	if (n == 16) {
 		memcpy(dst, src, 16);
@@ -233,21 +234,37 @@ static inline void copy_part(uint8_t *dst, const uint8_t *src, size_t n)
 }
 
 /* veil_pad() of a name of nb = 1, 2 or 4 whole blocks (len < 16 * nb)
- * into its lane: block j at dst + j rows. Written block by block, so that
- * no copy of the name is left outside the locked scratch. */
-static inline void pad_lane(uint8_t *dst, const uint8_t *name, size_t len,
+ * into its lane: block j at dst + j rows. The name's whole blocks are
+ * copied as they are; the block with the marker is made in registers:
+ * for a name of 16 bytes or more, from the 16 bytes that end the name,
+ * shifted down to its last len % 16 bytes (no byte outside the name is
+ * read); for a shorter one, by a few overlapping moves into a block
+ * zeroed first. */
+static inline __attribute__((always_inline)) void
+pad_lane(uint8_t *dst, const uint8_t *name, size_t len,
 			    size_t nb)
 {
-	for (size_t j = 0; j < nb; j++) {
-		uint8_t *d = dst + j * VEIL_LANE_ROW * VEIL_BLK;
-		size_t from = j * VEIL_BLK;
+	const size_t row = VEIL_LANE_ROW * VEIL_BLK;
+	const size_t full = len / VEIL_BLK, r = len % VEIL_BLK;
+
+	for (size_t j = 0; j < full; j++)
+		memcpy(dst + j * row, name + j * VEIL_BLK, VEIL_BLK);
+	uint8_t *d = dst + full * row;
+	if (len >= VEIL_BLK) {
+		unsigned __int128 t = 0;
+		if (r != 0) {
+			memcpy(&t, name + len - VEIL_BLK, VEIL_BLK);
+			t >>= (VEIL_BLK - r) * 8;
+		}
+		t |= (unsigned __int128)0x80 << (r * 8);
+		memcpy(d, &t, VEIL_BLK);
+	} else {
 		memset(d, 0, VEIL_BLK);
-		if (len > from)
-			copy_part(d, name + from,
-				  len - from < VEIL_BLK ? len - from : VEIL_BLK);
-		if (len / VEIL_BLK == j)
-			d[len % VEIL_BLK] = 0x80;
+		copy_part(d, name, len);
+		d[len] = 0x80;
 	}
+	for (size_t j = full + 1; j < nb; j++)
+		memset(dst + j * row, 0, VEIL_BLK);
 }
 
 #if defined(__x86_64__)
@@ -280,32 +297,34 @@ pad_wide(uint8_t *dst, const uint8_t *name, size_t len, size_t plen)
 	pad_inline(dst, name, len, plen);
 }
 
-/* pad_lane() with one masked load (the name's bytes only), the marker set
- * under a one-bit mask, and one 16-byte store per block. */
+/* 0x80 at byte 64, zeros around it: the 16 to 64 bytes from
+ * lane_marker + 64 - len have the padding's marker at byte len. */
+static const uint8_t lane_marker[128] = { [64] = 0x80 };
+
+/* pad_lane() with one masked load (the name's bytes only), the marker
+ * ORed in from lane_marker, and one 16-byte store per block. */
 __attribute__((target(WIDE_TARGET))) static inline void
 pad_lane_wide(uint8_t *dst, const uint8_t *name, size_t len, size_t nb)
 {
 	const size_t row = VEIL_LANE_ROW * VEIL_BLK;
+	const uint8_t *mark = lane_marker + 64 - len;
 
 	if (nb == 1) {
 		__m128i v = _mm_maskz_loadu_epi8((__mmask16)_bzhi_u32(~0u, (unsigned)len),
 						 name);
-		v = _mm_mask_mov_epi8(v, (__mmask16)(1u << len),
-				      _mm_set1_epi8((char)0x80));
+		v = _mm_or_si128(v, _mm_loadu_si128((const __m128i *)mark));
 		_mm_storeu_si128((__m128i *)dst, v);
 	} else if (nb == 2) {
 		__m256i v = _mm256_maskz_loadu_epi8(_bzhi_u32(~0u, (unsigned)len),
 						    name);
-		v = _mm256_mask_mov_epi8(v, (__mmask32)1 << len,
-					 _mm256_set1_epi8((char)0x80));
+		v = _mm256_or_si256(v, _mm256_loadu_si256((const __m256i *)mark));
 		_mm_storeu_si128((__m128i *)dst, _mm256_castsi256_si128(v));
 		_mm_storeu_si128((__m128i *)(dst + row),
 				 _mm256_extracti128_si256(v, 1));
 	} else {
 		__m512i v = _mm512_maskz_loadu_epi8(_bzhi_u64(~UINT64_C(0), (unsigned)len),
 						    name);
-		v = _mm512_mask_mov_epi8(v, (__mmask64)1 << len,
-					 _mm512_set1_epi8((char)0x80));
+		v = _mm512_or_si512(v, _mm512_loadu_si512(mark));
 		_mm_storeu_si128((__m128i *)dst, _mm512_castsi512_si128(v));
 		_mm_storeu_si128((__m128i *)(dst + row),
 				 _mm512_extracti32x4_epi32(v, 1));
@@ -361,6 +380,60 @@ note_blob(uint8_t *siv, size_t *sivpos, const uint8_t tag[VEIL_TAG_LEN],
 	return b + VEIL_HDR_LEN;
 }
 
+/* Text: where the blobs of a chunk go, and its items in order. */
+struct text_chunk {
+	uint8_t *siv;
+	size_t sivpos;
+	const uint8_t *tag;
+	unsigned m;
+	struct veil_item **owner;
+	uint8_t **blob;
+	uint16_t *tplen;
+};
+
+/*
+ * A run of items of nb = 1, 2 or 4 padded blocks into their lanes (dst,
+ * one block a step), from it up to end, as long as the next name's length
+ * is in lo .. lo + span (the same padded length) and its output has room
+ * for need bytes; lout[] gets where each one's V || C goes. t: text (the
+ * blob goes into its scratch), or NULL. Returns the first item not taken.
+ * Inlined with nb a constant: a handful of instructions an item.
+ */
+static inline __attribute__((always_inline)) struct veil_item *
+lane_run(struct veil_item *it, struct veil_item *const end,
+	 struct veil_item *const pf_end, size_t lo, size_t span, size_t need,
+	 uint8_t **lout, uint8_t *dst, const size_t nb, bool wide,
+	 struct text_chunk *t)
+{
+	for (; it < end; it++, dst += VEIL_BLK) {
+		size_t nlen = it->in_len;
+		uint8_t *o = it->out;
+		if (nlen - lo > span || o == NULL || it->out_cap < need)
+			break;
+		/* a name and an output a few items ahead: their lines are on
+		 * the way when this loop and the backend's output loop get
+		 * there */
+		if (it < pf_end) {
+			__builtin_prefetch(it[PREFETCH_AHEAD].in);
+			if (t == NULL)
+				__builtin_prefetch(it[PREFETCH_AHEAD].out, 1);
+		}
+		/* its length now: if the chunk fails, every item of it is
+		 * failed again (out_len 0) */
+		it->status = VEIL_OK;
+		it->out_len = need;
+		if (t != NULL)
+			o = note_blob(t->siv, &t->sivpos, t->tag, nb * VEIL_BLK, nb,
+				      it, t->m++, t->owner, t->blob, t->tplen);
+		*lout++ = o;
+		if (wide)
+			pad_lane_wide(dst, it->in, nlen, nb);
+		else
+			pad_lane(dst, it->in, nlen, nb);
+	}
+	return it;
+}
+
 /* Encrypt items into binary V || C (text == false) or token text. Inlined
  * into its two callers, so that each has a loop without the other's
  * branches. Names of 1, 2 or 4 whole padded blocks go into lanes where
@@ -384,9 +457,10 @@ encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 	uint8_t *blob[VEIL_CHUNK_ITEMS];
 	uint16_t tplen[VEIL_CHUNK_ITEMS];
 	unsigned done = 0, i = 0;
-	char head[VEIL_PREFIX_MAX];
-	size_t pfx = veil_token_prefix(head, kind, key->version);
-	veil_b32_encode_fn *enc = veil_b32_encoder();
+	char head[VEIL_PREFIX_MAX] = { 0 };
+	/* text only: the token's text before its base32, and the encoder */
+	size_t pfx = text ? veil_token_prefix(head, kind, key->version) : 0;
+	veil_b32_encode_fn *enc = text ? veil_b32_encoder() : NULL;
 
 	if (kind != VEIL_KIND_USER && kind != VEIL_KIND_DEVICE) {
 		for (unsigned j = 0; j < n; j++)
@@ -408,6 +482,8 @@ encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 	size_t last_plen = 0, nb = 0, need = 0, lo = 0, span = 0;
 	unsigned g = 3, k = 0;
 	uint8_t *rows = NULL;
+	/* the items whose item PREFETCH_AHEAD further on is in the batch */
+	struct veil_item *const pf_end = items + (n > PREFETCH_AHEAD ? n - PREFETCH_AHEAD : 0);
 	while (i < n) {
 		const unsigned i0 = i;
 		unsigned m = 0, mg = 0;
@@ -451,36 +527,29 @@ encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 				size_t room = (VEIL_CHUNK_BLOCKS - blocks + nb - 1) / nb;
 				room = room < VEIL_CHUNK_ITEMS - m ? room : VEIL_CHUNK_ITEMS - m;
 				room = room < n - i ? room : n - i;
-				const unsigned end = i + (unsigned)room;
-				const unsigned pf_end = n > PREFETCH_AHEAD ? n - PREFETCH_AHEAD : 0;
+				struct veil_item *const first = &items[i],
+						 *const end = first + room;
 				uint8_t **lout = lane_out[g] + k;
 				uint8_t *dst = rows + (size_t)k * VEIL_BLK;
-				for (; i < end; i++, dst += VEIL_BLK) {
-					it = &items[i];
-					nlen = it->in_len;
-					uint8_t *o = it->out;
-					if (nlen - lo > span || o == NULL ||
-					    it->out_cap < need)
-						break;
-					/* a name and an output a few items ahead:
-					 * their lines are on the way when this loop
-					 * and the backend's output loop get there */
-					if (i < pf_end) {
-						__builtin_prefetch(items[i + PREFETCH_AHEAD].in);
-						if (!text)
-							__builtin_prefetch(items[i + PREFETCH_AHEAD].out, 1);
-					}
-					it->status = VEIL_OK;
-					it->out_len = need;
-					if (text)
-						o = note_blob(siv, &sivpos, tag, plen, nb, it,
-							      m + (i - start), owner, blob, tplen);
-					*lout++ = o;
-					if (wide)
-						pad_lane_wide(dst, it->in, nlen, nb);
-					else
-						pad_lane(dst, it->in, nlen, nb);
+				struct text_chunk tc = { siv, sivpos, tag, m, owner, blob, tplen };
+				struct text_chunk *t = text ? &tc : NULL;
+				struct veil_item *next;
+				switch (nb) { /* nb a constant in each */
+				case 1:
+					next = lane_run(first, end, pf_end, lo, span, need,
+							lout, dst, 1, wide, t);
+					break;
+				case 2:
+					next = lane_run(first, end, pf_end, lo, span, need,
+							lout, dst, 2, wide, t);
+					break;
+				default:
+					next = lane_run(first, end, pf_end, lo, span, need,
+							lout, dst, 4, wide, t);
+					break;
 				}
+				i += (unsigned)(next - first);
+				sivpos = tc.sivpos;
 				k += i - start;
 				m += i - start;
 				blocks += (i - start) * nb;
