@@ -488,7 +488,7 @@ encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 	size_t last_plen = 0, nb = 0, need = 0, lo = 0, span = 0;
 	unsigned g = 3, k = 0;
 	uint8_t *rows = NULL;
-	/* the items whose item PREFETCH_AHEAD further on is in the batch */
+	/* the items before this one have an item PREFETCH_AHEAD further on */
 	struct veil_item *const pf_end = items + (n > PREFETCH_AHEAD ? n - PREFETCH_AHEAD : 0);
 	while (i < n) {
 		const unsigned i0 = i;

@@ -165,7 +165,9 @@ static bool set_padding(int wide)
 	return true;
 }
 
-static const unsigned counts[] = { 1, 2, 3, 15, 16, 17, 63, 64, 65, 255, 256, 257, 300 };
+/* lanes take batches of four or more, four blocks a vector step: every
+ * remainder of a row (15, 17, 18 names), and chunks of 256 */
+static const unsigned counts[] = { 1, 2, 3, 4, 6, 15, 16, 17, 18, 63, 64, 65, 255, 256, 257, 300 };
 #define N_COUNTS (sizeof(counts) / sizeof(counts[0]))
 
 /* With bucketing: every bucket (its names of mixed lengths pad alike),
