@@ -66,20 +66,39 @@ struct veil_siv_job {
 	bool uniform;
 };
 
+/* Scratch sizes of one engine: a chunk of a batch holds at most this many
+ * items and this many AES blocks of padded plaintext. */
+#define VEIL_CHUNK_ITEMS  256
+#define VEIL_CHUNK_BLOCKS 8192
+
+/*
+ * The items of a chunk whose padded length is nb = 1, 2 or 4 whole blocks
+ * (names under 64 bytes, bucketed), kept transposed: block j of item i is
+ * at pt + (j * VEIL_LANE_ROW + i) * VEIL_BLK, so that row j holds block j
+ * of every item side by side. An AES pass of S2V then reads a row in place
+ * and the XORs between passes run on whole vectors. out[i] = V || C.
+ */
+#define VEIL_LANE_ROW VEIL_CHUNK_ITEMS /* blocks from one row to the next */
+struct veil_lanes_job {
+	unsigned n;      /* items, at most VEIL_LANE_ROW */
+	unsigned nb;     /* blocks an item: 1, 2 or 4 */
+	const uint8_t *pt;
+	uint8_t *const *out;
+};
+
 struct veil_backend_ops {
 	const char *name;
 	/* Return 0, or -1 on an internal error (every item then fails). */
 	int (*encrypt)(struct veil_engine *e, const struct veil_siv_ctx *c,
 		       const struct veil_siv_job *job);
+	/* The same for items in lanes; NULL if the backend has no such path
+	 * (the engine then pads every item for encrypt). */
+	int (*encrypt_lanes)(struct veil_engine *e, const struct veil_siv_ctx *c,
+			     const struct veil_lanes_job *job);
 	int (*decrypt)(struct veil_engine *e, const struct veil_siv_ctx *c,
 		       const struct veil_siv_job *job);
 	void (*fini)(struct veil_engine *e);
 };
-
-/* Scratch sizes of one engine: a chunk of a batch holds at most this many
- * items and this many AES blocks of padded plaintext. */
-#define VEIL_CHUNK_ITEMS  256
-#define VEIL_CHUNK_BLOCKS 8192
 
 struct veil_engine {
 	const struct veil_backend_ops *ops;
@@ -90,6 +109,8 @@ struct veil_engine {
 	void *backend_state;     /* IMB_MGR * or EVP state */
 	/* scratch, all in locked memory */
 	uint8_t *pt;             /* padded plaintexts, VEIL_CHUNK_BLOCKS blocks */
+	uint8_t *lanes;          /* the lanes of nb = 1, 2, 4 (7 rows), in pt's
+				  * allocation */
 	uint8_t *siv;            /* V || C outputs */
 	uint8_t *work;           /* backend work area: 3 x VEIL_CHUNK_BLOCKS */
 	size_t work_size;

@@ -102,6 +102,8 @@ int veil_engine_opts_from_env(struct veil_engine_opts *opts, char *err,
 #define PT_SIZE  ((size_t)SCRATCH_BLOCKS * VEIL_BLK)
 #define SIV_SIZE (PT_SIZE + (size_t)(VEIL_CHUNK_ITEMS + 1) * \
 		  (VEIL_BLK + VEIL_HDR_LEN + VEIL_BLK))
+/* the lanes of 1, 2 and 4 blocks an item, one after the other */
+#define LANES_SIZE ((size_t)(1 + 2 + 4) * VEIL_LANE_ROW * VEIL_BLK)
 
 struct veil_engine *veil_engine_new(const struct veil_engine_opts *opts)
 {
@@ -119,7 +121,8 @@ struct veil_engine *veil_engine_new(const struct veil_engine_opts *opts)
 	if (e == NULL)
 		return NULL;
 	e->bucketing = !opts->no_bucketing;
-	e->pt = veil_secmem_alloc(PT_SIZE);
+	e->pt = veil_secmem_alloc(PT_SIZE + LANES_SIZE);
+	e->lanes = e->pt ? e->pt + PT_SIZE : NULL;
 	e->siv = e->pt ? veil_secmem_alloc(SIV_SIZE) : NULL;
 	if (e->siv == NULL)
 		goto fail;
@@ -204,6 +207,66 @@ static inline void pad_inline(uint8_t *dst, const uint8_t *name, size_t len,
 	dst[len] = 0x80;
 }
 
+/* The rows of the lanes of nb blocks an item: nb = 1, 2, 4 start at rows
+ * 0, 1 and 3 of the lanes area. */
+static inline uint8_t *lane_rows(uint8_t *lanes, size_t nb)
+{
+	return lanes + (nb - 1) * VEIL_LANE_ROW * VEIL_BLK;
+}
+
+/* Up to 16 bytes of a name into a block that is already zero, by a few
+ * overlapping fixed-size moves. */
+static inline __attribute__((always_inline)) void
+copy_part(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	if (n == 16) {
+		memcpy(dst, src, 16);
+	} else if (n >= 8) {
+		memcpy(dst, src, 8);
+		memcpy(dst + n - 8, src + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(dst, src, 4);
+		memcpy(dst + n - 4, src + n - 4, 4);
+	} else {
+		for (size_t k = 0; k < n; k++)
+			dst[k] = src[k];
+	}
+}
+
+/* veil_pad() of a name of nb = 1, 2 or 4 whole blocks (len < 16 * nb)
+ * into its lane: block j at dst + j rows. The name's whole blocks are
+ * copied as they are; the block with the marker is made in registers:
+ * for a name of 16 bytes or more, from the 16 bytes that end the name,
+ * shifted down to its last len % 16 bytes (no byte outside the name is
+ * read); for a shorter one, by a few overlapping moves into a block
+ * zeroed first. */
+static inline __attribute__((always_inline)) void
+pad_lane(uint8_t *dst, const uint8_t *name, size_t len,
+			    size_t nb)
+{
+	const size_t row = VEIL_LANE_ROW * VEIL_BLK;
+	const size_t full = len / VEIL_BLK, r = len % VEIL_BLK;
+
+	for (size_t j = 0; j < full; j++)
+		memcpy(dst + j * row, name + j * VEIL_BLK, VEIL_BLK);
+	uint8_t *d = dst + full * row;
+	if (len >= VEIL_BLK) {
+		unsigned __int128 t = 0;
+		if (r != 0) {
+			memcpy(&t, name + len - VEIL_BLK, VEIL_BLK);
+			t >>= (VEIL_BLK - r) * 8;
+		}
+		t |= (unsigned __int128)0x80 << (r * 8);
+		memcpy(d, &t, VEIL_BLK);
+	} else {
+		memset(d, 0, VEIL_BLK);
+		copy_part(d, name, len);
+		d[len] = 0x80;
+	}
+	for (size_t j = full + 1; j < nb; j++)
+		memset(dst + j * row, 0, VEIL_BLK);
+}
+
 #if defined(__x86_64__)
 #define WIDE_TARGET "avx512f,avx512bw,avx512vl,bmi2"
 /* pad_inline() with AVX-512 masked moves for names under 64 bytes: one
@@ -234,6 +297,44 @@ pad_wide(uint8_t *dst, const uint8_t *name, size_t len, size_t plen)
 	pad_inline(dst, name, len, plen);
 }
 
+/* 0x80 at byte 64, zeros around it: the 16 to 64 bytes from
+ * lane_marker + 64 - len have the padding's marker at byte len. */
+static const uint8_t lane_marker[128] = { [64] = 0x80 };
+
+/* pad_lane() with one masked load (the name's bytes only), the marker
+ * ORed in from lane_marker, and one 16-byte store per block. */
+__attribute__((target(WIDE_TARGET))) static inline void
+pad_lane_wide(uint8_t *dst, const uint8_t *name, size_t len, size_t nb)
+{
+	const size_t row = VEIL_LANE_ROW * VEIL_BLK;
+	const uint8_t *mark = lane_marker + 64 - len;
+
+	if (nb == 1) {
+		__m128i v = _mm_maskz_loadu_epi8((__mmask16)_bzhi_u32(~0u, (unsigned)len),
+						 name);
+		v = _mm_or_si128(v, _mm_loadu_si128((const __m128i *)mark));
+		_mm_storeu_si128((__m128i *)dst, v);
+	} else if (nb == 2) {
+		__m256i v = _mm256_maskz_loadu_epi8(_bzhi_u32(~0u, (unsigned)len),
+						    name);
+		v = _mm256_or_si256(v, _mm256_loadu_si256((const __m256i *)mark));
+		_mm_storeu_si128((__m128i *)dst, _mm256_castsi256_si128(v));
+		_mm_storeu_si128((__m128i *)(dst + row),
+				 _mm256_extracti128_si256(v, 1));
+	} else {
+		__m512i v = _mm512_maskz_loadu_epi8(_bzhi_u64(~UINT64_C(0), (unsigned)len),
+						    name);
+		v = _mm512_or_si512(v, _mm512_loadu_si512(mark));
+		_mm_storeu_si128((__m128i *)dst, _mm512_castsi512_si128(v));
+		_mm_storeu_si128((__m128i *)(dst + row),
+				 _mm512_extracti32x4_epi32(v, 1));
+		_mm_storeu_si128((__m128i *)(dst + 2 * row),
+				 _mm512_extracti32x4_epi32(v, 2));
+		_mm_storeu_si128((__m128i *)(dst + 3 * row),
+				 _mm512_extracti32x4_epi32(v, 3));
+	}
+}
+
 static bool wide_supported(void)
 {
 	__builtin_cpu_init();
@@ -244,6 +345,7 @@ static bool wide_supported(void)
 }
 #else
 #define pad_wide pad_inline
+#define pad_lane_wide pad_lane
 static bool wide_supported(void)
 {
 	return false;
@@ -256,22 +358,112 @@ static void fail_item(struct veil_item *it, int status)
 	it->out_len = 0;
 }
 
+/* The smallest batch whose names go into lanes. */
+#define LANES_MIN 4
+
+/* How many items ahead the batch loop prefetches a name and an output. */
+#define PREFETCH_AHEAD 6
+
+/* Text: the token header of an item goes in front of its V || C, so that
+ * the blob is encoded in one piece; written now, long before the encoder
+ * loads it (a load that spans recent small stores waits for them).
+ * Returns where V || C goes. */
+static inline __attribute__((always_inline)) uint8_t *
+note_blob(uint8_t *siv, size_t *sivpos, const uint8_t tag[VEIL_TAG_LEN],
+	  size_t plen, size_t nb, struct veil_item *it, unsigned m,
+	  struct veil_item **owner, uint8_t **blob, uint16_t *tplen)
+{
+	uint8_t *b = siv + *sivpos;
+
+	veil_token_header(b, tag, plen);
+	owner[m] = it;
+	blob[m] = b;
+	tplen[m] = (uint16_t)plen;
+	*sivpos += VEIL_HDR_LEN + VEIL_BLK + nb * VEIL_BLK;
+	return b + VEIL_HDR_LEN;
+}
+
+/* Text: where the blobs of a chunk go, and its items in order. */
+struct text_chunk {
+	uint8_t *siv;
+	size_t sivpos;
+	const uint8_t *tag;
+	unsigned m;
+	struct veil_item **owner;
+	uint8_t **blob;
+	uint16_t *tplen;
+};
+
+/*
+ * A run of items of nb = 1, 2 or 4 padded blocks into their lanes (dst,
+ * one block a step), from it up to end, as long as the next name's length
+ * is in lo .. lo + span (the same padded length) and its output has room
+ * for need bytes; lout[] gets where each one's V || C goes. t: text (the
+ * blob goes into its scratch), or NULL. Returns the first item not taken.
+ * Inlined with nb a constant: a handful of instructions an item.
+ */
+static inline __attribute__((always_inline)) struct veil_item *
+lane_run(struct veil_item *it, struct veil_item *const end,
+	 struct veil_item *const pf_end, size_t lo, size_t span, size_t need,
+	 uint8_t **lout, uint8_t *dst, const size_t nb, bool wide,
+	 struct text_chunk *t)
+{
+	for (; it < end; it++, dst += VEIL_BLK) {
+		size_t nlen = it->in_len;
+		uint8_t *o = it->out;
+		if (nlen - lo > span || o == NULL || it->out_cap < need)
+			break;
+		/* a name and an output a few items ahead: their lines are on
+		 * the way when this loop and the backend's output loop get
+		 * there */
+		if (it < pf_end) {
+			__builtin_prefetch(it[PREFETCH_AHEAD].in);
+			if (t == NULL)
+				__builtin_prefetch(it[PREFETCH_AHEAD].out, 1);
+		}
+		/* its length now: if the chunk fails, every item of it is
+		 * failed again (out_len 0) */
+		it->status = VEIL_OK;
+		it->out_len = need;
+		if (t != NULL)
+			o = note_blob(t->siv, &t->sivpos, t->tag, nb * VEIL_BLK, nb,
+				      it, t->m++, t->owner, t->blob, t->tplen);
+		*lout++ = o;
+		if (wide)
+			pad_lane_wide(dst, it->in, nlen, nb);
+		else
+			pad_lane(dst, it->in, nlen, nb);
+	}
+	return it;
+}
+
 /* Encrypt items into binary V || C (text == false) or token text. Inlined
  * into its two callers, so that each has a loop without the other's
- * branches. */
+ * branches. Names of 1, 2 or 4 whole padded blocks go into lanes where
+ * the backend takes them (struct veil_lanes_job); the others are padded
+ * one after the other for the backend's general call. */
 static inline __attribute__((always_inline)) unsigned
 encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 	      enum veil_kind kind, struct veil_item *items, unsigned n,
 	      bool text, bool wide)
 {
+	/* the general items of a chunk */
 	const uint8_t *in[VEIL_CHUNK_ITEMS];
 	uint8_t *out[VEIL_CHUNK_ITEMS];
 	uint16_t len[VEIL_CHUNK_ITEMS];
+	/* where V || C of the items in lanes of 1, 2, 4 blocks goes (by
+	 * nb / 2), and how many there are */
+	uint8_t *lane_out[3][VEIL_LANE_ROW];
+	unsigned lane_n[3];
+	/* text: every item of the chunk in order, its blob, its padded length */
 	struct veil_item *owner[VEIL_CHUNK_ITEMS];
+	uint8_t *blob[VEIL_CHUNK_ITEMS];
+	uint16_t tplen[VEIL_CHUNK_ITEMS];
 	unsigned done = 0, i = 0;
-	char head[VEIL_PREFIX_MAX];
-	size_t pfx = veil_token_prefix(head, kind, key->version);
-	veil_b32_encode_fn *enc = veil_b32_encoder();
+	char head[VEIL_PREFIX_MAX] = { 0 };
+	/* text only: the token's text before its base32, and the encoder */
+	size_t pfx = text ? veil_token_prefix(head, kind, key->version) : 0;
+	veil_b32_encode_fn *enc = text ? veil_b32_encoder() : NULL;
 
 	if (kind != VEIL_KIND_USER && kind != VEIL_KIND_DEVICE) {
 		for (unsigned j = 0; j < n; j++)
@@ -282,20 +474,32 @@ encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 	/* locals: the byte stores of the padding may alias anything, so
 	 * fields read through pointers would be read again for every item */
 	const bool bucketing = e->bucketing;
-	uint8_t *const pt = e->pt, *const siv = e->siv;
+	/* lanes for batches of a few names or more: for one to three, the
+	 * row loops cost more than they save (measured: a name alone took a
+	 * fifth longer in lanes) */
+	const bool has_lanes = e->ops->encrypt_lanes != NULL && n >= LANES_MIN;
+	uint8_t *const pt = e->pt, *const siv = e->siv, *const lanes = e->lanes;
 	const uint8_t tag[VEIL_TAG_LEN] = { key->tenant_tag[0],
 					    key->tenant_tag[1] };
 	/* what depends on the padded length alone, for the last one seen
-	 * (names of a batch are mostly of one size class) */
-	size_t last_plen = 0, nb = 0, need = 0;
+	 * (names of a batch are mostly of one size class): its lanes (g < 3)
+	 * or none (3), their rows, and the count of the lanes in use, kept
+	 * here rather than in lane_n[] (a store and a load per item) */
+	size_t last_plen = 0, nb = 0, need = 0, lo = 0, span = 0;
+	unsigned g = 3, k = 0;
+	uint8_t *rows = NULL;
+	/* the items before this one have an item PREFETCH_AHEAD further on */
+	struct veil_item *const pf_end = items + (n > PREFETCH_AHEAD ? n - PREFETCH_AHEAD : 0);
 	while (i < n) {
-		unsigned m = 0;
-		size_t blocks = 0, sivpos = 0;
-		bool same = true; /* every item of the chunk: one padded length */
+		const unsigned i0 = i;
+		unsigned m = 0, mg = 0;
+		size_t blocks = 0, gblocks = 0, sivpos = 0, gen_plen = 0;
+		bool same = true; /* every general item: one padded length */
+		lane_n[0] = lane_n[1] = lane_n[2] = 0;
+		k = 0;
 		for (; i < n && m < VEIL_CHUNK_ITEMS &&
 		       blocks < VEIL_CHUNK_BLOCKS; i++) {
 			struct veil_item *it = &items[i];
-			const uint8_t *name = it->in;
 			size_t nlen = it->in_len;
 			if (nlen > VEIL_NAME_MAX) {
 				fail_item(it, VEIL_E_TOOLONG);
@@ -303,15 +507,63 @@ encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 			}
 			size_t plen = veil_padded_len_fast(nlen, bucketing);
 			if (plen != last_plen) {
-				/* differs from the item before, which may be
-				 * in this chunk (or failed: then only a false
-				 * "not the same") */
-				same = same && m == 0;
 				last_plen = plen;
 				nb = (plen + VEIL_BLK - 1) / VEIL_BLK;
 				need = text ? pfx + veil_b32_encoded_len(
 							    VEIL_HDR_LEN + VEIL_BLK + plen)
 					    : VEIL_BLK + plen;
+				if (g < 3)
+					lane_n[g] = k;
+				g = has_lanes && plen == nb * VEIL_BLK &&
+						    (nb == 1 || nb == 2 || nb == 4)
+					    ? (unsigned)nb / 2 : 3;
+				k = g < 3 ? lane_n[g] : 0;
+				rows = g < 3 ? lane_rows(lanes, nb) : NULL;
+				/* the names of this padded length: lo .. lo +
+				 * span (one bucket, or one length) */
+				lo = !bucketing ? plen - 1 : plen == VEIL_BLK ? 0 : plen / 2;
+				span = !bucketing ? 0 : plen == VEIL_BLK ? VEIL_BLK - 1
+									  : plen / 2 - 1;
+			}
+			if (g < 3) {
+				/* this item and those after it of the same
+				 * padded length, as far as the chunk has room,
+				 * with the checks that are left for them */
+				const unsigned start = i;
+				size_t room = (VEIL_CHUNK_BLOCKS - blocks + nb - 1) / nb;
+				room = room < VEIL_CHUNK_ITEMS - m ? room : VEIL_CHUNK_ITEMS - m;
+				room = room < n - i ? room : n - i;
+				struct veil_item *const first = &items[i],
+						 *const end = first + room;
+				uint8_t **lout = lane_out[g] + k;
+				uint8_t *dst = rows + (size_t)k * VEIL_BLK;
+				struct text_chunk tc = { siv, sivpos, tag, m, owner, blob, tplen };
+				struct text_chunk *t = text ? &tc : NULL;
+				struct veil_item *next;
+				switch (nb) { /* nb a constant in each */
+				case 1:
+					next = lane_run(first, end, pf_end, lo, span, need,
+							lout, dst, 1, wide, t);
+					break;
+				case 2:
+					next = lane_run(first, end, pf_end, lo, span, need,
+							lout, dst, 2, wide, t);
+					break;
+				default:
+					next = lane_run(first, end, pf_end, lo, span, need,
+							lout, dst, 4, wide, t);
+					break;
+				}
+				i += (unsigned)(next - first);
+				sivpos = tc.sivpos;
+				k += i - start;
+				m += i - start;
+				blocks += (i - start) * nb;
+				if (i > start) {
+					i--; /* the loop's i++ takes the next one */
+					continue;
+				}
+				/* the first one has no room for its output */
 			}
 			if (it->out == NULL || it->out_cap < need) {
 				fail_item(it, VEIL_E_NOSPACE);
@@ -321,37 +573,52 @@ encrypt_batch(struct veil_engine *e, const struct veil_key *key,
 			 * is failed again (out_len 0) */
 			it->status = VEIL_OK;
 			it->out_len = need;
-			in[m] = pt + blocks * VEIL_BLK;
-			len[m] = (uint16_t)plen;
-			/* text: the token header goes in front of V || C, so
-			 * that the blob is encoded in one piece; written now,
-			 * long before the encoder loads it (a load that spans
-			 * recent small stores waits for them) */
+			uint8_t *o = it->out;
 			if (text)
-				veil_token_header(siv + sivpos, tag, plen);
-			out[m] = text ? siv + sivpos + VEIL_HDR_LEN : it->out;
-			owner[m++] = it;
+				o = note_blob(siv, &sivpos, tag, plen, nb, it, m,
+					      owner, blob, tplen);
+			if (mg == 0)
+				gen_plen = plen;
+			same = same && plen == gen_plen;
+			in[mg] = pt + gblocks * VEIL_BLK;
+			len[mg] = (uint16_t)plen;
+			out[mg++] = o;
 			if (wide)
-				pad_wide(pt + blocks * VEIL_BLK, name, nlen, plen);
+				pad_wide(pt + gblocks * VEIL_BLK, it->in, nlen, plen);
 			else
-				pad_inline(pt + blocks * VEIL_BLK, name, nlen, plen);
+				pad_inline(pt + gblocks * VEIL_BLK, it->in, nlen, plen);
+			gblocks += nb;
+			m++;
 			blocks += nb;
-			sivpos += VEIL_HDR_LEN + VEIL_BLK + nb * VEIL_BLK;
 		}
-		if (m == 0)
-			continue;
-		struct veil_siv_job job = { .n = m, .in = in, .out = out,
-					    .len = len,
-					    .uniform = same && len[0] % VEIL_BLK == 0 };
-		if (e->ops->encrypt(e, c, &job) != 0) {
-			for (unsigned j = 0; j < m; j++)
-				fail_item(owner[j], VEIL_E_INTERNAL);
+		if (g < 3)
+			lane_n[g] = k;
+		bool ok = true;
+		for (unsigned lg = 0; lg < 3; lg++) {
+			if (lane_n[lg] == 0)
+				continue;
+			const size_t lnb = lg == 0 ? 1 : 2 * lg;
+			struct veil_lanes_job lj = { .n = lane_n[lg], .nb = (unsigned)lnb,
+						     .pt = lane_rows(lanes, lnb),
+						     .out = lane_out[lg] };
+			ok = e->ops->encrypt_lanes(e, c, &lj) == 0 && ok;
+		}
+		if (mg > 0) {
+			struct veil_siv_job job = { .n = mg, .in = in, .out = out,
+						    .len = len,
+						    .uniform = same && len[0] % VEIL_BLK == 0 };
+			ok = e->ops->encrypt(e, c, &job) == 0 && ok;
+		}
+		if (!ok) { /* the items of this chunk are the ones it set OK */
+			for (unsigned j = i0; j < i; j++)
+				if (items[j].status == VEIL_OK)
+					fail_item(&items[j], VEIL_E_INTERNAL);
 			continue;
 		}
 		for (unsigned j = 0; text && j < m; j++)
 			veil_token_format((char *)owner[j]->out, owner[j]->out_cap,
-					  head, pfx, out[j] - VEIL_HDR_LEN,
-					  VEIL_BLK + len[j], enc);
+					  head, pfx, blob[j], VEIL_BLK + tplen[j],
+					  enc);
 		done += m;
 	}
 	return done;

@@ -165,7 +165,9 @@ static bool set_padding(int wide)
 	return true;
 }
 
-static const unsigned counts[] = { 1, 2, 3, 15, 16, 17, 63, 64, 65, 255, 256, 257, 300 };
+/* lanes take batches of four or more, four blocks a vector step: every
+ * remainder of a row (15, 17, 18 names), and chunks of 256 */
+static const unsigned counts[] = { 1, 2, 3, 4, 6, 15, 16, 17, 18, 63, 64, 65, 255, 256, 257, 300 };
 #define N_COUNTS (sizeof(counts) / sizeof(counts[0]))
 
 /* With bucketing: every bucket (its names of mixed lengths pad alike),
@@ -259,12 +261,82 @@ static void test_counter_wrap(void **state)
 	teardown_fixture(&f);
 }
 
+/* Names of 1, 2 and 4 padded blocks go into the engine's lanes: their
+ * counter blocks wrap the last byte when V's is 0xff (2 blocks) or 0xfd
+ * and up (4 blocks), which the lanes make by a 32-bit add. Batches of
+ * 256 such names until each count has seen it. */
+static void test_counter_wrap_lanes(void **state)
+{
+	(void)state;
+	struct fixture f;
+	unsigned wraps[2] = { 0, 0 }, rounds = 0;
+
+	setup_fixture(&f, false);
+	for (int wide = 0; wide < 2; wide++) {
+	if (!set_padding(wide))
+		continue;
+	for (int round = 0; round < 32; round++, rounds++) {
+		const bool four = round & 1;
+		for (unsigned i = 0; i < 256; i++)
+			random_name(&f, i, four ? len_in(&f, 32, 63) : len_in(&f, 16, 31));
+		check_batch(&f, 256, VEIL_KIND_USER);
+		for (unsigned i = 0; i < 256; i++) {
+			const uint8_t *v = f.b->bin[0][i];
+			wraps[four] += v[15] + (four ? 3 : 1) > 0xff;
+		}
+	}
+	}
+	printf("# %u rounds: %u names of 2 blocks and %u of 4 wrap the counter's last byte\n",
+	       rounds, wraps[0], wraps[1]);
+	assert_true(wraps[0] > 0);
+	assert_true(wraps[1] > 0);
+	teardown_fixture(&f);
+}
+
+/* Every name length from 0 to 299 in one batch (lanes of 1, 2 and 4 blocks
+ * and the general path in the same chunks, a chunk boundary at 256), in
+ * order and shuffled, bucketed and not. */
+static void test_every_length(void **state)
+{
+	(void)state;
+	const unsigned n = BATCH_MAX;
+
+	for (int nobucket = 0; nobucket < 2; nobucket++) {
+		struct fixture f;
+		setup_fixture(&f, nobucket);
+		for (int wide = 0; wide < 2; wide++) {
+			if (!set_padding(wide))
+				continue;
+			for (unsigned i = 0; i < n; i++)
+				random_name(&f, i, i);
+			check_batch(&f, n, VEIL_KIND_USER);
+			size_t lens[BATCH_MAX];
+			for (unsigned i = 0; i < n; i++)
+				lens[i] = i;
+			for (unsigned i = n - 1; i > 0; i--) { /* shuffle */
+				unsigned j = (unsigned)(test_rand(&f.seed) % (i + 1));
+				size_t t = lens[i];
+				lens[i] = lens[j];
+				lens[j] = t;
+			}
+			for (unsigned i = 0; i < n; i++)
+				random_name(&f, i, lens[i]);
+			check_batch(&f, n, VEIL_KIND_DEVICE);
+		}
+		printf("# every length, %s: %u names, %u engines agree\n",
+		       nobucket ? "unbucketed" : "bucketed", f.checked, f.ne);
+		teardown_fixture(&f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_class_bucketed),
 		cmocka_unit_test(test_one_class_unbucketed),
 		cmocka_unit_test(test_counter_wrap),
+		cmocka_unit_test(test_counter_wrap_lanes),
+		cmocka_unit_test(test_every_length),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
