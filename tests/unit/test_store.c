@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1022,6 +1023,52 @@ static void test_mark_group_commit(void **state)
 	expect_refused(f, "records 3-5 are missing");
 }
 
+/* Writes that never pause (a group commit after another, as under a
+ * steady rate of audited requests): the keeper checkpoints the WAL once
+ * per 1,000 new pages or so, not after every commit once the WAL is past
+ * 1,000 pages (a checkpoint that commits made meanwhile leave incomplete
+ * does not restart the WAL: asking again at each commit ran checkpoints,
+ * each with its two fsyncs, back to back); and the WAL still restarts,
+ * so it stays bounded. */
+static void test_keeper_checkpoints(void **state)
+{
+	struct fx *f = *state;
+	char path[320];
+	enum { COMMITS = 600, PER = 30 };
+
+	store_open(f);
+	assert_int_equal(ctl_store_mark_async(&f->s), 0);
+	assert_int_equal(ctl_store_keeper_start(&f->s), 0);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int c = 0; c < COMMITS; c++) {
+		ctl_store_batch(&f->s, true);
+		append_n(f, PER, 1000 + (int64_t)c * PER, 1);
+		assert_int_equal(ctl_store_sync(&f->s), 0);
+		ctl_store_batch(&f->s, false);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	uint64_t ckpts, pruned;
+	ctl_store_keeper_counts(&f->s, &ckpts, &pruned);
+	/* a commit of 30 records writes well under 10 pages; the keeper also
+	 * checkpoints once a second when nothing asks */
+	uint64_t secs = (uint64_t)(t1.tv_sec - t0.tv_sec) + 1;
+	print_message("# %d commits in %llu s: %llu checkpoints\n", COMMITS,
+		      (unsigned long long)secs, (unsigned long long)ckpts);
+	if (ckpts > COMMITS / 10 + secs + 2)
+		fail_msg("%llu checkpoints for %d commits in %llu s: one a commit, "
+			 "not one per 1,000 pages", (unsigned long long)ckpts, COMMITS,
+			 (unsigned long long)secs);
+	/* restarted within 8,000 pages (it restarts from 4,000 on) */
+	struct stat st;
+	db_path(f, path, sizeof(path), "-wal");
+	assert_int_equal(stat(path, &st), 0);
+	if (st.st_size > 8000 * (4096 + 24))
+		fail_msg("the WAL is %lld bytes: it did not restart",
+			 (long long)st.st_size);
+	expect_verify(f, 0, COMMITS * PER);
+}
+
 /* veil.db put back to an older copy of itself: refused. */
 static void test_mark_rewound(void **state)
 {
@@ -1851,6 +1898,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_aside_tampered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_inline_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_page_sql_time_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keeper_checkpoints, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
