@@ -696,6 +696,7 @@ static int run(int lfd)
 	struct pollfd pfd[CTLD_MAX_CLIENTS + 3];
 	struct client *of[CTLD_MAX_CLIENTS + 3];
 	int64_t next_housekeeping = 0;
+	uint64_t commits_seen = 0;
 	bool pruning = false;
 	int wfd = ctl_worker_fd(&d);
 
@@ -742,6 +743,13 @@ static int run(int lfd)
 		}
 		if (d.link != NULL)
 			veil_link_server_poll(d.link);
+		/* quiet (a timeout, or no commit since the last poll): the
+		 * mark gets the commits it was not handed yet */
+		if ((rc == 0 || d.store.commits == commits_seen) &&
+		    ctl_store_mark_settle(&d.store) != 0)
+			ctl_log("the governance log's mark could not be written: "
+				"it is tried again with the next commit");
+		commits_seen = d.store.commits;
 		if (ctl_now() >= next_housekeeping) {
 			ctl_housekeeping(&d);
 			next_housekeeping = ctl_now() + VEIL_MS_PER_MINUTE;

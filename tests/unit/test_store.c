@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "ctld_pvt.h"
+#include "store_pvt.h"
 
 struct fx {
 	char dir[64];     /* mkdtemp under /tmp, removed by teardown */
@@ -1069,6 +1070,57 @@ static void test_keeper_checkpoints(void **state)
 	expect_verify(f, 0, COMMITS * PER);
 }
 
+/* With the mark's writer thread, the mark is written every CTL_MARK_EVERY
+ * commits, not after each: after any commit, the mark on disk names a
+ * state at most 2 * CTL_MARK_EVERY - 1 commits old and never one ahead of
+ * the log; a settle hands over the rest, and the close writes it. */
+static void test_mark_lag_bound(void **state)
+{
+	struct fx *f = *state;
+	enum { COMMITS = 60, LAG = 2 * CTL_MARK_EVERY - 1 };
+	int64_t heads[COMMITS + 1];
+	struct mark m;
+
+	store_open(f);
+	assert_int_equal(ctl_store_mark_async(&f->s), 0);
+	heads[0] = f->s.last_seq;
+	for (int c = 1; c <= COMMITS; c++) {
+		ctl_store_batch(&f->s, true);
+		append_n(f, 1 + c % 3, 1000 + (int64_t)c * 10, 1);
+		assert_int_equal(ctl_store_sync(&f->s), 0);
+		ctl_store_batch(&f->s, false);
+		heads[c] = f->s.last_seq;
+		assert_int_equal(st_mark_read(&f->s, &m), MARK_OK);
+		if (m.seq > heads[c])
+			fail_msg("commit %d: the mark names record %lld, the log ends at "
+				 "%lld", c, (long long)m.seq, (long long)heads[c]);
+		if (c >= LAG && m.seq < heads[c - LAG])
+			fail_msg("commit %d: the mark names record %lld, more than %d "
+				 "commits behind (record %lld)", c, (long long)m.seq, LAG,
+				 (long long)heads[c - LAG]);
+	}
+	/* a quiet pass hands over what is left */
+	append_n(f, 1, 99999, 1); /* a commit of its own, not yet handed over */
+	assert_int_equal(ctl_store_mark_flush(&f->s), 0);
+	assert_int_equal(st_mark_read(&f->s, &m), MARK_OK);
+	assert_int_equal(m.seq, f->s.last_seq);
+	/* and the close writes the last state: a copy from before it is
+	 * refused */
+	char path[320], old[320];
+	store_close(f);
+	db_path(f, path, sizeof(path), "");
+	snprintf(old, sizeof(old), "%s/old.db", f->dir);
+	copy_file(path, old);
+	store_open(f);
+	assert_int_equal(ctl_store_mark_async(&f->s), 0);
+	append_n(f, 1, 100000, 1);
+	char want[64];
+	snprintf(want, sizeof(want), "record %lld is missing", (long long)f->s.last_seq);
+	store_close(f);
+	copy_file(old, path);
+	expect_refused(f, want);
+}
+
 /* veil.db put back to an older copy of itself: refused. */
 static void test_mark_rewound(void **state)
 {
@@ -1899,6 +1951,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_inline_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_page_sql_time_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keeper_checkpoints, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_lag_bound, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
