@@ -131,6 +131,7 @@ struct client {
 #define CLIENT_BIG (1u << 20)         /* freed: give the memory back */
 #define CLIENT_AHEAD (8u << 10)       /* read in one call with a length */
 #define ACCEPTS_PER_PASS 64
+#define MARK_SETTLE_MS 100 /* no commit since: the mark gets the rest */
 
 static struct ctld d;
 static struct client clients[CTLD_MAX_CLIENTS];
@@ -798,6 +799,7 @@ static int run(int lfd)
 	struct client *of[CTLD_MAX_CLIENTS + 3];
 	int64_t next_housekeeping = 0;
 	uint64_t commits_seen = 0;
+	int64_t commits_at = 0;
 	bool pruning = false;
 	int wfd = ctl_worker_fd(&d);
 
@@ -847,13 +849,16 @@ static int run(int lfd)
 		}
 		if (d.link != NULL)
 			veil_link_server_poll(d.link);
-		/* quiet (a timeout, or no commit since the last poll): the
-		 * mark gets the commits it was not handed yet */
-		if ((rc == 0 || d.store.commits == commits_seen) &&
-		    ctl_store_mark_settle(&d.store) != 0)
+		/* no commit for MARK_SETTLE_MS: the mark gets the commits it
+		 * was not handed yet (under a steady rate, every
+		 * CTL_MARK_EVERY-th commit hands them over) */
+		if (d.store.commits != commits_seen) {
+			commits_seen = d.store.commits;
+			commits_at = ctl_now();
+		} else if (ctl_now() - commits_at >= MARK_SETTLE_MS &&
+			   ctl_store_mark_settle(&d.store) != 0)
 			ctl_log("the governance log's mark could not be written: "
 				"it is tried again with the next commit");
-		commits_seen = d.store.commits;
 		if (ctl_now() >= next_housekeeping) {
 			ctl_housekeeping(&d);
 			next_housekeeping = ctl_now() + VEIL_MS_PER_MINUTE;
