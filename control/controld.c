@@ -329,6 +329,42 @@ static struct client *evict(int max)
 	return v;
 }
 
+/* The roles looked up in this pass's read transaction (one snapshot of
+ * the roles: the same caller, by uid, gid and groups, has the same role
+ * throughout it), so that callers of one uid cost one lookup a pass, not
+ * one a request. Forgotten at the start of each pass's reading. */
+#define ROLE_MEMO 8
+#define ROLE_MEMO_GROUPS 32
+static struct role_memo {
+	unsigned uid, gid, n_groups;
+	gid_t groups[ROLE_MEMO_GROUPS];
+	enum veil_role role;
+} role_memo[ROLE_MEMO];
+static unsigned n_role_memo;
+
+static enum veil_role role_of(const struct ctl_caller *who)
+{
+	for (unsigned i = 0; i < n_role_memo; i++) {
+		struct role_memo *m = &role_memo[i];
+		if (m->uid == who->uid && m->gid == who->gid &&
+		    m->n_groups == who->n_groups &&
+		    (who->n_groups == 0 ||
+		     memcmp(m->groups, who->groups, who->n_groups * sizeof(gid_t)) == 0))
+			return m->role;
+	}
+	enum veil_role role = ctl_role_of(&d, who);
+	if (n_role_memo < ROLE_MEMO && who->n_groups <= ROLE_MEMO_GROUPS) {
+		struct role_memo *m = &role_memo[n_role_memo++];
+		m->uid = who->uid;
+		m->gid = who->gid;
+		m->n_groups = who->n_groups;
+		if (who->n_groups > 0)
+			memcpy(m->groups, who->groups, who->n_groups * sizeof(gid_t));
+		m->role = role;
+	}
+	return role;
+}
+
 /* Accept one waiting connection; returns false when none is left. Its
  * role is looked up now: a caller without one, or over its uid's
  * connection cap, is answered with the refusal and sends nothing more. */
@@ -347,7 +383,7 @@ static bool accept_client(int lfd)
 	gid_t *groups = ctl_peer_groups(fd, &n_groups);
 	struct ctl_caller who = { .uid = cr.uid, .gid = cr.gid, .pid = cr.pid,
 				  .groups = groups, .n_groups = n_groups };
-	who.role = ctl_role_of(&d, &who);
+	who.role = role_of(&who);
 	char why[160] = "";
 	const char *action = "connect";
 	unsigned same = open_connections(cr.uid);
@@ -403,7 +439,7 @@ static bool request_start(struct client *c)
 {
 	char why[160];
 	c->need = request_len(c);
-	c->who.role = ctl_role_of(&d, &c->who);
+	c->who.role = role_of(&c->who);
 	size_t limit = c->who.role >= VEIL_ROLE_INVESTIGATOR ? VEIL_API_MSG_MAX
 							      : CTLD_READER_MSG_MAX;
 	if (c->who.role == VEIL_ROLE_NONE) {
@@ -886,6 +922,7 @@ static int run(int lfd)
 		/* the callers' roles, looked up as their requests' lengths come
 		 * in, from one read transaction: SQLite's locks once a pass */
 		ctl_store_read_begin(&d.store);
+		n_role_memo = 0;
 		for (int i = FIXED; i < n; i++) {
 			struct client *c = of[i];
 			/* closed since the poll (idle): skip it */
