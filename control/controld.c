@@ -276,11 +276,29 @@ static void answer_text(struct client *c, char *s, size_t len)
 	client_write(c);
 }
 
+/* The answer's text: written into a buffer kept for it (json_dumps
+ * grows its own from 16 bytes, reallocating, and copies it once more),
+ * then copied out at its length and the buffer zeroized (an answer may
+ * hold names); a longer answer (rare: the long reads answer from the
+ * worker) is written again by json_dumps. */
 static void answer(struct client *c, json_t *a)
 {
-	char *s = json_dumps(a, JSON_COMPACT);
+	static char buf[64 << 10];
+	size_t len = json_dumpb(a, buf, sizeof(buf), JSON_COMPACT);
+	char *s = NULL;
+	if (len > 0 && len <= sizeof(buf)) {
+		if ((s = malloc(len + 1)) != NULL) {
+			memcpy(s, buf, len);
+			s[len] = '\0';
+		}
+		explicit_bzero(buf, len);
+	} else {
+		explicit_bzero(buf, sizeof(buf)); /* what did fit */
+		s = json_dumps(a, JSON_COMPACT);
+		len = s != NULL ? strlen(s) : 0;
+	}
 	json_decref(a);
-	answer_text(c, s, s != NULL ? strlen(s) : 0);
+	answer_text(c, s, s != NULL ? len : 0);
 }
 
 /* Refuse the caller: the answer goes out after the group commit (its
