@@ -849,11 +849,8 @@ static void api_io(short revents)
 
 static int run(int lfd)
 {
-	/* the admin listener, the worker's pipe, the api process, the link's
-	 * listener; then the callers */
-	enum { FIXED = 4 };
-	struct pollfd pfd[CTLD_MAX_CLIENTS + FIXED];
-	struct client *of[CTLD_MAX_CLIENTS + FIXED];
+	struct pollfd pfd[CTLD_MAX_CLIENTS + 3];
+	struct client *of[CTLD_MAX_CLIENTS + 3];
 	int64_t next_housekeeping = 0;
 	uint64_t commits_seen = 0;
 	int64_t commits_at = 0;
@@ -883,8 +880,6 @@ static int run(int lfd)
 		pfd[n++] = (struct pollfd){ .fd = wfd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = api.fd, .events = POLLIN |
 					    (ps_want_write(&api) ? POLLOUT : 0) };
-		pfd[n++] = (struct pollfd){ .fd = d.link != NULL ?
-					    veil_link_server_fd(d.link) : -1, .events = POLLIN };
 		bool ahead = false; /* a caller's next request read already */
 		for (int i = 0; i < CTLD_MAX_CLIENTS; i++) {
 			struct client *c = &clients[i];
@@ -906,10 +901,8 @@ static int run(int lfd)
 			ctl_log("poll: %s", strerror(errno));
 			return -1;
 		}
-		/* its periodic work every pass; an accept only when a
-		 * dataplane connects */
 		if (d.link != NULL)
-			veil_link_server_serve(d.link, rc > 0 && (pfd[3].revents & POLLIN));
+			veil_link_server_poll(d.link);
 		/* no commit for MARK_SETTLE_MS: the mark gets the commits it
 		 * was not handed yet (under a steady rate, every
 		 * CTL_MARK_EVERY-th commit hands them over) */
@@ -930,8 +923,8 @@ static int run(int lfd)
 		ctl_master_check_tick(&d);
 		ctl_refusals_flush(&d, false);
 		close_idle();
-		/* the callers */
-		ctl_metrics_tick(&d, (unsigned)n - FIXED);
+		/* the callers: n less the listener, the worker's pipe, the api process */
+		ctl_metrics_tick(&d, (unsigned)n - 3);
 		if (rc < 0 || (rc == 0 && !ahead))
 			continue;
 		if (pfd[1].revents & POLLIN)
@@ -941,7 +934,7 @@ static int run(int lfd)
 		 * in, from one read transaction: SQLite's locks once a pass */
 		ctl_store_read_begin(&d.store);
 		n_role_memo = 0;
-		for (int i = FIXED; i < n; i++) {
+		for (int i = 3; i < n; i++) {
 			struct client *c = of[i];
 			/* closed since the poll (idle): skip it */
 			if (c->fd != pfd[i].fd || (pfd[i].revents == 0 &&

@@ -565,25 +565,15 @@ static void repair_step(struct veil_link_server *s)
 	}
 }
 
-int veil_link_server_fd(const struct veil_link_server *s)
-{
-	return s->lfd;
-}
-
 int veil_link_server_poll(struct veil_link_server *s)
-{
-	return veil_link_server_serve(s, true);
-}
-
-int veil_link_server_serve(struct veil_link_server *s, bool listener_ready)
 {
 	union veil_link_payload m;
 	enum veil_link_msg type;
 	uint32_t len;
 	int handled = 0, rc, fd;
 
-	while (listener_ready && (fd = accept4(s->lfd, NULL, NULL,
-					       SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0)
+	while ((fd = accept4(s->lfd, NULL, NULL,
+			     SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0)
 		take(s, fd);
 	if (s->link == NULL)
 		return 0;

@@ -434,14 +434,6 @@ veil_link_server_new(const struct veil_link_server_opts *o, char *err,
  */
 int veil_link_server_poll(struct veil_link_server *srv);
 /**
- * The same, for a caller that polls the listening socket
- * (veil_link_server_fd) with its own: connections are taken only when
- * @p listener_ready (POLLIN on it), not tried at every call.
- */
-int veil_link_server_serve(struct veil_link_server *srv, bool listener_ready);
-/** The listening socket, for the caller's poll (POLLIN: a connection waits). */
-int veil_link_server_fd(const struct veil_link_server *srv);
-/**
  * @return true while a resync runs or tenants wait to be resent: the
  *   caller should poll again within VEIL_LINK_BUSY_POLL_MS (each poll
  *   sends what the ring takes; the dataplane drains it in between), not
