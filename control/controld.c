@@ -115,6 +115,8 @@ struct client {
 	size_t hdr_got;
 	char *body;
 	size_t need, got, cap;
+	uint8_t *ahead;   /* read with this request, of the next: read after */
+	size_t ahead_len; /* this one's answer (a caller that sent ahead) */
 	json_t *pending;  /* the answer, held until its records are durable */
 	bool on_batch;    /* pending may depend on this pass's group commit */
 	uint8_t out_hdr[4];
@@ -127,7 +129,9 @@ struct client {
 #define CLIENT_IO_PER_PASS (4u << 20) /* bytes read or written per pass */
 #define CLIENT_BODY_FIRST (64u << 10) /* a body grows as it arrives */
 #define CLIENT_BIG (1u << 20)         /* freed: give the memory back */
+#define CLIENT_AHEAD (8u << 10)       /* read in one call with a length */
 #define ACCEPTS_PER_PASS 64
+#define MARK_SETTLE_MS 100 /* no commit since: the mark gets the rest */
 
 static struct ctld d;
 static struct client clients[CTLD_MAX_CLIENTS];
@@ -178,6 +182,9 @@ static void client_close(struct client *c)
 	if (c->body != NULL)
 		explicit_bzero(c->body, c->got); /* a lookup's name */
 	free(c->body);
+	if (c->ahead != NULL)
+		explicit_bzero(c->ahead, c->ahead_len);
+	free(c->ahead);
 	if (c->out != NULL)
 		explicit_bzero(c->out, c->out_len); /* may hold names */
 	free(c->out);
@@ -269,11 +276,29 @@ static void answer_text(struct client *c, char *s, size_t len)
 	client_write(c);
 }
 
+/* The answer's text: written into a buffer kept for it (json_dumps
+ * grows its own from 16 bytes, reallocating, and copies it once more),
+ * then copied out at its length and the buffer zeroized (an answer may
+ * hold names); a longer answer (rare: the long reads answer from the
+ * worker) is written again by json_dumps. */
 static void answer(struct client *c, json_t *a)
 {
-	char *s = json_dumps(a, JSON_COMPACT);
+	static char buf[64 << 10];
+	size_t len = json_dumpb(a, buf, sizeof(buf), JSON_COMPACT);
+	char *s = NULL;
+	if (len > 0 && len <= sizeof(buf)) {
+		if ((s = malloc(len + 1)) != NULL) {
+			memcpy(s, buf, len);
+			s[len] = '\0';
+		}
+		explicit_bzero(buf, len);
+	} else {
+		explicit_bzero(buf, sizeof(buf)); /* what did fit */
+		s = json_dumps(a, JSON_COMPACT);
+		len = s != NULL ? strlen(s) : 0;
+	}
 	json_decref(a);
-	answer_text(c, s, s != NULL ? strlen(s) : 0);
+	answer_text(c, s, s != NULL ? len : 0);
 }
 
 /* Refuse the caller: the answer goes out after the group commit (its
@@ -322,6 +347,42 @@ static struct client *evict(int max)
 	return v;
 }
 
+/* The roles looked up in this pass's read transaction (one snapshot of
+ * the roles: the same caller, by uid, gid and groups, has the same role
+ * throughout it), so that callers of one uid cost one lookup a pass, not
+ * one a request. Forgotten at the start of each pass's reading. */
+#define ROLE_MEMO 8
+#define ROLE_MEMO_GROUPS 32
+static struct role_memo {
+	unsigned uid, gid, n_groups;
+	gid_t groups[ROLE_MEMO_GROUPS];
+	enum veil_role role;
+} role_memo[ROLE_MEMO];
+static unsigned n_role_memo;
+
+static enum veil_role role_of(const struct ctl_caller *who)
+{
+	for (unsigned i = 0; i < n_role_memo; i++) {
+		struct role_memo *m = &role_memo[i];
+		if (m->uid == who->uid && m->gid == who->gid &&
+		    m->n_groups == who->n_groups &&
+		    (who->n_groups == 0 ||
+		     memcmp(m->groups, who->groups, who->n_groups * sizeof(gid_t)) == 0))
+			return m->role;
+	}
+	enum veil_role role = ctl_role_of(&d, who);
+	if (n_role_memo < ROLE_MEMO && who->n_groups <= ROLE_MEMO_GROUPS) {
+		struct role_memo *m = &role_memo[n_role_memo++];
+		m->uid = who->uid;
+		m->gid = who->gid;
+		m->n_groups = who->n_groups;
+		if (who->n_groups > 0)
+			memcpy(m->groups, who->groups, who->n_groups * sizeof(gid_t));
+		m->role = role;
+	}
+	return role;
+}
+
 /* Accept one waiting connection; returns false when none is left. Its
  * role is looked up now: a caller without one, or over its uid's
  * connection cap, is answered with the refusal and sends nothing more. */
@@ -340,7 +401,7 @@ static bool accept_client(int lfd)
 	gid_t *groups = ctl_peer_groups(fd, &n_groups);
 	struct ctl_caller who = { .uid = cr.uid, .gid = cr.gid, .pid = cr.pid,
 				  .groups = groups, .n_groups = n_groups };
-	who.role = ctl_role_of(&d, &who);
+	who.role = role_of(&who);
 	char why[160] = "";
 	const char *action = "connect";
 	unsigned same = open_connections(cr.uid);
@@ -380,15 +441,23 @@ static bool accept_client(int lfd)
 	return true;
 }
 
+/* The length a request's first 4 bytes announce. */
+static size_t request_len(const struct client *c)
+{
+	return (size_t)c->hdr[0] << 24 | (size_t)c->hdr[1] << 16 |
+	       (size_t)c->hdr[2] << 8 | c->hdr[3];
+}
+
 /* A request's length is in: look the caller's role up again (a grant or a
  * revocation applies to the next request of an open connection) and check
- * the length against the role's limit before reading any of the body. */
+ * the length against the role's limit before any of the body is taken or
+ * room made for it (what came with the length, at most CLIENT_AHEAD bytes
+ * in a buffer of that fixed size, is zeroized unused if it is refused). */
 static bool request_start(struct client *c)
 {
 	char why[160];
-	c->need = (size_t)c->hdr[0] << 24 | (size_t)c->hdr[1] << 16 |
-		  (size_t)c->hdr[2] << 8 | c->hdr[3];
-	c->who.role = ctl_role_of(&d, &c->who);
+	c->need = request_len(c);
+	c->who.role = role_of(&c->who);
 	size_t limit = c->who.role >= VEIL_ROLE_INVESTIGATOR ? VEIL_API_MSG_MAX
 							      : CTLD_READER_MSG_MAX;
 	if (c->who.role == VEIL_ROLE_NONE) {
@@ -460,17 +529,19 @@ static void request_typed(struct client *c, const struct ps_request *r)
 	}
 }
 
-/* Read (some of) a request's length; a file passed with it (SCM_RIGHTS,
- * sent with the first bytes: backup.create's output) is kept for the
- * request, one at most. */
-static ssize_t read_header(struct client *c)
+/* Read (some of) a request's length and, at a request's start, what
+ * follows it into extra (one call where there were two: the length, then
+ * the body); a file passed with it (SCM_RIGHTS, sent with the first bytes:
+ * backup.create's output) is kept for the request, one at most. */
+static ssize_t read_header(struct client *c, uint8_t *extra, size_t extra_len)
 {
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int) * 4)];
 	} ctl;
-	struct iovec iov = { c->hdr + c->hdr_got, 4 - c->hdr_got };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	struct iovec iov[2] = { { c->hdr + c->hdr_got, 4 - c->hdr_got },
+				{ extra, extra_len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = extra_len > 0 ? 2 : 1,
 			     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
 	ssize_t r = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	for (struct cmsghdr *h = r > 0 ? CMSG_FIRSTHDR(&mh) : NULL; h != NULL;
@@ -490,25 +561,107 @@ static ssize_t read_header(struct client *c)
 	return r;
 }
 
+/* Room in the body for one more byte at least: it grows as it comes. */
+static bool body_room(struct client *c)
+{
+	if (c->got + 1 < c->cap)
+		return true;
+	size_t cap = c->cap * 2 < c->need + 1 ? c->cap * 2 : c->need + 1;
+	char *b = realloc(c->body, cap);
+	if (b == NULL) {
+		client_close(c);
+		return false;
+	}
+	c->body = b;
+	c->cap = cap;
+	return true;
+}
+
+/* Bytes of c's request read already (what came with its length, or what
+ * an earlier read brought ahead): its length's first, then its body's.
+ * Once the request is whole, what is left (the start of a next request,
+ * sent before this one's answer) is kept for it in c->ahead, and read
+ * after this answer. false: nothing more is to be read from c in this
+ * pass (refused, closed, or the request whole). */
+static bool take_read(struct client *c, const uint8_t *p, size_t n)
+{
+	if (c->hdr_got < 4) {
+		size_t k = 4 - c->hdr_got < n ? 4 - c->hdr_got : n;
+		memcpy(c->hdr + c->hdr_got, p, k);
+		c->hdr_got += k;
+		p += k;
+		n -= k;
+		if (c->hdr_got < 4)
+			return true;
+		if (!request_start(c))
+			return false; /* refused (or out of memory): nothing more is read */
+	}
+	while (c->got < c->need && n > 0) {
+		if (!body_room(c))
+			return false;
+		size_t room = c->cap - 1 - c->got, want = c->need - c->got;
+		size_t k = room < want ? room : want;
+		k = k < n ? k : n;
+		memcpy(c->body + c->got, p, k);
+		c->got += k;
+		p += k;
+		n -= k;
+	}
+	if (c->got < c->need)
+		return true;
+	if (n > 0) {
+		c->ahead = malloc(n);
+		if (c->ahead == NULL) {
+			client_close(c);
+			return false;
+		}
+		memcpy(c->ahead, p, n);
+		c->ahead_len = n;
+	}
+	request_done(c);
+	return false;
+}
+
+/* What an earlier read brought ahead of this request: taken first. */
+static bool take_ahead(struct client *c)
+{
+	uint8_t *a = c->ahead;
+	size_t n = c->ahead_len;
+	c->ahead = NULL;
+	c->ahead_len = 0;
+	bool more = take_read(c, a, n);
+	explicit_bzero(a, n);
+	free(a);
+	return more;
+}
+
 /* Read what is there; handle a request once it is whole. */
 static void client_read(struct client *c)
 {
+	/* bytes read with a request's length, beyond it: zeroized once taken */
+	static uint8_t extra[CLIENT_AHEAD];
 	size_t budget = CLIENT_IO_PER_PASS;
+	if (c->ahead_len > 0 && !take_ahead(c))
+		return;
 	while (budget > 0) {
 		ssize_t r;
-		if (c->hdr_got < 4)
-			r = read_header(c);
-		else {
-			if (c->got + 1 == c->cap) { /* the body grows as it comes */
-				size_t cap = c->cap * 2 < c->need + 1 ? c->cap * 2 : c->need + 1;
-				char *b = realloc(c->body, cap);
-				if (b == NULL) {
-					client_close(c);
-					return;
-				}
-				c->body = b;
-				c->cap = cap;
+		size_t n_extra = 0;
+		if (c->hdr_got == 0) {
+			int had = c->passed_fd;
+			r = read_header(c, extra, sizeof(extra));
+			if (r > 4) {
+				n_extra = (size_t)r - 4;
+				r = 4;
+				/* a file that came with this read and a next request's
+				 * first bytes may be that request's: not this one's */
+				if (had < 0 && c->passed_fd >= 0 && n_extra > request_len(c))
+					passed_close(c);
 			}
+		} else if (c->hdr_got < 4)
+			r = read_header(c, NULL, 0);
+		else {
+			if (!body_room(c))
+				return;
 			size_t want = c->cap - 1 - c->got;
 			r = read(c->fd, c->body + c->got, want < budget ? want : budget);
 		}
@@ -521,8 +674,11 @@ static void client_read(struct client *c)
 			c->hdr_got += (size_t)r;
 			if (c->hdr_got < 4)
 				continue;
-			if (!request_start(c))
-				return; /* refused (or out of memory): nothing more is read */
+			bool more = request_start(c) && take_read(c, extra, n_extra);
+			explicit_bzero(extra, n_extra);
+			budget -= n_extra < budget ? n_extra : budget;
+			if (!more)
+				return; /* refused, closed, or whole */
 		} else {
 			c->got += (size_t)r;
 			budget -= (size_t)r < budget ? (size_t)r : budget;
@@ -696,6 +852,8 @@ static int run(int lfd)
 	struct pollfd pfd[CTLD_MAX_CLIENTS + 3];
 	struct client *of[CTLD_MAX_CLIENTS + 3];
 	int64_t next_housekeeping = 0;
+	uint64_t commits_seen = 0;
+	int64_t commits_at = 0;
 	bool pruning = false;
 	int wfd = ctl_worker_fd(&d);
 
@@ -722,18 +880,21 @@ static int run(int lfd)
 		pfd[n++] = (struct pollfd){ .fd = wfd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = api.fd, .events = POLLIN |
 					    (ps_want_write(&api) ? POLLOUT : 0) };
+		bool ahead = false; /* a caller's next request read already */
 		for (int i = 0; i < CTLD_MAX_CLIENTS; i++) {
 			struct client *c = &clients[i];
 			if (c->fd < 0)
 				continue;
+			ahead |= c->state == C_READ && c->ahead_len > 0;
 			short ev = c->state == C_READ ? POLLIN : c->state == C_WRITE ? POLLOUT :
 				   c->state == C_LINGER ? POLLRDHUP : 0;
 			of[n] = c;
 			pfd[n++] = (struct pollfd){ .fd = c->fd, .events = ev };
 		}
 		/* a resync under way goes on at every poll: sooner then; a
-		 * prune under way at once (a step between two passes) */
-		int rc = poll(pfd, (nfds_t)n, pruning ? 0 : d.link != NULL &&
+		 * prune under way at once (a step between two passes), and
+		 * a request a caller sent ahead, read already */
+		int rc = poll(pfd, (nfds_t)n, pruning || ahead ? 0 : d.link != NULL &&
 			      veil_link_server_busy(d.link) ?
 			      VEIL_LINK_BUSY_POLL_MS : 100);
 		if (rc < 0 && errno != EINTR) {
@@ -742,6 +903,16 @@ static int run(int lfd)
 		}
 		if (d.link != NULL)
 			veil_link_server_poll(d.link);
+		/* no commit for MARK_SETTLE_MS: the mark gets the commits it
+		 * was not handed yet (under a steady rate, every
+		 * CTL_MARK_EVERY-th commit hands them over) */
+		if (d.store.commits != commits_seen) {
+			commits_seen = d.store.commits;
+			commits_at = ctl_now();
+		} else if (ctl_now() - commits_at >= MARK_SETTLE_MS &&
+			   ctl_store_mark_settle(&d.store) != 0)
+			ctl_log("the governance log's mark could not be written: "
+				"it is tried again with the next commit");
 		if (ctl_now() >= next_housekeeping) {
 			ctl_housekeeping(&d);
 			next_housekeeping = ctl_now() + VEIL_MS_PER_MINUTE;
@@ -754,7 +925,7 @@ static int run(int lfd)
 		close_idle();
 		/* the callers: n less the listener, the worker's pipe, the api process */
 		ctl_metrics_tick(&d, (unsigned)n - 3);
-		if (rc <= 0)
+		if (rc < 0 || (rc == 0 && !ahead))
 			continue;
 		if (pfd[1].revents & POLLIN)
 			worker_answers();
@@ -762,10 +933,12 @@ static int run(int lfd)
 		/* the callers' roles, looked up as their requests' lengths come
 		 * in, from one read transaction: SQLite's locks once a pass */
 		ctl_store_read_begin(&d.store);
+		n_role_memo = 0;
 		for (int i = 3; i < n; i++) {
 			struct client *c = of[i];
 			/* closed since the poll (idle): skip it */
-			if (pfd[i].revents == 0 || c->fd != pfd[i].fd)
+			if (c->fd != pfd[i].fd || (pfd[i].revents == 0 &&
+			    !(c->state == C_READ && c->ahead_len > 0)))
 				continue;
 			if (c->state == C_WORKING || c->state == C_PARSING)
 				client_close(c); /* gone (its answer is dropped) */

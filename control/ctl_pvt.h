@@ -136,6 +136,7 @@ struct ctl_store {
 	int64_t mark_anchor;
 	char mark_path[280];
 	struct ctl_mark_writer *mark_writer; /* the thread, once async */
+	unsigned mark_unposted;  /* commits not handed to it yet */
 	struct ctl_keeper *keeper; /* checkpoints and pruning, once async */
 	bool keeper_side;        /* the keeper thread's own connection */
 	bool walk_pending;       /* started from the mark: the whole walk is due */
@@ -181,12 +182,19 @@ sqlite3_stmt *ctl_store_stmt(struct ctl_store *s, const char *sql);
  * @return 0, or -1 if it failed. */
 int ctl_store_exec(struct ctl_store *s, const char *sql);
 int64_t ctl_now(void);
-/* From now on the mark is written by a thread of its own, after each
- * commit without the caller waiting for its fdatasync (it lags the
- * database, never leads it); ctl_store_close writes the last state. Call
- * it after daemon(): a fork keeps no thread. 0, or -1 (writes stay
- * synchronous). */
+/* From now on the mark is written by a thread of its own, without the
+ * caller waiting for its fdatasync: it is handed the state of every
+ * CTL_MARK_EVERY-th commit (and of each commit that moves the anchor, and
+ * what ctl_store_mark_settle hands it), and the handing over waits for the
+ * previous state to be on disk, so the mark on disk lags the durable log
+ * by at most 2 * CTL_MARK_EVERY - 1 commits, never leads it;
+ * ctl_store_close writes the last state. Call it after daemon(): a fork
+ * keeps no thread. 0, or -1 (writes stay synchronous, after each commit). */
+#define CTL_MARK_EVERY 4
 int ctl_store_mark_async(struct ctl_store *s);
+/* The commits not handed to the mark's writer yet, to it now (the loop,
+ * after a pass that committed nothing). 0, or -1 if a write failed. */
+int ctl_store_mark_settle(struct ctl_store *s);
 /* From now on the WAL's checkpoints and the pruning of the governance log
  * run on a thread with a connection of its own (store_keeper.c), not in
  * the loop. After ctl_store_mark_async (the pruning stops at what the mark

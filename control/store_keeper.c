@@ -7,11 +7,17 @@
  * Checkpoints. SQLite checkpoints inside the commit that takes the WAL past
  * 1,000 pages (wal_autocheckpoint): that commit copies the WAL into the
  * database and fsyncs both while the loop waits. Here the loop's connection
- * only notes, in its WAL hook, that the WAL is past the threshold; the
+ * only notes, in its WAL hook, that 1,000 more pages are in the WAL; the
  * keeper runs a PASSIVE checkpoint, which copies what no reader still needs
  * without taking the writer's lock. The WAL restarts (and
- * journal_size_limit trims it) at the loop's next commit after a complete
- * checkpoint, as before.
+ * journal_size_limit trims it) at the loop's next write after a complete
+ * checkpoint; a checkpoint on the keeper is rarely complete while the loop
+ * commits (what it committed meanwhile is left), so once the WAL holds
+ * 4,000 pages the loop's connection checkpoints what is left itself,
+ * between two of its commits, where nothing is written meanwhile: a few
+ * pages, once per 4,000. (Asking the keeper again at every commit past
+ * 1,000 pages ran checkpoints back to back, two fsyncs each, every few
+ * commits.)
  *
  * Pruning. Each step (CTLD_PRUNE_PASS records: verified from the anchor,
  * deleted, the anchor moved, one transaction) holds the writer's lock for
@@ -41,6 +47,9 @@
 
 /* the pages in the WAL that call for a checkpoint: SQLite's default */
 #define KEEPER_CKPT_PAGES 1000
+/* the pages from which the loop checkpoints what is left itself, so that
+ * its next write restarts the WAL (16 MiB, journal_size_limit) */
+#define KEEPER_RESTART_PAGES 4000
 /* a checkpoint at least this often while nothing asks for one (seconds) */
 #define KEEPER_IDLE_S 1
 /* records a prune step; the loop's writes get the lock between steps */
@@ -62,6 +71,8 @@ struct ctl_keeper {
 	char why[400];         /* what stopped the last run */
 	uint64_t checkpoints, pruned;
 	struct ctl_store *owner; /* the loop's store: its mark's head */
+	int asked_at, restart_at; /* the loop's: the WAL's pages when it last
+				   * asked the keeper, checkpointed itself */
 	struct ctl_store side;   /* the keeper's connection */
 };
 
@@ -160,9 +171,23 @@ static void *keeper_thread(void *arg)
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct ctl_keeper *k = arg;
-	(void)db;
 	(void)name;
-	if (pages >= KEEPER_CKPT_PAGES) {
+	if (pages < k->asked_at) /* the WAL restarted */
+		k->asked_at = k->restart_at = 0;
+	if (pages >= KEEPER_RESTART_PAGES && pages >= k->restart_at + KEEPER_CKPT_PAGES) {
+		/* what the keeper left, here, between two commits: complete
+		 * unless a reader holds an older snapshot (then again 1,000
+		 * pages on) */
+		int log = 0, done = 0;
+		k->asked_at = k->restart_at = pages;
+		if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+					      &done) == SQLITE_OK && done > 0) {
+			pthread_mutex_lock(&k->mu);
+			k->checkpoints++;
+			pthread_mutex_unlock(&k->mu);
+		}
+	} else if (pages >= k->asked_at + KEEPER_CKPT_PAGES) {
+		k->asked_at = pages;
 		pthread_mutex_lock(&k->mu);
 		k->ckpt_due = true;
 		pthread_cond_signal(&k->wake);

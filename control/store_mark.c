@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LicenseRef-veil-proprietary */
 /*
  * The governance log's mark, beside the master key (see store.c for what
- * it protects against): written after each commit of records, never ahead
- * of them, in one of two slots; once the daemon runs, by a thread of its
- * own, so the loop does not wait for its fdatasync.
+ * it protects against): written after commits of records, never ahead of
+ * them, in one of two slots; once the daemon runs, by a thread of its
+ * own, so the loop does not wait for its fdatasync, every CTL_MARK_EVERY
+ * commits (an fdatasync after every commit cost about as much CPU as the
+ * commit's own).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -121,12 +123,16 @@ int st_mark_write(struct ctl_store *s)
 	return mark_put(s->mark_fd, out, s->mark_gen);
 }
 
-/* The mark's writer (ctl_store_mark_async): the loop packs each new state
- * after its commit returned (so what it holds is durable already) and
- * hands it over; the thread writes the newest it was given, with its
- * fdatasync, off the loop. The mark may lag the database by the commits of
- * a few passes, never lead it: a state is handed over only once its
- * records are durable. */
+/* The mark's writer (ctl_store_mark_async): the loop packs the state of
+ * every CTL_MARK_EVERY-th commit after that commit returned (so what it
+ * holds is durable already) and hands it over; the thread writes the
+ * newest it was given, with its fdatasync, off the loop. A handing over
+ * first waits until the previous state is on disk (it rarely has to: the
+ * commits between take longer than one fdatasync), so the mark on disk
+ * lags the database by at most 2 * CTL_MARK_EVERY - 1 commits, and never
+ * leads it: a state is handed over only once its records are durable. A
+ * pass of the loop that commits nothing hands over what is left
+ * (ctl_store_mark_settle), and so does the close. */
 struct ctl_mark_writer {
 	pthread_t th;
 	pthread_mutex_t mu;
@@ -207,6 +213,7 @@ void st_mark_writer_stop(struct ctl_store *s)
 	struct ctl_mark_writer *w = s->mark_writer;
 	if (w == NULL)
 		return;
+	ctl_store_mark_settle(s); /* the commits not handed over yet */
 	pthread_mutex_lock(&w->mu);
 	w->stop = true;
 	pthread_cond_signal(&w->wake);
@@ -228,7 +235,11 @@ static int mark_post(struct ctl_store *s, bool wait)
 	uint8_t out[MARK_SLOT];
 	if (mark_next(s, out) != 0)
 		return -1;
+	s->mark_unposted = 0;
 	pthread_mutex_lock(&w->mu);
+	/* the previous state on disk first: the lag stays bounded */
+	while (w->done != w->want)
+		pthread_cond_wait(&w->written, &w->mu);
 	memcpy(w->slot, out, MARK_SLOT);
 	w->want = s->mark_gen;
 	w->want_seq = s->mark_seq;
@@ -254,9 +265,20 @@ int st_chain_committed(struct ctl_store *s)
 {
 	if (s->mark_seq == s->last_seq && s->mark_anchor == s->anchor_seq)
 		return 0;
-	if (s->mark_writer != NULL)
-		return mark_post(s, s->mark_anchor != s->anchor_seq);
-	return st_mark_write(s);
+	if (s->mark_writer == NULL)
+		return st_mark_write(s);
+	if (s->mark_anchor != s->anchor_seq)
+		return mark_post(s, true);
+	if (++s->mark_unposted < CTL_MARK_EVERY)
+		return 0; /* with a later commit's state, or the next settle */
+	return mark_post(s, false);
+}
+
+int ctl_store_mark_settle(struct ctl_store *s)
+{
+	if (s->mark_writer == NULL || s->mark_unposted == 0)
+		return 0;
+	return mark_post(s, false);
 }
 
 int64_t st_mark_written_seq(struct ctl_store *s)
@@ -272,7 +294,10 @@ int64_t st_mark_written_seq(struct ctl_store *s)
 
 int ctl_store_mark_flush(struct ctl_store *s)
 {
-	return s->mark_writer != NULL ? mark_wait(s->mark_writer) : 0;
+	if (s->mark_writer == NULL)
+		return 0;
+	int rc = ctl_store_mark_settle(s);
+	return mark_wait(s->mark_writer) != 0 ? -1 : rc;
 }
 
 /* The mark file a restore of a backup taken now puts beside the master

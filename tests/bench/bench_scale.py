@@ -217,11 +217,12 @@ def audited_rate(d, conns, what, req):
     r = json.loads(p.stdout)
     recs = a1["audit_records"] - a0["audit_records"]
     commits = a1["audit_commits"] - a0["audit_commits"]
+    ckpts = a1.get("wal_checkpoints", 0) - a0.get("wal_checkpoints", 0)
     rate = recs / r["seconds"]
-    print("audited %s, %d connections: %.0f records/s (%d in %.1f s, %.1f a commit; "
+    print("audited %s, %d connections: %.0f records/s (%d in %.1f s, %.1f a commit, %d WAL checkpoints; "
           "answers p50 %.2f ms, p99 %.2f ms; CPU a record: key process %.1f us, "
           "api process %.1f us)%s"
-          % (what, conns, rate, recs, r["seconds"], recs / max(commits, 1),
+          % (what, conns, rate, recs, r["seconds"], recs / max(commits, 1), ckpts,
              r["p50_ms"], r["p99_ms"], (k1 - k0) * 1e6 / max(recs, 1),
              (p1 - p0) * 1e6 / max(recs, 1),
              " (target >= 30000 on 32: %s)" % ("MET" if rate >= 30000 else "NOT MET")

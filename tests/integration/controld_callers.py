@@ -424,6 +424,57 @@ def role_changes(d):
         s.close()
 
 
+def sent_ahead(d, tok):
+    """A caller that sends its next requests before it reads an answer:
+    the daemon reads a request's length and what follows in one call, so
+    it may read a next request's bytes with this one's. Each request is
+    still answered, in order, with its own answer; a next request's
+    length split across reads is put together; and the role's limit
+    applies to a request read ahead as to any other."""
+    def frame(req):
+        body = json.dumps(req).encode()
+        return struct.pack(">I", len(body)) + body
+    u = READER + 90
+    d.admin({"cmd": "role.grant", "uid": u, "role": "investigator"})
+    s = connect_as(d.sock, u)
+    try:
+        look = {"cmd": "lookup", "tenant": "acme", "justification": JUST,
+                "kind": "user", "name": "alice@example.com"}
+        other = dict(look, name="bob@example.com")
+        s.sendall(frame({"cmd": "status"}) + frame(look) + frame(other) + frame(look))
+        a = [receive(s) for _ in range(4)]
+        check(all(x is not None and x.get("ok") for x in a),
+              "four requests sent at once: four answers: %r" % a)
+        toks = [x["tokens"][0]["token"] if x and x.get("tokens") else None for x in a[1:]]
+        check(a[0] is not None and a[0].get("role") == "investigator" and
+              toks[0] == tok and toks[2] == tok and toks[1] not in (None, tok),
+              "each answer is its own request's, in order: %r" % toks)
+        # a request, and the first two bytes of the next one's length
+        nxt = frame(other)
+        s.sendall(frame(look) + nxt[:2])
+        a1 = receive(s)
+        time.sleep(0.2)
+        s.sendall(nxt[2:])
+        a2 = receive(s)
+        check(a1 is not None and a1.get("ok") and a1["tokens"][0]["token"] == tok and
+              a2 is not None and a2.get("ok") and a2["tokens"][0]["token"] != tok,
+              "a next request's length split across reads: %r, %r" % (a1, a2))
+    finally:
+        s.close()
+    d.admin({"cmd": "role.revoke", "uid": u})
+    # a reader's request over its limit, sent right behind one that is not
+    s = connect_as(d.sock, READER, READERS_GID)
+    try:
+        s.sendall(frame({"cmd": "status"}) + struct.pack(">I", 1 << 20) + b"x" * 100)
+        a1, a2 = receive(s), receive(s)
+        check(a1 is not None and a1.get("ok"), "the reader's status: %r" % a1)
+        check(a2 is not None and not a2["ok"] and "too large" in a2["error"],
+              "the one over its limit, read ahead, is refused: %r" % a2)
+        check(closed_by_peer(s, 5), "and the connection closed")
+    finally:
+        s.close()
+
+
 def refusal_records(d):
     """50 refusals of one caller in a minute: one record at once, one with
     the count at the end of the interval (here: at shutdown)."""
@@ -561,6 +612,7 @@ def main():
                  ("per-uid cap", lambda: per_uid_cap(d)),
                  ("never reads", lambda: never_reads(d, tok)),
                  ("role changes", lambda: role_changes(d)),
+                 ("sent ahead", lambda: sent_ahead(d, tok)),
                  ("bulk tokens", lambda: bulk_tokens(d, tok)),
                  ("supplementary group", lambda: supplementary_group(d)),
                  ("refusal records", lambda: refusal_records(d)),

@@ -13,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "ctld_pvt.h"
+#include "store_pvt.h"
 
 struct fx {
 	char dir[64];     /* mkdtemp under /tmp, removed by teardown */
@@ -1022,6 +1024,103 @@ static void test_mark_group_commit(void **state)
 	expect_refused(f, "records 3-5 are missing");
 }
 
+/* Writes that never pause (a group commit after another, as under a
+ * steady rate of audited requests): the keeper checkpoints the WAL once
+ * per 1,000 new pages or so, not after every commit once the WAL is past
+ * 1,000 pages (a checkpoint that commits made meanwhile leave incomplete
+ * does not restart the WAL: asking again at each commit ran checkpoints,
+ * each with its two fsyncs, back to back); and the WAL still restarts,
+ * so it stays bounded. */
+static void test_keeper_checkpoints(void **state)
+{
+	struct fx *f = *state;
+	char path[320];
+	enum { COMMITS = 600, PER = 30 };
+
+	store_open(f);
+	assert_int_equal(ctl_store_mark_async(&f->s), 0);
+	assert_int_equal(ctl_store_keeper_start(&f->s), 0);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int c = 0; c < COMMITS; c++) {
+		ctl_store_batch(&f->s, true);
+		append_n(f, PER, 1000 + (int64_t)c * PER, 1);
+		assert_int_equal(ctl_store_sync(&f->s), 0);
+		ctl_store_batch(&f->s, false);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	uint64_t ckpts, pruned;
+	ctl_store_keeper_counts(&f->s, &ckpts, &pruned);
+	/* a commit of 30 records writes well under 10 pages; the keeper also
+	 * checkpoints once a second when nothing asks */
+	uint64_t secs = (uint64_t)(t1.tv_sec - t0.tv_sec) + 1;
+	print_message("# %d commits in %llu s: %llu checkpoints\n", COMMITS,
+		      (unsigned long long)secs, (unsigned long long)ckpts);
+	if (ckpts > COMMITS / 10 + secs + 2)
+		fail_msg("%llu checkpoints for %d commits in %llu s: one a commit, "
+			 "not one per 1,000 pages", (unsigned long long)ckpts, COMMITS,
+			 (unsigned long long)secs);
+	/* restarted within 8,000 pages (it restarts from 4,000 on) */
+	struct stat st;
+	db_path(f, path, sizeof(path), "-wal");
+	assert_int_equal(stat(path, &st), 0);
+	if (st.st_size > 8000 * (4096 + 24))
+		fail_msg("the WAL is %lld bytes: it did not restart",
+			 (long long)st.st_size);
+	expect_verify(f, 0, COMMITS * PER);
+}
+
+/* With the mark's writer thread, the mark is written every CTL_MARK_EVERY
+ * commits, not after each: after any commit, the mark on disk names a
+ * state at most 2 * CTL_MARK_EVERY - 1 commits old and never one ahead of
+ * the log; a settle hands over the rest, and the close writes it. */
+static void test_mark_lag_bound(void **state)
+{
+	struct fx *f = *state;
+	enum { COMMITS = 60, LAG = 2 * CTL_MARK_EVERY - 1 };
+	int64_t heads[COMMITS + 1];
+	struct mark m;
+
+	store_open(f);
+	assert_int_equal(ctl_store_mark_async(&f->s), 0);
+	heads[0] = f->s.last_seq;
+	for (int c = 1; c <= COMMITS; c++) {
+		ctl_store_batch(&f->s, true);
+		append_n(f, 1 + c % 3, 1000 + (int64_t)c * 10, 1);
+		assert_int_equal(ctl_store_sync(&f->s), 0);
+		ctl_store_batch(&f->s, false);
+		heads[c] = f->s.last_seq;
+		assert_int_equal(st_mark_read(&f->s, &m), MARK_OK);
+		if (m.seq > heads[c])
+			fail_msg("commit %d: the mark names record %lld, the log ends at "
+				 "%lld", c, (long long)m.seq, (long long)heads[c]);
+		if (c >= LAG && m.seq < heads[c - LAG])
+			fail_msg("commit %d: the mark names record %lld, more than %d "
+				 "commits behind (record %lld)", c, (long long)m.seq, LAG,
+				 (long long)heads[c - LAG]);
+	}
+	/* a quiet pass hands over what is left */
+	append_n(f, 1, 99999, 1); /* a commit of its own, not yet handed over */
+	assert_int_equal(ctl_store_mark_flush(&f->s), 0);
+	assert_int_equal(st_mark_read(&f->s, &m), MARK_OK);
+	assert_int_equal(m.seq, f->s.last_seq);
+	/* and the close writes the last state: a copy from before it is
+	 * refused */
+	char path[320], old[320];
+	store_close(f);
+	db_path(f, path, sizeof(path), "");
+	snprintf(old, sizeof(old), "%s/old.db", f->dir);
+	copy_file(path, old);
+	store_open(f);
+	assert_int_equal(ctl_store_mark_async(&f->s), 0);
+	append_n(f, 1, 100000, 1);
+	char want[64];
+	snprintf(want, sizeof(want), "record %lld is missing", (long long)f->s.last_seq);
+	store_close(f);
+	copy_file(old, path);
+	expect_refused(f, want);
+}
+
 /* veil.db put back to an older copy of itself: refused. */
 static void test_mark_rewound(void **state)
 {
@@ -1851,6 +1950,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_aside_tampered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_inline_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_page_sql_time_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keeper_checkpoints, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_lag_bound, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
