@@ -25,6 +25,22 @@ void vdr_rx_return(struct vdr_driver *d, unsigned n)
 		d->ops->rx_return(d, n);
 }
 
+bool vdr_rx_keep(struct vdr_driver *d)
+{
+	return d->ops->keep != NULL && d->ops->keep(d);
+}
+
+uint64_t vdr_rx_kept(const struct vdr_driver *d)
+{
+	return d->ops->kept != NULL ? d->ops->kept(d) : 0;
+}
+
+void vdr_rx_release(struct vdr_driver *d, uint64_t mark)
+{
+	if (d->ops->release != NULL)
+		d->ops->release(d, mark);
+}
+
 int vdr_tx(struct vdr_driver *d, const struct vdp_burst *b)
 {
 	return d->ops->tx(d, b);

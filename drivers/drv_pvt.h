@@ -23,6 +23,10 @@ struct vdr_ops {
 	/* optional: its upstreams and listeners (vdr_rows) */
 	unsigned (*rows)(const struct vdr_driver *d, struct vdr_row *rows,
 			 unsigned cap);
+	/* optional: lines kept until released (vdr_rx_keep) */
+	bool (*keep)(struct vdr_driver *d);
+	uint64_t (*kept)(const struct vdr_driver *d);
+	void (*release)(struct vdr_driver *d, uint64_t mark);
 	void (*free)(struct vdr_driver *d);
 };
 
@@ -70,8 +74,24 @@ struct vdr_reader {
 	uint64_t loops_total;     /* passes in all */
 	struct vdp_framer *fr;
 	size_t max_msg;
-	char *buf;                /* read path: DRV_CHUNK bytes */
+	char *buf;                /* read path: the block read into (DRV_CHUNK
+				     bytes): scratch, or one of blk[] */
+	char *scratch;            /* the block of the copying mode */
 	size_t buf_len;           /* bytes in buf */
+	bool buf_fed;             /* lines of buf were handed out */
+	/* keep mode (vdr_rx_keep): the blocks lines were handed out from
+	 * stay as they are until released; blk_mark[i] is the mark of the
+	 * last lines handed out from blk[i] (0: none) */
+	bool keep;
+	char **blk;
+	uint64_t *blk_mark;
+	unsigned n_blk;
+	int cur_blk;              /* buf's index in blk[], or -1 (scratch) */
+	uint64_t mark_seq;        /* the last mark given */
+	uint64_t pend_mark;       /* the mark of the lines in pend, 0: not kept */
+	uint64_t released;        /* lines of marks below it are not in use */
+	int feed_blk;             /* the block this refill's lines are in: an
+				     index in blk[], -1 scratch, -2 memory */
 	size_t carry_off;         /* an unterminated tail kept for the next read */
 	size_t carry_len;
 	char *copy;               /* messages the framer assembled */
@@ -93,6 +113,9 @@ int vdr_reader_add_mem(struct vdr_reader *r, const char *buf, size_t len,
 		       uint16_t src);
 int vdr_reader_rx(struct vdr_reader *r, struct vdp_line *lines, unsigned max);
 void vdr_reader_return(struct vdr_reader *r, unsigned n);
+bool vdr_reader_keep(struct vdr_reader *r);
+uint64_t vdr_reader_kept(const struct vdr_reader *r);
+void vdr_reader_release(struct vdr_reader *r, uint64_t mark);
 void vdr_reader_stats(const struct vdr_reader *r, struct vdr_stats *st);
 void vdr_reader_fini(struct vdr_reader *r);
 

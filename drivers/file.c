@@ -35,6 +35,21 @@ static void file_rx_return(struct vdr_driver *d, unsigned n)
 	vdr_reader_return(&fd_of(d)->rd, n);
 }
 
+static bool file_keep(struct vdr_driver *d)
+{
+	return vdr_reader_keep(&fd_of(d)->rd);
+}
+
+static uint64_t file_kept(const struct vdr_driver *d)
+{
+	return vdr_reader_kept(&((const struct file_drv *)d)->rd);
+}
+
+static void file_release(struct vdr_driver *d, uint64_t mark)
+{
+	vdr_reader_release(&fd_of(d)->rd, mark);
+}
+
 static int file_tx(struct vdr_driver *d, const struct vdp_burst *b)
 {
 	return vdr_writer_tx(&fd_of(d)->wr, b);
@@ -67,6 +82,9 @@ static const struct vdr_ops file_ops = {
 	.tx = file_tx,
 	.flush = file_flush,
 	.stats = file_stats,
+	.keep = file_keep,
+	.kept = file_kept,
+	.release = file_release,
 	.free = file_free,
 };
 

@@ -32,6 +32,21 @@ static void mem_rx_return(struct vdr_driver *d, unsigned n)
 	vdr_reader_return(&md_of(d)->rd, n);
 }
 
+static bool mem_keep(struct vdr_driver *d)
+{
+	return vdr_reader_keep(&md_of(d)->rd);
+}
+
+static uint64_t mem_kept(const struct vdr_driver *d)
+{
+	return vdr_reader_kept(&((const struct mem_drv *)d)->rd);
+}
+
+static void mem_release(struct vdr_driver *d, uint64_t mark)
+{
+	vdr_reader_release(&md_of(d)->rd, mark);
+}
+
 static int mem_tx(struct vdr_driver *d, const struct vdp_burst *b)
 {
 	return vdr_writer_tx(&md_of(d)->wr, b);
@@ -64,6 +79,9 @@ static const struct vdr_ops mem_ops = {
 	.tx = mem_tx,
 	.flush = mem_flush,
 	.stats = mem_stats,
+	.keep = mem_keep,
+	.kept = mem_kept,
+	.release = mem_release,
 	.free = mem_free,
 };
 

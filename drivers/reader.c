@@ -15,6 +15,14 @@
  * lines (a line is at least one byte and its LF; empty lines are skipped)
  * and at most two assembled ones: the line table and the arena are sized
  * once, and no line is ever lost for want of room.
+ *
+ * Keep mode (vdr_rx_keep(), for a caller that hands lines to other
+ * threads): a block lines were handed out from is not read into again
+ * until the caller released their mark; the next read goes to another
+ * block (the unterminated tail copied over), up to KEEP_BLOCKS of them.
+ * With none free, the reader reads into its scratch block, as in the
+ * copying mode, and those lines have no mark (the caller copies them); so
+ * do lines the framer assembled.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +36,7 @@
 #include "drv_pvt.h"
 
 #define MAX_INPUTS 65536
+#define KEEP_BLOCKS 64 /* keep mode: 16 MiB of blocks at most */
 
 int vdr_reader_init(struct vdr_reader *r, struct vdr_driver *drv,
 		    size_t max_msg)
@@ -36,6 +45,8 @@ int vdr_reader_init(struct vdr_reader *r, struct vdr_driver *drv,
 	r->drv = drv;
 	r->loops = r->loops_total = 1;
 	r->max_msg = max_msg;
+	r->cur_blk = -1;
+	r->released = 1; /* marks start at 1 */
 	r->fr = vdp_framer_new(VDP_FRAME_FILE, max_msg);
 	if (r->fr == NULL)
 		return -1;
@@ -188,14 +199,61 @@ static void finish(struct vdr_reader *r, struct vdr_input *in)
 	r->cur++;
 }
 
+/* The first @p n bytes of the block read into. */
+static void feed_buf(struct vdr_reader *r, struct vdr_input *in, size_t n)
+{
+	if (n == 0)
+		return;
+	feed(r, in, r->buf, n);
+	r->buf_fed = true;
+	r->feed_blk = r->cur_blk;
+}
+
+/* Keep mode: a block to read into, other than buf, whose lines were all
+ * released (or a new one); else the scratch block (@p idx -1). */
+static char *free_block(struct vdr_reader *r, int *idx)
+{
+	for (unsigned i = 0; i < r->n_blk; i++)
+		if ((int)i != r->cur_blk && r->blk_mark[i] < r->released) {
+			*idx = (int)i;
+			return r->blk[i];
+		}
+	*idx = -1;
+	if (r->n_blk == KEEP_BLOCKS)
+		return r->scratch;
+	char **b = realloc(r->blk, (r->n_blk + 1) * sizeof(*b));
+	if (b == NULL)
+		return r->scratch;
+	r->blk = b;
+	uint64_t *m = realloc(r->blk_mark, (r->n_blk + 1) * sizeof(*m));
+	if (m == NULL)
+		return r->scratch;
+	r->blk_mark = m;
+	if ((b[r->n_blk] = malloc(DRV_CHUNK)) == NULL)
+		return r->scratch;
+	m[r->n_blk] = 0;
+	*idx = (int)r->n_blk++;
+	return b[*idx];
+}
+
 /* One block of a file or pipe. @return 0 to go on, 1 when nothing is
  * there yet (a pipe). */
 static int read_block(struct vdr_reader *r, struct vdr_input *in)
 {
-	if (r->carry_len > 0) {
-		memmove(r->buf, r->buf + r->carry_off, r->carry_len);
+	if (r->buf_fed) {
+		/* lines were handed out from buf: a kept block stays as it is,
+		 * the tail goes to the front of the next one */
+		int idx = -1;
+		char *nb = r->keep ? free_block(r, &idx) : r->buf;
+		if (nb != r->buf)
+			memcpy(nb, r->buf + r->carry_off, r->carry_len);
+		else if (r->carry_len > 0)
+			memmove(nb, nb + r->carry_off, r->carry_len);
+		r->buf = nb;
+		r->cur_blk = idx;
 		r->buf_len = r->carry_len;
 		r->carry_len = 0;
+		r->buf_fed = false;
 	}
 	if (!in->regular) {
 		struct pollfd pfd = { .fd = in->fd, .events = POLLIN };
@@ -212,7 +270,7 @@ static int read_block(struct vdr_reader *r, struct vdr_input *in)
 			vdr_set_error(r->drv, "%s: read: %s", in->name,
 				      strerror(errno));
 		}
-		feed(r, in, r->buf, r->buf_len);
+		feed_buf(r, in, r->buf_len);
 		r->buf_len = 0;
 		finish(r, in);
 		return 0;
@@ -221,13 +279,13 @@ static int read_block(struct vdr_reader *r, struct vdr_input *in)
 	const char *lf = memrchr(r->buf, '\n', r->buf_len);
 	if (lf != NULL) {
 		size_t k = (size_t)(lf - r->buf) + 1;
-		feed(r, in, r->buf, k);
+		feed_buf(r, in, k);
 		r->carry_off = k;
 		r->carry_len = r->buf_len - k;
 		r->buf_len = 0;
 	} else if (r->buf_len == DRV_CHUNK) {
 		/* a line longer than a block: the framer assembles it */
-		feed(r, in, r->buf, r->buf_len);
+		feed_buf(r, in, r->buf_len);
 		r->buf_len = 0;
 	}
 	return 0;
@@ -235,10 +293,11 @@ static int read_block(struct vdr_reader *r, struct vdr_input *in)
 
 /* Frame the next piece of input. @return 1 with lines, 0 nothing now,
  * VDR_EOF. */
-static int refill(struct vdr_reader *r)
+static int refill_lines(struct vdr_reader *r)
 {
 	r->pend_n = r->pend_pos = 0;
 	r->copy_used = 0;
+	r->feed_blk = -1;
 	while (r->pend_n == 0) {
 		if (r->cur == r->n_in) {
 			if (r->loops <= 1 || r->n_in == 0) {
@@ -267,17 +326,37 @@ static int refill(struct vdr_reader *r)
 					n = (size_t)(lf - (in->map + in->pos)) + 1;
 			}
 			feed(r, in, in->map + in->pos, n);
+			r->feed_blk = -2; /* memory: it stays */
 			in->pos += n;
 			continue;
 		}
-		if (r->buf == NULL && (r->buf = malloc(DRV_CHUNK)) == NULL) {
-			vdr_set_error(r->drv, "out of memory");
-			return VDR_ERR;
+		if (r->scratch == NULL) {
+			if ((r->scratch = malloc(DRV_CHUNK)) == NULL) {
+				vdr_set_error(r->drv, "out of memory");
+				return VDR_ERR;
+			}
+			r->buf = r->scratch;
+			if (r->keep) /* the first lines kept too */
+				r->buf = free_block(r, &r->cur_blk);
 		}
 		if (read_block(r, in) == 1)
 			return r->pend_n > 0 ? 1 : 0;
 	}
 	return 1;
+}
+
+static int refill(struct vdr_reader *r)
+{
+	int rc = refill_lines(r);
+	/* the mark of these lines: kept where they are until released */
+	if (rc <= 0 || !r->keep || r->copy_used > 0 || r->feed_blk == -1) {
+		r->pend_mark = 0;
+		return rc;
+	}
+	r->pend_mark = ++r->mark_seq;
+	if (r->feed_blk >= 0)
+		r->blk_mark[r->feed_blk] = r->pend_mark;
+	return rc;
 }
 
 int vdr_reader_rx(struct vdr_reader *r, struct vdp_line *lines, unsigned max)
@@ -309,6 +388,23 @@ void vdr_reader_return(struct vdr_reader *r, unsigned n)
 	r->last_rx -= n;
 }
 
+bool vdr_reader_keep(struct vdr_reader *r)
+{
+	r->keep = true;
+	return true;
+}
+
+uint64_t vdr_reader_kept(const struct vdr_reader *r)
+{
+	return r->pend_mark;
+}
+
+void vdr_reader_release(struct vdr_reader *r, uint64_t mark)
+{
+	if (mark > r->released)
+		r->released = mark;
+}
+
 void vdr_reader_stats(const struct vdr_reader *r, struct vdr_stats *st)
 {
 	const struct vdp_framer_stats *fs = vdp_framer_stats(r->fr);
@@ -330,6 +426,12 @@ void vdr_reader_fini(struct vdr_reader *r)
 	vdp_framer_free(r->fr);
 	free(r->copy);
 	free(r->pend);
-	free(r->buf);
+	free(r->scratch);
+	for (unsigned i = 0; i < r->n_blk; i++) {
+		explicit_bzero(r->blk[i], DRV_CHUNK); /* names, for longer */
+		free(r->blk[i]);
+	}
+	free(r->blk);
+	free(r->blk_mark);
 	memset(r, 0, sizeof(*r));
 }

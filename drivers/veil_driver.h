@@ -84,6 +84,24 @@ int vdr_rx(struct vdr_driver *d, struct vdp_line *lines, unsigned max);
  */
 void vdr_rx_return(struct vdr_driver *d, unsigned n);
 /**
+ * Lines that outlive the next vdr_rx(), for a caller that hands them to
+ * other threads: call vdr_rx_keep() once, before the first vdr_rx(). A
+ * driver that can (file, mem) then keeps the lines of each vdr_rx() where
+ * they are until released; the others change nothing.
+ * @return true when the driver keeps lines.
+ */
+bool vdr_rx_keep(struct vdr_driver *d);
+/**
+ * The mark of the lines the last vdr_rx() returned when the driver keeps
+ * them (marks grow, from 1), or 0: these are valid only until the next
+ * vdr_rx(), as always (no vdr_rx_keep(), or lines the driver had to
+ * assemble or could not keep).
+ */
+uint64_t vdr_rx_kept(const struct vdr_driver *d);
+/** No line of a mark below @p mark is in use any more: the driver may
+ *  reuse their memory. */
+void vdr_rx_release(struct vdr_driver *d, uint64_t mark);
+/**
  * Send the forwarded lines of @p b (each followed by a line end), built
  * from its segments; dropped lines are skipped. A driver may buffer them
  * until its buffer is full or vdr_flush().

@@ -7,10 +7,13 @@
  * the driver in the order it took them.
  */
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,12 +29,14 @@
 			* of work, more than a write of the output takes */
 #define CACHE_LINE 64
 
-/* One burst on its way: the input lines copied (the driver's lines are
- * valid only until its next rx), and the output as one segment per line
- * (a worker's vdp_burst is valid only until its next burst). */
+/* One burst on its way: the input lines where the driver keeps them
+ * (mark: vdr_rx_kept()), else copied (the driver's lines are valid only
+ * until its next rx), and the output as one segment per line (a worker's
+ * vdp_burst is valid only until its next burst). */
 struct desc {
 	_Atomic bool done; /* rewritten: the worker's release, the reorder's acquire */
 	uint64_t seq;
+	uint64_t mark;     /* the driver keeps its lines under this mark; 0: copied */
 	const struct vdd_keytab *kt; /* the keys it was admitted under */
 	unsigned n;
 	struct vdp_line in[VDP_BURST_MAX];
@@ -54,6 +59,7 @@ struct desc {
 struct spsc {
 	struct desc *slot[POOL_DEPTH];
 	_Alignas(CACHE_LINE) _Atomic unsigned head; /* the consumer's */
+	uint32_t parked; /* the consumer sleeps (a futex word, __atomic): wake it */
 	_Alignas(CACHE_LINE) _Atomic unsigned tail; /* the producer's */
 };
 
@@ -85,6 +91,8 @@ struct vdd_pool {
 	unsigned n_free, n_desc;
 	struct desc **inflight; /* by seq % n_desc */
 	uint64_t next_seq, tx_seq;
+	bool keep;          /* the driver keeps the lines of its rx (vdr_rx_keep) */
+	uint64_t last_mark; /* the last mark of lines taken */
 	atomic_bool stop;
 	/* by source, the latest line that sets how its next lines are read
 	 * (vdp_line_sets_state), and its version (0: none yet) */
@@ -105,11 +113,34 @@ static bool spsc_room(struct spsc *r)
 	return t - h < POOL_DEPTH;
 }
 
+static void futex_wake(uint32_t *f)
+{
+	syscall(SYS_futex, f, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* The consumer parked: wake it. After the store that gave it work: the
+ * fences pair with park()'s, so that either it sees the work or this sees
+ * it parked. */
+static void spsc_wake(struct spsc *r)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (__atomic_load_n(&r->parked, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&r->parked, 0, __ATOMIC_RELAXED))
+		futex_wake(&r->parked);
+}
+
 static void spsc_push(struct spsc *r, struct desc *d) /* after spsc_room() */
 {
 	unsigned t = atomic_load_explicit(&r->tail, memory_order_relaxed);
 	r->slot[t & (POOL_DEPTH - 1)] = d;
 	atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+	spsc_wake(r);
+}
+
+static bool spsc_empty(struct spsc *r)
+{
+	return atomic_load_explicit(&r->head, memory_order_relaxed) ==
+	       atomic_load_explicit(&r->tail, memory_order_acquire);
 }
 
 static struct desc *spsc_pop(struct spsc *r)
@@ -147,6 +178,26 @@ static void idle(unsigned *spins)
 		sched_yield();
 	else
 		usleep(SPIN_SLEEP_US);
+}
+
+/* A worker with nothing to do after its spins and yields (the
+ * distributor is waiting for keys, reading a slow input, writing, or
+ * done): asleep until the distributor pushes a burst or stops the pool,
+ * rather than waking every SPIN_SLEEP_US for nothing (a sleep and its
+ * wake-up cost as much CPU as a good part of a burst on a virtual
+ * machine; the wake-up is one futex call for the distributor). */
+#define PARK_AFTER 2
+#define PARK_MAX_NS 100000000L /* and at most this long: nothing can hang */
+
+static void park(struct spsc *r, atomic_bool *stop)
+{
+	__atomic_store_n(&r->parked, 1, __ATOMIC_RELAXED);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (spsc_empty(r) && !atomic_load_explicit(stop, memory_order_acquire)) {
+		struct timespec ts = { 0, PARK_MAX_NS };
+		syscall(SYS_futex, &r->parked, FUTEX_WAIT_PRIVATE, 1, &ts, NULL, 0);
+	}
+	__atomic_store_n(&r->parked, 0, __ATOMIC_RELAXED);
 }
 
 static bool grow_buf(char **b, size_t *cap, size_t need)
@@ -208,6 +259,8 @@ struct vdd_pool *vdd_pool_new(struct vdd_worker *x, struct vdp_worker **pipes,
 	}
 	for (unsigned i = 0; i < p->n_desc; i++)
 		p->free_d[p->n_free++] = &p->descs[i];
+	/* the workers read the lines where the driver keeps them: no copy */
+	p->keep = vdr_rx_keep(x->drv);
 	x->pool = p;
 	atomic_store(&x->sh->worker_gen, 0);
 	x->sh->n_workers = n;
@@ -332,6 +385,10 @@ int vdd_pool_lane_run(struct vdd_pool *p, unsigned i)
 			if (atomic_load_explicit(&p->stop, memory_order_acquire) &&
 			    spsc_pop(&l->in) == NULL)
 				break;
+			if (spins >= 256 + 16 + PARK_AFTER) {
+				park(&l->in, &p->stop);
+				continue;
+			}
 			idle(&spins);
 			continue;
 		}
@@ -343,6 +400,23 @@ int vdd_pool_lane_run(struct vdd_pool *p, unsigned i)
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
 	l->cpu = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 	return 0;
+}
+
+/* The driver may reuse the memory of the lines no burst in flight reads:
+ * those older than the oldest kept burst in flight (marks grow with the
+ * bursts' order), else than the last lines taken (the rest of those may
+ * still come back from the driver, vdr_rx_return()). */
+static void release(struct vdd_pool *p)
+{
+	uint64_t m = p->last_mark;
+	for (uint64_t s = p->tx_seq; s < p->next_seq; s++) {
+		uint64_t k = p->inflight[s % p->n_desc]->mark;
+		if (k != 0) {
+			m = k;
+			break;
+		}
+	}
+	vdr_rx_release(p->x->drv, m);
 }
 
 /* The results back in sequence order, to the driver: what is ready, or
@@ -374,6 +448,8 @@ int vdd_pool_complete(struct vdd_pool *p, bool all)
 		}
 		p->free_d[p->n_free++] = d;
 	}
+	if (p->keep)
+		release(p);
 	return rc;
 }
 
@@ -437,7 +513,8 @@ static struct lane *pick(struct vdd_pool *p)
 	return &p->lane[p->n];
 }
 
-int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n)
+int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n,
+		    bool from_rx)
 {
 	int rc = 0;
 	unsigned spins = 0;
@@ -460,9 +537,13 @@ int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n)
 			need += p->hdr[s].len;
 		}
 	}
-	/* a worker's copy of the lines (the driver's are valid only until its
-	 * next rx); the distributor rewrites them where they are */
-	for (unsigned i = 0; !local && i < n; i++)
+	/* the lines where the driver keeps them (it reuses that memory once
+	 * released, vdd_pool_complete()), else a worker's copy (the driver's
+	 * are valid only until its next rx); the distributor rewrites them
+	 * where they are */
+	uint64_t mark = p->keep && from_rx ? vdr_rx_kept(p->x->drv) : 0;
+	bool copy = !local && mark == 0;
+	for (unsigned i = 0; copy && i < n; i++)
 		need += in[i].len;
 	if (!grow_buf(&d->ibuf, &d->icap, need + 1)) {
 		p->free_d[p->n_free++] = d;
@@ -479,7 +560,7 @@ int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n)
 	d->bytes_in = 0;
 	for (unsigned i = 0; i < n; i++) {
 		d->in[i] = in[i];
-		if (!local) {
+		if (copy) {
 			memcpy(d->ibuf + o, in[i].data, in[i].len);
 			d->in[i].data = d->ibuf + o;
 			o += in[i].len;
@@ -493,6 +574,9 @@ int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n)
 	d->n = n;
 	d->kt = p->x->seen;
 	d->seq = p->next_seq++;
+	d->mark = local ? 0 : mark;
+	if (mark > p->last_mark)
+		p->last_mark = mark;
 	atomic_store_explicit(&d->done, false, memory_order_relaxed);
 	p->inflight[d->seq % p->n_desc] = d;
 	if (local) {
@@ -569,4 +653,6 @@ void vdd_pool_counters(struct vdd_pool *p, uint64_t *t, const struct vdr_stats *
 void vdd_pool_stop(struct vdd_pool *p)
 {
 	atomic_store_explicit(&p->stop, true, memory_order_release);
+	for (unsigned i = 0; i < p->n; i++)
+		spsc_wake(&p->lane[i].in);
 }

@@ -286,13 +286,17 @@ static bool can_go(const struct vdd_worker *x, unsigned src)
 	       x->now - x->wait_since[src] >= x->wait_keys;
 }
 
-/* The lines to the pipeline and the output. @return 0; -1 when the output
- * failed (the lines were taken: the driver counts those it did not write);
- * -2 when they were not taken (an earlier failure, or no memory). */
-static int process(struct vdd_worker *x, const struct vdp_line *in, unsigned n)
+/* The lines to the pipeline and the output (@p from_rx: the lines the
+ * driver's last rx returned, which it may keep for the workers; else held
+ * lines). @return 0; -1 when the output failed (the lines were taken: the
+ * driver counts those it did not write); -2 when they were not taken (an
+ * earlier failure, or no memory). */
+static int process(struct vdd_worker *x, const struct vdp_line *in, unsigned n,
+		   bool from_rx)
 {
 	if (x->pool != NULL) {
-		int rc = x->err[0] != '\0' ? -2 : vdd_pool_submit(x->pool, in, n);
+		int rc = x->err[0] != '\0' ? -2
+					    : vdd_pool_submit(x->pool, in, n, from_rx);
 		if (rc != 0) {
 			if (x->err[0] == '\0')
 				snprintf(x->err, sizeof(x->err), "%s",
@@ -378,7 +382,7 @@ static int drain(struct vdd_worker *x)
 	}
 	if (k == 0)
 		return 0;
-	int rc = process(x, x->lines, k);
+	int rc = process(x, x->lines, k, false);
 	if (rc == -2)
 		return -1;
 	for (unsigned i = 0; i < k; i++) { /* taken, also when tx failed */
@@ -429,7 +433,7 @@ static int drain_per_source(struct vdd_worker *x)
 		x->next_deadline = next_deadline(x);
 		return 0;
 	}
-	int rc = process(x, x->lines, k);
+	int rc = process(x, x->lines, k, false);
 	if (rc == -2)
 		return -1;
 	for (unsigned i = 0; i < k; i++) { /* taken, also when tx failed */
@@ -474,7 +478,7 @@ static int admit_per_source(struct vdd_worker *x, unsigned n)
 		else
 			break;
 	}
-	int rc = g > 0 ? process(x, x->go, g) : 0;
+	int rc = g > 0 ? process(x, x->go, g, true) : 0;
 	if (rc == -2)
 		x->abandoned += g; /* neither held nor given back */
 	vdr_rx_return(x->drv, n - i);
@@ -570,7 +574,7 @@ int vdd_worker_run(struct vdd_worker *x)
 		if (x->q_n == 0)
 			while (go < (unsigned)n && can_go(x, x->lines[go].src))
 				go++;
-		int prc = go > 0 ? process(x, x->lines, go) : 0;
+		int prc = go > 0 ? process(x, x->lines, go, true) : 0;
 		if (prc != 0) {
 			/* the lines not taken go back, to be counted below */
 			vdr_rx_return(x->drv, (unsigned)n - (prc == -1 ? go : 0));

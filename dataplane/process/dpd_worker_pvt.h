@@ -57,7 +57,8 @@ struct vdd_worker {
 void vdd_add_pipeline(uint64_t *t, const struct vdp_worker *w, unsigned n);
 
 /* dpd_pool.c, for the loop */
-int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n);
+int vdd_pool_submit(struct vdd_pool *p, const struct vdp_line *in, unsigned n,
+		    bool from_rx);
 int vdd_pool_complete(struct vdd_pool *p, bool all);
 void vdd_pool_ack(struct vdd_pool *p);
 void vdd_pool_counters(struct vdd_pool *p, uint64_t *t, const struct vdr_stats *st,

@@ -64,6 +64,11 @@ def one_worker_eal():
 def run(path, out, link, eal):
     """One veil-dataplane run. @return (wall s, CPU s, summary) or None."""
     dp = os.path.join(BUILD, "dataplane", "veil-dataplane")
+    # a new file each run: truncating the last run's output (1 GB of page
+    # cache to free, and ext4 writing the new one back at close, as it
+    # does for a file truncated to nothing) is not this run's work
+    if os.path.exists(out):
+        os.unlink(out)
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     p = subprocess.run([dp] + eal + ["--", "--link", link, "--tenant", "bench", "--in",

@@ -303,6 +303,85 @@ static void file_blocks(void **state)
 	vdr_free(d);
 }
 
+/* Keep mode (vdr_rx_keep): @p size bytes of lines of 1 to 3000 bytes read
+ * to the end, each rx's lines remembered; with @p release each rx's mark
+ * is released as soon as the next rx came (the blocks go round), else
+ * nothing is. @return the lines whose mark was 0 (copy them). Every line
+ * kept is checked to be intact at the end: no block was read into while
+ * its lines were not released. */
+static unsigned keep_run(size_t size, bool release)
+{
+	char *buf = malloc(size);
+	assert_non_null(buf);
+	size_t len = 0;
+	unsigned lines = 0;
+	srand(99);
+	while (len < size - 3002) {
+		int l = 1 + rand() % 3000;
+		for (int k = 0; k < l; k++)
+			buf[len + (size_t)k] = (char)('a' + (lines + (unsigned)k) % 26);
+		len += (size_t)l;
+		buf[len++] = '\n';
+		lines++;
+	}
+	write_file(path_of("keep"), buf, len);
+	struct vdr_file_input in[] = { { path_of("keep"), 1 } };
+	char err[256];
+	struct vdr_driver *d = vdr_file_new(in, 1, path_of("out"), 4096, err, sizeof(err));
+	assert_non_null(d);
+	assert_true(vdr_rx_keep(d));
+	struct vdp_line *got = calloc(lines + 1, sizeof(*got));
+	uint64_t *mark = calloc(lines + 1, sizeof(*mark));
+	assert_non_null(got);
+	assert_non_null(mark);
+	unsigned n = 0, unkept = 0;
+	uint64_t last = 0;
+	int k;
+	while ((k = vdr_rx(d, got + n, lines + 1 - n < 100 ? lines + 1 - n : 100)) != VDR_EOF) {
+		assert_true(k > 0);
+		assert_true(n + (unsigned)k <= lines);
+		uint64_t m = vdr_rx_kept(d);
+		assert_true(m == 0 || m >= last); /* marks grow */
+		if (m != 0) {
+			if (release && last != 0)
+				vdr_rx_release(d, last); /* the previous ones: done */
+			last = m;
+		}
+		for (int i = 0; i < k; i++)
+			mark[n + (unsigned)i] = m;
+		if (m == 0) /* valid until the next rx only: check them now */
+			for (int i = 0; i < k; i++, unkept++)
+				assert_int_equal(got[n + (unsigned)i].data[0],
+						 (char)('a' + (n + (unsigned)i) % 26));
+		n += (unsigned)k;
+	}
+	assert_int_equal(n, lines);
+	/* the lines kept and not released are still there, byte for byte */
+	size_t off = 0;
+	for (unsigned i = 0; i < lines; i++) {
+		assert_int_equal(got[i].src, 1);
+		if (mark[i] != 0 && (!release || mark[i] >= last))
+			assert_memory_equal(got[i].data, buf + off, got[i].len);
+		off += got[i].len + 1;
+	}
+	free(got);
+	free(mark);
+	free(buf);
+	vdr_free(d);
+	return unkept;
+}
+
+/* Keep mode: lines stay where they were read until released, blocks go
+ * round once released; with none released past 64 blocks the reader reads
+ * into its scratch block and says so (mark 0), never over kept lines. */
+static void file_keep(void **state)
+{
+	(void)state;
+	assert_int_equal(keep_run(6u << 20, false), 0);  /* 24 blocks, all kept */
+	assert_int_equal(keep_run(24u << 20, true), 0);  /* 96 blocks, 3 or so in use */
+	assert_true(keep_run(20u << 20, false) > 0);     /* past 64: copied */
+}
+
 /* A 10 MB line is dropped whole and counted; the lines around it stay. */
 static void file_huge_line(void **state)
 {
@@ -820,7 +899,7 @@ static void *late_lane_thread(void *arg)
 }
 
 static char *pool_run(const char *text, size_t len, unsigned nw, useconds_t delay_us,
-		      size_t *olen, uint64_t *local, uint64_t *lines_in,
+		      bool file, size_t *olen, uint64_t *local, uint64_t *lines_in,
 		      uint64_t *lines_out)
 {
 	static const uint8_t raw[32] = { 9 };
@@ -839,9 +918,19 @@ static char *pool_run(const char *text, size_t len, unsigned nw, useconds_t dela
 		pw[i] = vdp_worker_new(eng[i], &src, 1);
 		assert_non_null(pw[i]);
 	}
-	struct vdr_driver *d = vdr_mem_new(65536, true);
-	assert_non_null(d);
-	assert_int_equal(vdr_mem_add(d, text, len, 0), 0);
+	/* the mem driver, or the file driver (its blocks go round while the
+	 * workers read the lines in them) */
+	struct vdr_driver *d;
+	if (file) {
+		write_file(path_of("pool.in"), text, len);
+		struct vdr_file_input fin[] = { { path_of("pool.in"), 0 } };
+		d = vdr_file_new(fin, 1, path_of("pool.out"), 65536, err, sizeof(err));
+		assert_non_null(d);
+	} else {
+		d = vdr_mem_new(65536, true);
+		assert_non_null(d);
+		assert_int_equal(vdr_mem_add(d, text, len, 0), 0);
+	}
 	struct vdd_keytab *kt = calloc(1, sizeof(*kt) + sizeof(kt->key[0]));
 	assert_non_null(kt);
 	kt->gen = 1;
@@ -866,14 +955,22 @@ static char *pool_run(const char *text, size_t len, unsigned nw, useconds_t dela
 	*local = pool != NULL ? vdd_pool_local(pool) : 0;
 	*lines_in = atomic_load(&sh.ctr[VEIL_LINK_CTR_LINES_IN]);
 	*lines_out = atomic_load(&sh.ctr[VEIL_LINK_CTR_LINES_OUT]);
-	const char *o = vdr_mem_output(d, olen);
-	char *copy = malloc(*olen + 1);
-	assert_non_null(copy);
-	memcpy(copy, o, *olen);
-	copy[*olen] = '\0';
-	vdd_pool_free(pool);
-	vdd_worker_free(x);
-	vdr_free(d);
+	char *copy;
+	if (file) {
+		vdd_pool_free(pool);
+		vdd_worker_free(x);
+		vdr_free(d); /* written, closed */
+		copy = read_file(path_of("pool.out"), olen);
+	} else {
+		const char *o = vdr_mem_output(d, olen);
+		copy = malloc(*olen + 1);
+		assert_non_null(copy);
+		memcpy(copy, o, *olen);
+		copy[*olen] = '\0';
+		vdd_pool_free(pool);
+		vdd_worker_free(x);
+		vdr_free(d);
+	}
 	for (unsigned i = 0; i <= nw; i++) {
 		vdp_worker_free(pw[i]);
 		veil_engine_free(eng[i]);
@@ -889,15 +986,17 @@ static char *pool_run(const char *text, size_t len, unsigned nw, useconds_t dela
  * output is byte for byte the single loop's, a W3C source whose #Fields
  * change (same columns, another order) read against the header before
  * each line whoever rewrote it, no name left in clear, and the counters
- * add up; also with two workers. */
+ * add up; also with two workers, and over the file driver, whose blocks
+ * (3 MB of input: a dozen) are read into again only once no worker reads
+ * their lines. */
 static void pool_distributor_rewrites(void **state)
 {
 	(void)state;
-	size_t cap = 4 << 20, len = 0;
+	size_t cap = 8 << 20, len = 0;
 	char *text = malloc(cap);
 	assert_non_null(text);
 	unsigned lines = 0;
-	for (unsigned k = 0; k < 40; k++) {
+	for (unsigned k = 0; k < 160; k++) {
 		len += (size_t)snprintf(text + len, cap - len, "%s\n", k % 2 ?
 					"#Fields: date time c-ip cs-username cs-uri" :
 					"#Fields: date time cs-username c-ip cs-uri");
@@ -908,27 +1007,37 @@ static void pool_distributor_rewrites(void **state)
 			snprintf(ip, sizeof(ip), "10.%u.%u.9", k, i % 250);
 			len += (size_t)snprintf(text + len, cap - len,
 						"2024-03-01 10:%02u:%02u %s %s /p%u\n",
-						k, i % 60, k % 2 ? ip : u, k % 2 ? u : ip, i);
+						k % 60, i % 60, k % 2 ? ip : u, k % 2 ? u : ip, i);
 		}
 	}
 	size_t l0, l1, l2;
 	uint64_t loc, in, out;
-	char *single = pool_run(text, len, 0, 0, &l0, &loc, &in, &out);
+	char *single = pool_run(text, len, 0, 0, false, &l0, &loc, &in, &out);
 	assert_int_equal(in, lines);
 	assert_int_equal(out, lines);
 	assert_null(strstr(single, "poolu."));
-	char *one = pool_run(text, len, 1, 300000, &l1, &loc, &in, &out);
+	char *one = pool_run(text, len, 1, 300000, false, &l1, &loc, &in, &out);
 	assert_true(loc > 0); /* the ring filled: the distributor rewrote */
 	assert_int_equal(in, lines);
 	assert_int_equal(out, lines);
 	assert_int_equal(l1, l0);
 	assert_memory_equal(one, single, l0);
-	char *two = pool_run(text, len, 2, 300000, &l2, &loc, &in, &out);
+	char *two = pool_run(text, len, 2, 300000, false, &l2, &loc, &in, &out);
 	assert_true(loc > 0);
 	assert_int_equal(in, lines);
 	assert_int_equal(out, lines);
 	assert_int_equal(l2, l0);
 	assert_memory_equal(two, single, l0);
+	for (unsigned nw = 1; nw <= 2; nw++) {
+		size_t lf;
+		char *f = pool_run(text, len, nw, 300000, true, &lf, &loc, &in, &out);
+		assert_true(loc > 0);
+		assert_int_equal(in, lines);
+		assert_int_equal(out, lines);
+		assert_int_equal(lf, l0);
+		assert_memory_equal(f, single, l0);
+		free(f);
+	}
 	free(single);
 	free(one);
 	free(two);
@@ -944,6 +1053,7 @@ int main(void)
 		cmocka_unit_test(mem_loops_and_collect),
 		cmocka_unit_test(file_inputs),
 		cmocka_unit_test(file_blocks),
+		cmocka_unit_test(file_keep),
 		cmocka_unit_test(file_huge_line),
 		cmocka_unit_test(file_errors),
 		cmocka_unit_test(file_pipe),
