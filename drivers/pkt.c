@@ -380,3 +380,82 @@ size_t pkt_build_hdr(uint8_t *h, size_t cap, const struct pkt_hdr_spec *s,
 	}
 	return hl;
 }
+
+/* A 16-bit word of the header as the sum reads it (memory order), so
+ * that it adds to the sums of pkt_tmpl_init() whatever the byte order. */
+static uint32_t word_at(const uint8_t *p)
+{
+	uint16_t w;
+	memcpy(&w, p, 2);
+	return w;
+}
+
+static uint16_t fold(uint64_t s)
+{
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffffffu) + (s >> 32);
+	return __rte_raw_cksum_reduce((uint32_t)s);
+}
+
+int pkt_tmpl_init(struct pkt_tmpl *t, const struct pkt_hdr_spec *s)
+{
+	memset(t, 0, sizeof(*t));
+	/* every field but the lengths, the id and the checksums */
+	struct pkt_hdr_spec z = *s;
+	z.ip_id = 0;
+	size_t hl = pkt_build_hdr(t->hdr, sizeof(t->hdr), &z, NULL, 0,
+				  PKT_B_NO_IP_CSUM | PKT_B_NO_UDP_CSUM);
+	if (hl == 0)
+		return -1;
+	t->hl = (uint8_t)hl;
+	t->l3 = (uint8_t)(hl - sizeof(struct rte_udp_hdr) -
+			  (s->family == AF_INET ? sizeof(struct rte_ipv4_hdr)
+						: sizeof(struct rte_ipv6_hdr)));
+	t->family = s->family == AF_INET ? 4 : 6;
+	uint8_t *ip = t->hdr + t->l3, *u = t->hdr + hl - sizeof(struct rte_udp_hdr);
+	if (t->family == 4) {
+		wr16(ip + 2, 0);
+		t->ip_sum = __rte_raw_cksum(ip, sizeof(struct rte_ipv4_hdr), 0);
+	}
+	wr16(t->family == 4 ? ip + 2 : ip + 4, 0);
+	wr16(u + 4, 0);
+	size_t alen = t->family == 4 ? 4 : 16;
+	const uint8_t proto[2] = { 0, IPPROTO_UDP };
+	uint32_t sum = __rte_raw_cksum(s->src, alen, 0);
+	sum = __rte_raw_cksum(s->dst, alen, sum);
+	sum = __rte_raw_cksum(proto, 2, sum);
+	t->udp_sum = __rte_raw_cksum(u, 4, sum); /* the ports */
+	return 0;
+}
+
+size_t pkt_tmpl_finish(uint8_t *h, const struct pkt_tmpl *t, uint16_t ip_id,
+		       const uint8_t *payload, size_t plen, unsigned flags)
+{
+	size_t ulen = sizeof(struct rte_udp_hdr) + plen;
+	if (ulen > 0xffff ||
+	    (t->family == 4 && ulen + sizeof(struct rte_ipv4_hdr) > 0xffff))
+		return 0;
+	memcpy(h, t->hdr, t->hl);
+	uint8_t *ip = h + t->l3, *u = h + t->hl - sizeof(struct rte_udp_hdr);
+	if (t->family == 4) {
+		wr16(ip + 2, (uint16_t)(sizeof(struct rte_ipv4_hdr) + ulen));
+		wr16(ip + 4, ip_id);
+		if (!(flags & PKT_B_NO_IP_CSUM)) {
+			uint16_t c = (uint16_t)~fold((uint64_t)t->ip_sum +
+						     word_at(ip + 2) + word_at(ip + 4));
+			memcpy(ip + 10, &c, 2);
+		}
+	} else
+		wr16(ip + 4, (uint16_t)ulen);
+	wr16(u + 4, (uint16_t)ulen);
+	if (!(flags & PKT_B_NO_UDP_CSUM)) {
+		/* the length twice: the pseudo-header's and the UDP header's */
+		uint64_t sum = (uint64_t)t->udp_sum + 2 * word_at(u + 4) +
+			       pkt_sum(payload, plen, 0);
+		uint16_t c = (uint16_t)~fold(sum);
+		if (c == 0)
+			c = 0xffff;
+		memcpy(u + 6, &c, 2);
+	}
+	return t->hl;
+}
