@@ -13,10 +13,12 @@
  * to the last received, packets per second and payload Gbit/s. With
  * --warmup N, N datagrams are sent first and waited for (veil-dataplane's
  * caches, its pool and the rings warm), and only then the clock starts
- * for the --count measured; the warm-up is reported apart.
+ * for the --count measured; the warm-up is reported apart. A full TX
+ * ring is tried again after --backoff microseconds (default 5; 0: at
+ * once), the ring then holding a ring's worth of work for the receiver.
  *
  *   gen_syslog [EAL options] -- --dst IP --dst-mac MAC [--count N]
- *       [--size BYTES] [--port P] [--idle S] [--warmup N]
+ *       [--size BYTES] [--port P] [--idle S] [--warmup N] [--backoff US]
  *   gen_syslog --dump FILE [--count N] [--size BYTES]   (no EAL: the same
  *       payloads as LF-ended lines, for the in-memory baseline)
  */
@@ -89,6 +91,7 @@ struct gen {
 	uint8_t (*frame)[1500];
 	unsigned flen;
 	double idle;
+	unsigned backoff_us;
 };
 
 /* Send @p count datagrams (the variants from @p first on) as fast as the
@@ -122,6 +125,12 @@ static void run(const struct gen *g, unsigned long long count,
 			if (k < ntx) {
 				memmove(tx, tx + k, (ntx - k) * sizeof(tx[0]));
 				ph->tx_retries++;
+				/* the ring is full: veil-dataplane has a ring's
+				 * worth of work. Spinning on it would only pull
+				 * the ring's indexes to this core at every turn,
+				 * slowing veil-dataplane, whose core writes them */
+				if (g->backoff_us > 0)
+					rte_delay_us_block(g->backoff_us);
 			}
 			ntx -= k;
 			ph->sent += k;
@@ -168,11 +177,12 @@ int main(int argc, char **argv)
 		{ "idle", required_argument, NULL, 'i' },
 		{ "dump", required_argument, NULL, 'D' },
 		{ "warmup", required_argument, NULL, 'w' },
+		{ "backoff", required_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dst = NULL, *dmac = NULL, *dump = NULL;
 	unsigned long long count = 1000000, warmup = 0;
-	unsigned size = 256, dport = 514;
+	unsigned size = 256, dport = 514, backoff = 5;
 	double idle = 2.0;
 	static char pl[VARIANTS][2048];
 	int c;
@@ -196,10 +206,11 @@ int main(int argc, char **argv)
 		case 'i': idle = strtod(optarg, NULL); break;
 		case 'D': dump = optarg; break;
 		case 'w': warmup = strtoull(optarg, NULL, 10); break;
+		case 'b': backoff = (unsigned)strtoul(optarg, NULL, 10); break;
 		default:
 			fprintf(stderr, "usage: gen_syslog [EAL] -- --dst IP --dst-mac "
 				"MAC [--count N] [--size B] [--port P] [--idle S] "
-				"[--warmup N] | "
+				"[--warmup N] [--backoff US] | "
 				"gen_syslog --dump FILE [--count N] [--size B]\n");
 			return 2;
 		}
@@ -304,7 +315,7 @@ int main(int argc, char **argv)
 	}
 
 	struct gen g = { .port = port, .mp = mp, .frame = frame, .flen = flen,
-			 .idle = idle };
+			 .idle = idle, .backoff_us = backoff };
 	struct phase w = { 0 }, r = { 0 };
 	/* the warm-up: sent, and all back (or idle), before the clock starts */
 	if (warmup > 0)
