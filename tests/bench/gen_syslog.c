@@ -10,10 +10,15 @@
  * counts it. It ends when every datagram came back or nothing came for
  * --idle seconds after the last was sent, and prints one JSON line:
  * sent, received, payload bytes each way, the seconds from the first sent
- * to the last received, packets per second and payload Gbit/s.
+ * to the last received, packets per second and payload Gbit/s. With
+ * --warmup N, N datagrams are sent first and waited for (veil-dataplane's
+ * caches, its pool and the rings warm), and only then the clock starts
+ * for the --count measured; the warm-up is reported apart. A full TX
+ * ring is tried again after --backoff microseconds (default 5; 0: at
+ * once), the ring then holding a ring's worth of work for the receiver.
  *
  *   gen_syslog [EAL options] -- --dst IP --dst-mac MAC [--count N]
- *       [--size BYTES] [--port P] [--idle S] [--warmup N]
+ *       [--size BYTES] [--port P] [--idle S] [--warmup N] [--backoff US]
  *   gen_syslog --dump FILE [--count N] [--size BYTES]   (no EAL: the same
  *       payloads as LF-ended lines, for the in-memory baseline)
  */
@@ -74,6 +79,93 @@ static int parse_mac(const char *s, struct rte_ether_addr *m)
 	return rte_ether_unformat_addr(s, m);
 }
 
+/* What one phase (the warm-up, the measured run) sent and got back. */
+struct phase {
+	unsigned long long sent, recv, rx_bytes, tx_retries;
+	double t0, t_sent, t_last_rx;
+};
+
+struct gen {
+	uint16_t port;
+	struct rte_mempool *mp;
+	uint8_t (*frame)[1500];
+	unsigned flen;
+	double idle;
+	unsigned backoff_us;
+};
+
+/* Send @p count datagrams (the variants from @p first on) as fast as the
+ * port takes them, and count what comes back, until all @p count came
+ * back or nothing came for idle seconds after the last was sent. What
+ * came back is taken whole at each turn, so that veil-dataplane never
+ * finds our RX ring full because we were busy sending. */
+static void run(const struct gen *g, unsigned long long count,
+		unsigned long long first, struct phase *ph)
+{
+	struct rte_mbuf *tx[BURST], *rx[BURST];
+	unsigned ntx = 0;
+	/* payload bytes: the frame less Ethernet/IPv4/UDP (the benchmark's
+	 * upstream is IPv4, untagged) */
+	const uint32_t hl = sizeof(struct rte_ether_hdr) +
+			    sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr);
+	while (!stop) {
+		while (ph->sent + ntx < count && ntx < BURST) {
+			struct rte_mbuf *m = rte_pktmbuf_alloc(g->mp);
+			if (m == NULL)
+				break;
+			unsigned v = (unsigned)((first + ph->sent + ntx) % VARIANTS);
+			char *p = rte_pktmbuf_append(m, (uint16_t)g->flen);
+			memcpy(p, g->frame[v], g->flen);
+			tx[ntx++] = m;
+		}
+		if (ntx > 0) {
+			if (ph->t0 == 0)
+				ph->t0 = now();
+			uint16_t k = rte_eth_tx_burst(g->port, 0, tx, (uint16_t)ntx);
+			if (k < ntx) {
+				memmove(tx, tx + k, (ntx - k) * sizeof(tx[0]));
+				ph->tx_retries++;
+				/* the ring is full: veil-dataplane has a ring's
+				 * worth of work. Spinning on it would only pull
+				 * the ring's indexes to this core at every turn,
+				 * slowing veil-dataplane, whose core writes them */
+				if (g->backoff_us > 0)
+					rte_delay_us_block(g->backoff_us);
+			}
+			ntx -= k;
+			ph->sent += k;
+			if (ph->sent == count)
+				ph->t_sent = now();
+		}
+		uint16_t r;
+		bool got = false;
+		while ((r = rte_eth_rx_burst(g->port, 0, rx, BURST)) > 0) {
+			for (uint16_t i = 0; i < r; i++) {
+				if (rx[i]->pkt_len > hl)
+					ph->rx_bytes += rx[i]->pkt_len - hl;
+				ph->recv++;
+			}
+			rte_pktmbuf_free_bulk(rx, r);
+			got = true;
+			if (r < BURST)
+				break;
+		}
+		if (got)
+			ph->t_last_rx = now();
+		if (ph->sent == count && ntx == 0) {
+			if (ph->recv >= count)
+				break;
+			double last = ph->t_last_rx > ph->t_sent ? ph->t_last_rx
+								 : ph->t_sent;
+			if (now() - last > g->idle)
+				break;
+		}
+	}
+	/* interrupted mid-burst: what was not sent is freed */
+	if (ntx > 0)
+		rte_pktmbuf_free_bulk(tx, ntx);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -84,11 +176,13 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "idle", required_argument, NULL, 'i' },
 		{ "dump", required_argument, NULL, 'D' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "backoff", required_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dst = NULL, *dmac = NULL, *dump = NULL;
-	unsigned long long count = 1000000;
-	unsigned size = 256, dport = 514;
+	unsigned long long count = 1000000, warmup = 0;
+	unsigned size = 256, dport = 514, backoff = 5;
 	double idle = 2.0;
 	static char pl[VARIANTS][2048];
 	int c;
@@ -111,9 +205,12 @@ int main(int argc, char **argv)
 		case 'p': dport = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'i': idle = strtod(optarg, NULL); break;
 		case 'D': dump = optarg; break;
+		case 'w': warmup = strtoull(optarg, NULL, 10); break;
+		case 'b': backoff = (unsigned)strtoul(optarg, NULL, 10); break;
 		default:
 			fprintf(stderr, "usage: gen_syslog [EAL] -- --dst IP --dst-mac "
-				"MAC [--count N] [--size B] [--port P] [--idle S] | "
+				"MAC [--count N] [--size B] [--port P] [--idle S] "
+				"[--warmup N] [--backoff US] | "
 				"gen_syslog --dump FILE [--count N] [--size B]\n");
 			return 2;
 		}
@@ -185,6 +282,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gen_syslog: the link did not come up in 30 s\n");
 		return 1;
 	}
+	/* a profiler of the receiver may start counting from here */
+	fprintf(stderr, "gen_syslog: link up after %.2f s, sending\n", now() - t_link);
+	fflush(stderr);
 
 	/* the frames, made once: Ethernet / IPv4 / UDP (checksummed) / CEF */
 	static uint8_t frame[VARIANTS][1500];
@@ -214,67 +314,23 @@ int main(int argc, char **argv)
 		uh->dgram_cksum = rte_ipv4_udptcp_cksum(ih, uh);
 	}
 
-	unsigned long long sent = 0, recv = 0, rx_bytes = 0, tx_retries = 0;
-	double t0 = 0, t_last_rx = 0, t_sent = 0;
-	struct rte_mbuf *tx[BURST], *rx[BURST];
-	unsigned ntx = 0;
-	while (!stop) {
-		/* fill and send */
-		while (sent + ntx < count && ntx < BURST) {
-			struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
-			if (m == NULL)
-				break;
-			unsigned v = (unsigned)((sent + ntx) % VARIANTS);
-			char *p = rte_pktmbuf_append(m, (uint16_t)flen);
-			memcpy(p, frame[v], flen);
-			tx[ntx++] = m;
-		}
-		if (ntx > 0) {
-			if (t0 == 0)
-				t0 = now();
-			uint16_t k = rte_eth_tx_burst(port, 0, tx, (uint16_t)ntx);
-			if (k < ntx) {
-				memmove(tx, tx + k, (ntx - k) * sizeof(tx[0]));
-				tx_retries++;
-			}
-			ntx -= k;
-			sent += k;
-			if (sent == count)
-				t_sent = now();
-		}
-		/* what came back */
-		uint16_t r = rte_eth_rx_burst(port, 0, rx, BURST);
-		for (uint16_t i = 0; i < r; i++) {
-			struct rte_mbuf *m = rx[i];
-			/* payload bytes: the frame less Ethernet/IPv4/UDP (the
-			 * benchmark's upstream is IPv4, untagged) */
-			uint32_t hl = sizeof(struct rte_ether_hdr) +
-				      sizeof(struct rte_ipv4_hdr) +
-				      sizeof(struct rte_udp_hdr);
-			if (m->pkt_len > hl)
-				rx_bytes += m->pkt_len - hl;
-			recv++;
-			rte_pktmbuf_free(m);
-		}
-		if (r > 0)
-			t_last_rx = now();
-		if (sent == count && ntx == 0) {
-			if (recv >= count)
-				break;
-			double last = t_last_rx > t_sent ? t_last_rx : t_sent;
-			if (now() - last > idle)
-				break;
-		}
-	}
-	double secs = (t_last_rx > t0 ? t_last_rx : now()) - t0;
+	struct gen g = { .port = port, .mp = mp, .frame = frame, .flen = flen,
+			 .idle = idle, .backoff_us = backoff };
+	struct phase w = { 0 }, r = { 0 };
+	/* the warm-up: sent, and all back (or idle), before the clock starts */
+	if (warmup > 0)
+		run(&g, warmup, 0, &w);
+	run(&g, count, warmup, &r);
+	double secs = r.t_last_rx > r.t0 ? r.t_last_rx - r.t0 : 0;
 	printf("{\"sent\":%llu,\"received\":%llu,\"payload_size\":%u,"
 	       "\"payload_bytes_sent\":%llu,\"payload_bytes_received\":%llu,"
 	       "\"seconds\":%.4f,\"pps\":%.0f,\"payload_gbps\":%.3f,"
-	       "\"send_seconds\":%.4f,\"tx_full_retries\":%llu}\n",
-	       sent, recv, size, sent * size, rx_bytes, secs,
-	       secs > 0 ? (double)recv / secs : 0.0,
-	       secs > 0 ? (double)rx_bytes * 8 / secs / 1e9 : 0.0,
-	       t_sent > 0 ? t_sent - t0 : 0.0, tx_retries);
+	       "\"send_seconds\":%.4f,\"tx_full_retries\":%llu,"
+	       "\"warmup_sent\":%llu,\"warmup_received\":%llu}\n",
+	       r.sent, r.recv, size, r.sent * size, r.rx_bytes, secs,
+	       secs > 0 ? (double)r.recv / secs : 0.0,
+	       secs > 0 ? (double)r.rx_bytes * 8 / secs / 1e9 : 0.0,
+	       r.t_sent > 0 ? r.t_sent - r.t0 : 0.0, r.tx_retries, w.sent, w.recv);
 	fflush(stdout);
 	rte_eth_dev_stop(port);
 	rte_eth_dev_close(port);
