@@ -71,69 +71,52 @@ static bool is_our_port(const struct pkt_local *loc, uint16_t port)
 }
 
 /* RFC 1071 section 2: the sum of the 16-bit words may be taken in wider
- * words and folded at the end, the carries added back in ("end around
- * carry"); byte order does not matter as long as the caller stores the
- * result as it was summed (as with DPDK's). Here 64-bit words, in two
- * chains side by side, each addition's carry out counted apart: a carry
- * of 2^64 is worth 1, as 2^64 - 1 is a multiple of 2^16 - 1. A final odd
- * byte counts as the first byte of a 16-bit word, as in __rte_raw_cksum(). */
-static inline void add64(uint64_t *acc, uint64_t *carries, uint64_t x)
-{
-	*carries += __builtin_add_overflow(*acc, x, acc);
-}
-
-/* a + b, the carry out added back (end around) */
-static uint64_t add_around(uint64_t a, uint64_t b)
-{
-	uint64_t s;
-	return __builtin_add_overflow(a, b, &s) ? s + 1 : s;
-}
-
+ * words (here the two 32-bit halves of each 8 bytes, into 64-bit
+ * accumulators, which cannot overflow below 2^31 steps) and folded at the
+ * end; byte order does not matter as long as the caller stores the
+ * result as it was summed (as with DPDK's). A final odd byte counts as the
+ * first byte of a 16-bit word, as in __rte_raw_cksum(). */
 uint32_t pkt_sum(const void *buf, size_t len, uint32_t sum)
 {
 	const uint8_t *p = buf;
-	uint64_t a = sum, b = 0, ca = 0, cb = 0;
-	for (; len >= 32; p += 32, len -= 32) {
-		uint64_t x0, x1, x2, x3;
-		memcpy(&x0, p, 8);
-		memcpy(&x1, p + 8, 8);
-		memcpy(&x2, p + 16, 8);
-		memcpy(&x3, p + 24, 8);
-		add64(&a, &ca, x0);
-		add64(&b, &cb, x1);
-		add64(&a, &ca, x2);
-		add64(&b, &cb, x3);
+	uint64_t a = sum, b = 0;
+	for (; len >= 16; p += 16, len -= 16) {
+		uint64_t x, y;
+		memcpy(&x, p, 8);
+		memcpy(&y, p + 8, 8);
+		a += (x & 0xffffffffu) + (x >> 32);
+		b += (y & 0xffffffffu) + (y >> 32);
 	}
-	for (; len >= 8; p += 8, len -= 8) {
+	if (len >= 8) {
 		uint64_t x;
 		memcpy(&x, p, 8);
-		add64(&a, &ca, x);
+		a += (x & 0xffffffffu) + (x >> 32);
+		p += 8;
+		len -= 8;
 	}
-	uint64_t t = 0; /* the last 0-7 bytes, below 2^34 */
 	if (len >= 4) {
 		uint32_t x;
 		memcpy(&x, p, 4);
-		t += x;
+		b += x;
 		p += 4;
 		len -= 4;
 	}
 	if (len >= 2) {
 		uint16_t x;
 		memcpy(&x, p, 2);
-		t += x;
+		a += x;
 		p += 2;
 		len -= 2;
 	}
 	if (len == 1) {
 		uint16_t x = 0;
 		memcpy(&x, p, 1);
-		t += x;
+		b += x;
 	}
-	/* the carries: fewer than 2^60 each */
-	uint64_t s = add_around(add_around(a, b), ca + cb + t);
-	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffffffffu) + (s >> 32);
-	return (uint32_t)s;
+	a += b; /* < 2^64: both below 2^62 */
+	a = (a & 0xffffffffu) + (a >> 32);
+	a = (a & 0xffffffffu) + (a >> 32);
+	return (uint32_t)a;
 }
 
 uint16_t pkt_udp_cksum(int family, const uint8_t *src, const uint8_t *dst,
@@ -143,9 +126,9 @@ uint16_t pkt_udp_cksum(int family, const uint8_t *src, const uint8_t *dst,
 	/* the pseudo-header: addresses, protocol and UDP length as 16-bit
 	 * words (IPv6's 32-bit length has a zero upper half below 64 KiB) */
 	uint8_t ph[4] = { 0, IPPROTO_UDP, (uint8_t)(ulen >> 8), (uint8_t)ulen };
-	uint32_t sum = pkt_sum(src, alen, 0);
-	sum = pkt_sum(dst, alen, sum);
-	sum = pkt_sum(ph, sizeof(ph), sum);
+	uint32_t sum = __rte_raw_cksum(src, alen, 0);
+	sum = __rte_raw_cksum(dst, alen, sum);
+	sum = __rte_raw_cksum(ph, sizeof(ph), sum);
 	sum = pkt_sum(udp, ulen, sum);
 	uint16_t r = __rte_raw_cksum_reduce(sum);
 	if (verify)
@@ -193,7 +176,7 @@ static enum pkt_class classify_ipv4(const uint8_t *f, size_t len, size_t l3,
 	if (ihl > len - l3)
 		return drop(o, PKT_DROP_runt);
 	if (!(flags & (PKT_F_IP_CSUM_GOOD | PKT_F_REASSEMBLED)) &&
-	    __rte_raw_cksum_reduce(pkt_sum(ip, ihl, 0)) != 0xffff)
+	    rte_raw_cksum(ip, ihl) != 0xffff)
 		return drop(o, PKT_DROP_bad_ip_checksum);
 	size_t tot = rd16(ip + 2);
 	if (tot < ihl || tot > len - l3)

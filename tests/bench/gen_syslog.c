@@ -282,9 +282,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gen_syslog: the link did not come up in 30 s\n");
 		return 1;
 	}
-	/* a profiler of the receiver may start counting from here */
-	fprintf(stderr, "gen_syslog: link up after %.2f s, sending\n", now() - t_link);
-	fflush(stderr);
 
 	/* the frames, made once: Ethernet / IPv4 / UDP (checksummed) / CEF */
 	static uint8_t frame[VARIANTS][1500];
