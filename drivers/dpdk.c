@@ -102,9 +102,6 @@ static void dpdk_free(struct vdr_driver *dv)
 			rte_pktmbuf_free(d->exc[i].m[k]);
 	if (d->n_kept > 0)
 		rte_pktmbuf_free_bulk(d->kept, d->n_kept);
-	for (unsigned i = 0; i < d->n_port; i++)
-		if (d->n_stash[i] > 0)
-			rte_pktmbuf_free_bulk(d->stash[i], d->n_stash[i]);
 	if (d->nl >= 0)
 		close(d->nl);
 	/* message content: received lines and frames, lines sent */
@@ -300,8 +297,6 @@ static struct dpdk_drv *worker_new(struct dpdk_dev *v, unsigned i,
 	d->ip_id = (uint16_t)(v->ip_id_base + i);
 	for (unsigned k = 0; k < VDR_MAX_UPSTREAM; k++)
 		d->up[k].kfd = -1;
-	for (unsigned k = 0; k < RTE_DIM(d->senders); k++)
-		d->senders[k].src = -2;
 	v->w[i] = d; /* freed with the device from here on */
 	d->arena_cap = RTE_MAX((size_t)4 << 20, 2 * BURST * d->max_msg);
 	d->arena = malloc(d->arena_cap);

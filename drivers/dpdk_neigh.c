@@ -90,7 +90,6 @@ void dpdk_refresh_neighbours(struct dpdk_drv *d, bool force)
 		if (neigh_lookup(d, u->port->tap_ifindex, u->family, u->nh,
 				 &mac) == 0) {
 			u->mac = mac;
-			u->tmpl_ok = false; /* made again for this MAC */
 			u->has_mac = true;
 			u->next_lookup = t + NEIGH_REFRESH_S;
 		} else {

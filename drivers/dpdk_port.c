@@ -80,10 +80,9 @@ int dpdk_start_port(struct dpdk_dev *v, struct dp_port *p, char *err,
 	unsigned room = RTE_MAX(RTE_MBUF_DEFAULT_DATAROOM,
 				c->mtu + RTE_ETHER_HDR_LEN + 8 + RTE_ETHER_CRC_LEN);
 	/* the rings, the TAP's, the frames kept with their messages until
-	 * the next poll and the workers' stashes of mbufs to send, the
-	 * fragments, the lcores' caches, a margin */
+	 * the next poll, the fragments, the lcores' caches, a margin */
 	unsigned n = (c->rx_desc + c->tx_desc) * p->nq + 2 * TAP_DESC * nw +
-		     (MSG_CAP + 5 * BURST) * nw + FRAG_POOL(v->cfg) +
+		     (MSG_CAP + 4 * BURST) * nw + FRAG_POOL(v->cfg) +
 		     384 * (nw + 1) + 4096;
 	char name[RTE_MEMPOOL_NAMESIZE];
 	snprintf(name, sizeof(name), "veil_p%u", p->idx);

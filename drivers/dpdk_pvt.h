@@ -71,7 +71,6 @@
 #define KERNEL_FINAL_S 1.0        /* ... at the end: wait this long more */
 #define KPEND_MAX 64              /* such lines pending, an upstream */
 #define LINE_OFF (65536 + 256)    /* scratch: a datagram, then the line */
-#define SENDER_BITS 10            /* 1024 senders' sources remembered */
 /* mbufs of a port's pool for fragments waiting in the reassembly table,
  * and so the most fragments it holds */
 #define FRAG_POOL(c) RTE_MIN((c)->frag_entries * 2, 16384u)
@@ -152,10 +151,6 @@ struct dp_upstream {
 	uint16_t ksport;             /* the kernel socket's source port */
 	bool has_mac, fixed_mac;
 	struct rte_ether_addr mac;
-	/* the header of its datagrams, made once for this MAC (dpdk_tx.c):
-	 * tmpl_ok is cleared wherever mac changes */
-	bool tmpl_ok;
-	struct pkt_tmpl tmpl;
 	double next_lookup;          /* monotonic seconds */
 	int kfd;                     /* the kernel fallback socket */
 	bool kfd_shared;             /* an earlier upstream's (same source),
@@ -232,17 +227,6 @@ struct dpdk_drv {
 	int nl;                      /* rtnetlink, for neighbours */
 	uint32_t nl_seq;
 	uint32_t nl_buf[8192];       /* its answers */
-	/* mbufs for the datagrams to send, taken from each port's pool a
-	 * burst at a time (one mempool access per BURST datagrams) */
-	struct rte_mbuf *stash[VDR_MAX_PORTS][BURST];
-	unsigned n_stash[VDR_MAX_PORTS];
-	/* the last senders' sources (IPv4; vdr_net_lookup() on a miss): a
-	 * syslog sender sends many datagrams, the lookup is a few binary
-	 * searches; a slot is the sender's address hashed */
-	struct sender_slot {
-		uint32_t ip;     /* network order */
-		int32_t src;     /* -1: no source (dropped); -2: an empty slot */
-	} senders[1u << SENDER_BITS];
 	struct rte_mbuf *txq[VDR_MAX_PORTS][BURST * 2]; /* a burst's frames */
 	uint32_t txq_last[VDR_MAX_PORTS][BURST * 2];    /* 1: a datagram's last */
 	struct xst x;

@@ -26,21 +26,11 @@ static void count_drop(struct dpdk_drv *d, enum pkt_drop r, uint64_t w)
 
 /* The source of a sender (netcfg.c: longest prefix, in O(lengths x log
  * networks), so that a flood of unknown senders costs no more than known
- * ones). An IPv4 sender's is remembered in its slot (the networks do not
- * change while the driver runs): a flood of many senders costs a lookup
- * and a store each, as before. */
-static int sender_source(struct dpdk_drv *d, int family, const uint8_t *ip)
+ * ones). */
+static int sender_source(const struct dpdk_drv *d, int family,
+			 const uint8_t *ip)
 {
-	if (family != AF_INET)
-		return vdr_net_lookup(d->cfg, family, ip);
-	uint32_t a;
-	memcpy(&a, ip, 4);
-	struct sender_slot *e = &d->senders[(a * 2654435761u) >> (32 - SENDER_BITS)];
-	if (e->ip == a && e->src != -2)
-		return e->src;
-	int src = vdr_net_lookup(d->cfg, family, ip);
-	*e = (struct sender_slot){ .ip = a, .src = src };
-	return src;
+	return vdr_net_lookup(d->cfg, family, ip);
 }
 
 /* A syslog datagram's payload, standing for @p w frames: in frame @p m

@@ -11,37 +11,18 @@
 /* TX                                                                 */
 /* ------------------------------------------------------------------ */
 
-/* Upstream @p u's header, but for the IPv4 identification. */
-static void spec_of(const struct dp_upstream *u, struct pkt_hdr_spec *s)
+static void fill_spec(struct dpdk_drv *d, const struct dp_upstream *u,
+		      struct pkt_hdr_spec *s)
 {
 	*s = (struct pkt_hdr_spec){ .vlan = u->port->cfg->vlan,
 				    .family = u->family, .sport = u->sport,
-				    .dport = u->dport, .ttl = 64 };
+				    .dport = u->dport, .ttl = 64,
+				    .ip_id = d->ip_id };
+	d->ip_id = (uint16_t)(d->ip_id + d->n_workers);
 	memcpy(s->dst_mac, u->mac.addr_bytes, 6);
 	memcpy(s->src_mac, u->port->mac.addr_bytes, 6);
 	memcpy(s->src, u->src, 16);
 	memcpy(s->dst, u->dst, 16);
-}
-
-/* The next IPv4 identification of this worker. */
-static uint16_t next_ip_id(struct dpdk_drv *d)
-{
-	uint16_t id = d->ip_id;
-	d->ip_id = (uint16_t)(d->ip_id + d->n_workers);
-	return id;
-}
-
-/* An mbuf of port @p p's pool for a datagram: from the worker's stash,
- * refilled a burst at a time. */
-static struct rte_mbuf *tx_mbuf(struct dpdk_drv *d, const struct dp_port *p)
-{
-	unsigned *n = &d->n_stash[p->idx];
-	if (*n == 0) {
-		if (rte_pktmbuf_alloc_bulk(p->pool, d->stash[p->idx], BURST) != 0)
-			return rte_pktmbuf_alloc(p->pool); /* the last few */
-		*n = BURST;
-	}
-	return d->stash[p->idx][--*n];
 }
 
 /* Copy @p len bytes into a chain of mbufs from @p pool. */
@@ -93,25 +74,20 @@ static const uint8_t *linear(struct dpdk_drv *d, struct tx_src *t)
 
 /* One line to one upstream by the port: @return frames queued in @p out
  * (at most MAX_FRAGS), or -1 (no mbufs, too long). */
-static int build_datagram(struct dpdk_drv *d, struct dp_upstream *u,
+static int build_datagram(struct dpdk_drv *d, const struct dp_upstream *u,
 			  struct tx_src *t, struct rte_mbuf **out)
 {
 	size_t len = t->len;
 	struct dp_port *p = u->port;
-	if (!u->tmpl_ok) {
-		/* the upstream's header, made once for its next hop */
-		struct pkt_hdr_spec s;
-		spec_of(u, &s);
-		if (pkt_tmpl_init(&u->tmpl, &s) != 0)
-			return -1;
-		u->tmpl_ok = true;
-	}
-	size_t hl = u->tmpl.hl;
-	size_t l2 = u->tmpl.l3;
-	size_t l3 = hl - l2 - sizeof(struct rte_udp_hdr);
+	struct pkt_hdr_spec s;
+	fill_spec(d, u, &s);
+	size_t hl = pkt_hdr_len(&s);
+	size_t l2 = sizeof(struct rte_ether_hdr) + (s.vlan ? 4 : 0);
+	size_t l3 = u->family == AF_INET ? sizeof(struct rte_ipv4_hdr)
+					 : sizeof(struct rte_ipv6_hdr);
 	if (hl - l2 + len <= p->mtu) {
 		/* one frame: the checksums by the NIC when it can */
-		struct rte_mbuf *m = tx_mbuf(d, p);
+		struct rte_mbuf *m = rte_pktmbuf_alloc(p->pool);
 		if (m == NULL)
 			return -1;
 		uint8_t *b = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(hl + len));
@@ -125,9 +101,9 @@ static int build_datagram(struct dpdk_drv *d, struct dp_upstream *u,
 			vdp_burst_copy(t->b, t->i, (char *)b + hl, len);
 		bool off_ip = u->family == AF_INET && p->tx_ip_csum;
 		bool off_udp = p->tx_udp_csum;
-		pkt_tmpl_finish(b, &u->tmpl, next_ip_id(d), b + hl, len,
-				(off_ip ? PKT_B_NO_IP_CSUM : 0) |
-					(off_udp ? PKT_B_NO_UDP_CSUM : 0));
+		pkt_build_hdr(b, hl, &s, b + hl, len,
+			      (off_ip ? PKT_B_NO_IP_CSUM : 0) |
+				      (off_udp ? PKT_B_NO_UDP_CSUM : 0));
 		m->l2_len = (uint16_t)l2;
 		m->l3_len = (uint16_t)l3;
 		if (off_ip || off_udp) {
@@ -149,9 +125,6 @@ static int build_datagram(struct dpdk_drv *d, struct dp_upstream *u,
 	}
 	/* over the MTU: the whole datagram (without Ethernet), checksummed
 	 * here, then split by rte_ip_frag */
-	struct pkt_hdr_spec s;
-	spec_of(u, &s);
-	s.ip_id = next_ip_id(d);
 	uint8_t hdr[128];
 	const uint8_t *line = linear(d, t);
 	if (pkt_build_hdr(hdr, sizeof(hdr), &s, line, len, 0) == 0) {

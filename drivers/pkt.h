@@ -130,38 +130,6 @@ size_t pkt_build_hdr(uint8_t *hdr, size_t cap, const struct pkt_hdr_spec *s,
 		     const uint8_t *payload, size_t plen, unsigned flags);
 
 /**
- * The header of an upstream's datagrams, made once (pkt_tmpl_init()) and
- * finished for each datagram (pkt_tmpl_finish()): the same bytes as
- * pkt_build_hdr() with the same spec, for a copy, three length fields
- * and two checksums finished from sums taken once (the addresses, ports,
- * MACs and TTL do not change between the datagrams of an upstream).
- */
-struct pkt_tmpl {
-	uint8_t hdr[72];           /**< the header (66 bytes at most), its
-				        lengths, id and sums 0 */
-	uint8_t hl;                /**< its length (pkt_hdr_len()) */
-	uint8_t l3;                /**< offset of the IP header */
-	uint8_t family;            /**< 4 or 6 */
-	uint32_t ip_sum;           /**< IPv4: the sum of the header as made */
-	uint32_t udp_sum;          /**< the pseudo-header's addresses and
-				        protocol, and the UDP ports */
-};
-
-/** Make @p t for the datagrams of @p s (its ip_id is not used).
- *  @return 0, or -1 for a bad family. */
-int pkt_tmpl_init(struct pkt_tmpl *t, const struct pkt_hdr_spec *s);
-
-/**
- * Write the header of a datagram of @p t with IPv4 identification
- * @p ip_id and UDP payload @p payload (@p plen bytes; its sum is taken
- * unless PKT_B_NO_UDP_CSUM) into @p hdr (t->hl bytes), as
- * pkt_build_hdr() with the same flags.
- * @return t->hl, or 0 if the payload is too long for the length fields.
- */
-size_t pkt_tmpl_finish(uint8_t *hdr, const struct pkt_tmpl *t, uint16_t ip_id,
-		       const uint8_t *payload, size_t plen, unsigned flags);
-
-/**
  * The UDP checksum of a datagram (pseudo-header included), computed over
  * the UDP header @p udp and payload (@p ulen bytes, contiguous): 0 when
  * the stored checksum is right (or, @p verify false, the value to store,

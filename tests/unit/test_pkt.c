@@ -654,68 +654,6 @@ static void test_sum(void **state)
 	}
 }
 
-/* pkt_tmpl_finish() writes the bytes pkt_build_hdr() writes, for both
- * families, tagged or not, every flag, identifications and payload
- * lengths across the carries of the sums (all-ones payloads, addresses
- * and ports included), and refuses the lengths pkt_build_hdr() refuses. */
-static void test_tmpl(void **state)
-{
-	(void)state;
-	static uint8_t pl[65536];
-	for (size_t i = 0; i < sizeof(pl); i++)
-		pl[i] = (uint8_t)(i * 131 + (i >> 8));
-	static uint8_t ones[2048];
-	memset(ones, 0xff, sizeof(ones));
-	unsigned checked = 0;
-	for (int k = 0; k < 8; k++) {
-		int fam = k & 1 ? AF_INET6 : AF_INET;
-		struct pkt_hdr_spec s = { .vlan = k & 2 ? 4094 : 0, .family = fam,
-					  .sport = k & 4 ? 0xffff : 514,
-					  .dport = k & 4 ? 0xfffe : 5514, .ttl = 64 };
-		memcpy(s.dst_mac, "\x02\0\0\0\0\x01", 6);
-		memcpy(s.src_mac, "\x02\0\0\0\0\x02", 6);
-		if (k & 4) { /* every address bit set: the sums carry */
-			memset(s.src, 0xff, 16);
-			memset(s.dst, 0xfe, 16);
-		} else {
-			memcpy(s.src, fam == AF_INET ? US4 : US6, fam == AF_INET ? 4 : 16);
-			memcpy(s.dst, fam == AF_INET ? SRC4 : SRC6,
-			       fam == AF_INET ? 4 : 16);
-		}
-		struct pkt_tmpl t;
-		assert_int_equal(pkt_tmpl_init(&t, &s), 0);
-		assert_int_equal(t.hl, pkt_hdr_len(&s));
-		for (size_t plen = 0; plen < 3000; plen += plen < 300 ? 1 : 111)
-			for (unsigned f = 0; f < 4; f++) {
-				const uint8_t *p = plen % 3 == 0 && plen <= sizeof(ones)
-					? ones : pl;
-				s.ip_id = (uint16_t)(plen * 2654435761u >> 7);
-				uint8_t want[128], got[128];
-				memset(got, 0xa5, sizeof(got));
-				size_t wl = pkt_build_hdr(want, sizeof(want), &s, p, plen, f);
-				size_t gl = pkt_tmpl_finish(got, &t, s.ip_id, p, plen, f);
-				assert_int_equal(gl, wl);
-				assert_memory_equal(got, want, wl);
-				assert_int_equal(got[wl], 0xa5); /* nothing after it */
-				checked++;
-			}
-		/* the longest payloads, and one byte more */
-		size_t max = fam == AF_INET ? 65535 - 28 : 65535 - 8;
-		uint8_t h[128];
-		assert_int_equal(pkt_tmpl_finish(h, &t, 1, pl, max, 0), t.hl);
-		uint8_t w[128];
-		assert_int_equal(pkt_build_hdr(w, sizeof(w), &s, pl, max, 0), t.hl);
-		s.ip_id = 1;
-		pkt_build_hdr(w, sizeof(w), &s, pl, max, 0);
-		assert_memory_equal(h, w, t.hl);
-		assert_int_equal(pkt_tmpl_finish(h, &t, 1, pl, max + 1, 0), 0);
-	}
-	assert_true(checked > 8000);
-	struct pkt_hdr_spec bad = { .family = 0 };
-	struct pkt_tmpl t;
-	assert_int_equal(pkt_tmpl_init(&t, &bad), -1);
-}
-
 /* ---- the dpdk driver on a ring port (rte_eth_from_rings) ---- */
 
 /* EAL, once: net_ring0 and net_ring1, whose TX queue feeds their RX */
@@ -726,8 +664,7 @@ static void eal_up(void)
 	static char a[][32] = { "test_pkt", "--no-huge", "-m", "256", "--no-pci",
 				"--no-shconf", "--no-telemetry", "-l", "0",
 				"--log-level=lib.eal:error", "--vdev=net_ring0",
-				"--vdev=net_ring1", "--vdev=net_ring2",
-				"--vdev=net_ring3" };
+				"--vdev=net_ring1", "--vdev=net_ring2" };
 	char *eal[sizeof(a) / sizeof(a[0]) + 1];
 	for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
 		eal[i] = a[i];
@@ -1015,135 +952,6 @@ static void test_dpdk_workers(void **state)
 	rte_mempool_free(mp);
 }
 
-/* Sender @p i of test_dpdk_senders(): its address, its source (-1:
- * none). 10.1.2.0/24 is source 2, 10.1.0.0/16 source 1, 10.0.0.0/8
- * source 0, the rest no source. */
-static int sender(unsigned i, uint8_t ip[4])
-{
-	unsigned k = i / 4, b = k & 255, c = k >> 8;
-	switch (i % 4) {
-	case 0: memcpy(ip, (uint8_t[]){ 10, 1, 2, (uint8_t)b }, 4); return 2;
-	case 1: memcpy(ip, (uint8_t[]){ 10, 1, (uint8_t)(3 + c), (uint8_t)b }, 4);
-		return 1;
-	case 2: memcpy(ip, (uint8_t[]){ 10, (uint8_t)(2 + c), 2, (uint8_t)b }, 4);
-		return 0;
-	default: memcpy(ip, (uint8_t[]){ 11, 1, (uint8_t)c, (uint8_t)b }, 4);
-		return -1;
-	}
-}
-
-/* Many senders, more than the driver remembers, each several times and
- * interleaved: every message has its sender's source (the longest
- * prefix), the senders of no source are dropped and counted. Then lines
- * of every length to 1400 bytes, in pieces, leave as datagrams whose IP
- * and UDP checksums and lengths are right and whose identifications
- * follow each other. */
-static void test_dpdk_senders(void **state)
-{
-	(void)state;
-	eal_up();
-	struct rte_mempool *mp = rte_pktmbuf_pool_create("veil_t_mp4", 255, 0,
-							 0, 2048, 0);
-	assert_non_null(mp);
-	struct vdr_net_cfg *c = ring_cfg("p3", "net_ring3");
-	char err[256] = "";
-	assert_int_equal(vdr_net_cfg_map(c, "10.0.0.0/8", 0, err, sizeof(err)), 0);
-	assert_int_equal(vdr_net_cfg_map(c, "10.1.0.0/16", 1, err, sizeof(err)), 0);
-	assert_int_equal(vdr_net_cfg_map(c, "10.1.2.0/24", 2, err, sizeof(err)), 0);
-	uint16_t port;
-	struct vdr_driver *d = ring_start(c, "net_ring3", &port);
-	const unsigned n_senders = 4096, rounds = 3, batch = 32;
-	uint64_t want_drop = 0, lines_got = 0;
-	struct pkt_hdr_spec sp = { .family = AF_INET, .sport = 40000, .dport = 514,
-				   .ttl = 64 };
-	memcpy(sp.dst, US4, 4);
-	for (unsigned r = 0; r < rounds; r++)
-		for (unsigned i0 = 0; i0 < n_senders; i0 += batch) {
-			unsigned want = 0;
-			for (unsigned j = 0; j < batch; j++) {
-				/* the rounds take the senders in other orders */
-				unsigned i = (i0 + j) * (2 * r + 1) % n_senders;
-				uint8_t f[256];
-				char text[32];
-				int src = sender(i, sp.src);
-				int tl = snprintf(text, sizeof(text), "<14>sender %u", i);
-				size_t hl = pkt_build_hdr(f, sizeof(f), &sp,
-							  (const uint8_t *)text,
-							  (size_t)tl, 0);
-				memcpy(f + hl, text, (size_t)tl);
-				ring_send(mp, port, f, hl + (size_t)tl);
-				if (src < 0)
-					want_drop++;
-				else
-					want++;
-			}
-			struct vdp_line lines[64];
-			unsigned got = 0;
-			for (int t = 0; t < 50 && got < want; t++) {
-				int n = vdr_rx(d, lines + got, 64 - got);
-				assert_true(n >= 0);
-				got += (unsigned)n;
-			}
-			assert_int_equal(got, want);
-			for (unsigned k = 0; k < got; k++) {
-				unsigned i;
-				uint8_t ip[4];
-				char t[32] = "";
-				assert_true(lines[k].len < sizeof(t));
-				memcpy(t, lines[k].data, lines[k].len);
-				assert_int_equal(sscanf(t, "<14>sender %u", &i), 1);
-				assert_int_equal(lines[k].src, sender(i, ip));
-			}
-			lines_got += got;
-		}
-	assert_int_equal(xstat(d, "drop_unknown_sender"), want_drop);
-	assert_int_equal(xstat(d, "rx_fast_path"), lines_got);
-	assert_int_equal(lines_got + want_drop, (uint64_t)n_senders * rounds);
-
-	/* lines of 1 to 1400 bytes, each in 3 pieces, 16 a burst */
-	static char text[1400];
-	for (size_t i = 0; i < sizeof(text); i++)
-		text[i] = (char)(' ' + (i * 7) % 90);
-	int prev_id = -1;
-	for (size_t len0 = 1; len0 <= sizeof(text); len0 += 16) {
-		struct vdp_seg seg[48];
-		struct vdp_burst b = { .n = 16, .segs = seg };
-		for (unsigned i = 0; i < 16; i++) {
-			size_t len = len0 + i > sizeof(text) ? sizeof(text) : len0 + i;
-			size_t a = len / 3, bl = len / 2 - a;
-			seg[3 * i] = (struct vdp_seg){ .p = text, .len = (uint32_t)a };
-			seg[3 * i + 1] = (struct vdp_seg){ .p = text + a, .len = (uint32_t)bl };
-			seg[3 * i + 2] = (struct vdp_seg){ .p = text + a + bl,
-							   .len = (uint32_t)(len - a - bl) };
-			b.line[i] = (struct vdp_out){ .verdict = VDP_FORWARD, .n_segs = 3,
-						      .first_seg = 3 * i,
-						      .len = (uint32_t)len };
-		}
-		assert_int_equal(vdr_tx(d, &b), 16);
-		struct rte_mbuf *m[16];
-		assert_int_equal(rte_eth_rx_burst(port, 0, m, 16), 16);
-		for (unsigned i = 0; i < 16; i++) {
-			size_t len = b.line[i].len;
-			const uint8_t *e = rte_pktmbuf_mtod(m[i], const uint8_t *);
-			const uint8_t *ip = e + 14, *u = ip + 20;
-			assert_int_equal(rte_pktmbuf_pkt_len(m[i]), 14 + 20 + 8 + len);
-			assert_int_equal(ip[2] << 8 | ip[3], 20 + 8 + len);
-			assert_int_equal(fold(sum16(ip, 20, 0)), 0);
-			assert_int_equal(u[4] << 8 | u[5], 8 + len);
-			assert_int_equal(udp_sum(AF_INET, ip + 12, ip + 16, u, 8 + len), 0);
-			assert_memory_equal(u + 8, text, len);
-			int id = ip[4] << 8 | ip[5];
-			if (prev_id >= 0)
-				assert_int_equal(id, (prev_id + 1) & 0xffff);
-			prev_id = id;
-			rte_pktmbuf_free(m[i]);
-		}
-	}
-	vdr_free(d);
-	vdr_net_cfg_free(c);
-	rte_mempool_free(mp);
-}
-
 int main(void)
 {
 	inet_pton(AF_INET6, "2001:db8:1::7", SRC6);
@@ -1158,11 +966,9 @@ int main(void)
 		cmocka_unit_test(test_not_ours),
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_sum),
-		cmocka_unit_test(test_tmpl),
 		cmocka_unit_test(test_dpdk_frag_budget),
 		cmocka_unit_test(test_dpdk_sources),
 		cmocka_unit_test(test_dpdk_workers),
-		cmocka_unit_test(test_dpdk_senders),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
