@@ -163,7 +163,22 @@ struct vdp_msg {
 	size_t body;      /* offset of the body (after the syslog header) */
 	size_t sd_off;    /* RFC 5424 STRUCTURED-DATA, if sd_len > 0 */
 	size_t sd_len;
+	/* Under format = auto, where "CEF:" and "LEEF:" start in the body, as
+	 * the CEF and LEEF parsers would find them (-1: not there), both
+	 * found by one search (vdp_hdr_sigs()); while hdr_sigs is false (0
+	 * from an initializer: an explicit format, a test, the fuzzers) each
+	 * parser searches for its own. */
+	bool hdr_sigs;
+	long cef_at, leef_at;
 };
+
+/* How far into the body "CEF:" and "LEEF:" may start. */
+#define VDP_HDR_PREFIX_MAX 256
+
+/* Set m->cef_at and m->leef_at (and m->hdr_sigs) for the body as it is
+ * now: the same answers as the parsers' own searches, from one search of
+ * the body for "EF:", before its first '=' or '|'. */
+void vdp_hdr_sigs(struct vdp_msg *m);
 
 enum vdp_parse_rc {
 	VDP_PARSED = 0, /* this format; the fields (maybe none) are in out */

@@ -30,7 +30,7 @@
 #include "dp_pvt.h"
 #include "vdp_scan.h"
 
-#define CEF_PREFIX_MAX 256 /* how far into the body "CEF:" may start */
+#define CEF_PREFIX_MAX VDP_HDR_PREFIX_MAX /* how far into the body the signature may start */
 #define CEF_HDR_PIPES  7   /* unescaped pipes before the extension */
 
 static const char *const cef_users[] = { "suser", "duser", NULL };
@@ -39,6 +39,8 @@ static const char *const cef_devices[] = { "shost", NULL };
 /* The offset of "CEF:<digit>" in the body, or -1. */
 static long cef_find(const struct vdp_msg *m)
 {
+	if (m->hdr_sigs)
+		return m->cef_at;
 	if (m->body > m->len)
 		return -1;
 	const char *b = m->data + m->body;

@@ -34,7 +34,7 @@
 #include "dp_pvt.h"
 #include "vdp_scan.h"
 
-#define LEEF_PREFIX_MAX 256 /* how far into the body "LEEF:" may start */
+#define LEEF_PREFIX_MAX VDP_HDR_PREFIX_MAX /* how far into the body the signature may start */
 #define LEEF_HDR_PIPES  5   /* pipes before the attributes (or delimiter) */
 
 static const char *const leef_users[] = { "usrName", "accountName", NULL };
@@ -45,6 +45,8 @@ static const char *const leef_devices[] = { "identHostName", "identNetBios",
  * a syslog header parser is allowed if it holds no '=' or '|'. */
 static long leef_find(const struct vdp_msg *m)
 {
+	if (m->hdr_sigs)
+		return m->leef_at;
 	if (m->body > m->len)
 		return -1;
 	const char *b = m->data + m->body;

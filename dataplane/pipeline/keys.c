@@ -104,13 +104,19 @@ size_t vdp_quote_end(const char *d, size_t from, size_t end)
 	return SIZE_MAX;
 }
 
+/* The bytes of a syslog TAG (vdp_skip_tag()). */
+static const bool tag_char[256] = {
+	['a' ... 'z'] = true, ['A' ... 'Z'] = true, ['0' ... '9'] = true,
+	['_'] = true, ['-'] = true, ['.'] = true, ['/'] = true,
+};
+
 size_t vdp_skip_tag(const char *d, size_t p, size_t end)
 {
+	if (p >= end)
+		return p;
 	size_t i = p;
-	while (i < end && i - p < 48 &&
-	       ((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= 'A' && d[i] <= 'Z') ||
-		(d[i] >= '0' && d[i] <= '9') || d[i] == '_' || d[i] == '-' ||
-		d[i] == '.' || d[i] == '/'))
+	const size_t top = end - p < 48 ? end : p + 48;
+	while (i < top && tag_char[(unsigned char)d[i]])
 		i++;
 	if (i == p)
 		return p;
@@ -132,6 +138,54 @@ size_t vdp_body_start(const struct vdp_msg *m)
 	if (m->body >= m->len)
 		return m->len;
 	return vdp_skip_tag(m->data, m->body, m->len);
+}
+
+/* No '=' or '|' in the @p n bytes at @p b: a signature there comes
+ * before the first of them. */
+static bool before_stop(const char *b, size_t n)
+{
+	return vdp_find2(b, n, '=', '|') == NULL;
+}
+
+void vdp_hdr_sigs(struct vdp_msg *m)
+{
+	m->hdr_sigs = true;
+	m->cef_at = m->leef_at = -1;
+	if (m->body > m->len || m->len - m->body < 5)
+		return;
+	const char *b = m->data + m->body;
+	const size_t n = m->len - m->body;
+	/* "CEF:" may start at i < n - 4, "LEEF:" at i < n - 5, both at
+	 * i <= VDP_HDR_PREFIX_MAX and before the first '=' or '|'. Most lines
+	 * hold neither, so "EF:" is searched for first, and the bytes before
+	 * a place that fits are checked for a '=' or '|' after: if they hold
+	 * one, so do those before any later place. */
+	const size_t bc = n - 4 < VDP_HDR_PREFIX_MAX + 1 ? n - 4 : VDP_HDR_PREFIX_MAX + 1;
+	const size_t bl = n - 5 < VDP_HDR_PREFIX_MAX + 1 ? n - 5 : VDP_HDR_PREFIX_MAX + 1;
+	bool cef_done = false, leef_done = false;
+	/* "EF:" at b + k + 1 is "CEF:" at k or "LEEF:" at k - 1; k <= bc
+	 * (bl <= bc), and k + 4 <= bc + 3 < n */
+	const char *h = b + 1;
+	const size_t hl = bc + 3;
+	for (size_t k = 0; k <= bc && !(cef_done && leef_done);) {
+		const char *e = vdp_find(h + k, hl - k, "EF:", 3);
+		if (e == NULL)
+			return;
+		k = (size_t)(e - h);
+		if (!cef_done && k < bc && b[k] == 'C' &&
+		    (k == 0 || b[k - 1] == ' ') && b[k + 4] >= '0' && b[k + 4] <= '9') {
+			if (before_stop(b, k))
+				m->cef_at = (long)k;
+			cef_done = true;
+		}
+		if (!leef_done && k >= 1 && k - 1 < bl && b[k] == 'E' &&
+		    b[k - 1] == 'L' && (k == 1 || b[k - 2] == ' ')) {
+			if (before_stop(b, k - 1))
+				m->leef_at = (long)(k - 1);
+			leef_done = true;
+		}
+		k++;
+	}
 }
 
 /* Auto-detection order: the most specific signatures first. */

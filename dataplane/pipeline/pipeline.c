@@ -236,6 +236,7 @@ static enum vdp_parse_rc parse_line(struct vdp_worker *w, unsigned si,
 	}
 	if (s->fmt != NULL)
 		return parse_with(w, si, w->fmt_idx[si], m, out);
+	vdp_hdr_sigs(m); /* CEF's and LEEF's detections in one search */
 	for (unsigned f = 0; vdp_formats[f] != NULL; f++) {
 		const struct vdp_format *fmt = vdp_formats[f];
 		enum vdp_parse_rc rc;

@@ -313,15 +313,74 @@ static void test_hdr_detect(void **state)
 		struct vdp_msg m = { .data = msgs[i].data, .len = msgs[i].len };
 		size_t top = m.len < 300 ? m.len + 1 : 300;
 		for (m.body = 0; m.body < top; m.body++) {
-			bool c = ref_hdr_find(&m, "CEF:", 4, true) >= 0;
-			bool l = ref_hdr_find(&m, "LEEF:", 5, false) >= 0;
+			long rc = ref_hdr_find(&m, "CEF:", 4, true);
+			long rl = ref_hdr_find(&m, "LEEF:", 5, false);
+			bool c = rc >= 0, l = rl >= 0;
 			assert_int_equal(vdp_fmt_cef.detect(&m), c);
 			assert_int_equal(vdp_fmt_leef.detect(&m), l);
+			/* auto's one search for both: the same places */
+			struct vdp_msg s = m;
+			vdp_hdr_sigs(&s);
+			assert_true(s.hdr_sigs);
+			assert_int_equal(s.cef_at, rc);
+			assert_int_equal(s.leef_at, rl);
+			assert_int_equal(vdp_fmt_cef.detect(&s), c);
+			assert_int_equal(vdp_fmt_leef.detect(&s), l);
 			cef += c;
 			leef += l;
 		}
 	}
 	assert_true(cef > 100 && leef > 100); /* the corpus has both */
+}
+
+/* vdp_skip_tag() as a walk of range tests (its table is checked
+ * against it) */
+static size_t ref_skip_tag(const char *d, size_t p, size_t end)
+{
+	size_t i = p;
+	while (i < end && i - p < 48 &&
+	       ((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= 'A' && d[i] <= 'Z') ||
+		(d[i] >= '0' && d[i] <= '9') || d[i] == '_' || d[i] == '-' ||
+		d[i] == '.' || d[i] == '/'))
+		i++;
+	if (i == p)
+		return p;
+	if (i < end && d[i] == '[') {
+		size_t j = i + 1;
+		while (j < end && d[j] >= '0' && d[j] <= '9')
+			j++;
+		if (j == i + 1 || j >= end || d[j] != ']')
+			return p;
+		i = j + 1;
+	}
+	if (i + 1 < end && d[i] == ':' && d[i + 1] == ' ')
+		return i + 2;
+	return p;
+}
+
+static void test_skip_tag(void **state)
+{
+	(void)state;
+	unsigned tags = 0;
+	static const char *const own[] = {
+		"squid[12]: x", "a: b", "a:b", "x[]: y", "x[1: y", "x[1]:y",
+		"0123456789012345678901234567890123456789012345678: z",
+		"012345678901234567890123456789012345678901234567: z",
+		"k/._-[99]: v", "tag[", "tag", "",
+	};
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		for (size_t p = 0; p <= strlen(own[i]) + 1; p++)
+			assert_int_equal(vdp_skip_tag(own[i], p, strlen(own[i])),
+					 p > strlen(own[i]) ? p : ref_skip_tag(own[i], p, strlen(own[i])));
+	for (size_t i = 0; i < n_msgs; i++) {
+		size_t top = msgs[i].len < 300 ? msgs[i].len : 300;
+		for (size_t p = 0; p <= top; p++) {
+			size_t r = ref_skip_tag(msgs[i].data, p, msgs[i].len);
+			assert_int_equal(vdp_skip_tag(msgs[i].data, p, msgs[i].len), r);
+			tags += r != p;
+		}
+	}
+	assert_true(tags > 100);
 }
 
 /* ---- the full search, written out ---- */
@@ -554,6 +613,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_find_twins),
 		cmocka_unit_test(test_hdr_detect),
+		cmocka_unit_test(test_skip_tag),
 		cmocka_unit_test(test_cross_check),
 		cmocka_unit_test(test_switch_mid_stream),
 		cmocka_unit_test(test_earlier_format_keeps_its_lines),

@@ -452,7 +452,7 @@ static void test_generic_extractors(void **state)
 	assert_string_equal(name, "frank smith");
 	assert_int_equal(kind, VEIL_KIND_USER);
 	/* kv and csv are never auto-detected: a source names them */
-	assert_false(vdp_format_find("kv")->detect(&(struct vdp_msg){ "a=b", 3, 0, 0, 0 }));
+	assert_false(vdp_format_find("kv")->detect(&(struct vdp_msg){ .data = "a=b", .len = 3 }));
 
 	vdp_source_free(f->src);
 	f->src = vdp_source_new("csv");
