@@ -163,11 +163,11 @@ struct vdp_msg {
 	size_t body;      /* offset of the body (after the syslog header) */
 	size_t sd_off;    /* RFC 5424 STRUCTURED-DATA, if sd_len > 0 */
 	size_t sd_len;
-	/* Under format = auto, where "CEF:" and "LEEF:" start in the body, as
-	 * the CEF and LEEF parsers would find them (-1: not there), both
-	 * found by one search (vdp_hdr_sigs()); while hdr_sigs is false (0
-	 * from an initializer: an explicit format, a test, the fuzzers) each
-	 * parser searches for its own. */
+	/* Under format = auto, where "CEF:" and "LEEF:" start in the body
+	 * (-1: not there), both found by one search (vdp_hdr_sigs()); while
+	 * hdr_sigs is false (0 from an initializer: an explicit format, a
+	 * test, the fuzzers) vdp_cef_at()/vdp_leef_at() search for the one
+	 * asked. */
 	bool hdr_sigs;
 	long cef_at, leef_at;
 };
@@ -176,9 +176,16 @@ struct vdp_msg {
 #define VDP_HDR_PREFIX_MAX 256
 
 /* Set m->cef_at and m->leef_at (and m->hdr_sigs) for the body as it is
- * now: the same answers as the parsers' own searches, from one search of
- * the body for "EF:", before its first '=' or '|'. */
+ * now, from one search of the body for "EF:", before its first '=' or
+ * '|'. */
 void vdp_hdr_sigs(struct vdp_msg *m);
+
+/* Where "CEF:<digit>" / "LEEF:" starts in @p m's body (at most
+ * VDP_HDR_PREFIX_MAX bytes in, before any '=' or '|'), or -1: m->cef_at /
+ * m->leef_at once vdp_hdr_sigs() ran, else the same search for that one
+ * signature. */
+long vdp_cef_at(const struct vdp_msg *m);
+long vdp_leef_at(const struct vdp_msg *m);
 
 enum vdp_parse_rc {
 	VDP_PARSED = 0, /* this format; the fields (maybe none) are in out */

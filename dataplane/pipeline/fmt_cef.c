@@ -30,42 +30,14 @@
 #include "dp_pvt.h"
 #include "vdp_scan.h"
 
-#define CEF_PREFIX_MAX VDP_HDR_PREFIX_MAX /* how far into the body the signature may start */
 #define CEF_HDR_PIPES  7   /* unescaped pipes before the extension */
 
 static const char *const cef_users[] = { "suser", "duser", NULL };
 static const char *const cef_devices[] = { "shost", NULL };
 
-/* The offset of "CEF:<digit>" in the body, or -1. */
-static long cef_find(const struct vdp_msg *m)
-{
-	if (m->hdr_sigs)
-		return m->cef_at;
-	if (m->body > m->len)
-		return -1;
-	const char *b = m->data + m->body;
-	size_t n = m->len - m->body;
-	if (n < 5)
-		return -1;
-	/* "CEF:" may start at i for i + 5 <= n and i <= CEF_PREFIX_MAX, and
-	 * before the first '=' or '|'; this runs on every line of an auto
-	 * source, so a 'C' and those are searched for in one pass, not
-	 * walked to */
-	const size_t lim = n - 4 < CEF_PREFIX_MAX + 1 ? n - 4 : CEF_PREFIX_MAX + 1;
-	for (const char *c = b; (c = vdp_find3(c, lim - (size_t)(c - b), 'C', '=', '|')) != NULL; c++) {
-		if (*c != 'C')
-			return -1; /* the first '=' or '|' */
-		size_t i = (size_t)(c - b);
-		if ((i == 0 || b[i - 1] == ' ') && memcmp(c, "CEF:", 4) == 0 &&
-		    c[4] >= '0' && c[4] <= '9')
-			return (long)i;
-	}
-	return -1;
-}
-
 static bool cef_detect(const struct vdp_msg *m)
 {
-	return cef_find(m) >= 0;
+	return vdp_cef_at(m) >= 0;
 }
 
 /* What may come before a key. Only a space is standard; a tab or a '|'
@@ -128,7 +100,7 @@ static enum vdp_parse_rc cef_parse(struct vdp_parse_ctx *ctx,
 				   const struct vdp_msg *m,
 				   struct vdp_fields *out)
 {
-	long at = cef_find(m);
+	long at = vdp_cef_at(m);
 	if (at < 0)
 		return VDP_NOT_MINE;
 	if (ctx->keys == NULL)

@@ -34,41 +34,15 @@
 #include "dp_pvt.h"
 #include "vdp_scan.h"
 
-#define LEEF_PREFIX_MAX VDP_HDR_PREFIX_MAX /* how far into the body the signature may start */
 #define LEEF_HDR_PIPES  5   /* pipes before the attributes (or delimiter) */
 
 static const char *const leef_users[] = { "usrName", "accountName", NULL };
 static const char *const leef_devices[] = { "identHostName", "identNetBios",
 					    "srcHostName", NULL };
 
-/* The offset of "LEEF:" in the body, or -1; as for CEF, a prefix left by
- * a syslog header parser is allowed if it holds no '=' or '|'. */
-static long leef_find(const struct vdp_msg *m)
-{
-	if (m->hdr_sigs)
-		return m->leef_at;
-	if (m->body > m->len)
-		return -1;
-	const char *b = m->data + m->body;
-	size_t n = m->len - m->body;
-	if (n < 6)
-		return -1;
-	/* as cef_find: "LEEF:" at i for i + 6 <= n, i <= LEEF_PREFIX_MAX,
-	 * before the first '=' or '|' */
-	const size_t lim = n - 5 < LEEF_PREFIX_MAX + 1 ? n - 5 : LEEF_PREFIX_MAX + 1;
-	for (const char *c = b; (c = vdp_find3(c, lim - (size_t)(c - b), 'L', '=', '|')) != NULL; c++) {
-		if (*c != 'L')
-			return -1; /* the first '=' or '|' */
-		size_t i = (size_t)(c - b);
-		if ((i == 0 || b[i - 1] == ' ') && memcmp(c, "LEEF:", 5) == 0)
-			return (long)i;
-	}
-	return -1;
-}
-
 static bool leef_detect(const struct vdp_msg *m)
 {
-	return leef_find(m) >= 0;
+	return vdp_leef_at(m) >= 0;
 }
 
 
@@ -252,7 +226,7 @@ static enum vdp_parse_rc leef_parse(struct vdp_parse_ctx *ctx,
 				    const struct vdp_msg *m,
 				    struct vdp_fields *out)
 {
-	long at = leef_find(m);
+	long at = vdp_leef_at(m);
 	if (at < 0)
 		return VDP_NOT_MINE;
 	if (ctx->keys == NULL)

@@ -147,12 +147,22 @@ static bool before_stop(const char *b, size_t n)
 	return vdp_find2(b, n, '=', '|') == NULL;
 }
 
-void vdp_hdr_sigs(struct vdp_msg *m)
+struct hdr_sigs {
+	long cef, leef;
+};
+
+/* Where "CEF:" and "LEEF:" start in @p m's body, -1 where not there (or
+ * not looked for: @p want_cef, @p want_leef false). */
+/* always inlined: each caller's constant wants leave only its loop (under
+ * auto one call a line; as a call it cost 0.35% of the benchmark's
+ * instructions, explicit and auto alike) */
+static inline __attribute__((always_inline)) struct hdr_sigs
+hdr_sigs(const struct vdp_msg *m, bool want_cef, bool want_leef)
 {
-	m->hdr_sigs = true;
-	m->cef_at = m->leef_at = -1;
+	struct hdr_sigs r = { -1, -1 };
+	bool cef_done = !want_cef, leef_done = !want_leef;
 	if (m->body > m->len || m->len - m->body < 5)
-		return;
+		return r;
 	const char *b = m->data + m->body;
 	const size_t n = m->len - m->body;
 	/* "CEF:" may start at i < n - 4, "LEEF:" at i < n - 5, both at
@@ -162,7 +172,6 @@ void vdp_hdr_sigs(struct vdp_msg *m)
 	 * one, so do those before any later place. */
 	const size_t bc = n - 4 < VDP_HDR_PREFIX_MAX + 1 ? n - 4 : VDP_HDR_PREFIX_MAX + 1;
 	const size_t bl = n - 5 < VDP_HDR_PREFIX_MAX + 1 ? n - 5 : VDP_HDR_PREFIX_MAX + 1;
-	bool cef_done = false, leef_done = false;
 	/* "EF:" at b + k + 1 is "CEF:" at k or "LEEF:" at k - 1; k <= bc
 	 * (bl <= bc), and k + 4 <= bc + 3 < n */
 	const char *h = b + 1;
@@ -170,22 +179,41 @@ void vdp_hdr_sigs(struct vdp_msg *m)
 	for (size_t k = 0; k <= bc && !(cef_done && leef_done);) {
 		const char *e = vdp_find(h + k, hl - k, "EF:", 3);
 		if (e == NULL)
-			return;
+			return r;
 		k = (size_t)(e - h);
 		if (!cef_done && k < bc && b[k] == 'C' &&
 		    (k == 0 || b[k - 1] == ' ') && b[k + 4] >= '0' && b[k + 4] <= '9') {
 			if (before_stop(b, k))
-				m->cef_at = (long)k;
+				r.cef = (long)k;
 			cef_done = true;
 		}
 		if (!leef_done && k >= 1 && k - 1 < bl && b[k] == 'E' &&
 		    b[k - 1] == 'L' && (k == 1 || b[k - 2] == ' ')) {
 			if (before_stop(b, k - 1))
-				m->leef_at = (long)(k - 1);
+				r.leef = (long)(k - 1);
 			leef_done = true;
 		}
 		k++;
 	}
+	return r;
+}
+
+void vdp_hdr_sigs(struct vdp_msg *m)
+{
+	struct hdr_sigs r = hdr_sigs(m, true, true);
+	m->cef_at = r.cef;
+	m->leef_at = r.leef;
+	m->hdr_sigs = true;
+}
+
+long vdp_cef_at(const struct vdp_msg *m)
+{
+	return m->hdr_sigs ? m->cef_at : hdr_sigs(m, true, false).cef;
+}
+
+long vdp_leef_at(const struct vdp_msg *m)
+{
+	return m->hdr_sigs ? m->leef_at : hdr_sigs(m, false, true).leef;
 }
 
 /* Auto-detection order: the most specific signatures first. */
